@@ -1,0 +1,77 @@
+# EventLedger — every target CI runs is here. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The provisioning tool uses only the standard library, so it runs before (and without) the virtualenv.
+INFRA := PYTHONPATH=infrastructure/src $(PYTHON) -m eventledger_infra
+PACKAGES := events infrastructure command-side query-side projections gateway
+STAMP := $(VENV)/.installed
+PYTEST := $(PY) -m pytest
+
+.PHONY: help install up down status logs reset test test-unit test-contract test-integration test-e2e test-fault \
+        test-tiers lint format bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q $(foreach p,$(PACKAGES),-e ./$(p)) -e '.[dev]'
+	@touch $@
+
+install: $(STAMP) ## create .venv and install every part (editable) with the pinned dependencies
+
+up: ## install what is missing and start PostgreSQL, Redis, Kafka, Elasticsearch; print where they listen
+	@$(INFRA) up
+
+down: ## stop the servers this project started
+	@$(INFRA) down
+
+status: ## show which servers run, where, and their memory
+	@$(INFRA) status
+
+logs: ## tail the servers' logs
+	@$(INFRA) logs
+
+reset: ## stop the servers and wipe their state (downloads stay cached)
+	@$(INFRA) reset
+
+test: install ## run every test tier; starts the servers it needs and stops the ones it started
+	@$(INFRA) run -- $(MAKE) --no-print-directory test-tiers
+
+test-tiers:
+	$(PYTEST) -q -p no:cacheprovider
+
+test-unit: install ## unit tests only (no server)
+	$(PYTEST) -m unit -q
+
+test-contract: install ## contract suites against every backend (needs `make up`)
+	$(PYTEST) -m contract -q
+
+test-integration: install ## integration tests against the real servers (needs `make up`)
+	$(PYTEST) -m integration -q
+
+test-e2e: install ## end-to-end tests over HTTP (needs `make up`)
+	$(PYTEST) -m e2e -q
+
+test-fault: install ## fault tests: SIGKILL and restarts under load (needs `make up`)
+	$(PYTEST) -m fault -q
+
+lint: install ## what CI runs: ruff, mypy, import contracts
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+format: install ## apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install ## run the benchmarks (needs `make up`); results go to docs/performance.md by hand
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean: ## remove the virtualenv and caches (not the server state)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,165 @@
+"""`eventledger-infra` — provision, start, stop and inspect the local servers.
+
+    up [SERVICE...]      install what is missing, start, wait until each answers a real query
+    down [SERVICE...]    stop what this project started (by its own pid files)
+    status               which servers run, where, their memory
+    logs [SERVICE] [-n]  the tail of each server's log
+    reset                stop everything and wipe the state folder (data is lost; downloads stay cached)
+    run -- COMMAND...    start the servers that are not running, run COMMAND, stop only those it started
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from eventledger_infra.process import ProvisioningError, tail
+from eventledger_infra.services.base import LocalServer
+from eventledger_infra.services.elasticsearch import ElasticsearchServer
+from eventledger_infra.services.kafka import KafkaServer
+from eventledger_infra.services.postgres import PostgresServer
+from eventledger_infra.services.redis import RedisServer
+from eventledger_infra.settings import Settings
+
+SERVICE_TYPES: dict[str, type[LocalServer]] = {
+    "postgres": PostgresServer,
+    "redis": RedisServer,
+    "kafka": KafkaServer,
+    "elasticsearch": ElasticsearchServer,
+}
+
+
+def servers(settings: Settings, names: list[str]) -> list[LocalServer]:
+    unknown = [n for n in names if n not in SERVICE_TYPES]
+    if unknown:
+        raise ProvisioningError(f"unknown service {', '.join(unknown)}; choose from {', '.join(SERVICE_TYPES)}")
+    return [SERVICE_TYPES[n](settings) for n in (names or list(SERVICE_TYPES))]
+
+
+def _bring_up(server: LocalServer) -> tuple[str, float, bool]:
+    began = time.monotonic()
+    was_running = server.running()
+    server.install()
+    server.start()
+    return server.name, time.monotonic() - began, was_running
+
+
+def up(settings: Settings, names: list[str]) -> int:
+    chosen = servers(settings, names)
+    began = time.monotonic()
+    failures: list[str] = []
+    # Installs and starts run side by side: the JVMs take most of the time and barely contend on 2 cores.
+    with ThreadPoolExecutor(max_workers=len(chosen)) as pool:
+        futures = {pool.submit(_bring_up, server): server for server in chosen}
+        for future, server in futures.items():
+            try:
+                name, seconds, was_running = future.result()
+            except ProvisioningError as exc:
+                failures.append(f"{server.name}: {exc}")
+                continue
+            state = "already running" if was_running else f"ready in {seconds:.1f} s"
+            print(f"  {name:<14} {state:<22} {server.address()}")
+    if failures:
+        print("\n".join(["", "up failed:", *failures]), file=sys.stderr)
+        return 1
+    print(f"all ready in {time.monotonic() - began:.1f} s")
+    return 0
+
+
+def down(settings: Settings, names: list[str]) -> int:
+    for server in reversed(servers(settings, names)):
+        stopped = server.stop()
+        print(f"  {server.name:<14} {'stopped' if stopped else 'was not running'}")
+    return 0
+
+
+def status(settings: Settings, names: list[str]) -> int:
+    all_up = True
+    for server in servers(settings, names):
+        pid = server.pid()
+        if pid is None:
+            all_up = False
+            print(f"  {server.name:<14} stopped")
+            continue
+        try:
+            answering = server.ready()
+        except Exception:
+            answering = False
+        all_up &= answering
+        memory = server.resident_mb()
+        print(
+            f"  {server.name:<14} {'ready' if answering else 'NOT ANSWERING':<14} pid {pid:<8} "
+            f"{memory or 0:7.0f} MiB  {server.address()}"
+        )
+    return 0 if all_up else 3
+
+
+def logs(settings: Settings, names: list[str], lines: int) -> int:
+    for server in servers(settings, names):
+        print(f"==> {server.log_path} <==")
+        print(tail(server.log_path, lines))
+    return 0
+
+
+def reset(settings: Settings) -> int:
+    down(settings, [])
+    shutil.rmtree(settings.state_dir, ignore_errors=True)
+    print(f"  wiped {settings.state_dir}")
+    return 0
+
+
+def run_with_servers(settings: Settings, command: list[str]) -> int:
+    """Run ``command`` with every server up; afterwards stop the servers that this call started."""
+    if not command:
+        raise ProvisioningError("run needs a command after --")
+    started_here = [server.name for server in servers(settings, []) if not server.running()]
+    try:
+        if up(settings, []) != 0:
+            return 1
+        return subprocess.call(command)
+    finally:
+        if started_here:
+            down(settings, started_here)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="eventledger-infra", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("up", "down", "status"):
+        commands.add_parser(name).add_argument("services", nargs="*")
+    logs_parser = commands.add_parser("logs")
+    logs_parser.add_argument("services", nargs="*")
+    logs_parser.add_argument("-n", "--lines", type=int, default=40)
+    commands.add_parser("reset")
+    run_parser = commands.add_parser("run")
+    run_parser.add_argument("argv", nargs=argparse.REMAINDER)
+    commands.add_parser("env", help="print the settings as environment variables")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    try:
+        if args.command == "up":
+            return up(settings, args.services)
+        if args.command == "down":
+            return down(settings, args.services)
+        if args.command == "status":
+            return status(settings, args.services)
+        if args.command == "logs":
+            return logs(settings, args.services, args.lines)
+        if args.command == "reset":
+            return reset(settings)
+        if args.command == "run":
+            command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+            return run_with_servers(settings, command)
+        print(f"EVENTLEDGER_PG_DSN={settings.postgres_dsn}")
+        print(f"EVENTLEDGER_REDIS_URL={settings.redis_url}")
+        print(f"EVENTLEDGER_KAFKA_BOOTSTRAP={settings.kafka_bootstrap}")
+        print(f"EVENTLEDGER_ES_URL={settings.elasticsearch_url}")
+        return 0
+    except ProvisioningError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

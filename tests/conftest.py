@@ -1,0 +1,30 @@
+"""Shared fixtures. Every test belongs to exactly one tier, given by its folder (tests/<tier>/...)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TIERS = ("unit", "contract", "integration", "e2e", "fault")
+_ROOT = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = Path(item.fspath).relative_to(_ROOT).parts[0]
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: tests live in one of tests/{{{','.join(TIERS)}}}/")
+        item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture(scope="session")
+def endpoints():  # type: ignore[no-untyped-def]
+    """The four servers, for the tiers that need them (integration, contract backends, e2e, fault)."""
+    from tests.support.servers import provide_endpoints
+
+    try:
+        with provide_endpoints() as found:
+            yield found
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)

@@ -1,0 +1,102 @@
+"""Where the tests find PostgreSQL, Redis, Kafka and Elasticsearch.
+
+The locally provisioned servers (``make up``; settings from ``EVENTLEDGER_*`` variables) are used when they
+answer. Where they do not and a Docker engine answers, throwaway containers are started with testcontainers.
+Otherwise the test fails and says how to start them: a test that claims to cover a server never runs without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from eventledger_infra import probes
+from eventledger_infra.settings import Settings
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    postgres_dsn: str
+    redis_url: str
+    kafka_bootstrap: str
+    elasticsearch_url: str
+
+
+def _answers(check: object) -> bool:
+    try:
+        return bool(check())  # type: ignore[operator]
+    except Exception:
+        return False
+
+
+def _postgres_answers(settings: Settings) -> bool:
+    import psycopg
+
+    with psycopg.connect(settings.postgres_dsn, connect_timeout=2) as conn:
+        return conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def local_servers_answer(settings: Settings) -> dict[str, bool]:
+    return {
+        "postgres": _answers(lambda: _postgres_answers(settings)),
+        "redis": _answers(lambda: probes.redis_ping(settings)),
+        "kafka": _answers(lambda: probes.kafka_broker_count(settings) >= 1),
+        "elasticsearch": _answers(lambda: probes.elasticsearch_health(settings) in {"green", "yellow"}),
+    }
+
+
+def docker_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    result = subprocess.run(["docker", "info"], capture_output=True, check=False, timeout=10)
+    return result.returncode == 0
+
+
+@contextlib.contextmanager
+def provide_endpoints() -> Iterator[Endpoints]:
+    settings = Settings.from_env()
+    answering = local_servers_answer(settings)
+    if all(answering.values()):
+        yield Endpoints(
+            settings.postgres_dsn, settings.redis_url, settings.kafka_bootstrap, settings.elasticsearch_url
+        )
+        return
+    missing = [name for name, ok in answering.items() if not ok]
+    if not docker_answers():
+        raise RuntimeError(
+            f"these servers do not answer: {', '.join(missing)}. Start them with `make up` "
+            "(or run the tests with `make test`, which starts and stops them)."
+        )
+    with _containers(settings, answering) as endpoints:
+        yield endpoints
+
+
+@contextlib.contextmanager
+def _containers(settings: Settings, answering: dict[str, bool]) -> Iterator[Endpoints]:
+    """Start a container for each server that does not answer locally (only where a Docker engine runs)."""
+    from testcontainers.elasticsearch import ElasticSearchContainer
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+    from testcontainers.redis import RedisContainer
+
+    with contextlib.ExitStack() as stack:
+        dsn, redis_url = settings.postgres_dsn, settings.redis_url
+        bootstrap, es_url = settings.kafka_bootstrap, settings.elasticsearch_url
+        if not answering["postgres"]:
+            pg = stack.enter_context(PostgresContainer("postgres:15", driver=None))
+            dsn = pg.get_connection_url()
+        if not answering["redis"]:
+            redis = stack.enter_context(RedisContainer("redis:7"))
+            redis_url = f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0"
+        if not answering["kafka"]:
+            kafka = stack.enter_context(KafkaContainer("apache/kafka:4.1.1").with_kraft())
+            bootstrap = kafka.get_bootstrap_server()
+        if not answering["elasticsearch"]:
+            es = stack.enter_context(
+                ElasticSearchContainer(f"docker.elastic.co/elasticsearch/elasticsearch:{settings.es_version}")
+            )
+            es_url = es.get_url()
+        yield Endpoints(dsn, redis_url, bootstrap, es_url)
