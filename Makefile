@@ -39,7 +39,8 @@ logs: ## tail the servers' logs
 reset: ## stop the servers and wipe their state (downloads stay cached)
 	@$(INFRA) reset
 
-test: install ## run every test tier; starts the servers it needs and stops the ones it started
+test: install ## lint, then every test tier; starts the servers the tests need and stops the ones it started
+	@$(MAKE) --no-print-directory lint
 	@$(INFRA) run -- $(MAKE) --no-print-directory test-tiers
 
 test-tiers:

@@ -19,7 +19,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def endpoints():  # type: ignore[no-untyped-def]
+def endpoints():
     """The four servers, for the tiers that need them (integration, contract backends, e2e, fault)."""
     from tests.support.servers import provide_endpoints
 

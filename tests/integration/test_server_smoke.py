@@ -9,9 +9,8 @@ import uuid
 import psycopg
 import redis
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from elasticsearch import Elasticsearch
-
 from tests.support.servers import Endpoints
 
 
@@ -49,18 +48,26 @@ def test_kafka_produces_and_consumes_in_a_consumer_group(endpoints: Endpoints) -
     admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
     admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(timeout=30)
     try:
-        producer = Producer({
-            "bootstrap.servers": endpoints.kafka_bootstrap, "acks": "all", "enable.idempotence": True,
-        })
+        producer = Producer(
+            {
+                "bootstrap.servers": endpoints.kafka_bootstrap,
+                "acks": "all",
+                "enable.idempotence": True,
+            }
+        )
         sent = {f"account-{i}": f"event-{i}".encode() for i in range(10)}
         for key, value in sent.items():
             producer.produce(topic, key=key.encode(), value=value)
         assert producer.flush(30) == 0
 
-        consumer = Consumer({
-            "bootstrap.servers": endpoints.kafka_bootstrap, "group.id": group,
-            "auto.offset.reset": "earliest", "enable.auto.commit": False,
-        })
+        consumer = Consumer(
+            {
+                "bootstrap.servers": endpoints.kafka_bootstrap,
+                "group.id": group,
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
         consumer.subscribe([topic])
         received: dict[str, bytes] = {}
         deadline = time.monotonic() + 60
@@ -70,7 +77,7 @@ def test_kafka_produces_and_consumes_in_a_consumer_group(endpoints: Endpoints) -
                 continue
             if message.error():
                 raise KafkaException(message.error())
-            received[message.key().decode()] = message.value()
+            received[bytes(message.key() or b"").decode()] = bytes(message.value() or b"")
             consumer.commit(message=message, asynchronous=False)
         committed = consumer.committed([TopicPartition(topic, p) for p in range(3)], timeout=10)
         consumer.close()

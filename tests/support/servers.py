@@ -60,9 +60,7 @@ def provide_endpoints() -> Iterator[Endpoints]:
     settings = Settings.from_env()
     answering = local_servers_answer(settings)
     if all(answering.values()):
-        yield Endpoints(
-            settings.postgres_dsn, settings.redis_url, settings.kafka_bootstrap, settings.elasticsearch_url
-        )
+        yield Endpoints(settings.postgres_dsn, settings.redis_url, settings.kafka_bootstrap, settings.elasticsearch_url)
         return
     missing = [name for name, ok in answering.items() if not ok]
     if not docker_answers():
@@ -98,5 +96,5 @@ def _containers(settings: Settings, answering: dict[str, bool]) -> Iterator[Endp
             es = stack.enter_context(
                 ElasticSearchContainer(f"docker.elastic.co/elasticsearch/elasticsearch:{settings.es_version}")
             )
-            es_url = es.get_url()
+            es_url = f"http://{es.get_container_host_ip()}:{es.get_exposed_port(9200)}"
         yield Endpoints(dsn, redis_url, bootstrap, es_url)

@@ -1,11 +1,11 @@
 """`eventledger-infra` — provision, start, stop and inspect the local servers.
 
-    up [SERVICE...]      install what is missing, start, wait until each answers a real query
-    down [SERVICE...]    stop what this project started (by its own pid files)
-    status               which servers run, where, their memory
-    logs [SERVICE] [-n]  the tail of each server's log
-    reset                stop everything and wipe the state folder (data is lost; downloads stay cached)
-    run -- COMMAND...    start the servers that are not running, run COMMAND, stop only those it started
+up [SERVICE...]      install what is missing, start, wait until each answers a real query
+down [SERVICE...]    stop what this project started (by its own pid files)
+status               which servers run, where, their memory
+logs [SERVICE] [-n]  the tail of each server's log
+reset                stop everything and wipe the state folder (data is lost; downloads stay cached)
+run -- COMMAND...    start the servers that are not running, run COMMAND, stop only those it started
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from eventledger_infra.process import ProvisioningError, tail
@@ -126,9 +127,18 @@ def run_with_servers(settings: Settings, command: list[str]) -> int:
             down(settings, started_here)
 
 
+def print_env(settings: Settings) -> int:
+    print(f"EVENTLEDGER_PG_DSN={settings.postgres_dsn}")
+    print(f"EVENTLEDGER_REDIS_URL={settings.redis_url}")
+    print(f"EVENTLEDGER_KAFKA_BOOTSTRAP={settings.kafka_bootstrap}")
+    print(f"EVENTLEDGER_ES_URL={settings.elasticsearch_url}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="eventledger-infra", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="eventledger-infra", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("up", "down", "status"):
         commands.add_parser(name).add_argument("services", nargs="*")
@@ -141,25 +151,17 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("env", help="print the settings as environment variables")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
+    actions: dict[str, Callable[[], int]] = {
+        "up": lambda: up(settings, args.services),
+        "down": lambda: down(settings, args.services),
+        "status": lambda: status(settings, args.services),
+        "logs": lambda: logs(settings, args.services, args.lines),
+        "reset": lambda: reset(settings),
+        "run": lambda: run_with_servers(settings, args.argv[1:] if args.argv[:1] == ["--"] else args.argv),
+        "env": lambda: print_env(settings),
+    }
     try:
-        if args.command == "up":
-            return up(settings, args.services)
-        if args.command == "down":
-            return down(settings, args.services)
-        if args.command == "status":
-            return status(settings, args.services)
-        if args.command == "logs":
-            return logs(settings, args.services, args.lines)
-        if args.command == "reset":
-            return reset(settings)
-        if args.command == "run":
-            command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-            return run_with_servers(settings, command)
-        print(f"EVENTLEDGER_PG_DSN={settings.postgres_dsn}")
-        print(f"EVENTLEDGER_REDIS_URL={settings.redis_url}")
-        print(f"EVENTLEDGER_KAFKA_BOOTSTRAP={settings.kafka_bootstrap}")
-        print(f"EVENTLEDGER_ES_URL={settings.elasticsearch_url}")
-        return 0
+        return actions[args.command]()
     except ProvisioningError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

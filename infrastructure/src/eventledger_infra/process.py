@@ -71,9 +71,7 @@ def require_free_port(service: str, host: str, port: int, variable: str) -> None
         )
 
 
-def wait_until(
-    what: str, check: Callable[[], bool], timeout: float, alive: Callable[[], bool], log: Path
-) -> None:
+def wait_until(what: str, check: Callable[[], bool], timeout: float, alive: Callable[[], bool], log: Path) -> None:
     """Poll ``check`` until it is true; fail early with the log's tail when the process died."""
     started = time.monotonic()
     deadline = started + timeout

@@ -39,7 +39,7 @@ class Settings:
     # PostgreSQL (EVENTLEDGER_PG_*)
     pg_port: int = 15432
     pg_user: str = "eventledger"
-    pg_password: str = "eventledger"
+    pg_password: str = "eventledger"  # noqa: S105 - local development default; production sets EVENTLEDGER_PG_PASSWORD
     pg_database: str = "eventledger"
     # Redis (EVENTLEDGER_REDIS_PORT)
     redis_port: int = 16379
@@ -87,9 +87,7 @@ class Settings:
     # Addresses in the forms the clients take.
     @property
     def postgres_dsn(self) -> str:
-        return (
-            f"postgresql://{self.pg_user}:{self.pg_password}@{self.host}:{self.pg_port}/{self.pg_database}"
-        )
+        return f"postgresql://{self.pg_user}:{self.pg_password}@{self.host}:{self.pg_port}/{self.pg_database}"
 
     @property
     def redis_url(self) -> str:

@@ -64,8 +64,11 @@ class ElasticsearchServer(LocalServer):
             artifacts.mvn(
                 self.settings,
                 "elasticsearch",
-                [f"-Delasticsearch.version={self.settings.es_version}", "dependency:copy",
-                 f"-DoutputDirectory={download}"],
+                [
+                    f"-Delasticsearch.version={self.settings.es_version}",
+                    "dependency:copy",
+                    f"-DoutputDirectory={download}",
+                ],
                 "Elasticsearch",
             )
             archive = download / f"elasticsearch-{self.settings.es_version}.zip"
@@ -92,8 +95,11 @@ class ElasticsearchServer(LocalServer):
             shutil.copytree(self._distribution_root() / "config", self.config_dir, dirs_exist_ok=True)
         (self.config_dir / "elasticsearch.yml").write_text(
             CONFIG.format(
-                host=s.host, port=s.es_port, transport_port=s.es_port + 100,
-                data=self.state / "data", logs=self.state / "logs",
+                host=s.host,
+                port=s.es_port,
+                transport_port=s.es_port + 100,
+                data=self.state / "data",
+                logs=self.state / "logs",
             )
         )
         options = self.config_dir / "jvm.options.d"
@@ -118,8 +124,17 @@ class ElasticsearchServer(LocalServer):
         }
         env.pop("JAVA_HOME", None)
         run(
-            as_user(user, [self._distribution_root() / "bin" / "elasticsearch", "-d", "-p", self.pid_file,
-                           "-E", f"path.logs={self.state / 'logs'}"]),
+            as_user(
+                user,
+                [
+                    self._distribution_root() / "bin" / "elasticsearch",
+                    "-d",
+                    "-p",
+                    self.pid_file,
+                    "-E",
+                    f"path.logs={self.state / 'logs'}",
+                ],
+            ),
             "elasticsearch start",
             env=env,
             cwd=self.state,
@@ -155,4 +170,4 @@ def _unzip_with_modes(archive: Path, target: Path) -> None:
             if mode:
                 os.chmod(extracted, mode)
             elif extracted.is_file() and "/bin/" in info.filename:
-                os.chmod(extracted, extracted.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+                os.chmod(extracted, extracted.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)  # noqa: S103 - bin/ must be executable by the service user

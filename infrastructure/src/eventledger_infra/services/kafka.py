@@ -10,15 +10,16 @@ from eventledger_infra import artifacts, probes
 from eventledger_infra.process import ProvisioningError, require_free_port, run, stop_pid, wait_until
 from eventledger_infra.services.base import LocalServer
 
+# The broker logs to standard output, which goes to kafka.log together with anything the JVM itself prints
+# (a bad heap size, a missing class), so that one file explains a failed start.
 LOG4J2 = """\
 status = warn
-appender.file.type = File
-appender.file.name = file
-appender.file.fileName = {log}
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.console.type = Console
+appender.console.name = console
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
 rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = file
+rootLogger.appenderRef.console.ref = console
 logger.kafka.name = kafka
 logger.kafka.level = INFO
 logger.state.name = state.change.logger
@@ -62,38 +63,47 @@ class KafkaServer(LocalServer):
     def _properties(self) -> str:
         s = self.settings
         data = self.state / "data"
-        return "\n".join([
-            "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.bootstrap.servers={s.host}:{s.kafka_controller_port}",
-            f"listeners=PLAINTEXT://{s.host}:{s.kafka_port},CONTROLLER://{s.host}:{s.kafka_controller_port}",
-            f"advertised.listeners=PLAINTEXT://{s.host}:{s.kafka_port}",
-            "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            f"log.dirs={data}",
-            f"num.partitions={s.kafka_partitions}",
-            "offsets.topic.replication.factor=1",
-            "offsets.topic.num.partitions=6",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            "default.replication.factor=1",
-            "min.insync.replicas=1",
-            "group.initial.rebalance.delay.ms=0",
-            # Topics are created by the services with their configured partition count, never by accident.
-            "auto.create.topics.enable=false",
-            "log.retention.hours=168",
-            "",
-        ])
+        return "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.bootstrap.servers={s.host}:{s.kafka_controller_port}",
+                f"listeners=PLAINTEXT://{s.host}:{s.kafka_port},CONTROLLER://{s.host}:{s.kafka_controller_port}",
+                f"advertised.listeners=PLAINTEXT://{s.host}:{s.kafka_port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                f"log.dirs={data}",
+                f"num.partitions={s.kafka_partitions}",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=6",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "default.replication.factor=1",
+                "min.insync.replicas=1",
+                "group.initial.rebalance.delay.ms=0",
+                # Topics are created by the services with their configured partition count, never by accident.
+                "auto.create.topics.enable=false",
+                "log.retention.hours=168",
+                "",
+            ]
+        )
 
     def _java_command(self, main: str, *args: str | Path) -> list[str]:
         return [
-            str(self.java), f"-Xms{self.settings.kafka_heap}", f"-Xmx{self.settings.kafka_heap}",
-            "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+            str(self.java),
+            f"-Xms{self.settings.kafka_heap}",
+            f"-Xmx{self.settings.kafka_heap}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.state / 'log4j2.properties'}",
-            "-cp", f"{self.home / 'libs'}/*", main, *[str(a) for a in args],
+            "-cp",
+            f"{self.home / 'libs'}/*",
+            main,
+            *[str(a) for a in args],
         ]
 
     def _format_storage(self, properties: Path) -> None:
@@ -102,8 +112,13 @@ class KafkaServer(LocalServer):
         cluster_id = run(self._java_command("kafka.tools.StorageTool", "random-uuid"), "kafka-storage random-uuid")
         run(
             self._java_command(
-                "kafka.tools.StorageTool", "format", "-t", cluster_id.strip().splitlines()[-1],
-                "-c", properties, "--standalone",
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id.strip().splitlines()[-1],
+                "-c",
+                properties,
+                "--standalone",
             ),
             "kafka-storage format",
         )
@@ -117,13 +132,17 @@ class KafkaServer(LocalServer):
         self.state.mkdir(parents=True, exist_ok=True)
         properties = self.state / "server.properties"
         properties.write_text(self._properties())
-        (self.state / "log4j2.properties").write_text(LOG4J2.format(log=self.log_path))
+        (self.state / "log4j2.properties").write_text(LOG4J2)
         self._format_storage(properties)
-        with open(self.state / "kafka.out", "ab") as out:
+        with open(self.log_path, "ab") as out:
             process = subprocess.Popen(
                 self._java_command("kafka.Kafka", properties),
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, cwd=self.state, env={**os.environ, "LOG_DIR": str(self.state)},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self.state,
+                env={**os.environ, "LOG_DIR": str(self.state)},
             )
         self.pid_file.write_text(f"{process.pid}\n")
         wait_until("Kafka", self.ready, self.start_timeout, self.running, self.log_path)

@@ -66,11 +66,21 @@ class PostgresServer(LocalServer):
         chown_tree(self.state, user)
         try:
             run(
-                as_user(user, [
-                    BIN / "initdb", "-D", self.data_dir, "-U", self.settings.pg_user,
-                    f"--pwfile={password_file}", "--auth-local=trust", "--auth-host=scram-sha-256",
-                    "--encoding=UTF8", "--locale=C.UTF-8",
-                ]),
+                as_user(
+                    user,
+                    [
+                        BIN / "initdb",
+                        "-D",
+                        self.data_dir,
+                        "-U",
+                        self.settings.pg_user,
+                        f"--pwfile={password_file}",
+                        "--auth-local=trust",
+                        "--auth-host=scram-sha-256",
+                        "--encoding=UTF8",
+                        "--locale=C.UTF-8",
+                    ],
+                ),
                 "initdb",
             )
         finally:
@@ -87,8 +97,22 @@ class PostgresServer(LocalServer):
         self.log_path.touch()
         chown_tree(self.state, user)
         run(
-            as_user(user, [BIN / "pg_ctl", "-D", self.data_dir, "-l", self.log_path, "-o", options, "-w",
-                           "-t", str(int(self.start_timeout)), "start"]),
+            as_user(
+                user,
+                [
+                    BIN / "pg_ctl",
+                    "-D",
+                    self.data_dir,
+                    "-l",
+                    self.log_path,
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    str(int(self.start_timeout)),
+                    "start",
+                ],
+            ),
             "pg_ctl start",
         )
         wait_until("PostgreSQL", self.ready, self.start_timeout, self.running, self.log_path)
@@ -97,8 +121,23 @@ class PostgresServer(LocalServer):
     def _psql(self, sql: str, database: str = "postgres") -> str:
         env = {**os.environ, "PGPASSWORD": self.settings.pg_password, "PGCONNECT_TIMEOUT": "3"}
         return run(
-            ["psql", "-X", "-At", "-h", self.settings.host, "-p", str(self.settings.pg_port),
-             "-U", self.settings.pg_user, "-d", database, "-v", "ON_ERROR_STOP=1", "-c", sql],
+            [
+                "psql",
+                "-X",
+                "-At",
+                "-h",
+                self.settings.host,
+                "-p",
+                str(self.settings.pg_port),
+                "-U",
+                self.settings.pg_user,
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ],
             f"psql {sql!r}",
             env=env,
         )
