@@ -15,7 +15,7 @@ PYTEST := $(PY) -m pytest
         test-tiers lint format bench clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -72,7 +72,8 @@ format: install ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .
 
 bench: install ## run the benchmarks (needs `make up`); results go to docs/performance.md by hand
-	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@shopt -s nullglob; benches=(bench/bench_*.py); [ $${#benches[@]} -gt 0 ] || { echo "no benchmarks yet"; exit 0; }; \
+	for b in "$${benches[@]}"; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean: ## remove the virtualenv and caches (not the server state)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

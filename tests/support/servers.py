@@ -93,8 +93,6 @@ def _containers(settings: Settings, answering: dict[str, bool]) -> Iterator[Endp
             kafka = stack.enter_context(KafkaContainer("apache/kafka:4.1.1").with_kraft())
             bootstrap = kafka.get_bootstrap_server()
         if not answering["elasticsearch"]:
-            es = stack.enter_context(
-                ElasticSearchContainer(f"docker.elastic.co/elasticsearch/elasticsearch:{settings.es_version}")
-            )
+            es = stack.enter_context(ElasticSearchContainer(f"elasticsearch:{settings.es_version}"))
             es_url = f"http://{es.get_container_host_ip()}:{es.get_exposed_port(9200)}"
         yield Endpoints(dsn, redis_url, bootstrap, es_url)

@@ -1,0 +1,1 @@
+"""EventLedger gateway (its service lands with a later issue)."""

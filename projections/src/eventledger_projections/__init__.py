@@ -1,0 +1,1 @@
+"""EventLedger projections (its service lands with a later issue)."""

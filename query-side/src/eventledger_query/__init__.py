@@ -1,0 +1,1 @@
+"""EventLedger query (its service lands with a later issue)."""
