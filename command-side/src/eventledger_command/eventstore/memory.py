@@ -1,0 +1,124 @@
+"""In-memory event store: a real implementation for unit tests and the in-process demo, not a mock."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from uuid import UUID
+
+from eventledger_command.eventstore.errors import ConcurrencyConflict, IdempotencyKeyTaken
+from eventledger_command.eventstore.port import EventStore, Responder
+from eventledger_command.eventstore.records import (
+    AppendRequest,
+    AppendResult,
+    RecordedEvent,
+    Snapshot,
+    StoredIdempotency,
+)
+
+
+class InMemoryEventStore(EventStore):
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._log: list[RecordedEvent] = []
+        self._streams: dict[str, list[RecordedEvent]] = {}
+        self._idempotency: dict[tuple[str, str], tuple[StoredIdempotency, datetime]] = {}
+        self._deadlines: dict[UUID, datetime] = {}
+        self._snapshots: dict[str, Snapshot] = {}
+
+    def append(self, request: AppendRequest, respond: Responder | None = None) -> AppendResult:
+        with self._lock:
+            claim = request.idempotency
+            if claim is not None and (claim.scope, claim.key) in self._idempotency:
+                raise IdempotencyKeyTaken(self._idempotency[(claim.scope, claim.key)][0])
+            for write in request.writes:
+                if len(self._streams.get(write.stream_id, ())) != write.expected_version:
+                    raise ConcurrencyConflict(write.stream_id, write.expected_version)
+            now = datetime.now(UTC)
+            recorded: list[RecordedEvent] = []
+            versions: dict[str, int] = {}
+            position = len(self._log)
+            for write in request.writes:
+                version = write.expected_version
+                for event in write.events:
+                    position += 1
+                    version += 1
+                    recorded.append(
+                        RecordedEvent(
+                            position=position,
+                            stream_id=write.stream_id,
+                            stream_version=version,
+                            event_id=event.event_id,
+                            event_type=event.event_type,
+                            schema_version=event.schema_version,
+                            occurred_at=event.occurred_at,
+                            recorded_at=now,
+                            actor=event.actor,
+                            correlation_id=event.correlation_id,
+                            causation_id=event.causation_id,
+                            payload=event.payload,
+                        )
+                    )
+                versions[write.stream_id] = version
+            result = AppendResult(tuple(e.position for e in recorded), versions)
+            # Compute everything that can fail before changing any state: the append stays all-or-nothing.
+            response = respond(result) if (claim is not None and respond is not None) else None
+            for recorded_event in recorded:
+                self._log.append(recorded_event)
+                self._streams.setdefault(recorded_event.stream_id, []).append(recorded_event)
+            if claim is not None and response is not None:
+                self._idempotency[(claim.scope, claim.key)] = (
+                    StoredIdempotency(claim.request_fingerprint, response),
+                    now,
+                )
+            for transfer_id in request.clear_deadlines:
+                self._deadlines.pop(transfer_id, None)
+            for deadline in request.set_deadlines:
+                self._deadlines[deadline.transfer_id] = deadline.due_at
+            return result
+
+    def read_stream(
+        self, stream_id: str, *, after_version: int = 0, to_version: int | None = None, limit: int | None = None
+    ) -> list[RecordedEvent]:
+        with self._lock:
+            events = self._streams.get(stream_id, [])[after_version:to_version]
+        return events[:limit] if limit is not None else events
+
+    def read_all(self, *, after_position: int = 0, limit: int = 1000, wait: float = 1.0) -> list[RecordedEvent]:
+        with self._lock:
+            return self._log[after_position : after_position + limit]
+
+    def head_position(self) -> int:
+        with self._lock:
+            return len(self._log)
+
+    def stream_version(self, stream_id: str) -> int:
+        with self._lock:
+            return len(self._streams.get(stream_id, ()))
+
+    def find_idempotency(self, scope: str, key: str) -> StoredIdempotency | None:
+        with self._lock:
+            found = self._idempotency.get((scope, key))
+        return found[0] if found else None
+
+    def purge_idempotency(self, older_than: datetime) -> int:
+        with self._lock:
+            old = [k for k, (_, recorded_at) in self._idempotency.items() if recorded_at < older_than]
+            for k in old:
+                del self._idempotency[k]
+        return len(old)
+
+    def due_deadlines(self, now: datetime, limit: int = 100) -> list[tuple[UUID, datetime]]:
+        with self._lock:
+            due = sorted((at, tid) for tid, at in self._deadlines.items() if at <= now)
+        return [(tid, at) for at, tid in due[:limit]]
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        with self._lock:
+            kept = self._snapshots.get(snapshot.stream_id)
+            if kept is None or kept.stream_version < snapshot.stream_version:
+                self._snapshots[snapshot.stream_id] = snapshot
+
+    def latest_snapshot(self, stream_id: str) -> Snapshot | None:
+        with self._lock:
+            return self._snapshots.get(stream_id)

@@ -1,0 +1,273 @@
+"""PostgreSQL event store: optimistic concurrency by a unique (stream, version), a gap-safe global log without any
+table lock, idempotency answers and deadlines in the same transaction as the events.
+
+Why the log is gap-safe: each append takes its transaction id (``pg_current_xact_id()``) before it draws any
+position. A reader that sees position ``p`` while an earlier position ``g`` is missing knows that ``g``'s owner
+already had its id when ``p`` was committed; so the owner's id is below a fresh id ``h`` the reader draws right
+after (in a transaction it rolls back). Once a later snapshot's ``xmin`` has reached ``h``, the owner has
+finished: if ``g`` is still missing, it was rolled back and is skipped; otherwise it is read in its place.
+Readers therefore see every event once, in position order, while writers on different streams never wait for
+each other. See docs/adr/0005-gap-safe-global-log.md.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg_pool import ConnectionPool
+
+from eventledger_command.eventstore.errors import ConcurrencyConflict, IdempotencyKeyTaken
+from eventledger_command.eventstore.port import EventStore, Responder
+from eventledger_command.eventstore.records import (
+    AppendRequest,
+    AppendResult,
+    RecordedEvent,
+    Snapshot,
+    StoredIdempotency,
+    StoredResponse,
+)
+from eventledger_infra.migrations import migrate
+
+_COLUMNS = (
+    "position, stream_id, stream_version, event_id, event_type, schema_version, occurred_at, recorded_at, "
+    "actor, correlation_id, causation_id, payload::text"
+)
+
+_INSERT = """
+INSERT INTO events (tx_id, stream_id, stream_version, event_id, event_type, schema_version, occurred_at,
+                    actor, correlation_id, causation_id, payload)
+SELECT pg_current_xact_id(), e.*
+FROM unnest(%s::text[], %s::bigint[], %s::uuid[], %s::text[], %s::int[], %s::timestamptz[], %s::text[],
+            %s::uuid[], %s::uuid[], %s::jsonb[]) AS e
+RETURNING position, stream_id, stream_version
+"""
+
+_READ_ALL = f"""
+SELECT {_COLUMNS}, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin
+FROM events WHERE position > %s ORDER BY position LIMIT %s
+"""
+
+_CONFLICT_DETAIL = re.compile(r"Key \(stream_id, stream_version\)=\((?P<stream>.+), (?P<version>\d+)\) already exists")
+
+
+class PostgresEventStore(EventStore):
+    def __init__(self, dsn: str, *, pool_size: int = 10, migrate_schema: bool = True) -> None:
+        self._pool = ConnectionPool(
+            dsn, min_size=1, max_size=pool_size, open=True, kwargs={"autocommit": True}, name="event-store"
+        )
+        if migrate_schema:
+            with self._pool.connection() as conn:
+                migrate(conn, "event-store", "eventledger_command.eventstore")
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # ------------------------------------------------------------------ append
+    def append(self, request: AppendRequest, respond: Responder | None = None) -> AppendResult:
+        rows = [(write, event) for write in request.writes for event in write.events]
+        if not rows:
+            raise ValueError("an append needs at least one event")
+        expected = {write.stream_id: write.expected_version for write in request.writes}
+        versions = [write.expected_version + i + 1 for write in request.writes for i in range(len(write.events))]
+        params = [
+            [w.stream_id for w, _ in rows],
+            versions,
+            [e.event_id for _, e in rows],
+            [e.event_type for _, e in rows],
+            [e.schema_version for _, e in rows],
+            [e.occurred_at for _, e in rows],
+            [e.actor for _, e in rows],
+            [e.correlation_id for _, e in rows],
+            [e.causation_id for _, e in rows],
+            [e.payload.decode() for _, e in rows],
+        ]
+        claim = request.idempotency
+        with self._pool.connection() as conn:
+            try:
+                with conn.transaction():
+                    # The transaction id first, then positions: the invariant the gap-safe reader relies on.
+                    conn.execute("SELECT pg_current_xact_id()")
+                    returned = conn.execute(_INSERT, params, prepare=True).fetchall()
+                    by_slot = {(stream, version): position for position, stream, version in returned}
+                    positions = tuple(by_slot[(w.stream_id, v)] for (w, _), v in zip(rows, versions, strict=True))
+                    result = AppendResult(
+                        positions, {w.stream_id: w.expected_version + len(w.events) for w in request.writes}
+                    )
+                    if claim is not None:
+                        response = respond(result) if respond else StoredResponse(200, b"")
+                        taken = conn.execute(
+                            "INSERT INTO idempotency_keys (scope, key, request_fingerprint, status_code, response)"
+                            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                            [claim.scope, claim.key, claim.request_fingerprint, response.status_code, response.body],
+                        ).fetchone()
+                        if taken is None:
+                            raise _KeyTaken
+                    if request.clear_deadlines:
+                        conn.execute(
+                            "DELETE FROM transfer_deadlines WHERE transfer_id = ANY(%s)",
+                            [list(request.clear_deadlines)],
+                        )
+                    for deadline in request.set_deadlines:
+                        conn.execute(
+                            "INSERT INTO transfer_deadlines (transfer_id, due_at) VALUES (%s, %s)"
+                            " ON CONFLICT (transfer_id) DO UPDATE SET due_at = excluded.due_at",
+                            [deadline.transfer_id, deadline.due_at],
+                        )
+                    self._before_commit(conn)
+            except pg_errors.UniqueViolation as exc:
+                raise self._conflict(exc, expected) from exc
+            except _KeyTaken:
+                assert claim is not None
+                existing = self.find_idempotency(claim.scope, claim.key)
+                if existing is None:  # the other request rolled back after all: let the caller try again
+                    raise ConcurrencyConflict(f"idempotency:{claim.key}", 0) from None
+                raise IdempotencyKeyTaken(existing) from None
+        return result
+
+    def _before_commit(self, conn: psycopg.Connection[Any]) -> None:
+        """Hook for tests that need transactions to commit out of position order."""
+
+    @staticmethod
+    def _conflict(exc: pg_errors.UniqueViolation, expected: dict[str, int]) -> Exception:
+        detail = exc.diag.message_detail or ""
+        match = _CONFLICT_DETAIL.search(detail)
+        if match and match.group("stream") in expected:
+            stream = match.group("stream")
+            return ConcurrencyConflict(stream, expected[stream])
+        if exc.diag.constraint_name == "events_event_id_key":
+            return ValueError(f"an event id is already recorded: {detail}")
+        return exc
+
+    # ------------------------------------------------------------------ reads
+    def read_stream(
+        self, stream_id: str, *, after_version: int = 0, to_version: int | None = None, limit: int | None = None
+    ) -> list[RecordedEvent]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE stream_id = %s AND stream_version > %s"
+                " AND stream_version <= %s ORDER BY stream_version LIMIT %s",
+                [stream_id, after_version, to_version if to_version is not None else 2**62, limit],
+                prepare=True,
+            ).fetchall()
+        return [_recorded(row) for row in rows]
+
+    def read_all(self, *, after_position: int = 0, limit: int = 1000, wait: float = 1.0) -> list[RecordedEvent]:
+        deadline = time.monotonic() + wait
+        horizons: dict[int, int] = {}  # first missing position -> an xid above every xid assigned when it was seen
+        out: list[RecordedEvent] = []
+        cursor = after_position
+        pause = 0.002
+        with self._pool.connection() as conn:
+            while len(out) < limit:
+                rows = conn.execute(_READ_ALL, [cursor, limit - len(out)], prepare=True).fetchall()
+                blocked = False
+                for row in rows:
+                    position, xmin = row[0], int(row[-1])
+                    if position != cursor + 1:
+                        horizon = horizons.get(cursor + 1)
+                        if horizon is None and not out:
+                            horizons[cursor + 1] = _next_xid(conn)
+                        if horizon is None or xmin < horizon:
+                            blocked = True  # the hole's owner may still commit: never step over it
+                            break
+                    out.append(_recorded(row[:-1]))
+                    cursor = position
+                if not blocked or out or time.monotonic() >= deadline:
+                    break
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
+        return out
+
+    def head_position(self) -> int:
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
+        return int(row[0]) if row else 0
+
+    def stream_version(self, stream_id: str) -> int:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = %s", [stream_id], prepare=True
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    # ------------------------------------------------------------------ idempotency, deadlines, snapshots
+    def find_idempotency(self, scope: str, key: str) -> StoredIdempotency | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT request_fingerprint, status_code, response FROM idempotency_keys WHERE scope = %s AND key = %s",
+                [scope, key],
+                prepare=True,
+            ).fetchone()
+        if row is None:
+            return None
+        return StoredIdempotency(row[0], StoredResponse(int(row[1]), bytes(row[2])))
+
+    def purge_idempotency(self, older_than: datetime) -> int:
+        with self._pool.connection() as conn:
+            cursor = conn.execute("DELETE FROM idempotency_keys WHERE recorded_at < %s", [older_than])
+            return cursor.rowcount
+
+    def due_deadlines(self, now: datetime, limit: int = 100) -> list[tuple[UUID, datetime]]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT transfer_id, due_at FROM transfer_deadlines WHERE due_at <= %s ORDER BY due_at LIMIT %s",
+                [now, limit],
+            ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO snapshots (stream_id, stream_version, state) VALUES (%s, %s, %s)"
+                " ON CONFLICT (stream_id) DO UPDATE SET stream_version = excluded.stream_version,"
+                " state = excluded.state, taken_at = statement_timestamp()"
+                " WHERE snapshots.stream_version < excluded.stream_version",
+                [snapshot.stream_id, snapshot.stream_version, snapshot.state],
+            )
+
+    def latest_snapshot(self, stream_id: str) -> Snapshot | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT stream_version, state FROM snapshots WHERE stream_id = %s", [stream_id], prepare=True
+            ).fetchone()
+        return Snapshot(stream_id, int(row[0]), bytes(row[1])) if row else None
+
+
+def _next_xid(conn: psycopg.Connection[Any]) -> int:
+    """An xid above every xid assigned so far: one drawn now, in a transaction rolled back at once.
+
+    (A snapshot's xmax is no such bound: since PostgreSQL 14 it is one past the latest *completed* xid, and a
+    running transaction may hold a larger one.)
+    """
+    with conn.transaction(force_rollback=True):
+        row = conn.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+class _KeyTaken(Exception):
+    """Internal: the idempotency insert found the key taken; the transaction must roll back first."""
+
+
+def _recorded(row: Sequence[Any]) -> RecordedEvent:
+    return RecordedEvent(
+        position=row[0],
+        stream_id=row[1],
+        stream_version=row[2],
+        event_id=row[3],
+        event_type=row[4],
+        schema_version=row[5],
+        occurred_at=row[6],
+        recorded_at=row[7],
+        actor=row[8],
+        correlation_id=row[9],
+        causation_id=row[10],
+        payload=row[11].encode(),
+    )

@@ -1,0 +1,238 @@
+"""One contract suite for every EventStore backend: in memory and PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+from tests.support.eventstore import isolated_schema, new_event, write
+
+from eventledger_command.eventstore.errors import ConcurrencyConflict, IdempotencyKeyTaken
+from eventledger_command.eventstore.memory import InMemoryEventStore
+from eventledger_command.eventstore.port import EventStore
+from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_command.eventstore.records import (
+    AppendRequest,
+    Deadline,
+    IdempotencyClaim,
+    Snapshot,
+    StoredResponse,
+    StreamWrite,
+)
+
+
+class JitteryPostgresEventStore(PostgresEventStore):
+    """Holds each transaction open a random moment before commit, so commits come out of position order."""
+
+    def _before_commit(self, conn: Any) -> None:
+        conn.execute("SELECT pg_sleep(%s)", [random.random() * 0.01])
+
+
+@pytest.fixture(params=["memory", "postgres"])
+def store(request: pytest.FixtureRequest) -> Iterator[EventStore]:
+    if request.param == "memory":
+        yield InMemoryEventStore()
+        return
+    endpoints = request.getfixturevalue("endpoints")
+    with isolated_schema(endpoints.postgres_dsn) as dsn:
+        backend = JitteryPostgresEventStore(dsn, pool_size=12)
+        try:
+            yield backend
+        finally:
+            backend.close()
+
+
+def test_append_to_a_new_stream_and_read_it_back(store: EventStore) -> None:
+    result = store.append(AppendRequest((write("account-a", 0, 3),)))
+    events = store.read_stream("account-a")
+    assert [e.stream_version for e in events] == [1, 2, 3]
+    assert [e.position for e in events] == list(result.positions)
+    assert list(result.positions) == sorted(result.positions)
+    assert result.stream_versions == {"account-a": 3}
+    assert store.stream_version("account-a") == 3
+    assert store.stream_version("account-unknown") == 0
+
+
+def test_metadata_and_payload_round_trip(store: EventStore) -> None:
+    event = new_event("account.opened", holder_name="Zoë 💶")
+    store.append(AppendRequest((StreamWrite("account-m", 0, (event,)),)))
+    (recorded,) = store.read_stream("account-m")
+    assert recorded.event_id == event.event_id
+    assert recorded.event_type == "account.opened"
+    assert recorded.schema_version == 1
+    assert recorded.actor == "tester"
+    assert recorded.correlation_id == event.correlation_id
+    assert recorded.causation_id is None
+    assert recorded.occurred_at == event.occurred_at
+    assert recorded.recorded_at >= event.occurred_at - timedelta(seconds=5)
+    assert orjson.loads(recorded.payload) == orjson.loads(event.payload), "the same JSON document"
+
+
+def test_a_stale_expected_version_is_a_conflict_and_writes_nothing(store: EventStore) -> None:
+    store.append(AppendRequest((write("account-a", 0, 2),)))
+    with pytest.raises(ConcurrencyConflict) as raised:
+        store.append(AppendRequest((write("account-b", 0), write("account-a", 1))))
+    assert raised.value.stream_id == "account-a"
+    assert store.stream_version("account-b") == 0, "a multi-stream append is all or nothing"
+    assert store.stream_version("account-a") == 2
+
+
+def test_creating_a_stream_that_exists_is_a_conflict(store: EventStore) -> None:
+    store.append(AppendRequest((write("transfer-x", 0),)))
+    with pytest.raises(ConcurrencyConflict):
+        store.append(AppendRequest((write("transfer-x", 0),)))
+
+
+def test_a_multi_stream_append_gets_consecutive_positions_in_order(store: EventStore) -> None:
+    result = store.append(AppendRequest((write("transfer-t", 0), write("account-a", 0), write("account-b", 0))))
+    first = result.positions[0]
+    assert list(result.positions) == [first, first + 1, first + 2]
+    log = store.read_all()
+    assert [e.stream_id for e in log] == ["transfer-t", "account-a", "account-b"]
+
+
+def test_read_all_pages_in_position_order(store: EventStore) -> None:
+    for i in range(7):
+        store.append(AppendRequest((write(f"account-{i}", 0, 2),)))
+    page1 = store.read_all(after_position=0, limit=5)
+    page2 = store.read_all(after_position=page1[-1].position, limit=100)
+    positions = [e.position for e in page1 + page2]
+    assert len(positions) == 14
+    assert positions == sorted(positions)
+    assert len(set(positions)) == 14
+    assert store.head_position() == positions[-1]
+    assert store.read_all(after_position=positions[-1]) == []
+
+
+def test_read_stream_windows(store: EventStore) -> None:
+    store.append(AppendRequest((write("account-w", 0, 6),)))
+    assert [e.stream_version for e in store.read_stream("account-w", after_version=2, to_version=4)] == [3, 4]
+    assert [e.stream_version for e in store.read_stream("account-w", after_version=4)] == [5, 6]
+    assert [e.stream_version for e in store.read_stream("account-w", limit=2)] == [1, 2]
+
+
+def test_idempotency_answer_is_stored_with_the_events(store: EventStore) -> None:
+    claim = IdempotencyClaim("client-1", "key-1", "fingerprint-1")
+
+    def respond(result: Any) -> StoredResponse:
+        return StoredResponse(201, f'{{"position": {result.last_position}}}'.encode())
+
+    result = store.append(AppendRequest((write("account-i", 0),), idempotency=claim), respond)
+    stored = store.find_idempotency("client-1", "key-1")
+    assert stored is not None
+    assert stored.request_fingerprint == "fingerprint-1"
+    assert stored.response == StoredResponse(201, f'{{"position": {result.last_position}}}'.encode())
+    assert store.find_idempotency("client-2", "key-1") is None, "keys are scoped per client"
+
+
+def test_a_taken_idempotency_key_writes_nothing_and_returns_the_first_answer(store: EventStore) -> None:
+    claim = IdempotencyClaim("client-1", "key-1", "fingerprint-1")
+    store.append(AppendRequest((write("account-i", 0),), idempotency=claim), lambda r: StoredResponse(201, b"first"))
+    other = IdempotencyClaim("client-1", "key-1", "fingerprint-2")
+    with pytest.raises(IdempotencyKeyTaken) as raised:
+        store.append(AppendRequest((write("account-j", 0),), idempotency=other), lambda r: StoredResponse(201, b"x"))
+    assert raised.value.existing.request_fingerprint == "fingerprint-1"
+    assert raised.value.existing.response.body == b"first"
+    assert store.stream_version("account-j") == 0
+
+
+def test_idempotency_keys_are_purged_by_age(store: EventStore) -> None:
+    claim = IdempotencyClaim("c", "k", "f")
+    store.append(AppendRequest((write("account-p", 0),), idempotency=claim), lambda r: StoredResponse(200, b""))
+    assert store.purge_idempotency(datetime.now(UTC) - timedelta(hours=24)) == 0
+    assert store.find_idempotency("c", "k") is not None
+    assert store.purge_idempotency(datetime.now(UTC) + timedelta(seconds=5)) == 1
+    assert store.find_idempotency("c", "k") is None
+
+
+def test_deadlines_are_set_and_cleared_with_the_events(store: EventStore) -> None:
+    now = datetime.now(UTC)
+    early, late = uuid.uuid4(), uuid.uuid4()
+    store.append(AppendRequest((write("transfer-1", 0),), set_deadlines=(Deadline(late, now + timedelta(seconds=2)),)))
+    store.append(AppendRequest((write("transfer-2", 0),), set_deadlines=(Deadline(early, now - timedelta(seconds=1)),)))
+    assert [tid for tid, _ in store.due_deadlines(now + timedelta(seconds=3))] == [early, late]
+    assert [tid for tid, _ in store.due_deadlines(now)] == [early]
+    with pytest.raises(ConcurrencyConflict):
+        store.append(AppendRequest((write("transfer-2", 0),), clear_deadlines=(early,)))
+    assert [tid for tid, _ in store.due_deadlines(now)] == [early], "a failed append clears nothing"
+    store.append(AppendRequest((write("transfer-2", 1),), clear_deadlines=(early,)))
+    assert store.due_deadlines(now) == []
+
+
+def test_the_latest_snapshot_wins(store: EventStore) -> None:
+    assert store.latest_snapshot("account-s") is None
+    store.save_snapshot(Snapshot("account-s", 100, b"v100"))
+    store.save_snapshot(Snapshot("account-s", 50, b"v50"))
+    assert store.latest_snapshot("account-s") == Snapshot("account-s", 100, b"v100")
+    store.save_snapshot(Snapshot("account-s", 200, b"v200"))
+    assert store.latest_snapshot("account-s") == Snapshot("account-s", 200, b"v200")
+
+
+def test_concurrent_writers_and_a_tailing_reader_see_every_event_once_in_order(store: EventStore) -> None:
+    """Writers on distinct and shared streams commit in any order; the tailer must neither skip nor repeat."""
+    writers, appends_each = 8, 40
+    appended: list[uuid.UUID] = []
+    appended_lock = threading.Lock()
+    done = threading.Event()
+    seen: list[tuple[int, uuid.UUID]] = []
+    errors: list[BaseException] = []
+
+    def writer(number: int) -> None:
+        try:
+            for i in range(appends_each):
+                own = f"account-w{number}"
+                shared = f"account-shared-{i % 3}"
+                while True:  # retry conflicts on the shared streams, as the command service does
+                    request = AppendRequest(
+                        (
+                            write(own, store.stream_version(own)),
+                            write(shared, store.stream_version(shared)),
+                        )
+                    )
+                    try:
+                        store.append(request)
+                    except ConcurrencyConflict:
+                        continue
+                    with appended_lock:
+                        appended.extend(e.event_id for w in request.writes for e in w.events)
+                    break
+        except BaseException as exc:
+            errors.append(exc)
+
+    def tailer() -> None:
+        cursor = 0
+        try:
+            while True:
+                finished = done.is_set()
+                batch = store.read_all(after_position=cursor, limit=50, wait=0.5)
+                seen.extend((e.position, e.event_id) for e in batch)
+                if batch:
+                    cursor = batch[-1].position
+                elif finished:
+                    return
+        except BaseException as exc:
+            errors.append(exc)
+
+    reader = threading.Thread(target=tailer)
+    reader.start()
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    time.sleep(0.05)
+    done.set()
+    reader.join(timeout=60)
+    assert not errors, errors
+    positions = [p for p, _ in seen]
+    assert positions == sorted(positions), "the tailer saw positions out of order"
+    assert len(positions) == len(set(positions)), "the tailer saw an event twice"
+    assert sorted(str(e) for _, e in seen) == sorted(str(e) for e in appended), "the tailer missed events"
+    assert len(appended) == writers * appends_each * 2
