@@ -1,0 +1,46 @@
+"""A tiny operations endpoint for worker processes: /healthz, /readyz and /metrics (Prometheus).
+
+HTTP services expose the same paths through FastAPI; workers (the relay, projectors) have no web framework, so
+they serve them from a daemon thread with the standard library. Requires prometheus_client.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def serve_ops(host: str, port: int, ready: Callable[[], bool]) -> ThreadingHTTPServer:
+    """Start serving in a daemon thread; ``ready`` answers /readyz (it should ask the dependencies)."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/healthz":
+                self._answer(200, b'{"status":"ok"}', "application/json")
+            elif self.path == "/readyz":
+                try:
+                    is_ready = ready()
+                except Exception:
+                    is_ready = False
+                body = b'{"status":"ready"}' if is_ready else b'{"status":"not ready"}'
+                self._answer(200 if is_ready else 503, body, "application/json")
+            elif self.path == "/metrics":
+                self._answer(200, generate_latest(), CONTENT_TYPE_LATEST)
+            else:
+                self._answer(404, b'{"status":"not found"}', "application/json")
+
+        def _answer(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet: probes would flood the log."""
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="ops-http", daemon=True).start()
+    return server

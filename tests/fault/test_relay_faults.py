@@ -1,0 +1,161 @@
+"""The relay under faults: SIGKILL under load, Kafka stopped and started under load. A checker proves that every
+event reached Kafka at least once and in order per key."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import random
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from confluent_kafka.admin import AdminClient
+from tests.support.kafka_checker import check_at_least_once_in_order, consume_all
+from tests.support.ledger_events import credit, open_account
+from tests.support.processes import ManagedProcess, free_port, scratch_database, wait_for
+from tests.support.servers import Endpoints
+
+from eventledger_command.eventstore.errors import ConcurrencyConflict
+from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_command.eventstore.records import AppendRequest
+from eventledger_events import ALL_TOPICS
+from eventledger_infra.services.kafka import KafkaServer
+from eventledger_infra.settings import Settings
+
+
+@dataclasses.dataclass
+class RelayRig:
+    settings: Settings
+    store: PostgresEventStore
+    relay: ManagedProcess
+    namespace: str
+
+    @property
+    def topics(self) -> list[str]:
+        return [self.namespace + t for t in ALL_TOPICS]
+
+    def checkpoint(self) -> int:
+        with psycopg.connect(self.settings.postgres_dsn) as conn:
+            row = conn.execute("SELECT position FROM log_checkpoints WHERE name = 'kafka-relay'").fetchone()
+        return int(row[0]) if row else 0
+
+
+@pytest.fixture
+def rig(endpoints: Endpoints, tmp_path: Path) -> Iterator[RelayRig]:
+    base = Settings.from_env()
+    with scratch_database(base) as database:
+        settings = dataclasses.replace(base, pg_database=database)
+        namespace = f"fault-{uuid.uuid4().hex[:8]}."
+        store = PostgresEventStore(settings.postgres_dsn, pool_size=4)
+        relay = ManagedProcess(
+            "eventledger_command.relay",
+            {
+                "EVENTLEDGER_PG_DATABASE": database,
+                "EVENTLEDGER_RELAY_TOPIC_NAMESPACE": namespace,
+                "EVENTLEDGER_RELAY_OPS_PORT": str(free_port()),
+                "EVENTLEDGER_RELAY_BATCH_SIZE": "200",
+            },
+            tmp_path,
+        )
+        rig = RelayRig(settings, store, relay, namespace)
+        try:
+            yield rig
+        finally:
+            relay.kill()
+            store.close()
+            admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+            for future in admin.delete_topics(rig.topics).values():
+                with contextlib.suppress(Exception):
+                    future.result(timeout=30)
+
+
+class Load:
+    """Credits to a set of accounts from a background thread, as fast as the store takes them (bounded)."""
+
+    def __init__(self, store: PostgresEventStore, accounts: int = 20, max_seconds: float = 60.0) -> None:
+        self.store = store
+        self.accounts = [uuid.uuid4() for _ in range(accounts)]
+        self.versions = dict.fromkeys(self.accounts, 0)
+        self.appended = 0
+        self.stop_event = threading.Event()
+        self.max_seconds = max_seconds
+        self.errors: list[BaseException] = []
+        for account_id in self.accounts:
+            store.append(AppendRequest((open_account(account_id),)))
+            self.versions[account_id] = 1
+        self.thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.max_seconds
+        try:
+            while not self.stop_event.is_set() and time.monotonic() < deadline:
+                account_id = random.choice(self.accounts)
+                version = self.versions[account_id]
+                try:
+                    self.store.append(AppendRequest((credit(account_id, version),)))
+                except ConcurrencyConflict:
+                    continue
+                self.versions[account_id] = version + 1
+                self.appended += 1
+                time.sleep(0.002)
+        except BaseException as exc:
+            self.errors.append(exc)
+
+    def __enter__(self) -> Load:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_event.set()
+        self.thread.join(30)
+
+
+def _finish_and_check(rig: RelayRig) -> dict[str, int]:
+    if not rig.relay.alive():
+        rig.relay.start()
+    head = rig.store.head_position()
+    wait_for(lambda: rig.checkpoint() >= head, 120, f"the relay to reach position {head}:\n{rig.relay.log_tail()}")
+    recorded = rig.store.read_all(limit=1_000_000)
+    delivered = consume_all(rig.settings.kafka_bootstrap, rig.topics, expected=len(recorded))
+    return check_at_least_once_in_order(recorded, delivered)
+
+
+def test_relay_sigkilled_under_load_resumes_without_losing_or_reordering(rig: RelayRig) -> None:
+    rig.relay.start()
+    with Load(rig.store) as load:
+        for _ in range(4):
+            time.sleep(random.uniform(0.8, 1.6))
+            rig.relay.kill()
+            time.sleep(0.2)
+            rig.relay.start()
+        time.sleep(1.0)
+    assert not load.errors, load.errors
+    assert load.appended > 500
+    report = _finish_and_check(rig)
+    assert rig.relay.starts >= 5
+    print(f"relay SIGKILL x4: {report}")
+
+
+def test_kafka_stopped_and_started_under_load(rig: RelayRig) -> None:
+    kafka = KafkaServer(rig.settings)
+    rig.relay.start()
+    with Load(rig.store) as load:
+        time.sleep(1.5)
+        kafka.stop()
+        try:
+            before = load.appended
+            time.sleep(4.0)
+            during_outage = load.appended - before
+        finally:
+            kafka.start()
+        time.sleep(1.5)
+    assert not load.errors, load.errors
+    assert during_outage > 100, "commands keep being accepted while Kafka is down"
+    report = _finish_and_check(rig)
+    assert rig.relay.starts == 1, "the relay rode out the outage without restarting"
+    print(f"Kafka stop/start: {report}, appended during the outage: {during_outage}")

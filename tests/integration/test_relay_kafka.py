@@ -1,0 +1,68 @@
+"""The relay against real PostgreSQL and Kafka: topics, keys, Avro values, headers, checkpoint."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from confluent_kafka.admin import AdminClient
+from tests.support.eventstore import isolated_schema
+from tests.support.kafka_checker import check_at_least_once_in_order, consume_all
+from tests.support.ledger_events import credit, open_account
+from tests.support.servers import Endpoints
+
+from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_command.eventstore.records import AppendRequest
+from eventledger_command.relay.checkpoint import PostgresCheckpoints
+from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
+from eventledger_command.relay.relay import Relay, RelayConfig
+from eventledger_events import ALL_TOPICS, decode_avro
+
+
+@pytest.fixture
+def namespace(endpoints: Endpoints) -> Iterator[str]:
+    prefix = f"it-{uuid.uuid4().hex[:8]}."
+    yield prefix
+    admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
+    for future in admin.delete_topics([prefix + t for t in ALL_TOPICS]).values():
+        future.result(timeout=30)
+
+
+def test_the_relay_publishes_every_event_with_key_avro_value_and_headers(endpoints: Endpoints, namespace: str) -> None:
+    with isolated_schema(endpoints.postgres_dsn) as dsn:
+        store = PostgresEventStore(dsn)
+        checkpoints = PostgresCheckpoints(dsn)
+        topics = [namespace + t for t in ALL_TOPICS]
+        ensure_topics(endpoints.kafka_bootstrap, topics, partitions=4)
+        accounts = [uuid.uuid4() for _ in range(10)]
+        for account_id in accounts:
+            store.append(AppendRequest((open_account(account_id),)))
+            for version in range(1, 5):
+                store.append(AppendRequest((credit(account_id, version),)))
+        publisher = KafkaEventPublisher(endpoints.kafka_bootstrap)
+        relay = Relay(store, publisher, checkpoints, RelayConfig(batch_size=16, topic_namespace=namespace))
+        runner = threading.Thread(target=relay.run)
+        runner.start()
+        try:
+            delivered = consume_all(endpoints.kafka_bootstrap, topics, expected=50)
+        finally:
+            relay.stop()
+            runner.join(30)
+            publisher.close()
+        recorded = store.read_all(limit=1000)
+        report = check_at_least_once_in_order(recorded, delivered)
+        assert report["messages"] == 50
+        assert checkpoints.load("kafka-relay") == recorded[-1].position
+
+        first = delivered[0]
+        assert first.topic == namespace + "eventledger.accounts.v1"
+        assert first.key.startswith("account-")
+        assert set(first.headers) >= {"event-id", "event-type", "schema-version", "position", "correlation-id"}
+        assert first.headers["event-type"] == decode_avro(first.value).EVENT_TYPE
+        admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
+        metadata = admin.list_topics(topic=topics[0], timeout=10)
+        assert len(metadata.topics[topics[0]].partitions) == 4
+        checkpoints.close()
+        store.close()
