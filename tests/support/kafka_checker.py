@@ -44,10 +44,8 @@ def consume_all(bootstrap: str, topics: list[str], expected: int, timeout: float
             if message.error():
                 raise KafkaException(message.error())
             quiet_since = time.monotonic()
-            headers = {
-                str(name): raw.decode() if isinstance(raw, bytes) else str(raw or "")
-                for name, raw in (message.headers() or [])
-            }
+            pairs: list[tuple[str, bytes | None]] = list(message.headers() or [])  # type: ignore[arg-type]
+            headers = {name: (raw or b"").decode() for name, raw in pairs}
             delivered.append(
                 Delivered(
                     message.topic() or "",
