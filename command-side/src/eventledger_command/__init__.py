@@ -1,0 +1,1 @@
+"""EventLedger write side: the ledger domain, the event store, the command service and the relay."""

@@ -1,0 +1,169 @@
+"""Events of the ``account`` stream category (current schema versions).
+
+Every account event carries ``account_id``; money movements also carry the transfer that caused them, the
+amount in minor units, and the account's currency, so each message is meaningful on its own to an analyst.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import Field
+
+from eventledger_events.base import DomainEvent
+from eventledger_events.values import (
+    CurrencyCode,
+    Description,
+    HolderName,
+    NonNegativeMinorUnits,
+    PositiveMinorUnits,
+    SignedMinorUnits,
+    UtcDateTime,
+)
+
+
+class HoldReleaseReason(StrEnum):
+    """Why a hold stopped reducing the available amount."""
+
+    VOIDED = "voided"
+    EXPIRED = "expired"
+    POSTED = "posted"
+
+
+class AccountOpened(DomainEvent):
+    """An account was opened. Its currency never changes afterwards.
+
+    v2 added ``overdraft_limit``; v1 events are upcast with ``overdraft_limit = 0``.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "account.opened"
+    SCHEMA_VERSION: ClassVar[int] = 2
+
+    account_id: UUID
+    holder_name: HolderName
+    currency: CurrencyCode
+    overdraft_limit: NonNegativeMinorUnits = Field(
+        default=0,
+        description="How far below zero the balance may go, in minor units.",
+    )
+
+
+class AccountFrozen(DomainEvent):
+    """The account was frozen: no debits and no new holds until it is unfrozen; credits still allowed."""
+
+    EVENT_TYPE: ClassVar[str] = "account.frozen"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    account_id: UUID
+
+
+class AccountUnfrozen(DomainEvent):
+    """A frozen account was opened again for every movement."""
+
+    EVENT_TYPE: ClassVar[str] = "account.unfrozen"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    account_id: UUID
+
+
+class AccountClosed(DomainEvent):
+    """The account was closed (balance 0, no open holds): no movement at all from now on."""
+
+    EVENT_TYPE: ClassVar[str] = "account.closed"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    account_id: UUID
+
+
+class AccountCredited(DomainEvent):
+    """Money arrived on the account as one leg of a posted transfer.
+
+    ``balance_after`` is the account's balance once this credit is applied; ``counterparty_account_id`` is the
+    other leg's account (the currency's external account for a deposit).
+    """
+
+    EVENT_TYPE: ClassVar[str] = "account.credited"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    account_id: UUID
+    transfer_id: UUID
+    amount: PositiveMinorUnits
+    currency: CurrencyCode
+    balance_after: SignedMinorUnits = Field(description="The account's balance once this credit is applied.")
+    counterparty_account_id: UUID
+    description: Description = ""
+
+
+class AccountDebited(DomainEvent):
+    """Money left the account as one leg of a posted transfer.
+
+    ``balance_after`` is the account's balance once this debit is applied; ``counterparty_account_id`` is the
+    other leg's account (the currency's external account for a withdrawal).
+    """
+
+    EVENT_TYPE: ClassVar[str] = "account.debited"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    account_id: UUID
+    transfer_id: UUID
+    amount: PositiveMinorUnits
+    currency: CurrencyCode
+    balance_after: SignedMinorUnits = Field(description="The account's balance once this debit is applied.")
+    counterparty_account_id: UUID
+    description: Description = ""
+
+
+class AccountHoldPlaced(DomainEvent):
+    """A pending transfer reserved an amount: it reduces ``available`` until released."""
+
+    EVENT_TYPE: ClassVar[str] = "account.hold_placed"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    account_id: UUID
+    transfer_id: UUID
+    amount: PositiveMinorUnits
+    currency: CurrencyCode
+    expires_at: UtcDateTime = Field(description="When the pending transfer expires if not posted or voided.")
+
+
+class AccountHoldReleased(DomainEvent):
+    """A hold stopped reducing ``available``: its transfer was voided, expired, or posted.
+
+    When ``reason`` is ``posted`` an ``account.debited`` of the same transfer follows in the same append.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "account.hold_released"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    account_id: UUID
+    transfer_id: UUID
+    amount: PositiveMinorUnits
+    currency: CurrencyCode
+    reason: HoldReleaseReason
+
+
+AccountEvent = (
+    AccountOpened
+    | AccountFrozen
+    | AccountUnfrozen
+    | AccountClosed
+    | AccountCredited
+    | AccountDebited
+    | AccountHoldPlaced
+    | AccountHoldReleased
+)
+"""Every current-version event of an account stream."""
+
+ACCOUNT_EVENT_TYPES: tuple[type[DomainEvent], ...] = (
+    AccountOpened,
+    AccountFrozen,
+    AccountUnfrozen,
+    AccountClosed,
+    AccountCredited,
+    AccountDebited,
+    AccountHoldPlaced,
+    AccountHoldReleased,
+)
+"""The current-version account event models, in a stable order."""

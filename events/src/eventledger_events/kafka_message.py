@@ -1,0 +1,127 @@
+"""An appended event as a Kafka message (topic, key, Avro value, headers), and back.
+
+Key: the stream id (UTF-8), so a stream's events share a partition and keep their order. Value: the payload in
+Avro single-object encoding. Headers: the envelope's metadata (see ``topics``), plus trace context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from eventledger_events.avro_codec import AvroSchemaCatalog, default_avro_catalog
+from eventledger_events.envelope import EventEnvelope
+from eventledger_events.errors import MalformedMessageError
+from eventledger_events.topics import (
+    HEADER_ACTOR,
+    HEADER_CAUSATION_ID,
+    HEADER_CORRELATION_ID,
+    HEADER_EVENT_ID,
+    HEADER_EVENT_TYPE,
+    HEADER_OCCURRED_AT,
+    HEADER_POSITION,
+    HEADER_RECORDED_AT,
+    HEADER_SCHEMA_VERSION,
+    HEADER_STREAM_VERSION,
+    HEADER_TRACEPARENT,
+    HEADER_TRACESTATE,
+    topic_for,
+)
+
+Headers = tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaRecord:
+    """Everything a producer needs to send one event."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: Headers
+
+
+def to_kafka_record(
+    envelope: EventEnvelope,
+    *,
+    traceparent: str | None = None,
+    tracestate: str | None = None,
+    catalog: AvroSchemaCatalog | None = None,
+) -> KafkaRecord:
+    """The Kafka message of an appended event; ``ValueError`` if it has no position yet."""
+    if envelope.position is None or envelope.recorded_at is None:
+        raise ValueError(f"event {envelope.event_id} has not been appended: no position to publish")
+    headers: list[tuple[str, str]] = [
+        (HEADER_EVENT_ID, str(envelope.event_id)),
+        (HEADER_EVENT_TYPE, envelope.event_type),
+        (HEADER_SCHEMA_VERSION, str(envelope.schema_version)),
+        (HEADER_STREAM_VERSION, str(envelope.stream_version)),
+        (HEADER_POSITION, str(envelope.position)),
+        (HEADER_OCCURRED_AT, envelope.occurred_at.isoformat()),
+        (HEADER_RECORDED_AT, envelope.recorded_at.isoformat()),
+        (HEADER_ACTOR, envelope.actor),
+        (HEADER_CORRELATION_ID, str(envelope.correlation_id)),
+    ]
+    if envelope.causation_id is not None:
+        headers.append((HEADER_CAUSATION_ID, str(envelope.causation_id)))
+    if traceparent is not None:
+        headers.append((HEADER_TRACEPARENT, traceparent))
+    if tracestate is not None:
+        headers.append((HEADER_TRACESTATE, tracestate))
+    value = (catalog or default_avro_catalog()).encode(envelope.payload)
+    return KafkaRecord(
+        topic=topic_for(envelope.stream_id),
+        key=envelope.stream_id.encode(),
+        value=value,
+        headers=tuple((name, text.encode()) for name, text in headers),
+    )
+
+
+def header_values(headers: Iterable[tuple[str, bytes | None]] | None) -> dict[str, str]:
+    """Headers as text, last value wins; ``None`` values (allowed by Kafka clients) are skipped."""
+    values: dict[str, str] = {}
+    for name, raw in headers or ():
+        if raw is not None:
+            values[name] = raw.decode()
+    return values
+
+
+def envelope_from_kafka(
+    key: bytes | None,
+    value: bytes | None,
+    headers: Iterable[tuple[str, bytes | None]] | None,
+    *,
+    catalog: AvroSchemaCatalog | None = None,
+) -> EventEnvelope:
+    """Rebuild the envelope of a consumed message; the payload is upcast to its current version.
+
+    Raises ``MalformedMessageError`` (or another ``EventContractError``) for a message that is not ours, so a
+    consumer can park it in its dead-letter topic.
+    """
+    if key is None or value is None:
+        raise MalformedMessageError("an EventLedger message always has a key and a value")
+    text = header_values(headers)
+    payload = (catalog or default_avro_catalog()).decode(value)
+    if text.get(HEADER_EVENT_TYPE) != payload.EVENT_TYPE:
+        message = f"header {HEADER_EVENT_TYPE} does not match the {payload.EVENT_TYPE} value"
+        raise MalformedMessageError(message)
+    try:
+        causation = text.get(HEADER_CAUSATION_ID)
+        return EventEnvelope(
+            event_id=UUID(text[HEADER_EVENT_ID]),
+            event_type=payload.EVENT_TYPE,
+            schema_version=payload.SCHEMA_VERSION,
+            stream_id=key.decode(),
+            stream_version=int(text[HEADER_STREAM_VERSION]),
+            position=int(text[HEADER_POSITION]),
+            occurred_at=datetime.fromisoformat(text[HEADER_OCCURRED_AT]),
+            recorded_at=datetime.fromisoformat(text[HEADER_RECORDED_AT]),
+            actor=text[HEADER_ACTOR],
+            correlation_id=UUID(text[HEADER_CORRELATION_ID]),
+            causation_id=UUID(causation) if causation is not None else None,
+            payload=payload,
+        )
+    except (KeyError, ValueError) as error:
+        raise MalformedMessageError(f"bad EventLedger message headers: {error}") from error

@@ -1,0 +1,41 @@
+"""Kafka topic names and message header names.
+
+One topic per stream category, ``eventledger.<category>s.v<major>``, keyed by stream id so that each account's
+and each transfer's events stay in order. The major version changes only for a change consumers cannot absorb
+(a BACKWARD-incompatible schema); compatible schema versions share a topic.
+"""
+
+from __future__ import annotations
+
+from eventledger_events.streams import ACCOUNT_CATEGORY, TRANSFER_CATEGORY, stream_category
+
+ACCOUNTS_TOPIC = "eventledger.accounts.v1"
+TRANSFERS_TOPIC = "eventledger.transfers.v1"
+
+TOPIC_BY_CATEGORY: dict[str, str] = {
+    ACCOUNT_CATEGORY: ACCOUNTS_TOPIC,
+    TRANSFER_CATEGORY: TRANSFERS_TOPIC,
+}
+ALL_TOPICS: tuple[str, ...] = (ACCOUNTS_TOPIC, TRANSFERS_TOPIC)
+
+# Header names. Values are UTF-8 text: UUIDs in canonical form, integers in decimal, instants in RFC 3339 UTC.
+HEADER_EVENT_ID = "event-id"
+HEADER_EVENT_TYPE = "event-type"
+HEADER_SCHEMA_VERSION = "schema-version"
+HEADER_STREAM_VERSION = "stream-version"
+HEADER_POSITION = "position"
+HEADER_OCCURRED_AT = "occurred-at"
+HEADER_RECORDED_AT = "recorded-at"
+HEADER_ACTOR = "actor"
+HEADER_CORRELATION_ID = "correlation-id"
+HEADER_CAUSATION_ID = "causation-id"
+"""Absent when the event was caused by a client command rather than by another event."""
+HEADER_TRACEPARENT = "traceparent"
+"""W3C Trace Context; absent when the appending request was not traced."""
+HEADER_TRACESTATE = "tracestate"
+"""W3C Trace Context vendor state; optional."""
+
+
+def topic_for(stream_id: str) -> str:
+    """The topic of a stream's events, from the stream id's category prefix."""
+    return TOPIC_BY_CATEGORY[stream_category(stream_id)]
