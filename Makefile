@@ -73,7 +73,7 @@ format: install ## apply ruff's formatting and safe fixes
 
 bench: install ## run the benchmarks (needs `make up`); results go to docs/performance.md by hand
 	@shopt -s nullglob; benches=(bench/bench_*.py); [ $${#benches[@]} -gt 0 ] || { echo "no benchmarks yet"; exit 0; }; \
-	for b in "$${benches[@]}"; do echo "== $$b"; $(PY) $$b || exit 1; done
+	for b in "$${benches[@]}"; do m=$${b%.py}; echo "== $$m"; $(PY) -m $${m//\//.} || exit 1; done
 
 clean: ## remove the virtualenv and caches (not the server state)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

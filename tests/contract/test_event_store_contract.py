@@ -28,11 +28,9 @@ from eventledger_command.eventstore.records import (
 )
 
 
-class JitteryPostgresEventStore(PostgresEventStore):
-    """Holds each transaction open a random moment before commit, so commits come out of position order."""
-
-    def _before_commit(self, conn: Any) -> None:
-        conn.execute("SELECT pg_sleep(%s)", [random.random() * 0.01])
+def jitter(conn: Any) -> None:
+    """Hold each transaction open a random moment before commit, so commits come out of position order."""
+    conn.execute("SELECT pg_sleep(%s)", [random.random() * 0.01])
 
 
 @pytest.fixture(params=["memory", "postgres"])
@@ -42,7 +40,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[EventStore]:
         return
     endpoints = request.getfixturevalue("endpoints")
     with isolated_schema(endpoints.postgres_dsn) as dsn:
-        backend = JitteryPostgresEventStore(dsn, pool_size=12)
+        backend = PostgresEventStore(dsn, pool_size=12, before_commit=jitter)
         try:
             yield backend
         finally:
@@ -141,6 +139,17 @@ def test_a_taken_idempotency_key_writes_nothing_and_returns_the_first_answer(sto
     assert raised.value.existing.request_fingerprint == "fingerprint-1"
     assert raised.value.existing.response.body == b"first"
     assert store.stream_version("account-j") == 0
+
+
+def test_a_refusal_is_remembered_under_its_key(store: EventStore) -> None:
+    claim = IdempotencyClaim("client-1", "key-r", "fingerprint-r")
+    assert store.remember_response(claim, StoredResponse(409, b"insufficient funds")) is None
+    again = store.remember_response(claim, StoredResponse(409, b"other"))
+    assert again is not None
+    assert again.response.body == b"insufficient funds"
+    with pytest.raises(IdempotencyKeyTaken):
+        store.append(AppendRequest((write("account-r", 0),), idempotency=claim), lambda r: StoredResponse(201, b""))
+    assert store.stream_version("account-r") == 0
 
 
 def test_idempotency_keys_are_purged_by_age(store: EventStore) -> None:

@@ -19,13 +19,13 @@ class HeldStore(PostgresEventStore):
     """Holds the first append open before commit until released (or makes it fail), on demand."""
 
     def __init__(self, dsn: str) -> None:
-        super().__init__(dsn)
+        super().__init__(dsn, before_commit=self._hold_if_asked)
         self.hold = threading.Event()
         self.release = threading.Event()
         self.fail = False
         self.held = threading.Event()
 
-    def _before_commit(self, conn: Any) -> None:
+    def _hold_if_asked(self, conn: Any) -> None:
         if self.hold.is_set():
             self.hold.clear()
             self.held.set()

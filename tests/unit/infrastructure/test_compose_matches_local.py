@@ -56,7 +56,7 @@ def test_versions_and_credentials_match(compose: dict[str, Any], settings: Setti
         "POSTGRES_DB": settings.pg_database,
     }
     assert services["kafka"]["image"] == f"apache/kafka:{settings.kafka_version}"
-    assert services["elasticsearch"]["image"].endswith(f"/elasticsearch:{settings.es_version}")
+    assert services["elasticsearch"]["image"] == f"elasticsearch:{settings.es_version}"
     heap = f"-Xms{settings.es_heap} -Xmx{settings.es_heap}"
     assert services["elasticsearch"]["environment"]["ES_JAVA_OPTS"] == heap
     assert services["kafka"]["environment"]["KAFKA_HEAP_OPTS"] == f"-Xms{settings.kafka_heap} -Xmx{settings.kafka_heap}"

@@ -11,9 +11,11 @@ from eventledger_command.eventstore.port import EventStore, Responder
 from eventledger_command.eventstore.records import (
     AppendRequest,
     AppendResult,
+    IdempotencyClaim,
     RecordedEvent,
     Snapshot,
     StoredIdempotency,
+    StoredResponse,
 )
 
 
@@ -100,6 +102,17 @@ class InMemoryEventStore(EventStore):
         with self._lock:
             found = self._idempotency.get((scope, key))
         return found[0] if found else None
+
+    def remember_response(self, claim: IdempotencyClaim, response: StoredResponse) -> StoredIdempotency | None:
+        with self._lock:
+            found = self._idempotency.get((claim.scope, claim.key))
+            if found is not None:
+                return found[0]
+            self._idempotency[(claim.scope, claim.key)] = (
+                StoredIdempotency(claim.request_fingerprint, response),
+                datetime.now(UTC),
+            )
+        return None
 
     def purge_idempotency(self, older_than: datetime) -> int:
         with self._lock:

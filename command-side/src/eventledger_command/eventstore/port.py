@@ -10,6 +10,7 @@ from uuid import UUID
 from eventledger_command.eventstore.records import (
     AppendRequest,
     AppendResult,
+    IdempotencyClaim,
     RecordedEvent,
     Snapshot,
     StoredIdempotency,
@@ -60,6 +61,13 @@ class EventStore(ABC):
 
     @abstractmethod
     def find_idempotency(self, scope: str, key: str) -> StoredIdempotency | None: ...
+
+    @abstractmethod
+    def remember_response(self, claim: IdempotencyClaim, response: StoredResponse) -> StoredIdempotency | None:
+        """Record an answer that appended nothing (a refusal) under the claim's key.
+
+        Returns None when recorded, or what is already stored when the key was taken first.
+        """
 
     @abstractmethod
     def purge_idempotency(self, older_than: datetime) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -28,6 +28,7 @@ from eventledger_command.eventstore.port import EventStore, Responder
 from eventledger_command.eventstore.records import (
     AppendRequest,
     AppendResult,
+    IdempotencyClaim,
     RecordedEvent,
     Snapshot,
     StoredIdempotency,
@@ -40,13 +41,9 @@ _COLUMNS = (
     "actor, correlation_id, causation_id, payload::text"
 )
 
-_INSERT = """
-INSERT INTO events (tx_id, stream_id, stream_version, event_id, event_type, schema_version, occurred_at,
-                    actor, correlation_id, causation_id, payload)
-SELECT pg_current_xact_id(), e.*
-FROM unnest(%s::text[], %s::bigint[], %s::uuid[], %s::text[], %s::int[], %s::timestamptz[], %s::text[],
-            %s::uuid[], %s::uuid[], %s::jsonb[]) AS e
-RETURNING position, stream_id, stream_version
+_APPEND = """
+SELECT * FROM append_events(%s::text[], %s::bigint[], %s::uuid[], %s::text[], %s::int[], %s::timestamptz[],
+    %s::text[], %s::uuid[], %s::uuid[], %s::jsonb[], %s::uuid[], %s::uuid[], %s::timestamptz[])
 """
 
 _READ_ALL = f"""
@@ -58,7 +55,18 @@ _CONFLICT_DETAIL = re.compile(r"Key \(stream_id, stream_version\)=\((?P<stream>.
 
 
 class PostgresEventStore(EventStore):
-    def __init__(self, dsn: str, *, pool_size: int = 10, migrate_schema: bool = True) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        pool_size: int = 10,
+        migrate_schema: bool = True,
+        before_commit: Callable[[psycopg.Connection[Any]], None] | None = None,
+    ) -> None:
+        """``before_commit`` runs inside each append's transaction just before it commits: a seam for tests that
+        need transactions to commit out of position order. Production leaves it None (one round trip per append).
+        """
+        self._before_commit = before_commit
         self._pool = ConnectionPool(
             dsn, min_size=1, max_size=pool_size, open=True, kwargs={"autocommit": True}, name="event-store"
         )
@@ -87,40 +95,27 @@ class PostgresEventStore(EventStore):
             [e.correlation_id for _, e in rows],
             [e.causation_id for _, e in rows],
             [e.payload.decode() for _, e in rows],
+            list(request.clear_deadlines),
+            [d.transfer_id for d in request.set_deadlines],
+            [d.due_at for d in request.set_deadlines],
         ]
         claim = request.idempotency
         with self._pool.connection() as conn:
             try:
+                if claim is None and self._before_commit is None:
+                    # The common case: one statement, its own transaction, one round trip.
+                    returned = conn.execute(_APPEND, params, prepare=True).fetchall()
+                    return self._result(request, rows, versions, returned)
                 with conn.transaction():
-                    # The transaction id first, then positions: the invariant the gap-safe reader relies on.
-                    conn.execute("SELECT pg_current_xact_id()")
-                    returned = conn.execute(_INSERT, params, prepare=True).fetchall()
-                    by_slot = {(stream, version): position for position, stream, version in returned}
-                    positions = tuple(by_slot[(w.stream_id, v)] for (w, _), v in zip(rows, versions, strict=True))
-                    result = AppendResult(
-                        positions, {w.stream_id: w.expected_version + len(w.events) for w in request.writes}
-                    )
+                    returned = conn.execute(_APPEND, params, prepare=True).fetchall()
+                    result = self._result(request, rows, versions, returned)
                     if claim is not None:
                         response = respond(result) if respond else StoredResponse(200, b"")
-                        taken = conn.execute(
-                            "INSERT INTO idempotency_keys (scope, key, request_fingerprint, status_code, response)"
-                            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-                            [claim.scope, claim.key, claim.request_fingerprint, response.status_code, response.body],
-                        ).fetchone()
-                        if taken is None:
+                        if not self._claim(conn, claim, response):
                             raise _KeyTaken
-                    if request.clear_deadlines:
-                        conn.execute(
-                            "DELETE FROM transfer_deadlines WHERE transfer_id = ANY(%s)",
-                            [list(request.clear_deadlines)],
-                        )
-                    for deadline in request.set_deadlines:
-                        conn.execute(
-                            "INSERT INTO transfer_deadlines (transfer_id, due_at) VALUES (%s, %s)"
-                            " ON CONFLICT (transfer_id) DO UPDATE SET due_at = excluded.due_at",
-                            [deadline.transfer_id, deadline.due_at],
-                        )
-                    self._before_commit(conn)
+                    if self._before_commit is not None:
+                        self._before_commit(conn)
+                return result
             except pg_errors.UniqueViolation as exc:
                 raise self._conflict(exc, expected) from exc
             except _KeyTaken:
@@ -129,10 +124,30 @@ class PostgresEventStore(EventStore):
                 if existing is None:  # the other request rolled back after all: let the caller try again
                     raise ConcurrencyConflict(f"idempotency:{claim.key}", 0) from None
                 raise IdempotencyKeyTaken(existing) from None
-        return result
 
-    def _before_commit(self, conn: psycopg.Connection[Any]) -> None:
-        """Hook for tests that need transactions to commit out of position order."""
+    @staticmethod
+    def _result(
+        request: AppendRequest, rows: list[tuple[Any, Any]], versions: list[int], returned: list[tuple[Any, ...]]
+    ) -> AppendResult:
+        by_slot = {(stream, version): position for position, stream, version in returned}
+        positions = tuple(by_slot[(w.stream_id, v)] for (w, _), v in zip(rows, versions, strict=True))
+        return AppendResult(positions, {w.stream_id: w.expected_version + len(w.events) for w in request.writes})
+
+    @staticmethod
+    def _claim(conn: psycopg.Connection[Any], claim: IdempotencyClaim, response: StoredResponse) -> bool:
+        """Record the answer under the claim's key; False when the key is already taken."""
+        taken = conn.execute(
+            "INSERT INTO idempotency_keys (scope, key, request_fingerprint, status_code, response)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+            [claim.scope, claim.key, claim.request_fingerprint, response.status_code, response.body],
+        ).fetchone()
+        return taken is not None
+
+    def remember_response(self, claim: IdempotencyClaim, response: StoredResponse) -> StoredIdempotency | None:
+        with self._pool.connection() as conn:
+            if self._claim(conn, claim, response):
+                return None
+        return self.find_idempotency(claim.scope, claim.key)
 
     @staticmethod
     def _conflict(exc: pg_errors.UniqueViolation, expected: dict[str, int]) -> Exception:
