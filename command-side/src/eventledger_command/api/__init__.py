@@ -1,0 +1,1 @@
+"""The command service's HTTP API (FastAPI): the command rows of PRODUCT.md §3, behind the gateway."""

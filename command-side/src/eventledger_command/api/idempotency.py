@@ -1,0 +1,128 @@
+"""Exactly-once commands over HTTP: the ``Idempotency-Key`` header (PRODUCT.md §2).
+
+A repeat with the same key and the same request answers the original status and body without doing anything
+again; the same key with a different request is refused (422 ``idempotency-key-reused``). Keys are scoped per
+caller (the actor the gateway authenticated) and kept at least 24 hours. The first answer is stored in the same
+transaction as the command's events; a business refusal is stored too, a transient conflict is not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import Request
+from fastapi.responses import Response
+
+from eventledger_command.api.problems import PROBLEM_JSON, Problem, from_conflict, from_domain
+from eventledger_command.application.bus import CommandBus
+from eventledger_command.application.commands import Command
+from eventledger_command.domain import DomainError
+from eventledger_command.eventstore.errors import ConcurrencyConflict, IdempotencyKeyTaken
+from eventledger_command.eventstore.port import EventStore
+from eventledger_command.eventstore.records import IdempotencyClaim, StoredIdempotency, StoredResponse
+from eventledger_events import EventMetadata
+
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent the request, as the gateway tells us."""
+
+    actor: str
+    correlation_id: uuid.UUID
+    idempotency_key: str | None
+
+    @classmethod
+    def of(cls, request: Request) -> Caller:
+        actor = request.headers.get("x-actor", "").strip() or "anonymous"
+        raw_correlation = request.headers.get("x-correlation-id") or request.headers.get("x-request-id")
+        try:
+            correlation = uuid.UUID(raw_correlation) if raw_correlation else uuid.uuid4()
+        except ValueError:
+            correlation = uuid.uuid5(uuid.NAMESPACE_URL, f"urn:eventledger:correlation:{raw_correlation}")
+        key = request.headers.get("idempotency-key")
+        if key is not None and not _KEY.match(key):
+            raise Problem(
+                422,
+                "validation_error",
+                "Invalid request",
+                "invalid: header.idempotency-key",
+                errors=[{"field": "header.idempotency-key", "message": "1 to 255 visible ASCII characters"}],
+            )
+        return cls(actor[:200], correlation, key)
+
+
+def _replay(stored: StoredIdempotency, fingerprint: str) -> Response:
+    """The stored answer, or a refusal when the key was first used for another request."""
+    if stored.request_fingerprint != fingerprint:
+        raise Problem(
+            422,
+            "idempotency_key_reused",
+            "Idempotency key reused",
+            "this Idempotency-Key was already used with a different request; use a new key for a new request",
+        )
+    media = PROBLEM_JSON if stored.response.status_code >= 400 else "application/json"
+    return Response(
+        stored.response.body,
+        status_code=stored.response.status_code,
+        media_type=media,
+        headers={"Idempotent-Replayed": "true"},
+    )
+
+
+class CommandRunner:
+    """Runs one command for one HTTP request, with the idempotency semantics above."""
+
+    def __init__(self, bus: CommandBus, store: EventStore) -> None:
+        self._bus = bus
+        self._store = store
+
+    def run(self, request: Request, command: Command, status_code: int, body: dict[str, Any] | None) -> Response:
+        caller = Caller.of(request)
+        path = request.url.path
+        metadata = EventMetadata(actor=caller.actor, correlation_id=caller.correlation_id)
+        claim = None
+        fingerprint = ""
+        if caller.idempotency_key is not None:
+            canonical = orjson.dumps(body or {}, option=orjson.OPT_SORT_KEYS)
+            fingerprint = hashlib.sha256(f"{request.method} {path}\n".encode() + canonical).hexdigest()
+            claim = IdempotencyClaim(caller.actor, caller.idempotency_key, fingerprint)
+            stored = self._store.find_idempotency(claim.scope, claim.key)
+            if stored is not None:
+                return _replay(stored, fingerprint)
+        try:
+            executed = self._bus.execute(
+                command,
+                metadata,
+                idempotency=claim,
+                render=lambda reply: StoredResponse(status_code, orjson.dumps(reply)),
+            )
+        except IdempotencyKeyTaken as taken:
+            return _replay(taken.existing, fingerprint)
+        except ConcurrencyConflict as conflict:
+            return self._after_conflict(conflict, claim, path)
+        except DomainError as refusal:
+            return self._after_refusal(refusal, claim, path)
+        return Response(orjson.dumps(executed.reply), status_code=status_code, media_type="application/json")
+
+    def _after_conflict(self, conflict: ConcurrencyConflict, claim: IdempotencyClaim | None, path: str) -> Response:
+        """A conflict is transient and never stored; but a concurrent request with the same key may have won."""
+        stored = self._store.find_idempotency(claim.scope, claim.key) if claim is not None else None
+        if claim is not None and stored is not None:
+            return _replay(stored, claim.request_fingerprint)
+        return from_conflict(conflict).response(path)
+
+    def _after_refusal(self, refusal: DomainError, claim: IdempotencyClaim | None, path: str) -> Response:
+        """A business refusal is the command's answer: remembered under the key like a success."""
+        problem = from_domain(refusal)
+        if claim is not None:
+            already = self._store.remember_response(claim, StoredResponse(problem.status, problem.body(path)))
+            if already is not None:
+                return _replay(already, claim.request_fingerprint)
+        return problem.response(path)

@@ -1,0 +1,1 @@
+"""The application layer: commands, their handlers, the repository that loads and saves aggregates."""

@@ -1,0 +1,184 @@
+"""Loads aggregates (snapshot + later events) and appends a decision atomically with the versions it read."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+
+from eventledger_command.domain import (
+    Account,
+    CorruptHistoryError,
+    Decision,
+    SnapshotVersionError,
+    Transfer,
+    account_from_snapshot,
+    account_stream_id,
+    account_to_snapshot,
+    evolve_account,
+    evolve_transfer,
+    transfer_from_snapshot,
+    transfer_stream_id,
+    transfer_to_snapshot,
+)
+from eventledger_command.eventstore.envelopes import to_envelope, to_new_event
+from eventledger_command.eventstore.port import EventStore, Responder
+from eventledger_command.eventstore.records import (
+    AppendRequest,
+    AppendResult,
+    Deadline,
+    IdempotencyClaim,
+    RecordedEvent,
+    Snapshot,
+    StreamWrite,
+)
+from eventledger_events import (
+    AccountEvent,
+    DomainEvent,
+    EventEnvelope,
+    EventMetadata,
+    TransferEvent,
+    TransferExpired,
+    TransferPendingCreated,
+    TransferPendingPosted,
+    TransferVoided,
+    stream_category,
+)
+
+S = TypeVar("S", Account, Transfer)
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded(Generic[S]):
+    """A state and the stream version it reflects (0 and None when the stream does not exist)."""
+
+    state: S | None
+    version: int
+
+
+class LedgerRepository:
+    """Reads and writes accounts and transfers through the event store.
+
+    Snapshots are taken every ``snapshot_interval`` events of a stream, after the append that crosses the
+    interval, so that loading costs the same however long a stream grows. A snapshot is a cache: a missing or
+    outdated one only means a longer replay.
+    """
+
+    def __init__(self, store: EventStore, *, snapshot_interval: int = 100, clock: Callable[[], datetime]) -> None:
+        self._store = store
+        self._interval = snapshot_interval
+        self._clock = clock
+
+    def load_account(self, account_id: uuid.UUID) -> Loaded[Account]:
+        stream = account_stream_id(account_id)
+        state, version = self._from_snapshot(stream, account_from_snapshot)
+        events = self._store.read_stream(stream, after_version=version)
+        for recorded in events:
+            state = evolve_account(state, _account_event(recorded, stream))
+        return Loaded(state, events[-1].stream_version if events else version)
+
+    def load_transfer(self, transfer_id: uuid.UUID) -> Loaded[Transfer]:
+        stream = transfer_stream_id(transfer_id)
+        state, version = self._from_snapshot(stream, transfer_from_snapshot)
+        events = self._store.read_stream(stream, after_version=version)
+        for recorded in events:
+            state = evolve_transfer(state, _transfer_event(recorded, stream))
+        return Loaded(state, events[-1].stream_version if events else version)
+
+    def _from_snapshot(self, stream: str, restore: Callable[[dict[str, Any]], S]) -> tuple[S | None, int]:
+        snapshot = self._store.latest_snapshot(stream)
+        if snapshot is None:
+            return None, 0
+        try:
+            return restore(orjson.loads(snapshot.state)), snapshot.stream_version
+        except SnapshotVersionError:
+            return None, 0
+
+    def save(
+        self,
+        decision: Decision,
+        versions: dict[str, int],
+        metadata: EventMetadata,
+        *,
+        idempotency: IdempotencyClaim | None = None,
+        respond: Responder | None = None,
+        states: dict[str, Account | Transfer | None] | None = None,
+    ) -> AppendResult:
+        """Append the decision; ``versions`` are the loaded versions of the streams that already existed."""
+        now = self._clock()
+        writes = []
+        set_deadlines: list[Deadline] = []
+        clear_deadlines: list[uuid.UUID] = []
+        for stream_id, events in decision:
+            expected = 0 if stream_id in decision.new_streams else versions[stream_id]
+            envelopes = [
+                EventEnvelope.new(
+                    event,
+                    event_id=uuid.uuid4(),
+                    stream_id=stream_id,
+                    stream_version=expected + offset + 1,
+                    occurred_at=now,
+                    metadata=metadata,
+                )
+                for offset, event in enumerate(events)
+            ]
+            writes.append(StreamWrite(stream_id, expected, tuple(to_new_event(e) for e in envelopes)))
+            for event in events:
+                if isinstance(event, TransferPendingCreated):
+                    set_deadlines.append(Deadline(event.transfer_id, event.expires_at))
+                elif isinstance(event, TransferPendingPosted | TransferVoided | TransferExpired):
+                    clear_deadlines.append(event.transfer_id)
+        result = self._store.append(
+            AppendRequest(tuple(writes), tuple(set_deadlines), tuple(clear_deadlines), idempotency), respond
+        )
+        self._snapshot_crossings(decision, versions, result, states or {})
+        return result
+
+    def _snapshot_crossings(
+        self,
+        decision: Decision,
+        versions: dict[str, int],
+        result: AppendResult,
+        states: dict[str, Account | Transfer | None],
+    ) -> None:
+        for stream_id, events in decision:
+            before = 0 if stream_id in decision.new_streams else versions[stream_id]
+            after = result.stream_versions[stream_id]
+            if after // self._interval == before // self._interval:
+                continue
+            state = _evolve_all(stream_id, states.get(stream_id), events)
+            if state is not None:
+                snapshot = account_to_snapshot(state) if isinstance(state, Account) else transfer_to_snapshot(state)
+                self._store.save_snapshot(Snapshot(stream_id, after, orjson.dumps(snapshot)))
+
+
+def _evolve_all(
+    stream_id: str, state: Account | Transfer | None, events: Iterable[DomainEvent]
+) -> Account | Transfer | None:
+    if stream_category(stream_id) == "transfer":
+        transfer_state = state if isinstance(state, Transfer) else None
+        for event in events:
+            transfer_state = evolve_transfer(transfer_state, _transfer_event(event, stream_id))
+        return transfer_state
+    account_state = state if isinstance(state, Account) else None
+    for event in events:
+        account_state = evolve_account(account_state, _account_event(event, stream_id))
+    return account_state
+
+
+def _account_event(event: DomainEvent | RecordedEvent, stream_id: str) -> AccountEvent:
+    payload = to_envelope(event).payload if isinstance(event, RecordedEvent) else event
+    if isinstance(payload, AccountEvent):
+        return payload
+    raise CorruptHistoryError(f"{stream_id} holds a {payload.full_name()} event, which is no account event")
+
+
+def _transfer_event(event: DomainEvent | RecordedEvent, stream_id: str) -> TransferEvent:
+    payload = to_envelope(event).payload if isinstance(event, RecordedEvent) else event
+    if isinstance(payload, TransferEvent):
+        return payload
+    raise CorruptHistoryError(f"{stream_id} holds a {payload.full_name()} event, which is no transfer event")
