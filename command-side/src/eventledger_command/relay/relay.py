@@ -11,6 +11,7 @@ from prometheus_client import Counter, Gauge
 
 from eventledger_command.eventstore.envelopes import to_envelope
 from eventledger_command.eventstore.port import EventStore
+from eventledger_command.eventstore.records import RecordedEvent
 from eventledger_command.relay.checkpoint import Checkpoints
 from eventledger_command.relay.publisher import EventPublisher, PublishFailed
 from eventledger_events import KafkaRecord, to_kafka_record
@@ -65,7 +66,7 @@ class Relay:
         if not events:
             return 0
         LAG_SECONDS.set(max(0.0, time.time() - events[0].recorded_at.timestamp()))
-        records = [self._record(to_kafka_record(to_envelope(event))) for event in events]
+        records = [self._record(_kafka_record(event)) for event in events]
         self._publisher.publish(records, should_stop=self._stopping.is_set)
         last = events[-1].position
         self._checkpoints.save(self._config.checkpoint_name, last)
@@ -75,6 +76,7 @@ class Relay:
         return len(events)
 
     def _record(self, record: KafkaRecord) -> KafkaRecord:
+        """The record under the configured topic namespace (tests run their own topics side by side)."""
         if not self._config.topic_namespace:
             return record
         return KafkaRecord(self._config.topic_namespace + record.topic, record.key, record.value, record.headers)
@@ -98,3 +100,10 @@ class Relay:
             LAG_SECONDS.set(0)
             self._stopping.wait(idle)
             idle = min(idle * 2, self._config.max_idle_sleep_seconds)
+
+
+def _kafka_record(event: RecordedEvent) -> KafkaRecord:
+    """The event's message, with W3C trace context: the correlation id is the trace, the event the span, so
+    that every message of one business conversation lands in one trace."""
+    traceparent = f"00-{event.correlation_id.hex}-{event.event_id.hex[:16]}-01"
+    return to_kafka_record(to_envelope(event), traceparent=traceparent)
