@@ -29,13 +29,18 @@ def alternate(rounds: int, contenders: dict[str, Callable[[], float]]) -> dict[s
     return results
 
 
-def report(title: str, results: dict[str, list[float]], ratios: list[tuple[str, str, float]]) -> None:
-    """Print medians and the ratios (numerator, denominator, target) PRODUCT.md §6 asks for."""
+def report(
+    title: str, results: dict[str, list[float]], ratios: list[tuple[str, str, float] | tuple[str, str, float, str]]
+) -> None:
+    """Print medians and the ratios PRODUCT.md §6 asks for: (numerator, denominator, target[, "≥" or "≤"])."""
     print(f"\n{title}")
     medians = {name: statistics.median(rates) for name, rates in results.items()}
     for name, median in medians.items():
         print(f"  median {name:<34} {median:12,.0f} /s")
-    for numerator, denominator, target in ratios:
+    for numerator, denominator, target, *direction in ratios:
         ratio = medians[numerator] / medians[denominator]
-        verdict = "meets" if ratio >= target else "MISSES"
-        print(f"  ratio {numerator} / {denominator} = {ratio:.2f} ({verdict} target ≥ {target})")
+        at_most = direction == ["≤"]
+        verdict = "meets" if (ratio <= target if at_most else ratio >= target) else "MISSES"
+        print(
+            f"  ratio {numerator} / {denominator} = {ratio:.2f} ({verdict} target {'≤' if at_most else '≥'} {target})"
+        )

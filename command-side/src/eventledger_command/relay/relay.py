@@ -66,7 +66,7 @@ class Relay:
         if not events:
             return 0
         LAG_SECONDS.set(max(0.0, time.time() - events[0].recorded_at.timestamp()))
-        records = [self._record(_kafka_record(event)) for event in events]
+        records = [self._record(kafka_record_of(event)) for event in events]
         self._publisher.publish(records, should_stop=self._stopping.is_set)
         last = events[-1].position
         self._checkpoints.save(self._config.checkpoint_name, last)
@@ -102,7 +102,7 @@ class Relay:
             idle = min(idle * 2, self._config.max_idle_sleep_seconds)
 
 
-def _kafka_record(event: RecordedEvent) -> KafkaRecord:
+def kafka_record_of(event: RecordedEvent) -> KafkaRecord:
     """The event's message, with W3C trace context: the correlation id is the trace, the event the span, so
     that every message of one business conversation lands in one trace."""
     traceparent = f"00-{event.correlation_id.hex}-{event.event_id.hex[:16]}-01"
