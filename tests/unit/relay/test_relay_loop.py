@@ -47,7 +47,8 @@ def test_everything_is_published_in_log_order_and_the_checkpoint_follows() -> No
     assert all(versions == [1, 2, 3, 4, 5] for versions in _stream_versions(publisher).values())
     headers = dict(publisher.sent[0].headers)
     correlation = headers["correlation-id"].decode().replace("-", "")
-    assert headers["traceparent"].decode() == f"00-{correlation}-{headers['event-id'].decode().replace('-', '')[:16]}-01"
+    span = headers["event-id"].decode().replace("-", "")[:16]
+    assert headers["traceparent"].decode() == f"00-{correlation}-{span}-01"
 
 
 def test_a_failed_batch_keeps_the_checkpoint_and_is_published_again() -> None:
