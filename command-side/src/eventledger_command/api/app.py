@@ -12,8 +12,10 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from eventledger_command.api import problems
+from eventledger_command.api.audit import router as audit_router
 from eventledger_command.api.idempotency import CommandRunner
 from eventledger_command.api.routes import router
+from eventledger_command.application.audit import Auditor
 from eventledger_command.bootstrap import Container
 
 
@@ -39,9 +41,11 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runner = CommandRunner(container.bus, container.store)
+    app.state.auditor = Auditor(container.store)
     app.state.container = container
     problems.install(app)
     app.include_router(router)
+    app.include_router(audit_router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
