@@ -7,7 +7,6 @@ import uuid
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
-
 from tests.unit.command_api.conftest import Api
 
 
