@@ -1,0 +1,310 @@
+"""The OpenAPI document of the public API (PRODUCT.md §3), built from the route table.
+
+Contract: every route of :data:`~eventledger_gateway.routetable.ROUTES` is documented (a route without an
+:data:`OPERATIONS` entry fails at start-up, so the table and the document cannot drift apart), with its role, its
+path, query and header parameters, request and answer schemas with examples, and the problem answers it can give.
+Every ``$ref`` points into ``components.schemas``. Security: a bearer JWT (``bearerAuth``) on every ``/v1`` route.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from eventledger_gateway import schemas
+from eventledger_gateway.routetable import ROUTES, Role, Route
+
+REF = "#/components/schemas/{model}"
+DESCRIPTION = """The EventLedger public API: an event-sourced, double-entry ledger.
+
+Every `/v1` request needs `Authorization: Bearer <JWT>` whose `roles` claim holds the role the operation names:
+`writer` (commands), `reader` (queries), `auditor` (audit), `admin` (operations). A development token is printed by
+`python -m eventledger_gateway token --role writer --role reader`.
+
+Errors are RFC 9457 `application/problem+json` with a stable `type`. Each client (the token's subject) has a rate
+limit; over it the answer is 429 with `Retry-After`. Every answer carries `X-Request-Id` and `X-Correlation-Id`;
+commands record the correlation id in their events.
+"""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    description: str
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    example: Any = None
+
+
+@dataclass(frozen=True)
+class OperationDoc:
+    summary: str
+    answer_status: int
+    answer: type[BaseModel] | None
+    request: type[BaseModel] | None = None
+    query: tuple[Param, ...] = ()
+    problems: tuple[int, ...] = ()
+    event_stream: bool = False
+
+
+_UUID = {"type": "string", "format": "uuid"}
+_LIMIT = Param("limit", "Page size.", {"type": "integer", "minimum": 1, "maximum": 1000}, 50)
+_CURSOR = Param("cursor", "The next_cursor of the previous page.")
+_PATH_PARAMS = {
+    "account_id": Param("account_id", "The account's id.", _UUID, schemas.ACCOUNT_ID),
+    "transfer_id": Param("transfer_id", "The transfer's id.", _UUID, schemas.TRANSFER_ID),
+    "stream_id": Param("stream_id", "A stream id, e.g. account-<uuid>.", example=f"account-{schemas.ACCOUNT_ID}"),
+    "projection": Param("projection", "A projection's name.", example="accounts-postgres"),
+}
+_TIME = {"type": "string", "format": "date-time"}
+
+
+def _command(
+    summary: str, status: int, answer: type[BaseModel], request: type[BaseModel] | None = None
+) -> OperationDoc:
+    return OperationDoc(summary, status, answer, request, problems=(404, 409, 422) if request is None else (409, 422))
+
+
+OPERATIONS: dict[str, OperationDoc] = {
+    "open_account": _command("Open an account", 201, schemas.AccountCommandAnswer, schemas.OpenAccountRequest),
+    "freeze_account": _command("Freeze an account (no debits, no new holds)", 200, schemas.AccountCommandAnswer),
+    "unfreeze_account": _command("Unfreeze a frozen account", 200, schemas.AccountCommandAnswer),
+    "close_account": _command("Close an account (balance 0, no open hold)", 200, schemas.AccountCommandAnswer),
+    "deposit": _command("Deposit: money in from outside", 201, schemas.TransferCommandAnswer, schemas.MovementRequest),
+    "withdraw": _command("Withdraw: money out", 201, schemas.TransferCommandAnswer, schemas.MovementRequest),
+    "make_transfer": _command(
+        "Transfer between two accounts (at once or pending)",
+        201,
+        schemas.TransferCommandAnswer,
+        schemas.TransferRequest,
+    ),
+    "post_transfer": _command("Post a pending transfer", 200, schemas.TransferCommandAnswer),
+    "void_transfer": _command("Void a pending transfer", 200, schemas.TransferCommandAnswer),
+    "list_accounts": OperationDoc(
+        "List accounts",
+        200,
+        schemas.AccountPage,
+        query=(
+            Param("status", "Filter by status.", {"type": "string", "enum": ["open", "frozen", "closed"]}),
+            Param("currency", "Filter by currency.", {"type": "string", "pattern": "^[A-Z]{3}$"}, "EUR"),
+            Param("holder", "Filter by holder name (prefix).", example="Ada"),
+            _LIMIT,
+            _CURSOR,
+        ),
+        problems=(422,),
+    ),
+    "get_account": OperationDoc("An account's balance and status", 200, schemas.AccountView, problems=(404, 422)),
+    "get_statement": OperationDoc(
+        "An account's statement",
+        200,
+        schemas.StatementPage,
+        query=(
+            Param("from", "Lines posted at or after.", _TIME),
+            Param("to", "Lines posted before.", _TIME),
+            _LIMIT,
+            _CURSOR,
+        ),
+        problems=(404, 422),
+    ),
+    "get_transfer": OperationDoc("A transfer", 200, schemas.TransferView, problems=(404, 422)),
+    "search_transfers": OperationDoc(
+        "Search transfers (full text and filters, with facets)",
+        200,
+        schemas.TransferSearchResult,
+        query=(
+            Param("q", "Full-text query over descriptions and holders.", example="rent"),
+            Param("currency", "Filter by currency.", {"type": "string", "pattern": "^[A-Z]{3}$"}),
+            Param("min_amount", "Smallest amount (minor units).", {"type": "integer", "minimum": 0}),
+            Param("max_amount", "Largest amount (minor units).", {"type": "integer", "minimum": 0}),
+            Param("from", "Created at or after.", _TIME),
+            Param("to", "Created before.", _TIME),
+            _LIMIT,
+        ),
+        problems=(422,),
+    ),
+    "stats_overview": OperationDoc("Live figures for dashboards", 200, schemas.StatsOverview),
+    "stats_stream": OperationDoc(
+        "Live figures pushed as Server-Sent Events", 200, schemas.StatsOverview, event_stream=True
+    ),
+    "audit_stream_events": OperationDoc(
+        "A stream's events with full metadata (from the event store)",
+        200,
+        schemas.AuditEventPage,
+        query=(Param("from_version", "First version.", {"type": "integer", "minimum": 1}, 1), _LIMIT),
+        problems=(404, 422),
+    ),
+    "audit_global_log": OperationDoc(
+        "The global log, in order (from the event store)",
+        200,
+        schemas.AuditEventPage,
+        query=(Param("from_position", "First position.", {"type": "integer", "minimum": 0}, 0), _LIMIT),
+        problems=(422,),
+    ),
+    "audit_account_state": OperationDoc(
+        "An account as it stood at a time or version, rebuilt by replay",
+        200,
+        schemas.AccountStateAt,
+        query=(
+            Param("at", "An RFC 3339 time.", _TIME, "2026-11-25T12:00:00Z"),
+            Param("version", "A stream version.", {"type": "integer", "minimum": 1}),
+        ),
+        problems=(404, 422),
+    ),
+    "projection_statuses": OperationDoc(
+        "Every projection's position, lag and state", 200, schemas.ProjectionStatusList
+    ),
+    "projection_status": OperationDoc(
+        "One projection's position, lag and state", 200, schemas.ProjectionStatus, problems=(404,)
+    ),
+    "rebuild_projection": OperationDoc(
+        "Rebuild a projection beside the live one, then switch", 202, schemas.RebuildStarted, problems=(404, 409)
+    ),
+}
+
+_TAGS = {Role.WRITER: "commands", Role.READER: "queries", Role.AUDITOR: "audit", Role.ADMIN: "operations"}
+_PROBLEM_TEXT = {
+    401: "Missing, malformed or invalid token (see WWW-Authenticate)",
+    403: "The token lacks the role this operation needs",
+    404: "Unknown id",
+    409: "Refused by a business rule (insufficient funds, frozen or closed account, currency mismatch, conflict)",
+    422: "Invalid request; each bad field is named in `errors`",
+    429: "Rate limit used up; see Retry-After",
+    502: "An upstream service failed; nothing of its error is shown",
+    503: "A service is unavailable, or a read model has not reached X-Min-Position in time; see Retry-After",
+    504: "An upstream service did not answer in time",
+}
+_ALWAYS = (401, 403, 429, 502, 503, 504)
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    """The whole document: FastAPI's description of the operations endpoints plus the public routes."""
+    missing = [route.name for route in ROUTES if route.name not in OPERATIONS]
+    if missing:
+        raise RuntimeError(f"routes without documentation: {missing}")
+    document = get_openapi(title=app.title, version=app.version, description=DESCRIPTION, routes=app.routes)
+    _, definitions = models_json_schema(
+        [(model, "validation") for model in schemas.DOCUMENTED_MODELS], ref_template=REF
+    )
+    components = document.setdefault("components", {})
+    components.setdefault("schemas", {}).update(definitions.get("$defs", {}))
+    components["securitySchemes"] = {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "A JWT with `roles`."}
+    }
+    paths = document.setdefault("paths", {})
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, OPERATIONS[route.name])
+    document["tags"] = [
+        {"name": "commands", "description": "Role `writer`. Each answers the resulting position in the global log."},
+        {"name": "queries", "description": "Role `reader`. Each answer carries X-Read-Position."},
+        {"name": "audit", "description": "Role `auditor`. Served from the event store itself."},
+        {"name": "operations", "description": "Role `admin`, and the unauthenticated health and metrics endpoints."},
+    ]
+    return document
+
+
+def _operation(route: Route, doc: OperationDoc) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": route.name,
+        "summary": doc.summary,
+        "description": f"Role: `{route.role.value}`.",
+        "tags": [_TAGS[route.role]],
+        "security": [{"bearerAuth": []}],
+        "parameters": _parameters(route, doc),
+        "responses": _responses(route, doc),
+    }
+    if doc.request is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": REF.format(model=doc.request.__name__)},
+                    "example": _first_example(doc.request),
+                }
+            },
+        }
+    return operation
+
+
+def _parameters(route: Route, doc: OperationDoc) -> list[dict[str, Any]]:
+    parameters = [_param(_PATH_PARAMS[name], "path", required=True) for name in _path_names(route.path)]
+    parameters += [_param(param, "query") for param in doc.query]
+    if route.role is Role.WRITER:
+        parameters.append(
+            _param(Param("Idempotency-Key", "Same key + same body = the original answer, done once."), "header")
+        )
+    if route.role is Role.READER:
+        parameters.append(
+            _param(
+                Param(
+                    "X-Min-Position",
+                    "Wait (bounded) until the read model reflects this position, else 503.",
+                    {"type": "integer", "minimum": 0},
+                ),
+                "header",
+            )
+        )
+    parameters.append(_param(Param("X-Correlation-Id", "A UUID tying this request to others.", _UUID), "header"))
+    parameters.append(_param(Param("X-Request-Id", "Your id for this request, echoed back."), "header"))
+    return parameters
+
+
+def _responses(route: Route, doc: OperationDoc) -> dict[str, Any]:
+    headers: dict[str, Any] = {
+        "X-Request-Id": {"schema": {"type": "string"}},
+        "X-Correlation-Id": {"schema": _UUID},
+    }
+    if route.upstream == "query":
+        headers["X-Read-Position"] = {"schema": {"type": "integer"}, "description": "Position the answer reflects."}
+    if route.role is Role.WRITER:
+        headers["Idempotent-Replayed"] = {"schema": {"type": "string"}, "description": "true on a replayed answer."}
+    success: dict[str, Any] = {"description": doc.summary, "headers": headers}
+    if doc.answer is not None:
+        reference = {"$ref": REF.format(model=doc.answer.__name__)}
+        if doc.event_stream:
+            success["content"] = {
+                "text/event-stream": {
+                    "schema": {"type": "string", "description": "Each `data:` line holds a StatsOverview document."},
+                    "example": 'event: overview\ndata: {"open_accounts": 12}\n\n',
+                }
+            }
+        else:
+            success["content"] = {"application/json": {"schema": reference, "example": _first_example(doc.answer)}}
+    responses: dict[str, Any] = {str(doc.answer_status): success}
+    for status in sorted(set(doc.problems) | set(_ALWAYS)):
+        problem: dict[str, Any] = {
+            "description": _PROBLEM_TEXT[status],
+            "content": {"application/problem+json": {"schema": {"$ref": REF.format(model="ProblemDetails")}}},
+        }
+        if status in {429, 503}:
+            problem["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
+        if status == 401:
+            problem["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+        responses[str(status)] = problem
+    return responses
+
+
+def _param(param: Param, location: str, *, required: bool = False) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "name": param.name,
+        "in": location,
+        "required": required,
+        "description": param.description,
+        "schema": param.schema,
+    }
+    if param.example is not None:
+        document["example"] = param.example
+    return document
+
+
+def _path_names(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
+
+
+def _first_example(model: type[BaseModel]) -> Any:
+    extra = model.model_config.get("json_schema_extra")
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    return examples[0] if isinstance(examples, list) and examples else None

@@ -1,0 +1,130 @@
+"""Bearer JWT authentication and role authorization.
+
+Contract of :meth:`TokenVerifier.authenticate`: given the ``Authorization`` header, it answers the
+:class:`Principal` (the token's ``sub`` and the known roles of its ``roles`` claim) or raises a 401
+:class:`~eventledger_gateway.problems.Problem` with a ``WWW-Authenticate`` challenge (RFC 6750 §3):
+no header (no error code), a malformed header (``invalid_request``), or a token that is not valid now
+(``invalid_token``: bad signature, another algorithm than the configured one, expired, not yet valid, wrong
+issuer or audience, no ``sub`` or ``exp``, a ``roles`` claim that is not a list of strings).
+:func:`authorize` raises a 403 problem when the principal lacks the route's role.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jwt
+
+from eventledger_gateway.problems import Problem
+from eventledger_gateway.routetable import Role
+from eventledger_gateway.settings import GatewaySettings
+
+REALM = "eventledger"
+MAX_SUBJECT_LENGTH = 200
+_KNOWN_ROLES = frozenset(role.value for role in Role)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who sent the request: the token's subject and its roles."""
+
+    subject: str
+    roles: frozenset[str]
+
+
+class TokenVerifier:
+    """Verifies bearer tokens with the configured algorithm and key (the only algorithm accepted)."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self._key = settings.verification_key
+        self._algorithms = [settings.jwt_algorithm]
+        self._issuer = settings.jwt_issuer
+        self._audience = settings.jwt_audience
+        self._leeway = settings.jwt_leeway_seconds
+        required = ["exp", "sub"]
+        required += ["iss"] if self._issuer else []
+        required += ["aud"] if self._audience else []
+        self._options: jwt.types.Options = {"require": required, "verify_aud": self._audience is not None}
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        token = _bearer_token(authorization)
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=self._algorithms,
+                issuer=self._issuer,
+                audience=self._audience,
+                leeway=self._leeway,
+                options=self._options,
+            )
+        except jwt.ExpiredSignatureError:
+            raise _invalid_token("the token expired") from None
+        except jwt.PyJWTError as exc:
+            raise _invalid_token(f"the token is not valid: {_reason(exc)}") from None
+        return _principal(claims)
+
+
+def authorize(principal: Principal, role: Role) -> None:
+    """Raise 403 unless ``principal`` holds ``role``."""
+    if role.value not in principal.roles:
+        held = ", ".join(sorted(principal.roles)) or "none"
+        raise Problem(
+            403,
+            "forbidden",
+            "Forbidden",
+            f"this endpoint needs the role '{role.value}'; the token's roles: {held}",
+            required_role=role.value,
+        )
+
+
+def _bearer_token(authorization: str | None) -> str:
+    if authorization is None or not authorization.strip():
+        raise Problem(
+            401,
+            "authentication_required",
+            "Authentication required",
+            "send Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
+        )
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(
+            401,
+            "invalid_request",
+            "Malformed credentials",
+            "the Authorization header must be: Bearer <token>",
+            headers={"WWW-Authenticate": _challenge("invalid_request", "expected a bearer token")},
+        )
+    return token.strip()
+
+
+def _principal(claims: dict[str, object]) -> Principal:
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT_LENGTH:
+        raise _invalid_token(f"the token's sub must be a non-empty string of at most {MAX_SUBJECT_LENGTH} characters")
+    roles = claims.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise _invalid_token("the token's roles claim must be a list of strings")
+    return Principal(subject.strip(), frozenset(roles) & _KNOWN_ROLES)
+
+
+def _invalid_token(detail: str) -> Problem:
+    return Problem(
+        401,
+        "invalid_token",
+        "Invalid token",
+        detail,
+        headers={"WWW-Authenticate": _challenge("invalid_token", detail)},
+    )
+
+
+def _challenge(error: str, description: str) -> str:
+    safe = description.replace("\\", "").replace('"', "'")
+    return f'Bearer realm="{REALM}", error="{error}", error_description="{safe}"'
+
+
+def _reason(exc: jwt.PyJWTError) -> str:
+    """A short reason that names what is wrong without echoing the token."""
+    text = str(exc).strip() or type(exc).__name__
+    return text[:120]

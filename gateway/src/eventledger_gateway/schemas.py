@@ -1,0 +1,344 @@
+"""The public API's bodies, for the OpenAPI document only.
+
+The gateway forwards bodies unread (the command and query services validate them; ADR 0008), so these types
+describe the contract of PRODUCT.md §3 to clients and are never used to parse a request. They are the gateway's own
+types: it imports nothing from the services.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Amount = Annotated[int, Field(gt=0, le=10**15, description="Minor units (cents); an integer, never a float.")]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.", examples=["EUR"])]
+Position = Annotated[int, Field(ge=0, description="Global log position (use it as X-Min-Position).")]
+ACCOUNT_ID = "0b7f2a8e-5f55-4c11-9d0e-8a4c2f0d9b10"
+OTHER_ACCOUNT_ID = "5d1c9f0a-2b8e-4e7d-a6c3-1f9e8d7c6b5a"
+TRANSFER_ID = "7c0e1d2f-3a4b-4c5d-8e9f-0a1b2c3d4e5f"
+
+
+def _example(example: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [example]})
+
+
+# ---------------------------------------------------------------- commands (role writer)
+class OpenAccountRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"holder_name": "Ada Lovelace", "currency": "EUR", "overdraft_limit": 0}]},
+    )
+    holder_name: Annotated[str, Field(min_length=1, max_length=200)]
+    currency: Currency
+    overdraft_limit: Annotated[int, Field(ge=0, le=10**15)] = 0
+
+
+class MovementRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"account_id": ACCOUNT_ID, "amount": 2500, "description": "top-up"}]},
+    )
+    account_id: UUID
+    amount: Amount
+    description: Annotated[str, Field(max_length=500)] = ""
+
+
+class TransferRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "from_account_id": ACCOUNT_ID,
+                    "to_account_id": OTHER_ACCOUNT_ID,
+                    "amount": 1250,
+                    "description": "rent share",
+                    "pending": True,
+                    "timeout_seconds": 3600,
+                }
+            ]
+        },
+    )
+    from_account_id: UUID
+    to_account_id: UUID
+    amount: Amount
+    description: Annotated[str, Field(max_length=500)] = ""
+    pending: bool = Field(default=False, description="Hold the amount until posted, voided or expired.")
+    timeout_seconds: Annotated[int, Field(ge=1, le=30 * 24 * 3600)] | None = Field(
+        default=None, description="Required with pending=true: the hold expires after this many seconds."
+    )
+
+
+class AccountCommandAnswer(BaseModel):
+    model_config = _example({"account_id": ACCOUNT_ID, "version": 1, "position": 42})
+    account_id: UUID
+    version: int = Field(description="The account stream's version after this command.")
+    position: Position
+
+
+class TransferCommandAnswer(BaseModel):
+    model_config = _example({"transfer_id": TRANSFER_ID, "status": "posted", "position": 43})
+    transfer_id: UUID
+    status: Literal["posted", "pending", "voided", "expired"]
+    position: Position
+
+
+# ---------------------------------------------------------------- queries (role reader)
+ACCOUNT_EXAMPLE: dict[str, Any] = {
+    "account_id": ACCOUNT_ID,
+    "holder_name": "Ada Lovelace",
+    "currency": "EUR",
+    "status": "open",
+    "balance": 10000,
+    "available": 8750,
+    "overdraft_limit": 0,
+    "version": 4,
+    "updated_at": "2026-11-25T12:00:00Z",
+}
+STATEMENT_LINE_EXAMPLE: dict[str, Any] = {
+    "transfer_id": TRANSFER_ID,
+    "amount": -1250,
+    "balance_after": 8750,
+    "description": "rent share",
+    "posted_at": "2026-11-25T12:00:00Z",
+    "position": 43,
+}
+
+
+class AccountView(BaseModel):
+    model_config = _example(ACCOUNT_EXAMPLE)
+    account_id: UUID
+    holder_name: str
+    currency: Currency
+    status: Literal["open", "frozen", "closed"]
+    balance: int = Field(description="Credits minus debits of posted transfers, in minor units.")
+    available: int = Field(description="balance + overdraft_limit - open holds.")
+    overdraft_limit: int
+    version: int
+    updated_at: datetime
+
+
+class AccountPage(BaseModel):
+    model_config = _example({"items": [ACCOUNT_EXAMPLE], "next_cursor": "eyJhZnRlciI6IjBiN2YyYThlIn0"})
+    items: list[AccountView]
+    next_cursor: str | None = Field(description="Pass as cursor= for the next page; null on the last page.")
+
+
+class StatementLine(BaseModel):
+    model_config = _example(STATEMENT_LINE_EXAMPLE)
+    transfer_id: UUID
+    amount: int = Field(description="Signed: credits positive, debits negative.")
+    balance_after: int
+    description: str
+    posted_at: datetime
+    position: Position
+
+
+class StatementPage(BaseModel):
+    model_config = _example({"items": [STATEMENT_LINE_EXAMPLE], "next_cursor": None})
+    items: list[StatementLine]
+    next_cursor: str | None
+
+
+TRANSFER_EXAMPLE: dict[str, Any] = {
+    "transfer_id": TRANSFER_ID,
+    "from_account_id": ACCOUNT_ID,
+    "to_account_id": OTHER_ACCOUNT_ID,
+    "amount": 1250,
+    "currency": "EUR",
+    "status": "posted",
+    "description": "rent share",
+    "created_at": "2026-11-25T12:00:00Z",
+    "position": 43,
+}
+
+
+class TransferView(BaseModel):
+    model_config = _example(TRANSFER_EXAMPLE)
+    transfer_id: UUID
+    from_account_id: UUID
+    to_account_id: UUID
+    amount: int
+    currency: Currency
+    status: Literal["posted", "pending", "voided", "expired"]
+    description: str
+    created_at: datetime
+    position: Position
+
+
+class FacetCount(BaseModel):
+    value: str
+    count: int
+
+
+class TransferSearchResult(BaseModel):
+    model_config = _example(
+        {
+            "total": 1,
+            "items": [TRANSFER_EXAMPLE],
+            "facets": {"currency": [{"value": "EUR", "count": 1}], "status": [{"value": "posted", "count": 1}]},
+        }
+    )
+    total: int
+    items: list[TransferView]
+    facets: dict[Literal["currency", "status"], list[FacetCount]]
+
+
+class AccountVolume(BaseModel):
+    account_id: UUID
+    currency: Currency
+    volume: int
+
+
+class StatsOverview(BaseModel):
+    model_config = _example(
+        {
+            "open_accounts": 1204,
+            "volume_per_currency": {"EUR": 1250000, "USD": 830000},
+            "transfers_per_minute": 37.5,
+            "top_accounts": [{"account_id": ACCOUNT_ID, "currency": "EUR", "volume": 250000}],
+        }
+    )
+    open_accounts: int
+    volume_per_currency: dict[str, int]
+    transfers_per_minute: float
+    top_accounts: list[AccountVolume]
+
+
+# ---------------------------------------------------------------- audit (role auditor)
+AUDIT_EVENT_EXAMPLE: dict[str, Any] = {
+    "position": 42,
+    "stream_id": f"account-{ACCOUNT_ID}",
+    "stream_version": 1,
+    "event_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+    "event_type": "account.opened.v1",
+    "schema_version": 1,
+    "occurred_at": "2026-11-25T12:00:00Z",
+    "recorded_at": "2026-11-25T12:00:00Z",
+    "actor": "alice",
+    "correlation_id": "3f2e1d0c-9b8a-4f6e-8d5c-4b3a2f1e0d9c",
+    "causation_id": None,
+    "payload": {"holder_name": "Ada Lovelace", "currency": "EUR", "overdraft_limit": 0},
+}
+
+
+class AuditEvent(BaseModel):
+    model_config = _example(AUDIT_EVENT_EXAMPLE)
+    position: Position
+    stream_id: str
+    stream_version: int
+    event_id: UUID
+    event_type: str
+    schema_version: int
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    correlation_id: UUID
+    causation_id: UUID | None
+    payload: dict[str, Any]
+
+
+class AuditEventPage(BaseModel):
+    model_config = _example({"items": [AUDIT_EVENT_EXAMPLE]})
+    items: list[AuditEvent]
+
+
+class AccountStateAt(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [{"account_id": ACCOUNT_ID, "version": 2, "status": "open", "balance": 2500, "available": 2500}]
+        },
+    )
+    account_id: UUID
+    version: int
+    status: Literal["open", "frozen", "closed"]
+    balance: int
+    available: int
+
+
+# ---------------------------------------------------------------- operations (role admin)
+PROJECTION_EXAMPLE: dict[str, Any] = {
+    "name": "accounts-postgres",
+    "position": 1200,
+    "lag_events": 3,
+    "lag_seconds": 0.04,
+    "state": "running",
+}
+
+
+class ProjectionStatus(BaseModel):
+    model_config = _example(PROJECTION_EXAMPLE)
+    name: str
+    position: Position
+    lag_events: int
+    lag_seconds: float
+    state: str
+
+
+class ProjectionStatusList(BaseModel):
+    model_config = _example({"items": [PROJECTION_EXAMPLE]})
+    items: list[ProjectionStatus]
+
+
+class RebuildStarted(BaseModel):
+    model_config = ConfigDict(
+        extra="allow", json_schema_extra={"examples": [{"name": "accounts-postgres", "state": "rebuilding"}]}
+    )
+    name: str
+    state: str
+
+
+# ---------------------------------------------------------------- errors
+class ValidationIssue(BaseModel):
+    field: str = Field(examples=["body.amount"])
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details; extension members vary by type."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "https://eventledger.dev/problems/insufficient-funds",
+                    "title": "Insufficient funds",
+                    "status": 409,
+                    "detail": "the account's available amount does not cover 2500",
+                    "instance": "/v1/withdrawals",
+                }
+            ]
+        },
+    )
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[ValidationIssue] | None = Field(default=None, description="On 422: each bad field and why.")
+
+
+DOCUMENTED_MODELS: tuple[type[BaseModel], ...] = (
+    OpenAccountRequest,
+    MovementRequest,
+    TransferRequest,
+    AccountCommandAnswer,
+    TransferCommandAnswer,
+    AccountView,
+    AccountPage,
+    StatementPage,
+    TransferView,
+    TransferSearchResult,
+    StatsOverview,
+    AuditEventPage,
+    AccountStateAt,
+    ProjectionStatus,
+    ProjectionStatusList,
+    RebuildStarted,
+    ProblemDetails,
+)
