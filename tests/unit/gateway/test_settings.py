@@ -1,0 +1,84 @@
+"""Settings: defaults, the EVENTLEDGER_GATEWAY_ prefix, and the refusals that keep a default secret out of prod."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from eventledger_gateway.settings import DEVELOPMENT_SECRET, GatewaySettings
+
+
+def test_defaults_match_the_documented_ports() -> None:
+    settings = GatewaySettings()
+    assert (settings.host, settings.port) == ("127.0.0.1", 18080)
+    assert settings.command_url == "http://127.0.0.1:18081"
+    assert settings.query_url == "http://127.0.0.1:18082"
+    assert settings.environment == "development"
+    assert settings.jwt_algorithm == "HS256"
+
+
+def test_audit_and_admin_go_to_the_query_service_unless_told_otherwise() -> None:
+    settings = GatewaySettings(query_url="http://q:1", admin_url="http://ops:2")
+    assert settings.upstream_url("audit") == "http://q:1"
+    assert settings.upstream_url("admin") == "http://ops:2"
+    assert settings.upstream_url("command") == settings.command_url
+
+
+def test_variables_with_the_prefix_configure_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVENTLEDGER_GATEWAY_PORT", "19999")
+    monkeypatch.setenv("EVENTLEDGER_GATEWAY_RATE_LIMIT_PER_SECOND", "2.5")
+    monkeypatch.setenv("EVENTLEDGER_GATEWAY_QUERY_URL", "http://127.0.0.1:1234")
+    settings = GatewaySettings()
+    assert (settings.port, settings.rate_limit_per_second, settings.query_url) == (19999, 2.5, "http://127.0.0.1:1234")
+
+
+def test_production_refuses_the_development_secret_and_says_what_to_set() -> None:
+    with pytest.raises(ValidationError) as refused:
+        GatewaySettings(environment="production")
+    message = str(refused.value)
+    assert "refusing to start in production" in message
+    assert "EVENTLEDGER_GATEWAY_JWT_SECRET" in message
+
+
+def test_production_refuses_the_development_secret_given_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVENTLEDGER_GATEWAY_ENVIRONMENT", "production")
+    monkeypatch.setenv("EVENTLEDGER_GATEWAY_JWT_SECRET", DEVELOPMENT_SECRET)
+    with pytest.raises(ValidationError, match="development default"):
+        GatewaySettings()
+
+
+def test_production_refuses_a_short_secret() -> None:
+    with pytest.raises(ValidationError, match="shorter than 32 bytes"):
+        GatewaySettings(environment="production", jwt_secret="hunter2")
+
+
+def test_production_starts_with_a_secret_of_its_own() -> None:
+    settings = GatewaySettings(environment="production", jwt_secret="x" * 40)
+    assert settings.verification_key == "x" * 40
+
+
+def test_an_empty_secret_is_refused_even_in_development() -> None:
+    with pytest.raises(ValidationError, match="JWT_SECRET is empty"):
+        GatewaySettings(jwt_secret="")
+
+
+def test_asymmetric_algorithms_need_a_public_key() -> None:
+    with pytest.raises(ValidationError, match="needs a public key"):
+        GatewaySettings(jwt_algorithm="RS256")
+
+
+def test_an_unreadable_public_key_file_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "absent.pem"
+    with pytest.raises(ValidationError, match="JWT_PUBLIC_KEY_FILE cannot be read"):
+        GatewaySettings(jwt_algorithm="ES256", jwt_public_key_file=missing)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("rate_limit_per_second", 0), ("rate_limit_burst", 0), ("upstream_timeout_seconds", 0), ("port", 70000)],
+)
+def test_nonsense_numbers_are_refused(field: str, value: float) -> None:
+    with pytest.raises(ValidationError, match=field):
+        GatewaySettings.model_validate({field: value})
