@@ -1,0 +1,72 @@
+"""Gateway integration fixtures: real Redis (from ``endpoints``), a real gateway over HTTP, and an echo upstream."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from fastapi import FastAPI, Request
+from tests.support.http_service import serve
+from tests.support.servers import Endpoints
+
+from eventledger_gateway.app import create_app
+from eventledger_gateway.settings import GatewaySettings
+from eventledger_gateway.tokens import mint_token
+
+
+def echo_upstream() -> FastAPI:
+    """Answers every request with what it received (it stands in for any upstream; the contract is not its point)."""
+    app = FastAPI()
+
+    @app.api_route("/{path:path}", methods=["GET", "POST"])
+    async def echo(path: str, request: Request) -> dict[str, Any]:
+        return {"path": f"/{path}", "method": request.method, "headers": dict(request.headers)}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def upstream_url() -> Iterator[str]:
+    with serve(echo_upstream()) as url:
+        yield url
+
+
+@pytest.fixture
+def key_prefix(endpoints: Endpoints) -> Iterator[str]:
+    """A rate-limit key prefix of this test's own; its keys are deleted afterwards."""
+    prefix = f"test:gateway:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    client = redis.Redis.from_url(endpoints.redis_url)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+def gateway_settings(upstream: str, redis_url: str, key_prefix: str, **overrides: Any) -> GatewaySettings:
+    return GatewaySettings(
+        command_url=upstream, query_url=upstream, redis_url=redis_url, rate_limit_key_prefix=key_prefix, **overrides
+    )
+
+
+@pytest.fixture
+def gateway(upstream_url: str, endpoints: Endpoints, key_prefix: str) -> Iterator[tuple[str, GatewaySettings]]:
+    """A gateway whose clients may send 3 requests at once and 2 per second after that."""
+    settings = gateway_settings(
+        upstream_url, endpoints.redis_url, key_prefix, rate_limit_burst=3, rate_limit_per_second=2
+    )
+    with serve(create_app(settings)) as url:
+        yield url, settings
+
+
+def bearer(settings: GatewaySettings, *roles: str, subject: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(settings, roles, subject=subject)}"}
