@@ -1,5 +1,5 @@
 -- Answers to idempotent commands, written in the same transaction as their events.
--- Kept at least 24 hours (the command service purges older ones, EVENTLEDGER_IDEMPOTENCY_RETENTION_HOURS).
+-- Kept at least 24 hours (the command service purges older ones, EVENTLEDGER_COMMAND_IDEMPOTENCY_RETENTION_HOURS).
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     scope               text        NOT NULL,
     key                 text        NOT NULL,
