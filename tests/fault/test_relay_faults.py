@@ -1,5 +1,6 @@
 """The relay under faults: SIGKILL under load, Kafka stopped and started under load. A checker proves that every
-event reached Kafka at least once and in order per key."""
+event reached Kafka at least once and in order per key. Each test runs its own broker, so stopping it disturbs no
+other test or process."""
 
 from __future__ import annotations
 
@@ -46,8 +47,23 @@ class RelayRig:
 
 
 @pytest.fixture
-def rig(endpoints: Endpoints, tmp_path: Path) -> Iterator[RelayRig]:
-    base = Settings.from_env()
+def private_kafka(endpoints: Endpoints, tmp_path: Path) -> Iterator[KafkaServer]:
+    """A broker of this test's own (same cached artifacts, own state and ports): stopping it disturbs no one."""
+    settings = dataclasses.replace(
+        Settings.from_env(), state_dir=tmp_path / "state", kafka_port=free_port(), kafka_controller_port=free_port()
+    )
+    kafka = KafkaServer(settings)
+    kafka.install()
+    kafka.start()
+    try:
+        yield kafka
+    finally:
+        kafka.stop()
+
+
+@pytest.fixture
+def rig(private_kafka: KafkaServer, tmp_path: Path) -> Iterator[RelayRig]:
+    base = dataclasses.replace(Settings.from_env(), kafka_port=private_kafka.settings.kafka_port)
     with scratch_database(base) as database:
         settings = dataclasses.replace(base, pg_database=database)
         namespace = f"fault-{uuid.uuid4().hex[:8]}."
@@ -56,6 +72,7 @@ def rig(endpoints: Endpoints, tmp_path: Path) -> Iterator[RelayRig]:
             "eventledger_command.relay",
             {
                 "EVENTLEDGER_PG_DATABASE": database,
+                "EVENTLEDGER_KAFKA_PORT": str(settings.kafka_port),
                 "EVENTLEDGER_RELAY_TOPIC_NAMESPACE": namespace,
                 "EVENTLEDGER_RELAY_OPS_PORT": str(free_port()),
                 "EVENTLEDGER_RELAY_BATCH_SIZE": "200",
@@ -141,8 +158,8 @@ def test_relay_sigkilled_under_load_resumes_without_losing_or_reordering(rig: Re
     print(f"relay SIGKILL x4: {report}")
 
 
-def test_kafka_stopped_and_started_under_load(rig: RelayRig) -> None:
-    kafka = KafkaServer(rig.settings)
+def test_kafka_stopped_and_started_under_load(rig: RelayRig, private_kafka: KafkaServer) -> None:
+    kafka = private_kafka
     rig.relay.start()
     with Load(rig.store) as load:
         time.sleep(1.5)
