@@ -1,0 +1,76 @@
+"""End-to-end fixtures: the REAL command service on PostgreSQL (an isolated schema), the query service STAND-IN,
+and the gateway in front of both, each on a real port; tokens minted with the gateway's settings."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import redis
+from tests.e2e.gateway.query_service_standin import QueryServiceStandIn
+from tests.support.eventstore import isolated_schema
+from tests.support.http_service import serve
+from tests.support.servers import Endpoints
+
+from eventledger_command.api.app import create_app as create_command_app
+from eventledger_command.bootstrap import Container, build
+from eventledger_command.config import CommandSettings
+from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_gateway.app import create_app
+from eventledger_gateway.settings import GatewaySettings
+from eventledger_gateway.tokens import mint_token
+
+
+@dataclass
+class System:
+    gateway_url: str
+    settings: GatewaySettings
+    container: Container
+    query: QueryServiceStandIn
+
+    def client(self, *roles: str, subject: str = "alice") -> httpx.Client:
+        token = mint_token(self.settings, roles, subject=subject)
+        return httpx.Client(base_url=self.gateway_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    def anonymous(self) -> httpx.Client:
+        return httpx.Client(base_url=self.gateway_url, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def command_service(endpoints: Endpoints) -> Iterator[tuple[str, Container]]:
+    with isolated_schema(endpoints.postgres_dsn, prefix="gw") as dsn:
+        container = build(CommandSettings(), store=PostgresEventStore(dsn, pool_size=8))
+        with serve(create_command_app(container)) as url:
+            yield url, container
+
+
+@pytest.fixture(scope="module")
+def query_standin() -> Iterator[tuple[str, QueryServiceStandIn]]:
+    standin = QueryServiceStandIn()
+    with serve(standin.app()) as url:
+        yield url, standin
+
+
+@pytest.fixture(scope="module")
+def system(
+    endpoints: Endpoints, command_service: tuple[str, Container], query_standin: tuple[str, QueryServiceStandIn]
+) -> Iterator[System]:
+    prefix = f"test:gateway-e2e:{uuid.uuid4().hex[:12]}:"
+    settings = GatewaySettings(
+        command_url=command_service[0],
+        query_url=query_standin[0],
+        redis_url=endpoints.redis_url,
+        rate_limit_key_prefix=prefix,
+        rate_limit_per_second=1000,
+        rate_limit_burst=1000,
+    )
+    with serve(create_app(settings)) as url:
+        yield System(url, settings, command_service[1], query_standin[1])
+    client = redis.Redis.from_url(endpoints.redis_url)
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
