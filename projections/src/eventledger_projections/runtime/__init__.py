@@ -1,0 +1,27 @@
+"""The projection runtime: the :class:`Projection` port a read model implements, and the runner that drives it
+from Kafka (batching, retries, dead letters, pause/resume, metrics, position claims)."""
+
+from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC, DeadLetterSink, EventLog
+from eventledger_projections.runtime.port import (
+    ConsumedEvent,
+    LogMessage,
+    OffsetsMoved,
+    ParkedMessage,
+    Projection,
+    TopicPartition,
+)
+from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
+
+__all__ = [
+    "DEAD_LETTER_TOPIC",
+    "ConsumedEvent",
+    "DeadLetterSink",
+    "EventLog",
+    "LogMessage",
+    "OffsetsMoved",
+    "ParkedMessage",
+    "Projection",
+    "ProjectionRunner",
+    "RunnerConfig",
+    "TopicPartition",
+]

@@ -1,0 +1,148 @@
+"""The port a read model implements to be driven by the projection runtime.
+
+A projection is the store-specific half of a projector: it knows how to apply events to its store, where its
+progress is kept, and what global position it reflects. The runtime (:mod:`.runner`) is the other half: it reads
+Kafka, batches, retries, isolates poison events and parks them in the dead-letter topic, commits Kafka offsets,
+and keeps the metrics. A new read model (Redis, Elasticsearch, ...) implements :class:`Projection` and nothing else.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from eventledger_events import ALL_TOPICS, EventEnvelope
+
+TopicPartition = tuple[str, int]
+"""``(topic, partition)``, the topic as consumed (with the test namespace when there is one)."""
+
+Headers = tuple[tuple[str, bytes | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LogMessage:
+    """One message as read from the log, before decoding: what the dead-letter topic receives verbatim."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+
+    @property
+    def topic_partition(self) -> TopicPartition:
+        return (self.topic, self.partition)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumedEvent:
+    """A decoded event and where it was read: the unit a projection applies."""
+
+    envelope: EventEnvelope
+    message: LogMessage
+
+    @property
+    def topic_partition(self) -> TopicPartition:
+        return self.message.topic_partition
+
+    @property
+    def offset(self) -> int:
+        return self.message.offset
+
+    @property
+    def position(self) -> int:
+        """The event's global position (always set on consumed events: the relay publishes appended events only)."""
+        assert self.envelope.position is not None
+        return self.envelope.position
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedMessage:
+    """A message the runtime parked in the dead-letter topic instead of applying it.
+
+    ``position`` is the event's global position when the message could be decoded, ``None`` when it could not.
+    """
+
+    topic: str
+    partition: int
+    offset: int
+    position: int | None
+
+    @property
+    def topic_partition(self) -> TopicPartition:
+        return (self.topic, self.partition)
+
+
+class OffsetsMoved(Exception):
+    """Raised by a projection when its stored offsets changed under the runner (a rebuild switched versions).
+
+    The runner drops the rest of the batch, commits nothing for it, calls :meth:`Projection.load_offsets` again and
+    seeks every assigned partition there.
+    """
+
+
+class Projection(ABC):
+    """A read model driven by :class:`~eventledger_projections.runtime.runner.ProjectionRunner`.
+
+    Contract:
+
+    - ``name`` is stable: it names the consumer group (``eventledger-projection-<name>``), the metrics label and
+      the CLI argument. ``topics`` are the base topic names consumed (the runner adds its namespace).
+    - ``apply(batch)`` applies the events in the order given (per partition: offset order). It is **idempotent**:
+      applying an event again, or an older event of a stream after a newer one, changes nothing (guard by the
+      stream version, or by the event id or position). Where the store allows, it records its progress
+      (``next offset = offset + 1`` and the highest position, per partition) **in the same transaction** as the
+      rows, so that the effect is exactly once even if the process dies before Kafka offsets are committed. It
+      either applies the whole batch or raises and applies none of it.
+    - It raises :class:`OffsetsMoved` when the store's offsets moved under the runner (a version switch); any
+      other exception is a failure. :meth:`is_transient` tells the runner whether a failure is the store being
+      unavailable (retried forever, never parked) or a fault of the events (retried a few times, then the runner
+      isolates the poison event and parks it).
+    - ``skip(parked)`` records progress past messages parked in the dead-letter topic: the runner calls it only
+      after everything before them in their partition has been applied, and only once the dead-letter topic has
+      acknowledged them. It must be idempotent.
+    - ``load_offsets()`` answers where to resume: ``{(topic, partition): next offset}`` kept with the rows, used
+      as authoritative (a partition missing from it is read from its beginning); or ``None`` when the store
+      keeps no offsets, in which case the runner resumes from the consumer group's committed offsets.
+    - ``mark_caught_up(relay_position, high_watermarks)``: the runner read the relay's checkpoint
+      ``relay_position`` (every event at or below it was acknowledged by Kafka) and only **then** the high
+      watermarks of every partition consumed. For each partition whose applied-or-parked progress has reached its
+      high watermark, every event of it at or below ``relay_position`` is reflected: record that (never lowering a
+      mark). Every partition listed must be known to the projection afterwards, even one never read, so that a
+      partition that is behind keeps :meth:`reflected_position` down.
+    - ``reflected_position()``: a global position P such that every event at or below P of the consumed topics
+      has been applied (or parked). It never claims a position some of whose events are not applied; it is
+      0 when nothing is known. See docs/adr/0007-projection-runtime.md.
+    """
+
+    name: ClassVar[str]
+    topics: ClassVar[tuple[str, ...]] = ALL_TOPICS
+
+    @abstractmethod
+    def apply(self, batch: Sequence[ConsumedEvent]) -> None: ...
+
+    @abstractmethod
+    def skip(self, parked: Sequence[ParkedMessage]) -> None: ...
+
+    @abstractmethod
+    def load_offsets(self) -> Mapping[TopicPartition, int] | None: ...
+
+    @abstractmethod
+    def mark_caught_up(self, relay_position: int, high_watermarks: Mapping[TopicPartition, int]) -> None: ...
+
+    @abstractmethod
+    def reflected_position(self) -> int: ...
+
+    def is_transient(self, error: BaseException) -> bool:
+        """True when ``error`` means the store is unavailable rather than that the events are at fault."""
+        return isinstance(error, ConnectionError | TimeoutError)
+
+    def ready(self) -> bool:
+        """Whether the store answers (for /readyz)."""
+        return True
+
+    def close(self) -> None:  # noqa: B027 - stores without resources need not override
+        """Release connections."""

@@ -1,0 +1,385 @@
+"""The projection runner: Kafka in, a read model out, exactly once in effect, poison events parked.
+
+One iteration: consume a batch; decode each message (an undecodable one is parked at once); apply the decoded
+events through the projection (which stores rows and progress together); retry failures with exponential backoff;
+when a batch keeps failing, bisect it down to the event at fault and park that one in the dead-letter topic; then,
+and only then, commit the Kafka offsets. Between batches: pause/resume and, every ``progress_interval``, the
+position claim (relay checkpoint first, then high watermarks) and the lag metrics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from eventledger_events import EventEnvelope, envelope_from_kafka
+from eventledger_projections.runtime import metrics
+from eventledger_projections.runtime.log import DeadLetterSink, EventLog
+from eventledger_projections.runtime.port import (
+    ConsumedEvent,
+    LogMessage,
+    OffsetsMoved,
+    ParkedMessage,
+    Projection,
+    TopicPartition,
+)
+
+log = logging.getLogger(__name__)
+
+PARTITION_REFRESH_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    """How a runner batches, retries and reports.
+
+    ``after_store_write`` is a test-only seam: it runs after each batch's store write and before its Kafka offsets
+    are committed (the fault tests kill the process there). Production leaves it ``None``.
+    """
+
+    topic_namespace: str = ""
+    batch_size: int = 500
+    poll_timeout: float = 0.1
+    max_attempts: int = 5
+    backoff_initial: float = 0.05
+    backoff_max: float = 5.0
+    progress_interval: float = 0.2
+    after_store_write: Callable[[int], None] | None = None
+
+
+class _Stopped(Exception):
+    """Internal: stop was requested while the runner waited; the batch in hand is abandoned, uncommitted."""
+
+
+class ProjectionRunner:
+    """Drives one :class:`Projection` from an :class:`EventLog`.
+
+    Guarantees (given a projection that keeps its contract):
+    - an event is applied, or parked in the dead-letter topic, before any offset past it is committed;
+    - a failure the projection calls transient is retried forever (the store is down: parking would lose data);
+      any other failure is retried ``max_attempts`` times, then the batch is bisected to the failing event,
+      which alone is parked, and the projection goes on;
+    - Kafka offsets are committed after the store write, and only ever for what was applied or parked;
+    - ``pause()`` takes effect between batches: the batch in hand completes, nothing more is applied until
+      ``resume()``, and the consumer stays in its group.
+    """
+
+    def __init__(
+        self,
+        projection: Projection,
+        event_log: EventLog,
+        dead_letters: DeadLetterSink,
+        relay_position: Callable[[], int],
+        config: RunnerConfig | None = None,
+    ) -> None:
+        self._projection = projection
+        self._log = event_log
+        self._dead_letters = dead_letters
+        self._relay_position = relay_position
+        self._config = config or RunnerConfig()
+        self._name = projection.name
+        self.topics = [self._config.topic_namespace + topic for topic in projection.topics]
+        self._stop = threading.Event()
+        self._pause_requested = threading.Event()
+        self._paused: set[TopicPartition] = set()
+        self._next_offsets: dict[TopicPartition, int] = {}
+        self._partitions: list[TopicPartition] = []
+        self._partitions_listed_at = float("-inf")
+        self._last_refresh = float("-inf")
+        self._last_recorded_at: float | None = None
+        self._subscribed = False
+        self.batches = 0
+        self.caught_up = False
+
+    # ------------------------------------------------------------------ control
+    def stop(self) -> None:
+        """Ask the loop to finish; a batch being applied completes or is abandoned uncommitted."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def pause(self) -> None:
+        """Stop applying after the batch in hand; the consumer keeps its partitions and its group membership."""
+        self._pause_requested.set()
+
+    def resume(self) -> None:
+        self._pause_requested.clear()
+
+    @property
+    def paused(self) -> bool:
+        return self._pause_requested.is_set()
+
+    # ------------------------------------------------------------------ loop
+    def start(self) -> None:
+        """Join the group and declare every partition to the projection (before anything is applied, so that a
+        partition never read keeps the reflected position down)."""
+        if self._subscribed:
+            return
+        self._log.subscribe(self.topics, self._on_assign, self._on_revoke)
+        self._subscribed = True
+        attempt = 0
+        while not self.refresh_progress():
+            self._wait(self._backoff(attempt))
+            attempt += 1
+
+    def run(self) -> None:
+        """Until ``stop``: consume, apply, commit; then leave the group."""
+        try:
+            self.start()
+            while not self._stop.is_set():
+                self.run_once()
+        except _Stopped:
+            log.info("%s: stopped while waiting; the batch in hand was not committed", self._name)
+        finally:
+            self._log.close()
+
+    def run_once(self) -> int:
+        """One iteration; answers how many messages were consumed."""
+        self.start()
+        self._sync_pause()
+        messages = self._log.consume(self._config.batch_size, self._config.poll_timeout)
+        if messages:
+            self._handle(messages)
+        if time.monotonic() - self._last_refresh >= self._config.progress_interval:
+            self.refresh_progress()
+        return len(messages)
+
+    # ------------------------------------------------------------------ one batch
+    def _handle(self, messages: list[LogMessage]) -> None:
+        if self._pause_requested.is_set():
+            self._rewind(messages)  # fetched as the pause began (or on a new assignment): not ours to apply yet
+            return
+        started = time.perf_counter()
+        try:
+            segment: list[ConsumedEvent] = []
+            for message in messages:
+                envelope = self._decode(message)
+                if isinstance(envelope, EventEnvelope):
+                    segment.append(ConsumedEvent(envelope, message))
+                    continue
+                # Everything before an undecodable message is applied first: parking it moves the checkpoint.
+                self._apply_or_isolate(segment, self._config.max_attempts)
+                segment = []
+                metrics.ERRORS.labels(self._name, "decode").inc()
+                self._park(message, f"undecodable: {envelope}", position=None)
+            self._apply_or_isolate(segment, self._config.max_attempts)
+        except OffsetsMoved:
+            log.info("%s: the read model's offsets moved (a version switch); seeking there", self._name)
+            self._reseek()
+            return
+        offsets = _next_offsets(messages)
+        self.batches += 1
+        if self._config.after_store_write is not None:
+            self._config.after_store_write(self.batches)
+        self._log.commit(offsets)
+        self._next_offsets.update(offsets)
+        metrics.BATCH_SECONDS.labels(self._name).observe(time.perf_counter() - started)
+        metrics.BATCH_EVENTS.labels(self._name).observe(len(messages))
+
+    @staticmethod
+    def _decode(message: LogMessage) -> EventEnvelope | str:
+        """The envelope, or why the message cannot be decoded (any failure: decoding is pure)."""
+        try:
+            return envelope_from_kafka(message.key, message.value, message.headers)
+        except Exception as error:
+            return f"{type(error).__name__}: {error}"
+
+    def _apply_or_isolate(self, events: list[ConsumedEvent], attempts: int) -> None:
+        """Apply ``events``; if they keep failing, bisect down to the failing event and park it alone."""
+        if not events:
+            return
+        failure = self._try_apply(events, attempts)
+        if failure is None:
+            return
+        if len(events) == 1:
+            event = events[0]
+            reason = f"apply failed {self._config.max_attempts} times: {type(failure).__name__}: {failure}"
+            log.error("%s: parking %s at %s", self._name, event.envelope.full_event_type, _where(event.message))
+            self._park(event.message, reason, position=event.position)
+            return
+        middle = len(events) // 2
+        for half in (events[:middle], events[middle:]):
+            self._apply_or_isolate(half, self._config.max_attempts if len(half) == 1 else 1)
+
+    def _try_apply(self, events: list[ConsumedEvent], attempts: int) -> Exception | None:
+        """None once applied; the last failure after ``attempts`` non-transient failures."""
+        failures = 0
+        outage = 0
+        while True:
+            try:
+                self._projection.apply(events)
+            except OffsetsMoved:
+                raise
+            except Exception as error:
+                if self._projection.is_transient(error):
+                    metrics.ERRORS.labels(self._name, "transient").inc()
+                    log.warning("%s: store unavailable, retrying: %s", self._name, error)
+                    self._wait(self._backoff(outage))
+                    outage += 1
+                    continue
+                metrics.ERRORS.labels(self._name, "apply").inc()
+                failures += 1
+                if failures >= attempts:
+                    return error
+                log.warning("%s: apply failed (attempt %d), retrying: %s", self._name, failures, error)
+                self._wait(self._backoff(failures - 1))
+                continue
+            metrics.APPLIED.labels(self._name).inc(len(events))
+            recorded_at = events[-1].envelope.recorded_at
+            if recorded_at is not None:
+                self._last_recorded_at = recorded_at.timestamp()
+            return None
+
+    def _park(self, message: LogMessage, reason: str, *, position: int | None) -> None:
+        """Send to the dead-letter topic (until acknowledged), then record progress past the message."""
+        attempt = 0
+        while True:
+            try:
+                self._dead_letters.park(message, projection=self._name, reason=reason)
+                break
+            except Exception as error:
+                metrics.ERRORS.labels(self._name, "dead_letter").inc()
+                log.warning("%s: cannot park %s yet: %s", self._name, _where(message), error)
+                self._wait(self._backoff(attempt))
+                attempt += 1
+        metrics.DEAD_LETTERS.labels(self._name).inc()
+        parked = [ParkedMessage(message.topic, message.partition, message.offset, position)]
+        self._store_call(lambda: self._projection.skip(parked))
+
+    def _store_call(self, call: Callable[[], object]) -> object:
+        """Run a store call that must succeed (progress bookkeeping), retrying with backoff."""
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except OffsetsMoved:
+                raise
+            except Exception as error:
+                kind = "transient" if self._projection.is_transient(error) else "progress"
+                metrics.ERRORS.labels(self._name, kind).inc()
+                log.warning("%s: store call failed, retrying: %s", self._name, error)
+                self._wait(self._backoff(attempt))
+                attempt += 1
+
+    # ------------------------------------------------------------------ assignment and offsets
+    def _on_assign(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]:
+        stored = self._store_call(self._projection.load_offsets)
+        if stored is None:
+            starts: dict[TopicPartition, int | None] = dict.fromkeys(partitions)
+        else:
+            assert isinstance(stored, Mapping)
+            starts = {tp: int(stored.get(tp, 0)) for tp in partitions}
+        for tp, offset in starts.items():
+            if offset is not None:
+                self._next_offsets[tp] = offset
+        log.info("%s: assigned %s", self._name, ", ".join(f"{t}[{p}]@{starts[(t, p)]}" for t, p in partitions))
+        return starts
+
+    def _on_revoke(self, partitions: Sequence[TopicPartition]) -> None:
+        for tp in partitions:
+            self._next_offsets.pop(tp, None)
+            self._paused.discard(tp)
+            with contextlib.suppress(KeyError):
+                metrics.LAG_EVENTS.remove(self._name, tp[0], str(tp[1]))
+        log.info("%s: revoked %s", self._name, ", ".join(f"{t}[{p}]" for t, p in partitions))
+
+    def _reseek(self) -> bool:
+        stored = self._store_call(self._projection.load_offsets)
+        assert isinstance(stored, Mapping)
+        targets = {tp: int(stored.get(tp, 0)) for tp in self._log.assignment()}
+        self._log.seek(targets)
+        self._next_offsets.update(targets)
+        return self.refresh_progress(follow_switch=False)
+
+    def _rewind(self, messages: list[LogMessage]) -> None:
+        first: dict[TopicPartition, int] = {}
+        for message in messages:
+            first.setdefault(message.topic_partition, message.offset)
+        self._log.seek(first)
+
+    def _sync_pause(self) -> None:
+        if self._pause_requested.is_set():
+            fresh = set(self._log.assignment()) - self._paused
+            if fresh:
+                self._log.pause(fresh)
+                self._paused |= fresh
+                log.info("%s: paused %d partitions", self._name, len(fresh))
+            metrics.PAUSED.labels(self._name).set(1)
+        elif self._paused:
+            self._log.resume(self._paused & set(self._log.assignment()))
+            self._paused.clear()
+            log.info("%s: resumed", self._name)
+            metrics.PAUSED.labels(self._name).set(0)
+
+    # ------------------------------------------------------------------ position claim and lag
+    def refresh_progress(self, *, follow_switch: bool = True) -> bool:
+        """Tell the projection which partitions are caught up, and update the lag metrics; False on failure.
+
+        The order matters: the relay's checkpoint is read *before* the high watermarks, so that every event at or
+        below it is already below the watermark of its partition (docs/adr/0007-projection-runtime.md).
+        """
+        self._last_refresh = time.monotonic()
+        try:
+            if not self._partitions or self._last_refresh - self._partitions_listed_at > PARTITION_REFRESH_SECONDS:
+                self._partitions = self._log.partitions(self.topics)
+                self._partitions_listed_at = self._last_refresh
+            relay_position = self._relay_position()
+            watermarks = self._log.high_watermarks(self._partitions)
+            self._projection.mark_caught_up(relay_position, watermarks)
+            reflected = self._projection.reflected_position()
+        except OffsetsMoved:
+            if not follow_switch:
+                return False
+            log.info("%s: the read model's offsets moved (a version switch); seeking there", self._name)
+            return self._reseek()
+        except Exception as error:
+            metrics.ERRORS.labels(self._name, "progress").inc()
+            log.warning("%s: cannot refresh progress: %s", self._name, error)
+            return False
+        metrics.REFLECTED_POSITION.labels(self._name).set(reflected)
+        self._update_lag(watermarks)
+        return bool(self._partitions)
+
+    def _update_lag(self, watermarks: Mapping[TopicPartition, int]) -> None:
+        behind = False
+        for tp in self._log.assignment():
+            next_offset = self._next_offsets.get(tp)
+            high = watermarks.get(tp)
+            if next_offset is None or high is None:
+                continue
+            lag = max(0, high - next_offset)
+            behind = behind or lag > 0
+            metrics.LAG_EVENTS.labels(self._name, tp[0], str(tp[1])).set(lag)
+        self.caught_up = not behind
+        if not behind or self._last_recorded_at is None:
+            metrics.LAG_SECONDS.labels(self._name).set(0)
+        else:
+            metrics.LAG_SECONDS.labels(self._name).set(max(0.0, time.time() - self._last_recorded_at))
+
+    # ------------------------------------------------------------------ helpers
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self._config.backoff_max, self._config.backoff_initial * 2**attempt)
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _wait(self, seconds: float) -> None:
+        if self._stop.wait(seconds):
+            raise _Stopped
+
+
+def _next_offsets(messages: Iterable[LogMessage]) -> dict[TopicPartition, int]:
+    offsets: dict[TopicPartition, int] = {}
+    for message in messages:
+        tp = message.topic_partition
+        offsets[tp] = max(offsets.get(tp, 0), message.offset + 1)
+    return offsets
+
+
+def _where(message: LogMessage) -> str:
+    return f"{message.topic}[{message.partition}]@{message.offset}"

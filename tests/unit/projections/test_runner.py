@@ -1,0 +1,292 @@
+"""The runner's guarantees with in-memory parts: every event takes effect once, Kafka offsets follow the store,
+poison events are isolated and parked while the projection goes on, pause/resume, and position claims."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import pytest
+from tests.unit.projections.fakes import InMemoryBalances, Ledger
+
+from eventledger_events import ACCOUNTS_TOPIC, ALL_TOPICS, account_stream_id
+from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
+from eventledger_projections.runtime.memory import InMemoryBroker, InMemoryDeadLetters, InMemoryEventLog
+from eventledger_projections.runtime.port import LogMessage, OffsetsMoved
+from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
+
+FAST = RunnerConfig(batch_size=40, max_attempts=3, backoff_initial=0.0005, backoff_max=0.001, progress_interval=0)
+
+
+@dataclass
+class Rig:
+    broker: InMemoryBroker
+    ledger: Ledger
+    projection: InMemoryBalances
+    event_log: InMemoryEventLog
+    dead_letters: InMemoryDeadLetters
+    runner: ProjectionRunner
+
+    def drain(self, limit: int = 1000) -> None:
+        for _ in range(limit):
+            if self.runner.run_once() == 0:
+                return
+        raise AssertionError("the runner never drained the log")
+
+    def restart(self, config: RunnerConfig = FAST) -> None:
+        """A new process: a new consumer in the same group, the same store."""
+        self.event_log = InMemoryEventLog(self.broker, "group")
+        self.runner = ProjectionRunner(
+            self.projection, self.event_log, self.dead_letters, lambda: self.ledger.position, config
+        )
+
+    def high_watermarks(self) -> dict[tuple[str, int], int]:
+        partitions = self.broker.partitions(ALL_TOPICS)
+        return {tp: self.broker.high_watermark(tp) for tp in partitions if self.broker.high_watermark(tp)}
+
+
+def make_rig(projection: InMemoryBalances | None = None, config: RunnerConfig = FAST) -> Rig:
+    broker = InMemoryBroker(partitions=3)
+    for topic in ALL_TOPICS:
+        broker.create_topic(topic)
+    ledger = Ledger(broker)
+    projection = projection or InMemoryBalances()
+    event_log = InMemoryEventLog(broker, "group")
+    dead_letters = InMemoryDeadLetters(broker)
+    runner = ProjectionRunner(projection, event_log, dead_letters, lambda: ledger.position, config)
+    return Rig(broker, ledger, projection, event_log, dead_letters, runner)
+
+
+@pytest.fixture
+def rig() -> Rig:
+    return make_rig()
+
+
+def _workload(ledger: Ledger, accounts: int = 6, credits: int = 10) -> dict[str, int]:
+    """Opens accounts and credits them; answers the expected balance per stream."""
+    ids = [ledger.open() for _ in range(accounts)]
+    expected = {account_stream_id(a): 0 for a in ids}
+    for n in range(credits):
+        for account_id in ids:
+            stream = account_stream_id(account_id)
+            expected[stream] += n + 1
+            ledger.credit(account_id, n + 1, expected[stream])
+    return expected
+
+
+def test_every_event_takes_effect_once_and_kafka_offsets_follow_the_store(rig: Rig) -> None:
+    expected = _workload(rig.ledger)
+    rig.drain()
+    assert rig.projection.balances == expected
+    assert not rig.projection.double_effects()
+    assert len(rig.projection.effects) == rig.ledger.position
+    assert rig.broker.committed["group"] == rig.high_watermarks()
+    assert rig.projection.reflected_position() == rig.ledger.position
+    assert rig.dead_letters.parked == []
+
+
+def test_delivering_every_event_twice_changes_nothing(rig: Rig) -> None:
+    expected = _workload(rig.ledger, accounts=4, credits=5)
+    for message in rig.broker.messages(ACCOUNTS_TOPIC):
+        rig.broker.produce(message.topic, message.key, message.value, message.headers)
+    rig.drain()
+    assert rig.projection.balances == expected
+    assert not rig.projection.double_effects()
+
+
+def test_an_undecodable_message_is_parked_at_once_with_its_headers_and_the_projection_goes_on(rig: Rig) -> None:
+    progress_when_parked: list[int] = []
+
+    class Recording(InMemoryDeadLetters):
+        def park(self, message: LogMessage, *, projection: str, reason: str) -> None:
+            progress_when_parked.append(rig.projection.partitions[message.topic_partition].next_offset)
+            super().park(message, projection=projection, reason=reason)
+
+    rig.dead_letters = Recording(rig.broker)
+    rig.restart()
+    account_id = rig.ledger.open()
+    rig.ledger.credit(account_id, 5, 5)
+    key = account_stream_id(account_id).encode()
+    bad = rig.broker.produce(ACCOUNTS_TOPIC, key, b"\x00not avro", (("event-id", b"abc"), ("event-type", b"?")))
+    rig.ledger.credit(account_id, 7, 12)
+    rig.drain()
+
+    assert rig.projection.balances == {account_stream_id(account_id): 12}
+    [parked] = rig.dead_letters.parked
+    assert parked.value == b"\x00not avro"
+    assert parked.key == key
+    headers = {name: (value or b"").decode() for name, value in parked.headers}
+    assert headers["event-id"] == "abc", "the original headers travel with the message"
+    assert headers["dlq-reason"].startswith("undecodable:")
+    assert headers["dlq-projection"] == "balances"
+    assert (headers["dlq-topic"], headers["dlq-partition"], headers["dlq-offset"]) == (
+        bad.topic,
+        str(bad.partition),
+        str(bad.offset),
+    )
+    assert progress_when_parked == [bad.offset], "everything before it was applied before it was parked"
+    assert rig.projection.apply_calls <= 3, "the events around it were applied, nothing was retried"
+    assert rig.projection.partitions[bad.topic_partition].dead_letters == 1
+    assert rig.broker.committed["group"][bad.topic_partition] == bad.offset + 2
+
+
+def test_an_event_that_keeps_failing_is_isolated_by_bisection_and_parked_alone(rig: Rig) -> None:
+    account_id = rig.ledger.open()
+    messages: list[LogMessage] = [rig.ledger.credit(account_id, 1, n + 1) for n in range(30)]
+    poison = rig.ledger.envelopes[17]
+    rig.projection.poison.add(poison.event_id)
+    rig.drain()
+
+    [parked] = rig.dead_letters.parked
+    headers = {name: (value or b"").decode() for name, value in parked.headers}
+    assert headers["event-id"] == str(poison.event_id)
+    assert "ValueError" in headers["dlq-reason"]
+    assert "cannot apply" in headers["dlq-reason"]
+    assert parked.value == messages[16].value
+    assert len(rig.projection.effects) == 30, "every other event took effect"
+    assert rig.projection.balances == {account_stream_id(account_id): 30}
+    # 3 attempts of the whole batch, one try per half on the way down, 3 attempts of the event alone.
+    assert rig.projection.apply_calls <= 3 + 2 * 5 + 3
+    assert rig.projection.reflected_position() == rig.ledger.position, "a parked event does not hold it back"
+
+
+def test_a_store_outage_is_retried_and_never_parks_anything(rig: Rig) -> None:
+    expected = _workload(rig.ledger, accounts=3, credits=3)
+    rig.projection.unavailable_for = 12
+    rig.drain()
+    assert rig.projection.balances == expected
+    assert rig.dead_letters.parked == []
+
+
+def test_the_checkpoint_never_passes_a_message_the_dead_letter_topic_has_not_taken() -> None:
+    rig = make_rig()
+
+    class DownDeadLetters(InMemoryDeadLetters):
+        def park(self, message: LogMessage, *, projection: str, reason: str) -> None:
+            rig.runner.stop()
+            raise ConnectionError("dead-letter topic down")
+
+    rig.dead_letters = DownDeadLetters(rig.broker)
+    rig.restart()
+    account_id = rig.ledger.open()
+    bad = rig.broker.produce(ACCOUNTS_TOPIC, account_stream_id(account_id).encode(), b"junk")
+    rig.ledger.credit(account_id, 1, 1)
+    rig.runner.run()
+
+    assert rig.event_log.closed
+    assert rig.broker.committed.get("group", {}).get(bad.topic_partition, 0) <= bad.offset
+    assert rig.projection.partitions[bad.topic_partition].next_offset <= bad.offset
+
+    rig.dead_letters = InMemoryDeadLetters(rig.broker)
+    rig.restart()
+    rig.drain()
+    assert len(rig.dead_letters.parked) == 1
+    assert rig.projection.balances == {account_stream_id(account_id): 1}
+
+
+def test_a_crash_between_the_store_write_and_the_commit_leaves_no_double_effect() -> None:
+    class Crash(Exception):
+        pass
+
+    def crash(batch: int) -> None:
+        raise Crash(batch)
+
+    rig = make_rig(config=RunnerConfig(**{**FAST.__dict__, "after_store_write": crash, "batch_size": 25}))
+    expected = _workload(rig.ledger, accounts=5, credits=8)
+    with pytest.raises(Crash):
+        rig.drain()
+    assert rig.broker.committed.get("group", {}) == {}, "the crash came before any Kafka commit"
+    assert rig.projection.effects, "but after the store write"
+
+    rig.restart()
+    rig.drain()
+    assert rig.projection.balances == expected
+    assert not rig.projection.double_effects()
+
+
+def test_without_stored_offsets_the_runner_resumes_from_committed_offsets() -> None:
+    rig = make_rig(InMemoryBalances(keeps_offsets=False))
+    account_id = rig.ledger.open()
+    rig.ledger.credit(account_id, 3, 3)
+    rig.drain()
+    calls = rig.projection.apply_calls
+    rig.restart()
+    rig.ledger.credit(account_id, 4, 7)
+    rig.drain()
+    assert rig.projection.apply_calls == calls + 1, "only the new event was read again"
+    assert rig.projection.balances == {account_stream_id(account_id): 7}
+
+
+def test_pause_stops_applying_between_batches_and_resume_goes_on(rig: Rig) -> None:
+    account_id = rig.ledger.open()
+    rig.drain()
+    rig.runner.pause()
+    rig.ledger.credit(account_id, 9, 9)
+    for _ in range(5):
+        rig.runner.run_once()
+    assert rig.projection.balances == {account_stream_id(account_id): 0}
+    assert rig.runner.paused
+    rig.runner.resume()
+    rig.drain()
+    assert rig.projection.balances == {account_stream_id(account_id): 9}
+
+
+def test_a_version_switch_makes_the_runner_seek_to_the_new_offsets(rig: Rig) -> None:
+    expected = _workload(rig.ledger, accounts=3, credits=4)
+    rig.drain()
+
+    class Switched(InMemoryBalances):
+        """A store whose live version changed: fresh rows, no offsets (it reads everything again)."""
+
+        switched = False
+
+        def apply(self, batch):
+            if not self.switched:
+                self.switched = True
+                raise OffsetsMoved("switched")
+            super().apply(batch)
+
+    fresh = Switched()
+    rig.projection = fresh
+    rig.restart()
+    rig.event_log.commit(rig.high_watermarks())  # Kafka's own offsets say "all done": they are not authoritative
+    rig.ledger.credit(uuid.UUID(rig.ledger.envelopes[0].stream_id.removeprefix("account-")), 1, 999)
+    rig.drain()
+    assert fresh.switched
+    assert len(fresh.effects) == rig.ledger.position, "the new version read everything from its own offsets"
+    stream = rig.ledger.envelopes[0].stream_id
+    assert fresh.balances == {**expected, stream: 999}
+
+
+def _applied_prefix(rig: Rig) -> int:
+    """The highest P such that every event at or below P took effect."""
+    applied = {e.position for e in rig.ledger.envelopes if e.event_id in rig.projection.effects}
+    prefix = 0
+    while prefix + 1 in applied:
+        prefix += 1
+    return prefix
+
+
+def test_the_reflected_position_is_never_ahead_of_what_is_applied() -> None:
+    rig = make_rig(config=RunnerConfig(**{**FAST.__dict__, "batch_size": 7}))
+    _workload(rig.ledger, accounts=9, credits=6)
+    rig.runner.start()
+    assert rig.projection.reflected_position() == 0, "declared partitions that were never read hold it at 0"
+    while rig.runner.run_once():
+        assert rig.projection.reflected_position() <= _applied_prefix(rig)
+    rig.runner.refresh_progress()
+    assert rig.projection.reflected_position() == rig.ledger.position
+
+
+def test_empty_partitions_count_as_caught_up(rig: Rig) -> None:
+    account_id = rig.ledger.open()
+    rig.ledger.credit(account_id, 1, 1)
+    rig.drain()
+    rig.runner.refresh_progress()
+    empty = [tp for tp in rig.broker.partitions(ALL_TOPICS) if rig.broker.high_watermark(tp) == 0]
+    assert len(empty) == 5
+    assert rig.projection.reflected_position() == 2
+
+
+def test_the_dead_letter_topic_is_one_topic_for_every_projection() -> None:
+    assert DEAD_LETTER_TOPIC == "eventledger.deadletter.v1"
