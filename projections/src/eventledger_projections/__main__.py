@@ -1,0 +1,108 @@
+"""``python -m eventledger_projections <projection>``: run a projector (ops HTTP on /healthz /readyz /metrics;
+SIGTERM/SIGINT stop it cleanly, SIGUSR1 pauses it, SIGUSR2 resumes it).
+
+``python -m eventledger_projections rebuild <projection>``: rebuild that read model from the event store beside the
+live one, with a progress bar, then switch to it atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+
+from eventledger_infra import probes
+from eventledger_infra.ops_http import serve_ops
+from eventledger_infra.settings import Settings
+from eventledger_projections.bootstrap import PROJECTIONS, build_projector, prepare_topics
+from eventledger_projections.config import ProjectionSettings
+from eventledger_projections.postgres.rebuild import RebuildListener
+from eventledger_projections.rebuild.progress import ProgressBar
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eventledger_projections")
+    parser.add_argument("words", nargs="+", metavar="<projection> | rebuild <projection>")
+    args = parser.parse_args(argv)
+    words: list[str] = args.words
+    if words[0] == "rebuild" and len(words) == 2:
+        return rebuild(words[1])
+    if len(words) == 1:
+        return run(words[0])
+    parser.error("expected <projection> or rebuild <projection>")
+    return 2
+
+
+def _known(name: str) -> bool:
+    if name in PROJECTIONS:
+        return True
+    print(f"unknown projection {name!r}; known: {', '.join(sorted(PROJECTIONS))}", file=sys.stderr)
+    return False
+
+
+def run(name: str) -> int:
+    if not _known(name):
+        return 2
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s projection-{name} %(message)s")
+    settings = ProjectionSettings()
+    infra = Settings.from_env()
+    projector = build_projector(name, settings, infra)
+    runner = projector.runner
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop())
+    signal.signal(signal.SIGINT, lambda *_: runner.stop())
+    signal.signal(signal.SIGUSR1, lambda *_: runner.pause())
+    signal.signal(signal.SIGUSR2, lambda *_: runner.resume())
+    port = settings.ops_port if settings.ops_port is not None else PROJECTIONS[name].ops_port
+    server = serve_ops(
+        infra.host, port, ready=lambda: projector.projection.ready() and probes.kafka_broker_count(infra) >= 1
+    )
+    try:
+        while not runner.stopping:  # Kafka may be down at start: wait for it
+            try:
+                prepare_topics(name, settings, infra)
+                break
+            except Exception as exc:
+                logging.warning("cannot create the topics yet (%s); retrying", exc)
+                time.sleep(2)
+        logging.info("projecting %s from %s (group %s)", name, ", ".join(runner.topics), settings.group_id or "")
+        runner.run()
+    finally:
+        server.shutdown()
+        projector.close()
+    return 0
+
+
+class _BarListener(RebuildListener):
+    def __init__(self, name: str) -> None:
+        self.bar = ProgressBar(0, label=f"rebuild {name}")
+
+    def planned(self, events: int) -> None:
+        self.bar.extend(events)
+
+    def replayed(self, events: int) -> None:
+        self.bar.advance(events)
+
+
+def rebuild(name: str) -> int:
+    if not _known(name):
+        return 2
+    spec = PROJECTIONS[name]
+    if spec.rebuild is None:
+        print(f"projection {name!r} has no rebuild", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s %(levelname)s rebuild-{name} %(message)s")
+    listener = _BarListener(name)
+    report = spec.rebuild(ProjectionSettings(), Settings.from_env(), listener)
+    listener.bar.finish()
+    print(
+        f"rebuilt {name} as {report.version.schema}: {report.events:,} events replayed, {report.skipped} skipped,"
+        f" live at position {report.built_to:,} after {report.seconds:.1f} s"
+        + (f"; dropped {', '.join(report.dropped)}" if report.dropped else "")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Folding events onto read-model rows: pure, no I/O. The writer loads the rows a batch touches, folds the batch,
+and writes back what changed.
+
+Idempotence rule: an event whose ``stream_version`` is not above the row's ``version`` is skipped, so an event
+applied twice, or an older event after a newer one of the same stream, changes nothing. Balances are taken from
+the events (``balance_after``), never accumulated; holds are accumulated, once per stream version.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from eventledger_events import (
+    AccountClosed,
+    AccountCredited,
+    AccountDebited,
+    AccountFrozen,
+    AccountHoldPlaced,
+    AccountHoldReleased,
+    AccountOpened,
+    AccountUnfrozen,
+    EventEnvelope,
+    TransferExpired,
+    TransferPendingCreated,
+    TransferPendingPosted,
+    TransferPosted,
+    TransferVoided,
+    parse_stream_id,
+)
+from eventledger_events.streams import TRANSFER_CATEGORY
+from eventledger_projections.postgres.rows import AccountRow, EntryRow, TransferRow
+
+_ACCOUNT_STATUS = {AccountFrozen: "frozen", AccountUnfrozen: "open", AccountClosed: "closed"}
+_TRANSFER_STATUS = {TransferPendingPosted: "posted", TransferVoided: "voided", TransferExpired: "expired"}
+
+
+class UnappliableEvent(Exception):
+    """The event cannot be applied to this read model (a movement on an account it never saw opened, an unknown
+    event type): a poison event, which the runner parks in the dead-letter topic."""
+
+
+class ReadModelFold:
+    """Rows keyed by id, the events folded onto them, and what changed."""
+
+    def __init__(self, accounts: dict[UUID, AccountRow], transfers: dict[UUID, TransferRow]) -> None:
+        self.accounts = accounts
+        self.transfers = transfers
+        self.changed_accounts: set[UUID] = set()
+        self.changed_transfers: set[UUID] = set()
+        self.entries: list[EntryRow] = []
+
+    def apply(self, envelope: EventEnvelope) -> bool:
+        """Fold one event; False when the version guard skipped it."""
+        category, entity_id = parse_stream_id(envelope.stream_id)
+        if category == TRANSFER_CATEGORY:
+            return self._transfer(envelope, entity_id)
+        return self._account(envelope, entity_id)
+
+    # ------------------------------------------------------------------ accounts
+    def _account(self, envelope: EventEnvelope, account_id: UUID) -> bool:
+        payload = envelope.payload
+        position = _position(envelope)
+        row = self.accounts.get(account_id)
+        if row is not None and envelope.stream_version <= row.version:
+            return False
+        if isinstance(payload, AccountOpened):
+            self.accounts[account_id] = AccountRow(
+                account_id=account_id,
+                holder_name=payload.holder_name,
+                currency=payload.currency,
+                status="open",
+                balance=0,
+                overdraft_limit=payload.overdraft_limit,
+                held=0,
+                version=envelope.stream_version,
+                position=position,
+                opened_at=envelope.occurred_at,
+                updated_at=envelope.occurred_at,
+            )
+            self.changed_accounts.add(account_id)
+            return True
+        if row is None:
+            raise UnappliableEvent(f"{envelope.full_event_type} for account {account_id}, never seen opened")
+        if isinstance(payload, AccountFrozen | AccountUnfrozen | AccountClosed):
+            row.status = _ACCOUNT_STATUS[type(payload)]
+        elif isinstance(payload, AccountCredited | AccountDebited):
+            signed = payload.amount if isinstance(payload, AccountCredited) else -payload.amount
+            row.balance = payload.balance_after
+            self.entries.append(
+                EntryRow(
+                    account_id=account_id,
+                    position=position,
+                    transfer_id=payload.transfer_id,
+                    amount=signed,
+                    balance_after=payload.balance_after,
+                    description=payload.description,
+                    posted_at=envelope.occurred_at,
+                    event_id=envelope.event_id,
+                )
+            )
+        elif isinstance(payload, AccountHoldPlaced):
+            row.held += payload.amount
+        elif isinstance(payload, AccountHoldReleased):
+            row.held -= payload.amount
+        else:
+            raise UnappliableEvent(f"{envelope.full_event_type} is not an account event this read model knows")
+        row.version = envelope.stream_version
+        row.position = position
+        row.updated_at = envelope.occurred_at
+        self.changed_accounts.add(account_id)
+        return True
+
+    # ------------------------------------------------------------------ transfers
+    def _transfer(self, envelope: EventEnvelope, transfer_id: UUID) -> bool:
+        payload = envelope.payload
+        position = _position(envelope)
+        row = self.transfers.get(transfer_id)
+        if row is not None and envelope.stream_version <= row.version:
+            return False
+        if isinstance(payload, TransferPosted | TransferPendingCreated):
+            pending = isinstance(payload, TransferPendingCreated)
+            self.transfers[transfer_id] = TransferRow(
+                transfer_id=transfer_id,
+                kind=payload.kind.value,
+                from_account_id=payload.from_account_id,
+                to_account_id=payload.to_account_id,
+                amount=payload.amount,
+                currency=payload.currency,
+                status="pending" if pending else "posted",
+                description=payload.description,
+                created_at=envelope.occurred_at,
+                updated_at=envelope.occurred_at,
+                expires_at=payload.expires_at if isinstance(payload, TransferPendingCreated) else None,
+                version=envelope.stream_version,
+                position=position,
+            )
+            self.changed_transfers.add(transfer_id)
+            return True
+        if row is None:
+            raise UnappliableEvent(f"{envelope.full_event_type} for transfer {transfer_id}, never seen created")
+        status = _TRANSFER_STATUS.get(type(payload))
+        if status is None:
+            raise UnappliableEvent(f"{envelope.full_event_type} is not a transfer event this read model knows")
+        row.status = status
+        row.version = envelope.stream_version
+        row.position = position
+        row.updated_at = envelope.occurred_at
+        self.changed_transfers.add(transfer_id)
+        return True
+
+
+def touched_ids(envelopes: list[EventEnvelope]) -> tuple[set[UUID], set[UUID]]:
+    """The account ids and transfer ids a batch touches (the rows to load before folding): the streams' ids."""
+    accounts: set[UUID] = set()
+    transfers: set[UUID] = set()
+    for envelope in envelopes:
+        category, entity_id = parse_stream_id(envelope.stream_id)
+        (transfers if category == TRANSFER_CATEGORY else accounts).add(entity_id)
+    return accounts, transfers
+
+
+def _position(envelope: EventEnvelope) -> int:
+    if envelope.position is None:
+        raise UnappliableEvent(f"event {envelope.event_id} has no global position")
+    return envelope.position

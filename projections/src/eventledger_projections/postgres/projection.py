@@ -1,0 +1,88 @@
+"""The PostgreSQL read model as a :class:`~eventledger_projections.runtime.port.Projection`.
+
+Each batch is one transaction: lock the live-version pointer FOR SHARE (a switch waits for the batch, or the batch
+sees the switch and raises ``OffsetsMoved``), fold and write the rows, and advance the per-partition progress.
+The progress rows are the authoritative offsets, so the effect is exactly once whatever happens to Kafka commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+from psycopg import Connection
+from psycopg_pool import ConnectionPool
+
+from eventledger_projections.postgres.errors import is_transient_postgres_error
+from eventledger_projections.postgres.schema import PROJECTION_NAME, ReadModelSchemas, Version
+from eventledger_projections.postgres.writer import ReadModelWriter
+from eventledger_projections.runtime.pgprogress import PostgresProgress
+from eventledger_projections.runtime.port import (
+    ConsumedEvent,
+    OffsetsMoved,
+    ParkedMessage,
+    Projection,
+    TopicPartition,
+)
+
+
+class PostgresReadModel(Projection):
+    name: ClassVar[str] = PROJECTION_NAME
+
+    def __init__(self, dsn: str, *, base_schema: str = "read_model", pool_size: int = 2) -> None:
+        self.schemas = ReadModelSchemas(base_schema)
+        self._pool = ConnectionPool(
+            dsn, min_size=1, max_size=pool_size, open=True, kwargs={"autocommit": True}, name="read-model"
+        )
+        with self._pool.connection() as conn:
+            self._use(self.schemas.ensure_live(conn))
+
+    def _use(self, version: Version) -> None:
+        self.version = version
+        self._writer = ReadModelWriter(version.schema)
+        self._progress = PostgresProgress(version.schema, self.name)
+
+    @contextmanager
+    def _batch(self) -> Iterator[Connection[Any]]:
+        """A transaction on the live version; ``OffsetsMoved`` if a switch made another version live."""
+        with self._pool.connection() as conn, conn.transaction():
+            live = self.schemas.live(conn, lock="share")
+            if live != self.version:
+                raise OffsetsMoved(f"live version is now {live}, was {self.version}")
+            yield conn
+
+    def apply(self, batch: Sequence[ConsumedEvent]) -> None:
+        with self._batch() as conn:
+            self._writer.write(conn, [event.envelope for event in batch])
+            self._progress.advance(conn, batch)
+
+    def skip(self, parked: Sequence[ParkedMessage]) -> None:
+        with self._batch() as conn:
+            self._progress.skip(conn, parked)
+
+    def load_offsets(self) -> Mapping[TopicPartition, int]:
+        """The live version's offsets (following a switch first, if one happened)."""
+        with self._pool.connection() as conn:
+            live = self.schemas.live(conn)
+            if live is not None and live != self.version:
+                self._use(live)
+            return self._progress.offsets(conn)
+
+    def mark_caught_up(self, relay_position: int, high_watermarks: Mapping[TopicPartition, int]) -> None:
+        with self._batch() as conn:
+            self._progress.mark_caught_up(conn, relay_position, high_watermarks)
+
+    def reflected_position(self) -> int:
+        with self._pool.connection() as conn:
+            return self._progress.reflected_position(conn)
+
+    def is_transient(self, error: BaseException) -> bool:
+        return is_transient_postgres_error(error)
+
+    def ready(self) -> bool:
+        with self._pool.connection(timeout=2) as conn:
+            return conn.execute("SELECT 1").fetchone() == (1,)
+
+    def close(self) -> None:
+        self._pool.close()

@@ -1,0 +1,1 @@
+"""Rebuilding read models from the event store (not from Kafka, whose retention is finite)."""

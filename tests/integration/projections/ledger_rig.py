@@ -1,0 +1,383 @@
+"""Real-server plumbing for projection tests: a random ledger workload through the command side, the relay in a
+thread with its own topic namespace, and a checker that folds the event store into the rows the PostgreSQL read
+model must hold (written independently of the projection: balances are summed, not taken from the events)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import random
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient
+
+from eventledger_command.application.commands import (
+    CloseAccount,
+    Command,
+    Deposit,
+    ExpireTransfer,
+    FreezeAccount,
+    MakeTransfer,
+    OpenAccount,
+    PostTransfer,
+    UnfreezeAccount,
+    VoidTransfer,
+    Withdraw,
+)
+from eventledger_command.bootstrap import build
+from eventledger_command.config import CommandSettings
+from eventledger_command.domain import DomainError
+from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_command.eventstore.records import RecordedEvent
+from eventledger_command.relay.checkpoint import PostgresCheckpoints
+from eventledger_command.relay.publisher import KafkaEventPublisher
+from eventledger_command.relay.relay import Relay, RelayConfig
+from eventledger_events import ALL_TOPICS, EventMetadata, payload_from_json
+from eventledger_infra.settings import Settings
+from eventledger_projections.runtime.kafka import ensure_topics
+from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
+
+Move = tuple[Command, Callable[[], None]]
+"""A command and what the workload notes down once it was accepted."""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Workload:
+    """Random commands through the real command bus: accounts in two currencies, deposits, withdrawals,
+    transfers, pending transfers posted, voided or expired, freezes and closes. Refusals are part of the game."""
+
+    store: PostgresEventStore
+    seed: int = 7
+    clock: Clock = field(default_factory=Clock)
+    accounts: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+    pending: list[uuid.UUID] = field(default_factory=list)
+    accepted: int = 0
+    refused: int = 0
+    refusals: dict[str, int] = field(default_factory=dict)
+    frozen: set[uuid.UUID] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._bus = build(CommandSettings(), store=self.store, clock=self.clock).bus
+        self._metadata = EventMetadata(actor="workload", correlation_id=uuid.uuid4())
+
+    def run(self, commands: int) -> None:
+        for _ in range(commands):
+            command, accepted = self._next()
+            if self.execute(command):
+                accepted()
+
+    def execute(self, command: Command) -> bool:
+        try:
+            self._bus.execute(command, self._metadata)
+        except DomainError as refusal:
+            self.refused += 1
+            self.refusals[type(refusal).__name__] = self.refusals.get(type(refusal).__name__, 0) + 1
+            return False
+        self.accepted += 1
+        return True
+
+    def _next(self) -> Move:
+        if len(self.accounts) < 4 or self._rng.random() < 0.08:
+            return self._open()
+        moves = [self._deposit, self._withdraw, self._transfer, self._settle, self._freeze, self._unfreeze, self._close]
+        [move] = self._rng.choices(moves, weights=[30, 15, 30, 13, 5, 5, 2])
+        return move()
+
+    def _active(self) -> tuple[uuid.UUID, str]:
+        """An account that is not frozen (when there is one)."""
+        active = [(a, c) for a, c in self.accounts if a not in self.frozen] or self.accounts
+        return self._rng.choice(active)
+
+    def _open(self) -> Move:
+        account_id, currency = uuid.uuid4(), self._rng.choice(["EUR", "EUR", "USD"])
+        holder = self._rng.choice(["Ada Lovelace", "Grace Hopper", "Alan Turing", "Émilie du Châtelet"])
+        command = OpenAccount(account_id, holder, currency, overdraft_limit=self._rng.choice([0, 0, 500]))
+        return command, lambda: self.accounts.append((account_id, currency))
+
+    def _deposit(self) -> Move:
+        amount = self._rng.randint(4, 3200)
+        return Deposit(uuid.uuid4(), self._active()[0], amount, description=f"deposit {amount}"), _nothing
+
+    def _withdraw(self) -> Move:
+        return Withdraw(uuid.uuid4(), self._active()[0], self._rng.randint(1, 800), description="cash"), _nothing
+
+    def _transfer(self) -> Move:
+        account_id, currency = self._active()
+        peers = [a for a, c in self.accounts if c == currency and a != account_id and a not in self.frozen]
+        if not peers:
+            return self._deposit()
+        pending = self._rng.random() < 0.4
+        transfer_id = uuid.uuid4()
+        command = MakeTransfer(
+            transfer_id,
+            account_id,
+            self._rng.choice(peers),
+            self._rng.randint(1, 800),
+            description=f"invoice {self._rng.randint(1, 999)}",
+            pending=pending,
+            timeout_seconds=60 if pending else None,
+        )
+        return command, (lambda: self.pending.append(transfer_id)) if pending else _nothing
+
+    def _settle(self) -> Move:
+        """Post, void or expire a pending transfer (expiry moves the clock past its timeout)."""
+        if not self.pending:
+            return self._deposit()
+        transfer_id = self.pending.pop(self._rng.randrange(len(self.pending)))
+        choice = self._rng.random()
+        if choice < 0.5:
+            return PostTransfer(transfer_id), _nothing
+        if choice < 0.8:
+            return VoidTransfer(transfer_id), _nothing
+        self.clock.now += timedelta(seconds=61)
+        return ExpireTransfer(transfer_id), _nothing
+
+    def _freeze(self) -> Move:
+        account_id = self._active()[0]
+        return FreezeAccount(account_id), lambda: self.frozen.add(account_id)
+
+    def _unfreeze(self) -> Move:
+        if not self.frozen:
+            return self._deposit()
+        return UnfreezeAccount(self.frozen.pop()), _nothing
+
+    def _close(self) -> Move:
+        account_id, currency = self._active()
+        return CloseAccount(account_id), lambda: self.accounts.remove((account_id, currency))
+
+
+def _nothing() -> None:
+    """No bookkeeping after an accepted command."""
+
+
+# ---------------------------------------------------------------------- the checker
+
+
+@dataclass
+class Expected:
+    accounts: dict[uuid.UUID, tuple[Any, ...]]
+    entries: set[tuple[Any, ...]]
+    transfers: dict[uuid.UUID, tuple[Any, ...]]
+
+
+ACCOUNT_QUERY = (
+    "SELECT account_id, holder_name, currency, status, balance, overdraft_limit, held, available, version, position,"
+    " opened_at, updated_at FROM {}.accounts"
+)
+ENTRY_QUERY = (
+    "SELECT account_id, position, transfer_id, amount, balance_after, description, posted_at, event_id"
+    " FROM {}.account_entries"
+)
+TRANSFER_QUERY = (
+    "SELECT transfer_id, kind, from_account_id, to_account_id, amount, currency, status, description, created_at,"
+    " updated_at, expires_at, version, position FROM {}.transfers"
+)
+
+
+def expected_read_model(events: list[RecordedEvent]) -> Expected:
+    """Replay the event store into the rows the read model must hold, one event at a time."""
+    accounts: dict[uuid.UUID, dict[str, Any]] = {}
+    entries: set[tuple[Any, ...]] = set()
+    transfers: dict[uuid.UUID, dict[str, Any]] = {}
+    statuses = {"account.frozen": "frozen", "account.unfrozen": "open", "account.closed": "closed"}
+    endings = {"transfer.pending_posted": "posted", "transfer.voided": "voided", "transfer.expired": "expired"}
+    for event in events:
+        data = payload_from_json(event.event_type, event.schema_version, event.payload).model_dump()
+        kind = event.event_type
+        if kind == "account.opened":
+            accounts[data["account_id"]] = {
+                "holder_name": data["holder_name"],
+                "currency": data["currency"],
+                "status": "open",
+                "balance": 0,
+                "overdraft_limit": data["overdraft_limit"],
+                "held": 0,
+                "opened_at": event.occurred_at,
+            }
+        elif kind.startswith("account."):
+            account = accounts[data["account_id"]]
+            if kind in statuses:
+                account["status"] = statuses[kind]
+            elif kind in {"account.credited", "account.debited"}:
+                signed = data["amount"] if kind == "account.credited" else -data["amount"]
+                account["balance"] += signed
+                assert account["balance"] == data["balance_after"], f"event {event.position} disagrees with history"
+                entries.add(
+                    (
+                        data["account_id"],
+                        event.position,
+                        data["transfer_id"],
+                        signed,
+                        data["balance_after"],
+                        data["description"],
+                        event.occurred_at,
+                        event.event_id,
+                    )
+                )
+            elif kind == "account.hold_placed":
+                account["held"] += data["amount"]
+            elif kind == "account.hold_released":
+                account["held"] -= data["amount"]
+        elif kind in {"transfer.posted", "transfer.pending_created"}:
+            transfers[data["transfer_id"]] = {
+                "kind": str(data["kind"]),
+                "from": data["from_account_id"],
+                "to": data["to_account_id"],
+                "amount": data["amount"],
+                "currency": data["currency"],
+                "status": "posted" if kind == "transfer.posted" else "pending",
+                "description": data["description"],
+                "created_at": event.occurred_at,
+                "expires_at": data.get("expires_at"),
+            }
+        else:
+            transfers[data["transfer_id"]]["status"] = endings[kind]
+        row = accounts[data["account_id"]] if kind.startswith("account.") else transfers[data["transfer_id"]]
+        row.update(version=event.stream_version, position=event.position, updated_at=event.occurred_at)
+    return Expected(
+        accounts={
+            account_id: (
+                account_id,
+                a["holder_name"],
+                a["currency"],
+                a["status"],
+                a["balance"],
+                a["overdraft_limit"],
+                a["held"],
+                a["balance"] + a["overdraft_limit"] - a["held"],
+                a["version"],
+                a["position"],
+                a["opened_at"],
+                a["updated_at"],
+            )
+            for account_id, a in accounts.items()
+        },
+        entries=entries,
+        transfers={
+            transfer_id: (
+                transfer_id,
+                t["kind"],
+                t["from"],
+                t["to"],
+                t["amount"],
+                t["currency"],
+                t["status"],
+                t["description"],
+                t["created_at"],
+                t["updated_at"],
+                t["expires_at"],
+                t["version"],
+                t["position"],
+            )
+            for transfer_id, t in transfers.items()
+        },
+    )
+
+
+def actual_read_model(dsn: str, schema: str = "read_model") -> Expected:
+    """The rows as the query side sees them (through the views of the stable schema)."""
+    with psycopg.connect(dsn) as conn:
+        accounts = {row[0]: tuple(row) for row in conn.execute(ACCOUNT_QUERY.format(schema)).fetchall()}
+        entries = {tuple(row) for row in conn.execute(ENTRY_QUERY.format(schema)).fetchall()}
+        transfers = {row[0]: tuple(row) for row in conn.execute(TRANSFER_QUERY.format(schema)).fetchall()}
+    return Expected(accounts, entries, transfers)
+
+
+def assert_read_model_matches(store: PostgresEventStore, dsn: str, schema: str = "read_model") -> Expected:
+    expected = expected_read_model(store.read_all(limit=10_000_000))
+    actual = actual_read_model(dsn, schema)
+    assert actual.accounts == expected.accounts, _difference(expected.accounts, actual.accounts)
+    assert actual.transfers == expected.transfers, _difference(expected.transfers, actual.transfers)
+    assert actual.entries == expected.entries, (
+        f"missing {len(expected.entries - actual.entries)}, extra {len(actual.entries - expected.entries)}"
+    )
+    return expected
+
+
+def _difference(expected: dict[Any, Any], actual: dict[Any, Any]) -> str:
+    wrong = [(key, expected.get(key), actual.get(key)) for key in expected.keys() | actual.keys()]
+    wrong = [w for w in wrong if w[1] != w[2]]
+    return f"{len(wrong)} rows differ, first: expected {wrong[0][1]}, got {wrong[0][2]}" if wrong else ""
+
+
+# ---------------------------------------------------------------------- Kafka and the relay
+
+
+def new_namespace(prefix: str = "proj") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}."
+
+
+def create_topics(bootstrap: str, namespace: str, partitions: int = 3) -> None:
+    ensure_topics(bootstrap, [namespace + t for t in (*ALL_TOPICS, DEAD_LETTER_TOPIC)], partitions)
+
+
+def delete_topics(bootstrap: str, namespace: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.delete_topics([namespace + t for t in (*ALL_TOPICS, DEAD_LETTER_TOPIC)]).values():
+        with contextlib.suppress(Exception):
+            future.result(timeout=30)
+
+
+@contextlib.contextmanager
+def relay_running(
+    store: PostgresEventStore, dsn: str, bootstrap: str, namespace: str, checkpoint: str = "kafka-relay"
+) -> Iterator[Relay]:
+    """The write side's relay, in a thread, publishing into the namespaced topics."""
+    checkpoints = PostgresCheckpoints(dsn)
+    publisher = KafkaEventPublisher(bootstrap, client_id=f"relay-{namespace}")
+    relay = Relay(store, publisher, checkpoints, RelayConfig(checkpoint_name=checkpoint, topic_namespace=namespace))
+    thread = threading.Thread(target=relay.run, name="relay", daemon=True)
+    thread.start()
+    try:
+        yield relay
+    finally:
+        relay.stop()
+        thread.join(30)
+        publisher.close()
+        checkpoints.close()
+
+
+def dead_letters(bootstrap: str, namespace: str, expected: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+    """The messages of the namespaced dead-letter topic: key, value and headers (as text)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"dlq-reader-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([namespace + DEAD_LETTER_TOPIC])
+    found: list[dict[str, Any]] = []
+    deadline = datetime.now(UTC) + timedelta(seconds=timeout)
+    try:
+        while datetime.now(UTC) < deadline and len(found) < expected:
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                continue
+            pairs: list[tuple[str, Any]] = list(message.headers() or [])  # type: ignore[arg-type]
+            headers = {name: (raw or b"").decode(errors="replace") for name, raw in pairs}
+            found.append({"key": message.key(), "value": message.value(), "headers": headers})
+    finally:
+        consumer.close()
+    return found
+
+
+def settings_for(database: str) -> Settings:
+    return dataclasses.replace(Settings.from_env(), pg_database=database)

@@ -1,0 +1,346 @@
+"""The PostgreSQL read model on real PostgreSQL and Kafka: it equals a replay of the event store, redelivery
+changes nothing, poison messages are parked while the projection goes on, the reflected position never runs
+ahead of what is applied, and pause/resume holds on a real consumer."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+from confluent_kafka import Producer
+from tests.integration.projections.ledger_rig import (
+    Workload,
+    assert_read_model_matches,
+    create_topics,
+    dead_letters,
+    delete_topics,
+    new_namespace,
+    relay_running,
+    settings_for,
+)
+from tests.support.processes import scratch_database, wait_for
+from tests.support.servers import Endpoints
+
+from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_events import ACCOUNTS_TOPIC, AccountCredited, EventEnvelope, EventMetadata, to_kafka_record
+from eventledger_events.streams import account_stream_id
+from eventledger_infra.settings import Settings
+from eventledger_projections.bootstrap import Projector, build_projector
+from eventledger_projections.config import ProjectionSettings
+from eventledger_projections.postgres import PostgresRebuild, RebuildConfig, reflected_position
+from eventledger_projections.rebuild.source import EventStoreSource
+
+
+@dataclass
+class Rig:
+    settings: Settings
+    store: PostgresEventStore
+    namespace: str
+    projector: Projector
+    thread: threading.Thread
+
+    @property
+    def dsn(self) -> str:
+        return self.settings.postgres_dsn
+
+    def reflected(self) -> int:
+        with psycopg.connect(self.dsn) as conn:
+            return reflected_position(conn)
+
+    def wait_until_reflected(self, position: int | None = None, timeout: float = 60.0) -> None:
+        target = position if position is not None else self.store.head_position()
+        wait_for(lambda: self.reflected() >= target, timeout, f"the read model to reflect position {target}")
+
+
+@pytest.fixture
+def rig(endpoints: Endpoints) -> Iterator[Rig]:
+    with scratch_database(Settings.from_env()) as database:
+        settings = settings_for(database)
+        namespace = new_namespace()
+        create_topics(settings.kafka_bootstrap, namespace)
+        store = PostgresEventStore(settings.postgres_dsn, pool_size=4)
+        projection_settings = ProjectionSettings(
+            topic_namespace=namespace, batch_size=100, backoff_initial_seconds=0.01, progress_interval_seconds=0.1
+        )
+        projector = build_projector("postgres", projection_settings, settings)
+        thread = threading.Thread(target=projector.runner.run, name="projector", daemon=True)
+        thread.start()
+        try:
+            yield Rig(settings, store, namespace, projector, thread)
+        finally:
+            projector.runner.stop()
+            thread.join(30)
+            projector.close()
+            store.close()
+            delete_topics(settings.kafka_bootstrap, namespace)
+
+
+def test_after_a_random_workload_the_read_model_equals_a_replay_of_the_event_store(rig: Rig) -> None:
+    workload = Workload(rig.store, seed=11)
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        workload.run(400)
+        rig.wait_until_reflected()
+    expected = assert_read_model_matches(rig.store, rig.dsn)
+    assert workload.accepted > 250
+    assert len(expected.transfers) > 100
+    assert {row[6] for row in expected.transfers.values()} >= {"posted", "pending", "voided", "expired"}
+    assert {row[3] for row in expected.accounts.values()} >= {"open", "frozen"}
+    assert rig.reflected() == rig.store.head_position()
+
+
+def test_delivering_every_event_twice_changes_nothing(rig: Rig) -> None:
+    workload = Workload(rig.store, seed=12)
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        workload.run(200)
+        rig.wait_until_reflected()
+    before = assert_read_model_matches(rig.store, rig.dsn)
+    # A second relay with its own checkpoint publishes the whole log again into the same topics.
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace, checkpoint="again") as again:
+        head = rig.store.head_position()
+        wait_for(lambda: again.position >= head, 60, "the second relay to publish everything again")
+    wait_for(lambda: rig.projector.runner.caught_up and _lag(rig) == 0, 60, "the projector to read the duplicates")
+    after = assert_read_model_matches(rig.store, rig.dsn)
+    assert after == before
+
+
+def _lag(rig: Rig) -> int:
+    """Messages in the topics not yet behind the read model's stored offsets."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": rig.settings.kafka_bootstrap, "group.id": f"lag-{uuid.uuid4()}"})
+    try:
+        with psycopg.connect(rig.dsn) as conn:
+            rows = conn.execute("SELECT topic, partition, next_offset FROM read_model.projection_partitions").fetchall()
+        return sum(
+            max(0, consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1] - int(o)) for t, p, o in rows
+        )
+    finally:
+        consumer.close()
+
+
+def _produce(
+    bootstrap: str, topic: str, key: bytes, value: bytes, headers: list[tuple[str, str | bytes | None]]
+) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    producer.produce(topic, key=key, value=value, headers=headers)
+    assert producer.flush(30) == 0
+
+
+def test_poison_messages_are_parked_with_reason_and_headers_and_the_projection_goes_on(rig: Rig) -> None:
+    workload = Workload(rig.store, seed=13)
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        workload.run(60)
+        rig.wait_until_reflected()
+        account_id = workload.accounts[0][0]
+        key = account_stream_id(account_id).encode()
+        topic = rig.namespace + ACCOUNTS_TOPIC
+        # 1. Bytes that are not an EventLedger message at all.
+        _produce(rig.settings.kafka_bootstrap, topic, key, b"\x01garbage", [("event-id", b"not-a-uuid")])
+        # 2. A well-formed event that this read model cannot apply: a credit to an account it never saw opened.
+        stranger = uuid.uuid4()
+        payload = AccountCredited(
+            account_id=stranger,
+            transfer_id=uuid.uuid4(),
+            amount=5,
+            currency="EUR",
+            balance_after=5,
+            counterparty_account_id=uuid.uuid4(),
+        )
+        now = datetime.now(UTC)
+        envelope = EventEnvelope.new(
+            payload,
+            event_id=uuid.uuid4(),
+            stream_id=account_stream_id(stranger),
+            stream_version=2,
+            occurred_at=now,
+            metadata=EventMetadata(actor="intruder", correlation_id=uuid.uuid4()),
+        ).recorded(position=1, recorded_at=now)
+        record = to_kafka_record(envelope)
+        _produce(rig.settings.kafka_bootstrap, topic, record.key, record.value, list(record.headers))
+        workload.run(60)  # the projection goes on
+        rig.wait_until_reflected()
+
+    parked = dead_letters(rig.settings.kafka_bootstrap, rig.namespace, expected=2)
+    assert len(parked) == 2
+    by_reason = {p["headers"]["dlq-reason"].split(":", 1)[0]: p for p in parked}
+    garbage = by_reason["undecodable"]
+    assert garbage["value"] == b"\x01garbage"
+    assert garbage["key"] == key
+    assert garbage["headers"]["event-id"] == "not-a-uuid"
+    assert garbage["headers"]["dlq-projection"] == "postgres"
+    assert garbage["headers"]["dlq-topic"] == topic
+    assert int(garbage["headers"]["dlq-offset"]) >= 0
+    unappliable = next(p for p in parked if p is not garbage)
+    assert unappliable["value"] == record.value
+    assert unappliable["headers"]["event-id"] == str(envelope.event_id)
+    assert "never seen opened" in unappliable["headers"]["dlq-reason"]
+    assert_read_model_matches(rig.store, rig.dsn)
+    with psycopg.connect(rig.dsn) as conn:
+        row = conn.execute("SELECT sum(dead_letters) FROM read_model.projection_partitions").fetchone()
+    assert row == (2,)
+
+
+def test_the_reflected_position_is_never_ahead_of_what_is_applied(rig: Rig) -> None:
+    workload = Workload(rig.store, seed=14)
+    checked = 0
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        stop = threading.Event()
+
+        def commands() -> None:
+            for _ in range(40):
+                if not stop.is_set():
+                    workload.run(10)
+
+        runner = threading.Thread(target=commands)
+        runner.start()
+        try:
+            while runner.is_alive():
+                claimed = rig.reflected()
+                _assert_everything_up_to_is_applied(rig, claimed)
+                checked += claimed > 0
+        finally:
+            stop.set()
+            runner.join(120)
+        rig.wait_until_reflected()
+    _assert_everything_up_to_is_applied(rig, rig.reflected())
+    assert checked > 5, "the claim was checked while the projection was moving"
+
+
+def _assert_everything_up_to_is_applied(rig: Rig, claimed: int) -> None:
+    """Every event at or below ``claimed`` is reflected by its row (read after the claim: rows only move on)."""
+    events = rig.store.read_all(limit=10_000_000, wait=0)
+    with psycopg.connect(rig.dsn) as conn:
+        query = "SELECT 'account-' || account_id, version FROM read_model.accounts"
+        versions: dict[str, int] = dict(conn.execute(query).fetchall())
+        versions |= dict(conn.execute("SELECT 'transfer-' || transfer_id, version FROM read_model.transfers"))
+    late = [e for e in events if e.position <= claimed and versions.get(e.stream_id, 0) < e.stream_version]
+    assert not late, f"claimed {claimed} but {len(late)} events at or below it are not applied, first {late[0]}"
+
+
+def test_pause_holds_the_read_model_still_and_resume_catches_up(rig: Rig) -> None:
+    workload = Workload(rig.store, seed=15)
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        workload.run(30)
+        rig.wait_until_reflected()
+        rig.projector.runner.pause()
+        time.sleep(0.5)
+        frozen_at = rig.reflected()
+        workload.run(50)
+        head = rig.store.head_position()
+        wait_for(lambda: _relay_checkpoint(rig) >= head, 30, "the relay to publish")
+        time.sleep(1.5)
+        assert rig.reflected() == frozen_at, "nothing is applied while paused"
+        rig.projector.runner.resume()
+        rig.wait_until_reflected(head)
+    assert_read_model_matches(rig.store, rig.dsn)
+
+
+def _relay_checkpoint(rig: Rig) -> int:
+    with psycopg.connect(rig.dsn) as conn:
+        row = conn.execute("SELECT position FROM log_checkpoints WHERE name = 'kafka-relay'").fetchone()
+    return int(row[0]) if row else 0
+
+
+# ---------------------------------------------------------------------- rebuilds
+
+
+def _live_version(rig: Rig) -> tuple[int, str]:
+    with psycopg.connect(rig.dsn) as conn:
+        row = conn.execute("SELECT version, schema_name FROM read_model.live_version").fetchone()
+    assert row is not None
+    return int(row[0]), str(row[1])
+
+
+def _schemas(rig: Rig) -> set[str]:
+    with psycopg.connect(rig.dsn) as conn:
+        rows = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'read_model%'").fetchall()
+    return {row[0] for row in rows}
+
+
+def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_back(rig: Rig) -> None:
+    workload = Workload(rig.store, seed=16)
+    late = Workload(rig.store, seed=17)
+    samples: list[int] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            samples.append(rig.reflected())
+            time.sleep(0.01)
+
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        workload.run(250)
+        rig.wait_until_reflected()
+        sampler = threading.Thread(target=sample)
+        writer = threading.Thread(target=workload.run, args=(150,))
+        sampler.start()
+        writer.start()
+        source = EventStoreSource(rig.dsn)
+        try:
+            report = PostgresRebuild(
+                rig.dsn,
+                source,
+                config=RebuildConfig(batch_size=40, handover_lag=10),
+                before_switch=lambda: late.run(30),  # the log moves on between the bulk replay and the switch
+            ).run()
+        finally:
+            source.close()
+            writer.join(120)
+        rig.wait_until_reflected()
+        wait_for(lambda: rig.projector.projection.version.number == 2, 30, "the projector to follow the switch")  # type: ignore[attr-defined]
+        late.run(20)
+        rig.wait_until_reflected()
+        done.set()
+        sampler.join(10)
+
+    assert report.version.schema == "read_model_v2"
+    assert report.events >= 250
+    assert report.skipped == 0
+    assert _live_version(rig) == (2, "read_model_v2")
+    assert {"read_model", "read_model_v1", "read_model_v2"} <= _schemas(rig), "the previous version is kept"
+    assert_read_model_matches(rig.store, rig.dsn)
+    assert samples == sorted(samples), "the reflected position never went back across the switch"
+    with psycopg.connect(rig.dsn) as conn:
+        offsets = conn.execute("SELECT sum(next_offset) FROM read_model_v2.projection_partitions").fetchone()
+    assert offsets is not None
+    assert int(offsets[0]) > 0, "the new version took over the live Kafka offsets"
+
+
+def test_the_rebuild_command_shows_progress_and_keeps_one_previous_version(rig: Rig) -> None:
+    workload = Workload(rig.store, seed=18)
+    env = {**os.environ, "EVENTLEDGER_PG_DATABASE": rig.settings.pg_database}
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        workload.run(200)
+        rig.wait_until_reflected()
+        runs = [
+            subprocess.run(
+                [sys.executable, "-m", "eventledger_projections", "rebuild", "postgres"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            )
+            for _ in range(2)
+        ]
+        workload.run(20)
+        rig.wait_until_reflected()
+    bar = runs[0].stderr.strip().splitlines()[-1]
+    assert "100.0%" in bar
+    assert "events/s" in bar
+    assert "left" in bar
+    assert "rebuilt postgres as read_model_v2" in runs[0].stdout
+    assert "rebuilt postgres as read_model_v3" in runs[1].stdout
+    assert "dropped read_model_v1" in runs[1].stdout
+    assert _live_version(rig) == (3, "read_model_v3")
+    assert "read_model_v1" not in _schemas(rig)
+    assert_read_model_matches(rig.store, rig.dsn)

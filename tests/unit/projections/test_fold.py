@@ -1,0 +1,198 @@
+"""The read model's fold: rows from events, balances from the events, holds accumulated once per stream version,
+and the version guard that makes redelivery and replay harmless."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from eventledger_events import (
+    AccountClosed,
+    AccountCredited,
+    AccountDebited,
+    AccountFrozen,
+    AccountHoldPlaced,
+    AccountHoldReleased,
+    AccountOpened,
+    AccountUnfrozen,
+    DomainEvent,
+    EventEnvelope,
+    EventMetadata,
+    HoldReleaseReason,
+    TransferExpired,
+    TransferKind,
+    TransferPendingCreated,
+    TransferPendingPosted,
+    TransferPosted,
+    TransferVoided,
+    account_stream_id,
+    transfer_stream_id,
+)
+from eventledger_projections.postgres.fold import ReadModelFold, UnappliableEvent, touched_ids
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+_positions = itertools.count(1)
+
+
+def recorded(stream_id: str, version: int, payload: DomainEvent) -> EventEnvelope:
+    position = next(_positions)
+    moment = T0 + timedelta(seconds=position)
+    return EventEnvelope.new(
+        payload,
+        event_id=uuid.uuid4(),
+        stream_id=stream_id,
+        stream_version=version,
+        occurred_at=moment,
+        metadata=EventMetadata(actor="t", correlation_id=uuid.uuid4()),
+    ).recorded(position=position, recorded_at=moment)
+
+
+ACCOUNT = uuid.uuid4()
+OTHER = uuid.uuid4()
+TRANSFER = uuid.uuid4()
+STREAM = account_stream_id(ACCOUNT)
+
+
+def _opened(overdraft: int = 0) -> EventEnvelope:
+    payload = AccountOpened(account_id=ACCOUNT, holder_name="Ada", currency="EUR", overdraft_limit=overdraft)
+    return recorded(STREAM, 1, payload)
+
+
+def _credit(version: int, amount: int, balance_after: int) -> EventEnvelope:
+    payload = AccountCredited(
+        account_id=ACCOUNT,
+        transfer_id=TRANSFER,
+        amount=amount,
+        currency="EUR",
+        balance_after=balance_after,
+        counterparty_account_id=OTHER,
+        description="pay",
+    )
+    return recorded(STREAM, version, payload)
+
+
+def _fold(*events: EventEnvelope) -> ReadModelFold:
+    fold = ReadModelFold({}, {})
+    for event in events:
+        fold.apply(event)
+    return fold
+
+
+def test_an_opened_account_starts_at_zero_with_its_overdraft_available() -> None:
+    opened = _opened(overdraft=500)
+    row = _fold(opened).accounts[ACCOUNT]
+    assert (row.status, row.balance, row.held, row.available, row.version) == ("open", 0, 0, 500, 1)
+    assert row.opened_at == row.updated_at == opened.occurred_at
+    assert row.position == opened.position
+
+
+def test_movements_take_the_balance_from_the_event_and_record_signed_entries() -> None:
+    debit = AccountDebited(
+        account_id=ACCOUNT,
+        transfer_id=TRANSFER,
+        amount=30,
+        currency="EUR",
+        balance_after=70,
+        counterparty_account_id=OTHER,
+    )
+    fold = _fold(_opened(), _credit(2, 100, 100), recorded(STREAM, 3, debit))
+    assert fold.accounts[ACCOUNT].balance == 70
+    assert [(e.amount, e.balance_after, e.description) for e in fold.entries] == [(100, 100, "pay"), (-30, 70, "")]
+
+
+def test_holds_reduce_available_until_released() -> None:
+    expires = T0 + timedelta(hours=1)
+    placed = AccountHoldPlaced(account_id=ACCOUNT, transfer_id=TRANSFER, amount=40, currency="EUR", expires_at=expires)
+    released = AccountHoldReleased(
+        account_id=ACCOUNT, transfer_id=TRANSFER, amount=40, currency="EUR", reason=HoldReleaseReason.VOIDED
+    )
+    fold = _fold(_opened(), _credit(2, 100, 100), recorded(STREAM, 3, placed))
+    assert (fold.accounts[ACCOUNT].held, fold.accounts[ACCOUNT].available) == (40, 60)
+    fold.apply(recorded(STREAM, 4, released))
+    assert (fold.accounts[ACCOUNT].held, fold.accounts[ACCOUNT].available) == (0, 100)
+
+
+def test_statuses_follow_freeze_unfreeze_and_close() -> None:
+    fold = _fold(_opened(), recorded(STREAM, 2, AccountFrozen(account_id=ACCOUNT)))
+    assert fold.accounts[ACCOUNT].status == "frozen"
+    fold.apply(recorded(STREAM, 3, AccountUnfrozen(account_id=ACCOUNT)))
+    assert fold.accounts[ACCOUNT].status == "open"
+    fold.apply(recorded(STREAM, 4, AccountClosed(account_id=ACCOUNT)))
+    assert fold.accounts[ACCOUNT].status == "closed"
+
+
+def test_an_event_already_reflected_is_skipped_without_effect() -> None:
+    opened, first, second = _opened(), _credit(2, 10, 10), _credit(3, 5, 15)
+    fold = _fold(opened, first, second)
+    assert fold.apply(first) is False
+    assert fold.apply(opened) is False
+    assert fold.apply(second) is False
+    assert fold.accounts[ACCOUNT].balance == 15
+    assert len(fold.entries) == 2
+
+
+def test_a_movement_on_an_account_never_opened_cannot_be_applied() -> None:
+    with pytest.raises(UnappliableEvent, match="never seen opened"):
+        _fold(_credit(2, 10, 10))
+
+
+def test_a_pending_transfer_is_created_then_posted_voided_or_expired() -> None:
+    stream = transfer_stream_id(TRANSFER)
+    expires = T0 + timedelta(minutes=5)
+    created = TransferPendingCreated(
+        transfer_id=TRANSFER,
+        kind=TransferKind.TRANSFER,
+        from_account_id=ACCOUNT,
+        to_account_id=OTHER,
+        amount=40,
+        currency="EUR",
+        description="rent",
+        expires_at=expires,
+    )
+    for ending, status in (
+        (
+            TransferPendingPosted(
+                transfer_id=TRANSFER, from_account_id=ACCOUNT, to_account_id=OTHER, amount=40, currency="EUR"
+            ),
+            "posted",
+        ),
+        (TransferVoided(transfer_id=TRANSFER), "voided"),
+        (TransferExpired(transfer_id=TRANSFER), "expired"),
+    ):
+        first = recorded(stream, 1, created)
+        fold = _fold(first)
+        row = fold.transfers[TRANSFER]
+        assert (row.status, row.expires_at, row.description, row.created_at) == (
+            "pending",
+            expires,
+            "rent",
+            first.occurred_at,
+        )
+        last = recorded(stream, 2, ending)
+        fold.apply(last)
+        assert (row.status, row.version, row.position, row.updated_at) == (status, 2, last.position, last.occurred_at)
+
+
+def test_a_one_phase_transfer_is_posted_at_once_and_an_unknown_transfer_cannot_change() -> None:
+    stream = transfer_stream_id(TRANSFER)
+    posted = TransferPosted(
+        transfer_id=TRANSFER,
+        kind=TransferKind.DEPOSIT,
+        from_account_id=OTHER,
+        to_account_id=ACCOUNT,
+        amount=5,
+        currency="EUR",
+    )
+    row = _fold(recorded(stream, 1, posted)).transfers[TRANSFER]
+    assert (row.kind, row.status, row.expires_at) == ("deposit", "posted", None)
+    with pytest.raises(UnappliableEvent, match="never seen created"):
+        _fold(recorded(transfer_stream_id(uuid.uuid4()), 2, TransferVoided(transfer_id=TRANSFER)))
+
+
+def test_the_rows_to_load_are_the_streams_a_batch_touches() -> None:
+    stream = transfer_stream_id(TRANSFER)
+    envelopes = [_opened(), recorded(stream, 2, TransferVoided(transfer_id=TRANSFER))]
+    assert touched_ids(envelopes) == ({ACCOUNT}, {TRANSFER})
