@@ -16,7 +16,7 @@ import time
 from eventledger_infra import probes
 from eventledger_infra.ops_http import serve_ops
 from eventledger_infra.settings import Settings
-from eventledger_projections.bootstrap import PROJECTIONS, build_projector, prepare_topics
+from eventledger_projections.bootstrap import PROJECTIONS, build_projector, group_id, prepare_topics
 from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.postgres.rebuild import RebuildListener
 from eventledger_projections.rebuild.progress import ProgressBar
@@ -66,8 +66,9 @@ def run(name: str) -> int:
             except Exception as exc:
                 logging.warning("cannot create the topics yet (%s); retrying", exc)
                 time.sleep(2)
-        logging.info("projecting %s from %s (group %s)", name, ", ".join(runner.topics), settings.group_id or "")
+        logging.info("projecting %s from %s (group %s)", name, ", ".join(runner.topics), group_id(name, settings))
         runner.run()
+        logging.info("stopped")
     finally:
         server.shutdown()
         projector.close()

@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import random
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
+from tests.support.processes import ManagedProcess
 
 from eventledger_command.application.commands import (
     CloseAccount,
@@ -41,6 +46,7 @@ from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS, EventMetadata, payload_from_json
 from eventledger_infra.settings import Settings
+from eventledger_projections.postgres import reflected_position
 from eventledger_projections.runtime.kafka import ensure_topics
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 
@@ -381,3 +387,44 @@ def dead_letters(bootstrap: str, namespace: str, expected: int, timeout: float =
 
 def settings_for(database: str) -> Settings:
     return dataclasses.replace(Settings.from_env(), pg_database=database)
+
+
+class ProjectorProcess(ManagedProcess):
+    """``python -m eventledger_projections <name>`` as a child process (killable, restartable)."""
+
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+        super().__init__("eventledger_projections", env, log_dir)
+        self.name = name
+        self.log_path = log_dir / f"projector-{name}.log"
+
+    def start(self, **extra_env: str) -> None:
+        self.starts += 1
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed when it exits
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", self.module, self.name],
+            env={**self.env, **extra_env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+
+    def signal(self, number: int) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, number)
+
+
+def projector_env(database: str, namespace: str, ops_port: int, **extra: str) -> dict[str, str]:
+    return {
+        "EVENTLEDGER_PG_DATABASE": database,
+        "EVENTLEDGER_PROJECTION_TOPIC_NAMESPACE": namespace,
+        "EVENTLEDGER_PROJECTION_OPS_PORT": str(ops_port),
+        "EVENTLEDGER_PROJECTION_SESSION_TIMEOUT_MS": "6000",
+        "EVENTLEDGER_PROJECTION_PROGRESS_INTERVAL_SECONDS": "0.1",
+        **extra,
+    }
+
+
+def reflected(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        return reflected_position(conn)
