@@ -1,0 +1,178 @@
+"""The reads the query side makes of this read model: transfer search with facets, and the position it reflects.
+
+Self-contained on purpose (it imports nothing of EventLedger): the query side may not import the projections
+package (the sides are independent, see the import contracts in pyproject.toml), so this module is the one to
+copy or move next to the query service; its tests pin its behaviour.
+
+Search semantics (GET /v1/search/transfers, PRODUCT.md §3):
+
+- ``q``: full text over the description and both holder names; every word must appear in one of them
+  (``cross_fields``, operator ``and``, standard analysis: case-insensitive, whole words);
+- ``currency`` and ``status``: exact; ``min_amount`` / ``max_amount``: inclusive bounds in minor units;
+  ``created_from`` inclusive, ``created_to`` exclusive, on ``created_at``;
+- ``total`` counts every match exactly; ``items`` are the first ``limit`` (best match first with ``q``, otherwise
+  newest first; ties by transfer id); ``facets`` count the matches by currency and by status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from elasticsearch import Elasticsearch, NotFoundError
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+MAX_CURRENCY_FACETS = 200
+STATUSES = ("pending", "posted", "voided", "expired")
+ITEM_FIELDS = (
+    "transfer_id",
+    "kind",
+    "status",
+    "from_account_id",
+    "from_holder_name",
+    "to_account_id",
+    "to_holder_name",
+    "amount",
+    "currency",
+    "description",
+    "created_at",
+    "updated_at",
+    "expires_at",
+    "position",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TransferQuery:
+    """A search request; validated on construction (``ValueError`` names the bad field)."""
+
+    q: str | None = None
+    currency: str | None = None
+    status: str | None = None
+    min_amount: int | None = None
+    max_amount: int | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    limit: int = DEFAULT_LIMIT
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise ValueError(f"limit: must be between 1 and {MAX_LIMIT}")
+        for name in ("min_amount", "max_amount"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name}: must not be negative")
+        if self.min_amount is not None and self.max_amount is not None and self.min_amount > self.max_amount:
+            raise ValueError("min_amount: must not exceed max_amount")
+        for name in ("created_from", "created_to"):
+            moment = getattr(self, name)
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError(f"{name}: needs a time zone")
+        if self.created_from and self.created_to and self.created_from >= self.created_to:
+            raise ValueError("created_from: must be before created_to")
+        if self.status is not None and self.status not in STATUSES:
+            raise ValueError(f"status: one of {', '.join(STATUSES)}")
+        if self.currency is not None and not (len(self.currency) == 3 and self.currency.isalpha()):
+            raise ValueError("currency: three letters (ISO 4217)")
+
+    def body(self) -> dict[str, Any]:
+        """The search request body."""
+        filters: list[dict[str, Any]] = []
+        if self.currency:
+            filters.append({"term": {"currency": self.currency.upper()}})
+        if self.status:
+            filters.append({"term": {"status": self.status}})
+        amount = {k: v for k, v in (("gte", self.min_amount), ("lte", self.max_amount)) if v is not None}
+        if amount:
+            filters.append({"range": {"amount": amount}})
+        created = {k: v.isoformat() for k, v in (("gte", self.created_from), ("lt", self.created_to)) if v is not None}
+        if created:
+            filters.append({"range": {"created_at": created}})
+        text = (self.q or "").strip()
+        must: list[dict[str, Any]] = []
+        if text:
+            must.append(
+                {
+                    "multi_match": {
+                        "query": text,
+                        "type": "cross_fields",
+                        "fields": ["description", "holder_names"],
+                        "operator": "and",
+                    }
+                }
+            )
+        newest_first = [{"created_at": "desc"}, {"transfer_id": "asc"}]
+        return {
+            "query": {"bool": {"must": must, "filter": filters}},
+            "sort": ["_score", *newest_first] if text else newest_first,
+            "size": self.limit,
+            "track_total_hits": True,
+            "_source": list(ITEM_FIELDS),
+            "aggs": {
+                "currency": {"terms": {"field": "currency", "size": MAX_CURRENCY_FACETS}},
+                "status": {"terms": {"field": "status", "size": len(STATUSES)}},
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FacetCount:
+    value: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    total: int
+    items: list[dict[str, Any]]
+    facets: dict[str, list[FacetCount]] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """The answer body of GET /v1/search/transfers."""
+        return {
+            "total": self.total,
+            "items": self.items,
+            "facets": {
+                name: [{"value": f.value, "count": f.count} for f in counts] for name, counts in self.facets.items()
+            },
+        }
+
+
+def search_transfers(es: Elasticsearch, query: TransferQuery, *, index: str) -> SearchPage:
+    """Run ``query`` against ``index`` (the read model's transfers alias, e.g. ``eventledger-transfers``)."""
+    response = es.search(index=index, body=query.body())
+    hits = response["hits"]
+    items = [{name: hit["_source"].get(name) for name in ITEM_FIELDS} for hit in hits["hits"]]
+    facets = {
+        name: [FacetCount(str(bucket["key"]), int(bucket["doc_count"])) for bucket in aggregation["buckets"]]
+        for name, aggregation in response["aggregations"].items()
+    }
+    return SearchPage(total=int(hits["total"]["value"]), items=items, facets=facets)
+
+
+def read_position(es: Elasticsearch, *, progress_index: str) -> int:
+    """The global position the read model reflects (for ``X-Read-Position``): every event at or below it is
+    visible to searches. The least position mark over the consumed partitions, lowered to the rebuild cap while a
+    version switch catches up; 0 while nothing is known."""
+    try:
+        response = es.search(
+            index=progress_index,
+            query={"terms": {"kind": ["mark", "cap"]}},
+            size=10_000,
+            source_includes=["kind", "caught_up_position", "position"],
+        )
+    except NotFoundError:
+        return 0
+    marks: list[int] = []
+    caps: list[int] = []
+    for hit in response["hits"]["hits"]:
+        source = hit["_source"]
+        if source["kind"] == "mark":
+            marks.append(int(source["caught_up_position"]))
+        else:
+            caps.append(int(source["position"]))
+    if not marks:
+        return 0
+    return min([*marks, *caps])

@@ -1,0 +1,328 @@
+"""Support for the Elasticsearch projection's integration and fault tests: index clean-up, the checker that
+compares the index with a replay of the event store, a random workload over the command service's HTTP API, and
+a harness that runs the relay and the projection runner on real Kafka in a topic namespace of their own."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+from confluent_kafka.admin import AdminClient
+from elasticsearch import Elasticsearch
+
+from eventledger_command.eventstore.envelopes import to_new_event
+from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_command.eventstore.records import AppendRequest, StreamWrite
+from eventledger_command.relay.checkpoint import PostgresCheckpoints
+from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
+from eventledger_command.relay.relay import Relay, RelayConfig
+from eventledger_events import (
+    ALL_TOPICS,
+    AccountOpened,
+    EventEnvelope,
+    TransferExpired,
+    TransferPendingCreated,
+    TransferPendingPosted,
+    TransferPosted,
+    TransferVoided,
+    external_account_id,
+)
+from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
+from eventledger_projections.elasticsearch.holders import EXTERNAL_HOLDER_NAME
+from eventledger_projections.elasticsearch.safehead import SafeHead
+from eventledger_projections.rebuild.source import EventStoreSource
+from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEventLog
+from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
+from eventledger_projections.runtime.relay_checkpoint import PostgresRelayCheckpoint
+from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
+
+COMPARED = (
+    "transfer_id",
+    "kind",
+    "status",
+    "from_account_id",
+    "to_account_id",
+    "from_holder_name",
+    "to_holder_name",
+    "amount",
+    "currency",
+    "description",
+    "created_at",
+    "updated_at",
+    "expires_at",
+    "stream_version",
+    "position",
+    "pending_holders",
+)
+
+
+def fresh_names(tag: str = "it") -> IndexNames:
+    return IndexNames(f"{tag}-{uuid.uuid4().hex[:10]}-")
+
+
+def drop_read_model(es: Elasticsearch, names: IndexNames) -> None:
+    """Delete every index this test's prefix made, by exact name (and nothing else)."""
+    found = es.indices.get(index=f"{names.prefix}*", expand_wildcards="all", allow_no_indices=True).body
+    if found:
+        es.indices.delete(index=list(found))
+
+
+# ---------------------------------------------------------------------- the checker
+def expected_documents(envelopes: Iterable[EventEnvelope]) -> dict[str, dict[str, Any]]:
+    """Every transfer document as a replay of ``envelopes`` in position order gives it (written independently of
+    the projection's fold, so that a mistake there shows)."""
+    names: dict[str, str] = {}
+    docs: dict[str, dict[str, Any]] = {}
+    settled = {TransferPendingPosted: "posted", TransferVoided: "voided", TransferExpired: "expired"}
+    for envelope in sorted(envelopes, key=lambda e: e.position or 0):
+        payload = envelope.payload
+        if isinstance(payload, AccountOpened):
+            names[str(payload.account_id)] = payload.holder_name
+        elif isinstance(payload, TransferPosted | TransferPendingCreated):
+            docs[str(payload.transfer_id)] = {
+                "transfer_id": str(payload.transfer_id),
+                "kind": payload.kind.value,
+                "status": "pending" if isinstance(payload, TransferPendingCreated) else "posted",
+                "from_account_id": str(payload.from_account_id),
+                "to_account_id": str(payload.to_account_id),
+                "amount": payload.amount,
+                "currency": payload.currency,
+                "description": payload.description,
+                "created_at": envelope.occurred_at,
+                "updated_at": envelope.occurred_at,
+                "expires_at": payload.expires_at if isinstance(payload, TransferPendingCreated) else None,
+                "stream_version": envelope.stream_version,
+                "position": envelope.position,
+            }
+        elif type(payload) in settled:
+            doc = docs[envelope.stream_id.removeprefix("transfer-")]
+            doc.update(
+                status=settled[type(payload)],
+                updated_at=envelope.occurred_at,
+                stream_version=envelope.stream_version,
+                position=envelope.position,
+            )
+    for doc in docs.values():
+        external = str(external_account_id(doc["currency"]))
+        for side in ("from", "to"):
+            account = doc[f"{side}_account_id"]
+            doc[f"{side}_holder_name"] = EXTERNAL_HOLDER_NAME if account == external else names[account]
+        doc["pending_holders"] = []
+    return docs
+
+
+def indexed_documents(es: Elasticsearch, index: str) -> dict[str, dict[str, Any]]:
+    """Every document of ``index`` (after a refresh), with its instants parsed."""
+    es.indices.refresh(index=index)
+    found: dict[str, dict[str, Any]] = {}
+    after: list[Any] | None = None
+    while True:
+        page = es.search(index=index, size=1000, sort=[{"transfer_id": "asc"}], search_after=after, version=True)
+        hits = page["hits"]["hits"]
+        if not hits:
+            return found
+        after = hits[-1]["sort"]
+        for hit in hits:
+            source = dict(hit["_source"])
+            for name in ("created_at", "updated_at", "expires_at"):
+                if source.get(name) is not None:
+                    source[name] = datetime.fromisoformat(source[name])
+            source["_version"] = hit["_version"]
+            found[hit["_id"]] = source
+
+
+def differences(expected: dict[str, dict[str, Any]], indexed: dict[str, dict[str, Any]]) -> list[str]:
+    """What differs between the replay and the index, one line per difference (empty when equal)."""
+    lines = [f"missing {t}" for t in sorted(set(expected) - set(indexed))]
+    lines += [f"unexpected {t}" for t in sorted(set(indexed) - set(expected))]
+    for transfer_id in sorted(set(expected) & set(indexed)):
+        for name in COMPARED:
+            want, got = expected[transfer_id][name], indexed[transfer_id].get(name)
+            if want != got:
+                lines.append(f"{transfer_id}.{name}: expected {want!r}, indexed {got!r}")
+    return lines
+
+
+def assert_matches_event_store(es: Elasticsearch, names: IndexNames, dsn: str) -> int:
+    """The live index equals a replay of the whole event store; answers how many transfers were compared."""
+    envelopes = read_event_store(dsn)
+    expected = expected_documents(envelopes)
+    diff = differences(expected, indexed_documents(es, names.transfers))
+    assert not diff, f"{len(diff)} differences, first: {diff[:10]}"
+    return len(expected)
+
+
+# ---------------------------------------------------------------------- the event store
+def read_event_store(dsn: str) -> list[EventEnvelope]:
+    """Every event of the store up to a safe head, in position order."""
+    safe_head, source = SafeHead(dsn), EventStoreSource(dsn)
+    try:
+        head, cursor = safe_head(), 0
+        envelopes: list[EventEnvelope] = []
+        while page := source.read(cursor, head, 5000):
+            envelopes.extend(page)
+            cursor = page[-1].position or cursor
+        return envelopes
+    finally:
+        safe_head.close()
+        source.close()
+
+
+def append_envelopes(store: PostgresEventStore, envelopes: Iterable[EventEnvelope]) -> None:
+    """Append scripted events one by one (the store gives them its own positions)."""
+    for envelope in envelopes:
+        write = StreamWrite(envelope.stream_id, envelope.stream_version - 1, (to_new_event(envelope),))
+        store.append(AppendRequest((write,)))
+
+
+# ---------------------------------------------------------------------- a workload over HTTP
+HOLDERS = ["Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra", "Barbara Liskov", "Donald Knuth"]
+WORDS = ["rent", "groceries", "salary", "invoice", "refund", "coffee", "books", "travel", "gift", "tuition"]
+
+
+@dataclass
+class Workload:
+    """Random commands against the command service: accounts, deposits, withdrawals, transfers, holds posted,
+    voided or left to expire. Refusals (insufficient funds) are part of the game."""
+
+    url: str
+    seed: int
+    accounts: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    accepted: int = 0
+
+    def run(self, commands: int, stop: threading.Event | None = None) -> int:
+        rng = random.Random(self.seed)
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            while len(self.accounts) < 4:
+                self._open(client, rng)
+            for _ in range(commands):
+                if stop is not None and stop.is_set():
+                    break
+                self._one(client, rng)
+        return self.accepted
+
+    def _one(self, client: httpx.Client, rng: random.Random) -> None:
+        roll = rng.random()
+        text = f"{rng.choice(WORDS)} {rng.choice(WORDS)} #{rng.randrange(1000)}"
+        if roll < 0.1:
+            self._open(client, rng)
+        elif roll < 0.35:
+            self._send(
+                client,
+                "/v1/deposits",
+                {"account_id": rng.choice(self.accounts), "amount": rng.randint(100, 9000), "description": text},
+            )
+        elif roll < 0.45:
+            self._send(
+                client,
+                "/v1/withdrawals",
+                {"account_id": rng.choice(self.accounts), "amount": rng.randint(1, 500), "description": text},
+            )
+        elif roll < 0.8:
+            source, target = rng.sample(self.accounts, 2)
+            pending = rng.random() < 0.4
+            body: dict[str, Any] = {
+                "from_account_id": source,
+                "to_account_id": target,
+                "amount": rng.randint(1, 900),
+                "description": text,
+            }
+            if pending:
+                body |= {"pending": True, "timeout_seconds": rng.choice([1, 3600])}
+            answer = self._send(client, "/v1/transfers", body)
+            if answer is not None and pending:
+                self.pending.append(answer["transfer_id"])
+        elif self.pending:
+            transfer_id = self.pending.pop(rng.randrange(len(self.pending)))
+            self._send(client, f"/v1/transfers/{transfer_id}/{rng.choice(['post', 'void'])}", None)
+
+    def _open(self, client: httpx.Client, rng: random.Random) -> None:
+        name = f"{rng.choice(HOLDERS)} {rng.randrange(100)}"
+        answer = self._send(
+            client, "/v1/accounts", {"holder_name": name, "currency": rng.choice(["EUR", "EUR", "USD"])}
+        )
+        if answer is not None:
+            self.accounts.append(answer["account_id"])
+
+    def _send(self, client: httpx.Client, path: str, body: dict[str, Any] | None) -> dict[str, Any] | None:
+        answer = client.post(path, json=body)
+        if answer.status_code in (200, 201):
+            self.accepted += 1
+            return dict(answer.json())
+        assert answer.status_code in (409, 404), f"{path}: {answer.status_code} {answer.text}"
+        return None
+
+
+# ---------------------------------------------------------------------- Kafka: relay and projector
+@dataclass
+class KafkaHarness:
+    """A topic namespace with its own topics (the two event topics and the dead-letter topic)."""
+
+    bootstrap: str
+    namespace: str
+    partitions: int = 3
+
+    @property
+    def topics(self) -> list[str]:
+        return [self.namespace + topic for topic in (*ALL_TOPICS, DEAD_LETTER_TOPIC)]
+
+    def create(self) -> None:
+        ensure_topics(self.bootstrap, self.topics, self.partitions)
+
+    def delete(self) -> None:
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        for future in admin.delete_topics(self.topics).values():
+            with contextlib.suppress(Exception):
+                future.result(timeout=30)
+
+    @contextlib.contextmanager
+    def relay(self, dsn: str, checkpoint: str = "kafka-relay") -> Iterator[Relay]:
+        """The relay publishing the event store at ``dsn`` into the namespace, in a thread."""
+        store = PostgresEventStore(dsn, pool_size=2)
+        checkpoints = PostgresCheckpoints(dsn)
+        publisher = KafkaEventPublisher(self.bootstrap, client_id=f"relay-{checkpoint}")
+        relay = Relay(
+            store, publisher, checkpoints, RelayConfig(checkpoint_name=checkpoint, topic_namespace=self.namespace)
+        )
+        thread = threading.Thread(target=relay.run, name=f"relay-{checkpoint}", daemon=True)
+        thread.start()
+        try:
+            yield relay
+        finally:
+            relay.stop()
+            thread.join(30)
+            publisher.close()
+            checkpoints.close()
+            store.close()
+
+    @contextlib.contextmanager
+    def projector(
+        self, projection: ElasticsearchProjection, dsn: str, config: RunnerConfig | None = None
+    ) -> Iterator[ProjectionRunner]:
+        """The projection runner on real Kafka, in a thread; the relay checkpoint read from ``dsn``."""
+        config = config or RunnerConfig(topic_namespace=self.namespace, batch_size=200, backoff_max=0.5)
+        group = f"{self.namespace}eventledger-projection-{projection.name}"
+        relay_position = PostgresRelayCheckpoint(dsn)
+        runner = ProjectionRunner(
+            projection,
+            KafkaEventLog(self.bootstrap, group, session_timeout_ms=6000),
+            KafkaDeadLetterSink(self.bootstrap, self.namespace + DEAD_LETTER_TOPIC),
+            relay_position,
+            config,
+        )
+        thread = threading.Thread(target=runner.run, name="projector", daemon=True)
+        thread.start()
+        try:
+            yield runner
+        finally:
+            runner.stop()
+            thread.join(60)
+            relay_position.close()

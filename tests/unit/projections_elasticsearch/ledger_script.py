@@ -1,0 +1,246 @@
+"""A scripted ledger for projection tests: real event contracts, stream versions and global positions, and the
+Kafka placement (topic, partition, offset) the runner would hand them over with. Pure: no server.
+
+Used by this tier and imported by the integration and fault tiers of the Elasticsearch projection.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from eventledger_events import (
+    AccountCredited,
+    AccountDebited,
+    AccountHoldPlaced,
+    AccountHoldReleased,
+    AccountOpened,
+    DomainEvent,
+    EventEnvelope,
+    EventMetadata,
+    HoldReleaseReason,
+    TransferExpired,
+    TransferKind,
+    TransferPendingCreated,
+    TransferPendingPosted,
+    TransferPosted,
+    TransferVoided,
+    account_stream_id,
+    external_account_id,
+    topic_for,
+    transfer_stream_id,
+)
+from eventledger_projections.runtime.port import ConsumedEvent, LogMessage, ParkedMessage
+
+METADATA = EventMetadata(actor="tester", correlation_id=UUID(int=7))
+START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class _Transfer:
+    from_account: UUID
+    to_account: UUID
+    amount: int
+    currency: str
+    version: int
+
+
+@dataclass
+class LedgerScript:
+    """Appends events as the write side would (legs included), giving each the next global position.
+
+    ``clock`` advances one minute per command, so ``created_at`` ranges are easy to reason about.
+    """
+
+    envelopes: list[EventEnvelope] = field(default_factory=list)
+    position: int = 0
+    clock: datetime = START
+    _account_versions: dict[UUID, int] = field(default_factory=dict)
+    _currencies: dict[UUID, str] = field(default_factory=dict)
+    _transfers: dict[UUID, _Transfer] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ commands
+    def open(self, holder_name: str, currency: str = "EUR") -> UUID:
+        account_id = uuid.uuid4()
+        self._tick()
+        self._currencies[account_id] = currency
+        self._account(account_id, AccountOpened(account_id=account_id, holder_name=holder_name, currency=currency))
+        return account_id
+
+    def deposit(self, account_id: UUID, amount: int, description: str = "") -> UUID:
+        currency = self._currencies[account_id]
+        return self._posted(TransferKind.DEPOSIT, external_account_id(currency), account_id, amount, description)
+
+    def withdraw(self, account_id: UUID, amount: int, description: str = "") -> UUID:
+        currency = self._currencies[account_id]
+        return self._posted(TransferKind.WITHDRAWAL, account_id, external_account_id(currency), amount, description)
+
+    def transfer(self, source: UUID, target: UUID, amount: int, description: str = "") -> UUID:
+        return self._posted(TransferKind.TRANSFER, source, target, amount, description)
+
+    def hold(self, source: UUID, target: UUID, amount: int, description: str = "") -> UUID:
+        """A pending transfer (expires an hour after creation)."""
+        self._tick()
+        transfer_id, currency = uuid.uuid4(), self._currencies[source]
+        expires_at = self.clock + timedelta(hours=1)
+        self._transfers[transfer_id] = _Transfer(source, target, amount, currency, 1)
+        self._emit(
+            transfer_stream_id(transfer_id),
+            1,
+            TransferPendingCreated(
+                transfer_id=transfer_id,
+                kind=TransferKind.TRANSFER,
+                from_account_id=source,
+                to_account_id=target,
+                amount=amount,
+                currency=currency,
+                description=description,
+                expires_at=expires_at,
+            ),
+        )
+        self._account(
+            source,
+            AccountHoldPlaced(
+                account_id=source, transfer_id=transfer_id, amount=amount, currency=currency, expires_at=expires_at
+            ),
+        )
+        return transfer_id
+
+    def post(self, transfer_id: UUID) -> None:
+        self._tick()
+        t = self._settle(transfer_id)
+        self._emit(
+            transfer_stream_id(transfer_id),
+            t.version,
+            TransferPendingPosted(
+                transfer_id=transfer_id,
+                from_account_id=t.from_account,
+                to_account_id=t.to_account,
+                amount=t.amount,
+                currency=t.currency,
+            ),
+        )
+        self._release(transfer_id, t, HoldReleaseReason.POSTED)
+        self._legs(transfer_id, t, "")
+
+    def void(self, transfer_id: UUID) -> None:
+        self._tick()
+        t = self._settle(transfer_id)
+        self._emit(transfer_stream_id(transfer_id), t.version, TransferVoided(transfer_id=transfer_id))
+        self._release(transfer_id, t, HoldReleaseReason.VOIDED)
+
+    def expire(self, transfer_id: UUID) -> None:
+        self._tick()
+        t = self._settle(transfer_id)
+        self._emit(transfer_stream_id(transfer_id), t.version, TransferExpired(transfer_id=transfer_id))
+        self._release(transfer_id, t, HoldReleaseReason.EXPIRED)
+
+    # ------------------------------------------------------------------ plumbing
+    def _posted(self, kind: TransferKind, source: UUID, target: UUID, amount: int, description: str) -> UUID:
+        self._tick()
+        transfer_id = uuid.uuid4()
+        currency = self._currencies.get(source) or self._currencies[target]
+        posted = self._transfers[transfer_id] = _Transfer(source, target, amount, currency, 1)
+        payload = TransferPosted(
+            transfer_id=transfer_id,
+            kind=kind,
+            from_account_id=source,
+            to_account_id=target,
+            amount=amount,
+            currency=currency,
+            description=description,
+        )
+        self._emit(transfer_stream_id(transfer_id), 1, payload)
+        self._legs(transfer_id, posted, description)
+        return transfer_id
+
+    def _legs(self, transfer_id: UUID, t: _Transfer, text: str) -> None:
+        source, target = t.from_account, t.to_account
+        common = {"transfer_id": transfer_id, "amount": t.amount, "currency": t.currency, "description": text}
+        if source in self._currencies:
+            self._account(
+                source,
+                AccountDebited(account_id=source, balance_after=0, counterparty_account_id=target, **common),
+            )
+        if target in self._currencies:
+            self._account(
+                target,
+                AccountCredited(account_id=target, balance_after=0, counterparty_account_id=source, **common),
+            )
+
+    def _release(self, transfer_id: UUID, t: _Transfer, reason: HoldReleaseReason) -> None:
+        self._account(
+            t.from_account,
+            AccountHoldReleased(
+                account_id=t.from_account, transfer_id=transfer_id, amount=t.amount, currency=t.currency, reason=reason
+            ),
+        )
+
+    def _settle(self, transfer_id: UUID) -> _Transfer:
+        t = self._transfers[transfer_id]
+        t.version += 1
+        return t
+
+    def _account(self, account_id: UUID, payload: DomainEvent) -> None:
+        version = self._account_versions.get(account_id, 0) + 1
+        self._account_versions[account_id] = version
+        self._emit(account_stream_id(account_id), version, payload)
+
+    def _emit(self, stream_id: str, version: int, payload: DomainEvent) -> None:
+        self.position += 1
+        envelope = EventEnvelope.new(
+            payload,
+            event_id=uuid.uuid4(),
+            stream_id=stream_id,
+            stream_version=version,
+            occurred_at=self.clock,
+            metadata=METADATA,
+        ).recorded(position=self.position, recorded_at=self.clock)
+        self.envelopes.append(envelope)
+
+    def _tick(self) -> None:
+        self.clock += timedelta(minutes=1)
+
+
+@dataclass
+class Partitioner:
+    """Places events as Kafka would: topic by category, partition by key hash, offsets per partition.
+
+    Keeps its offsets between calls, so delivering the same envelopes again gives them new offsets (as a
+    redelivery by the relay does).
+    """
+
+    partitions: int = 3
+    namespace: str = ""
+    _next: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def place(self, envelopes: Iterable[EventEnvelope]) -> list[ConsumedEvent]:
+        placed: list[ConsumedEvent] = []
+        for envelope in envelopes:
+            topic = self.namespace + topic_for(envelope.stream_id)
+            key = envelope.stream_id.encode()
+            partition = zlib.crc32(key) % self.partitions
+            offset = self._next.get((topic, partition), 0)
+            self._next[(topic, partition)] = offset + 1
+            placed.append(ConsumedEvent(envelope, LogMessage(topic, partition, offset, key, b"")))
+        return placed
+
+    def high_watermarks(self) -> dict[tuple[str, int], int]:
+        """Every partition of both topics, with the offset after the last placed message."""
+        return {
+            (self.namespace + topic, p): self._next.get((self.namespace + topic, p), 0)
+            for topic in ("eventledger.accounts.v1", "eventledger.transfers.v1")
+            for p in range(self.partitions)
+        }
+
+
+def parked(events: Sequence[ConsumedEvent]) -> list[ParkedMessage]:
+    return [ParkedMessage(e.message.topic, e.message.partition, e.message.offset, e.position) for e in events]
+
+
+def batches(events: Sequence[ConsumedEvent], size: int) -> list[list[ConsumedEvent]]:
+    return [list(events[i : i + size]) for i in range(0, len(events), size)]
