@@ -1,0 +1,143 @@
+"""The Redis read model as a :class:`~eventledger_projections.runtime.port.Projection` (name ``"redis"``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+
+import redis
+
+from eventledger_projections.redis.connection import Scripts, run
+from eventledger_projections.redis.keys import KeySpace, parse_partition_field, partition_field
+from eventledger_projections.redis.operations import flatten, operation
+from eventledger_projections.redis.scripts import MOVED
+from eventledger_projections.runtime.port import (
+    ConsumedEvent,
+    OffsetsMoved,
+    ParkedMessage,
+    Projection,
+    TopicPartition,
+)
+
+_TRANSIENT_ERRORS = (
+    redis.ConnectionError,  # BusyLoadingError (a restarted Redis still reading its file) is one
+    redis.TimeoutError,
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.MasterDownError,
+    redis.exceptions.ClusterDownError,
+)
+_TRANSIENT_REPLIES = ("ELBUSY ", "BUSY ", "NOREPLICAS ")
+"""Error replies that mean "the server cannot take this write now", not "this event is wrong"."""
+
+
+class RedisProjection(Projection):
+    """Balance cache and dashboard figures in Redis, written only by the version-guarded scripts of
+    :mod:`.scripts`.
+
+    - ``apply`` sends the whole batch as one ``APPLY`` script call: rows, figures, next offsets and
+      reflected-position marks of every partition in the batch move together or not at all. An event already
+      applied (its stream version is not above the stored one) changes nothing but progress.
+    - The live version is cached. When a script finds that the live pointer names another version (a rebuild
+      switched, or Redis came back empty), the projection raises :class:`OffsetsMoved` from ``apply``,
+      ``skip`` and ``mark_caught_up`` until the runner has called :meth:`load_offsets` again, so that nothing is
+      written at the old offsets into the new version.
+    - ``load_offsets`` creates an empty live version when there is none (first start, or a Redis that lost its
+      data): the runner then reads every partition from its beginning.
+    """
+
+    name = "redis"
+
+    def __init__(self, client: redis.Redis, *, base: str = "el") -> None:
+        self.keys = KeySpace(base)
+        self._client = client
+        self._scripts = Scripts.register(client)
+        self._version: int | None = None
+        self._moved = False
+
+    # ------------------------------------------------------------------ the port
+    def apply(self, batch: Sequence[ConsumedEvent]) -> None:
+        if not batch:
+            return
+        operations = [operation(event.envelope) for event in batch]
+        progress = _progress((e.topic_partition, e.offset, e.position) for e in batch)
+        self._write(progress, flatten(operations))
+
+    def skip(self, parked: Sequence[ParkedMessage]) -> None:
+        if parked:
+            self._write(_progress((m.topic_partition, m.offset, m.position) for m in parked), [])
+
+    def load_offsets(self) -> Mapping[TopicPartition, int]:
+        version, flat = run(self._scripts.load_offsets, self.keys.base, _now())
+        self._version = int(version)
+        self._moved = False
+        return {parse_partition_field(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+    def mark_caught_up(self, relay_position: int, high_watermarks: Mapping[TopicPartition, int]) -> None:
+        pairs = [str(v) for tp, high in high_watermarks.items() for v in (partition_field(tp), high)]
+        answer = run(self._scripts.mark_caught_up, self.keys.base, self._live(), relay_position, *pairs)
+        if answer == MOVED:
+            self._lost_version()
+
+    def reflected_position(self) -> int:
+        return int(run(self._scripts.reflected, self.keys.base))
+
+    def is_transient(self, error: BaseException) -> bool:
+        if isinstance(error, _TRANSIENT_ERRORS):
+            return True
+        if isinstance(error, redis.ResponseError):
+            return str(error).startswith(_TRANSIENT_REPLIES)
+        return super().is_transient(error)
+
+    def ready(self) -> bool:
+        try:
+            return bool(self._client.ping())
+        except redis.RedisError:
+            return False
+
+    def close(self) -> None:
+        self._client.close()
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def version(self) -> int | None:
+        """The live version this projection writes to (``None`` until it first asked)."""
+        return self._version
+
+    def _live(self) -> int:
+        if self._moved:
+            raise OffsetsMoved(f"the live version is no longer {self._version}; load the offsets again")
+        if self._version is None:
+            self.load_offsets()
+        assert self._version is not None
+        return self._version
+
+    def _write(self, progress: list[str], operations: list[str]) -> None:
+        version = self._live()
+        answer = run(self._scripts.apply, self.keys.base, version, "live", len(progress) // 3, *progress, *operations)
+        if answer == MOVED:
+            self._lost_version()
+
+    def _lost_version(self) -> None:
+        self._moved = True
+        raise OffsetsMoved(f"the live pointer no longer names version {self._version}")
+
+
+def _progress(items: Iterable[tuple[TopicPartition, int, int | None]]) -> list[str]:
+    """Per partition: the next offset after the batch and its highest position ('' when none is known)."""
+    per_partition: dict[TopicPartition, tuple[int, int | None]] = {}
+    for tp, offset, position in items:
+        next_offset, highest = per_partition.get(tp, (0, None))
+        if position is not None and (highest is None or position > highest):
+            highest = position
+        per_partition[tp] = (max(next_offset, offset + 1), highest)
+    return [
+        value
+        for tp, (next_offset, highest) in per_partition.items()
+        for value in (partition_field(tp), str(next_offset), "" if highest is None else str(highest))
+    ]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()

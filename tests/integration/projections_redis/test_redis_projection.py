@@ -1,0 +1,228 @@
+"""The Redis read model on real PostgreSQL, Kafka and Redis, driven by the projection runtime: it equals a replay of
+the event store, redelivery changes nothing, poison messages are parked while the projection goes on, and the
+reflected position never runs ahead of what is applied."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+import redis
+from confluent_kafka import Consumer, Producer, TopicPartition
+from tests.integration.projections.ledger_rig import (
+    Workload,
+    create_topics,
+    dead_letters,
+    delete_topics,
+    new_namespace,
+    relay_running,
+    settings_for,
+)
+from tests.integration.projections_redis.redis_rig import (
+    RedisProjector,
+    assert_redis_matches,
+    delete_base,
+    new_base,
+    snapshot,
+)
+from tests.support.processes import scratch_database, wait_for
+from tests.support.servers import Endpoints
+
+from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_events import ACCOUNTS_TOPIC, AccountCredited, EventEnvelope, EventMetadata, to_kafka_record
+from eventledger_events.streams import account_stream_id
+from eventledger_infra.settings import Settings
+from eventledger_projections.redis.connection import connect
+from eventledger_projections.redis.keys import parse_partition_field
+
+
+@dataclass
+class Rig:
+    settings: Settings
+    store: PostgresEventStore
+    namespace: str
+    base: str
+    client: redis.Redis
+    projector: RedisProjector
+
+    @property
+    def dsn(self) -> str:
+        return self.settings.postgres_dsn
+
+    def wait_until_reflected(self, timeout: float = 60.0) -> None:
+        self.projector.wait_until_reflected(self.store.head_position(), timeout)
+
+
+@pytest.fixture
+def rig(endpoints: Endpoints) -> Iterator[Rig]:
+    with scratch_database(Settings.from_env()) as database:
+        settings = settings_for(database)
+        namespace = new_namespace("redis")
+        base = new_base()
+        create_topics(settings.kafka_bootstrap, namespace)
+        store = PostgresEventStore(settings.postgres_dsn, pool_size=4)
+        client = connect(settings.redis_url)
+        try:
+            with RedisProjector.running(settings, namespace, base) as projector:
+                yield Rig(settings, store, namespace, base, client, projector)
+        finally:
+            delete_base(client, base)
+            client.close()
+            store.close()
+            delete_topics(settings.kafka_bootstrap, namespace)
+
+
+def test_after_a_random_workload_the_read_model_equals_a_replay_of_the_event_store(rig: Rig) -> None:
+    workload = Workload(rig.store, seed=21)
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        workload.run(400)
+        rig.wait_until_reflected()
+    expected = assert_redis_matches(rig.store, rig.client, rig.base)
+    assert workload.accepted > 250
+    assert set(expected.by_status) >= {"open", "frozen"}
+    assert set(expected.volume) == {"EUR", "USD"}
+    kinds = {event.event_type for event in rig.store.read_all(limit=10_000_000, wait=0)}
+    assert {"account.hold_placed", "account.hold_released", "transfer.pending_posted"} <= kinds
+    assert rig.projector.projection.reflected_position() == rig.store.head_position()
+
+
+def test_delivering_every_event_twice_changes_nothing(rig: Rig) -> None:
+    workload = Workload(rig.store, seed=22)
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        workload.run(200)
+        rig.wait_until_reflected()
+    assert_redis_matches(rig.store, rig.client, rig.base)
+    rows_before = _rows(snapshot(rig.client, rig.base))
+    published = _high_watermarks(rig)
+    # A second relay with its own checkpoint publishes the whole log again into the same topics.
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace, checkpoint="again") as again:
+        head = rig.store.head_position()
+        wait_for(lambda: again.position >= head, 60, "the second relay to publish everything again")
+    doubled = _high_watermarks(rig)
+    assert sum(doubled.values()) == 2 * sum(published.values())
+    wait_for(lambda: _stored_offsets(rig) == doubled, 60, "the projection to read every duplicate")
+    assert _rows(snapshot(rig.client, rig.base)) == rows_before
+    assert_redis_matches(rig.store, rig.client, rig.base)
+
+
+def _rows(dump: dict[str, object]) -> dict[str, object]:
+    """Everything but the progress bookkeeping (offsets, marks, last positions, meta)."""
+    progress = ("offsets", "marks", "last", "meta")
+    return {key: value for key, value in dump.items() if key.rsplit(":", 1)[-1] not in progress}
+
+
+def _stored_offsets(rig: Rig) -> dict[tuple[str, int], int]:
+    version = rig.projector.projection.version
+    assert version is not None
+    raw = rig.client.hgetall(rig.projector.projection.keys.offsets(version))
+    return {parse_partition_field(str(field)): int(offset) for field, offset in raw.items()}
+
+
+def _high_watermarks(rig: Rig) -> dict[tuple[str, int], int]:
+    consumer = Consumer({"bootstrap.servers": rig.settings.kafka_bootstrap, "group.id": f"hw-{uuid.uuid4()}"})
+    try:
+        found: dict[tuple[str, int], int] = {}
+        for topic in (rig.namespace + "eventledger.accounts.v1", rig.namespace + "eventledger.transfers.v1"):
+            metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+            for partition in metadata.partitions:
+                high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+                if high:
+                    found[(topic, partition)] = high
+        return found
+    finally:
+        consumer.close()
+
+
+def _produce(
+    bootstrap: str, topic: str, key: bytes, value: bytes, headers: list[tuple[str, str | bytes | None]]
+) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
+    producer.produce(topic, key=key, value=value, headers=headers)
+    assert producer.flush(30) == 0
+
+
+def test_poison_messages_are_parked_with_reason_and_the_projection_goes_on(rig: Rig) -> None:
+    workload = Workload(rig.store, seed=23)
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        workload.run(60)
+        rig.wait_until_reflected()
+        topic = rig.namespace + ACCOUNTS_TOPIC
+        key = account_stream_id(workload.accounts[0][0]).encode()
+        _produce(rig.settings.kafka_bootstrap, topic, key, b"\x01garbage", [("event-id", b"not-a-uuid")])
+        # A well-formed event this read model cannot apply: a credit to an account it never saw opened.
+        stranger = uuid.uuid4()
+        payload = AccountCredited(
+            account_id=stranger,
+            transfer_id=uuid.uuid4(),
+            amount=5,
+            currency="EUR",
+            balance_after=5,
+            counterparty_account_id=uuid.uuid4(),
+        )
+        now = datetime.now(UTC)
+        envelope = EventEnvelope.new(
+            payload,
+            event_id=uuid.uuid4(),
+            stream_id=account_stream_id(stranger),
+            stream_version=2,
+            occurred_at=now,
+            metadata=EventMetadata(actor="intruder", correlation_id=uuid.uuid4()),
+        ).recorded(position=1, recorded_at=now)
+        record = to_kafka_record(envelope)
+        _produce(rig.settings.kafka_bootstrap, topic, record.key, record.value, list(record.headers))
+        workload.run(60)  # the projection goes on
+        rig.wait_until_reflected()
+
+    parked = dead_letters(rig.settings.kafka_bootstrap, rig.namespace, expected=2)
+    assert len(parked) == 2
+    assert {p["headers"]["dlq-projection"] for p in parked} == {"redis"}
+    garbage = next(p for p in parked if p["headers"]["dlq-reason"].startswith("undecodable"))
+    assert garbage["value"] == b"\x01garbage"
+    unappliable = next(p for p in parked if p is not garbage)
+    assert unappliable["value"] == record.value
+    assert unappliable["headers"]["event-id"] == str(envelope.event_id)
+    assert "ELPOISON" in unappliable["headers"]["dlq-reason"]
+    assert "never opened" in unappliable["headers"]["dlq-reason"]
+    assert_redis_matches(rig.store, rig.client, rig.base)
+    assert rig.client.exists(rig.projector.projection.keys.account(1, stranger)) == 0
+
+
+def test_the_reflected_position_is_never_ahead_of_what_is_applied(rig: Rig) -> None:
+    workload = Workload(rig.store, seed=24)
+    checked = 0
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        writer = threading.Thread(target=workload.run, args=(400,))
+        writer.start()
+        try:
+            while writer.is_alive():
+                claimed = rig.projector.projection.reflected_position()
+                _assert_everything_up_to_is_applied(rig, claimed)
+                checked += claimed > 0
+        finally:
+            writer.join(120)
+        rig.wait_until_reflected()
+    _assert_everything_up_to_is_applied(rig, rig.projector.projection.reflected_position())
+    assert checked > 5, "the claim was checked while the projection was moving"
+
+
+def _assert_everything_up_to_is_applied(rig: Rig, claimed: int) -> None:
+    """Every event at or below ``claimed`` is reflected by its row's stored version (read after the claim)."""
+    events = rig.store.read_all(limit=10_000_000, wait=0)
+    version = rig.projector.projection.version or 1
+    keys = rig.projector.projection.keys
+    late = []
+    for event in events:
+        if event.position > claimed:
+            break
+        category, _, entity = event.stream_id.partition("-")
+        if category == "account":
+            stored = rig.client.hget(keys.account(version, entity), "version")
+        else:
+            stored = rig.client.get(keys.transfer(version, entity))
+        if int(stored or 0) < event.stream_version:
+            late.append(event)
+    assert not late, f"claimed {claimed} but {len(late)} events at or below it are not applied, first {late[0]}"

@@ -1,0 +1,174 @@
+"""From events to the apply script's operations (pure), the key layout, and how failures are classified."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+
+from eventledger_events import (
+    AccountClosed,
+    AccountCredited,
+    AccountDebited,
+    AccountFrozen,
+    AccountHoldPlaced,
+    AccountHoldReleased,
+    AccountOpened,
+    AccountUnfrozen,
+    DomainEvent,
+    EventEnvelope,
+    EventMetadata,
+    HoldReleaseReason,
+    TransferExpired,
+    TransferKind,
+    TransferPendingCreated,
+    TransferPendingPosted,
+    TransferPosted,
+    TransferVoided,
+    account_stream_id,
+    transfer_stream_id,
+)
+from eventledger_projections.redis.keys import KeySpace, parse_partition_field, partition_field
+from eventledger_projections.redis.operations import FIELDS_PER_OPERATION, UnappliableEvent, flatten, operation
+from eventledger_projections.redis.projection import RedisProjection, _progress
+
+ACCOUNT = uuid.UUID("00000000-0000-0000-0000-0000000000a1")
+OTHER = uuid.UUID("00000000-0000-0000-0000-0000000000b2")
+TRANSFER = uuid.UUID("00000000-0000-0000-0000-0000000000c3")
+AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def recorded(payload: DomainEvent, stream_id: str, version: int = 3, position: int = 42) -> EventEnvelope:
+    return EventEnvelope.new(
+        payload,
+        event_id=uuid.uuid4(),
+        stream_id=stream_id,
+        stream_version=version,
+        occurred_at=AT,
+        metadata=EventMetadata(actor="t", correlation_id=uuid.uuid4()),
+    ).recorded(position=position, recorded_at=AT)
+
+
+def on_account(payload: DomainEvent) -> tuple[str, ...]:
+    return operation(recorded(payload, account_stream_id(ACCOUNT)))
+
+
+def on_transfer(payload: DomainEvent) -> tuple[str, ...]:
+    return operation(recorded(payload, transfer_stream_id(TRANSFER)))
+
+
+HEAD = (str(ACCOUNT), "3", "42", AT.isoformat())
+THEAD = (str(TRANSFER), "3", "42", AT.isoformat())
+
+
+def test_account_events_become_operations_with_absolute_balances() -> None:
+    assert on_account(AccountOpened(account_id=ACCOUNT, holder_name="Ada", currency="EUR", overdraft_limit=500)) == (
+        "O",
+        *HEAD,
+        "EUR",
+        "Ada",
+        "500",
+    )
+    assert on_account(AccountFrozen(account_id=ACCOUNT)) == ("S", *HEAD, "frozen", "", "")
+    assert on_account(AccountUnfrozen(account_id=ACCOUNT)) == ("S", *HEAD, "open", "", "")
+    assert on_account(AccountClosed(account_id=ACCOUNT)) == ("S", *HEAD, "closed", "", "")
+    for kind in (AccountCredited, AccountDebited):
+        movement = kind(
+            account_id=ACCOUNT,
+            transfer_id=TRANSFER,
+            amount=70,
+            currency="EUR",
+            balance_after=-30,
+            counterparty_account_id=OTHER,
+        )
+        assert on_account(movement) == ("M", *HEAD, "-30", "70", "EUR")
+
+
+def test_holds_become_signed_deltas() -> None:
+    expires = AT + timedelta(minutes=1)
+    placed = AccountHoldPlaced(account_id=ACCOUNT, transfer_id=TRANSFER, amount=9, currency="USD", expires_at=expires)
+    released = AccountHoldReleased(
+        account_id=ACCOUNT, transfer_id=TRANSFER, amount=9, currency="USD", reason=HoldReleaseReason.EXPIRED
+    )
+    assert on_account(placed) == ("H", *HEAD, "9", "USD", "")
+    assert on_account(released) == ("H", *HEAD, "-9", "USD", "")
+
+
+def test_only_posted_transfers_carry_volume() -> None:
+    legs = {"from_account_id": ACCOUNT, "to_account_id": OTHER, "amount": 15, "currency": "EUR"}
+    posted = TransferPosted(transfer_id=TRANSFER, kind=TransferKind.TRANSFER, **legs)
+    pending = TransferPendingCreated(
+        transfer_id=TRANSFER, kind=TransferKind.TRANSFER, expires_at=AT + timedelta(minutes=1), **legs
+    )
+    assert on_transfer(posted) == ("T", *THEAD, "posted", "15", "EUR")
+    assert on_transfer(TransferPendingPosted(transfer_id=TRANSFER, **legs)) == ("T", *THEAD, "posted", "15", "EUR")
+    assert on_transfer(pending) == ("T", *THEAD, "pending", "0", "EUR")
+    assert on_transfer(TransferVoided(transfer_id=TRANSFER)) == ("T", *THEAD, "voided", "0", "")
+    assert on_transfer(TransferExpired(transfer_id=TRANSFER)) == ("T", *THEAD, "expired", "0", "")
+
+
+def test_every_operation_has_the_fixed_width_the_script_steps_by() -> None:
+    ops = [
+        on_account(AccountFrozen(account_id=ACCOUNT)),
+        on_transfer(TransferVoided(transfer_id=TRANSFER)),
+    ]
+    assert all(len(op) == FIELDS_PER_OPERATION for op in ops)
+    assert flatten(ops) == [*ops[0], *ops[1]]
+
+
+def test_an_event_of_another_entity_than_its_stream_is_refused() -> None:
+    with pytest.raises(UnappliableEvent, match="recorded in stream"):
+        operation(recorded(AccountFrozen(account_id=OTHER), account_stream_id(ACCOUNT)))
+
+
+def test_an_event_never_appended_is_refused() -> None:
+    envelope = EventEnvelope.new(
+        AccountFrozen(account_id=ACCOUNT),
+        event_id=uuid.uuid4(),
+        stream_id=account_stream_id(ACCOUNT),
+        stream_version=1,
+        occurred_at=AT,
+        metadata=EventMetadata(actor="t", correlation_id=uuid.uuid4()),
+    )
+    with pytest.raises(UnappliableEvent, match="never appended"):
+        operation(envelope)
+
+
+def test_progress_keeps_per_partition_the_next_offset_and_the_highest_known_position() -> None:
+    items = [(("t", 0), 5, 10), (("t", 0), 6, 8), (("t", 1), 2, None), (("t", 0), 4, 12)]
+    assert _progress(items) == ["t|0", "7", "12", "t|1", "3", ""]
+
+
+def test_key_names_and_patterns() -> None:
+    keys = KeySpace("a*b")
+    assert keys.live == "a*b:live"
+    assert keys.account(3, ACCOUNT) == f"a*b:v3:account:{ACCOUNT}"
+    assert keys.version_pattern(3) == r"a\*b:v3:*"
+    assert keys.parse_meta_key("a*b:v12:meta") == 12
+    assert keys.parse_meta_key("a*b:v12:account:x:meta") is None
+    assert parse_partition_field(partition_field(("ns.eventledger.accounts.v1", 4))) == (
+        "ns.eventledger.accounts.v1",
+        4,
+    )
+    with pytest.raises(ValueError, match="key base"):
+        KeySpace("has space")
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (redis.ConnectionError("refused"), True),
+        (redis.exceptions.BusyLoadingError("loading"), True),
+        (redis.TimeoutError("slow"), True),
+        (redis.exceptions.OutOfMemoryError("command not allowed when used memory > 'maxmemory'"), True),
+        (redis.ResponseError("ELBUSY version 3 is handing over to a rebuilt version"), True),
+        (redis.ResponseError("ELPOISON account x was never opened"), False),
+        (UnappliableEvent("no place"), False),
+        (ConnectionError("socket"), True),
+    ],
+)
+def test_store_outages_are_transient_and_event_faults_are_not(error: BaseException, transient: bool) -> None:
+    projection = RedisProjection.__new__(RedisProjection)  # is_transient needs no connection
+    assert projection.is_transient(error) is transient
