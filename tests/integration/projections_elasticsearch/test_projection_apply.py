@@ -3,8 +3,6 @@ holder names arriving late, bulk item failures, progress and the reflected posit
 
 from __future__ import annotations
 
-import random
-
 import pytest
 from elasticsearch import Elasticsearch
 from tests.integration.projections_elasticsearch.support import (
@@ -12,7 +10,7 @@ from tests.integration.projections_elasticsearch.support import (
     expected_documents,
     indexed_documents,
 )
-from tests.unit.projections_elasticsearch.ledger_script import LedgerScript, Partitioner, batches, parked
+from tests.unit.projections_elasticsearch.ledger_script import LedgerScript, Partitioner, batches, parked, random_script
 
 from eventledger_events import ACCOUNTS_TOPIC, TRANSFERS_TOPIC
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
@@ -20,31 +18,6 @@ from eventledger_projections.elasticsearch.bulk import BulkWriteFailed
 from eventledger_projections.elasticsearch.documents import UnknownTransfer
 from eventledger_projections.elasticsearch.mappings import HOLDERS_MAPPING, TRANSFERS_MAPPING
 from eventledger_projections.elasticsearch.projection import SwitchInProgress
-
-
-def random_script(seed: int, commands: int = 120) -> LedgerScript:
-    rng = random.Random(seed)
-    script = LedgerScript()
-    accounts = [script.open(name, currency) for name, currency in [("Ada Lovelace", "EUR"), ("Alan Turing", "EUR")]]
-    pending = []
-    for _ in range(commands):
-        roll = rng.random()
-        if roll < 0.1:
-            accounts.append(script.open(f"Holder {rng.randrange(1000)}", "EUR"))
-        elif roll < 0.3:
-            script.deposit(rng.choice(accounts), rng.randint(1, 10_000), f"deposit {rng.randrange(99)}")
-        elif roll < 0.4:
-            script.withdraw(rng.choice(accounts), rng.randint(1, 100), "cash")
-        elif roll < 0.65:
-            source, target = rng.sample(accounts, 2)
-            script.transfer(source, target, rng.randint(1, 500), "share")
-        elif roll < 0.85:
-            source, target = rng.sample(accounts, 2)
-            pending.append(script.hold(source, target, rng.randint(1, 500), "hold"))
-        elif pending:
-            settle = rng.choice([script.post, script.void, script.expire])
-            settle(pending.pop(rng.randrange(len(pending))))
-    return script
 
 
 def apply_all(projection: ElasticsearchProjection, partitioner: Partitioner, script: LedgerScript, size: int) -> None:

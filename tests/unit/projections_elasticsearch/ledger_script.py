@@ -6,6 +6,7 @@ Used by this tier and imported by the integration and fault tiers of the Elastic
 
 from __future__ import annotations
 
+import random
 import uuid
 import zlib
 from collections.abc import Iterable, Sequence
@@ -204,6 +205,32 @@ class LedgerScript:
 
     def _tick(self) -> None:
         self.clock += timedelta(minutes=1)
+
+
+def random_script(seed: int, commands: int = 120) -> LedgerScript:
+    """A reproducible mix of openings, deposits, withdrawals, transfers and holds posted, voided or expired."""
+    rng = random.Random(seed)
+    script = LedgerScript()
+    accounts = [script.open(name, currency) for name, currency in [("Ada Lovelace", "EUR"), ("Alan Turing", "EUR")]]
+    pending = []
+    for _ in range(commands):
+        roll = rng.random()
+        if roll < 0.1:
+            accounts.append(script.open(f"Holder {rng.randrange(1000)}", "EUR"))
+        elif roll < 0.3:
+            script.deposit(rng.choice(accounts), rng.randint(1, 10_000), f"deposit {rng.randrange(99)}")
+        elif roll < 0.4:
+            script.withdraw(rng.choice(accounts), rng.randint(1, 100), "cash")
+        elif roll < 0.65:
+            source, target = rng.sample(accounts, 2)
+            script.transfer(source, target, rng.randint(1, 500), "share")
+        elif roll < 0.85:
+            source, target = rng.sample(accounts, 2)
+            pending.append(script.hold(source, target, rng.randint(1, 500), "hold"))
+        elif pending:
+            settle = rng.choice([script.post, script.void, script.expire])
+            settle(pending.pop(rng.randrange(len(pending))))
+    return script
 
 
 @dataclass
