@@ -69,6 +69,7 @@ def _serve(settings: GatewaySettings) -> int:
     from eventledger_gateway.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s gateway %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO
     uvicorn.run(
         create_app(settings),
         host=settings.host,

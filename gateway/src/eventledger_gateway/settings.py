@@ -14,7 +14,7 @@ import importlib.util
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from eventledger_infra.settings import Settings as InfraSettings
@@ -70,6 +70,14 @@ class GatewaySettings(BaseSettings):
     upstream_retry_after_seconds: int = Field(default=2, ge=1)
     stream_idle_timeout_seconds: float = Field(default=300.0, gt=0)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    @field_validator("command_url", "query_url", "audit_url", "admin_url")
+    @classmethod
+    def _plain_http(cls, url: str | None) -> str | None:
+        """The sides are reached over plain HTTP inside the deployment (TLS ends at the gateway's ingress)."""
+        if url is not None and not url.startswith("http://"):
+            raise ValueError(f"an upstream address must start with http://, got {url!r}")
+        return url.rstrip("/") if url else url
 
     @model_validator(mode="after")
     def _refuse_unsafe_keys(self) -> Self:

@@ -30,6 +30,7 @@ from eventledger_gateway.problems import Problem
 from eventledger_gateway.routetable import Route, Upstream
 from eventledger_gateway.settings import GatewaySettings
 from eventledger_gateway.translation import problem_for_transport_error, translate_answer
+from eventledger_gateway.transport import LeanHTTPTransport
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,6 @@ class Upstreams:
 
     def __init__(self, settings: GatewaySettings) -> None:
         self._settings = settings
-        limits = httpx.Limits(
-            max_connections=settings.upstream_max_connections,
-            max_keepalive_connections=settings.upstream_max_connections,
-        )
         self._timeout = httpx.Timeout(
             settings.upstream_timeout_seconds,
             connect=settings.upstream_connect_timeout_seconds,
@@ -62,8 +59,7 @@ class Upstreams:
         for upstream in UPSTREAMS:
             url = settings.upstream_url(upstream)
             if url not in by_url:
-                # retries=1 repeats only a failed connect (nothing was sent), so it is safe for commands too.
-                transport = httpx.AsyncHTTPTransport(limits=limits, retries=1)
+                transport = LeanHTTPTransport(max_connections=settings.upstream_max_connections)
                 by_url[url] = httpx.AsyncClient(base_url=url, transport=transport, timeout=self._timeout)
             served.setdefault(url, []).append(upstream)
             self._clients[upstream] = by_url[url]

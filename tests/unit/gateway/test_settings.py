@@ -82,3 +82,13 @@ def test_an_unreadable_public_key_file_is_named(tmp_path: Path) -> None:
 def test_nonsense_numbers_are_refused(field: str, value: float) -> None:
     with pytest.raises(ValidationError, match=field):
         GatewaySettings.model_validate({field: value})
+
+
+@pytest.mark.parametrize("url", ["https://command.internal", "command:18081", "ftp://x"])
+def test_upstreams_are_plain_http_addresses(url: str) -> None:
+    with pytest.raises(ValidationError, match="must start with http://"):
+        GatewaySettings(command_url=url)
+
+
+def test_a_trailing_slash_is_dropped() -> None:
+    assert GatewaySettings(query_url="http://127.0.0.1:18082/").query_url == "http://127.0.0.1:18082"
