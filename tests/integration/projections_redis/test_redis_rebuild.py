@@ -1,0 +1,205 @@
+"""Rebuilding the Redis read model from the event store beside the live version while its projector runs, switching
+the pointer without the reflected position going back, and cleaning up after itself (real PostgreSQL, Kafka,
+Redis)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import redis
+from tests.integration.projections.ledger_rig import (
+    Workload,
+    create_topics,
+    delete_topics,
+    new_namespace,
+    relay_running,
+    settings_for,
+)
+from tests.integration.projections_redis.redis_rig import (
+    RedisProjector,
+    assert_redis_matches,
+    delete_base,
+    keys_under,
+    new_base,
+)
+from tests.support.processes import scratch_database, wait_for
+from tests.support.servers import Endpoints
+
+from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_infra.settings import Settings
+from eventledger_projections.rebuild.source import EventStoreSource
+from eventledger_projections.redis import RedisReadModel, RedisRebuild, RedisRebuildConfig
+from eventledger_projections.redis.connection import Scripts, connect, run
+from eventledger_projections.redis.keys import KeySpace
+from eventledger_projections.redis.settings import PREFIX_VARIABLE
+from eventledger_projections.redis.versions import RebuildAlreadyRunning, live_version, versions
+
+
+@dataclass
+class Rig:
+    settings: Settings
+    store: PostgresEventStore
+    namespace: str
+    base: str
+    client: redis.Redis
+    projector: RedisProjector
+
+    @property
+    def dsn(self) -> str:
+        return self.settings.postgres_dsn
+
+    @property
+    def keys(self) -> KeySpace:
+        return KeySpace(self.base)
+
+    def wait_until_reflected(self, timeout: float = 60.0) -> None:
+        self.projector.wait_until_reflected(self.store.head_position(), timeout)
+
+
+@pytest.fixture
+def rig(endpoints: Endpoints) -> Iterator[Rig]:
+    with scratch_database(Settings.from_env()) as database:
+        settings = settings_for(database)
+        namespace = new_namespace("redis-rebuild")
+        base = new_base()
+        create_topics(settings.kafka_bootstrap, namespace)
+        store = PostgresEventStore(settings.postgres_dsn, pool_size=4)
+        client = connect(settings.redis_url)
+        try:
+            with RedisProjector.running(settings, namespace, base) as projector:
+                yield Rig(settings, store, namespace, base, client, projector)
+        finally:
+            delete_base(client, base)
+            client.close()
+            store.close()
+            delete_topics(settings.kafka_bootstrap, namespace)
+
+
+def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_back(rig: Rig) -> None:
+    workload = Workload(rig.store, seed=31)
+    late = Workload(rig.store, seed=32)
+    model = RedisReadModel(rig.client, base=rig.base)
+    samples: list[int] = []
+    served_during_build: list[int | None] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            samples.append(model.reflected_position())
+            time.sleep(0.005)
+
+    def between_replay_and_switch() -> None:
+        served_during_build.append(model.live_version())
+        late.run(30)  # the log moves on between the bulk replay and the switch
+
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        workload.run(250)
+        rig.wait_until_reflected()
+        sampler = threading.Thread(target=sample)
+        writer = threading.Thread(target=workload.run, args=(150,))
+        sampler.start()
+        writer.start()
+        source = EventStoreSource(rig.dsn)
+        try:
+            report = RedisRebuild(
+                rig.client,
+                source,
+                base=rig.base,
+                config=RedisRebuildConfig(batch_size=40, handover_lag=10),
+                before_switch=between_replay_and_switch,
+            ).run()
+        finally:
+            source.close()
+            writer.join(120)
+        rig.wait_until_reflected()
+        wait_for(lambda: rig.projector.projection.version == 2, 30, "the projector to follow the switch")
+        late.run(20)
+        rig.wait_until_reflected()
+        done.set()
+        sampler.join(10)
+
+    assert served_during_build == [1], "the live version kept serving while the new one was built"
+    assert report.version == 2
+    assert report.previous == 1
+    assert report.events >= 250
+    assert report.skipped == 0
+    assert report.deleted_keys > 0
+    assert live_version(rig.client, rig.keys) == 2
+    assert keys_under(rig.client, rig.keys.version_pattern(1)) == [], "the old version's keys are deleted"
+    assert versions(rig.client, rig.keys) == {2: "live"}
+    assert_redis_matches(rig.store, rig.client, rig.base)
+    assert samples == sorted(samples), "the reflected position never went back across the switch"
+    assert rig.client.hlen(rig.keys.offsets(2)) > 0, "the new version took over the live Kafka offsets"
+
+
+def test_the_rebuild_command_shows_progress_and_replaces_the_previous_version(rig: Rig) -> None:
+    workload = Workload(rig.store, seed=33)
+    env = {**os.environ, "EVENTLEDGER_PG_DATABASE": rig.settings.pg_database, PREFIX_VARIABLE: rig.base}
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        workload.run(200)
+        rig.wait_until_reflected()
+        runs = [
+            subprocess.run(
+                [sys.executable, "-m", "eventledger_projections.redis", "rebuild"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            )
+            for _ in range(2)
+        ]
+        workload.run(20)
+        rig.wait_until_reflected()
+    line = runs[0].stderr.strip().splitlines()[-1]
+    assert "100.0%" in line
+    assert "events/s" in line
+    assert "left" in line
+    assert "rebuilt redis as version 2" in runs[0].stdout
+    assert "rebuilt redis as version 3" in runs[1].stdout
+    assert "deleted version 2" in runs[1].stdout
+    assert versions(rig.client, rig.keys) == {3: "live"}
+    assert_redis_matches(rig.store, rig.client, rig.base)
+
+
+def test_a_failed_rebuild_leaves_the_live_version_alone_and_its_leftovers_are_cleaned_up(rig: Rig) -> None:
+    workload = Workload(rig.store, seed=34)
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        workload.run(80)
+        rig.wait_until_reflected()
+
+        def fail() -> None:
+            raise RuntimeError("the rebuild dies before the switch")
+
+        source = EventStoreSource(rig.dsn)
+        try:
+            with pytest.raises(RuntimeError, match="dies before the switch"):
+                RedisRebuild(rig.client, source, base=rig.base, before_switch=fail).run()
+            assert versions(rig.client, rig.keys) == {1: "live"}, "the half-built version was deleted"
+            # A rebuild killed outright leaves its version behind: the next rebuild deletes it first.
+            scripts = Scripts.register(rig.client)
+            abandoned = int(run(scripts.begin_build, rig.base, "now"))
+            rig.client.set(rig.keys.transfer(abandoned, "x"), "1")
+            assert abandoned == 3
+            rig.client.set(rig.keys.rebuild_lock, "someone", px=5000)
+            with pytest.raises(RebuildAlreadyRunning):
+                RedisRebuild(rig.client, source, base=rig.base).run()
+            rig.client.delete(rig.keys.rebuild_lock)
+            workload.run(20)  # the live projector kept going
+            rig.wait_until_reflected()
+            report = RedisRebuild(rig.client, source, base=rig.base).run()
+        finally:
+            source.close()
+        assert report.version == 4
+        assert versions(rig.client, rig.keys) == {4: "live"}
+        assert keys_under(rig.client, rig.keys.version_pattern(abandoned)) == []
+        workload.run(20)
+        rig.wait_until_reflected()
+    assert_redis_matches(rig.store, rig.client, rig.base)
