@@ -1,1 +1,1 @@
-"""EventLedger query (its service lands with a later issue)."""
+"""EventLedger query side: the read rows of PRODUCT.md §3, answered from the read models only."""

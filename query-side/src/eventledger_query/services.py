@@ -1,0 +1,64 @@
+"""The one place that wires the query side: settings in, readers out. Nothing connects at import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from psycopg_pool import ConnectionPool
+from redis import Redis
+
+from eventledger_infra.settings import Settings
+from eventledger_projections.elasticsearch.names import IndexNames
+from eventledger_query.config import QuerySettings
+from eventledger_query.readers import PostgresReadModel, RedisFigures, TransferSearch
+from eventledger_query.windows import WindowFigures
+
+
+@dataclass
+class Readers:
+    settings: QuerySettings
+    postgres: PostgresReadModel
+    redis: RedisFigures
+    search: TransferSearch
+    window_figures: WindowFigures
+    _closers: tuple[Any, ...] = ()
+
+    @property
+    def wait(self) -> float:
+        return self.settings.min_position_wait_seconds
+
+    @property
+    def stream_interval(self) -> float:
+        return self.settings.stream_interval_seconds
+
+    def windows(self) -> dict[str, Any]:
+        return self.window_figures.latest()
+
+    def close(self) -> None:
+        for closer in self._closers:
+            closer.close()
+
+
+def build(settings: QuerySettings | None = None, infra: Settings | None = None) -> Readers:
+    settings = settings or QuerySettings()
+    infra = infra or Settings.from_env()
+    pool = ConnectionPool(
+        infra.postgres_dsn,
+        min_size=1,
+        max_size=settings.pool_size,
+        open=True,
+        kwargs={"autocommit": True},
+        name="query-read-model",
+    )
+    redis = Redis.from_url(infra.redis_url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
+    es = Elasticsearch(infra.elasticsearch_url, request_timeout=5)
+    return Readers(
+        settings=settings,
+        postgres=PostgresReadModel(pool, settings.postgres_schema),
+        redis=RedisFigures(redis, settings.redis_base),
+        search=TransferSearch(es, IndexNames(settings.elasticsearch_prefix)),
+        window_figures=WindowFigures(redis, settings.redis_base),
+        _closers=(pool, redis, es),
+    )

@@ -1,0 +1,126 @@
+"""The whole data path in one process, on the real servers, isolated in a scratch database, its own topic
+namespace, Redis key base and Elasticsearch index prefix: command service → event store → relay → Kafka →
+projectors → read models → query service. For query-side integration tests and latency benchmarks."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from eventledger_command.api.app import create_app as create_command_app
+from eventledger_command.bootstrap import Container
+from eventledger_command.bootstrap import build as build_command
+from eventledger_command.config import CommandSettings
+from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_command.relay.checkpoint import PostgresCheckpoints
+from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
+from eventledger_command.relay.relay import Relay, RelayConfig
+from eventledger_events import ALL_TOPICS
+from eventledger_infra.settings import Settings
+from eventledger_projections.bootstrap import PROJECTIONS, Projector, build_projector, prepare_topics
+from eventledger_projections.config import ProjectionSettings
+from eventledger_query.app import create_app as create_query_app
+from eventledger_query.config import QuerySettings
+from eventledger_query.services import build as build_query
+from tests.support.http_service import serve
+from tests.support.processes import scratch_database
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    namespace: str
+    redis_base: str
+    es_prefix: str
+    command_url: str = ""
+    query_url: str = ""
+    command: Container | None = None
+    projectors: dict[str, Projector] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def pipeline(projections: tuple[str, ...] | None = None) -> Iterator[Pipeline]:
+    """Run every registered projection (or the ones named) with a relay and both HTTP services."""
+    base = Settings.from_env()
+    names = projections or tuple(PROJECTIONS)
+    tag = uuid.uuid4().hex[:8]
+    with scratch_database(base) as database, contextlib.ExitStack() as stack:
+        settings = dataclasses.replace(base, pg_database=database)
+        run = Pipeline(settings, f"pipe-{tag}.", f"elt{tag}", f"pipe-{tag}-")
+        run.env = {
+            "EVENTLEDGER_PG_DATABASE": database,
+            "EVENTLEDGER_PROJECTION_TOPIC_NAMESPACE": run.namespace,
+            "EVENTLEDGER_RELAY_TOPIC_NAMESPACE": run.namespace,
+            "EVENTLEDGER_ES_INDEX_PREFIX": run.es_prefix,
+            "EVENTLEDGER_PROJECTION_REDIS_PREFIX": run.redis_base,
+        }
+        with _environment(run.env):
+            ensure_topics(settings.kafka_bootstrap, [run.namespace + t for t in ALL_TOPICS], settings.kafka_partitions)
+            run.command = build_command(
+                CommandSettings(), store=PostgresEventStore(settings.postgres_dsn, pool_size=16)
+            )
+            run.command_url = stack.enter_context(serve(create_command_app(run.command)))
+            _thread(stack, _relay(settings, run.namespace))
+            projection_settings = ProjectionSettings(topic_namespace=run.namespace)
+            for name in names:
+                prepare_topics(name, projection_settings, settings)
+                projector = build_projector(name, projection_settings, settings)
+                run.projectors[name] = projector
+                _thread(stack, (projector.runner.run, projector.runner.stop))
+                stack.callback(projector.close)
+            readers = build_query(
+                QuerySettings(redis_base=run.redis_base, elasticsearch_prefix=run.es_prefix), settings
+            )
+            run.query_url = stack.enter_context(serve(create_query_app(readers)))
+            yield run
+
+
+def _relay(settings: Settings, namespace: str) -> tuple[Callable[[], None], Callable[[], None]]:
+    store = PostgresEventStore(settings.postgres_dsn, pool_size=2)
+    publisher = KafkaEventPublisher(settings.kafka_bootstrap)
+    relay = Relay(store, publisher, PostgresCheckpoints(settings.postgres_dsn), RelayConfig(topic_namespace=namespace))
+
+    def stop() -> None:
+        relay.stop()
+
+    def run() -> None:
+        try:
+            relay.run()
+        finally:
+            publisher.close()
+            store.close()
+
+    return run, stop
+
+
+def _thread(stack: contextlib.ExitStack, run_stop: tuple[Callable[[], None], Callable[[], None]]) -> None:
+    run, stop = run_stop
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def finish() -> None:
+        stop()
+        thread.join(30)
+
+    stack.callback(finish)
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    import os
+
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
