@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import random
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -259,6 +260,22 @@ class Workload:
             return dict(answer.json())
         assert answer.status_code in (409, 404), f"{path}: {answer.status_code} {answer.text}"
         return None
+
+
+def wait_until_reflected(projection: ElasticsearchProjection, dsn: str, timeout: float = 90.0) -> int:
+    """Wait until the projection claims the whole event store (head read anew each time); answers the head."""
+    safe_head = SafeHead(dsn)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            head, reflected = safe_head(), projection.reflected_position()
+            if reflected >= head:
+                return head
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the projection reflects {reflected}, the event store is at {head}")
+            time.sleep(0.2)
+    finally:
+        safe_head.close()
 
 
 # ---------------------------------------------------------------------- Kafka: relay and projector
