@@ -8,6 +8,7 @@ the events (``balance_after``), never accumulated; holds are accumulated, once p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 from eventledger_events import (
@@ -25,12 +26,12 @@ from eventledger_events import (
     TransferPendingPosted,
     TransferPosted,
     TransferVoided,
-    parse_stream_id,
 )
-from eventledger_events.streams import TRANSFER_CATEGORY
 from eventledger_projections.postgres.rows import AccountRow, EntryRow, TransferRow
 
 _ACCOUNT_STATUS = {AccountFrozen: "frozen", AccountUnfrozen: "open", AccountClosed: "closed"}
+_TRANSFER_EVENTS = (TransferPosted, TransferPendingCreated, TransferPendingPosted, TransferVoided, TransferExpired)
+_CREATIONS = (AccountOpened, TransferPosted, TransferPendingCreated)
 _TRANSFER_STATUS = {TransferPendingPosted: "posted", TransferVoided: "voided", TransferExpired: "expired"}
 
 
@@ -51,10 +52,13 @@ class ReadModelFold:
 
     def apply(self, envelope: EventEnvelope) -> bool:
         """Fold one event; False when the version guard skipped it."""
-        category, entity_id = parse_stream_id(envelope.stream_id)
-        if category == TRANSFER_CATEGORY:
-            return self._transfer(envelope, entity_id)
-        return self._account(envelope, entity_id)
+        payload = envelope.payload
+        if isinstance(payload, _TRANSFER_EVENTS):
+            return self._transfer(envelope, payload.transfer_id)
+        account_id = getattr(payload, "account_id", None)
+        if not isinstance(account_id, UUID):
+            raise UnappliableEvent(f"{envelope.full_event_type} is not an event of this read model")
+        return self._account(envelope, account_id)
 
     # ------------------------------------------------------------------ accounts
     def _account(self, envelope: EventEnvelope, account_id: UUID) -> bool:
@@ -149,13 +153,24 @@ class ReadModelFold:
         return True
 
 
-def touched_ids(envelopes: list[EventEnvelope]) -> tuple[set[UUID], set[UUID]]:
-    """The account ids and transfer ids a batch touches (the rows to load before folding): the streams' ids."""
+def rows_to_load(envelopes: Sequence[EventEnvelope]) -> tuple[set[UUID], set[UUID]]:
+    """The account ids and transfer ids whose stored rows the fold needs: those a batch touches, except the ones
+    the batch itself creates (folded from their first event, they need nothing stored; the upsert's version guard
+    keeps a stored row that is already further along)."""
     accounts: set[UUID] = set()
     transfers: set[UUID] = set()
+    created: set[UUID] = set()
     for envelope in envelopes:
-        category, entity_id = parse_stream_id(envelope.stream_id)
-        (transfers if category == TRANSFER_CATEGORY else accounts).add(entity_id)
+        payload = envelope.payload
+        if isinstance(payload, _CREATIONS):
+            created.add(payload.account_id if isinstance(payload, AccountOpened) else payload.transfer_id)
+        elif isinstance(payload, _TRANSFER_EVENTS):
+            if payload.transfer_id not in created:
+                transfers.add(payload.transfer_id)
+        else:
+            account_id = getattr(payload, "account_id", None)
+            if isinstance(account_id, UUID) and account_id not in created:
+                accounts.add(account_id)
     return accounts, transfers
 
 

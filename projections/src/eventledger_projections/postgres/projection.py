@@ -47,14 +47,22 @@ class PostgresReadModel(Projection):
     def _batch(self) -> Iterator[Connection[Any]]:
         """A transaction on the live version; ``OffsetsMoved`` if a switch made another version live."""
         with self._pool.connection() as conn, conn.transaction():
-            live = self.schemas.live(conn, lock="share")
-            if live != self.version:
-                raise OffsetsMoved(f"live version is now {live}, was {self.version}")
+            self._check_live(self.schemas.live(conn, lock="share"))
             yield conn
 
+    def _check_live(self, live: Version | None) -> None:
+        if live != self.version:
+            raise OffsetsMoved(f"live version is now {live}, was {self.version}")
+
     def apply(self, batch: Sequence[ConsumedEvent]) -> None:
-        with self._batch() as conn:
-            self._writer.write(conn, [event.envelope for event in batch])
+        """One transaction, two round trips in pipeline mode: the live check and the row loads, then the writes,
+        the progress and the commit."""
+        envelopes = [event.envelope for event in batch]
+        with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+            live = self.schemas.query_live(conn, lock="share")
+            stored = self._writer.load(conn, envelopes)
+            self._check_live(self.schemas.read_live(live))
+            self._writer.write_loaded(conn, envelopes, stored)
             self._progress.advance(conn, batch)
 
     def skip(self, parked: Sequence[ParkedMessage]) -> None:

@@ -28,7 +28,7 @@ class AccountRow:
         return self.balance + self.overdraft_limit - self.held
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EntryRow:
     """One statement line: a credit (``amount`` > 0) or a debit (``amount`` < 0) of ``account_id``."""
 

@@ -12,7 +12,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from psycopg import Connection, sql
+from psycopg import Connection, Cursor, sql
 
 from eventledger_infra.migrations import migrate
 from eventledger_projections.runtime.pgprogress import migrate_progress
@@ -57,11 +57,17 @@ class ReadModelSchemas:
     def live(self, conn: Connection[Any], lock: Literal["share", "update"] | None = None) -> Version | None:
         """The live version; ``lock`` takes the pointer row FOR SHARE (a projector's batch) or FOR UPDATE (a
         switch), so that a batch and a switch never interleave."""
+        return self.read_live(self.query_live(conn, lock))
+
+    def query_live(self, conn: Connection[Any], lock: Literal["share", "update"] | None = None) -> Cursor[Any]:
+        """Send the query of :meth:`live` (in pipeline mode, with what follows); read it with ``read_live``."""
         clause = {None: "", "share": " FOR SHARE", "update": " FOR UPDATE"}[lock]
-        row = conn.execute(
-            sql.SQL("SELECT version, schema_name FROM {}" + clause).format(sql.Identifier(self.base, "live_version")),
-            prepare=True,
-        ).fetchone()
+        query = sql.SQL("SELECT version, schema_name FROM {}" + clause)
+        return conn.execute(query.format(sql.Identifier(self.base, "live_version")), prepare=True)
+
+    @staticmethod
+    def read_live(cursor: Cursor[Any]) -> Version | None:
+        row = cursor.fetchone()
         return Version(int(row[0]), str(row[1])) if row else None
 
     # ------------------------------------------------------------------ versions

@@ -4,13 +4,14 @@ write back what changed with one set-based statement per table. Runs in the call
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from psycopg import Connection, sql
+from psycopg import Connection, Cursor, sql
 
 from eventledger_events import EventEnvelope
-from eventledger_projections.postgres.fold import ReadModelFold, touched_ids
+from eventledger_projections.postgres.fold import ReadModelFold, rows_to_load
 from eventledger_projections.postgres.rows import AccountRow, EntryRow, TransferRow
 
 _ACCOUNT_COLUMNS = (
@@ -24,6 +25,22 @@ _TRANSFER_COLUMNS = (
 _ENTRY_COLUMNS = "account_id, position, transfer_id, amount, balance_after, description, posted_at, event_id"
 
 
+@dataclass
+class StoredRows:
+    """The pending results of the row loads of one batch."""
+
+    account_rows: Cursor[Any] | None
+    transfer_rows: Cursor[Any] | None
+
+    def accounts(self) -> dict[UUID, AccountRow]:
+        rows = self.account_rows.fetchall() if self.account_rows is not None else []
+        return {row[0]: AccountRow(*row) for row in rows}
+
+    def transfers(self) -> dict[UUID, TransferRow]:
+        rows = self.transfer_rows.fetchall() if self.transfer_rows is not None else []
+        return {row[0]: TransferRow(*row) for row in rows}
+
+
 class ReadModelWriter:
     """The statements of one version schema, composed once."""
 
@@ -33,27 +50,27 @@ class ReadModelWriter:
         transfers = sql.Identifier(schema, "transfers")
         entries = sql.Identifier(schema, "account_entries")
         self._load_accounts = sql.SQL(
-            "SELECT " + _ACCOUNT_COLUMNS + " FROM {} WHERE account_id = ANY(%s::uuid[]) ORDER BY account_id FOR UPDATE"
+            "SELECT " + _ACCOUNT_COLUMNS + " FROM {} WHERE account_id = ANY(%b::uuid[]) ORDER BY account_id FOR UPDATE"
         ).format(accounts)
         self._load_transfers = sql.SQL(
-            "SELECT " + _TRANSFER_COLUMNS + " FROM {} WHERE transfer_id = ANY(%s::uuid[])"
+            "SELECT " + _TRANSFER_COLUMNS + " FROM {} WHERE transfer_id = ANY(%b::uuid[])"
             " ORDER BY transfer_id FOR UPDATE"
         ).format(transfers)
         self._upsert_accounts = sql.SQL(
-            "INSERT INTO {} AS a (" + _ACCOUNT_COLUMNS + ") SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[],"
-            " %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::timestamptz[],"
-            " %s::timestamptz[]) ON CONFLICT (account_id) DO UPDATE SET status = excluded.status,"
+            "INSERT INTO {} AS a (" + _ACCOUNT_COLUMNS + ") SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[],"
+            " %b::text[], %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], %b::timestamptz[],"
+            " %b::timestamptz[]) ON CONFLICT (account_id) DO UPDATE SET status = excluded.status,"
             " balance = excluded.balance, held = excluded.held, version = excluded.version,"
             " position = excluded.position, updated_at = excluded.updated_at WHERE a.version < excluded.version"
         ).format(accounts)
         self._insert_entries = sql.SQL(
-            "INSERT INTO {} (" + _ENTRY_COLUMNS + ") SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::uuid[],"
-            " %s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[], %s::uuid[]) ON CONFLICT DO NOTHING"
+            "INSERT INTO {} (" + _ENTRY_COLUMNS + ") SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::uuid[],"
+            " %b::bigint[], %b::bigint[], %b::text[], %b::timestamptz[], %b::uuid[]) ON CONFLICT DO NOTHING"
         ).format(entries)
         self._upsert_transfers = sql.SQL(
-            "INSERT INTO {} AS t (" + _TRANSFER_COLUMNS + ") SELECT * FROM unnest(%s::uuid[], %s::text[],"
-            " %s::uuid[], %s::uuid[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::timestamptz[],"
-            " %s::timestamptz[], %s::timestamptz[], %s::bigint[], %s::bigint[]) ON CONFLICT (transfer_id) DO UPDATE"
+            "INSERT INTO {} AS t (" + _TRANSFER_COLUMNS + ") SELECT * FROM unnest(%b::uuid[], %b::text[],"
+            " %b::uuid[], %b::uuid[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::timestamptz[],"
+            " %b::timestamptz[], %b::timestamptz[], %b::bigint[], %b::bigint[]) ON CONFLICT (transfer_id) DO UPDATE"
             " SET status = excluded.status, updated_at = excluded.updated_at, version = excluded.version,"
             " position = excluded.position WHERE t.version < excluded.version"
         ).format(transfers)
@@ -64,25 +81,29 @@ class ReadModelWriter:
         Raises :class:`~eventledger_projections.postgres.fold.UnappliableEvent` for an event this read model
         cannot apply; the caller's transaction then rolls back.
         """
-        account_ids, transfer_ids = touched_ids(list(envelopes))
-        fold = ReadModelFold(self._accounts(conn, account_ids), self._transfers(conn, transfer_ids))
-        applied = sum(fold.apply(envelope) for envelope in envelopes)
+        return self.write_loaded(conn, envelopes, self.load(conn, envelopes))
+
+    def load(self, conn: Connection[Any], envelopes: Sequence[EventEnvelope]) -> StoredRows:
+        """Send the queries for the rows the batch needs, locked FOR UPDATE (in pipeline mode they travel with
+        whatever the caller sends next; their results are read by ``write_loaded``)."""
+        account_ids, transfer_ids = rows_to_load(envelopes)
+        accounts = transfers = None
+        if account_ids:
+            accounts = conn.execute(self._load_accounts, [list(account_ids)], prepare=True, binary=True)
+        if transfer_ids:
+            transfers = conn.execute(self._load_transfers, [list(transfer_ids)], prepare=True, binary=True)
+        return StoredRows(accounts, transfers)
+
+    def write_loaded(self, conn: Connection[Any], envelopes: Sequence[EventEnvelope], stored: StoredRows) -> int:
+        """Fold ``envelopes`` onto the ``stored`` rows and send the writes; answers how many were applied."""
+        fold = ReadModelFold(stored.accounts(), stored.transfers())
+        applied = 0
+        for envelope in envelopes:
+            applied += fold.apply(envelope)
         self.write_accounts(conn, [fold.accounts[i] for i in sorted(fold.changed_accounts)])
         self.write_entries(conn, fold.entries)
         self.write_transfers(conn, [fold.transfers[i] for i in sorted(fold.changed_transfers)])
         return applied
-
-    def _accounts(self, conn: Connection[Any], ids: set[UUID]) -> dict[UUID, AccountRow]:
-        if not ids:
-            return {}
-        rows = conn.execute(self._load_accounts, [list(ids)], prepare=True).fetchall()
-        return {row[0]: AccountRow(*row) for row in rows}
-
-    def _transfers(self, conn: Connection[Any], ids: set[UUID]) -> dict[UUID, TransferRow]:
-        if not ids:
-            return {}
-        rows = conn.execute(self._load_transfers, [list(ids)], prepare=True).fetchall()
-        return {row[0]: TransferRow(*row) for row in rows}
 
     def write_accounts(self, conn: Connection[Any], rows: Sequence[AccountRow]) -> None:
         """Upsert ``rows``; a stored row of the same or a later version is kept."""

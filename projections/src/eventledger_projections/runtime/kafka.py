@@ -199,6 +199,8 @@ class KafkaDeadLetterSink(DeadLetterSink):
 
 def _headers(raw: object) -> port.Headers:
     """Headers as ``(name, bytes | None)`` pairs, whatever shape the client answered with."""
+    if isinstance(raw, list):
+        return tuple(raw)  # what a consumer answers: values are bytes (or None)
     pairs = raw.items() if isinstance(raw, dict) else (raw or ())
     assert isinstance(pairs, Iterable)
     out: list[tuple[str, bytes | None]] = []

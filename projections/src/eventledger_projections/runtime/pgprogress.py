@@ -49,7 +49,7 @@ class PostgresProgress:
         table = sql.Identifier(schema, "projection_partitions")
         self._advance = sql.SQL(
             "INSERT INTO {t} AS p (projection, topic, partition, next_offset, last_position, dead_letters)"
-            " SELECT %s, u.* FROM unnest(%s::text[], %s::int[], %s::bigint[], %s::bigint[], %s::bigint[])"
+            " SELECT %s, u.* FROM unnest(%b::text[], %b::int[], %b::bigint[], %b::bigint[], %b::bigint[])"
             " AS u (topic, partition, next_offset, last_position, dead_letters)"
             " ON CONFLICT (projection, topic, partition) DO UPDATE SET"
             " dead_letters = p.dead_letters"
@@ -59,12 +59,12 @@ class PostgresProgress:
             " updated_at = statement_timestamp()"
         ).format(t=table)
         self._declare = sql.SQL(
-            "INSERT INTO {t} (projection, topic, partition) SELECT %s, u.* FROM unnest(%s::text[], %s::int[])"
+            "INSERT INTO {t} (projection, topic, partition) SELECT %s, u.* FROM unnest(%b::text[], %b::int[])"
             " AS u (topic, partition) ON CONFLICT DO NOTHING"
         ).format(t=table)
         self._mark = sql.SQL(
             "UPDATE {t} AS p SET caught_up_position = %s, updated_at = statement_timestamp()"
-            " FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS w (topic, partition, high)"
+            " FROM unnest(%b::text[], %b::int[], %b::bigint[]) AS w (topic, partition, high)"
             " WHERE p.projection = %s AND p.topic = w.topic AND p.partition = w.partition"
             " AND p.next_offset >= w.high AND p.caught_up_position < %s"
         ).format(t=table)
