@@ -5,6 +5,8 @@ ahead of what is applied, and pause/resume holds on a real consumer."""
 from __future__ import annotations
 
 import os
+import random
+import string
 import subprocess
 import sys
 import threading
@@ -31,7 +33,14 @@ from tests.support.processes import scratch_database, wait_for
 from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_events import ACCOUNTS_TOPIC, AccountCredited, EventEnvelope, EventMetadata, to_kafka_record
+from eventledger_events import (
+    ACCOUNTS_TOPIC,
+    AccountCredited,
+    AccountOpened,
+    EventEnvelope,
+    EventMetadata,
+    to_kafka_record,
+)
 from eventledger_events.streams import account_stream_id
 from eventledger_infra.settings import Settings
 from eventledger_projections.bootstrap import Projector, build_projector
@@ -343,4 +352,32 @@ def test_the_rebuild_command_shows_progress_and_keeps_one_previous_version(rig: 
     assert "dropped read_model_v1" in runs[1].stdout
     assert _live_version(rig) == (3, "read_model_v3")
     assert "read_model_v1" not in _schemas(rig)
+    assert_read_model_matches(rig.store, rig.dsn)
+
+
+def test_an_event_the_database_refuses_is_parked_and_the_connection_stays_usable(rig: Rig) -> None:
+    """A fault found by PostgreSQL itself (an index row too large), inside the pipelined batch transaction."""
+    workload = Workload(rig.store, seed=19)
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        workload.run(40)
+        rig.wait_until_reflected()
+        giant = uuid.uuid4()
+        holder = "".join(random.choices(string.ascii_letters + string.digits, k=9000))
+        now = datetime.now(UTC)
+        envelope = EventEnvelope.new(
+            AccountOpened(account_id=giant, holder_name=holder, currency="EUR"),
+            event_id=uuid.uuid4(),
+            stream_id=account_stream_id(giant),
+            stream_version=1,
+            occurred_at=now,
+            metadata=EventMetadata(actor="intruder", correlation_id=uuid.uuid4()),
+        ).recorded(position=1, recorded_at=now)
+        record = to_kafka_record(envelope)
+        topic = rig.namespace + ACCOUNTS_TOPIC
+        _produce(rig.settings.kafka_bootstrap, topic, record.key, record.value, list(record.headers))
+        workload.run(40)
+        rig.wait_until_reflected()
+    [parked] = dead_letters(rig.settings.kafka_bootstrap, rig.namespace, expected=1)
+    assert parked["headers"]["event-id"] == str(envelope.event_id)
+    assert "ProgramLimitExceeded" in parked["headers"]["dlq-reason"]
     assert_read_model_matches(rig.store, rig.dsn)
