@@ -52,7 +52,8 @@ class OperationDoc:
 
 
 _UUID = {"type": "string", "format": "uuid"}
-_LIMIT = Param("limit", "Page size.", {"type": "integer", "minimum": 1, "maximum": 1000}, 50)
+_LIMIT = Param("limit", "Page size (default 50).", {"type": "integer", "minimum": 1, "maximum": 200}, 50)
+_AUDIT_LIMIT = Param("limit", "Page size (default 100).", {"type": "integer", "minimum": 1, "maximum": 1000}, 100)
 _CURSOR = Param("cursor", "The next_cursor of the previous page.")
 _PATH_PARAMS = {
     "account_id": Param("account_id", "The account's id.", _UUID, schemas.ACCOUNT_ID),
@@ -120,9 +121,12 @@ OPERATIONS: dict[str, OperationDoc] = {
             Param("currency", "Filter by currency.", {"type": "string", "pattern": "^[A-Z]{3}$"}),
             Param("min_amount", "Smallest amount (minor units).", {"type": "integer", "minimum": 0}),
             Param("max_amount", "Largest amount (minor units).", {"type": "integer", "minimum": 0}),
+            Param(
+                "status", "Filter by status.", {"type": "string", "enum": ["pending", "posted", "voided", "expired"]}
+            ),
             Param("from", "Created at or after.", _TIME),
             Param("to", "Created before.", _TIME),
-            _LIMIT,
+            Param("limit", "Page size (default 20).", {"type": "integer", "minimum": 1, "maximum": 200}, 20),
         ),
         problems=(422,),
     ),
@@ -133,15 +137,18 @@ OPERATIONS: dict[str, OperationDoc] = {
     "audit_stream_events": OperationDoc(
         "A stream's events with full metadata (from the event store)",
         200,
-        schemas.AuditEventPage,
-        query=(Param("from_version", "First version.", {"type": "integer", "minimum": 1}, 1), _LIMIT),
+        schemas.StreamHistory,
+        query=(Param("from_version", "First version (default 1).", {"type": "integer", "minimum": 1}, 1), _AUDIT_LIMIT),
         problems=(404, 422),
     ),
     "audit_global_log": OperationDoc(
         "The global log, in order (from the event store)",
         200,
-        schemas.AuditEventPage,
-        query=(Param("from_position", "First position.", {"type": "integer", "minimum": 0}, 0), _LIMIT),
+        schemas.GlobalLogPage,
+        query=(
+            Param("from_position", "First position (default 1).", {"type": "integer", "minimum": 1}, 1),
+            _AUDIT_LIMIT,
+        ),
         problems=(422,),
     ),
     "audit_account_state": OperationDoc(
@@ -149,8 +156,10 @@ OPERATIONS: dict[str, OperationDoc] = {
         200,
         schemas.AccountStateAt,
         query=(
-            Param("at", "An RFC 3339 time.", _TIME, "2026-11-25T12:00:00Z"),
-            Param("version", "A stream version.", {"type": "integer", "minimum": 1}),
+            Param("at", "An RFC 3339 instant (give exactly one of at and version).", _TIME, "2026-11-25T12:00:00Z"),
+            Param(
+                "version", "A stream version (give exactly one of at and version).", {"type": "integer", "minimum": 1}
+            ),
         ),
         problems=(404, 422),
     ),
@@ -268,7 +277,7 @@ def _responses(route: Route, doc: OperationDoc) -> dict[str, Any]:
             success["content"] = {
                 "text/event-stream": {
                     "schema": {"type": "string", "description": "Each `data:` line holds a StatsOverview document."},
-                    "example": 'event: overview\ndata: {"open_accounts": 12}\n\n',
+                    "example": 'id: 98231\nevent: figures\ndata: {"open_accounts": 1204, "position": 98231}\n\n',
                 }
             }
         else:

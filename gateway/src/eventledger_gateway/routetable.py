@@ -27,8 +27,8 @@ class Route:
     """One public operation.
 
     ``fail_closed``: when the rate limiter cannot decide (Redis down), refuse the request (503) rather than let
-    it through unmetered. True for every request that reaches the event store (commands, audit, admin), whose
-    writes are permanent and whose load falls on the source of truth; false for read-model queries.
+    it through unmetered. True for every request that reaches the event store or operates the system (commands,
+    audit, admin): writes are permanent and that load falls on the source of truth; false for read-model queries.
     ``streaming``: the answer is relayed chunk by chunk as it arrives (Server-Sent Events), never buffered.
     """
 

@@ -174,16 +174,46 @@ class FacetCount(BaseModel):
     count: int
 
 
+class TransferSearchHit(BaseModel):
+    """One search hit (Elasticsearch read model): the transfer with its holders' names."""
+
+    model_config = ConfigDict(extra="allow")
+    transfer_id: UUID
+    kind: str = Field(description="transfer, deposit or withdrawal.")
+    status: Literal["posted", "pending", "voided", "expired"]
+    from_account_id: UUID
+    from_holder_name: str | None
+    to_account_id: UUID
+    to_holder_name: str | None
+    amount: int
+    currency: Currency
+    description: str
+    created_at: datetime
+    updated_at: datetime | None
+    expires_at: datetime | None
+    position: Position
+
+
+SEARCH_HIT_EXAMPLE: dict[str, Any] = {
+    **TRANSFER_EXAMPLE,
+    "kind": "transfer",
+    "from_holder_name": "Ada Lovelace",
+    "to_holder_name": "Grace Hopper",
+    "updated_at": "2026-11-25T12:00:00Z",
+    "expires_at": None,
+}
+
+
 class TransferSearchResult(BaseModel):
     model_config = _example(
         {
             "total": 1,
-            "items": [TRANSFER_EXAMPLE],
+            "items": [SEARCH_HIT_EXAMPLE],
             "facets": {"currency": [{"value": "EUR", "count": 1}], "status": [{"value": "posted", "count": 1}]},
         }
     )
     total: int
-    items: list[TransferView]
+    items: list[TransferSearchHit]
     facets: dict[Literal["currency", "status"], list[FacetCount]]
 
 
@@ -194,18 +224,31 @@ class AccountVolume(BaseModel):
 
 
 class StatsOverview(BaseModel):
-    model_config = _example(
-        {
-            "open_accounts": 1204,
-            "volume_per_currency": {"EUR": 1250000, "USD": 830000},
-            "transfers_per_minute": 37.5,
-            "top_accounts": [{"account_id": ACCOUNT_ID, "currency": "EUR", "volume": 250000}],
-        }
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "open_accounts": 1204,
+                    "accounts_by_status": {"open": 1204, "frozen": 3, "closed": 17},
+                    "volume_per_currency": {"EUR": 1250000, "USD": 830000},
+                    "transfers_per_currency": {"EUR": 5120, "USD": 2210},
+                    "transfers_per_minute": 37,
+                    "windows": {"transfers_per_minute": 37},
+                    "top_accounts": [{"account_id": ACCOUNT_ID, "currency": "EUR", "volume": 250000}],
+                    "position": 98231,
+                }
+            ]
+        },
     )
     open_accounts: int
-    volume_per_currency: dict[str, int]
-    transfers_per_minute: float
+    accounts_by_status: dict[str, int]
+    volume_per_currency: dict[str, int] = Field(description="Posted volume per currency, in minor units.")
+    transfers_per_currency: dict[str, int]
+    transfers_per_minute: float = Field(description="From the stream-processing job's windows.")
+    windows: dict[str, Any]
     top_accounts: list[AccountVolume]
+    position: Position
 
 
 # ---------------------------------------------------------------- audit (role auditor)
@@ -214,8 +257,9 @@ AUDIT_EVENT_EXAMPLE: dict[str, Any] = {
     "stream_id": f"account-{ACCOUNT_ID}",
     "stream_version": 1,
     "event_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
-    "event_type": "account.opened.v1",
+    "event_type": "account.opened",
     "schema_version": 1,
+    "stored_schema_version": 1,
     "occurred_at": "2026-11-25T12:00:00Z",
     "recorded_at": "2026-11-25T12:00:00Z",
     "actor": "alice",
@@ -232,7 +276,8 @@ class AuditEvent(BaseModel):
     stream_version: int
     event_id: UUID
     event_type: str
-    schema_version: int
+    schema_version: int = Field(description="The payload's version as answered (upcast to the current one).")
+    stored_schema_version: int = Field(description="The version the event was stored with.")
     occurred_at: datetime
     recorded_at: datetime
     actor: str
@@ -241,23 +286,46 @@ class AuditEvent(BaseModel):
     payload: dict[str, Any]
 
 
-class AuditEventPage(BaseModel):
-    model_config = _example({"items": [AUDIT_EVENT_EXAMPLE]})
+class StreamHistory(BaseModel):
+    model_config = _example(
+        {"stream_id": f"account-{ACCOUNT_ID}", "items": [AUDIT_EVENT_EXAMPLE], "next_from_version": None}
+    )
+    stream_id: str
     items: list[AuditEvent]
+    next_from_version: int | None = Field(description="Pass as from_version for the next page; null at the end.")
+
+
+class GlobalLogPage(BaseModel):
+    model_config = _example({"items": [AUDIT_EVENT_EXAMPLE], "next_from_position": 43})
+    items: list[AuditEvent]
+    next_from_position: int = Field(description="Pass as from_position for the next page.")
 
 
 class AccountStateAt(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        json_schema_extra={
-            "examples": [{"account_id": ACCOUNT_ID, "version": 2, "status": "open", "balance": 2500, "available": 2500}]
-        },
+    model_config = _example(
+        {
+            "account_id": ACCOUNT_ID,
+            "holder_name": "Ada Lovelace",
+            "currency": "EUR",
+            "status": "open",
+            "balance": 2500,
+            "available": 2500,
+            "overdraft_limit": 0,
+            "held": 0,
+            "version": 2,
+            "as_of": "2026-11-25T12:00:00Z",
+        }
     )
     account_id: UUID
-    version: int
+    holder_name: str
+    currency: Currency
     status: Literal["open", "frozen", "closed"]
     balance: int
     available: int
+    overdraft_limit: int
+    held: int = Field(description="Open holds (pending transfers out).")
+    version: int = Field(description="The account stream's version the state was rebuilt up to.")
+    as_of: datetime
 
 
 # ---------------------------------------------------------------- operations (role admin)
@@ -335,7 +403,8 @@ DOCUMENTED_MODELS: tuple[type[BaseModel], ...] = (
     TransferView,
     TransferSearchResult,
     StatsOverview,
-    AuditEventPage,
+    StreamHistory,
+    GlobalLogPage,
     AccountStateAt,
     ProjectionStatus,
     ProjectionStatusList,

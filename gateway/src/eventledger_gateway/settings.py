@@ -39,7 +39,8 @@ class GatewaySettings(BaseSettings):
     port: int = Field(default=18080, ge=0, le=65535)
     environment: Literal["development", "production"] = "development"
 
-    # Where requests go. Audit and admin requests go to the query service unless given their own address.
+    # Where requests go. Audit is served by the command service (ADR 0009) and operations by the query service,
+    # unless given addresses of their own.
     command_url: str = "http://127.0.0.1:18081"
     query_url: str = "http://127.0.0.1:18082"
     audit_url: str | None = None
@@ -132,7 +133,7 @@ class GatewaySettings(BaseSettings):
         urls = {
             "command": self.command_url,
             "query": self.query_url,
-            "audit": self.audit_url or self.query_url,
+            "audit": self.audit_url or self.command_url,
             "admin": self.admin_url or self.query_url,
         }
         return urls[upstream]

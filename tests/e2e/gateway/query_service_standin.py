@@ -1,8 +1,9 @@
-"""A STAND-IN for the query service, which does not exist yet: a small real HTTP app that answers the query,
-audit and admin rows of PRODUCT.md §3 the way the contract says (``X-Read-Position`` on every answer, the bounded
-``X-Min-Position`` wait answered 503 problem+json with ``Retry-After``, problem+json 404s, Server-Sent Events), so
-that the gateway's read routing is tested over real HTTP. It records what it received for the tests to inspect.
-When the real query service lands, these tests keep checking the gateway's side of the same contract.
+"""A STAND-IN for the query service: a small real HTTP app that answers the query and admin rows of PRODUCT.md
+§3 the way the contract says (``X-Read-Position`` on every answer, the bounded ``X-Min-Position`` wait answered 503
+problem+json with ``Retry-After``, problem+json 404s, Server-Sent Events), and records what it received, so that
+the gateway's side of the contract is checked over real HTTP with full control: exact headers received, a stream
+held back on purpose, answers the real service gives only in rare states. test_real_query_service.py runs the
+same routing against the real query service on the real pipeline.
 """
 
 from __future__ import annotations

@@ -142,3 +142,29 @@ def test_idempotency_keys_are_scoped_per_authenticated_caller(system: System) ->
         assert (first.status_code, other.status_code) == (201, 201)
         assert first.json()["transfer_id"] != other.json()["transfer_id"]
         assert "idempotent-replayed" not in other.headers
+
+
+def test_audit_reads_the_command_services_event_store_through_the_gateway(system: System) -> None:
+    """ADR 0009: the audit rows are served by the command service, from the event store."""
+    correlation = uuid.uuid4()
+    with system.client("writer", subject="auditee") as writer:
+        account = _open_with(writer, correlation)
+    with system.client("auditor", subject="carol") as auditor:
+        history = _ok(auditor.get(f"/v1/audit/streams/account-{account}/events?limit=10"), 200)
+        state = _ok(auditor.get(f"/v1/audit/accounts/{account}/state?version=1"), 200)
+        page = _ok(auditor.get("/v1/audit/events", params={"from_position": 1, "limit": 1000}), 200)
+    [opened] = history["items"]
+    assert (opened["event_type"], opened["actor"], opened["correlation_id"]) == (
+        "account.opened",
+        "auditee",
+        str(correlation),
+    )
+    assert (state["account_id"], state["version"], state["balance"]) == (account, 1, 0)
+    assert opened["event_id"] in {event["event_id"] for event in page["items"]}
+
+
+def _open_with(client: httpx.Client, correlation: uuid.UUID) -> str:
+    answer = client.post(
+        "/v1/accounts", json={"holder_name": "Ada", "currency": "EUR"}, headers={"X-Correlation-Id": str(correlation)}
+    )
+    return str(_ok(answer, 201)["account_id"])

@@ -102,5 +102,5 @@ def test_readyz_names_the_upstream_that_is_down(gateway: tuple[str, GatewaySetti
     ready = httpx.get(f"{url}/readyz", timeout=30)
     assert ready.status_code == 503
     checks = ready.json()["checks"]
-    assert checks["command"].startswith("unreachable")
+    assert checks["command+audit"].startswith("unreachable")
     assert "redis" not in checks  # rate limiting is off here, so Redis is no dependency

@@ -86,7 +86,7 @@ def test_commands_document_their_bodies_answers_and_examples(document: dict[str,
 def test_queries_document_parameters_read_position_and_examples(document: dict[str, Any]) -> None:
     search = document["paths"]["/v1/search/transfers"]["get"]
     query = {p["name"] for p in search["parameters"] if p["in"] == "query"}
-    assert query == {"q", "currency", "min_amount", "max_amount", "from", "to", "limit"}
+    assert query == {"q", "currency", "status", "min_amount", "max_amount", "from", "to", "limit"}
     assert "X-Min-Position" in {p["name"] for p in search["parameters"] if p["in"] == "header"}
     ok = search["responses"]["200"]
     assert "X-Read-Position" in ok["headers"]

@@ -19,11 +19,12 @@ def test_defaults_match_the_documented_ports() -> None:
     assert settings.jwt_algorithm == "HS256"
 
 
-def test_audit_and_admin_go_to_the_query_service_unless_told_otherwise() -> None:
-    settings = GatewaySettings(query_url="http://q:1", admin_url="http://ops:2")
-    assert settings.upstream_url("audit") == "http://q:1"
-    assert settings.upstream_url("admin") == "http://ops:2"
-    assert settings.upstream_url("command") == settings.command_url
+def test_audit_goes_to_the_command_service_and_admin_to_the_query_service_unless_told_otherwise() -> None:
+    settings = GatewaySettings(command_url="http://c:1", query_url="http://q:2")
+    assert settings.upstream_url("audit") == "http://c:1"  # ADR 0009: audit is served from the event store
+    assert settings.upstream_url("admin") == "http://q:2"
+    moved = GatewaySettings(audit_url="http://audit:3", admin_url="http://ops:4")
+    assert (moved.upstream_url("audit"), moved.upstream_url("admin")) == ("http://audit:3", "http://ops:4")
 
 
 def test_variables_with_the_prefix_configure_it(monkeypatch: pytest.MonkeyPatch) -> None:
