@@ -1,0 +1,191 @@
+"""PRODUCT.md §6 item 5: command throughput through the gateway against a trivial endpoint on the same stack
+(FastAPI + uvicorn, one process each) at the same concurrency. Target: ≥ 0.25.
+
+The gateway runs as in production (``python -m eventledger_gateway serve``): JWT verification, the Redis token
+bucket on the real Redis (with a limit no client reaches), ids, metrics, and a pooled connection to the command
+service (``python -m eventledger_command`` on the in-memory store). Each connection deposits into an account of
+its own. The trivial endpoint answers a small JSON document to the same request (same body, same headers). The
+command service reached directly is measured too, to show what the gateway itself costs (no target).
+
+The load comes from a lean keep-alive HTTP/1.1 client on asyncio (one per connection), so that the client costs
+little next to the servers it measures. Run with the servers up: ``.venv/bin/python -m bench.bench_gateway``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from tests.support.processes import free_port
+
+from bench._common import alternate, report, timed_rate
+from eventledger_gateway.settings import GatewaySettings
+from eventledger_gateway.tokens import mint_token
+from eventledger_infra.settings import Settings
+
+SECONDS = 3.0
+ROUNDS = 5
+# Connections held open by the load generator; `python -m bench.bench_gateway 64` runs at another concurrency.
+DEFAULT_CONCURRENCY = 16
+
+trivial_app = FastAPI()
+
+
+@trivial_app.post("/trivial")
+async def trivial() -> dict[str, bool]:
+    """Does nothing: the baseline of what one FastAPI + uvicorn process answers."""
+    return {"ok": True}
+
+
+@contextmanager
+def _server(args: list[str], env: dict[str, str], log: Path, health_url: str) -> Iterator[None]:
+    """``python -m <args>`` as a child process, until it leaves the block; ready once ``health_url`` answers."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", *args], env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(health_url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{args[0]} did not start:\n{log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return status
+
+
+async def _connection(port: int, request: bytes, expected: int, deadline: float) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    done = 0
+    try:
+        while time.perf_counter() < deadline:
+            status = await _exchange(reader, writer, request)
+            if status != expected:
+                raise RuntimeError(f"expected {expected}, got {status}")
+            done += 1
+    finally:
+        writer.close()
+    return done
+
+
+async def _load(port: int, requests: list[bytes], expected: int) -> int:
+    deadline = time.perf_counter() + SECONDS
+    counts = await asyncio.gather(*(_connection(port, request, expected, deadline) for request in requests))
+    return sum(counts)
+
+
+def _post(path: str, body: dict[str, object], token: str) -> bytes:
+    content = json.dumps(body).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(content)}\r\n\r\n"
+    )
+    return head.encode() + content
+
+
+def _open_accounts(gateway: str, token: str, count: int) -> list[str]:
+    with httpx.Client(base_url=gateway, headers={"Authorization": f"Bearer {token}"}) as client:
+        return [
+            client.post("/v1/accounts", json={"holder_name": f"bench {i}", "currency": "EUR"}).json()["account_id"]
+            for i in range(count)
+        ]
+
+
+def main() -> None:
+    concurrency = int(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CONCURRENCY
+    infra = Settings.from_env()
+    ports = {name: free_port() for name in ("command", "gateway", "trivial")}
+    prefix = f"bench:gateway:{uuid.uuid4().hex[:8]}:"
+    env = {
+        "EVENTLEDGER_COMMAND_STORE": "memory",
+        "EVENTLEDGER_COMMAND_PORT": str(ports["command"]),
+        "EVENTLEDGER_GATEWAY_PORT": str(ports["gateway"]),
+        "EVENTLEDGER_GATEWAY_COMMAND_URL": f"http://127.0.0.1:{ports['command']}",
+        "EVENTLEDGER_GATEWAY_REDIS_URL": infra.redis_url,
+        "EVENTLEDGER_GATEWAY_RATE_LIMIT_PER_SECOND": "1000000",
+        "EVENTLEDGER_GATEWAY_RATE_LIMIT_BURST": "1000000",
+        "EVENTLEDGER_GATEWAY_RATE_LIMIT_KEY_PREFIX": prefix,
+    }
+    settings = GatewaySettings()  # the gateway process reads the same variables, hence the same secret
+    token = mint_token(settings, ["writer"], subject="bench", ttl_seconds=3600)
+    with tempfile.TemporaryDirectory() as logs, ExitStack() as stack:
+        log_dir = Path(logs)
+        gateway = f"http://127.0.0.1:{ports['gateway']}"
+        command = f"http://127.0.0.1:{ports['command']}"
+        trivial_server = ["uvicorn", "bench.bench_gateway:trivial_app", "--port", str(ports["trivial"])]
+        trivial_server += ["--log-level", "warning", "--no-access-log"]
+        stack.enter_context(_server(["eventledger_command"], env, log_dir / "command.log", f"{command}/healthz"))
+        stack.enter_context(
+            _server(["eventledger_gateway", "serve"], env, log_dir / "gateway.log", f"{gateway}/healthz")
+        )
+        stack.enter_context(
+            _server(trivial_server, env, log_dir / "trivial.log", f"http://127.0.0.1:{ports['trivial']}/docs")
+        )
+        accounts = _open_accounts(gateway, token, concurrency)
+        deposits = [_post("/v1/deposits", {"account_id": a, "amount": 1}, token) for a in accounts]
+        trivial = [_post("/trivial", {"account_id": a, "amount": 1}, token) for a in accounts]
+
+        def rate(port: int, requests: list[bytes], expected: int) -> float:
+            return timed_rate(lambda: asyncio.run(_load(port, requests, expected)))
+
+        print(
+            f"gateway benchmark: {SECONDS:.0f} s per run, {ROUNDS} alternated rounds, {concurrency} connections, "
+            f"{os.cpu_count()} CPUs"
+        )
+        rate(ports["gateway"], deposits, 201)  # warm-up
+        results = alternate(
+            ROUNDS,
+            {
+                "trivial endpoint": lambda: rate(ports["trivial"], trivial, 200),
+                "deposit through the gateway": lambda: rate(ports["gateway"], deposits, 201),
+                "deposit, command service direct": lambda: rate(ports["command"], deposits, 201),
+            },
+        )
+    report(
+        "commands through the gateway (deposits, command service on the in-memory store)",
+        results,
+        [
+            ("deposit through the gateway", "trivial endpoint", 0.25),
+            ("deposit through the gateway", "deposit, command service direct", 0.0),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()
