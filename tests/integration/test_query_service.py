@@ -84,3 +84,26 @@ def test_bad_queries_are_named_422s_and_unknown_ids_404s(running: Pipeline) -> N
         assert query.get("/v1/accounts/not-a-uuid").status_code == 422
         assert query.get(f"/v1/transfers/{uuid.uuid4()}").status_code == 404
         assert query.get("/v1/search/transfers", params={"min_amount": 5, "max_amount": 1}).status_code == 422
+
+
+def test_admin_reports_position_lag_and_state_and_pauses(running: Pipeline) -> None:
+    with (
+        httpx.Client(base_url=running.command_url, timeout=30) as command,
+        httpx.Client(base_url=running.query_url, timeout=30) as query,
+    ):
+        _, position = _open(command, "Admin Watched")
+        query.get("/v1/accounts", params={"limit": 1}, headers={"X-Min-Position": str(position)})
+        statuses = query.get("/v1/admin/projections").json()["items"]
+        postgres = next(s for s in statuses if s["projection"] == "postgres")
+        assert postgres["state"] == "running"
+        assert postgres["position"] >= position
+        assert postgres["lag_events"] == postgres["head_position"] - postgres["position"]
+        assert postgres["lag_seconds"] >= 0
+        paused = query.post("/v1/admin/projections/postgres/pause").json()
+        assert paused["state"] == "paused"
+        _, later = _open(command, "Written While Paused")
+        behind = query.get("/v1/accounts", headers={"X-Min-Position": str(later)})
+        assert behind.status_code == 503
+        assert query.post("/v1/admin/projections/postgres/resume").json()["state"] == "running"
+        assert query.get("/v1/accounts", headers={"X-Min-Position": str(later)}).status_code == 200
+        assert query.get("/v1/admin/projections/nonesuch").status_code == 404

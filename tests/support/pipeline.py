@@ -20,6 +20,7 @@ from eventledger_command.relay.checkpoint import PostgresCheckpoints
 from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS
+from eventledger_infra.ops_http import serve_ops
 from eventledger_infra.settings import Settings
 from eventledger_projections.bootstrap import PROJECTIONS, Projector, build_projector, prepare_topics
 from eventledger_projections.config import ProjectionSettings
@@ -27,7 +28,7 @@ from eventledger_query.app import create_app as create_query_app
 from eventledger_query.config import QuerySettings
 from eventledger_query.services import build as build_query
 from tests.support.http_service import serve
-from tests.support.processes import scratch_database
+from tests.support.processes import free_port, scratch_database
 
 
 @dataclass
@@ -67,17 +68,37 @@ def pipeline(projections: tuple[str, ...] | None = None) -> Iterator[Pipeline]:
             run.command_url = stack.enter_context(serve(create_command_app(run.command)))
             _thread(stack, _relay(settings, run.namespace))
             projection_settings = ProjectionSettings(topic_namespace=run.namespace)
+            ops_ports: dict[str, int] = {}
             for name in names:
                 prepare_topics(name, projection_settings, settings)
                 projector = build_projector(name, projection_settings, settings)
                 run.projectors[name] = projector
                 _thread(stack, (projector.runner.run, projector.runner.stop))
                 stack.callback(projector.close)
+                ops_ports[name] = free_port()
+                server = serve_ops(
+                    "127.0.0.1",
+                    ops_ports[name],
+                    ready=lambda: True,
+                    status=_status(name, projector),
+                    actions={"pause": projector.runner.pause, "resume": projector.runner.resume},
+                )
+                stack.callback(server.shutdown)
             readers = build_query(
                 QuerySettings(redis_base=run.redis_base, elasticsearch_prefix=run.es_prefix), settings
             )
-            run.query_url = stack.enter_context(serve(create_query_app(readers)))
+            query_app = create_query_app(readers)
+            query_app.state.operations.ports = ops_ports
+            run.query_url = stack.enter_context(serve(query_app))
             yield run
+
+
+def _status(name: str, projector: Projector) -> Callable[[], dict[str, object]]:
+    return lambda: {
+        "projection": name,
+        "state": "paused" if projector.runner.paused else "running",
+        "reflected_position": projector.projection.reflected_position(),
+    }
 
 
 def _relay(settings: Settings, namespace: str) -> tuple[Callable[[], None], Callable[[], None]]:

@@ -6,14 +6,30 @@ they serve them from a daemon thread with the standard library. Requires prometh
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
-def serve_ops(host: str, port: int, ready: Callable[[], bool]) -> ThreadingHTTPServer:
-    """Start serving in a daemon thread; ``ready`` answers /readyz (it should ask the dependencies)."""
+def serve_ops(
+    host: str,
+    port: int,
+    ready: Callable[[], bool],
+    *,
+    status: Callable[[], dict[str, Any]] | None = None,
+    actions: dict[str, Callable[[], None]] | None = None,
+) -> ThreadingHTTPServer:
+    """Start serving in a daemon thread; ``ready`` answers /readyz (it should ask the dependencies).
+
+    ``status`` answers ``GET /status`` as JSON; each of ``actions`` answers ``POST /<name>`` (e.g. pause, resume).
+    Bind them to loopback or a private network only: they are not authenticated (the gateway's admin role guards
+    the public way to them).
+    """
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    posts = actions or {}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -28,8 +44,18 @@ def serve_ops(host: str, port: int, ready: Callable[[], bool]) -> ThreadingHTTPS
                 self._answer(200 if is_ready else 503, body, "application/json")
             elif self.path == "/metrics":
                 self._answer(200, generate_latest(), CONTENT_TYPE_LATEST)
+            elif self.path == "/status" and status is not None:
+                self._answer(200, json.dumps(status()).encode(), "application/json")
             else:
                 self._answer(404, b'{"status":"not found"}', "application/json")
+
+        def do_POST(self) -> None:
+            action = posts.get(self.path.lstrip("/"))
+            if action is None:
+                self._answer(404, b'{"status":"not found"}', "application/json")
+                return
+            action()
+            self._answer(200, json.dumps({"done": self.path.lstrip("/")}).encode(), "application/json")
 
         def _answer(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)

@@ -56,7 +56,15 @@ def run(name: str) -> int:
     signal.signal(signal.SIGUSR2, lambda *_: runner.resume())
     port = settings.ops_port if settings.ops_port is not None else PROJECTIONS[name].ops_port
     server = serve_ops(
-        infra.host, port, ready=lambda: projector.projection.ready() and probes.kafka_broker_count(infra) >= 1
+        infra.host,
+        port,
+        ready=lambda: projector.projection.ready() and probes.kafka_broker_count(infra) >= 1,
+        status=lambda: {
+            "projection": name,
+            "state": "paused" if runner.paused else "running",
+            "reflected_position": projector.projection.reflected_position(),
+        },
+        actions={"pause": runner.pause, "resume": runner.resume},
     )
     try:
         while not runner.stopping:  # Kafka may be down at start: wait for it

@@ -9,7 +9,9 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from eventledger_query.admin import Operations
 from eventledger_query.api import problems
+from eventledger_query.api.admin_routes import router as admin_router
 from eventledger_query.api.routes import router
 from eventledger_query.services import Readers
 
@@ -29,8 +31,10 @@ def create_app(readers: Readers) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.readers = readers
+    app.state.operations = Operations(readers.postgres.pool)
     problems.install(app)
     app.include_router(router)
+    app.include_router(admin_router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -38,11 +38,11 @@ class PostgresReadModel:
     """Accounts, statement entries and transfers from the live views of the PostgreSQL read model."""
 
     def __init__(self, pool: ConnectionPool, schema: str) -> None:
-        self._pool = pool
+        self.pool = pool
         self._schema = sql.Identifier(schema)
 
     def _rows(self, query: sql.Composed, params: list[Any]) -> list[dict[str, Any]]:
-        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cursor:
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cursor:
             return list(cursor.execute(query, params).fetchall())
 
     def position(self) -> int:
