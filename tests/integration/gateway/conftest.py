@@ -60,9 +60,10 @@ def gateway_settings(upstream: str, redis_url: str, key_prefix: str, **overrides
 
 @pytest.fixture
 def gateway(upstream_url: str, endpoints: Endpoints, key_prefix: str) -> Iterator[tuple[str, GatewaySettings]]:
-    """A gateway whose clients may send 3 requests at once and 2 per second after that."""
+    """A gateway whose clients may send 3 requests at once and one every 2 s after that (slow enough that a busy
+    machine cannot refill a bucket between a test's requests)."""
     settings = gateway_settings(
-        upstream_url, endpoints.redis_url, key_prefix, rate_limit_burst=3, rate_limit_per_second=2
+        upstream_url, endpoints.redis_url, key_prefix, rate_limit_burst=3, rate_limit_per_second=0.5
     )
     with serve(create_app(settings)) as url:
         yield url, settings

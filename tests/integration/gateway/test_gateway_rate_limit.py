@@ -35,11 +35,11 @@ def test_a_burst_then_429_with_retry_after_then_service_again(gateway: tuple[str
         assert refused.status_code == 429
         assert refused.headers["content-type"] == "application/problem+json"
         assert refused.json()["type"] == "https://eventledger.dev/problems/too-many-requests"
-        assert refused.headers["retry-after"] == "1"  # 2 tokens per second: the next one within a second
+        assert refused.headers["retry-after"] in {"1", "2"}  # a token every 2 s: the next one within 2 s
         assert refused.headers["x-request-id"]
         limited_after = _metric(client, 'eventledger_gateway_rate_limited_total{route="/v1/accounts/{account_id}"}')
         assert limited_after == limited_before + 1
-        time.sleep(int(refused.headers["retry-after"]))
+        time.sleep(int(refused.headers["retry-after"]) + 0.1)
         assert client.get(f"/v1/accounts/{ACCOUNT}", headers=alice).status_code == 200
 
 
