@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import redis.asyncio as aioredis
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
 
 router = APIRouter(tags=["operations"])
 
@@ -43,10 +45,10 @@ async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-async def _redis(client: object) -> str:
+async def _redis(client: aioredis.Redis) -> str:
     try:
-        await client.ping()  # type: ignore[attr-defined]
-    except Exception as exc:
+        await client.ping()
+    except (RedisError, OSError) as exc:
         return f"unreachable: {type(exc).__name__}"
     return "ok"
 

@@ -73,9 +73,6 @@ class Upstreams:
         """One client per distinct address, named by the upstreams it serves (``query+audit+admin``)."""
         return dict(self._distinct)
 
-    def client(self, upstream: Upstream) -> httpx.AsyncClient:
-        return self._clients[upstream]
-
     async def forward(self, request: Request, route: Route, principal: Principal, body: bytes | None) -> Response:
         ids: RequestIds = request.state.ids
         client = self._clients[route.upstream]
