@@ -9,16 +9,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from elasticsearch import Elasticsearch
-
 from eventledger_infra.settings import Settings
+from eventledger_projections.elasticsearch.client import elasticsearch_client
 from eventledger_projections.elasticsearch.indices import live_version
+from eventledger_projections.elasticsearch.logsource import RelevantEventsSource
 from eventledger_projections.elasticsearch.names import DEFAULT_PREFIX, PREFIX_VARIABLE, IndexNames
 from eventledger_projections.elasticsearch.progress import ProgressStore
 from eventledger_projections.elasticsearch.rebuild import Rebuild, RebuildRefused
 from eventledger_projections.elasticsearch.safehead import SafeHead
 from eventledger_projections.rebuild.progress import ProgressBar
-from eventledger_projections.rebuild.source import EventStoreSource
 
 
 class _BarListener:
@@ -36,8 +35,8 @@ class _BarListener:
 
 def rebuild(settings: Settings, names: IndexNames, args: argparse.Namespace) -> int:
     dsn = args.dsn or settings.postgres_dsn
-    es = Elasticsearch(settings.elasticsearch_url, request_timeout=60)
-    source, safe_head = EventStoreSource(dsn), SafeHead(dsn)
+    es = elasticsearch_client(settings.elasticsearch_url, request_timeout=60)
+    source, safe_head = RelevantEventsSource(dsn), SafeHead(dsn)
     listener = _BarListener(f"rebuild {names.transfers}")
     try:
         job = Rebuild(
@@ -69,7 +68,7 @@ def rebuild(settings: Settings, names: IndexNames, args: argparse.Namespace) -> 
 
 
 def status(settings: Settings, names: IndexNames) -> int:
-    es = Elasticsearch(settings.elasticsearch_url, request_timeout=10)
+    es = elasticsearch_client(settings.elasticsearch_url, request_timeout=10)
     try:
         progress = ProgressStore(es, names)
         print(f"live version: {live_version(es, names)}")

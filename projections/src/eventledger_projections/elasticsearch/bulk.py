@@ -31,6 +31,10 @@ TRANSIENT_ERROR_TYPES = frozenset(
 )
 
 
+_BULK_FIELDS = "errors,items.*.status,items.*.error.type,items.*.error.reason"
+"""All a bulk answer is read for; the rest (ids, versions, shard counts) would be parsed for nothing."""
+
+
 @dataclass(frozen=True, slots=True)
 class IndexOp:
     """One document to index. ``version`` is an external version (``version_type=external``: written only when
@@ -97,11 +101,14 @@ def bulk_index(
             action["version_type"] = "external"
         operations.append({"index": action})
         operations.append(op.document)
-    response = es.bulk(operations=operations, refresh=refresh)
+    response = es.bulk(operations=operations, refresh=refresh, filter_path=_BULK_FIELDS)
+    if not response["errors"]:
+        outcome.written.extend(ops)
+        return outcome
     failures: list[ItemFailure] = []
     for op, item in zip(ops, response["items"], strict=True):
         result = item["index"]
-        error = result.get("error")
+        error = result.get("error")  # (status and error only: see _BULK_FIELDS)
         if error is None:
             outcome.written.append(op)
         elif result["status"] == 409 and error.get("type") == "version_conflict_engine_exception":

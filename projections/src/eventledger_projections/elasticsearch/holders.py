@@ -10,7 +10,8 @@ named :data:`EXTERNAL_HOLDER_NAME` without a lookup.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import lru_cache
 from uuid import UUID
 
 from elasticsearch import Elasticsearch
@@ -20,6 +21,8 @@ from eventledger_projections.elasticsearch.bulk import fetch
 from eventledger_projections.elasticsearch.documents import HolderNames, TransferState
 
 EXTERNAL_HOLDER_NAME = "external account"
+
+_external_account = lru_cache(maxsize=256)(external_account_id)
 
 
 class HolderNameCache:
@@ -52,26 +55,39 @@ class HolderLookup:
         self._es = es
         self.cache = cache or HolderNameCache()
 
-    def names_for(self, index: str, states: Iterable[TransferState]) -> dict[UUID, HolderNames]:
-        """For each state's transfer, the names known now (None for a side not opened, as far as ``index`` knows)."""
-        states = list(states)
-        missing = {
-            account
-            for state in states
-            for account in (state.from_account_id, state.to_account_id)
-            if self._known(account, state.currency) is None
-        }
-        if missing:
-            self._fetch(index, missing)
-        return {
-            state.transfer_id: HolderNames(
+    def names_for(
+        self, index: str, states: Iterable[TransferState], *, before_read: Callable[[], None] | None = None
+    ) -> dict[UUID, HolderNames]:
+        """For each state's transfer, the names known now (None for a side not opened, as far as ``index`` knows);
+        ``before_read`` is called before the index is read (when the cache does not know every name)."""
+        found: dict[UUID, HolderNames] = {}
+        incomplete: list[TransferState] = []
+        for state in states:
+            names = HolderNames(
                 self._known(state.from_account_id, state.currency), self._known(state.to_account_id, state.currency)
             )
-            for state in states
-        }
+            found[state.transfer_id] = names
+            if names.from_name is None or names.to_name is None:
+                incomplete.append(state)
+        if incomplete:
+            if before_read is not None:
+                before_read()
+            unknown = {
+                account
+                for state in incomplete
+                for account in (state.from_account_id, state.to_account_id)
+                if self._known(account, state.currency) is None
+            }
+            self._fetch(index, unknown)
+            for state in incomplete:
+                found[state.transfer_id] = HolderNames(
+                    self._known(state.from_account_id, state.currency),
+                    self._known(state.to_account_id, state.currency),
+                )
+        return found
 
     def _known(self, account_id: UUID, currency: str) -> str | None:
-        if account_id == external_account_id(currency):
+        if account_id == _external_account(currency):
             return EXTERNAL_HOLDER_NAME
         return self.cache.get(account_id)
 

@@ -12,6 +12,7 @@ from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
 from eventledger_projections.elasticsearch.mappings import (
     HOLDERS_MAPPING,
+    LIVE_SETTINGS,
     PROGRESS_MAPPING,
     TRANSFERS_MAPPING,
     index_settings,
@@ -47,10 +48,12 @@ def create_version(es: Elasticsearch, names: IndexNames, version: int, *, replic
 
 
 def finish_building(es: Elasticsearch, names: IndexNames, version: int) -> None:
-    """Back to the default refresh interval, and refresh once: the version is searchable."""
+    """Back to the live settings (refreshes, a translog synced per request), then refresh and flush once: the
+    version is searchable and everything written so far is durable."""
     indices = [names.transfers_version(version), names.holders_version(version)]
-    es.indices.put_settings(index=indices, settings={"index": {"refresh_interval": None}})
+    es.indices.put_settings(index=indices, settings={"index": LIVE_SETTINGS})
     es.indices.refresh(index=indices)
+    es.indices.flush(index=indices)
 
 
 def live_version(es: Elasticsearch, names: IndexNames) -> int | None:

@@ -66,8 +66,14 @@ PROGRESS_MAPPING: dict[str, Any] = {
 
 
 def index_settings(*, replicas: int, building: bool = False) -> dict[str, Any]:
-    """One shard (the read model is small and single-node here); while building, no refresh until the end."""
+    """One shard (the read model is small and single-node here). While a version is being built nothing reads it
+    and a crash discards it, so it is not refreshed and its translog is synced in the background rather than at
+    every bulk request; :data:`LIVE_SETTINGS` restores both before it goes live."""
     settings: dict[str, Any] = {"number_of_shards": 1, "number_of_replicas": replicas}
     if building:
-        settings["refresh_interval"] = "-1"
+        settings |= {"refresh_interval": "-1", "translog": {"durability": "async"}}
     return settings
+
+
+LIVE_SETTINGS: dict[str, Any] = {"refresh_interval": None, "translog": {"durability": "request"}}
+"""The defaults a live version runs with: refreshed every second, every bulk request synced before it answers."""

@@ -3,6 +3,9 @@
 Elasticsearch has no transaction spanning documents, so progress is written *after* the documents it covers (the
 bulk succeeded), never with them. A crash in between replays those events on restart, which changes nothing:
 every document carries an external version taken from its events (docs/adr/0011-elasticsearch-read-model.md).
+For the same reason the offsets need not be written after every batch: they are kept in memory and flushed at most
+every ``flush_interval`` seconds, and always before they are read, before a position is claimed and with parked
+messages; a crash loses at most that interval of progress, i.e. a short, harmless replay.
 
 Documents (one index, ids by kind):
 
@@ -19,6 +22,7 @@ Documents (one index, ids by kind):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -49,27 +53,45 @@ def _now() -> str:
 class ProgressStore:
     """Reads and writes the progress documents of one read model (``names.progress``)."""
 
-    def __init__(self, es: Elasticsearch, names: IndexNames) -> None:
+    def __init__(self, es: Elasticsearch, names: IndexNames, *, flush_interval: float = 1.0) -> None:
         self._es = es
         self._index = names.progress
+        self._flush_interval = flush_interval
         self._last_positions: dict[TopicPartition, int] = {}
+        self._unwritten: dict[TopicPartition, tuple[int, int]] = {}
+        self._flushed_at = time.monotonic()
 
     # ------------------------------------------------------------------ offsets
     def advance(self, events: Sequence[ConsumedEvent]) -> None:
-        """Record that ``events`` are applied (call once their documents are written)."""
-        progress: dict[TopicPartition, tuple[int, int]] = {}
+        """Record that ``events`` are applied (call once their documents are written); written by :meth:`flush`,
+        here when ``flush_interval`` has passed since the last write."""
         for event in events:
-            offset, position = progress.get(event.topic_partition, (0, 0))
-            progress[event.topic_partition] = (max(offset, event.offset + 1), max(position, event.position))
-        self._write_offsets(progress)
+            offset, position = self._unwritten.get(event.topic_partition, (0, 0))
+            self._unwritten[event.topic_partition] = (max(offset, event.offset + 1), max(position, event.position))
+        if time.monotonic() - self._flushed_at >= self._flush_interval:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the offsets recorded since the last write."""
+        unwritten, self._unwritten = self._unwritten, {}
+        try:
+            self._write_offsets(unwritten)
+        except BaseException:
+            for tp, (offset, position) in unwritten.items():  # kept for the next attempt
+                was = self._unwritten.get(tp, (0, 0))
+                self._unwritten[tp] = (max(offset, was[0]), max(position, was[1]))
+            raise
+        self._flushed_at = time.monotonic()
 
     def skip(self, parked: Sequence[ParkedMessage]) -> None:
         """Record progress past messages parked in the dead-letter topic, and one document per parked message."""
-        progress: dict[TopicPartition, tuple[int, int]] = {}
         ops: list[IndexOp] = []
         for message in parked:
-            offset, position = progress.get(message.topic_partition, (0, 0))
-            progress[message.topic_partition] = (max(offset, message.offset + 1), max(position, message.position or 0))
+            offset, position = self._unwritten.get(message.topic_partition, (0, 0))
+            self._unwritten[message.topic_partition] = (
+                max(offset, message.offset + 1),
+                max(position, message.position or 0),
+            )
             document = {
                 "kind": "parked",
                 "topic": message.topic,
@@ -82,7 +104,7 @@ class ProgressStore:
                 IndexOp(self._index, f"parked|{message.topic}|{message.partition}|{message.offset}", document, 1)
             )
         bulk_index(self._es, ops)
-        self._write_offsets(progress)
+        self.flush()
 
     def _write_offsets(self, progress: Mapping[TopicPartition, tuple[int, int]]) -> None:
         ops: list[IndexOp] = []
@@ -103,6 +125,7 @@ class ProgressStore:
 
     def offsets(self) -> dict[TopicPartition, int]:
         """``{(topic, partition): next offset}`` of every partition with recorded progress."""
+        self.flush()
         self._refresh()
         found: dict[TopicPartition, int] = {}
         for source in self._search("offset"):
@@ -132,6 +155,7 @@ class ProgressStore:
         ``last_position``, raised to ``relay_position`` when its ``next_offset`` reached the high watermark
         (read by the runner after ``relay_position``: ADR 0007).
         """
+        self.flush()
         if not high_watermarks:
             make_visible()
             return

@@ -7,18 +7,22 @@ documents it covers are searchable (refreshed) and their holder names completed 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from elasticsearch import Elasticsearch
 
 from eventledger_projections.elasticsearch.bulk import is_unavailable
+from eventledger_projections.elasticsearch.client import elasticsearch_client
 from eventledger_projections.elasticsearch.documents import UnknownTransfer
 from eventledger_projections.elasticsearch.indices import ensure_read_model
 from eventledger_projections.elasticsearch.names import IndexNames, Target
 from eventledger_projections.elasticsearch.progress import ProgressStore
 from eventledger_projections.elasticsearch.writer import TransferIndexWriter, WriteReport
 from eventledger_projections.runtime.port import ConsumedEvent, ParkedMessage, Projection, TopicPartition
+
+log = logging.getLogger(__name__)
 
 
 class SwitchInProgress(Exception):
@@ -65,7 +69,7 @@ class ElasticsearchProjection(Projection):
     @classmethod
     def from_url(cls, url: str, names: IndexNames | None = None, *, replicas: int = 0) -> ElasticsearchProjection:
         """A projection with its own client (closed by :meth:`close`)."""
-        return cls(Elasticsearch(url, request_timeout=30), names, replicas=replicas, owns_client=True)
+        return cls(elasticsearch_client(url), names, replicas=replicas, owns_client=True)
 
     def _ensure(self) -> None:
         if not self._ensured:
@@ -116,5 +120,10 @@ class ElasticsearchProjection(Projection):
         return health["status"] in ("green", "yellow")
 
     def close(self) -> None:
+        """Write the offsets not written yet (best effort: they only shorten a replay), release the client."""
+        try:
+            self.progress.flush()
+        except Exception as error:
+            log.warning("elasticsearch: offsets not written at close (the next start replays a little): %s", error)
         if self._owns_client:
             self._es.close()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,12 +37,15 @@ from eventledger_projections.elasticsearch.indices import (
     switch_aliases,
 )
 from eventledger_projections.elasticsearch.names import IndexNames, Target
+from eventledger_projections.elasticsearch.pages import pages_ahead
 from eventledger_projections.elasticsearch.progress import ProgressStore
-from eventledger_projections.elasticsearch.writer import TransferIndexWriter
+from eventledger_projections.elasticsearch.writer import TransferIndexWriter, WriteReport
 
 
 class LogSource(Protocol):
-    """What a rebuild reads (:class:`~eventledger_projections.rebuild.source.EventStoreSource` is one)."""
+    """What a rebuild reads (:class:`~.logsource.RelevantEventsSource`; the shared
+    :class:`~eventledger_projections.rebuild.source.EventStoreSource` fits too). ``read`` runs in a reader thread
+    (:mod:`.pages`), never at the same time as ``count``."""
 
     def read(self, after: int, upto: int, limit: int) -> list[EventEnvelope]: ...
 
@@ -159,13 +163,21 @@ class Rebuild:
             return after
         if self._listener is not None:
             self._listener.planned(self._source.count(after, head))
-        cursor = after
-        while page := self._source.read(cursor, head, self._batch_size):
-            self._writer.write(target, page)
-            self._events += len(page)
-            last = page[-1].position
-            assert last is not None
-            cursor = last
-            if self._listener is not None:
-                self._listener.replayed(len(page))
+        # One bulk request in flight while the next page is folded; any read of the index waits for it first.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rebuild-writer") as writer:
+            in_flight: list[tuple[Future[WriteReport], int]] = []
+
+            def drain() -> None:
+                while in_flight:
+                    future, count = in_flight.pop()
+                    future.result()
+                    self._events += count
+                    if self._listener is not None:
+                        self._listener.replayed(count)
+
+            for page in pages_ahead(self._source, after, head, self._batch_size):
+                prepared = self._writer.prepare(target, page, before_read=drain, optimistic=True)
+                drain()
+                in_flight.append((writer.submit(self._writer.commit, prepared), len(page)))
+            drain()
         return head

@@ -20,13 +20,19 @@ partitions). Its document is then written without that name, with the account li
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
 from elasticsearch import Elasticsearch
 
-from eventledger_events import AccountOpened, EventEnvelope, TransferPendingCreated, TransferPosted, parse_stream_id
+from eventledger_events import (
+    TRANSFER_EVENT_TYPES,
+    AccountOpened,
+    EventEnvelope,
+    TransferPendingCreated,
+    TransferPosted,
+)
 from eventledger_events.streams import TRANSFER_CATEGORY
 from eventledger_projections.elasticsearch.bulk import IndexOp, bulk_index, fetch
 from eventledger_projections.elasticsearch.documents import (
@@ -42,6 +48,13 @@ from eventledger_projections.elasticsearch.holders import HolderLookup, HolderNa
 from eventledger_projections.elasticsearch.names import Target
 
 REPAIR_PAGE = 500
+TRANSFER_PREFIX = f"{TRANSFER_CATEGORY}-"
+
+RELEVANT_EVENT_TYPES: tuple[str, ...] = (
+    AccountOpened.EVENT_TYPE,
+    *(event_type.EVENT_TYPE for event_type in TRANSFER_EVENT_TYPES),
+)
+"""The only events that change this read model; a reader may leave every other one out (a rebuild does)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +66,18 @@ class WriteReport:
     transfers: int
     conflicts: int
     pending_names: int
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedWrite:
+    """A batch folded into documents, not written yet (:meth:`TransferIndexWriter.prepare`)."""
+
+    target: Target
+    holder_ops: list[IndexOp]
+    transfer_ops: list[IndexOp]
+    states: dict[UUID, TransferState]
+    pending_names: int
+    optimistic: bool
 
 
 class PendingTransfers:
@@ -95,16 +120,33 @@ class TransferIndexWriter:
     def write(self, target: Target, envelopes: Sequence[EventEnvelope]) -> WriteReport:
         """Apply ``envelopes`` (in the order given per stream). Raises :class:`~.documents.UnappliableEvent`, or
         the errors of :mod:`.bulk` and of the client; then some documents may be written, all harmlessly again."""
+        return self.commit(self.prepare(target, envelopes))
+
+    def prepare(
+        self,
+        target: Target,
+        envelopes: Sequence[EventEnvelope],
+        *,
+        before_read: Callable[[], None] | None = None,
+        optimistic: bool = False,
+    ) -> PreparedWrite:
+        """Fold ``envelopes`` into the documents to write (reads the index only for what the caches miss, after
+        calling ``before_read``). ``optimistic`` puts the folded states into the pending-transfer cache now rather
+        than once written, so that the next batch can be prepared while this one is being written: only for a
+        writer that gives up at the first failure (a rebuild), never for one that retries a batch."""
         holder_ops: list[IndexOp] = []
         transfer_events: dict[UUID, list[EventEnvelope]] = {}
         for envelope in envelopes:
-            category, entity_id = parse_stream_id(envelope.stream_id)
-            if category == TRANSFER_CATEGORY:
-                transfer_events.setdefault(entity_id, []).append(envelope)
-            elif isinstance(envelope.payload, AccountOpened):
-                holder_ops.append(self._holder_op(target, envelope, envelope.payload))
-        states = self._fold(target, transfer_events)
-        names = self.holders.names_for(target.holders, states.values())
+            payload = envelope.payload
+            if isinstance(payload, AccountOpened):
+                holder_ops.append(self._holder_op(target, envelope, payload))
+            elif envelope.stream_id.startswith(TRANSFER_PREFIX):
+                transfer_id = getattr(payload, "transfer_id", None)
+                if not isinstance(transfer_id, UUID):
+                    raise UnappliableEvent(f"{envelope.full_event_type} in {envelope.stream_id} names no transfer")
+                transfer_events.setdefault(transfer_id, []).append(envelope)
+        states = self._fold(target, transfer_events, before_read)
+        names = self.holders.names_for(target.holders, states.values(), before_read=before_read)
         transfer_ops = [
             IndexOp(
                 target.transfers,
@@ -114,19 +156,30 @@ class TransferIndexWriter:
             )
             for transfer_id, state in states.items()
         ]
-        outcome = bulk_index(self._es, [*holder_ops, *transfer_ops])
-        for op in outcome.conflicts:
-            if op.index == target.transfers:
-                self.pending.forget(UUID(op.doc_id))
-        written = {op.doc_id for op in outcome.written if op.index == target.transfers}
-        for transfer_id, state in states.items():
-            if str(transfer_id) in written:
+        if optimistic:
+            for state in states.values():
                 self.pending.remember(state)
+        pending_names = sum(1 for n in names.values() if n.from_name is None or n.to_name is None)
+        return PreparedWrite(target, holder_ops, transfer_ops, states, pending_names, optimistic)
+
+    def commit(self, prepared: PreparedWrite) -> WriteReport:
+        """Write what :meth:`prepare` folded, in one bulk request with every item checked; then (unless prepared
+        optimistically) remember the pending states written and forget those the index refused as older."""
+        target = prepared.target
+        outcome = bulk_index(self._es, [*prepared.holder_ops, *prepared.transfer_ops])
+        written = {op.doc_id for op in outcome.written if op.index == target.transfers}
+        if not prepared.optimistic:
+            for op in outcome.conflicts:
+                if op.index == target.transfers:
+                    self.pending.forget(UUID(op.doc_id))
+            for transfer_id, state in prepared.states.items():
+                if str(transfer_id) in written:
+                    self.pending.remember(state)
         return WriteReport(
-            holders=len(holder_ops),
+            holders=len(prepared.holder_ops),
             transfers=len(written),
             conflicts=len(outcome.conflicts),
-            pending_names=sum(1 for n in names.values() if n.from_name is None or n.to_name is None),
+            pending_names=prepared.pending_names,
         )
 
     def _holder_op(self, target: Target, envelope: EventEnvelope, opened: AccountOpened) -> IndexOp:
@@ -141,7 +194,9 @@ class TransferIndexWriter:
         }
         return IndexOp(target.holders, str(opened.account_id), document, envelope.stream_version)
 
-    def _fold(self, target: Target, events: dict[UUID, list[EventEnvelope]]) -> dict[UUID, TransferState]:
+    def _fold(
+        self, target: Target, events: dict[UUID, list[EventEnvelope]], before_read: Callable[[], None] | None
+    ) -> dict[UUID, TransferState]:
         """The new state of every transfer the events change (transfers whose events are all old are left out)."""
         starts: dict[UUID, TransferState | None] = {}
         to_read: list[UUID] = []
@@ -150,6 +205,8 @@ class TransferIndexWriter:
             first = envelopes[0].payload
             if starts[transfer_id] is None and not isinstance(first, TransferPosted | TransferPendingCreated):
                 to_read.append(transfer_id)
+        if to_read and before_read is not None:
+            before_read()
         for doc in fetch(self._es, target.transfers, [str(t) for t in to_read]).values():
             starts[UUID(doc.doc_id)] = from_document(doc.source)[0]
         changed: dict[UUID, TransferState] = {}
