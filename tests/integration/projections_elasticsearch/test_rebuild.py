@@ -18,6 +18,8 @@ from tests.unit.projections_elasticsearch.ledger_script import LedgerScript, Par
 
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_events import EventEnvelope, TransferPendingPosted
+from eventledger_infra.settings import Settings
+from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames, read_position
 from eventledger_projections.elasticsearch.__main__ import main
 from eventledger_projections.elasticsearch.indices import existing_versions, live_version
@@ -25,6 +27,7 @@ from eventledger_projections.elasticsearch.logsource import RelevantEventsSource
 from eventledger_projections.elasticsearch.projection import SwitchInProgress
 from eventledger_projections.elasticsearch.rebuild import Rebuild, RebuildRefused
 from eventledger_projections.elasticsearch.safehead import SafeHead
+from eventledger_projections.elasticsearch.wiring import build_projection, run_rebuild
 from eventledger_projections.elasticsearch.writer import RELEVANT_EVENT_TYPES
 
 
@@ -151,3 +154,29 @@ def test_the_cli_rebuilds_with_a_progress_line(
     assert_matches_event_store(es, names, store_dsn)
     assert command(["status", "--prefix", names.prefix]) == 0
     assert "live version: 2" in capsys.readouterr().out
+
+
+def test_the_wiring_for_the_projector_process_builds_the_projection_and_runs_the_rebuild(
+    es: Elasticsearch, names: IndexNames, store_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVENTLEDGER_ES_INDEX_PREFIX", names.prefix)
+    appended(store_dsn, random_script(seed=25, commands=30))
+    settings, infra = ProjectionSettings(event_store_dsn=store_dsn, rebuild_batch_size=40), Settings.from_env()
+    projection = build_projection(settings, infra)
+    assert projection.names == names
+    assert projection.ready()
+    counted: list[tuple[str, int]] = []
+
+    class Listener:
+        def planned(self, events: int) -> None:
+            counted.append(("planned", events))
+
+        def replayed(self, events: int) -> None:
+            counted.append(("replayed", events))
+
+    report = run_rebuild(settings, infra, Listener())
+    assert report.version == 2
+    planned = sum(n for kind, n in counted if kind == "planned")
+    assert planned == sum(n for kind, n in counted if kind == "replayed") == report.events > 0
+    assert_matches_event_store(es, names, store_dsn)
+    projection.close()

@@ -1,0 +1,85 @@
+"""A projector that dies after its store write and before its Kafka commit (and before its offsets reach the
+progress index) leaves no double effect: its successor replays from the stored offsets, and every document it
+writes again is refused as a version conflict or equal to what is there."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from elasticsearch import Elasticsearch
+from tests.integration.projections_elasticsearch.support import (
+    KafkaHarness,
+    SimulatedCrash,
+    Workload,
+    assert_matches_event_store,
+    drop_read_model,
+    fresh_names,
+    indexed_documents,
+    wait_until_reflected,
+)
+from tests.support.eventstore import isolated_schema
+from tests.support.http_service import serve
+from tests.support.processes import wait_for
+from tests.support.servers import Endpoints
+
+from eventledger_command.api.app import create_app
+from eventledger_command.bootstrap import build
+from eventledger_command.config import CommandSettings
+from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
+from eventledger_projections.runtime.runner import RunnerConfig
+
+
+@pytest.fixture
+def es(endpoints: Endpoints) -> Iterator[Elasticsearch]:
+    client = Elasticsearch(endpoints.elasticsearch_url, request_timeout=30)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def names(es: Elasticsearch) -> Iterator[IndexNames]:
+    chosen = fresh_names("fault")
+    yield chosen
+    drop_read_model(es, chosen)
+
+
+def test_a_crash_between_the_store_write_and_the_commit_leaves_no_double_effect(
+    es: Elasticsearch, names: IndexNames, endpoints: Endpoints
+) -> None:
+    kafka = KafkaHarness(endpoints.kafka_bootstrap, f"fault-es-{uuid.uuid4().hex[:8]}.")
+    kafka.create()
+    crashed = threading.Event()
+
+    def crash_after(batches: int) -> None:
+        if batches >= 3:
+            crashed.set()
+            raise SimulatedCrash
+
+    try:
+        with isolated_schema(endpoints.postgres_dsn, prefix="es") as dsn:
+            container = build(CommandSettings(), store=PostgresEventStore(dsn, pool_size=4))
+            with serve(create_app(container)) as url, kafka.relay(dsn):
+                Workload(url, seed=51).run(200)
+                first = ElasticsearchProjection(es, names)
+                config = RunnerConfig(topic_namespace=kafka.namespace, batch_size=40, after_store_write=crash_after)
+                with kafka.projector(first, dsn, config):
+                    wait_for(crashed.is_set, 60, "the crash after the third batch's store write")
+                before = indexed_documents(es, names.transfers)
+                assert before, "the crashed projector had written documents"
+                successor = ElasticsearchProjection(es, names)
+                stored = sum((successor.load_offsets() or {}).values())
+                assert stored < 3 * 40, "its offsets did not all reach the progress index: a replay is due"
+                with kafka.projector(successor, dsn):
+                    wait_until_reflected(successor, dsn)
+                after = indexed_documents(es, names.transfers)
+                # A document that was final (settled, every name known) before the crash is never written again.
+                final = [t for t, doc in before.items() if doc["status"] != "pending" and not doc["pending_holders"]]
+                assert final
+                assert [t for t in final if after[t]["_version"] != before[t]["_version"]] == []
+                assert assert_matches_event_store(es, names, dsn) > 30
+    finally:
+        kafka.delete()
