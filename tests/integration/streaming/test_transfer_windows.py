@@ -1,0 +1,185 @@
+"""The faust job on real Kafka and Redis, fed by the relay from a real event store: its window figures in Redis and
+on the derived topic equal a count made by hand from the event store; redelivery, a SIGKILL and restart, and
+poison messages change nothing of that."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+from confluent_kafka import Producer
+from tests.integration.projections.ledger_rig import (
+    Workload,
+    create_topics,
+    dead_letters,
+    delete_topics,
+    new_namespace,
+    relay_running,
+    settings_for,
+)
+from tests.integration.projections_redis.redis_rig import delete_base, new_base
+from tests.integration.streaming.stream_rig import (
+    DerivedTopicReader,
+    StreamWorker,
+    Windows,
+    difference,
+    expected_windows,
+    redis_windows,
+    wait_until,
+    worker_env,
+)
+from tests.support.processes import free_port, scratch_database
+from tests.support.servers import Endpoints
+
+from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_events import TRANSFERS_TOPIC
+from eventledger_infra.settings import Settings
+from eventledger_projections.redis.connection import connect
+from eventledger_projections.runtime.kafka import ensure_topics
+from eventledger_projections.streaming.publisher import DERIVED_TOPIC
+
+
+@dataclass
+class Rig:
+    settings: Settings
+    store: PostgresEventStore
+    namespace: str
+    base: str
+    client: redis.Redis
+    worker: StreamWorker
+    derived: DerivedTopicReader
+
+    @property
+    def dsn(self) -> str:
+        return self.settings.postgres_dsn
+
+    def expected(self) -> Windows:
+        return expected_windows(self.store.read_all(limit=10_000_000, wait=0))
+
+    def wait_for_redis(self, timeout: float = 90.0) -> Windows:
+        expected = self.expected()
+        wait_until(
+            lambda: redis_windows(self.client, self.base) == expected,
+            timeout,
+            "the Redis window figures to equal the event store",
+            lambda: difference(expected, redis_windows(self.client, self.base)) + "\n" + self.worker.log_tail(),
+        )
+        return expected
+
+    def wait_for_derived(self, expected: Windows, timeout: float = 60.0) -> None:
+        def reached() -> bool:
+            self.derived.poll(1.0)
+            return self.derived.windows() == expected
+
+        wait_until(reached, timeout, "the derived topic", lambda: difference(expected, self.derived.windows()))
+
+
+@pytest.fixture
+def rig(endpoints: Endpoints, tmp_path: Path) -> Iterator[Rig]:
+    with scratch_database(Settings.from_env()) as database:
+        settings = settings_for(database)
+        namespace = new_namespace("stream")
+        base = new_base()
+        create_topics(settings.kafka_bootstrap, namespace)
+        ensure_topics(settings.kafka_bootstrap, [namespace + DERIVED_TOPIC], 3)
+        store = PostgresEventStore(settings.postgres_dsn, pool_size=4)
+        client = connect(settings.redis_url)
+        ops_port = free_port()
+        worker = StreamWorker(worker_env(namespace, base, tmp_path / "faust", ops_port, database), tmp_path, ops_port)
+        derived = DerivedTopicReader(settings.kafka_bootstrap, namespace + DERIVED_TOPIC)
+        worker.start()
+        try:
+            yield Rig(settings, store, namespace, base, client, worker, derived)
+        finally:
+            worker.stop()
+            derived.close()
+            delete_base(client, base)
+            client.close()
+            store.close()
+            delete_topics(settings.kafka_bootstrap, namespace)
+            _delete_internal_topics(settings.kafka_bootstrap, namespace)
+
+
+def _delete_internal_topics(bootstrap: str, namespace: str) -> None:
+    """The derived topic and the changelogs faust created for this test's app."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(namespace)]
+    if topics:
+        for future in admin.delete_topics(topics).values():
+            try:
+                future.result(timeout=30)
+            except Exception as error:
+                print(f"could not delete a topic: {error}")
+
+
+def test_the_window_figures_in_redis_and_on_the_derived_topic_equal_a_count_of_the_event_store(rig: Rig) -> None:
+    workload = Workload(rig.store, seed=41)
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        workload.run(300)
+        expected = rig.wait_for_redis()
+    rig.wait_for_derived(expected)
+    assert sum(n for (window, _, _), (n, _) in expected.items() if window == "tumbling-1m") > 100
+    assert {currency for _, _, currency in expected} == {"EUR", "USD"}
+    assert {window for window, _, _ in expected} == {"tumbling-1m", "hopping-5m-1m"}
+    assert rig.client.zcard(f"{rig.base}:stream:dirty") == 0, "every change was published"
+
+
+def test_delivering_every_event_twice_changes_no_figure(rig: Rig) -> None:
+    workload = Workload(rig.store, seed=42)
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        workload.run(150)
+        expected = rig.wait_for_redis()
+    rig.wait_for_derived(expected)
+    counted = rig.worker.metric('eventledger_stream_events_total{outcome="counted"}')
+    postings = sum(n for (window, _, _), (n, _) in expected.items() if window == "tumbling-1m")
+    assert counted == postings
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace, checkpoint="again") as again:
+        head = rig.store.head_position()
+        wait_until(lambda: again.position >= head, 60, "the second relay", lambda: str(again.position))
+    wait_until(
+        lambda: rig.worker.metric('eventledger_stream_events_total{outcome="counted"}') >= 2 * postings,
+        60,
+        "the job to read every duplicate",
+        rig.worker.log_tail,
+    )
+    assert redis_windows(rig.client, rig.base) == expected
+    rig.derived.poll(2.0)
+    assert rig.derived.windows() == expected
+
+
+def test_a_worker_killed_under_load_and_restarted_converges(rig: Rig) -> None:
+    workload = Workload(rig.store, seed=43)
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        workload.run(100)
+        wait_until(lambda: bool(redis_windows(rig.client, rig.base)), 90, "the first figures", rig.worker.log_tail)
+        workload.run(100)
+        rig.worker.kill()
+        workload.run(100)
+        rig.worker.start()
+        expected = rig.wait_for_redis(timeout=120)
+    rig.wait_for_derived(expected)
+    assert rig.worker.starts == 2
+
+
+def test_poison_messages_are_parked_and_the_job_goes_on(rig: Rig) -> None:
+    workload = Workload(rig.store, seed=44)
+    producer = Producer({"bootstrap.servers": rig.settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True})
+    topic = rig.namespace + TRANSFERS_TOPIC
+    producer.produce(topic, key=b"transfer-x", value=b"\x01garbage", headers=[("event-id", b"nope")])
+    producer.produce(topic, key=None, value=None)
+    assert producer.flush(30) == 0
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        workload.run(100)
+        expected = rig.wait_for_redis()
+    parked = dead_letters(rig.settings.kafka_bootstrap, rig.namespace, expected=2)
+    assert len(parked) == 2
+    assert {p["headers"]["dlq-projection"] for p in parked} == {"stream-windows"}
+    assert all(p["headers"]["dlq-reason"].startswith("undecodable") for p in parked)
+    assert {p["value"] for p in parked} == {b"\x01garbage", b""}, "a message without key and value is parked empty"
+    assert rig.worker.alive()
+    assert redis_windows(rig.client, rig.base) == expected

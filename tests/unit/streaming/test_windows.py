@@ -1,0 +1,125 @@
+"""The stream job's pure parts: which events count, the idempotent fold, the window ranges faust computes for our
+window specs, and the derived topic's message format."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+from faust.windows import HoppingWindow, TumblingWindow
+
+from eventledger_events import (
+    DomainEvent,
+    EventEnvelope,
+    EventMetadata,
+    TransferKind,
+    TransferPendingCreated,
+    TransferPendingPosted,
+    TransferPosted,
+    TransferVoided,
+    transfer_stream_id,
+)
+from eventledger_projections.streaming.app import event_time
+from eventledger_projections.streaming.publisher import message_of, producer_settings
+from eventledger_projections.streaming.sink import CellWrite, WindowFigures
+from eventledger_projections.streaming.windows import (
+    TRANSFERS_PER_MINUTE,
+    VOLUME_FIVE_MINUTES,
+    cell_key,
+    fold,
+    parse_cell_key,
+    posted_transfer,
+)
+
+AT = datetime(2026, 6, 1, 12, 3, 30, tzinfo=UTC)
+TRANSFER = uuid.uuid4()
+LEGS = {"from_account_id": uuid.uuid4(), "to_account_id": uuid.uuid4(), "amount": 250, "currency": "EUR"}
+
+
+def recorded(payload: DomainEvent, position: int = 7) -> EventEnvelope:
+    return EventEnvelope.new(
+        payload,
+        event_id=uuid.uuid4(),
+        stream_id=transfer_stream_id(TRANSFER),
+        stream_version=1,
+        occurred_at=AT,
+        metadata=EventMetadata(actor="t", correlation_id=uuid.uuid4()),
+    ).recorded(position=position, recorded_at=AT)
+
+
+def test_postings_count_and_nothing_else_does() -> None:
+    one_phase = posted_transfer(recorded(TransferPosted(transfer_id=TRANSFER, kind=TransferKind.DEPOSIT, **LEGS)))
+    two_phase = posted_transfer(recorded(TransferPendingPosted(transfer_id=TRANSFER, **LEGS), position=9))
+    assert one_phase is not None
+    assert (one_phase.currency, one_phase.amount, one_phase.position, one_phase.recorded_at) == ("EUR", 250, 7, AT)
+    assert two_phase is not None
+    assert two_phase.position == 9
+    pending = TransferPendingCreated(
+        transfer_id=TRANSFER, kind=TransferKind.TRANSFER, expires_at=AT + timedelta(minutes=1), **LEGS
+    )
+    assert posted_transfer(recorded(pending)) is None
+    assert posted_transfer(recorded(TransferVoided(transfer_id=TRANSFER))) is None
+
+
+def test_the_fold_counts_each_position_once() -> None:
+    cell = fold(None, {"amount": 100, "position": 5})
+    assert cell == {"n": 1, "v": 100, "m": 5}
+    cell = fold(cell, {"amount": 50, "position": 8})
+    assert cell == {"n": 2, "v": 150, "m": 8}
+    assert fold(cell, {"amount": 50, "position": 8}) == cell, "the same event again"
+    assert fold(cell, {"amount": 100, "position": 5}) == cell, "an older event replayed"
+    assert fold({}, {"amount": 1, "position": 1}) == {"n": 1, "v": 1, "m": 1}
+
+
+def test_a_cell_key_names_the_currency_and_the_source_partition() -> None:
+    assert cell_key("EUR", 4) == "EUR|4"
+    assert parse_cell_key("EUR|4") == ("EUR", 4)
+
+
+def test_faust_puts_a_posting_in_one_minute_window_and_five_hopping_ones() -> None:
+    stamp = AT.timestamp()
+    minute = TumblingWindow(TRANSFERS_PER_MINUTE.size).ranges(stamp)
+    assert [round(start) for start, _ in minute] == [int(datetime(2026, 6, 1, 12, 3, tzinfo=UTC).timestamp())]
+    hopping = HoppingWindow(VOLUME_FIVE_MINUTES.size, VOLUME_FIVE_MINUTES.step).ranges(stamp)
+    starts = [round(start) for start, _ in hopping]
+    assert starts == [int((AT.replace(second=0) - timedelta(minutes=k)).timestamp()) for k in (4, 3, 2, 1, 0)]
+    assert all(start <= stamp < start + VOLUME_FIVE_MINUTES.size for start in starts)
+
+
+def test_the_windows_clock_is_the_recorded_at_header() -> None:
+    headers = [("event-id", b"x"), ("recorded-at", AT.isoformat().encode())]
+    assert event_time(SimpleNamespace(message=SimpleNamespace(headers=headers))) == AT.timestamp()
+    assert event_time(SimpleNamespace(message=SimpleNamespace(headers=dict(headers)))) == AT.timestamp()
+    with pytest.raises(KeyError):
+        event_time(SimpleNamespace(message=SimpleNamespace(headers=[])))
+
+
+def test_a_cell_travels_to_the_script_as_eight_strings() -> None:
+    write = CellWrite("tumbling-1m", 60, 120, "USD", 2, {"n": 3, "v": 900, "m": 41})
+    assert write.arguments() == ["tumbling-1m", "60", "120", "USD", "2", "3", "900", "41"]
+
+
+def test_the_derived_message_is_keyed_by_window_and_carries_the_revision() -> None:
+    start = int(AT.replace(second=0).timestamp())
+    figures = WindowFigures("hopping-5m-1m", start, start + 300, "EUR", 12, 34_500, 7)
+    key, value = message_of(figures, AT)
+    assert key == b"hopping-5m-1m|EUR|2026-06-01T12:03:00+00:00"
+    assert json.loads(value) == {
+        "window": "hopping-5m-1m",
+        "window_start": "2026-06-01T12:03:00+00:00",
+        "window_end": "2026-06-01T12:08:00+00:00",
+        "currency": "EUR",
+        "transfers": 12,
+        "volume": 34_500,
+        "revision": 7,
+        "emitted_at": AT.isoformat(),
+    }
+
+
+def test_the_derived_topic_producer_is_idempotent_and_waits_for_every_replica() -> None:
+    settings = producer_settings("127.0.0.1:1", "x")
+    assert settings["acks"] == "all"
+    assert settings["enable_idempotence"] is True
