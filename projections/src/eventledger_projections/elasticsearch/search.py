@@ -1,8 +1,8 @@
 """The reads the query side makes of this read model: transfer search with facets, and the position it reflects.
 
-Self-contained on purpose (it imports nothing of EventLedger): the query side may not import the projections
-package (the sides are independent, see the import contracts in pyproject.toml), so this module is the one to
-copy or move next to the query service; its tests pin its behaviour.
+The query service imports this module (and :mod:`.names`) as its read helper (docs/adr/0012-query-side.md), so the
+layout it reads (aliases, progress marks, the rebuild cap) is described in one package. It imports nothing else of
+EventLedger, so that the query side pulls in no projector code with it.
 
 Search semantics (GET /v1/search/transfers, PRODUCT.md §3):
 
