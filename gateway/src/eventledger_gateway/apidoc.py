@@ -172,6 +172,10 @@ OPERATIONS: dict[str, OperationDoc] = {
     "rebuild_projection": OperationDoc(
         "Rebuild a projection beside the live one, then switch", 202, schemas.RebuildStarted, problems=(404, 409)
     ),
+    "pause_projection": OperationDoc(
+        "Pause a projector between batches", 200, schemas.ProjectionStatus, problems=(404,)
+    ),
+    "resume_projection": OperationDoc("Resume a paused projector", 200, schemas.ProjectionStatus, problems=(404,)),
 }
 
 _TAGS = {Role.WRITER: "commands", Role.READER: "queries", Role.AUDITOR: "audit", Role.ADMIN: "operations"}

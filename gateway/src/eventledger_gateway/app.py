@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from starlette.routing import Route as StarletteRoute
@@ -27,6 +29,8 @@ from eventledger_gateway.ratelimit import RateLimiter, RedisTokenBucket, Unlimit
 from eventledger_gateway.routetable import ROUTES, Route
 from eventledger_gateway.settings import GatewaySettings
 from eventledger_gateway.upstream import Upstreams
+
+DASHBOARD = Path(__file__).parent / "dashboard"
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -73,6 +77,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     problems.install(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(operations.router)
+    # The dashboard page: static files; every call it makes goes through the routes below with the user's token.
+    app.mount("/dashboard", StaticFiles(directory=DASHBOARD, html=True), name="dashboard")
+    app.router.routes.append(StarletteRoute("/", _to_dashboard, methods=["GET"], include_in_schema=False))
     for route in ROUTES:
         app.router.routes.append(_public_route(route))
     document: dict[str, Any] = {}
@@ -85,6 +92,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
     openapi()  # fail at start-up, not at the first /docs, if a route is undocumented
     return app
+
+
+async def _to_dashboard(_request: Request) -> Response:
+    return RedirectResponse("/dashboard/")
 
 
 def _public_route(route: Route) -> StarletteRoute:

@@ -96,6 +96,8 @@ def _admin() -> list[Route]:
         Route("GET", "/v1/admin/projections", Role.ADMIN, "admin", "projection_statuses"),
         Route("GET", "/v1/admin/projections/{projection}", Role.ADMIN, "admin", "projection_status"),
         Route("POST", "/v1/admin/projections/{projection}/rebuild", Role.ADMIN, "admin", "rebuild_projection"),
+        Route("POST", "/v1/admin/projections/{projection}/pause", Role.ADMIN, "admin", "pause_projection"),
+        Route("POST", "/v1/admin/projections/{projection}/resume", Role.ADMIN, "admin", "resume_projection"),
     ]
 
 

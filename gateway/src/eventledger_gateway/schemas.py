@@ -330,7 +330,8 @@ class AccountStateAt(BaseModel):
 
 # ---------------------------------------------------------------- operations (role admin)
 PROJECTION_EXAMPLE: dict[str, Any] = {
-    "name": "accounts-postgres",
+    "projection": "postgres",
+    "head_position": 1203,
     "position": 1200,
     "lag_events": 3,
     "lag_seconds": 0.04,

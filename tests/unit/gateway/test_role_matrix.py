@@ -37,6 +37,8 @@ SPEC: dict[tuple[str, str], str] = {
     ("GET", "/v1/admin/projections"): "admin",
     ("GET", "/v1/admin/projections/{projection}"): "admin",
     ("POST", "/v1/admin/projections/{projection}/rebuild"): "admin",
+    ("POST", "/v1/admin/projections/{projection}/pause"): "admin",
+    ("POST", "/v1/admin/projections/{projection}/resume"): "admin",
 }
 UPSTREAM_OF_ROLE = {"writer": "command", "reader": "query", "auditor": "audit", "admin": "admin"}
 
