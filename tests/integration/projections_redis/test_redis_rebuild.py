@@ -34,7 +34,6 @@ from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_infra.settings import Settings
-from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_projections.redis import RedisReadModel, RedisRebuild, RedisRebuildConfig
 from eventledger_projections.redis.connection import Scripts, connect, run
 from eventledger_projections.redis.keys import KeySpace
@@ -106,17 +105,15 @@ def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_bac
         writer = threading.Thread(target=workload.run, args=(150,))
         sampler.start()
         writer.start()
-        source = EventStoreSource(rig.dsn)
         try:
             report = RedisRebuild(
                 rig.client,
-                source,
+                rig.dsn,
                 base=rig.base,
                 config=RedisRebuildConfig(batch_size=40, handover_lag=10),
                 before_switch=between_replay_and_switch,
             ).run()
         finally:
-            source.close()
             writer.join(120)
         rig.wait_until_reflected()
         wait_for(lambda: rig.projector.projection.version == 2, 30, "the projector to follow the switch")
@@ -178,25 +175,21 @@ def test_a_failed_rebuild_leaves_the_live_version_alone_and_its_leftovers_are_cl
         def fail() -> None:
             raise RuntimeError("the rebuild dies before the switch")
 
-        source = EventStoreSource(rig.dsn)
-        try:
-            with pytest.raises(RuntimeError, match="dies before the switch"):
-                RedisRebuild(rig.client, source, base=rig.base, before_switch=fail).run()
-            assert versions(rig.client, rig.keys) == {1: "live"}, "the half-built version was deleted"
-            # A rebuild killed outright leaves its version behind: the next rebuild deletes it first.
-            scripts = Scripts.register(rig.client)
-            abandoned = int(run(scripts.begin_build, rig.base, "now"))
-            rig.client.set(rig.keys.transfer(abandoned, "x"), "1")
-            assert abandoned == 3
-            rig.client.set(rig.keys.rebuild_lock, "someone", px=5000)
-            with pytest.raises(RebuildAlreadyRunning):
-                RedisRebuild(rig.client, source, base=rig.base).run()
-            rig.client.delete(rig.keys.rebuild_lock)
-            workload.run(20)  # the live projector kept going
-            rig.wait_until_reflected()
-            report = RedisRebuild(rig.client, source, base=rig.base).run()
-        finally:
-            source.close()
+        with pytest.raises(RuntimeError, match="dies before the switch"):
+            RedisRebuild(rig.client, rig.dsn, base=rig.base, before_switch=fail).run()
+        assert versions(rig.client, rig.keys) == {1: "live"}, "the half-built version was deleted"
+        # A rebuild killed outright leaves its version behind: the next rebuild deletes it first.
+        scripts = Scripts.register(rig.client)
+        abandoned = int(run(scripts.begin_build, rig.base, "now"))
+        rig.client.set(rig.keys.transfer(abandoned, "x"), "1")
+        assert abandoned == 3
+        rig.client.set(rig.keys.rebuild_lock, "someone", px=5000)
+        with pytest.raises(RebuildAlreadyRunning):
+            RedisRebuild(rig.client, rig.dsn, base=rig.base).run()
+        rig.client.delete(rig.keys.rebuild_lock)
+        workload.run(20)  # the live projector kept going
+        rig.wait_until_reflected()
+        report = RedisRebuild(rig.client, rig.dsn, base=rig.base).run()
         assert report.version == 4
         assert versions(rig.client, rig.keys) == {4: "live"}
         assert keys_under(rig.client, rig.keys.version_pattern(abandoned)) == []

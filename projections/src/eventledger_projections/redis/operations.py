@@ -19,8 +19,8 @@ Balances are *set* from ``balance_after`` (never incremented), so a balance heal
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Callable, Iterable
+from typing import Any, Final
 
 from eventledger_events import (
     AccountClosed,
@@ -31,14 +31,12 @@ from eventledger_events import (
     AccountHoldReleased,
     AccountOpened,
     AccountUnfrozen,
-    DomainEvent,
     EventEnvelope,
     TransferExpired,
     TransferPendingCreated,
     TransferPendingPosted,
     TransferPosted,
     TransferVoided,
-    parse_stream_id,
 )
 
 FIELDS_PER_OPERATION: Final = 8
@@ -46,11 +44,25 @@ FIELDS_PER_OPERATION: Final = 8
 Operation = tuple[str, ...]
 """Always :data:`FIELDS_PER_OPERATION` strings."""
 
-_STATUS_BY_EVENT: Final[dict[type[DomainEvent], str]] = {
-    AccountFrozen: "frozen",
-    AccountUnfrozen: "open",
-    AccountClosed: "closed",
+Field = Callable[[str], Any]
+"""Reads one payload field by name (from a payload model, or from the stored JSON)."""
+
+_TAILS: Final[dict[str, Callable[[Field], tuple[str, str, str, str]]]] = {
+    AccountOpened.EVENT_TYPE: lambda f: ("O", f("currency"), f("holder_name"), str(f("overdraft_limit"))),
+    AccountFrozen.EVENT_TYPE: lambda f: ("S", "frozen", "", ""),
+    AccountUnfrozen.EVENT_TYPE: lambda f: ("S", "open", "", ""),
+    AccountClosed.EVENT_TYPE: lambda f: ("S", "closed", "", ""),
+    AccountCredited.EVENT_TYPE: lambda f: ("M", str(f("balance_after")), str(f("amount")), f("currency")),
+    AccountDebited.EVENT_TYPE: lambda f: ("M", str(f("balance_after")), str(f("amount")), f("currency")),
+    AccountHoldPlaced.EVENT_TYPE: lambda f: ("H", str(f("amount")), f("currency"), ""),
+    AccountHoldReleased.EVENT_TYPE: lambda f: ("H", str(-f("amount")), f("currency"), ""),
+    TransferPosted.EVENT_TYPE: lambda f: ("T", "posted", str(f("amount")), f("currency")),
+    TransferPendingPosted.EVENT_TYPE: lambda f: ("T", "posted", str(f("amount")), f("currency")),
+    TransferPendingCreated.EVENT_TYPE: lambda f: ("T", "pending", "0", f("currency")),
+    TransferVoided.EVENT_TYPE: lambda f: ("T", "voided", "0", ""),
+    TransferExpired.EVENT_TYPE: lambda f: ("T", "expired", "0", ""),
 }
+"""Per event type (current schema versions): the operation's kind and its fields a, b, c."""
 
 
 class UnappliableEvent(ValueError):
@@ -61,31 +73,31 @@ def operation(envelope: EventEnvelope) -> Operation:
     """The operation of one appended event; :class:`UnappliableEvent` when it has no place in the read model."""
     if envelope.position is None or envelope.recorded_at is None:
         raise UnappliableEvent(f"event {envelope.event_id} was never appended (no position)")
-    category, entity = parse_stream_id(envelope.stream_id)
     payload = envelope.payload
-    own = getattr(payload, f"{category}_id", None)
-    if own != entity:
-        raise UnappliableEvent(f"{envelope.full_event_type} of {own} recorded in stream {envelope.stream_id}")
-    head = (str(entity), str(envelope.stream_version), str(envelope.position), envelope.recorded_at.isoformat())
-    match payload:
-        case AccountOpened():
-            kind, rest = "O", (payload.currency, payload.holder_name, str(payload.overdraft_limit))
-        case AccountFrozen() | AccountUnfrozen() | AccountClosed():
-            kind, rest = "S", (_STATUS_BY_EVENT[type(payload)], "", "")
-        case AccountCredited() | AccountDebited():
-            kind, rest = "M", (str(payload.balance_after), str(payload.amount), payload.currency)
-        case AccountHoldPlaced() | AccountHoldReleased():
-            delta = payload.amount if isinstance(payload, AccountHoldPlaced) else -payload.amount
-            kind, rest = "H", (str(delta), payload.currency, "")
-        case TransferPosted() | TransferPendingPosted():
-            kind, rest = "T", ("posted", str(payload.amount), payload.currency)
-        case TransferPendingCreated():
-            kind, rest = "T", ("pending", "0", payload.currency)
-        case TransferVoided() | TransferExpired():
-            kind, rest = "T", ("voided" if isinstance(payload, TransferVoided) else "expired", "0", "")
-        case _:
-            raise UnappliableEvent(f"{envelope.full_event_type} has no place in the Redis read model")
-    return (kind, *head, *rest)
+    return operation_of(
+        envelope.event_type,
+        envelope.stream_id,
+        envelope.stream_version,
+        envelope.position,
+        envelope.recorded_at.isoformat(),
+        lambda name: getattr(payload, name),
+    )
+
+
+def operation_of(
+    event_type: str, stream_id: str, stream_version: int, position: int, recorded_at: str, field: Field
+) -> Operation:
+    """The operation of an event of the *current* schema version of ``event_type``, given how to read its payload
+    fields. The payload's own id must be its stream's (the version guard is per stream)."""
+    tail = _TAILS.get(event_type)
+    if tail is None:
+        raise UnappliableEvent(f"{event_type} has no place in the Redis read model")
+    category, _, entity = stream_id.partition("-")
+    own = field(f"{category}_id")
+    if str(own) != entity:
+        raise UnappliableEvent(f"{event_type} of {own} recorded in stream {stream_id}")
+    kind, a, b, c = tail(field)
+    return (kind, entity, str(stream_version), str(position), recorded_at, a, b, c)
 
 
 def flatten(operations: Iterable[Operation]) -> list[str]:

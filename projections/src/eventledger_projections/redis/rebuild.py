@@ -30,12 +30,13 @@ from typing import Protocol
 
 import redis
 
-from eventledger_events import EventEnvelope
 from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_projections.redis.connection import Scripts, run
 from eventledger_projections.redis.keys import KeySpace
-from eventledger_projections.redis.operations import Operation, UnappliableEvent, flatten, operation
+from eventledger_projections.redis.operations import Operation, flatten
+from eventledger_projections.redis.pages import OperationPages
 from eventledger_projections.redis.versions import RebuildLock, delete_version, live_version, versions
+from eventledger_projections.runtime.relay_checkpoint import RELAY_CHECKPOINT
 
 log = logging.getLogger(__name__)
 
@@ -77,20 +78,26 @@ class RedisRebuildReport:
 
 
 class RedisRebuild:
-    """One rebuild run; ``before_switch`` is a test seam that runs after the bulk replay, before the hand-over."""
+    """One rebuild run from the event store at ``event_store_dsn``; ``before_switch`` is a test seam that runs after
+    the bulk replay, before the hand-over."""
+
+    _source: EventStoreSource  # opened by run(), closed when it returns
+    _pages: OperationPages
 
     def __init__(
         self,
         client: redis.Redis,
-        source: EventStoreSource,
+        event_store_dsn: str,
         *,
+        relay_checkpoint: str = RELAY_CHECKPOINT,
         base: str = "el",
         config: RedisRebuildConfig | None = None,
         listener: RebuildListener | None = None,
         before_switch: Callable[[], None] | None = None,
     ) -> None:
         self._client = client
-        self._source = source
+        self._dsn = event_store_dsn
+        self._relay_checkpoint = relay_checkpoint
         self._keys = KeySpace(base)
         self._scripts = Scripts.register(client)
         self._config = config or RedisRebuildConfig()
@@ -101,6 +108,15 @@ class RedisRebuild:
         self._skipped = 0
 
     def run(self) -> RedisRebuildReport:
+        self._source = EventStoreSource(self._dsn, relay_checkpoint=self._relay_checkpoint)
+        self._pages = OperationPages(self._dsn)
+        try:
+            return self._run()
+        finally:
+            self._pages.close()
+            self._source.close()
+
+    def _run(self) -> RedisRebuildReport:
         started = time.monotonic()
         with self._lock.held():
             self._drop_abandoned()
@@ -169,28 +185,18 @@ class RedisRebuild:
     # ------------------------------------------------------------------ replay
     def _replay(self, version: int, after: int, upto: int) -> int:
         """Every event with ``after < position <= upto`` into ``version``; answers ``upto``."""
-        while after < upto:
-            envelopes = self._source.read(after, upto, self._config.batch_size)
-            if not envelopes:
-                break  # the rest of the range holds only rolled-back positions
-            self._write(version, envelopes)
-            last = envelopes[-1].position
-            assert last is not None
-            after = last
-            self._events += len(envelopes)
-            self._listener.replayed(len(envelopes))
+        for page in self._pages.pages(after, upto, self._config.batch_size):
+            for reason in page.refused:
+                self._skip(reason)
+            self._write(version, page.operations)
+            self._events += page.events
+            self._listener.replayed(page.events)
             self._lock.renew()
         return max(after, upto)
 
-    def _write(self, version: int, envelopes: Sequence[EventEnvelope]) -> None:
-        """One script call; an event that cannot be applied is skipped alone, logged and counted, as the live
-        projector parks it."""
-        operations: list[Operation] = []
-        for envelope in envelopes:
-            try:
-                operations.append(operation(envelope))
-            except UnappliableEvent as error:
-                self._skip(envelope, error)
+    def _write(self, version: int, operations: Sequence[Operation]) -> None:
+        """One script call; an event the script refuses is skipped alone, logged and counted, as the live projector
+        parks it."""
         try:
             self._apply(version, operations)
             return
@@ -203,12 +209,11 @@ class RedisRebuild:
             except redis.ResponseError as error:
                 if not str(error).startswith("ELPOISON"):
                     raise
-                self._skipped += 1
-                log.error("skipped the event at position %s: %s", single[3], error)
+                self._skip(f"the event at position {single[3]}: {error}")
 
-    def _skip(self, envelope: EventEnvelope, error: Exception) -> None:
+    def _skip(self, reason: str) -> None:
         self._skipped += 1
-        log.error("skipped %s at position %s: %s", envelope.full_event_type, envelope.position, error)
+        log.error("skipped %s", reason)
 
     def _apply(self, version: int, operations: Sequence[Operation]) -> None:
         """The build-mode APPLY, retried while Redis is unreachable (up to ``transient_retry_seconds``)."""

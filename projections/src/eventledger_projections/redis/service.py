@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from eventledger_infra.settings import Settings
 from eventledger_projections.config import ProjectionSettings
-from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_projections.redis.connection import connect
 from eventledger_projections.redis.projection import RedisProjection
 from eventledger_projections.redis.rebuild import RebuildListener, RedisRebuild, RedisRebuildConfig, RedisRebuildReport
@@ -20,17 +19,15 @@ def build_redis_projection(settings: ProjectionSettings, infra: Settings) -> Red
 def rebuild_redis(settings: ProjectionSettings, infra: Settings, listener: RebuildListener) -> RedisRebuildReport:
     """Rebuild from the event store named by the projector settings into the Redis of ``infra``."""
     client = connect(infra.redis_url, client_name="eventledger-rebuild-redis")
-    event_store = settings.event_store_dsn or infra.postgres_dsn
-    source = EventStoreSource(event_store, relay_checkpoint=settings.relay_checkpoint_name)
     try:
         rebuild = RedisRebuild(
             client,
-            source,
+            settings.event_store_dsn or infra.postgres_dsn,
+            relay_checkpoint=settings.relay_checkpoint_name,
             base=RedisProjectionSettings.from_env().prefix,
             config=RedisRebuildConfig(batch_size=settings.rebuild_batch_size),
             listener=listener,
         )
         return rebuild.run()
     finally:
-        source.close()
         client.close()

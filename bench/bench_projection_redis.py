@@ -1,0 +1,229 @@
+"""PRODUCT.md §6 item 4 for the Redis read model: replaying from zero, against the raw bulk rate of Redis writing
+the same keys and values (pipelined HSET/SET/HINCRBY/ZINCRBY per batch, computed beforehand: no decoding, no reads,
+no guards). Three ways of replaying from zero:
+
+- the rebuild from the event store (the read model's own replay: pages of rows mapped to operations, one
+  version-guarded script call per batch, the next page read meanwhile);
+- the projection's share of a replay from Kafka: ``apply`` on events the runner already decoded, batch by batch;
+- the whole runner path from Kafka (consumer, the runtime's decoding of every message, apply, offsets). The
+  runtime's validated decoding costs more than everything the projection does (see docs/adr/0010).
+
+Run with the servers up: ``make up && .venv/bin/python -m bench.bench_projection_redis``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+from confluent_kafka.admin import AdminClient
+
+from bench._common import alternate, report, scratch_database
+from bench.bench_projection_postgres import build_log, publish
+from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_events import ALL_TOPICS, EventEnvelope
+from eventledger_infra.settings import Settings
+from eventledger_projections.rebuild.source import EventStoreSource
+from eventledger_projections.redis import RedisProjection, RedisRebuild, RedisRebuildConfig
+from eventledger_projections.redis.connection import connect
+from eventledger_projections.redis.keys import KeySpace
+from eventledger_projections.redis.operations import operation
+from eventledger_projections.runtime.kafka import KafkaEventLog
+from eventledger_projections.runtime.memory import InMemoryBroker, InMemoryDeadLetters
+from eventledger_projections.runtime.port import ConsumedEvent, LogMessage
+from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
+
+BATCH = 500
+ROUNDS = 5
+
+Command = tuple[str, tuple[Any, ...], dict[str, Any]]
+"""A pipeline method, its arguments and keyword arguments."""
+
+
+# ---------------------------------------------------------------------- contenders
+def projection_rate(settings: Settings, namespace: str, total: int, head: int) -> float:
+    """Replay from zero through the projector; timed from its first applied batch (the group join is left out) to
+    the last message."""
+    base = f"bench-{uuid.uuid4().hex[:8]}"
+    client = connect(settings.redis_url)
+    projection = RedisProjection(client, base=base)
+    event_log = KafkaEventLog(settings.kafka_bootstrap, f"{namespace}bench-{uuid.uuid4().hex[:8]}")
+    runner = ProjectionRunner(
+        projection,
+        event_log,
+        InMemoryDeadLetters(InMemoryBroker()),  # nothing is parked: every event of this log applies
+        lambda: head,
+        RunnerConfig(topic_namespace=namespace, batch_size=BATCH, progress_interval=5.0),
+    )
+    try:
+        runner.start()
+        first = 0
+        while first == 0:
+            first = runner.run_once()
+        began = time.perf_counter()
+        done = first
+        while done < total:
+            done += runner.run_once()
+        elapsed = time.perf_counter() - began
+    finally:
+        event_log.close()
+        _delete(client, base)
+        client.close()
+    return (done - first) / elapsed
+
+
+def apply_rate(settings: Settings, events: list[ConsumedEvent]) -> float:
+    """``apply`` of already decoded events, in the runner's batches, with their offsets: the projection's share."""
+    base = f"bench-{uuid.uuid4().hex[:8]}"
+    client = connect(settings.redis_url)
+    projection = RedisProjection(client, base=base)
+    try:
+        projection.load_offsets()
+        began = time.perf_counter()
+        for start in range(0, len(events), BATCH):
+            projection.apply(events[start : start + BATCH])
+        return len(events) / (time.perf_counter() - began)
+    finally:
+        _delete(client, base)
+        client.close()
+
+
+def rebuild_rate(settings: Settings, events: int) -> float:
+    base = f"bench-{uuid.uuid4().hex[:8]}"
+    client = connect(settings.redis_url)
+    try:
+        began = time.perf_counter()
+        RedisRebuild(client, settings.postgres_dsn, base=base, config=RedisRebuildConfig(batch_size=BATCH)).run()
+        return events / (time.perf_counter() - began)
+    finally:
+        _delete(client, base)
+        client.close()
+
+
+def raw_rate(settings: Settings, base: str, batches: list[list[Command]], events: int) -> float:
+    """The same keys and values, pipelined one batch at a time (one round trip per batch): nothing else."""
+    client = connect(settings.redis_url)
+    try:
+        began = time.perf_counter()
+        for commands in batches:
+            pipe = client.pipeline(transaction=False)
+            for name, args, kwargs in commands:
+                getattr(pipe, name)(*args, **kwargs)
+            pipe.execute()
+        return events / (time.perf_counter() - began)
+    finally:
+        _delete(client, base)
+        client.close()
+
+
+# ---------------------------------------------------------------------- the raw writes
+def writes_per_batch(envelopes: list[EventEnvelope], base: str) -> list[list[Command]]:
+    """What the apply script writes for each batch of ``BATCH`` events, as plain commands (folded beforehand):
+    each changed account's hash once, each transfer's version, the counters, the sorted sets, and the progress."""
+    keys = KeySpace(base)
+    accounts: dict[str, dict[str, Any]] = {}
+    batches: list[list[Command]] = []
+    for start in range(0, len(envelopes), BATCH):
+        changed: dict[str, dict[str, Any]] = {}
+        commands: list[Command] = []
+        volume: dict[str, int] = {}
+        for envelope in envelopes[start : start + BATCH]:
+            kind, entity, version, position, at, a, b, c = operation(envelope)
+            if kind == "T":
+                commands.append(("set", (keys.transfer(1, entity), version), {}))
+                if a == "posted":
+                    volume[c] = volume.get(c, 0) + int(b)
+                continue
+            row = accounts.setdefault(entity, {"balance": 0, "held": 0, "volume": 0, "overdraft_limit": 0})
+            if kind == "O":
+                row.update(status="open", currency=a, holder_name=b, overdraft_limit=int(c), opened_at=at)
+                commands.append(("hincrby", (keys.account_counts(1), "open", 1), {}))
+            elif kind == "M":
+                row.update(balance=int(a), volume=row["volume"] + int(b))
+                commands.append(("zincrby", (keys.top(1, c), int(b), entity), {}))
+            row.update(version=version, position=position, updated_at=at)
+            row["available"] = row["balance"] + row["overdraft_limit"] - row["held"]
+            changed[entity] = row
+        for entity, row in changed.items():
+            commands.append(("hset", (keys.account(1, entity),), {"mapping": {k: str(v) for k, v in row.items()}}))
+        for currency, amount in volume.items():
+            commands.append(("hincrby", (keys.volume(1), currency, amount), {}))
+            commands.append(("hincrby", (keys.posted(1), currency, 1), {}))
+        progress = ("t|0", str(start + BATCH))
+        commands += [
+            ("hset", (keys.offsets(1), *progress), {}),
+            ("hset", (keys.last_positions(1), *progress), {}),
+            ("hset", (keys.marks(1), *progress), {}),
+            ("hset", (keys.meta(1), "reflected_position", progress[1]), {}),
+        ]
+        batches.append(commands)
+    return batches
+
+
+def _delete(client: redis.Redis, base: str) -> None:
+    for chunk in _chunks(client.scan_iter(match=f"{base}:*", count=5000), 1000):
+        client.unlink(*chunk)
+
+
+def _chunks(keys: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for key in keys:
+        chunk.append(key)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def main() -> None:
+    base = Settings.from_env()
+    namespace = f"bench-{uuid.uuid4().hex[:8]}."
+    with scratch_database(base) as database:
+        settings = dataclasses.replace(base, pg_database=database)
+        store = PostgresEventStore(settings.postgres_dsn, pool_size=2)
+        try:
+            print(f"building a log and publishing it to {namespace}* ...", flush=True)
+            build_log(store)
+            publish(store, settings, namespace)
+            head = store.head_position()
+            source = EventStoreSource(settings.postgres_dsn)
+            envelopes = source.read(0, head, 10**9)
+            source.close()
+            total = len(envelopes)
+            decoded = [ConsumedEvent(e, LogMessage("t", 0, offset, None, None)) for offset, e in enumerate(envelopes)]
+            raw_base = f"bench-raw-{uuid.uuid4().hex[:8]}"
+            batches = writes_per_batch(envelopes, raw_base)
+            commands = sum(len(batch) for batch in batches)
+            print(f"{total:,} events, {commands:,} raw commands in batches of {BATCH}; {ROUNDS} alternated rounds")
+            results = alternate(
+                ROUNDS,
+                {
+                    "raw pipelined writes (same keys)": lambda: raw_rate(settings, raw_base, batches, total),
+                    "rebuild from the event store": lambda: rebuild_rate(settings, total),
+                    "projection apply (decoded events)": lambda: apply_rate(settings, decoded),
+                    "projection replay from Kafka": lambda: projection_rate(settings, namespace, total, head),
+                },
+            )
+        finally:
+            store.close()
+            admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+            for future in admin.delete_topics([namespace + t for t in ALL_TOPICS]).values():
+                future.result(timeout=30)
+    report(
+        "Redis read model, replaying from zero (events per second)",
+        results,
+        [
+            ("rebuild from the event store", "raw pipelined writes (same keys)", 0.5),
+            ("projection apply (decoded events)", "raw pipelined writes (same keys)", 0.5),
+            ("projection replay from Kafka", "raw pipelined writes (same keys)", 0.5),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()
