@@ -59,6 +59,7 @@ class ProgressStore:
         self._flush_interval = flush_interval
         self._last_positions: dict[TopicPartition, int] = {}
         self._unwritten: dict[TopicPartition, tuple[int, int]] = {}
+        self._claimed: dict[TopicPartition, int] = {}
         self._flushed_at = time.monotonic()
 
     # ------------------------------------------------------------------ offsets
@@ -175,8 +176,12 @@ class ProgressStore:
                 "caught_up_position": claim,
                 "recorded_at": _now(),
             }
-            ops.append(IndexOp(self._index, _mark_id(tp), document, claim))
-        bulk_index(self._es, ops, refresh=True)
+            if claim > self._claimed.get(tp, -1):  # a mark never moves back: an unchanged one is not rewritten
+                ops.append(IndexOp(self._index, _mark_id(tp), document, claim))
+        if ops:
+            bulk_index(self._es, ops, refresh=True)
+        for op in ops:
+            self._claimed[(op.document["topic"], op.document["partition"])] = op.document["caught_up_position"]
 
     def reflected_position(self) -> int:
         return read_position(self._es, progress_index=self._index)

@@ -55,14 +55,16 @@ class ElasticsearchProjection(Projection):
         *,
         replicas: int = 0,
         owns_client: bool = False,
+        offsets_flush_interval: float = 1.0,
     ) -> None:
+        """``offsets_flush_interval``: at most how often the offsets are written after a batch (:mod:`.progress`)."""
         self._es = es
         self.names = names or IndexNames()
         self._replicas = replicas
         self._owns_client = owns_client
         self._target = Target.live(self.names)
         self.writer = TransferIndexWriter(es)
-        self.progress = ProgressStore(es, self.names)
+        self.progress = ProgressStore(es, self.names, flush_interval=offsets_flush_interval)
         self._ensured = False
         self.last_report: WriteReport | None = None
 
