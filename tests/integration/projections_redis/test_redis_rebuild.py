@@ -123,8 +123,9 @@ def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_bac
         sampler.join(10)
 
     assert served_during_build == [1], "the live version kept serving while the new one was built"
-    assert report.version == 2
-    assert report.previous == 1
+    assert report.version.number == 2
+    assert report.previous is not None
+    assert report.previous.number == 1
     assert report.events >= 250
     assert report.skipped == 0
     assert report.deleted_keys > 0
@@ -159,9 +160,9 @@ def test_the_rebuild_command_shows_progress_and_replaces_the_previous_version(ri
     assert "100.0%" in line
     assert "events/s" in line
     assert "left" in line
-    assert "rebuilt redis as version 2" in runs[0].stdout
-    assert "rebuilt redis as version 3" in runs[1].stdout
-    assert "deleted version 2" in runs[1].stdout
+    assert f"rebuilt redis as {rig.base}:v2" in runs[0].stdout
+    assert f"rebuilt redis as {rig.base}:v3" in runs[1].stdout
+    assert f"dropped {rig.base}:v2 (" in runs[1].stdout
     assert versions(rig.client, rig.keys) == {3: "live"}
     assert_redis_matches(rig.store, rig.client, rig.base)
 
@@ -190,7 +191,7 @@ def test_a_failed_rebuild_leaves_the_live_version_alone_and_its_leftovers_are_cl
         workload.run(20)  # the live projector kept going
         rig.wait_until_reflected()
         report = RedisRebuild(rig.client, rig.dsn, base=rig.base).run()
-        assert report.version == 4
+        assert report.version.number == 4
         assert versions(rig.client, rig.keys) == {4: "live"}
         assert keys_under(rig.client, rig.keys.version_pattern(abandoned)) == []
         workload.run(20)

@@ -6,7 +6,7 @@ See docs/adr/0010-redis-read-model-and-stream-processing.md for the key layout a
 
 from eventledger_projections.redis.keys import KeySpace
 from eventledger_projections.redis.projection import RedisProjection
-from eventledger_projections.redis.rebuild import RedisRebuild, RedisRebuildConfig, RedisRebuildReport
+from eventledger_projections.redis.rebuild import RedisRebuild, RedisRebuildConfig, RedisRebuildReport, RedisVersion
 from eventledger_projections.redis.views import AccountView, Overview, RedisReadModel
 
 __all__ = [
@@ -18,4 +18,5 @@ __all__ = [
     "RedisRebuild",
     "RedisRebuildConfig",
     "RedisRebuildReport",
+    "RedisVersion",
 ]

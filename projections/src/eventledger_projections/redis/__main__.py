@@ -40,9 +40,9 @@ def rebuild() -> int:
         return 1
     listener.bar.finish()
     print(
-        f"rebuilt redis as version {report.version}: {report.events:,} events replayed, {report.skipped} skipped,"
+        f"rebuilt redis as {report.version.schema}: {report.events:,} events replayed, {report.skipped} skipped,"
         f" live at position {report.built_to:,} after {report.seconds:.1f} s"
-        + (f"; deleted version {report.previous} ({report.deleted_keys:,} keys)" if report.previous else "")
+        + (f"; dropped {', '.join(report.dropped)}" if report.dropped else "")
     )
     return 0
 

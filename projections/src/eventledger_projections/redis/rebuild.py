@@ -67,14 +67,32 @@ class RedisRebuildConfig:
 
 
 @dataclass(frozen=True)
+class RedisVersion:
+    base: str
+    number: int
+
+    @property
+    def schema(self) -> str:
+        """The version's key prefix without its colon (what the projector CLI prints as where it rebuilt)."""
+        return f"{self.base}:v{self.number}"
+
+
+@dataclass(frozen=True)
 class RedisRebuildReport:
-    version: int
-    previous: int | None
+    """Shaped like the PostgreSQL rebuild's report (``version.schema``, ``events``, ``skipped``, ``built_to``,
+    ``seconds``, ``dropped``), so that the shared projector CLI can print either."""
+
+    version: RedisVersion
+    previous: RedisVersion | None
     events: int
     skipped: int
     built_to: int
     seconds: float
     deleted_keys: int
+
+    @property
+    def dropped(self) -> list[str]:
+        return [f"{self.previous.schema} ({self.deleted_keys:,} keys)"] if self.previous is not None else []
 
 
 class RedisRebuild:
@@ -132,8 +150,15 @@ class RedisRebuild:
                 raise
             deleted = delete_version(self._client, self._keys, previous) if previous is not None else 0
         log.info("switched to version %d at position %d (was %s)", version, built_to, previous)
+        base = self._keys.base
         return RedisRebuildReport(
-            version, previous, self._events, self._skipped, built_to, time.monotonic() - started, deleted
+            RedisVersion(base, version),
+            RedisVersion(base, previous) if previous is not None else None,
+            self._events,
+            self._skipped,
+            built_to,
+            time.monotonic() - started,
+            deleted,
         )
 
     # ------------------------------------------------------------------ steps

@@ -1,0 +1,93 @@
+"""The Redis projector as an operator runs it: ``python -m eventledger_projections.redis run`` is the shared
+projector process (ops endpoint, signals) with the Redis read model; it projects, and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import redis
+from tests.integration.projections.ledger_rig import (
+    Workload,
+    create_topics,
+    delete_topics,
+    new_namespace,
+    projector_env,
+    relay_running,
+    settings_for,
+)
+from tests.integration.projections_redis.redis_rig import assert_redis_matches, delete_base, new_base
+from tests.support.processes import ManagedProcess, free_port, scratch_database, wait_for
+from tests.support.servers import Endpoints
+
+from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_infra.settings import Settings
+from eventledger_projections.redis import RedisReadModel
+from eventledger_projections.redis.connection import connect
+from eventledger_projections.redis.settings import PREFIX_VARIABLE
+
+
+class RedisProjectorProcess(ManagedProcess):
+    def start(self) -> None:
+        self.starts += 1
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed when it exits
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", self.module, "run"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+
+
+def _get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+    except (urllib.error.URLError, ConnectionError) as error:
+        return 0, str(error)
+
+
+def _reflected(client: redis.Redis, base: str) -> int:
+    return RedisReadModel(client, base=base).reflected_position()
+
+
+def test_the_redis_projector_process_projects_serves_ops_and_stops_on_sigterm(
+    endpoints: Endpoints, tmp_path: Path
+) -> None:
+    with scratch_database(Settings.from_env()) as database:
+        settings = settings_for(database)
+        namespace = new_namespace("redis-proc")
+        base = new_base()
+        create_topics(settings.kafka_bootstrap, namespace)
+        store = PostgresEventStore(settings.postgres_dsn, pool_size=2)
+        client = connect(settings.redis_url)
+        port = free_port()
+        env = projector_env(database, namespace, port, **{PREFIX_VARIABLE: base})
+        projector = RedisProjectorProcess("eventledger_projections.redis", env, tmp_path)
+        try:
+            projector.start()
+            wait_for(lambda: _get(port, "/readyz")[0] == 200, 30, f"readiness:\n{projector.log_tail()}")
+            assert _get(port, "/healthz") == (200, '{"status":"ok"}')
+            with relay_running(store, settings.postgres_dsn, settings.kafka_bootstrap, namespace):
+                Workload(store, seed=71).run(120)
+                head = store.head_position()
+                wait_for(lambda: _reflected(client, base) >= head, 60, f"projection:\n{projector.log_tail()}")
+            assert_redis_matches(store, client, base)
+            _, metrics = _get(port, "/metrics")
+            assert 'eventledger_projection_events_applied_total{projection="redis"}' in metrics
+            projector.stop()
+            assert projector.process is not None
+            assert projector.process.returncode == 0, projector.log_tail()
+        finally:
+            projector.kill()
+            delete_base(client, base)
+            client.close()
+            store.close()
+            delete_topics(settings.kafka_bootstrap, namespace)
