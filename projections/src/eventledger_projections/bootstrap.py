@@ -11,12 +11,18 @@ import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from eventledger_infra.settings import Settings
 from eventledger_projections.config import ProjectionSettings
+from eventledger_projections.elasticsearch import wiring as elasticsearch_wiring
+from eventledger_projections.elasticsearch.projection import ElasticsearchProjection
 from eventledger_projections.postgres.projection import PostgresReadModel
 from eventledger_projections.postgres.rebuild import PostgresRebuild, RebuildConfig, RebuildListener, RebuildReport
 from eventledger_projections.rebuild.source import EventStoreSource
+from eventledger_projections.redis.projection import RedisProjection
+from eventledger_projections.redis.service import build_redis_projection, rebuild_redis
+from eventledger_projections.redis.settings import OPS_PORT as REDIS_OPS_PORT
 from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEventLog, ensure_topics
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC, DeadLetterSink, EventLog
 from eventledger_projections.runtime.port import Projection
@@ -26,7 +32,7 @@ from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfi
 log = logging.getLogger(__name__)
 
 ProjectionFactory = Callable[[ProjectionSettings, Settings], Projection]
-RebuildFunction = Callable[[ProjectionSettings, Settings, RebuildListener], RebuildReport]
+RebuildFunction = Callable[[ProjectionSettings, Settings, RebuildListener], Any]
 
 
 def _postgres(settings: ProjectionSettings, infra: Settings) -> Projection:
@@ -60,6 +66,15 @@ class ProjectionSpec:
 
 PROJECTIONS: dict[str, ProjectionSpec] = {
     "postgres": ProjectionSpec(_postgres, PostgresReadModel.topics, ops_port=18101, rebuild=_rebuild_postgres),
+    "redis": ProjectionSpec(
+        build_redis_projection, RedisProjection.topics, ops_port=REDIS_OPS_PORT, rebuild=rebuild_redis
+    ),
+    "elasticsearch": ProjectionSpec(
+        elasticsearch_wiring.build_projection,
+        ElasticsearchProjection.topics,
+        ops_port=elasticsearch_wiring.OPS_PORT,
+        rebuild=elasticsearch_wiring.run_rebuild,
+    ),
 }
 
 
