@@ -4,6 +4,7 @@ Redis)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import redis
@@ -194,6 +196,28 @@ def test_a_failed_rebuild_leaves_the_live_version_alone_and_its_leftovers_are_cl
         assert report.version.number == 4
         assert versions(rig.client, rig.keys) == {4: "live"}
         assert keys_under(rig.client, rig.keys.version_pattern(abandoned)) == []
+        workload.run(20)
+        rig.wait_until_reflected()
+    assert_redis_matches(rig.store, rig.client, rig.base)
+
+
+def test_a_switch_whose_answer_was_lost_keeps_the_new_live_version(rig: Rig) -> None:
+    workload = Workload(rig.store, seed=35)
+    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        workload.run(60)
+        rig.wait_until_reflected()
+        rebuild = RedisRebuild(rig.client, rig.dsn, base=rig.base)
+        switch = rebuild._scripts.switch
+
+        def switched_then_lost(*args: Any, **kwargs: Any) -> Any:
+            switch(*args, **kwargs)
+            raise redis.ConnectionError("the answer was lost")
+
+        rebuild._scripts = dataclasses.replace(rebuild._scripts, switch=switched_then_lost)  # type: ignore[arg-type]
+        with pytest.raises(redis.ConnectionError):
+            rebuild.run()
+        assert live_version(rig.client, rig.keys) == 2
+        assert keys_under(rig.client, rig.keys.version_pattern(2)), "the live version was not deleted"
         workload.run(20)
         rig.wait_until_reflected()
     assert_redis_matches(rig.store, rig.client, rig.base)

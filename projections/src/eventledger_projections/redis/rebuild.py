@@ -146,7 +146,9 @@ class RedisRebuild:
                     self._before_switch()
                 previous, built_to = self._hand_over_and_switch(version, done)
             except BaseException:
-                delete_version(self._client, self._keys, version)
+                # Unless the switch went through and only its answer was lost: then the new version is live.
+                if live_version(self._client, self._keys) != version:
+                    delete_version(self._client, self._keys, version)
                 raise
             deleted = delete_version(self._client, self._keys, previous) if previous is not None else 0
         log.info("switched to version %d at position %d (was %s)", version, built_to, previous)
