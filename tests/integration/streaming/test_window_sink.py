@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
+from confluent_kafka.admin import AdminClient
 from tests.integration.projections_redis.redis_rig import new_base
 from tests.integration.streaming.stream_rig import DerivedTopicReader
 from tests.support.servers import Endpoints
@@ -34,6 +35,12 @@ async def sink(endpoints: Endpoints) -> AsyncIterator[RedisWindowSink]:
     if keys:
         await client.unlink(*keys)
     await client.aclose()
+
+
+def _delete_topic(bootstrap: str, topic: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # kept alive until its futures are done
+    for future in admin.delete_topics([topic]).values():
+        future.result(timeout=30)
 
 
 def cell(partition: int, n: int, v: int, m: int, currency: str = "EUR") -> CellWrite:
@@ -84,19 +91,29 @@ async def test_the_publisher_sends_each_dirty_window_once_acknowledged(
     finally:
         await producer.stop()
         reader.close()
+        _delete_topic(endpoints.kafka_bootstrap, topic)
     assert reader.messages == 2
     assert reader.windows() == {("tumbling-1m", START, "EUR"): (3, 350), ("tumbling-1m", START, "USD"): (1, 9)}
     assert all(json.loads(json.dumps(v))["revision"] >= 1 for v in reader.latest.values())
 
 
-async def test_a_window_past_its_retention_is_dropped_not_published(sink: RedisWindowSink) -> None:
+async def test_a_window_past_its_retention_is_dropped_not_published(
+    sink: RedisWindowSink, endpoints: Endpoints
+) -> None:
     old = CellWrite("tumbling-1m", START - 7200, START - 7140, "EUR", 0, {"n": 1, "v": 5, "m": 3})
     assert await sink.write([old]) == 1
     assert await sink.figures([f"tumbling-1m:{START - 7200}:EUR"]) == [None], "expired at once"
-
-    class NoProducer:
-        async def send(self, *args: object, **kwargs: object) -> None:
-            raise AssertionError("nothing is published for an expired window")
-
-    assert await WindowPublisher(NoProducer(), sink, "unused").publish_dirty() == 0
+    topic = f"sink-{uuid.uuid4().hex[:8]}.eventledger.stats.transfer-windows.v1"
+    ensure_topics(endpoints.kafka_bootstrap, [topic], 1)
+    producer = AIOKafkaProducer(**producer_settings(endpoints.kafka_bootstrap, "sink-test"))
+    await producer.start()
+    reader = DerivedTopicReader(endpoints.kafka_bootstrap, topic)
+    try:
+        assert await WindowPublisher(producer, sink, topic).publish_dirty() == 0
+        reader.poll(3.0)
+    finally:
+        await producer.stop()
+        reader.close()
+        _delete_topic(endpoints.kafka_bootstrap, topic)
+    assert reader.messages == 0
     assert await sink.dirty(10) == []
