@@ -42,6 +42,9 @@ from eventledger_projections.redis.keys import KeySpace
 from eventledger_projections.redis.settings import PREFIX_VARIABLE
 from eventledger_projections.redis.versions import RebuildAlreadyRunning, live_version, versions
 
+REDIS_REBUILD = ["eventledger_projections.redis", "rebuild"]
+SHARED_REBUILD = ["eventledger_projections", "rebuild", "redis"]
+
 
 @dataclass
 class Rig:
@@ -139,7 +142,7 @@ def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_bac
     assert rig.client.hlen(rig.keys.offsets(2)) > 0, "the new version took over the live Kafka offsets"
 
 
-def test_the_rebuild_command_shows_progress_and_replaces_the_previous_version(rig: Rig) -> None:
+def test_both_rebuild_commands_show_progress_and_replace_the_previous_version(rig: Rig) -> None:
     workload = Workload(rig.store, seed=33)
     env = {**os.environ, "EVENTLEDGER_PG_DATABASE": rig.settings.pg_database, PREFIX_VARIABLE: rig.base}
     with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
@@ -147,14 +150,17 @@ def test_the_rebuild_command_shows_progress_and_replaces_the_previous_version(ri
         rig.wait_until_reflected()
         runs = [
             subprocess.run(
-                [sys.executable, "-m", "eventledger_projections.redis", "rebuild"],
+                [sys.executable, "-m", *command],
                 env=env,
                 capture_output=True,
                 text=True,
                 timeout=120,
                 check=True,
             )
-            for _ in range(2)
+            for command in (
+                ["eventledger_projections.redis", "rebuild"],
+                ["eventledger_projections", "rebuild", "redis"],
+            )
         ]
         workload.run(20)
         rig.wait_until_reflected()
@@ -162,8 +168,8 @@ def test_the_rebuild_command_shows_progress_and_replaces_the_previous_version(ri
     assert "100.0%" in line
     assert "events/s" in line
     assert "left" in line
-    assert f"rebuilt redis as {rig.base}:v2" in runs[0].stdout
-    assert f"rebuilt redis as {rig.base}:v3" in runs[1].stdout
+    assert f"rebuilt redis: {rig.base}:v2 from " in runs[0].stdout
+    assert f"rebuilt redis: {rig.base}:v3 from " in runs[1].stdout, "the shared rebuild command runs it too"
     assert f"dropped {rig.base}:v2 (" in runs[1].stdout
     assert versions(rig.client, rig.keys) == {3: "live"}
     assert_redis_matches(rig.store, rig.client, rig.base)

@@ -1,8 +1,8 @@
 """``python -m eventledger_projections.redis rebuild``: rebuild the Redis read model from the event store beside
 the live version, with a progress line (events/s, time left), then switch to it atomically.
 
-``python -m eventledger_projections.redis run``: run the Redis projector (the shared projector process of
-``python -m eventledger_projections``, with this read model registered).
+``python -m eventledger_projections.redis run``: run the Redis projector (the same as
+``python -m eventledger_projections redis``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import sys
 from eventledger_infra.settings import Settings
 from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.rebuild.progress import ProgressBar
-from eventledger_projections.redis.service import build_redis_projection, rebuild_redis
-from eventledger_projections.redis.settings import OPS_PORT
+from eventledger_projections.redis.service import rebuild_redis
 from eventledger_projections.redis.versions import RebuildAlreadyRunning
 
 
@@ -39,20 +38,14 @@ def rebuild() -> int:
         print(f"not rebuilding: {error}", file=sys.stderr)
         return 1
     listener.bar.finish()
-    print(
-        f"rebuilt redis as {report.version.schema}: {report.events:,} events replayed, {report.skipped} skipped,"
-        f" live at position {report.built_to:,} after {report.seconds:.1f} s"
-        + (f"; dropped {', '.join(report.dropped)}" if report.dropped else "")
-    )
+    print(f"rebuilt redis: {report}")
     return 0
 
 
 def run() -> int:
+    """The shared projector process, for the projection registered as ``redis``."""
     from eventledger_projections import __main__ as projector
-    from eventledger_projections.bootstrap import PROJECTIONS, ProjectionSpec
-    from eventledger_projections.redis.projection import RedisProjection
 
-    PROJECTIONS.setdefault("redis", ProjectionSpec(build_redis_projection, RedisProjection.topics, ops_port=OPS_PORT))
     return projector.run("redis")
 
 

@@ -94,6 +94,13 @@ class RedisRebuildReport:
     def dropped(self) -> list[str]:
         return [f"{self.previous.schema} ({self.deleted_keys:,} keys)"] if self.previous is not None else []
 
+    def __str__(self) -> str:
+        line = (
+            f"{self.version.schema} from {self.events:,} events ({self.skipped} skipped),"
+            f" live at position {self.built_to:,} after {self.seconds:.1f} s"
+        )
+        return line + (f"; dropped {', '.join(self.dropped)}" if self.dropped else "")
+
 
 class RedisRebuild:
     """One rebuild run from the event store at ``event_store_dsn``; ``before_switch`` is a test seam that runs after
