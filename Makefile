@@ -11,7 +11,7 @@ PACKAGES := events infrastructure command-side query-side projections gateway
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest
 
-.PHONY: help install up down status logs reset test test-unit test-contract test-integration test-e2e test-fault \
+.PHONY: help install up down servers status logs reset test test-unit test-contract test-integration test-e2e test-fault \
         test-tiers lint format bench clean
 
 help: ## list the targets
@@ -24,14 +24,19 @@ $(STAMP): pyproject.toml $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 install: $(STAMP) ## create .venv and install every part (editable) with the pinned dependencies
 
-up: ## install what is missing and start PostgreSQL, Redis, Kafka, Elasticsearch; print where they listen
+up: install ## the whole system: servers, every service under a supervisor, demo data; prints URLs and a token
 	@$(INFRA) up
+	@$(PY) -m eventledger_infra system up
 
-down: ## stop the servers this project started
+down: ## stop the services and the servers this project started
+	@if [ -x $(PY) ]; then $(PY) -m eventledger_infra system down; fi
 	@$(INFRA) down
 
-status: ## show which servers run, where, and their memory
-	@$(INFRA) status
+servers: ## only the four servers (PostgreSQL, Redis, Kafka, Elasticsearch), as the tests need them
+	@$(INFRA) up
+
+status: ## show which servers and services run, where, and their memory
+	@$(INFRA) status; if [ -x $(PY) ]; then $(PY) -m eventledger_infra system status; fi
 
 logs: ## tail the servers' logs
 	@$(INFRA) logs
@@ -41,6 +46,7 @@ reset: ## stop the servers and wipe their state (downloads stay cached)
 
 test: install ## lint, then every test tier; starts the servers the tests need and stops the ones it started
 	@$(MAKE) --no-print-directory lint
+	@$(INFRA) browser
 	@$(INFRA) run -- $(MAKE) --no-print-directory test-tiers
 
 test-tiers:
@@ -49,16 +55,16 @@ test-tiers:
 test-unit: install ## unit tests only (no server)
 	$(PYTEST) -m unit -q
 
-test-contract: install ## contract suites against every backend (needs `make up`)
+test-contract: install ## contract suites against every backend (needs `make servers`)
 	$(PYTEST) -m contract -q
 
-test-integration: install ## integration tests against the real servers (needs `make up`)
+test-integration: install ## integration tests against the real servers (needs `make servers`)
 	$(PYTEST) -m integration -q
 
-test-e2e: install ## end-to-end tests over HTTP (needs `make up`)
+test-e2e: install ## end-to-end tests over HTTP (needs `make servers`)
 	$(PYTEST) -m e2e -q
 
-test-fault: install ## fault tests: SIGKILL and restarts under load (needs `make up`)
+test-fault: install ## fault tests: SIGKILL and restarts under load (needs `make servers`)
 	$(PYTEST) -m fault -q
 
 lint: install ## what CI runs: ruff, mypy, import contracts
@@ -71,7 +77,7 @@ format: install ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: install ## run the benchmarks (needs `make up`); results go to docs/performance.md by hand
+bench: install ## run the benchmarks (needs `make servers`); results go to docs/performance.md by hand
 	@shopt -s nullglob; benches=(bench/bench_*.py); [ $${#benches[@]} -gt 0 ] || { echo "no benchmarks yet"; exit 0; }; \
 	for b in "$${benches[@]}"; do m=$${b%.py}; echo "== $$m"; $(PY) -m $${m//\//.} || exit 1; done
 

@@ -119,8 +119,8 @@ OPERATIONS: dict[str, OperationDoc] = {
         query=(
             Param("q", "Full-text query over descriptions and holders.", example="rent"),
             Param("currency", "Filter by currency.", {"type": "string", "pattern": "^[A-Z]{3}$"}),
-            Param("min_amount", "Smallest amount (minor units).", {"type": "integer", "minimum": 0}),
-            Param("max_amount", "Largest amount (minor units).", {"type": "integer", "minimum": 0}),
+            Param("min_amount", "Smallest amount (minor units).", {"type": "integer", "minimum": 0, "maximum": 10**15}),
+            Param("max_amount", "Largest amount (minor units).", {"type": "integer", "minimum": 0, "maximum": 10**15}),
             Param(
                 "status", "Filter by status.", {"type": "string", "enum": ["pending", "posted", "voided", "expired"]}
             ),

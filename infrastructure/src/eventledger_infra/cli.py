@@ -18,8 +18,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from eventledger_infra import system
 from eventledger_infra.process import ProvisioningError, tail
-from eventledger_infra.services.base import LocalServer
+from eventledger_infra.services.base import LocalServer, apt_install
 from eventledger_infra.services.elasticsearch import ElasticsearchServer
 from eventledger_infra.services.kafka import KafkaServer
 from eventledger_infra.services.postgres import PostgresServer
@@ -127,6 +128,22 @@ def run_with_servers(settings: Settings, command: list[str]) -> int:
             down(settings, started_here)
 
 
+def _system(settings: Settings, action: str) -> int:
+    if action == "up":
+        return system.start(settings) or system.seed_and_print(settings)
+    if action == "down":
+        return system.stop(settings)
+    return system.status(settings)
+
+
+def install_browser() -> int:
+    """Debian's chromium (the end-to-end tests drive it with Playwright; Playwright's own download is not used)."""
+    if shutil.which("chromium") is None:
+        apt_install(["chromium"], "the dashboard's browser test")
+    print("  chromium       " + (shutil.which("chromium") or "missing"))
+    return 0
+
+
 def print_env(settings: Settings) -> int:
     print(f"EVENTLEDGER_PG_DSN={settings.postgres_dsn}")
     print(f"EVENTLEDGER_REDIS_URL={settings.redis_url}")
@@ -149,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     run_parser = commands.add_parser("run")
     run_parser.add_argument("argv", nargs=argparse.REMAINDER)
     commands.add_parser("env", help="print the settings as environment variables")
+    system_parser = commands.add_parser("system")
+    system_parser.add_argument("action", choices=["up", "down", "status"])
+    commands.add_parser("supervise", help=argparse.SUPPRESS)
+    commands.add_parser("browser", help="install Debian's chromium for the dashboard's browser test if missing")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     actions: dict[str, Callable[[], int]] = {
@@ -159,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         "reset": lambda: reset(settings),
         "run": lambda: run_with_servers(settings, args.argv[1:] if args.argv[:1] == ["--"] else args.argv),
         "env": lambda: print_env(settings),
+        "system": lambda: _system(settings, args.action),
+        "supervise": lambda: system.Supervisor(settings, system.services()).run(),
+        "browser": install_browser,
     }
     try:
         return actions[args.command]()

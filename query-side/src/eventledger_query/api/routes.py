@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
+from elasticsearch import BadRequestError
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from redis.exceptions import RedisError
@@ -28,6 +29,7 @@ MinPosition = Annotated[
     Header(alias="X-Min-Position", ge=0, description="Wait (bounded) until the read model reflects this position."),
 ]
 Limit = Annotated[int, Query(ge=1, le=200)]
+MAX_AMOUNT = 10**15  # the command API's bound on amounts: larger values cannot exist
 
 
 def _readers(request: Request) -> Readers:
@@ -171,8 +173,8 @@ def search_transfers(
     q: Annotated[str | None, Query(max_length=500)] = None,
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
     status: Literal["pending", "posted", "voided", "expired"] | None = None,
-    min_amount: Annotated[int | None, Query(ge=0)] = None,
-    max_amount: Annotated[int | None, Query(ge=0)] = None,
+    min_amount: Annotated[int | None, Query(ge=0, le=MAX_AMOUNT)] = None,
+    max_amount: Annotated[int | None, Query(ge=0, le=MAX_AMOUNT)] = None,
     from_: Annotated[datetime | None, Query(alias="from")] = None,
     to: datetime | None = None,
     limit: Limit = 20,
@@ -195,7 +197,11 @@ def search_transfers(
         field, _, message = str(exc).partition(":")
         raise invalid(f"query.{field.replace('created_', '')}", message.strip() or str(exc)) from exc
     position = wait_for_position(readers.search.position, min_position, readers.wait)
-    return _json(readers.search.search(query).as_json(), position)
+    try:
+        page = readers.search.search(query)
+    except BadRequestError as exc:  # a query Elasticsearch cannot run is the caller's, never a 5xx
+        raise invalid("query", "Elasticsearch cannot run this search") from exc
+    return _json(page.as_json(), position)
 
 
 def overview_body(readers: Readers) -> tuple[dict[str, Any], int]:
