@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from tests.support.servers import Endpoints
+from tests.support.system import RunningSystem, running_system
+
+
+@pytest.fixture(scope="session")
+def ledger(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
+    """The whole system, started as `make up` starts it (supervisor, every service, demo data)."""
+    try:
+        with running_system(tmp_path_factory.mktemp("system")) as running:
+            yield running
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def fuzz_token(ledger: RunningSystem) -> str:
+    from tests.support.system import ROLES
+
+    return ledger.token(*ROLES, subject="fuzzer")

@@ -1,0 +1,150 @@
+"""Every row of PRODUCT.md §3 through the gateway on the running system, with read-your-writes."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import httpx
+import pytest
+from tests.support.system import ROLES, RunningSystem
+
+
+@pytest.fixture(scope="module")
+def client(ledger: RunningSystem) -> httpx.Client:
+    token = ledger.token(*ROLES)
+    return httpx.Client(base_url=ledger.gateway_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def _after(position: int) -> dict[str, str]:
+    return {"X-Min-Position": str(position)}
+
+
+def test_make_up_seeded_demo_data_and_printed_a_token(ledger: RunningSystem, client: httpx.Client) -> None:
+    assert "dashboard" in ledger.output
+    assert "token (writer, reader, auditor, admin" in ledger.output
+    figures = client.get("/v1/stats/overview").json()
+    assert figures["open_accounts"] >= 5
+
+
+def test_a_ledger_story_end_to_end(client: httpx.Client) -> None:
+    ada = client.post("/v1/accounts", json={"holder_name": "Ada Story", "currency": "EUR"}).json()
+    bob = client.post("/v1/accounts", json={"holder_name": "Bob Story", "currency": "EUR", "overdraft_limit": 500})
+    assert bob.status_code == 201
+    bob_id = bob.json()["account_id"]
+    deposit = client.post(
+        "/v1/deposits", json={"account_id": ada["account_id"], "amount": 10_000, "description": "salary november"}
+    )
+    assert deposit.status_code == 201
+    moved = client.post(
+        "/v1/transfers",
+        json={
+            "from_account_id": ada["account_id"],
+            "to_account_id": bob_id,
+            "amount": 2_500,
+            "description": "bicycle repair",
+        },
+    ).json()
+    pending = client.post(
+        "/v1/transfers",
+        json={
+            "from_account_id": ada["account_id"],
+            "to_account_id": bob_id,
+            "amount": 1_000,
+            "pending": True,
+            "timeout_seconds": 600,
+        },
+    ).json()
+    assert pending["status"] == "pending"
+    posted = client.post(f"/v1/transfers/{pending['transfer_id']}/post").json()
+    withdrawal = client.post("/v1/withdrawals", json={"account_id": bob_id, "amount": 3_900}).json()
+    last = withdrawal["position"]
+
+    account = client.get(f"/v1/accounts/{ada['account_id']}", headers=_after(posted["position"]))
+    assert account.status_code == 200
+    assert int(account.headers["X-Read-Position"]) >= posted["position"]
+    assert (account.json()["balance"], account.json()["available"]) == (6_500, 6_500)
+    bob_now = client.get(f"/v1/accounts/{bob_id}", headers=_after(last)).json()
+    assert (bob_now["balance"], bob_now["available"]) == (-400, 100)
+    entries = client.get(f"/v1/accounts/{bob_id}/entries", headers=_after(last)).json()["items"]
+    assert [e["amount"] for e in entries] == [2_500, 1_000, -3_900]
+    assert [e["balance_after"] for e in entries] == [2_500, 3_500, -400]
+    transfer = client.get(f"/v1/transfers/{moved['transfer_id']}", headers=_after(last)).json()
+    assert (transfer["status"], transfer["amount"], transfer["description"]) == ("posted", 2_500, "bicycle repair")
+    listed = client.get("/v1/accounts", params={"holder": "ada story"}, headers=_after(last)).json()
+    assert [a["account_id"] for a in listed["items"]] == [ada["account_id"]]
+    found = client.get("/v1/search/transfers", params={"q": "bicycle"}, headers=_after(last)).json()
+    assert [t["transfer_id"] for t in found["items"]] == [moved["transfer_id"]]
+    assert {f["value"] for f in found["facets"]["currency"]} == {"EUR"}
+    by_name = client.get("/v1/search/transfers", params={"q": "Bob Story", "currency": "EUR"}, headers=_after(last))
+    assert by_name.json()["total"] >= 3
+
+    frozen = client.post(f"/v1/accounts/{bob_id}/freeze").json()
+    refused = client.post("/v1/withdrawals", json={"account_id": bob_id, "amount": 1})
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == "application/problem+json"
+    client.post(f"/v1/accounts/{bob_id}/unfreeze")
+    assert frozen["version"] > 1
+
+    history = client.get(f"/v1/audit/streams/account-{bob_id}/events").json()["items"]
+    assert history[0]["event_type"] == "account.opened"
+    assert all(e["actor"] == "e2e-client" for e in history)
+    state = client.get(f"/v1/audit/accounts/{bob_id}/state", params={"version": 3}).json()
+    assert state["balance"] == 3_500
+    log = client.get("/v1/audit/events", params={"from_position": 1, "limit": 5}).json()
+    assert [e["position"] for e in log["items"]] == sorted(e["position"] for e in log["items"])
+
+
+def test_a_void_and_an_idempotent_repeat(client: httpx.Client) -> None:
+    a = client.post("/v1/accounts", json={"holder_name": "Vera Void", "currency": "USD"}).json()["account_id"]
+    b = client.post("/v1/accounts", json={"holder_name": "Walt Void", "currency": "USD"}).json()["account_id"]
+    key = {"Idempotency-Key": f"e2e-{uuid.uuid4()}"}
+    first = client.post("/v1/deposits", json={"account_id": a, "amount": 700}, headers=key)
+    again = client.post("/v1/deposits", json={"account_id": a, "amount": 700}, headers=key)
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    pending = client.post(
+        "/v1/transfers",
+        json={"from_account_id": a, "to_account_id": b, "amount": 300, "pending": True, "timeout_seconds": 60},
+    ).json()
+    voided = client.post(f"/v1/transfers/{pending['transfer_id']}/void").json()
+    account = client.get(f"/v1/accounts/{a}", headers=_after(voided["position"])).json()
+    assert (account["balance"], account["available"]) == (700, 700)
+
+
+def test_the_live_figures_follow_a_transfer(client: httpx.Client) -> None:
+    a = client.post("/v1/accounts", json={"holder_name": "Fig One", "currency": "GBP"}).json()["account_id"]
+    moved = client.post("/v1/deposits", json={"account_id": a, "amount": 4_200}).json()
+    figures = client.get("/v1/stats/overview", headers=_after(moved["position"])).json()
+    assert figures["volume_per_currency"]["GBP"] >= 4_200
+    deadline = time.monotonic() + 30
+    while client.get("/v1/stats/overview").json()["transfers_per_minute"] < 1:
+        assert time.monotonic() < deadline, "the stream job never counted the transfer"
+        time.sleep(0.5)
+
+
+def test_the_stream_pushes_figures(client: httpx.Client) -> None:
+    with client.stream("GET", "/v1/stats/stream") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                assert "open_accounts" in line
+                break
+
+
+def test_operations_for_admins(client: httpx.Client) -> None:
+    statuses = client.get("/v1/admin/projections").json()["items"]
+    assert {s["projection"] for s in statuses} == {"postgres", "redis", "elasticsearch"}
+    assert all(s["state"] == "running" for s in statuses)
+
+
+def test_credentials_and_roles(ledger: RunningSystem) -> None:
+    with httpx.Client(base_url=ledger.gateway_url, timeout=30) as anonymous:
+        assert anonymous.get("/v1/stats/overview").status_code == 401
+        reader = {"Authorization": f"Bearer {ledger.token('reader')}"}
+        assert (
+            anonymous.post("/v1/accounts", json={"holder_name": "X", "currency": "EUR"}, headers=reader).status_code
+            == 403
+        )
+        assert anonymous.get("/v1/audit/events", headers=reader).status_code == 403
+        assert anonymous.get("/v1/stats/overview", headers=reader).status_code == 200

@@ -1,0 +1,109 @@
+"""The whole system as `make up` runs it (the supervisor and every service as real processes), isolated from
+anything else on the servers: its own database, topic namespace, Redis key base, Elasticsearch prefix and state
+folder. For the end-to-end and fault tiers."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+from confluent_kafka.admin import AdminClient
+from elasticsearch import Elasticsearch
+
+from eventledger_infra import system
+from eventledger_infra.process import port_in_use
+from eventledger_infra.settings import Settings
+from tests.support.processes import scratch_database
+
+ROLES = ("writer", "reader", "auditor", "admin")
+
+
+@dataclass
+class RunningSystem:
+    settings: Settings
+    env: dict[str, str]
+    gateway_url: str
+    state_dir: Path
+    output: str
+
+    def token(self, *roles: str, subject: str = "e2e-client") -> str:
+        command = [sys.executable, "-m", "eventledger_gateway", "token", "--subject", subject]
+        for role in roles:
+            command += ["--role", role]
+        result = subprocess.run(command, capture_output=True, text=True, check=True, env=self.env)
+        return result.stdout.strip()
+
+    def service_pid(self, name: str) -> int:
+        return int((self.state_dir / "system" / f"{name}.pid").read_text().split()[0])
+
+
+@contextlib.contextmanager
+def running_system(state_dir: Path) -> Iterator[RunningSystem]:
+    base = Settings.from_env()
+    busy = [spec.name for spec in system.services() if port_in_use("127.0.0.1", spec.port)]
+    if busy:
+        raise RuntimeError(f"ports of {', '.join(busy)} are taken: stop a running `make up` first (make down)")
+    tag = uuid.uuid4().hex[:8]
+    namespace, prefix, key_base = f"e2e-{tag}.", f"e2e-{tag}-", f"e2e{tag}"
+    with scratch_database(base) as database:
+        settings = dataclasses.replace(base, pg_database=database, state_dir=state_dir)
+        env = {
+            **os.environ,
+            "EVENTLEDGER_STATE_DIR": str(state_dir),
+            "EVENTLEDGER_PG_DATABASE": database,
+            "EVENTLEDGER_RELAY_TOPIC_NAMESPACE": namespace,
+            "EVENTLEDGER_PROJECTION_TOPIC_NAMESPACE": namespace,
+            "EVENTLEDGER_STREAMING_TOPIC_NAMESPACE": namespace,
+            "EVENTLEDGER_STREAMING_APP_ID": f"e2e-{tag}-windows",
+            "EVENTLEDGER_STREAMING_REDIS_PREFIX": key_base,
+            "EVENTLEDGER_PROJECTION_REDIS_PREFIX": key_base,
+            "EVENTLEDGER_QUERY_REDIS_BASE": key_base,
+            "EVENTLEDGER_ES_INDEX_PREFIX": prefix,
+            "EVENTLEDGER_QUERY_ELASTICSEARCH_PREFIX": prefix,
+            "EVENTLEDGER_GATEWAY_RATE_LIMIT_KEY_PREFIX": f"{key_base}:ratelimit",
+        }
+        up = subprocess.run(
+            [sys.executable, "-m", "eventledger_infra", "system", "up"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
+        )
+        try:
+            if up.returncode != 0:
+                raise RuntimeError(f"system up failed:\n{up.stdout}\n{up.stderr}")
+            yield RunningSystem(settings, env, "http://127.0.0.1:18080", state_dir, up.stdout)
+        finally:
+            subprocess.run(
+                [sys.executable, "-m", "eventledger_infra", "system", "down"],
+                env=env,
+                timeout=120,
+                check=False,
+                capture_output=True,
+            )
+            _clean(settings, namespace, prefix, key_base)
+
+
+def _clean(settings: Settings, namespace: str, prefix: str, key_base: str) -> None:
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(namespace)]
+    if topics:
+        for future in admin.delete_topics(topics).values():
+            with contextlib.suppress(Exception):
+                future.result(timeout=30)
+    es = Elasticsearch(settings.elasticsearch_url)
+    with contextlib.suppress(Exception):
+        es.indices.delete(index=f"{prefix}*", expand_wildcards="all", ignore_unavailable=True)
+    client = redis.Redis.from_url(settings.redis_url)
+    keys = list(client.scan_iter(match=f"{key_base}*", count=1000))
+    if keys:
+        client.delete(*keys)
