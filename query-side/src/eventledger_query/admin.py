@@ -43,7 +43,7 @@ class Operations:
 
     def _ops(self, name: str, path: str, method: str = "GET") -> dict[str, Any] | None:
         try:
-            answer = httpx.request(method, f"http://{self.host}:{self.ports[name]}{path}", timeout=1.0)
+            answer = httpx.request(method, f"http://{self.host}:{self.ports[name]}{path}", timeout=3.0)
             answer.raise_for_status()
             body: dict[str, Any] = answer.json()
             return body

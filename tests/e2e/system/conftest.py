@@ -7,9 +7,10 @@ from tests.support.servers import Endpoints
 from tests.support.system import RunningSystem, running_system
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ledger(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
-    """The whole system, started as `make up` starts it (supervisor, every service, demo data)."""
+    """The whole system, started as `make up` starts it (supervisor, every service, demo data); stopped when this
+    package's tests are done, so that the fault tier can start its own on the same ports."""
     try:
         with running_system(tmp_path_factory.mktemp("system")) as running:
             yield running
@@ -17,7 +18,7 @@ def ledger(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> It
         pytest.fail(str(exc), pytrace=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fuzz_token(ledger: RunningSystem) -> str:
     from tests.support.system import ROLES
 

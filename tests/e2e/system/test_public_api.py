@@ -7,6 +7,7 @@ import uuid
 
 import httpx
 import pytest
+from tests.support.processes import wait_for
 from tests.support.system import ROLES, RunningSystem
 
 
@@ -133,9 +134,11 @@ def test_the_stream_pushes_figures(client: httpx.Client) -> None:
 
 
 def test_operations_for_admins(client: httpx.Client) -> None:
-    statuses = client.get("/v1/admin/projections").json()["items"]
-    assert {s["projection"] for s in statuses} == {"postgres", "redis", "elasticsearch"}
-    assert all(s["state"] == "running" for s in statuses)
+    def states() -> dict[str, str]:
+        return {s["projection"]: s["state"] for s in client.get("/v1/admin/projections").json()["items"]}
+
+    wait_for(lambda: set(states().values()) == {"running"}, 30, f"every projector running: {states()}")
+    assert set(states()) == {"postgres", "redis", "elasticsearch"}
 
 
 def test_credentials_and_roles(ledger: RunningSystem) -> None:

@@ -1,0 +1,161 @@
+"""PRODUCT.md §6 item 6: command accepted → visible in each read model (p50, p99), against the floors measured in
+the same run: a commit, a Kafka round trip, the store's own write (and an Elasticsearch refresh).
+
+The whole data path runs in one process on the real servers (tests/support/pipeline.py): command service over
+HTTP → event store → relay → Kafka → projectors → read models. "Visible" means the read model's reflected position
+(what X-Read-Position reports) reached the command's position.
+
+Run with the servers up: ``make servers && .venv/bin/python -m bench.bench_visibility``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+
+import httpx
+import psycopg
+import redis
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from elasticsearch import Elasticsearch
+from tests.support.pipeline import Pipeline, pipeline
+
+from eventledger_projections.elasticsearch.names import IndexNames
+from eventledger_projections.elasticsearch.search import read_position
+from eventledger_projections.redis.views import RedisReadModel
+
+COMMANDS = 80
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def visibility(run: Pipeline) -> dict[str, list[float]]:
+    """Milliseconds from sending a command to each read model reflecting its position."""
+    es = Elasticsearch(run.settings.elasticsearch_url)
+    names = IndexNames(run.es_prefix)
+    redis_model = RedisReadModel(
+        redis.Redis.from_url(run.settings.redis_url, decode_responses=True), base=run.redis_base
+    )
+    positions: dict[str, Callable[[], int]] = {}
+    with psycopg.connect(run.settings.postgres_dsn, autocommit=True) as conn:
+        positions["postgres"] = lambda: int(conn.execute("SELECT read_model.reflected_position()").fetchone()[0])  # type: ignore[index]
+        positions["redis"] = redis_model.reflected_position
+        positions["elasticsearch"] = lambda: read_position(es, progress_index=names.progress)
+        latencies: dict[str, list[float]] = {name: [] for name in positions}
+        latencies["command (API)"] = []
+        with httpx.Client(base_url=run.command_url, timeout=30) as client:
+            account = client.post("/v1/accounts", json={"holder_name": "Latency", "currency": "EUR"}).json()
+            for _ in range(COMMANDS):
+                began = time.perf_counter()
+                answer = client.post("/v1/deposits", json={"account_id": account["account_id"], "amount": 1})
+                latencies["command (API)"].append((time.perf_counter() - began) * 1000)
+                target = answer.json()["position"]
+                pending = set(positions)
+                deadline = time.monotonic() + 30
+                while pending:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{', '.join(pending)} never reflected position {target}")
+                    for name in list(pending):
+                        if positions[name]() >= target:
+                            latencies[name].append((time.perf_counter() - began) * 1000)
+                            pending.discard(name)
+                    time.sleep(0.001)
+                time.sleep(0.05)
+    es.close()
+    return latencies
+
+
+def floors(run: Pipeline) -> dict[str, list[float]]:
+    """The raw costs the path is made of, each timed alone."""
+    settings = run.settings
+    measured: dict[str, list[float]] = {
+        "commit": [],
+        "kafka round trip": [],
+        "postgres write": [],
+        "redis write": [],
+        "elasticsearch write+refresh": [],
+    }
+    topic = f"{run.namespace}floor"
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
+    producer = Producer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 0}
+    )
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"floor-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    while not consumer.assignment():
+        consumer.poll(0.1)
+    es = Elasticsearch(settings.elasticsearch_url)
+    index = f"{run.es_prefix}floor"
+    cache = redis.Redis.from_url(settings.redis_url)
+    with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE floor (id int PRIMARY KEY, balance bigint)")
+        for i in range(COMMANDS):
+            began = time.perf_counter()
+            conn.execute("INSERT INTO floor VALUES (%s, 1)", [i])
+            measured["commit"].append((time.perf_counter() - began) * 1000)
+            began = time.perf_counter()
+            conn.execute("INSERT INTO floor VALUES (%s, 2) ON CONFLICT (id) DO UPDATE SET balance = 2", [i])
+            measured["postgres write"].append((time.perf_counter() - began) * 1000)
+            began = time.perf_counter()
+            producer.produce(topic, value=b"x")
+            producer.flush(10)
+            while consumer.poll(5) is None:
+                pass
+            measured["kafka round trip"].append((time.perf_counter() - began) * 1000)
+            began = time.perf_counter()
+            cache.hset(f"{run.redis_base}:floor", mapping={"balance": i})
+            measured["redis write"].append((time.perf_counter() - began) * 1000)
+            began = time.perf_counter()
+            es.index(index=index, id=str(i), document={"amount": i})
+            es.indices.refresh(index=index)
+            measured["elasticsearch write+refresh"].append((time.perf_counter() - began) * 1000)
+    consumer.close()
+    admin.delete_topics([topic])
+    es.indices.delete(index=index, ignore_unavailable=True)
+    es.close()
+    cache.delete(f"{run.redis_base}:floor")
+    return measured
+
+
+def main() -> None:
+    with pipeline() as run:
+        time.sleep(3)  # let every consumer join its group
+        seen = visibility(run)
+        raw = floors(run)
+    print(f"\ncommand → visible, {COMMANDS} deposits one after another (ms)")
+    for name, values in {**raw, **seen}.items():
+        print(f"  {name:<30} p50 {statistics.median(values):8.1f}   p99 {percentile(values, 0.99):8.1f}")
+    base = statistics.median(raw["commit"]) + statistics.median(raw["kafka round trip"])
+    for model, store in (
+        ("postgres", "postgres write"),
+        ("redis", "redis write"),
+        ("elasticsearch", "elasticsearch write+refresh"),
+    ):
+        floor = base + statistics.median(raw[store])
+        ratio = percentile(seen[model], 0.99) / floor
+        print(
+            f"  {model:<14} p99 / sum of floors ({floor:.1f} ms) = {ratio:.1f} "
+            f"({'meets' if ratio <= 5 else 'MISSES'} target ≤ 5)"
+        )
+    api = seen["command (API)"]
+    print(
+        f"  API p50 {statistics.median(api):.1f} ms (target < 100), p99 {percentile(api, 0.99):.1f} ms (target < 1000)"
+    )
+
+
+if __name__ == "__main__":
+    main()
