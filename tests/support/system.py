@@ -70,7 +70,7 @@ def running_system(state_dir: Path) -> Iterator[RunningSystem]:
             "EVENTLEDGER_QUERY_ELASTICSEARCH_PREFIX": prefix,
             "EVENTLEDGER_GATEWAY_RATE_LIMIT_KEY_PREFIX": f"{key_base}:ratelimit",
             # The test machine runs every tier at once on 2 cores: give read-your-writes room before a 503.
-            "EVENTLEDGER_QUERY_MIN_POSITION_WAIT_SECONDS": "20",
+            "EVENTLEDGER_QUERY_MIN_POSITION_WAIT_SECONDS": "10",
         }
         up = subprocess.run(
             [sys.executable, "-m", "eventledger_infra", "system", "up"],

@@ -25,6 +25,10 @@ def _allowed(status: int, headers: dict[str, str], body: bytes) -> bool:
 @SCHEMA.exclude(path="/v1/stats/stream").parametrize()  # an endless stream: covered by test_public_api
 @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_input_makes_the_system_fail(case: schemathesis.Case[Any], ledger: RunningSystem, fuzz_token: str) -> None:
+    # X-Min-Position makes a query wait (bounded) for a position; fuzzed ones are never reached, and each would only
+    # wait out the bound before its documented 503 — that path has its own tests, so the fuzzer leaves it out.
+    for name in [name for name in case.headers or {} if name.lower() == "x-min-position"]:
+        del case.headers[name]
     response = case.call(base_url=ledger.gateway_url, headers={"Authorization": f"Bearer {fuzz_token}"}, timeout=30)
     headers = {name.lower(): value[0] if isinstance(value, list) else value for name, value in response.headers.items()}
     assert _allowed(response.status_code, headers, response.content), (
