@@ -105,15 +105,7 @@ def rebuild(name: str) -> int:
     listener = _BarListener(name)
     report = spec.rebuild(ProjectionSettings(), Settings.from_env(), listener)
     listener.bar.finish()
-    version = getattr(report, "version", None)
-    if hasattr(version, "schema"):  # the PostgreSQL and Redis reports
-        print(
-            f"rebuilt {name} as {report.version.schema}: {report.events:,} events replayed, {report.skipped} skipped,"
-            f" live at position {report.built_to:,} after {report.seconds:.1f} s"
-            + (f"; dropped {', '.join(report.dropped)}" if report.dropped else "")
-        )
-    else:
-        print(f"rebuilt {name}: {report}")
+    print(f"rebuilt {name}: {report}")
     return 0
 
 

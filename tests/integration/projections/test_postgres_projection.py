@@ -347,8 +347,8 @@ def test_the_rebuild_command_shows_progress_and_keeps_one_previous_version(rig: 
     assert "100.0%" in bar
     assert "events/s" in bar
     assert "left" in bar
-    assert "rebuilt postgres as read_model_v2" in runs[0].stdout
-    assert "rebuilt postgres as read_model_v3" in runs[1].stdout
+    assert "rebuilt postgres: read_model_v2 from" in runs[0].stdout
+    assert "rebuilt postgres: read_model_v3 from" in runs[1].stdout
     assert "dropped read_model_v1" in runs[1].stdout
     assert _live_version(rig) == (3, "read_model_v3")
     assert "read_model_v1" not in _schemas(rig)

@@ -52,6 +52,14 @@ class RebuildReport:
     seconds: float
     dropped: list[str]
 
+    def __str__(self) -> str:
+        """One line for the rebuild command, in the same words as the other read models' reports."""
+        line = (
+            f"{self.version.schema} from {self.events:,} events ({self.skipped} skipped),"
+            f" live at position {self.built_to:,} after {self.seconds:.1f} s"
+        )
+        return line + (f"; dropped {', '.join(self.dropped)}" if self.dropped else "")
+
 
 @dataclass(frozen=True)
 class RebuildConfig:
