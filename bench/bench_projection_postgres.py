@@ -49,6 +49,7 @@ from eventledger_projections.postgres.writer import ReadModelWriter
 from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_projections.runtime.kafka import KafkaEventLog
 from eventledger_projections.runtime.memory import InMemoryBroker, InMemoryDeadLetters
+from eventledger_projections.runtime.port import Projection
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
 
 EVENTS = 20_000
@@ -163,11 +164,10 @@ def publish(store: PostgresEventStore, settings: Settings, namespace: str) -> No
 
 
 # ---------------------------------------------------------------------- contenders
-def projection_rate(settings: Settings, namespace: str, total: int, head: int) -> float:
-    """Replay from zero through the projector; timed from its first applied batch (the group join, a constant
-    three seconds of the broker's initial rebalance delay, is left out) to the last message."""
-    base = f"bench_rm_{uuid.uuid4().hex[:8]}"
-    projection = PostgresReadModel(settings.postgres_dsn, base_schema=base)
+def replay_rate(projection: Projection, settings: Settings, namespace: str, total: int, head: int) -> float:
+    """Replay from zero through a runner over ``projection``; timed from its first applied batch (the group join,
+    a constant three seconds of the broker's initial rebalance delay, is left out) to the last message. Shared by
+    every read model's replay benchmark."""
     event_log = KafkaEventLog(settings.kafka_bootstrap, f"{namespace}bench-{uuid.uuid4().hex[:8]}")
     runner = ProjectionRunner(
         projection,
@@ -188,8 +188,15 @@ def projection_rate(settings: Settings, namespace: str, total: int, head: int) -
         elapsed = time.perf_counter() - began
     finally:
         event_log.close()
-        projection.close()
     return (done - first) / elapsed
+
+
+def projection_rate(settings: Settings, namespace: str, total: int, head: int) -> float:
+    projection = PostgresReadModel(settings.postgres_dsn, base_schema=f"bench_rm_{uuid.uuid4().hex[:8]}")
+    try:
+        return replay_rate(projection, settings, namespace, total, head)
+    finally:
+        projection.close()
 
 
 def rebuild_rate(settings: Settings, events: int) -> float:

@@ -23,7 +23,7 @@ import redis
 from confluent_kafka.admin import AdminClient
 
 from bench._common import alternate, report, scratch_database
-from bench.bench_projection_postgres import build_log, publish
+from bench.bench_projection_postgres import build_log, publish, replay_rate
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_events import ALL_TOPICS, EventEnvelope
 from eventledger_infra.settings import Settings
@@ -32,10 +32,7 @@ from eventledger_projections.redis import RedisProjection, RedisRebuild, RedisRe
 from eventledger_projections.redis.connection import connect
 from eventledger_projections.redis.keys import KeySpace
 from eventledger_projections.redis.operations import operation
-from eventledger_projections.runtime.kafka import KafkaEventLog
-from eventledger_projections.runtime.memory import InMemoryBroker, InMemoryDeadLetters
 from eventledger_projections.runtime.port import ConsumedEvent, LogMessage
-from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
 
 BATCH = 500
 ROUNDS = 5
@@ -46,34 +43,14 @@ Command = tuple[str, tuple[Any, ...], dict[str, Any]]
 
 # ---------------------------------------------------------------------- contenders
 def projection_rate(settings: Settings, namespace: str, total: int, head: int) -> float:
-    """Replay from zero through the projector; timed from its first applied batch (the group join is left out) to
-    the last message."""
+    """Replay from zero through the projector (the shared timing of bench_projection_postgres.replay_rate)."""
     base = f"bench-{uuid.uuid4().hex[:8]}"
     client = connect(settings.redis_url)
-    projection = RedisProjection(client, base=base)
-    event_log = KafkaEventLog(settings.kafka_bootstrap, f"{namespace}bench-{uuid.uuid4().hex[:8]}")
-    runner = ProjectionRunner(
-        projection,
-        event_log,
-        InMemoryDeadLetters(InMemoryBroker()),  # nothing is parked: every event of this log applies
-        lambda: head,
-        RunnerConfig(topic_namespace=namespace, batch_size=BATCH, progress_interval=5.0),
-    )
     try:
-        runner.start()
-        first = 0
-        while first == 0:
-            first = runner.run_once()
-        began = time.perf_counter()
-        done = first
-        while done < total:
-            done += runner.run_once()
-        elapsed = time.perf_counter() - began
+        return replay_rate(RedisProjection(client, base=base), settings, namespace, total, head)
     finally:
-        event_log.close()
         _delete(client, base)
         client.close()
-    return (done - first) / elapsed
 
 
 def apply_rate(settings: Settings, events: list[ConsumedEvent]) -> float:
