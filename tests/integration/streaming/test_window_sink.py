@@ -1,5 +1,6 @@
-"""The stream job's sinks on the real Redis and Kafka: a cell is written only when its mark grows, totals add up
-across source partitions, and a window is forgotten by the dirty set only at the revision that was published."""
+"""The stream job's sinks on the real Redis and Kafka: a posting counts in a cell only when its position is above the
+cell's mark (the script agrees with the pure fold), totals add up across source partitions, each partition's
+progress only grows, and a window is forgotten by the dirty set only at the revision that was published."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -18,7 +21,8 @@ from tests.support.servers import Endpoints
 
 from eventledger_projections.runtime.kafka import ensure_topics
 from eventledger_projections.streaming.publisher import WindowPublisher, producer_settings
-from eventledger_projections.streaming.sink import CellWrite, RedisWindowSink
+from eventledger_projections.streaming.sink import RedisWindowSink
+from eventledger_projections.streaming.windows import Posted, WindowCell, fold
 
 START = int(time.time()) // 60 * 60
 """The current minute: a window that ended more than an hour ago expires at once (see the sink's keys)."""
@@ -43,8 +47,18 @@ def _delete_topic(bootstrap: str, topic: str) -> None:
         future.result(timeout=30)
 
 
-def cell(partition: int, n: int, v: int, m: int, currency: str = "EUR") -> CellWrite:
-    return CellWrite("tumbling-1m", START, START + 60, currency, partition, {"n": n, "v": v, "m": m})
+async def count(
+    sink: RedisWindowSink,
+    partition: int,
+    offset: int,
+    amount: int,
+    position: int,
+    currency: str = "EUR",
+    start: int = START,
+) -> int:
+    """Count a posting of ``amount`` at ``position``, read at ``offset`` of ``partition``, in one minute window."""
+    posted = Posted(currency, amount, position, datetime.fromtimestamp(start + 1, UTC))
+    return await sink.count(partition, offset, posted, [WindowCell("tumbling-1m", start, start + 60, currency)])
 
 
 async def totals(sink: RedisWindowSink, member: str = f"tumbling-1m:{START}:EUR") -> tuple[int, int, int]:
@@ -53,21 +67,46 @@ async def totals(sink: RedisWindowSink, member: str = f"tumbling-1m:{START}:EUR"
     return figures.transfers, figures.volume, figures.revision
 
 
-async def test_cells_add_up_across_partitions_and_only_a_growing_mark_writes(sink: RedisWindowSink) -> None:
-    assert await sink.write([cell(0, 2, 300, 10), cell(1, 1, 50, 7)]) == 2
-    assert await totals(sink) == (3, 350, 2)
-    assert await sink.write([cell(0, 2, 300, 10)]) == 0, "the same cell again"
-    assert await sink.write([cell(0, 1, 100, 4)]) == 0, "an older cell (a replay behind the stored mark)"
-    assert await totals(sink) == (3, 350, 2)
-    assert await sink.write([cell(0, 3, 320, 12)]) == 1
-    assert await totals(sink) == (4, 370, 3)
+async def test_postings_add_up_across_partitions_and_each_position_counts_once(sink: RedisWindowSink) -> None:
+    assert await count(sink, 0, offset=0, amount=100, position=5) == 1
+    assert await count(sink, 0, offset=1, amount=200, position=10) == 1
+    assert await count(sink, 1, offset=0, amount=50, position=7) == 1
+    assert await totals(sink) == (3, 350, 3)
+    assert await count(sink, 0, offset=1, amount=200, position=10) == 0, "the same posting again"
+    assert await count(sink, 0, offset=0, amount=100, position=5) == 0, "an older posting (a replay behind the mark)"
+    assert await totals(sink) == (3, 350, 3)
+    assert await count(sink, 0, offset=2, amount=20, position=12) == 1
+    assert await totals(sink) == (4, 370, 4)
+
+
+async def test_the_script_keeps_each_partitions_cell_as_the_pure_fold_does(sink: RedisWindowSink) -> None:
+    postings = [(100, 5), (30, 9), (100, 5), (7, 8), (40, 11), (40, 11)]  # replays and an older one mixed in
+    expected: dict[str, int] = {}
+    for offset, (amount, position) in enumerate(postings):
+        await count(sink, 2, offset, amount, position)
+        expected = fold(expected, {"amount": amount, "position": position})
+    stored: list[Any] = await sink._client.hmget(f"{sink.prefix}w:tumbling-1m:{START}:EUR", ["n:2", "v:2", "m:2"])
+    assert {name: int(value) for name, value in zip("nvm", stored, strict=True)} == expected
+    assert expected == {"n": 3, "v": 170, "m": 11}
+
+
+async def test_a_partitions_progress_only_grows(sink: RedisWindowSink) -> None:
+    assert await sink.progress(0) is None
+    await count(sink, 0, offset=41, amount=1, position=3)
+    assert await sink.progress(0) == 41
+    await count(sink, 0, offset=17, amount=1, position=2)  # a rewind reads an older offset again
+    assert await sink.progress(0) == 41
+    await sink.advance({0: 40, 3: 8})
+    assert (await sink.progress(0), await sink.progress(3)) == (41, 8)
+    await sink.advance({0: 55})
+    assert await sink.progress(0) == 55
 
 
 async def test_a_window_stays_dirty_until_its_latest_revision_is_acknowledged(sink: RedisWindowSink) -> None:
     member = f"tumbling-1m:{START}:EUR"
-    await sink.write([cell(0, 1, 10, 1)])
+    await count(sink, 0, offset=0, amount=10, position=1)
     assert await sink.dirty(10) == [(member, 1)]
-    await sink.write([cell(0, 2, 20, 2)])  # changed after it was read for publishing at revision 1
+    await count(sink, 0, offset=1, amount=10, position=2)  # changed after it was read for publishing at revision 1
     assert await sink.acknowledge([(member, 1)]) == 0
     assert await sink.dirty(10) == [(member, 2)]
     assert await sink.acknowledge([(member, 2)]) == 1
@@ -83,7 +122,10 @@ async def test_the_publisher_sends_each_dirty_window_once_acknowledged(
     await producer.start()
     reader = DerivedTopicReader(endpoints.kafka_bootstrap, topic)
     try:
-        await sink.write([cell(0, 2, 300, 10), cell(1, 1, 50, 7), cell(0, 1, 9, 11, currency="USD")])
+        await count(sink, 0, offset=0, amount=100, position=5)
+        await count(sink, 0, offset=1, amount=200, position=10)
+        await count(sink, 1, offset=0, amount=50, position=7)
+        await count(sink, 0, offset=2, amount=9, position=11, currency="USD")
         publisher = WindowPublisher(producer, sink, topic)
         assert await publisher.publish_dirty() == 2
         assert await publisher.publish_dirty() == 0, "nothing changed since"
@@ -100,8 +142,7 @@ async def test_the_publisher_sends_each_dirty_window_once_acknowledged(
 async def test_a_window_past_its_retention_is_dropped_not_published(
     sink: RedisWindowSink, endpoints: Endpoints
 ) -> None:
-    old = CellWrite("tumbling-1m", START - 7200, START - 7140, "EUR", 0, {"n": 1, "v": 5, "m": 3})
-    assert await sink.write([old]) == 1
+    assert await count(sink, 0, offset=0, amount=5, position=3, start=START - 7200) == 1
     assert await sink.figures([f"tumbling-1m:{START - 7200}:EUR"]) == [None], "expired at once"
     topic = f"sink-{uuid.uuid4().hex[:8]}.eventledger.stats.transfer-windows.v1"
     ensure_topics(endpoints.kafka_bootstrap, [topic], 1)

@@ -1,14 +1,12 @@
-"""The stream job's pure parts: which events count, the idempotent fold, the window ranges faust computes for our
-window specs, and the derived topic's message format."""
+"""The stream job's pure parts: which events count, the idempotent fold, the windows a posting counts in, how a
+partition's cursor judges each offset, and the derived topic's message format."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
-import pytest
 from faust.windows import HoppingWindow, TumblingWindow
 
 from eventledger_events import (
@@ -22,16 +20,17 @@ from eventledger_events import (
     TransferVoided,
     transfer_stream_id,
 )
-from eventledger_projections.streaming.app import event_time
+from eventledger_projections.streaming.app import Cursor, Verdict
 from eventledger_projections.streaming.publisher import message_of, producer_settings
-from eventledger_projections.streaming.sink import CellWrite, WindowFigures
+from eventledger_projections.streaming.sink import WindowFigures
 from eventledger_projections.streaming.windows import (
     TRANSFERS_PER_MINUTE,
     VOLUME_FIVE_MINUTES,
-    cell_key,
+    Posted,
+    WindowCell,
     fold,
-    parse_cell_key,
     posted_transfer,
+    windows_of,
 )
 
 AT = datetime(2026, 6, 1, 12, 3, 30, tzinfo=UTC)
@@ -74,11 +73,6 @@ def test_the_fold_counts_each_position_once() -> None:
     assert fold({}, {"amount": 1, "position": 1}) == {"n": 1, "v": 1, "m": 1}
 
 
-def test_a_cell_key_names_the_currency_and_the_source_partition() -> None:
-    assert cell_key("EUR", 4) == "EUR|4"
-    assert parse_cell_key("EUR|4") == ("EUR", 4)
-
-
 def test_faust_puts_a_posting_in_one_minute_window_and_five_hopping_ones() -> None:
     stamp = AT.timestamp()
     minute = TumblingWindow(TRANSFERS_PER_MINUTE.size).ranges(stamp)
@@ -89,17 +83,30 @@ def test_faust_puts_a_posting_in_one_minute_window_and_five_hopping_ones() -> No
     assert all(start <= stamp < start + VOLUME_FIVE_MINUTES.size for start in starts)
 
 
-def test_the_windows_clock_is_the_recorded_at_header() -> None:
-    headers = [("event-id", b"x"), ("recorded-at", AT.isoformat().encode())]
-    assert event_time(SimpleNamespace(message=SimpleNamespace(headers=headers))) == AT.timestamp()
-    assert event_time(SimpleNamespace(message=SimpleNamespace(headers=dict(headers)))) == AT.timestamp()
-    with pytest.raises(KeyError):
-        event_time(SimpleNamespace(message=SimpleNamespace(headers=[])))
+def test_a_posting_counts_in_its_minute_and_the_five_hopping_windows_of_its_currency() -> None:
+    minute = int(AT.replace(second=0).timestamp())
+    cells = windows_of(Posted("USD", 250, 7, AT))
+    assert cells[0] == WindowCell("tumbling-1m", minute, minute + 60, "USD")
+    hopping = [WindowCell("hopping-5m-1m", minute - 60 * k, minute - 60 * k + 300, "USD") for k in (4, 3, 2, 1, 0)]
+    assert cells[1:] == hopping
 
 
-def test_a_cell_travels_to_the_script_as_eight_strings() -> None:
-    write = CellWrite("tumbling-1m", 60, 120, "USD", 2, {"n": 3, "v": 900, "m": 41})
-    assert write.arguments() == ["tumbling-1m", "60", "120", "USD", "2", "3", "900", "41"]
+def test_a_cursor_handles_the_next_offset_and_skips_what_is_already_counted() -> None:
+    cursor = Cursor(generation=3, expected=10, saved=9)
+    assert cursor.verdict(10, now=0.0) is Verdict.HANDLE
+    cursor.handled(10)
+    assert cursor.expected == 11
+    assert cursor.verdict(4, now=0.0) is Verdict.DONE, "a redelivery below the next offset"
+
+
+def test_a_cursor_sees_a_gap_once_then_waits_for_the_rewind_and_asks_again_if_it_never_comes() -> None:
+    cursor = Cursor(generation=3, expected=10, saved=9)
+    assert cursor.verdict(14, now=100.0) is Verdict.GAP
+    assert cursor.verdict(15, now=101.0) is Verdict.REWINDING, "fetched before the rewind took effect"
+    assert cursor.verdict(16, now=106.0) is Verdict.GAP, "the rewind did not bring offset 10 back: ask again"
+    assert cursor.verdict(10, now=106.5) is Verdict.HANDLE
+    cursor.handled(10)
+    assert cursor.verdict(12, now=107.0) is Verdict.GAP, "a new gap is a new rewind"
 
 
 def test_the_derived_message_is_keyed_by_window_and_carries_the_revision() -> None:

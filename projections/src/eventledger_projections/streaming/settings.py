@@ -15,7 +15,7 @@ _PREFIX = "EVENTLEDGER_STREAMING_"
 
 @dataclass(frozen=True)
 class StreamingSettings:
-    """- ``app_id``: the faust app id: its consumer group, and the prefix of its changelog topics.
+    """- ``app_id``: the faust app id: its consumer group.
     - ``topic_namespace``: prepended to every topic it reads or writes (empty in production; tests set their own).
     - ``redis_prefix``: the key base shared with the Redis read model (its window keys live under
       ``<base>:stream:``).

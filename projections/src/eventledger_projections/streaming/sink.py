@@ -1,47 +1,52 @@
-"""Window figures into Redis: a compare-and-set per cell (never a blind increment), and a dirty set that the
-publisher drains into the derived topic.
+"""The window cells in Redis, which hold them: a posting is counted by a script that compares its position with each
+cell's mark (never a blind increment), the progress of each source partition, and a dirty set that the publisher
+drains into the derived topic.
 
 Keys (under ``<base>:stream:``, not versioned: they derive from Kafka, live an hour and are not rebuilt):
 
 - ``w:<window>:<start>:<currency>``, hash: ``transfers``, ``volume`` (totals over the source partitions),
   ``revision`` (grows with every change), ``window``, ``start``, ``end`` (epoch seconds, end exclusive),
-  ``currency``, and per source partition ``n:<p>``, ``v:<p>``, ``m:<p>`` (its cell). Expires ``KEEP_SECONDS``
-  after the window ends.
+  ``currency``, and per source partition ``n:<p>``, ``v:<p>``, ``m:<p>`` (its cell: see :mod:`.windows`).
+  Expires ``KEEP_SECONDS`` after the window ends.
 - ``index:<window>``, sorted set: ``<start>:<currency>`` scored by ``start`` (to list the recent windows).
 - ``dirty``, sorted set: ``<window>:<start>:<currency>`` scored by the revision still to publish.
+- ``progress``, hash: source partition -> the offset up to which every message's effect is here (it only grows).
+  The job resumes a partition after it, whatever offsets the consumer group holds. Recreating the source topic
+  (offsets start again at 0) requires deleting this key.
 
-A cell is written only when its mark ``m`` (the highest position folded in) grows; the totals move by the cell's
-difference, so a replayed or duplicated event, whose cell comes back unchanged, changes nothing.
+A posting is counted in a cell only when its position is above the cell's mark, and the mark, the cell and the
+totals move together in one script: a replayed or duplicated event changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import redis.asyncio as aioredis
 
-from eventledger_projections.streaming.windows import KEEP_SECONDS, Cell
+from eventledger_projections.streaming.windows import KEEP_SECONDS, Posted, WindowCell
 
-WRITE_CELLS: Final = """
--- ARGV: base, keep seconds, then cells of 8 fields: window, start, end, currency, partition, n, v, m.
--- Answers how many cells changed.
+COUNT_POSTING: Final = """
+-- ARGV: base, keep seconds, partition, offset, amount, position, then windows of 4 fields: window, start, end,
+-- currency. Counts the posting in each window's cell of this partition whose mark is below its position, and
+-- moves the partition's progress to the offset. Answers how many cells changed.
 local p = ARGV[1] .. ':stream:'
-local keep = tonumber(ARGV[2])
+local keep, part, offset = tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local amount, position = ARGV[5], ARGV[6]
 local changed, windows = 0, {}
-for i = 3, #ARGV, 8 do
-  local window, start, finish, currency, part = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+for i = 7, #ARGV, 4 do
+  local window, start, finish, currency = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local member = window .. ':' .. start .. ':' .. currency
   local key = p .. 'w:' .. member
-  local stored = redis.call('HMGET', key, 'm:' .. part, 'n:' .. part, 'v:' .. part)
-  if tonumber(ARGV[i + 7]) > (tonumber(stored[1]) or 0) then
-    local dn = tonumber(ARGV[i + 5]) - (tonumber(stored[2]) or 0)
-    local dv = tonumber(ARGV[i + 6]) - (tonumber(stored[3]) or 0)
-    redis.call('HSET', key, 'm:' .. part, ARGV[i + 7], 'n:' .. part, ARGV[i + 5], 'v:' .. part, ARGV[i + 6],
-      'window', window, 'start', start, 'end', finish, 'currency', currency)
-    redis.call('HINCRBY', key, 'transfers', string.format('%d', dn))
-    redis.call('HINCRBY', key, 'volume', string.format('%d', dv))
+  if tonumber(position) > (tonumber(redis.call('HGET', key, 'm:' .. part)) or 0) then
+    redis.call('HSET', key, 'm:' .. part, position, 'window', window, 'start', start, 'end', finish,
+      'currency', currency)
+    redis.call('HINCRBY', key, 'n:' .. part, 1)
+    redis.call('HINCRBY', key, 'v:' .. part, amount)
+    redis.call('HINCRBY', key, 'transfers', 1)
+    redis.call('HINCRBY', key, 'volume', amount)
     local revision = redis.call('HINCRBY', key, 'revision', 1)
     redis.call('EXPIREAT', key, tonumber(finish) + keep)
     redis.call('ZADD', p .. 'index:' .. window, start, start .. ':' .. currency)
@@ -50,11 +55,27 @@ for i = 3, #ARGV, 8 do
     changed = changed + 1
   end
 end
+local stored = tonumber(redis.call('HGET', p .. 'progress', part))
+if stored == nil or tonumber(offset) > stored then
+  redis.call('HSET', p .. 'progress', part, offset)
+end
 local now = tonumber(redis.call('TIME')[1])
 for window in pairs(windows) do
   redis.call('ZREMRANGEBYSCORE', p .. 'index:' .. window, '-inf', '(' .. string.format('%d', now - 2 * keep))
 end
 return changed
+"""
+
+ADVANCE: Final = """
+-- ARGV: base, then (partition, offset) pairs: move each partition's progress up to the offset (never down).
+local progress = ARGV[1] .. ':stream:progress'
+for j = 2, #ARGV, 2 do
+  local stored = tonumber(redis.call('HGET', progress, ARGV[j]))
+  if stored == nil or tonumber(ARGV[j + 1]) > stored then
+    redis.call('HSET', progress, ARGV[j], ARGV[j + 1])
+  end
+end
+return 0
 """
 
 ACK_PUBLISHED: Final = """
@@ -72,22 +93,6 @@ return removed
 
 
 @dataclass(frozen=True, slots=True)
-class CellWrite:
-    """One window cell as the faust table now holds it."""
-
-    window: str
-    start: int
-    end: int
-    currency: str
-    partition: int
-    cell: Cell
-
-    def arguments(self) -> list[str]:
-        values = (self.window, self.start, self.end, self.currency, self.partition)
-        return [*map(str, values), *(str(self.cell.get(k, 0)) for k in ("n", "v", "m"))]
-
-
-@dataclass(frozen=True, slots=True)
 class WindowFigures:
     """The totals of one window and currency, as published."""
 
@@ -101,23 +106,38 @@ class WindowFigures:
 
 
 class RedisWindowSink:
-    """The job's Redis side (asyncio). Every write is the ``WRITE_CELLS`` script; reads serve the publisher."""
+    """The job's Redis side (asyncio): counting postings, the partitions' progress, and reads for the publisher."""
 
     def __init__(self, client: aioredis.Redis, *, base: str = "el", keep_seconds: int = KEEP_SECONDS) -> None:
         self._client = client
         self._base = base
         self._keep = keep_seconds
-        self._write = client.register_script(WRITE_CELLS)
+        self._count = client.register_script(COUNT_POSTING)
+        self._advance = client.register_script(ADVANCE)
         self._ack = client.register_script(ACK_PUBLISHED)
 
     @property
     def prefix(self) -> str:
         return f"{self._base}:stream:"
 
-    async def write(self, cells: Sequence[CellWrite]) -> int:
-        """Store the cells (one script call); answers how many changed."""
-        args = [self._base, str(self._keep), *(a for cell in cells for a in cell.arguments())]
-        return int(await self._write(keys=[], args=args))
+    async def count(self, partition: int, offset: int, posted: Posted, windows: Sequence[WindowCell]) -> int:
+        """Count the posting read at ``offset`` of ``partition`` in ``windows`` (one script call): answers how many
+        cells changed (none when it was already counted). The partition's progress moves to ``offset``."""
+        args: list[Any] = [self._base, self._keep, partition, offset, posted.amount, posted.position]
+        for cell in windows:
+            args += [cell.window, cell.start, cell.end, cell.currency]
+        return int(await self._count(keys=[], args=[str(a) for a in args]))
+
+    async def advance(self, offsets: Mapping[int, int]) -> None:
+        """Move each partition's progress up to its offset: every message up to it has its effect here."""
+        if offsets:
+            args = [self._base, *(str(v) for pair in sorted(offsets.items()) for v in pair)]
+            await self._advance(keys=[], args=args)
+
+    async def progress(self, partition: int) -> int | None:
+        """The offset up to which every message of ``partition`` has its effect here (``None``: nothing yet)."""
+        stored: Any = await self._client.hget(self.prefix + "progress", str(partition))
+        return None if stored is None else int(stored)
 
     async def dirty(self, limit: int) -> list[tuple[str, int]]:
         """Up to ``limit`` windows changed since last published, oldest revision first: ``(member, revision)``."""

@@ -1,7 +1,7 @@
 """faust's Kafka transport with an idempotent, acks=all producer.
 
 faust turns idempotence on only in its exactly-once mode (which has open bugs, and which we do not use): in
-at-least-once mode its aiokafka producer would send the tables' changelogs with idempotence off, where a retried
+at-least-once mode its aiokafka producer would send with idempotence off, where a retried
 batch may be written twice or out of order. This transport sets both explicitly.
 """
 

@@ -1,12 +1,14 @@
-"""The stream job's windows, and how one posted transfer folds into a window cell. Pure: no I/O, no faust.
+"""The stream job's windows, and how one posted transfer counts in them. Pure: no I/O.
 
 Windows are in *event time*: a transfer counts in the minute its posting was recorded in the event store
-(``recorded_at``), so a redelivery or a replay hours later lands in the same windows, never in "now".
+(``recorded_at``), so a redelivery or a replay hours later lands in the same windows, never in "now". Which windows
+contain an instant is faust's answer (its tumbling and hopping window classes).
 
 A *cell* is one window of one currency, fed by one source partition: ``{"n": transfers, "v": volume,
-"m": highest global position folded in}``. Within a partition the relay publishes first appearances in position
+"m": highest global position counted}``. Within a partition the relay publishes first appearances in position
 order, so an event at or below ``m`` is already counted: folding it again changes nothing. That makes the
-at-least-once job exactly-once in effect per cell, whatever faust replays after a crash or a rebalance.
+at-least-once job exactly-once in effect per cell, whatever is replayed after a crash, a rebalance or a rewind.
+:func:`fold` is the rule; the sink's script applies the same rule to the cells in Redis, which hold them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
+
+from faust.windows import HoppingWindow, TumblingWindow
 
 from eventledger_events import EventEnvelope, TransferPendingPosted, TransferPosted
 
@@ -77,12 +81,22 @@ def fold(cell: Mapping[str, int] | None, contribution: Mapping[str, int]) -> Cel
     }
 
 
-def cell_key(currency: str, partition: int) -> str:
-    """The faust table key: one per currency *and source partition*, so that every key is written from exactly
-    one source partition (the table's changelog stays co-partitioned without a repartition topic)."""
-    return f"{currency}|{partition}"
+@dataclass(frozen=True, slots=True)
+class WindowCell:
+    """Where a posting counts: one window of its currency (the cell is this plus the source partition)."""
+
+    window: str
+    start: int
+    end: int
+    currency: str
 
 
-def parse_cell_key(key: str) -> tuple[str, int]:
-    currency, _, partition = key.partition("|")
-    return currency, int(partition)
+def windows_of(posted: Posted) -> list[WindowCell]:
+    """Every window the posting counts in: its minute, and the five hopping windows that contain that instant."""
+    stamp = posted.recorded_at.timestamp()
+    cells: list[WindowCell] = []
+    for spec in WINDOWS:
+        family = TumblingWindow(spec.size) if spec.size == spec.step else HoppingWindow(spec.size, spec.step)
+        for start, _ in family.ranges(stamp):
+            cells.append(WindowCell(spec.name, round(start), round(start) + spec.size, posted.currency))
+    return cells
