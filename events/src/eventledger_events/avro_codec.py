@@ -44,6 +44,11 @@ class RegisteredSchema:
     parsed: Any
     fingerprint: bytes
 
+    @property
+    def name(self) -> str:
+        """``<event type>.v<version>``, as errors name it."""
+        return f"{self.event_type}.v{self.schema_version}"
+
 
 class AvroSchemaCatalog:
     """Avro schemas of every registered event model, by model and by fingerprint.
@@ -101,20 +106,19 @@ class AvroSchemaCatalog:
     def decode(self, message: bytes) -> DomainEvent:
         """Decode a single-object encoded message and answer the payload upcast to the current version."""
         entry = self.writer_schema_of(message)
-        name = f"{entry.event_type}.v{entry.schema_version}"
         body = io.BytesIO(message[HEADER_LENGTH:])
         try:
             record = schemaless_reader(body, entry.parsed, None)
         except (EOFError, ValueError, IndexError) as error:
-            raise MalformedMessageError(f"bad Avro body for {name}") from error
+            raise MalformedMessageError(f"bad Avro body for {entry.name}") from error
         if body.read(1):
-            raise MalformedMessageError(f"trailing bytes after the {name} body")
+            raise MalformedMessageError(f"trailing bytes after the {entry.name} body")
         if not isinstance(record, dict):
             raise MalformedMessageError("Avro body is not a record")
         try:
             return self._registry.payload_from_dict(entry.event_type, entry.schema_version, record)
         except ValidationError as error:
-            raise MalformedMessageError(f"invalid {name} payload: {error}") from error
+            raise MalformedMessageError(f"invalid {entry.name} payload: {error}") from error
 
     def writer_schema_of(self, message: bytes) -> RegisteredSchema:
         """The schema a single-object encoded message was written with, found by its fingerprint."""

@@ -25,6 +25,8 @@ class EventRegistry:
     def __init__(self) -> None:
         self._models: dict[tuple[str, int], type[DomainEvent]] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        self._current: dict[str, int] = {}
+        """The highest registered version of each event type (read for every event decoded)."""
 
     def register(self, model: type[DomainEvent]) -> None:
         """Register an event model under its ``EVENT_TYPE`` and ``SCHEMA_VERSION``; each pair only once."""
@@ -34,6 +36,7 @@ class EventRegistry:
         if model.SCHEMA_VERSION < 1:
             raise ValueError(f"{model.full_name()}: schema versions start at 1")
         self._models[key] = model
+        self._current[model.EVENT_TYPE] = max(self._current.get(model.EVENT_TYPE, 0), model.SCHEMA_VERSION)
 
     def register_upcaster(self, event_type: str, from_version: int, upcaster: Upcaster) -> None:
         """Register the step from ``from_version`` to ``from_version + 1`` of ``event_type``."""
@@ -56,10 +59,10 @@ class EventRegistry:
 
     def current_version(self, event_type: str) -> int:
         """The highest registered schema version of ``event_type``."""
-        versions = [version for name, version in self._models if name == event_type]
-        if not versions:
+        version = self._current.get(event_type)
+        if version is None:
             raise UnknownEventTypeError(event_type)
-        return max(versions)
+        return version
 
     def current_model(self, event_type: str) -> type[DomainEvent]:
         """The model class of the current version of ``event_type``."""

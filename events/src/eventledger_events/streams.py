@@ -7,11 +7,17 @@ go negative and has no stream of its own, so deposits to different accounts neve
 
 from __future__ import annotations
 
+import re
 from uuid import UUID, uuid5
 
 ACCOUNT_CATEGORY = "account"
 TRANSFER_CATEGORY = "transfer"
 STREAM_CATEGORIES = (ACCOUNT_CATEGORY, TRANSFER_CATEGORY)
+
+_STREAM_ID = re.compile(
+    rf"({ACCOUNT_CATEGORY}|{TRANSFER_CATEGORY})-[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}"
+)
+"""A stream id in its canonical form (lower-case UUID): what ``parse_stream_id`` accepts."""
 
 EXTERNAL_ACCOUNT_NAMESPACE = UUID("e3af0cec-58dc-5b26-9a4a-4a66fc413f3c")
 """Fixed forever: uuid5(NAMESPACE_URL, "urn:eventledger:external-account"). Changing it re-keys history."""
@@ -39,8 +45,12 @@ def parse_stream_id(stream_id: str) -> tuple[str, UUID]:
 
 
 def stream_category(stream_id: str) -> str:
-    """The category prefix of a stream id, e.g. ``"account"``."""
-    return parse_stream_id(stream_id)[0]
+    """The category prefix of a stream id, e.g. ``"account"``; ``ValueError`` as ``parse_stream_id``. Checked for
+    every event decoded, so the form is matched without building the UUID."""
+    match = _STREAM_ID.fullmatch(stream_id)
+    if match is None:
+        return parse_stream_id(stream_id)[0]  # raises, with the reason
+    return match.group(1)
 
 
 def external_account_id(currency: str) -> UUID:

@@ -13,6 +13,7 @@ from eventledger_events import (
     account_stream_id,
     external_account_id,
     parse_stream_id,
+    stream_category,
     topic_for,
     transfer_stream_id,
 )
@@ -39,6 +40,8 @@ def test_stream_ids_parse_back() -> None:
     assert account_stream_id(account_id) == "account-12345678-1234-4234-8234-123456789abc"
     assert parse_stream_id(account_stream_id(account_id)) == ("account", account_id)
     assert parse_stream_id(transfer_stream_id(account_id)) == ("transfer", account_id)
+    assert stream_category(account_stream_id(account_id)) == "account"
+    assert stream_category(transfer_stream_id(account_id)) == "transfer"
 
 
 @pytest.mark.parametrize(
@@ -50,11 +53,16 @@ def test_stream_ids_parse_back() -> None:
         "ACCOUNT-12345678-1234-4234-8234-123456789abc",
         "account-12345678-1234-4234-8234-123456789ABC",
         "account-{12345678-1234-4234-8234-123456789abc}",
+        "account-123456781234423482341234567890bc",
+        "account-12345678-1234-4234-8234-123456789abc\n",
+        "ledger-12345678-1234-4234-8234-123456789abc",
     ],
 )
 def test_malformed_stream_ids_are_refused(stream_id: str) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - the message varies with the defect
         parse_stream_id(stream_id)
+    with pytest.raises(ValueError):  # noqa: PT011 - the fast check refuses what the parse refuses
+        stream_category(stream_id)
 
 
 def test_the_external_account_is_derived_deterministically_from_the_currency() -> None:
