@@ -1,13 +1,12 @@
-"""The stream job reads each source partition in offset order, whatever the consumer hands it: on the real Redis,
-messages are fed to the job's handler the way faust can deliver them after a rebalance or a restart (past a gap,
-below what is counted, from a group offset ahead of the counts). The consumer's positions are the seam: the job's
-``rewind`` and ``earliest`` are recorded here instead of moving a real consumer (the SIGKILL tests in
-test_transfer_windows.py run the whole worker)."""
+"""The stream job reads each source partition in offset order, whatever its consumer hands it, on the real Kafka and
+Redis: messages are produced to a topic of the test's own, then fed to the job's handler the way faust can deliver
+them after a rebalance or a restart (past a gap, below what is counted, from a group offset ahead of the counts).
+The job reads every gap itself from Kafka. (The SIGKILL tests in test_transfer_windows.py run the whole worker.)"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -15,10 +14,15 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from confluent_kafka import Producer
+from confluent_kafka import TopicPartition as KafkaPartition
+from confluent_kafka.admin import AdminClient
+from tests.integration.projections.ledger_rig import dead_letters
 from tests.integration.projections_redis.redis_rig import new_base
 from tests.support.servers import Endpoints
 
 from eventledger_events import (
+    TRANSFERS_TOPIC,
     AccountOpened,
     DomainEvent,
     EventEnvelope,
@@ -30,40 +34,27 @@ from eventledger_events import (
 )
 from eventledger_events.kafka_message import to_kafka_record
 from eventledger_infra.settings import Settings
+from eventledger_projections.runtime.kafka import ensure_topics
+from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.streaming.app import TransferWindowsJob
 from eventledger_projections.streaming.settings import StreamingSettings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the loop the async fixtures run in (pyproject)
 
-TOPIC = "guard.eventledger.transfers.v1"
 NOW = datetime.now(UTC)
-
-
-class RecordingJob(TransferWindowsJob):
-    """The job, with the consumer's positions recorded: ``rewinds`` asked for, and a settable first offset."""
-
-    def __init__(self, settings: StreamingSettings, infra: Settings, first_offset: int = 0) -> None:
-        super().__init__(settings, infra, partitions=3)
-        self.rewinds: list[tuple[int, int]] = []
-        self.first_offset = first_offset
-
-    async def rewind(self, tp: Any, offset: int) -> None:
-        self.rewinds.append((tp.partition, offset))
-
-    async def earliest(self, tp: Any) -> int:
-        return self.first_offset
+MINUTE = int(NOW.timestamp()) // 60 * 60
 
 
 @dataclass
 class Log:
-    """Messages of one source partition, as faust hands them to the agent (one consumer generation)."""
+    """Partition 0 of the test's transfers topic: what is produced, and the messages as faust would hand them over
+    (one consumer generation)."""
 
-    partition: int = 0
-    generation: int = 1
+    bootstrap: str
+    topic: str
     messages: list[Any] = field(default_factory=list)
 
     def append(self, payload: DomainEvent, stream_id: str) -> None:
-        position = len(self.messages) + 1
         envelope = EventEnvelope.new(
             payload,
             event_id=uuid.uuid4(),
@@ -71,18 +62,29 @@ class Log:
             stream_version=1,
             occurred_at=NOW,
             metadata=EventMetadata(actor="guard", correlation_id=uuid.uuid4()),
-        ).recorded(position=position, recorded_at=NOW)
+        ).recorded(position=len(self.messages) + 1, recorded_at=NOW)
         record = to_kafka_record(envelope)
+        producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "enable.idempotence": True})
+        delivered: list[Any] = []
+        producer.produce(
+            self.topic,
+            key=record.key,
+            value=record.value,
+            headers=list(record.headers),
+            partition=0,
+            on_delivery=lambda error, message: delivered.append(error or message.offset()),
+        )
+        producer.flush(30)
+        assert delivered == [len(self.messages)], delivered
         self.messages.append(
             SimpleNamespace(
-                topic=TOPIC,
-                partition=self.partition,
+                topic=self.topic,
+                partition=0,
                 offset=len(self.messages),
                 key=record.key,
                 value=record.value,
                 headers=list(record.headers),
-                tp=SimpleNamespace(topic=TOPIC, partition=self.partition),
-                generation_id=self.generation,
+                generation_id=1,
             )
         )
 
@@ -99,31 +101,43 @@ class Log:
     def __getitem__(self, offset: int) -> Any:
         return self.messages[offset]
 
-    def in_generation(self, generation: int) -> Iterator[Any]:
-        return (replace_generation(m, generation) for m in self.messages)
 
-
-def replace_generation(message: Any, generation: int) -> Any:
+def in_generation(message: Any, generation: int) -> Any:
     return SimpleNamespace(**{**vars(message), "generation_id": generation})
 
 
+@dataclass
+class Rig:
+    settings: StreamingSettings
+    infra: Settings
+    client: aioredis.Redis
+    log: Log
+
+    def job(self) -> TransferWindowsJob:
+        return TransferWindowsJob(self.settings, self.infra, partitions=1)
+
+    async def transfers(self) -> int:
+        """Transfers counted in the tumbling minute of NOW (EUR)."""
+        value = await self.client.hget(f"{self.settings.redis_prefix}:stream:w:tumbling-1m:{MINUTE}:EUR", "transfers")
+        return int(value or 0)
+
+
 @pytest.fixture
-async def rig(endpoints: Endpoints) -> AsyncIterator[tuple[StreamingSettings, Settings, aioredis.Redis]]:
+async def rig(endpoints: Endpoints) -> AsyncIterator[Rig]:
     base = new_base()
-    settings = StreamingSettings(app_id=f"guard-{base}", topic_namespace="guard.", redis_prefix=base)
+    namespace = f"guard-{uuid.uuid4().hex[:8]}."
+    topics = [namespace + TRANSFERS_TOPIC, namespace + DEAD_LETTER_TOPIC]
+    ensure_topics(endpoints.kafka_bootstrap, topics, 1)
+    settings = StreamingSettings(app_id=f"{namespace}windows", topic_namespace=namespace, redis_prefix=base)
     client = aioredis.Redis.from_url(endpoints.redis_url, decode_responses=True)
-    yield settings, Settings.from_env(), client
+    yield Rig(settings, Settings.from_env(), client, Log(endpoints.kafka_bootstrap, topics[0]))
     keys = [key async for key in client.scan_iter(match=f"{base}:*", count=1000)]
     if keys:
         await client.unlink(*keys)
     await client.aclose()
-
-
-async def transfers(client: aioredis.Redis, settings: StreamingSettings) -> int:
-    """Transfers counted in the tumbling minute of NOW (EUR)."""
-    minute = int(NOW.timestamp()) // 60 * 60
-    value = await client.hget(f"{settings.redis_prefix}:stream:w:tumbling-1m:{minute}:EUR", "transfers")
-    return int(value or 0)
+    admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
+    for future in admin.delete_topics(topics).values():
+        future.result(timeout=30)
 
 
 async def feed(job: TransferWindowsJob, *messages: Any) -> None:
@@ -131,110 +145,109 @@ async def feed(job: TransferWindowsJob, *messages: Any) -> None:
         await job.handle(message)
 
 
-async def test_a_message_past_a_gap_is_not_counted_the_job_rewinds_and_counts_in_order(rig: Any) -> None:
-    settings, infra, client = rig
-    log = Log()
+async def test_past_a_gap_the_job_reads_the_gap_from_kafka_first(rig: Rig) -> None:
     for amount in (100, 200, 300, 400, 500):
-        log.post(amount)
-    job = RecordingJob(settings, infra)
+        rig.log.post(amount)
+    job = rig.job()
     try:
-        await feed(job, log[0], log[3], log[4])  # faust skipped offsets 1 and 2
-        assert job.rewinds == [(0, 1)]
-        assert await transfers(client, settings) == 1, "nothing past the gap was counted"
-        await feed(job, log[1], log[2], log[3], log[4])  # what the rewind brings back
-        assert await transfers(client, settings) == 5
-        assert job.rewinds == [(0, 1)]
+        await feed(job, rig.log[0], rig.log[3])  # the consumer skipped offsets 1 and 2
+        assert await rig.transfers() == 4
+        await feed(job, rig.log[1], rig.log[4])  # offset 1 again: already counted
+        assert await rig.transfers() == 5
     finally:
         await job._close()
 
 
-async def test_a_restarted_job_resumes_from_the_counts_in_redis_not_from_the_group_offset(rig: Any) -> None:
-    settings, infra, client = rig
-    log = Log()
+async def test_a_restarted_job_resumes_from_the_counts_in_redis_not_from_the_group_offset(rig: Rig) -> None:
     for amount in (100, 200, 300, 400, 500):
-        log.post(amount)
-    first = RecordingJob(settings, infra)
+        rig.log.post(amount)
+    first = rig.job()
     try:
-        await feed(first, log[0], log[1], log[2])
+        await feed(first, rig.log[0], rig.log[1], rig.log[2])
     finally:
         await first._close()
-    restarted = RecordingJob(settings, infra)
+    restarted = rig.job()
     try:
-        await feed(restarted, log[4])  # the group had committed past offset 3, which was never counted
-        assert restarted.rewinds == [(0, 3)]
-        await feed(restarted, log[1], log[3], log[4])  # offset 1 is a redelivery of a counted posting
-        assert await transfers(client, settings) == 5
+        await feed(restarted, rig.log[4])  # the group had committed past offset 3, which was never counted
+        assert await rig.transfers() == 5
+        await feed(restarted, rig.log[1], rig.log[3])  # redeliveries of counted postings
+        assert await rig.transfers() == 5
     finally:
         await restarted._close()
 
 
-async def test_a_new_consumer_generation_resumes_from_redis_too(rig: Any) -> None:
-    settings, infra, client = rig
-    log = Log()
+async def test_a_new_consumer_generation_resumes_from_redis_too(rig: Rig) -> None:
     for amount in (100, 200, 300):
-        log.post(amount)
-    job = RecordingJob(settings, infra)
+        rig.log.post(amount)
+    job = rig.job()
     try:
-        await feed(job, log[0], log[1])
-        generation_2 = list(log.in_generation(2))
-        await feed(job, generation_2[0], generation_2[1], generation_2[2])  # a rebalance handed the partition back
-        assert job.rewinds == []
-        assert await transfers(client, settings) == 3
+        await feed(job, rig.log[0], rig.log[1])
+        again = [in_generation(m, 2) for m in rig.log.messages]  # a rebalance handed the partition back
+        await feed(job, *again)
+        assert await rig.transfers() == 3
     finally:
         await job._close()
 
 
-async def test_with_nothing_counted_a_partition_starts_from_its_first_offset(rig: Any) -> None:
-    settings, infra, client = rig
-    log = Log()
+async def test_with_nothing_counted_a_partition_is_read_from_its_beginning(rig: Rig) -> None:
     for amount in (100, 200, 300):
-        log.post(amount)
-    job = RecordingJob(settings, infra)
+        rig.log.post(amount)
+    job = rig.job()
     try:
-        await feed(job, log[2])  # Redis lost its counts while the group kept its offset
-        assert job.rewinds == [(0, 0)]
-        await feed(job, log[0], log[1], log[2])
-        assert await transfers(client, settings) == 3
+        await feed(job, rig.log[2])  # Redis lost its counts while the group kept its offset
+        assert await rig.transfers() == 3
     finally:
         await job._close()
 
 
-async def test_offsets_deleted_by_retention_are_not_waited_for(rig: Any) -> None:
-    settings, infra, client = rig
-    log = Log()
-    for amount in (100, 200, 300, 400):
-        log.post(amount)
-    job = RecordingJob(settings, infra)
+async def test_offsets_deleted_by_retention_are_passed_not_waited_for(rig: Rig, endpoints: Endpoints) -> None:
+    for amount in (100, 200, 300, 400, 500):
+        rig.log.post(amount)
+    job = rig.job()
     try:
-        await feed(job, log[0])
-        job.first_offset = 3  # offsets 1 and 2 were deleted before they were read
-        await feed(job, log[3])
-        assert job.rewinds == [], "a rewind to a deleted offset would never end"
-        assert await transfers(client, settings) == 2
+        await feed(job, rig.log[0])
+        admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
+        for future in admin.delete_records([KafkaPartition(rig.log.topic, 0, 3)]).values():
+            future.result(timeout=30)  # offsets 1 and 2 are gone before they were read
+        await feed(job, rig.log[4])
+        assert await rig.transfers() == 3, "offset 0, then 3 from the gap, then 4"
     finally:
         await job._close()
 
 
-async def test_progress_through_messages_that_count_nothing_is_saved_by_the_timer(rig: Any) -> None:
-    settings, infra, client = rig
-    log = Log()
-    log.post(100)
+async def test_progress_through_messages_that_count_nothing_is_saved_by_the_timer(rig: Rig) -> None:
+    rig.log.post(100)
     for _ in range(3):
-        log.open_account()
-    job = RecordingJob(settings, infra)
+        rig.log.open_account()
+    job = rig.job()
     try:
-        await feed(job, *log.messages)
+        await feed(job, *rig.log.messages)
         sink = await job.sink()
         assert await sink.progress(0) == 0, "the posting saved its own offset"
         await job._save_progress()
         assert await sink.progress(0) == 3
     finally:
         await job._close()
-    restarted = RecordingJob(settings, infra)
+    rig.log.post(50)
+    restarted = rig.job()
     try:
-        log.post(50)
-        await feed(restarted, log[4])
-        assert restarted.rewinds == []
-        assert await transfers(client, settings) == 2
+        await feed(restarted, rig.log[4])
+        assert await rig.transfers() == 2
     finally:
         await restarted._close()
+
+
+async def test_a_posting_redis_refuses_is_parked_and_the_partition_goes_on(rig: Rig, endpoints: Endpoints) -> None:
+    rig.log.post(5_000)
+    rig.log.post(7)
+    key = f"{rig.settings.redis_prefix}:stream:w:hopping-5m-1m:{MINUTE}:EUR"
+    await rig.client.hset(key, "volume", str(9 * 10**18 - 1_000))  # the next 5,000 would overflow this window
+    job = rig.job()
+    try:
+        await feed(job, rig.log[0], rig.log[1])
+    finally:
+        await job._close()
+    [parked] = dead_letters(endpoints.kafka_bootstrap, rig.settings.topic_namespace, expected=1)
+    assert parked["headers"]["dlq-projection"] == "stream-windows"
+    assert "ELOVERFLOW" in parked["headers"]["dlq-reason"]
+    assert await rig.transfers() == 1, "the posting after it was counted"

@@ -94,7 +94,7 @@ async def test_a_partitions_progress_only_grows(sink: RedisWindowSink) -> None:
     assert await sink.progress(0) is None
     await count(sink, 0, offset=41, amount=1, position=3)
     assert await sink.progress(0) == 41
-    await count(sink, 0, offset=17, amount=1, position=2)  # a rewind reads an older offset again
+    await count(sink, 0, offset=17, amount=1, position=2)  # a gap read handles an older offset again
     assert await sink.progress(0) == 41
     await sink.advance({0: 40, 3: 8})
     assert (await sink.progress(0), await sink.progress(3)) == (41, 8)

@@ -91,22 +91,13 @@ def test_a_posting_counts_in_its_minute_and_the_five_hopping_windows_of_its_curr
     assert cells[1:] == hopping
 
 
-def test_a_cursor_handles_the_next_offset_and_skips_what_is_already_counted() -> None:
+def test_a_cursor_handles_the_next_offset_skips_what_is_counted_and_sees_a_gap() -> None:
     cursor = Cursor(generation=3, expected=10, saved=9)
-    assert cursor.verdict(10, now=0.0) is Verdict.HANDLE
+    assert cursor.verdict(10) is Verdict.HANDLE
     cursor.handled(10)
     assert cursor.expected == 11
-    assert cursor.verdict(4, now=0.0) is Verdict.DONE, "a redelivery below the next offset"
-
-
-def test_a_cursor_sees_a_gap_once_then_waits_for_the_rewind_and_asks_again_if_it_never_comes() -> None:
-    cursor = Cursor(generation=3, expected=10, saved=9)
-    assert cursor.verdict(14, now=100.0) is Verdict.GAP
-    assert cursor.verdict(15, now=101.0) is Verdict.REWINDING, "fetched before the rewind took effect"
-    assert cursor.verdict(16, now=106.0) is Verdict.GAP, "the rewind did not bring offset 10 back: ask again"
-    assert cursor.verdict(10, now=106.5) is Verdict.HANDLE
-    cursor.handled(10)
-    assert cursor.verdict(12, now=107.0) is Verdict.GAP, "a new gap is a new rewind"
+    assert cursor.verdict(4) is Verdict.DONE, "a redelivery below the next offset"
+    assert cursor.verdict(14) is Verdict.GAP, "offsets 11 to 13 were never handed over"
 
 
 def test_the_derived_message_is_keyed_by_window_and_carries_the_revision() -> None:

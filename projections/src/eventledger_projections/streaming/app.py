@@ -1,18 +1,19 @@
 """The faust app: the transfers topic in, window cells in Redis, the derived topic out.
 
 Per message (an agent over ``<namespace>eventledger.transfers.v1``, Avro single-object values), in offset order per
-source partition (:class:`Sequence` guards it):
+source partition (:class:`Cursor` keeps it):
 
 1. decode it (``envelope_from_kafka``); an undecodable message goes to the dead-letter topic with the reason;
 2. a posting (``transfer.posted`` or ``transfer.pending_posted``) is counted in its windows (:mod:`.windows`, in
    event time: ``recorded-at``), one cell per window, currency and source partition, by one script call in Redis
-   (:mod:`.sink`): idempotent per cell, and it moves the partition's progress to the message's offset. Retried until
-   Redis answers, *before* the agent takes the next message.
+   (:mod:`.sink`): idempotent per cell, and it moves the partition's progress to the message's offset. Retried while
+   Redis is unreachable, *before* the agent takes the next message; a posting the script refuses is parked.
 
 Redis holds the cells and the progress; the job keeps no state of its own (no faust tables: see ADR 0010 for the
 faust changelog and offset bugs that made them lose counts after a SIGKILL). The progress in Redis, not the consumer
 group's committed offset, says where a partition resumes: if a message arrives past the next expected offset (faust
-acks messages it skipped while a rebalance settled), the job rewinds the partition and reads the gap first.
+acks messages it skipped while a rebalance settled; a restart resumes from a committed offset ahead of the counts),
+the job reads the gap itself, with a consumer of no group, before it handles that message.
 
 Every ``publish_interval`` the leader publishes the windows that changed to the derived topic (:mod:`.publisher`);
 every second the progress of partitions that read only messages that count nothing is saved.
@@ -22,17 +23,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar
 
 import faust
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
-from redis.exceptions import RedisError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from redis.exceptions import BusyLoadingError, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from eventledger_events import TRANSFERS_TOPIC, envelope_from_kafka
 from eventledger_infra.settings import Settings
@@ -81,9 +82,7 @@ class Verdict(Enum):
     DONE = "done"
     """Below the next expected offset: its effect is already in Redis (a redelivery): skip it."""
     GAP = "gap"
-    """Past the next expected offset: messages between were never handled. Skip it and rewind."""
-    REWINDING = "rewinding"
-    """Past the next expected offset while a rewind is under way (fetched before the rewind): skip it."""
+    """Past the next expected offset: the messages between were never handled. Read them first, then handle it."""
 
 
 @dataclass
@@ -94,25 +93,14 @@ class Cursor:
     generation: int | None
     expected: int
     saved: int
-    rewound_at: float | None = None
 
-    def verdict(self, offset: int, now: float) -> Verdict:
+    def verdict(self, offset: int) -> Verdict:
         if offset == self.expected:
-            self.rewound_at = None
             return Verdict.HANDLE
-        if offset < self.expected:
-            return Verdict.DONE
-        if self.rewound_at is not None and now - self.rewound_at < REWIND_PATIENCE:
-            return Verdict.REWINDING
-        self.rewound_at = now
-        return Verdict.GAP
+        return Verdict.DONE if offset < self.expected else Verdict.GAP
 
     def handled(self, offset: int) -> None:
         self.expected = offset + 1
-
-
-REWIND_PATIENCE = 5.0
-"""Seconds a rewind is given to bring the expected offset back before it is asked for again."""
 
 
 class TransferWindowsJob:
@@ -152,6 +140,7 @@ class TransferWindowsJob:
         self._redis: aioredis.Redis | None = None
         self._sink: RedisWindowSink | None = None
         self._producer: AIOKafkaProducer | None = None
+        self._gap_reader: AIOKafkaConsumer | None = None
 
     # ------------------------------------------------------------------ resources (created in faust's loop)
     async def sink(self) -> RedisWindowSink:
@@ -169,21 +158,47 @@ class TransferWindowsJob:
             self._producer = producer
         return self._producer
 
+    async def gap_reader(self) -> AIOKafkaConsumer:
+        """A consumer of no consumer group, for reading gaps: faust's own consumer is never moved."""
+        if self._gap_reader is None:
+            reader = AIOKafkaConsumer(
+                bootstrap_servers=self.infra.kafka_bootstrap,
+                client_id=f"{self.settings.app_id}-gaps",
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+            )
+            await reader.start()
+            self._gap_reader = reader
+        return self._gap_reader
+
     async def _close(self, *_: Any, **__: Any) -> None:
         await self._save_progress()
+        if self._gap_reader is not None:
+            await self._gap_reader.stop()
         if self._producer is not None:
             await self._producer.stop()
         if self._redis is not None:
             await self._redis.aclose()
 
-    # ------------------------------------------------------------------ the consumer's positions (faust)
-    async def rewind(self, tp: Any, offset: int) -> None:
-        """Make the consumer read ``tp`` again from ``offset``."""
-        await self.app.consumer.seek(tp, offset)
-
-    async def earliest(self, tp: Any) -> int:
-        """The first offset ``tp`` still holds (retention may have deleted older ones)."""
-        return int((await self.app.consumer.earliest_offsets(tp))[tp])
+    # ------------------------------------------------------------------ gaps
+    async def read_gap(self, partition: int, start: int, end: int) -> AsyncIterator[Any]:
+        """The messages of the source ``partition`` from ``start`` up to ``end`` (excluded), in offset order. Offsets
+        that retention already deleted are not there: the first message may be past ``start``."""
+        reader = await self.gap_reader()
+        tp = TopicPartition(self.source.get_topic_name(), partition)
+        reader.assign([tp])
+        reader.seek(tp, start)
+        while True:
+            records = (await reader.getmany(tp, timeout_ms=1000, max_records=500)).get(tp, [])
+            for record in records:
+                if record.offset >= end:
+                    return
+                yield record
+                if record.offset == end - 1:
+                    return
+            if not records and await reader.position(tp) >= end:
+                return
 
     # ------------------------------------------------------------------ the agent
     async def _consume(self, stream: Any) -> None:
@@ -193,33 +208,36 @@ class TransferWindowsJob:
     async def handle(self, message: Any) -> None:
         """Handle one message of the source topic, in offset order per partition (see :class:`Cursor`)."""
         cursor = await self._cursor(message)
-        verdict = cursor.verdict(message.offset, time.monotonic())
-        if verdict is Verdict.GAP:
-            earliest = await self._until_answered(lambda: self.earliest(message.tp), "kafka")
-            if earliest > cursor.expected:
-                log.error(
-                    "partition %d: offsets %d to %d were deleted by retention before they were counted",
-                    message.partition,
-                    cursor.expected,
-                    earliest - 1,
-                )
-                cursor.expected = earliest
-                verdict = cursor.verdict(message.offset, time.monotonic())
-        if verdict is Verdict.GAP:
-            metrics.REWINDS.inc()
-            log.warning(
-                "partition %d: offset %d arrived but %d is next (the consumer skipped messages); rewinding",
-                message.partition,
-                message.offset,
-                cursor.expected,
-            )
-            await self.rewind(message.tp, cursor.expected)
+        verdict = cursor.verdict(message.offset)
+        if verdict is Verdict.DONE:
+            metrics.EVENTS.labels("skipped").inc()
             return
-        if verdict is not Verdict.HANDLE:
-            metrics.EVENTS.labels("skipped" if verdict is Verdict.DONE else "rewinding").inc()
-            return
+        if verdict is Verdict.GAP:
+            await self._fill_gap(cursor, message)
         await self._handle(message)
         cursor.handled(message.offset)
+
+    async def _fill_gap(self, cursor: Cursor, message: Any) -> None:
+        """Handle the messages between the cursor and ``message``, which the consumer never handed over."""
+        log.warning(
+            "partition %d: offset %d arrived but %d is next; reading the gap",
+            message.partition,
+            message.offset,
+            cursor.expected,
+        )
+        async for record in self.read_gap(message.partition, cursor.expected, message.offset):
+            if record.offset > cursor.expected:
+                self._deleted(message.partition, cursor.expected, record.offset)
+            metrics.GAP_MESSAGES.inc()
+            await self._handle(record)
+            cursor.handled(record.offset)
+        if cursor.expected < message.offset:
+            self._deleted(message.partition, cursor.expected, message.offset)
+
+    @staticmethod
+    def _deleted(partition: int, start: int, end: int) -> None:
+        if start > 0:  # from offset 0: a partition whose beginning retention deleted, read for the first time
+            log.error("partition %d: offsets %d to %d were deleted before they were counted", partition, start, end - 1)
 
     async def _cursor(self, message: Any) -> Cursor:
         """The partition's cursor; on the first message of a consumer generation, resumed from Redis's progress."""
@@ -228,9 +246,8 @@ class TransferWindowsJob:
             return cursor
         sink = await self.sink()
         progress = await self._until_answered(lambda: sink.progress(message.partition), "redis")
-        if progress is None:  # nothing counted from this partition yet: from its first offset
-            expected = await self._until_answered(lambda: self.earliest(message.tp), "kafka")
-            saved = expected - 1
+        if progress is None:  # nothing counted from this partition yet: from its beginning
+            expected, saved = 0, -1
         else:
             expected, saved = progress + 1, progress
         cursor = Cursor(message.generation_id, expected, saved)
@@ -250,7 +267,12 @@ class TransferWindowsJob:
             return
         sink = await self.sink()
         windows = windows_of(posted)
-        changed = await self._until_answered(lambda: sink.count(message.partition, message.offset, posted, windows))
+        try:
+            changed = await self._until_answered(lambda: sink.count(message.partition, message.offset, posted, windows))
+        except RedisError as error:  # refused by the script, not an outage: this posting cannot be counted
+            metrics.EVENTS.labels("parked").inc()
+            await self._park(message, f"refused by Redis: {type(error).__name__}: {error}")
+            return
         metrics.CELLS.inc(changed)
         self.cursors[message.partition].saved = message.offset
         metrics.EVENTS.labels("counted").inc()
@@ -261,7 +283,7 @@ class TransferWindowsJob:
         while True:
             try:
                 return await call()
-            except (RedisError, OSError, KafkaError) as error:
+            except (RedisConnectionError, RedisTimeoutError, BusyLoadingError, OSError) as error:
                 metrics.RETRIES.labels(dependency).inc()
                 log.warning("%s unavailable, retrying: %s", dependency, error)
                 await asyncio.sleep(pause)

@@ -31,11 +31,20 @@ from eventledger_projections.streaming.windows import KEEP_SECONDS, Posted, Wind
 COUNT_POSTING: Final = """
 -- ARGV: base, keep seconds, partition, offset, amount, position, then windows of 4 fields: window, start, end,
 -- currency. Counts the posting in each window's cell of this partition whose mark is below its position, and
--- moves the partition's progress to the offset. Answers how many cells changed.
+-- moves the partition's progress to the offset. Answers how many cells changed; refuses (ELOVERFLOW) a posting
+-- that would overflow a total, before any write.
 local p = ARGV[1] .. ':stream:'
 local keep, part, offset = tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local amount, position = ARGV[5], ARGV[6]
 local changed, windows = 0, {}
+-- Refuse before any write (a script is not rolled back): a total that would leave the 64-bit integers.
+for i = 7, #ARGV, 4 do
+  local key = p .. 'w:' .. ARGV[i] .. ':' .. ARGV[i + 1] .. ':' .. ARGV[i + 3]
+  local volume = tonumber(redis.call('HGET', key, 'volume')) or 0
+  if volume + tonumber(amount) >= 9e18 then
+    return redis.error_reply('ELOVERFLOW the volume of ' .. key .. ' would overflow')
+  end
+end
 for i = 7, #ARGV, 4 do
   local window, start, finish, currency = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local member = window .. ':' .. start .. ':' .. currency

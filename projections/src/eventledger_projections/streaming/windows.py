@@ -41,7 +41,7 @@ VOLUME_FIVE_MINUTES: Final = WindowSpec("hopping-5m-1m", size=300, step=60)
 WINDOWS: Final = (TRANSFERS_PER_MINUTE, VOLUME_FIVE_MINUTES)
 
 KEEP_SECONDS: Final = 3600
-"""How long a window is kept after it ends: in the faust tables (``expires``) and in Redis (key expiry)."""
+"""How long a window is kept in Redis after it ends (key expiry)."""
 
 Cell = dict[str, int]
 
