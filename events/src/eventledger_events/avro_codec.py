@@ -28,6 +28,14 @@ FINGERPRINT_LENGTH = 8
 HEADER_LENGTH = len(SINGLE_OBJECT_MARKER) + FINGERPRINT_LENGTH
 
 
+def _without_uuid_logical_type(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _without_uuid_logical_type(v) for k, v in schema.items() if (k, v) != ("logicalType", "uuid")}
+    if isinstance(schema, list):
+        return [_without_uuid_logical_type(item) for item in schema]
+    return schema
+
+
 def schema_fingerprint(schema: AvroSchema) -> bytes:
     """The 8-byte little-endian CRC-64-AVRO fingerprint of the schema's Parsing Canonical Form."""
     canonical = to_parsing_canonical_form(schema)
@@ -43,6 +51,10 @@ class RegisteredSchema:
     schema: AvroSchema
     parsed: Any
     fingerprint: bytes
+    reading: Any
+    """The schema decoding reads with: ``parsed`` without the ``uuid`` logical type, so that UUIDs come out as
+    strings and the payload model parses them (in pydantic's core, at half the cost of building them in Python).
+    The binary encoding is the same: a ``uuid`` is an Avro string."""
 
     @property
     def name(self) -> str:
@@ -69,6 +81,7 @@ class AvroSchemaCatalog:
                 schema=schema,
                 parsed=parse_schema(schema),
                 fingerprint=schema_fingerprint(schema),
+                reading=parse_schema(_without_uuid_logical_type(schema)),
             )
             clash = self._by_fingerprint.get(entry.fingerprint)
             if clash is not None:
@@ -108,7 +121,7 @@ class AvroSchemaCatalog:
         entry = self.writer_schema_of(message)
         body = io.BytesIO(message[HEADER_LENGTH:])
         try:
-            record = schemaless_reader(body, entry.parsed, None)
+            record = schemaless_reader(body, entry.reading, None)
         except (EOFError, ValueError, IndexError) as error:
             raise MalformedMessageError(f"bad Avro body for {entry.name}") from error
         if body.read(1):

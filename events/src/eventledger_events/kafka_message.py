@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
 
 from eventledger_events.avro_codec import AvroSchemaCatalog, default_avro_catalog
 from eventledger_events.envelope import EventEnvelope
@@ -108,20 +107,21 @@ def envelope_from_kafka(
         message = f"header {HEADER_EVENT_TYPE} does not match the {payload.EVENT_TYPE} value"
         raise MalformedMessageError(message)
     try:
-        causation = text.get(HEADER_CAUSATION_ID)
-        return EventEnvelope(
-            event_id=UUID(text[HEADER_EVENT_ID]),
-            event_type=payload.EVENT_TYPE,
-            schema_version=payload.SCHEMA_VERSION,
-            stream_id=key.decode(),
-            stream_version=int(text[HEADER_STREAM_VERSION]),
-            position=int(text[HEADER_POSITION]),
-            occurred_at=datetime.fromisoformat(text[HEADER_OCCURRED_AT]),
-            recorded_at=datetime.fromisoformat(text[HEADER_RECORDED_AT]),
-            actor=text[HEADER_ACTOR],
-            correlation_id=UUID(text[HEADER_CORRELATION_ID]),
-            causation_id=UUID(causation) if causation is not None else None,
-            payload=payload,
+        return EventEnvelope.model_validate(
+            {
+                "event_id": text[HEADER_EVENT_ID],  # UUIDs as text: pydantic's core parses them
+                "event_type": payload.EVENT_TYPE,
+                "schema_version": payload.SCHEMA_VERSION,
+                "stream_id": key.decode(),
+                "stream_version": int(text[HEADER_STREAM_VERSION]),
+                "position": int(text[HEADER_POSITION]),
+                "occurred_at": datetime.fromisoformat(text[HEADER_OCCURRED_AT]),
+                "recorded_at": datetime.fromisoformat(text[HEADER_RECORDED_AT]),
+                "actor": text[HEADER_ACTOR],
+                "correlation_id": text[HEADER_CORRELATION_ID],
+                "causation_id": text.get(HEADER_CAUSATION_ID),
+                "payload": payload,
+            }
         )
     except (KeyError, ValueError) as error:
         raise MalformedMessageError(f"bad EventLedger message headers: {error}") from error
