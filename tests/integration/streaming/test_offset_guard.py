@@ -54,6 +54,9 @@ class Log:
     topic: str
     messages: list[Any] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self._producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "enable.idempotence": True})
+
     def append(self, payload: DomainEvent, stream_id: str) -> None:
         envelope = EventEnvelope.new(
             payload,
@@ -64,9 +67,8 @@ class Log:
             metadata=EventMetadata(actor="guard", correlation_id=uuid.uuid4()),
         ).recorded(position=len(self.messages) + 1, recorded_at=NOW)
         record = to_kafka_record(envelope)
-        producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "enable.idempotence": True})
         delivered: list[Any] = []
-        producer.produce(
+        self._producer.produce(
             self.topic,
             key=record.key,
             value=record.value,
@@ -74,7 +76,7 @@ class Log:
             partition=0,
             on_delivery=lambda error, message: delivered.append(error or message.offset()),
         )
-        producer.flush(30)
+        self._producer.flush(30)
         assert delivered == [len(self.messages)], delivered
         self.messages.append(
             SimpleNamespace(

@@ -214,8 +214,7 @@ class TransferWindowsJob:
             return
         if verdict is Verdict.GAP:
             await self._fill_gap(cursor, message)
-        await self._handle(message)
-        cursor.handled(message.offset)
+        await self._handle(message, cursor)
 
     async def _fill_gap(self, cursor: Cursor, message: Any) -> None:
         """Handle the messages between the cursor and ``message``, which the consumer never handed over."""
@@ -229,8 +228,7 @@ class TransferWindowsJob:
             if record.offset > cursor.expected:
                 self._deleted(message.partition, cursor.expected, record.offset)
             metrics.GAP_MESSAGES.inc()
-            await self._handle(record)
-            cursor.handled(record.offset)
+            await self._handle(record, cursor)
         if cursor.expected < message.offset:
             self._deleted(message.partition, cursor.expected, message.offset)
 
@@ -245,7 +243,7 @@ class TransferWindowsJob:
         if cursor is not None and cursor.generation == message.generation_id:
             return cursor
         sink = await self.sink()
-        progress = await self._until_answered(lambda: sink.progress(message.partition), "redis")
+        progress = await self._until_redis_answers(lambda: sink.progress(message.partition))
         if progress is None:  # nothing counted from this partition yet: from its beginning
             expected, saved = 0, -1
         else:
@@ -254,38 +252,47 @@ class TransferWindowsJob:
         self.cursors[message.partition] = cursor
         return cursor
 
-    async def _handle(self, message: Any) -> None:
+    async def _handle(self, message: Any, cursor: Cursor) -> None:
+        """Count (or ignore, or park) the message, then move the cursor past it."""
+        if await self._count(message):
+            cursor.saved = message.offset  # the count script moved the progress with the counts
+        cursor.handled(message.offset)
+
+    async def _count(self, message: Any) -> bool:
+        """Whether the message was counted (its offset is then the partition's progress in Redis)."""
         try:
             envelope = envelope_from_kafka(message.key, message.value, _pairs(message.headers))
             posted = posting_of(envelope)
         except Exception as error:
             metrics.EVENTS.labels("parked").inc()
             await self._park(message, f"undecodable: {type(error).__name__}: {error}")
-            return
+            return False
         if posted is None:
             metrics.EVENTS.labels("ignored").inc()
-            return
+            return False
         sink = await self.sink()
         windows = windows_of(posted)
         try:
-            changed = await self._until_answered(lambda: sink.count(message.partition, message.offset, posted, windows))
+            changed = await self._until_redis_answers(
+                lambda: sink.count(message.partition, message.offset, posted, windows)
+            )
         except RedisError as error:  # refused by the script, not an outage: this posting cannot be counted
             metrics.EVENTS.labels("parked").inc()
             await self._park(message, f"refused by Redis: {type(error).__name__}: {error}")
-            return
+            return False
         metrics.CELLS.inc(changed)
-        self.cursors[message.partition].saved = message.offset
         metrics.EVENTS.labels("counted").inc()
+        return True
 
-    async def _until_answered(self, call: Callable[[], Awaitable[T]], dependency: str = "redis") -> T:
-        """``call()``, retried until it answers (the message is not done before: never skipped)."""
+    async def _until_redis_answers(self, call: Callable[[], Awaitable[T]]) -> T:
+        """``call()``, retried while Redis is unreachable (the message is not done before: never skipped)."""
         pause = 0.05
         while True:
             try:
                 return await call()
             except (RedisConnectionError, RedisTimeoutError, BusyLoadingError, OSError) as error:
-                metrics.RETRIES.labels(dependency).inc()
-                log.warning("%s unavailable, retrying: %s", dependency, error)
+                metrics.RETRIES.labels("redis").inc()
+                log.warning("Redis unavailable, retrying: %s", error)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 5.0)
 

@@ -28,7 +28,19 @@ import redis.asyncio as aioredis
 
 from eventledger_projections.streaming.windows import KEEP_SECONDS, Posted, WindowCell
 
-COUNT_POSTING: Final = """
+RAISE_PROGRESS: Final = """
+local function raise_progress(progress, partition, offset)
+  local stored = tonumber(redis.call('HGET', progress, partition))
+  if stored == nil or tonumber(offset) > stored then
+    redis.call('HSET', progress, partition, offset)
+  end
+end
+"""
+"""Lua: move a partition's progress up to ``offset``, never down (shared by the two scripts that move it)."""
+
+COUNT_POSTING: Final = (
+    RAISE_PROGRESS
+    + """
 -- ARGV: base, keep seconds, partition, offset, amount, position, then windows of 4 fields: window, start, end,
 -- currency. Counts the posting in each window's cell of this partition whose mark is below its position, and
 -- moves the partition's progress to the offset. Answers how many cells changed; refuses (ELOVERFLOW) a posting
@@ -36,19 +48,18 @@ COUNT_POSTING: Final = """
 local p = ARGV[1] .. ':stream:'
 local keep, part, offset = tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local amount, position = ARGV[5], ARGV[6]
-local changed, windows = 0, {}
+local changed, windows, keys = 0, {}, {}
 -- Refuse before any write (a script is not rolled back): a total that would leave the 64-bit integers.
 for i = 7, #ARGV, 4 do
   local key = p .. 'w:' .. ARGV[i] .. ':' .. ARGV[i + 1] .. ':' .. ARGV[i + 3]
-  local volume = tonumber(redis.call('HGET', key, 'volume')) or 0
-  if volume + tonumber(amount) >= 9e18 then
+  if (tonumber(redis.call('HGET', key, 'volume')) or 0) + tonumber(amount) >= 9e18 then
     return redis.error_reply('ELOVERFLOW the volume of ' .. key .. ' would overflow')
   end
+  keys[i] = key
 end
 for i = 7, #ARGV, 4 do
   local window, start, finish, currency = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local member = window .. ':' .. start .. ':' .. currency
-  local key = p .. 'w:' .. member
+  local key = keys[i]
   if tonumber(position) > (tonumber(redis.call('HGET', key, 'm:' .. part)) or 0) then
     redis.call('HSET', key, 'm:' .. part, position, 'window', window, 'start', start, 'end', finish,
       'currency', currency)
@@ -59,33 +70,30 @@ for i = 7, #ARGV, 4 do
     local revision = redis.call('HINCRBY', key, 'revision', 1)
     redis.call('EXPIREAT', key, tonumber(finish) + keep)
     redis.call('ZADD', p .. 'index:' .. window, start, start .. ':' .. currency)
-    redis.call('ZADD', p .. 'dirty', revision, member)
+    redis.call('ZADD', p .. 'dirty', revision, window .. ':' .. start .. ':' .. currency)
     windows[window] = true
     changed = changed + 1
   end
 end
-local stored = tonumber(redis.call('HGET', p .. 'progress', part))
-if stored == nil or tonumber(offset) > stored then
-  redis.call('HSET', p .. 'progress', part, offset)
-end
+raise_progress(p .. 'progress', part, offset)
 local now = tonumber(redis.call('TIME')[1])
 for window in pairs(windows) do
   redis.call('ZREMRANGEBYSCORE', p .. 'index:' .. window, '-inf', '(' .. string.format('%d', now - 2 * keep))
 end
 return changed
 """
+)
 
-ADVANCE: Final = """
+ADVANCE: Final = (
+    RAISE_PROGRESS
+    + """
 -- ARGV: base, then (partition, offset) pairs: move each partition's progress up to the offset (never down).
-local progress = ARGV[1] .. ':stream:progress'
 for j = 2, #ARGV, 2 do
-  local stored = tonumber(redis.call('HGET', progress, ARGV[j]))
-  if stored == nil or tonumber(ARGV[j + 1]) > stored then
-    redis.call('HSET', progress, ARGV[j], ARGV[j + 1])
-  end
+  raise_progress(ARGV[1] .. ':stream:progress', ARGV[j], ARGV[j + 1])
 end
 return 0
 """
+)
 
 ACK_PUBLISHED: Final = """
 -- ARGV: base, then (member, revision) pairs: forget the members still dirty at the revision that was published.

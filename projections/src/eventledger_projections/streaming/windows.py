@@ -55,9 +55,6 @@ class Posted:
     position: int
     recorded_at: datetime
 
-    def contribution(self) -> Cell:
-        return {"amount": self.amount, "position": self.position}
-
 
 def posted_transfer(envelope: EventEnvelope) -> Posted | None:
     """The posting an event records, or ``None`` for every other event (pending, voided, expired, accounts)."""
