@@ -16,27 +16,22 @@ Run with the servers up: ``make up && .venv/bin/python -m bench.bench_projection
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import gc
 import random
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-from confluent_kafka.admin import AdminClient
 from elasticsearch import Elasticsearch, helpers
 from tests.unit.projections_elasticsearch.ledger_script import LedgerScript
 
-from bench._common import alternate, report, scratch_database
+from bench._common import alternate, report
+from bench._replay import PublishedLog, published_log, replay_rate
 from eventledger_command.eventstore.envelopes import to_new_event
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import AppendRequest, StreamWrite
-from eventledger_command.relay.checkpoint import PostgresCheckpoints
-from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
-from eventledger_command.relay.relay import Relay, RelayConfig
-from eventledger_events import ALL_TOPICS, AccountOpened, EventEnvelope, parse_stream_id
+from eventledger_events import AccountOpened, EventEnvelope, parse_stream_id
 from eventledger_infra.settings import Settings
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
 from eventledger_projections.elasticsearch.client import elasticsearch_client
@@ -46,10 +41,6 @@ from eventledger_projections.elasticsearch.indices import create_version, ensure
 from eventledger_projections.elasticsearch.logsource import RelevantEventsSource
 from eventledger_projections.elasticsearch.rebuild import Rebuild
 from eventledger_projections.elasticsearch.safehead import SafeHead
-from eventledger_projections.rebuild.source import EventStoreSource
-from eventledger_projections.runtime.kafka import KafkaEventLog
-from eventledger_projections.runtime.memory import InMemoryBroker, InMemoryDeadLetters
-from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
 
 RAW = "raw helpers.bulk (same documents)"
 REBUILD = "rebuild from the event store"
@@ -59,7 +50,6 @@ EVENTS = 100_000
 ACCOUNTS = 500
 BATCH = 500
 ROUNDS = 3
-PARTITIONS = 6
 
 
 def build_script() -> LedgerScript:
@@ -99,18 +89,6 @@ def append_in_chunks(store: PostgresEventStore, envelopes: list[EventEnvelope], 
         store.append(AppendRequest(tuple(writes)))
 
 
-def publish(store: PostgresEventStore, settings: Settings, namespace: str) -> None:
-    ensure_topics(settings.kafka_bootstrap, [namespace + t for t in ALL_TOPICS], PARTITIONS)
-    checkpoints = PostgresCheckpoints(settings.postgres_dsn)
-    publisher = KafkaEventPublisher(settings.kafka_bootstrap)
-    relay = Relay(store, publisher, checkpoints, RelayConfig(topic_namespace=namespace))
-    head = store.head_position()
-    while relay.position < head:
-        relay.run_once()
-    publisher.close()
-    checkpoints.close()
-
-
 def documents(envelopes: list[EventEnvelope], index: IndexNames) -> list[dict[str, Any]]:
     """The bulk actions the projection's writes amount to, batch by batch of the log (folded outside timing):
     each holder once, and each transfer once per batch in which it changed, in its state at the batch's end."""
@@ -146,13 +124,14 @@ def documents(envelopes: list[EventEnvelope], index: IndexNames) -> list[dict[st
 
 @dataclasses.dataclass
 class Bench:
-    settings: Settings
+    log: PublishedLog
     es: Elasticsearch
-    namespace: str
-    head: int
-    events: int
     actions: list[dict[str, Any]]
     made: list[IndexNames] = dataclasses.field(default_factory=list)
+
+    @property
+    def events(self) -> int:
+        return len(self.log.envelopes)
 
     def fresh(self, tag: str) -> IndexNames:
         names = IndexNames(f"bench-{tag}-{uuid.uuid4().hex[:8]}-")
@@ -160,33 +139,12 @@ class Bench:
         return names
 
     def projection_rate(self) -> float:
-        """Replay from zero through the runner and the projection; timed from the first applied batch (the group
-        join, a constant few seconds of the broker's rebalance delay, is left out) to the last message, plus the
-        final refresh and position claim."""
+        """Replay from zero through the runner and the projection (bench._replay.replay_rate), with the final
+        refresh and position claim inside the timing."""
         projection = ElasticsearchProjection(self.es, self.fresh("proj"))
-        event_log = KafkaEventLog(self.settings.kafka_bootstrap, f"{self.namespace}bench-{uuid.uuid4().hex[:8]}")
-        runner = ProjectionRunner(
-            projection,
-            event_log,
-            InMemoryDeadLetters(InMemoryBroker()),  # nothing is parked: every event of this log applies
-            lambda: self.head,
-            RunnerConfig(topic_namespace=self.namespace, batch_size=BATCH, progress_interval=5.0),
-        )
-        try:
-            runner.start()
-            first = 0
-            while first == 0:
-                first = runner.run_once()
-            began = time.perf_counter()
-            done = first
-            while done < self.events:
-                done += runner.run_once()
-            runner.refresh_progress()
-            elapsed = time.perf_counter() - began
-        finally:
-            event_log.close()
-        assert projection.reflected_position() == self.head
-        return (done - first) / elapsed
+        rate = replay_rate(projection, self.log, BATCH, finish=lambda runner: runner.refresh_progress())
+        assert projection.reflected_position() == self.log.head
+        return rate
 
     def raw_rate(self) -> float:
         """The same documents through ``helpers.bulk`` in chunks of the same size, then a refresh."""
@@ -206,7 +164,7 @@ class Bench:
         version exists beforehand, as the raw contender's index does."""
         names = self.fresh("rebuild")
         ensure_read_model(self.es, names)
-        dsn = self.settings.postgres_dsn
+        dsn = self.log.settings.postgres_dsn
         source, safe_head = RelevantEventsSource(dsn), SafeHead(dsn)
         try:
             began = time.perf_counter()
@@ -227,40 +185,17 @@ def _renamed(index: str, names: IndexNames) -> str:
     return names.holders_version(1) if "-holders-" in index else names.transfers_version(1)
 
 
-@dataclasses.dataclass
-class _Log:
-    settings: Settings
-    head: int
-    envelopes: list[EventEnvelope]
-
-
-@contextlib.contextmanager
-def prepared_log(base: Settings, namespace: str) -> Iterator[_Log]:
-    """A scratch event store holding the log, published to the namespace's topics; dropped afterwards."""
-    with scratch_database(base) as database:
-        settings = dataclasses.replace(base, pg_database=database)
-        store = PostgresEventStore(settings.postgres_dsn, pool_size=2)
-        try:
-            print(f"building a log of {EVENTS:,} events and publishing it to {namespace}* ...", flush=True)
-            append_in_chunks(store, build_script().envelopes)
-            publish(store, settings, namespace)
-            head = store.head_position()
-        finally:
-            store.close()
-        source = EventStoreSource(settings.postgres_dsn)
-        envelopes = source.read(0, head, 10**9)
-        source.close()
-        yield _Log(settings, head, envelopes)
+def build_log(store: PostgresEventStore) -> None:
+    append_in_chunks(store, build_script().envelopes)
 
 
 def main() -> None:
     base = Settings.from_env()
-    namespace = f"bench-{uuid.uuid4().hex[:8]}."
     es = elasticsearch_client(base.elasticsearch_url, request_timeout=120)
     try:
-        with prepared_log(base, namespace) as log:
+        with published_log(base, build_log, f"a log of {EVENTS:,} events") as log:
             actions = documents(log.envelopes, IndexNames("bench-"))
-            bench = Bench(log.settings, es, namespace, log.head, len(log.envelopes), actions)
+            bench = Bench(log, es, actions)
             # The log and the raw documents stay in memory for the whole run; left to the collector they would be
             # traversed by every full collection the contenders trigger (a cost of this harness, not of the code
             # measured: a projector process holds no such data), so they are moved out of its reach.
@@ -278,7 +213,6 @@ def main() -> None:
             finally:
                 bench.drop()
     finally:
-        AdminClient({"bootstrap.servers": base.kafka_bootstrap}).delete_topics([namespace + t for t in ALL_TOPICS])
         es.close()
     report(
         "Elasticsearch projection replaying from zero vs raw bulk", results, [(REBUILD, RAW, 0.5), (RUNNER, RAW, 0.5)]

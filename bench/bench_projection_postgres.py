@@ -16,17 +16,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import psycopg
-from confluent_kafka.admin import AdminClient
 
-from bench._common import alternate, report, scratch_database
+from bench._common import alternate, report
+from bench._replay import PublishedLog, published_log, replay_rate
 from eventledger_command.eventstore.envelopes import to_new_event
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import AppendRequest, StreamWrite
-from eventledger_command.relay.checkpoint import PostgresCheckpoints
-from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
-from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import (
-    ALL_TOPICS,
     AccountCredited,
     AccountDebited,
     AccountOpened,
@@ -47,16 +43,11 @@ from eventledger_projections.postgres.rows import AccountRow, EntryRow, Transfer
 from eventledger_projections.postgres.schema import ReadModelSchemas
 from eventledger_projections.postgres.writer import ReadModelWriter
 from eventledger_projections.rebuild.source import EventStoreSource
-from eventledger_projections.runtime.kafka import KafkaEventLog
-from eventledger_projections.runtime.memory import InMemoryBroker, InMemoryDeadLetters
-from eventledger_projections.runtime.port import Projection
-from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
 
 EVENTS = 20_000
 ACCOUNTS = 500
 BATCH = 500
 ROUNDS = 5
-PARTITIONS = 6
 METADATA = EventMetadata(actor="bench", correlation_id=uuid.uuid4())
 
 
@@ -151,50 +142,11 @@ def build_log(store: PostgresEventStore) -> None:
             builder.move(source, destination, rng.randint(1, 100))
 
 
-def publish(store: PostgresEventStore, settings: Settings, namespace: str) -> None:
-    ensure_topics(settings.kafka_bootstrap, [namespace + t for t in ALL_TOPICS], PARTITIONS)
-    checkpoints = PostgresCheckpoints(settings.postgres_dsn)
-    publisher = KafkaEventPublisher(settings.kafka_bootstrap)
-    relay = Relay(store, publisher, checkpoints, RelayConfig(topic_namespace=namespace))
-    head = store.head_position()
-    while relay.position < head:
-        relay.run_once()
-    publisher.close()
-    checkpoints.close()
-
-
 # ---------------------------------------------------------------------- contenders
-def replay_rate(projection: Projection, settings: Settings, namespace: str, total: int, head: int) -> float:
-    """Replay from zero through a runner over ``projection``; timed from its first applied batch (the group join,
-    a constant three seconds of the broker's initial rebalance delay, is left out) to the last message. Shared by
-    every read model's replay benchmark."""
-    event_log = KafkaEventLog(settings.kafka_bootstrap, f"{namespace}bench-{uuid.uuid4().hex[:8]}")
-    runner = ProjectionRunner(
-        projection,
-        event_log,
-        InMemoryDeadLetters(InMemoryBroker()),  # nothing is parked: every event of this log applies
-        lambda: head,
-        RunnerConfig(topic_namespace=namespace, batch_size=BATCH, progress_interval=5.0),
-    )
+def projection_rate(log: PublishedLog) -> float:
+    projection = PostgresReadModel(log.settings.postgres_dsn, base_schema=f"bench_rm_{uuid.uuid4().hex[:8]}")
     try:
-        runner.start()
-        first = 0
-        while first == 0:
-            first = runner.run_once()
-        began = time.perf_counter()
-        done = first
-        while done < total:
-            done += runner.run_once()
-        elapsed = time.perf_counter() - began
-    finally:
-        event_log.close()
-    return (done - first) / elapsed
-
-
-def projection_rate(settings: Settings, namespace: str, total: int, head: int) -> float:
-    projection = PostgresReadModel(settings.postgres_dsn, base_schema=f"bench_rm_{uuid.uuid4().hex[:8]}")
-    try:
-        return replay_rate(projection, settings, namespace, total, head)
+        return replay_rate(projection, log, BATCH)
     finally:
         projection.close()
 
@@ -248,36 +200,19 @@ def raw_rate(settings: Settings, batches: list[RowBatch], events: int) -> float:
 
 
 def main() -> None:
-    base = Settings.from_env()
-    namespace = f"bench-{uuid.uuid4().hex[:8]}."
-    with scratch_database(base) as database:
-        settings = dataclasses.replace(base, pg_database=database)
-        store = PostgresEventStore(settings.postgres_dsn, pool_size=2)
-        try:
-            print(f"building a log of {EVENTS:,} events and publishing it to {namespace}* ...", flush=True)
-            build_log(store)
-            publish(store, settings, namespace)
-            head = store.head_position()
-            source = EventStoreSource(settings.postgres_dsn)
-            envelopes = source.read(0, head, 10**9)
-            source.close()
-            total = len(envelopes)
-            batches = rows_per_batch(envelopes)
-            rows = sum(len(a) + len(e) + len(t) for a, e, t in batches)
-            print(f"{total:,} events, {rows:,} row writes in batches of {BATCH}; {ROUNDS} alternated rounds")
-            results = alternate(
-                ROUNDS,
-                {
-                    "raw batched upsert (same rows)": lambda: raw_rate(settings, batches, total),
-                    "projection replay from Kafka": lambda: projection_rate(settings, namespace, total, head),
-                    "rebuild from the event store": lambda: rebuild_rate(settings, total),
-                },
-            )
-        finally:
-            store.close()
-            admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-            for future in admin.delete_topics([namespace + t for t in ALL_TOPICS]).values():
-                future.result(timeout=30)
+    with published_log(Settings.from_env(), build_log, f"a log of {EVENTS:,} events") as log:
+        settings, total = log.settings, len(log.envelopes)
+        batches = rows_per_batch(log.envelopes)
+        rows = sum(len(a) + len(e) + len(t) for a, e, t in batches)
+        print(f"{total:,} events, {rows:,} row writes in batches of {BATCH}; {ROUNDS} alternated rounds")
+        results = alternate(
+            ROUNDS,
+            {
+                "raw batched upsert (same rows)": lambda: raw_rate(settings, batches, total),
+                "projection replay from Kafka": lambda: projection_rate(log),
+                "rebuild from the event store": lambda: rebuild_rate(settings, total),
+            },
+        )
     report(
         "PostgreSQL read model, replaying from zero (events per second)",
         results,

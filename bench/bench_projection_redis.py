@@ -13,21 +13,18 @@ Run with the servers up: ``make up && .venv/bin/python -m bench.bench_projection
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import redis
-from confluent_kafka.admin import AdminClient
 
-from bench._common import alternate, report, scratch_database
-from bench.bench_projection_postgres import build_log, publish, replay_rate
-from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_events import ALL_TOPICS, EventEnvelope
+from bench._common import alternate, report
+from bench._replay import PublishedLog, published_log, replay_rate
+from bench.bench_projection_postgres import build_log
+from eventledger_events import EventEnvelope
 from eventledger_infra.settings import Settings
-from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_projections.redis import RedisProjection, RedisRebuild, RedisRebuildConfig
 from eventledger_projections.redis.connection import connect
 from eventledger_projections.redis.keys import KeySpace
@@ -42,12 +39,12 @@ Command = tuple[str, tuple[Any, ...], dict[str, Any]]
 
 
 # ---------------------------------------------------------------------- contenders
-def projection_rate(settings: Settings, namespace: str, total: int, head: int) -> float:
-    """Replay from zero through the projector (the shared timing of bench_projection_postgres.replay_rate)."""
+def projection_rate(log: PublishedLog) -> float:
+    """Replay from zero through the projector (the shared timing of bench._replay.replay_rate)."""
     base = f"bench-{uuid.uuid4().hex[:8]}"
-    client = connect(settings.redis_url)
+    client = connect(log.settings.redis_url)
     try:
-        return replay_rate(RedisProjection(client, base=base), settings, namespace, total, head)
+        return replay_rate(RedisProjection(client, base=base), log, BATCH)
     finally:
         _delete(client, base)
         client.close()
@@ -158,39 +155,22 @@ def _chunks(keys: Iterator[Any], size: int) -> Iterator[list[Any]]:
 
 
 def main() -> None:
-    base = Settings.from_env()
-    namespace = f"bench-{uuid.uuid4().hex[:8]}."
-    with scratch_database(base) as database:
-        settings = dataclasses.replace(base, pg_database=database)
-        store = PostgresEventStore(settings.postgres_dsn, pool_size=2)
-        try:
-            print(f"building a log and publishing it to {namespace}* ...", flush=True)
-            build_log(store)
-            publish(store, settings, namespace)
-            head = store.head_position()
-            source = EventStoreSource(settings.postgres_dsn)
-            envelopes = source.read(0, head, 10**9)
-            source.close()
-            total = len(envelopes)
-            decoded = [ConsumedEvent(e, LogMessage("t", 0, offset, None, None)) for offset, e in enumerate(envelopes)]
-            raw_base = f"bench-raw-{uuid.uuid4().hex[:8]}"
-            batches = writes_per_batch(envelopes, raw_base)
-            commands = sum(len(batch) for batch in batches)
-            print(f"{total:,} events, {commands:,} raw commands in batches of {BATCH}; {ROUNDS} alternated rounds")
-            results = alternate(
-                ROUNDS,
-                {
-                    "raw pipelined writes (same keys)": lambda: raw_rate(settings, raw_base, batches, total),
-                    "rebuild from the event store": lambda: rebuild_rate(settings, total),
-                    "projection apply (decoded events)": lambda: apply_rate(settings, decoded),
-                    "projection replay from Kafka": lambda: projection_rate(settings, namespace, total, head),
-                },
-            )
-        finally:
-            store.close()
-            admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-            for future in admin.delete_topics([namespace + t for t in ALL_TOPICS]).values():
-                future.result(timeout=30)
+    with published_log(Settings.from_env(), build_log, "a log") as log:
+        settings, envelopes, total = log.settings, log.envelopes, len(log.envelopes)
+        decoded = [ConsumedEvent(e, LogMessage("t", 0, offset, None, None)) for offset, e in enumerate(envelopes)]
+        raw_base = f"bench-raw-{uuid.uuid4().hex[:8]}"
+        batches = writes_per_batch(envelopes, raw_base)
+        commands = sum(len(batch) for batch in batches)
+        print(f"{total:,} events, {commands:,} raw commands in batches of {BATCH}; {ROUNDS} alternated rounds")
+        results = alternate(
+            ROUNDS,
+            {
+                "raw pipelined writes (same keys)": lambda: raw_rate(settings, raw_base, batches, total),
+                "rebuild from the event store": lambda: rebuild_rate(settings, total),
+                "projection apply (decoded events)": lambda: apply_rate(settings, decoded),
+                "projection replay from Kafka": lambda: projection_rate(log),
+            },
+        )
     report(
         "Redis read model, replaying from zero (events per second)",
         results,
