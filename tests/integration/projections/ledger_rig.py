@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 from tests.support.processes import ManagedProcess
 
@@ -44,7 +44,16 @@ from eventledger_command.eventstore.records import RecordedEvent
 from eventledger_command.relay.checkpoint import PostgresCheckpoints
 from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
-from eventledger_events import ALL_TOPICS, EventMetadata, payload_from_json
+from eventledger_events import (
+    ACCOUNTS_TOPIC,
+    ALL_TOPICS,
+    AccountCredited,
+    EventEnvelope,
+    EventMetadata,
+    account_stream_id,
+    payload_from_json,
+)
+from eventledger_events.kafka_message import KafkaRecord, to_kafka_record
 from eventledger_infra.settings import Settings
 from eventledger_projections.postgres import reflected_position
 from eventledger_projections.runtime.kafka import ensure_topics
@@ -428,3 +437,53 @@ def projector_env(database: str, namespace: str, ops_port: int, **extra: str) ->
 def reflected(dsn: str) -> int:
     with psycopg.connect(dsn) as conn:
         return reflected_position(conn)
+
+
+def produce(
+    bootstrap: str, topic: str, key: bytes, value: bytes, headers: list[tuple[str, str | bytes | None]]
+) -> None:
+    """One message, acknowledged by every replica."""
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
+    producer.produce(topic, key=key, value=value, headers=headers)
+    assert producer.flush(30) == 0
+
+
+@dataclass(frozen=True)
+class Poison:
+    """The two poison messages of :func:`produce_poison`: where the garbage went, and the unappliable event."""
+
+    topic: str
+    garbage_key: bytes
+    stranger: uuid.UUID
+    envelope: EventEnvelope
+    record: KafkaRecord
+
+
+def produce_poison(bootstrap: str, namespace: str, known_account: uuid.UUID) -> Poison:
+    """Two messages no read model can apply, on the namespace's accounts topic: bytes that are not an EventLedger
+    message (keyed by a known account, with an ``event-id`` header that is not a UUID), then a well-formed credit to
+    an account no read model saw opened."""
+    topic = namespace + ACCOUNTS_TOPIC
+    key = account_stream_id(known_account).encode()
+    produce(bootstrap, topic, key, b"\x01garbage", [("event-id", b"not-a-uuid")])
+    stranger = uuid.uuid4()
+    payload = AccountCredited(
+        account_id=stranger,
+        transfer_id=uuid.uuid4(),
+        amount=5,
+        currency="EUR",
+        balance_after=5,
+        counterparty_account_id=uuid.uuid4(),
+    )
+    now = datetime.now(UTC)
+    envelope = EventEnvelope.new(
+        payload,
+        event_id=uuid.uuid4(),
+        stream_id=account_stream_id(stranger),
+        stream_version=2,
+        occurred_at=now,
+        metadata=EventMetadata(actor="intruder", correlation_id=uuid.uuid4()),
+    ).recorded(position=1, recorded_at=now)
+    record = to_kafka_record(envelope)
+    produce(bootstrap, topic, record.key, record.value, list(record.headers))
+    return Poison(topic, key, stranger, envelope, record)

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from confluent_kafka import Producer
 from tests.integration.projections.ledger_rig import (
     Workload,
     assert_read_model_matches,
@@ -26,6 +25,8 @@ from tests.integration.projections.ledger_rig import (
     dead_letters,
     delete_topics,
     new_namespace,
+    produce,
+    produce_poison,
     relay_running,
     settings_for,
 )
@@ -35,7 +36,6 @@ from tests.support.servers import Endpoints
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_events import (
     ACCOUNTS_TOPIC,
-    AccountCredited,
     AccountOpened,
     EventEnvelope,
     EventMetadata,
@@ -136,45 +136,12 @@ def _lag(rig: Rig) -> int:
         consumer.close()
 
 
-def _produce(
-    bootstrap: str, topic: str, key: bytes, value: bytes, headers: list[tuple[str, str | bytes | None]]
-) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
-    producer.produce(topic, key=key, value=value, headers=headers)
-    assert producer.flush(30) == 0
-
-
 def test_poison_messages_are_parked_with_reason_and_headers_and_the_projection_goes_on(rig: Rig) -> None:
     workload = Workload(rig.store, seed=13)
     with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
         workload.run(60)
         rig.wait_until_reflected()
-        account_id = workload.accounts[0][0]
-        key = account_stream_id(account_id).encode()
-        topic = rig.namespace + ACCOUNTS_TOPIC
-        # 1. Bytes that are not an EventLedger message at all.
-        _produce(rig.settings.kafka_bootstrap, topic, key, b"\x01garbage", [("event-id", b"not-a-uuid")])
-        # 2. A well-formed event that this read model cannot apply: a credit to an account it never saw opened.
-        stranger = uuid.uuid4()
-        payload = AccountCredited(
-            account_id=stranger,
-            transfer_id=uuid.uuid4(),
-            amount=5,
-            currency="EUR",
-            balance_after=5,
-            counterparty_account_id=uuid.uuid4(),
-        )
-        now = datetime.now(UTC)
-        envelope = EventEnvelope.new(
-            payload,
-            event_id=uuid.uuid4(),
-            stream_id=account_stream_id(stranger),
-            stream_version=2,
-            occurred_at=now,
-            metadata=EventMetadata(actor="intruder", correlation_id=uuid.uuid4()),
-        ).recorded(position=1, recorded_at=now)
-        record = to_kafka_record(envelope)
-        _produce(rig.settings.kafka_bootstrap, topic, record.key, record.value, list(record.headers))
+        poison = produce_poison(rig.settings.kafka_bootstrap, rig.namespace, workload.accounts[0][0])
         workload.run(60)  # the projection goes on
         rig.wait_until_reflected()
 
@@ -183,14 +150,14 @@ def test_poison_messages_are_parked_with_reason_and_headers_and_the_projection_g
     by_reason = {p["headers"]["dlq-reason"].split(":", 1)[0]: p for p in parked}
     garbage = by_reason["undecodable"]
     assert garbage["value"] == b"\x01garbage"
-    assert garbage["key"] == key
+    assert garbage["key"] == poison.garbage_key
     assert garbage["headers"]["event-id"] == "not-a-uuid"
     assert garbage["headers"]["dlq-projection"] == "postgres"
-    assert garbage["headers"]["dlq-topic"] == topic
+    assert garbage["headers"]["dlq-topic"] == poison.topic
     assert int(garbage["headers"]["dlq-offset"]) >= 0
     unappliable = next(p for p in parked if p is not garbage)
-    assert unappliable["value"] == record.value
-    assert unappliable["headers"]["event-id"] == str(envelope.event_id)
+    assert unappliable["value"] == poison.record.value
+    assert unappliable["headers"]["event-id"] == str(poison.envelope.event_id)
     assert "never seen opened" in unappliable["headers"]["dlq-reason"]
     assert_read_model_matches(rig.store, rig.dsn)
     with psycopg.connect(rig.dsn) as conn:
@@ -374,7 +341,7 @@ def test_an_event_the_database_refuses_is_parked_and_the_connection_stays_usable
         ).recorded(position=1, recorded_at=now)
         record = to_kafka_record(envelope)
         topic = rig.namespace + ACCOUNTS_TOPIC
-        _produce(rig.settings.kafka_bootstrap, topic, record.key, record.value, list(record.headers))
+        produce(rig.settings.kafka_bootstrap, topic, record.key, record.value, list(record.headers))
         workload.run(40)
         rig.wait_until_reflected()
     [parked] = dead_letters(rig.settings.kafka_bootstrap, rig.namespace, expected=1)

@@ -8,17 +8,17 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
 import redis
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from tests.integration.projections.ledger_rig import (
     Workload,
     create_topics,
     dead_letters,
     delete_topics,
     new_namespace,
+    produce_poison,
     relay_running,
     settings_for,
 )
@@ -33,8 +33,6 @@ from tests.support.processes import scratch_database, wait_for
 from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_events import ACCOUNTS_TOPIC, AccountCredited, EventEnvelope, EventMetadata, to_kafka_record
-from eventledger_events.streams import account_stream_id
 from eventledger_infra.settings import Settings
 from eventledger_projections.redis.connection import connect
 from eventledger_projections.redis.keys import parse_partition_field
@@ -136,43 +134,12 @@ def _high_watermarks(rig: Rig) -> dict[tuple[str, int], int]:
         consumer.close()
 
 
-def _produce(
-    bootstrap: str, topic: str, key: bytes, value: bytes, headers: list[tuple[str, str | bytes | None]]
-) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
-    producer.produce(topic, key=key, value=value, headers=headers)
-    assert producer.flush(30) == 0
-
-
 def test_poison_messages_are_parked_with_reason_and_the_projection_goes_on(rig: Rig) -> None:
     workload = Workload(rig.store, seed=23)
     with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
         workload.run(60)
         rig.wait_until_reflected()
-        topic = rig.namespace + ACCOUNTS_TOPIC
-        key = account_stream_id(workload.accounts[0][0]).encode()
-        _produce(rig.settings.kafka_bootstrap, topic, key, b"\x01garbage", [("event-id", b"not-a-uuid")])
-        # A well-formed event this read model cannot apply: a credit to an account it never saw opened.
-        stranger = uuid.uuid4()
-        payload = AccountCredited(
-            account_id=stranger,
-            transfer_id=uuid.uuid4(),
-            amount=5,
-            currency="EUR",
-            balance_after=5,
-            counterparty_account_id=uuid.uuid4(),
-        )
-        now = datetime.now(UTC)
-        envelope = EventEnvelope.new(
-            payload,
-            event_id=uuid.uuid4(),
-            stream_id=account_stream_id(stranger),
-            stream_version=2,
-            occurred_at=now,
-            metadata=EventMetadata(actor="intruder", correlation_id=uuid.uuid4()),
-        ).recorded(position=1, recorded_at=now)
-        record = to_kafka_record(envelope)
-        _produce(rig.settings.kafka_bootstrap, topic, record.key, record.value, list(record.headers))
+        poison = produce_poison(rig.settings.kafka_bootstrap, rig.namespace, workload.accounts[0][0])
         workload.run(60)  # the projection goes on
         rig.wait_until_reflected()
 
@@ -182,12 +149,12 @@ def test_poison_messages_are_parked_with_reason_and_the_projection_goes_on(rig: 
     garbage = next(p for p in parked if p["headers"]["dlq-reason"].startswith("undecodable"))
     assert garbage["value"] == b"\x01garbage"
     unappliable = next(p for p in parked if p is not garbage)
-    assert unappliable["value"] == record.value
-    assert unappliable["headers"]["event-id"] == str(envelope.event_id)
+    assert unappliable["value"] == poison.record.value
+    assert unappliable["headers"]["event-id"] == str(poison.envelope.event_id)
     assert "ELPOISON" in unappliable["headers"]["dlq-reason"]
     assert "never opened" in unappliable["headers"]["dlq-reason"]
     assert_redis_matches(rig.store, rig.client, rig.base)
-    assert rig.client.exists(rig.projector.projection.keys.account(1, stranger)) == 0
+    assert rig.client.exists(rig.projector.projection.keys.account(1, poison.stranger)) == 0
 
 
 def test_the_reflected_position_is_never_ahead_of_what_is_applied(rig: Rig) -> None:
