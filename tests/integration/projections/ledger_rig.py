@@ -51,6 +51,7 @@ from eventledger_events import (
     EventEnvelope,
     EventMetadata,
     account_stream_id,
+    parse_stream_id,
     payload_from_json,
 )
 from eventledger_events.kafka_message import KafkaRecord, to_kafka_record
@@ -459,13 +460,8 @@ class Poison:
     record: KafkaRecord
 
 
-def produce_poison(bootstrap: str, namespace: str, known_account: uuid.UUID) -> Poison:
-    """Two messages no read model can apply, on the namespace's accounts topic: bytes that are not an EventLedger
-    message (keyed by a known account, with an ``event-id`` header that is not a UUID), then a well-formed credit to
-    an account no read model saw opened."""
-    topic = namespace + ACCOUNTS_TOPIC
-    key = account_stream_id(known_account).encode()
-    produce(bootstrap, topic, key, b"\x01garbage", [("event-id", b"not-a-uuid")])
+def credit_to_a_stranger(position: int, actor: str = "t") -> EventEnvelope:
+    """A well-formed credit, recorded at ``position``, to an account no read model saw opened."""
     stranger = uuid.uuid4()
     payload = AccountCredited(
         account_id=stranger,
@@ -476,14 +472,24 @@ def produce_poison(bootstrap: str, namespace: str, known_account: uuid.UUID) -> 
         counterparty_account_id=uuid.uuid4(),
     )
     now = datetime.now(UTC)
-    envelope = EventEnvelope.new(
+    return EventEnvelope.new(
         payload,
         event_id=uuid.uuid4(),
         stream_id=account_stream_id(stranger),
         stream_version=2,
         occurred_at=now,
-        metadata=EventMetadata(actor="intruder", correlation_id=uuid.uuid4()),
-    ).recorded(position=1, recorded_at=now)
+        metadata=EventMetadata(actor=actor, correlation_id=uuid.uuid4()),
+    ).recorded(position=position, recorded_at=now)
+
+
+def produce_poison(bootstrap: str, namespace: str, known_account: uuid.UUID) -> Poison:
+    """Two messages no read model can apply, on the namespace's accounts topic: bytes that are not an EventLedger
+    message (keyed by a known account, with an ``event-id`` header that is not a UUID), then a well-formed credit to
+    an account no read model saw opened."""
+    topic = namespace + ACCOUNTS_TOPIC
+    key = account_stream_id(known_account).encode()
+    produce(bootstrap, topic, key, b"\x01garbage", [("event-id", b"not-a-uuid")])
+    envelope = credit_to_a_stranger(position=1, actor="intruder")
     record = to_kafka_record(envelope)
     produce(bootstrap, topic, record.key, record.value, list(record.headers))
-    return Poison(topic, key, stranger, envelope, record)
+    return Poison(topic, key, parse_stream_id(envelope.stream_id)[1], envelope, record)

@@ -7,10 +7,10 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 import redis
+from tests.integration.projections.ledger_rig import credit_to_a_stranger
 from tests.integration.projections_redis.redis_rig import delete_base, new_base, snapshot
 from tests.support.servers import Endpoints
 
@@ -18,7 +18,7 @@ from eventledger_command.application.commands import Deposit, FreezeAccount, Mak
 from eventledger_command.bootstrap import build
 from eventledger_command.config import CommandSettings
 from eventledger_command.eventstore.envelopes import to_envelope
-from eventledger_events import AccountCredited, EventEnvelope, EventMetadata, account_stream_id
+from eventledger_events import EventEnvelope, EventMetadata
 from eventledger_projections.redis import RedisProjection, RedisReadModel
 from eventledger_projections.redis.connection import Scripts, connect, run
 from eventledger_projections.runtime.port import ConsumedEvent, LogMessage, OffsetsMoved, ParkedMessage
@@ -60,27 +60,6 @@ def consumed(
     events: list[EventEnvelope], topic: str = TOPIC, partition: int = 0, first: int = 0
 ) -> list[ConsumedEvent]:
     return [ConsumedEvent(e, LogMessage(topic, 0, first + i, None, None)) for i, e in enumerate(events)]
-
-
-def credit_to_a_stranger(position: int) -> EventEnvelope:
-    stranger = uuid.uuid4()
-    payload = AccountCredited(
-        account_id=stranger,
-        transfer_id=uuid.uuid4(),
-        amount=5,
-        currency="EUR",
-        balance_after=5,
-        counterparty_account_id=uuid.uuid4(),
-    )
-    now = datetime.now(UTC)
-    return EventEnvelope.new(
-        payload,
-        event_id=uuid.uuid4(),
-        stream_id=account_stream_id(stranger),
-        stream_version=2,
-        occurred_at=now,
-        metadata=EventMetadata(actor="t", correlation_id=uuid.uuid4()),
-    ).recorded(position=position, recorded_at=now)
 
 
 def test_a_batch_applied_twice_or_replayed_in_pieces_changes_nothing(client: redis.Redis, base: str) -> None:
