@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The provisioning tool uses only the standard library, so it runs before (and without) the virtualenv.
 INFRA := PYTHONPATH=infrastructure/src $(PYTHON) -m eventledger_infra
-PACKAGES := events infrastructure command-side query-side projections gateway
+PACKAGES := events infrastructure infrastructure/runtime command-side query-side projections gateway
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest
 
