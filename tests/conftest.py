@@ -28,3 +28,13 @@ def endpoints():
             yield found
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def private_kafka(endpoints, tmp_path):
+    """A Kafka broker of the test's own (the same cached artifacts, its own state and ports): stopping, killing or
+    restarting it disturbs no other test or process."""
+    from tests.support.servers import private_kafka_server
+
+    with private_kafka_server(tmp_path / "private-kafka") as kafka:
+        yield kafka

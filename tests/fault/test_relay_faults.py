@@ -19,7 +19,6 @@ from confluent_kafka.admin import AdminClient
 from tests.support.kafka_checker import check_at_least_once_in_order, consume_all
 from tests.support.ledger_events import credit, open_account
 from tests.support.processes import ManagedProcess, free_port, scratch_database, wait_for
-from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.errors import ConcurrencyConflict
 from eventledger_command.eventstore.postgres import PostgresEventStore
@@ -44,21 +43,6 @@ class RelayRig:
         with psycopg.connect(self.settings.postgres_dsn) as conn:
             row = conn.execute("SELECT position FROM log_checkpoints WHERE name = 'kafka-relay'").fetchone()
         return int(row[0]) if row else 0
-
-
-@pytest.fixture
-def private_kafka(endpoints: Endpoints, tmp_path: Path) -> Iterator[KafkaServer]:
-    """A broker of this test's own (same cached artifacts, own state and ports): stopping it disturbs no one."""
-    settings = dataclasses.replace(
-        Settings.from_env(), state_dir=tmp_path / "state", kafka_port=free_port(), kafka_controller_port=free_port()
-    )
-    kafka = KafkaServer(settings)
-    kafka.install()
-    kafka.start()
-    try:
-        yield kafka
-    finally:
-        kafka.stop()
 
 
 @pytest.fixture

@@ -8,12 +8,17 @@ Otherwise the test fails and says how to start them: a test that claims to cover
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import random
 import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from eventledger_infra import probes
+from eventledger_infra.process import port_in_use
+from eventledger_infra.services.kafka import KafkaServer
 from eventledger_infra.settings import Settings
 
 
@@ -96,3 +101,33 @@ def _containers(settings: Settings, answering: dict[str, bool]) -> Iterator[Endp
             es = stack.enter_context(ElasticSearchContainer(f"elasticsearch:{settings.es_version}"))
             es_url = f"http://{es.get_container_host_ip()}:{es.get_exposed_port(9200)}"
         yield Endpoints(dsn, redis_url, bootstrap, es_url)
+
+
+@contextlib.contextmanager
+def private_kafka_server(state_dir: Path) -> Iterator[KafkaServer]:
+    """A broker of one test's own: the cached artifacts, its own state folder and free ports."""
+    settings = dataclasses.replace(
+        Settings.from_env(),
+        state_dir=state_dir,
+        kafka_port=restartable_port(),
+        kafka_controller_port=restartable_port(),
+    )
+    kafka = KafkaServer(settings)
+    kafka.install()
+    kafka.start()
+    try:
+        yield kafka
+    finally:
+        kafka.stop()
+
+
+def restartable_port() -> int:
+    """A free port for a server that a test restarts, outside the kernel's ephemeral range: while the server is
+    down, its clients keep reconnecting, and a client whose ephemeral source port equals the server's port connects
+    to itself (a TCP self-connect) and holds the port, so the server cannot start again."""
+    low, _high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    for _ in range(200):
+        port = random.randint(20000, min(low, 32768) - 1)
+        if not port_in_use("127.0.0.1", port):
+            return port
+    raise RuntimeError("no free port below the ephemeral range")

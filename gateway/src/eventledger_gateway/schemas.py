@@ -345,7 +345,11 @@ class ProjectionStatus(BaseModel):
     position: Position
     lag_events: int
     lag_seconds: float
-    state: str
+    state: str = Field(
+        description="`running`, `paused`, `stalled` (behind its head and not moving: it restarts itself; see"
+        " `reason`) or `unreachable`"
+    )
+    reason: str | None = Field(default=None, description="why the projector is stalled")
 
 
 class ProjectionStatusList(BaseModel):

@@ -20,8 +20,12 @@ def serve_ops(
     *,
     status: Callable[[], dict[str, Any]] | None = None,
     actions: dict[str, Callable[[], None]] | None = None,
+    stalled: Callable[[], str | None] | None = None,
 ) -> ThreadingHTTPServer:
     """Start serving in a daemon thread; ``ready`` answers /readyz (it should ask the dependencies).
+
+    ``stalled`` answers why the worker is stalled, or None (``eventledger_runtime.watchdog``): a stalled worker is
+    not ready, and /readyz says why.
 
     ``status`` answers ``GET /status`` as JSON; each of ``actions`` answers ``POST /<name>`` (e.g. pause, resume).
     Bind them to loopback or a private network only: they are not authenticated (the gateway's admin role guards
@@ -36,6 +40,10 @@ def serve_ops(
             if self.path == "/healthz":
                 self._answer(200, b'{"status":"ok"}', "application/json")
             elif self.path == "/readyz":
+                reason = stalled() if stalled is not None else None
+                if reason is not None:
+                    self._answer(503, json.dumps({"status": "stalled", "reason": reason}).encode(), "application/json")
+                    return
                 try:
                     is_ready = ready()
                 except Exception:

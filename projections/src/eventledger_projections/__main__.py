@@ -16,10 +16,12 @@ import time
 from eventledger_infra import probes
 from eventledger_infra.ops_http import serve_ops
 from eventledger_infra.settings import Settings
-from eventledger_projections.bootstrap import PROJECTIONS, build_projector, group_id, prepare_topics
+from eventledger_projections.bootstrap import PROJECTIONS, build_projector, event_store_dsn, group_id, prepare_topics
 from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.postgres.rebuild import RebuildListener
 from eventledger_projections.rebuild.progress import ProgressBar
+from eventledger_projections.runtime.relay_checkpoint import PostgresRelayCheckpoint
+from eventledger_runtime.watchdog import EXIT_STALLED, Sample, Watchdog
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,17 +56,31 @@ def run(name: str) -> int:
     signal.signal(signal.SIGINT, lambda *_: runner.stop())
     signal.signal(signal.SIGUSR1, lambda *_: runner.pause())
     signal.signal(signal.SIGUSR2, lambda *_: runner.resume())
+    head = PostgresRelayCheckpoint(event_store_dsn(settings, infra), settings.relay_checkpoint_name)
+    projector.closers.insert(0, head.close)
+    watchdog = Watchdog(
+        f"projection-{name}",
+        lambda: Sample(head(), projector.projection.reflected_position(), runner.paused),
+        runner.stop,
+    )
+
+    def status() -> dict[str, object]:
+        verdict = watchdog.verdict
+        return {
+            "projection": name,
+            "state": "stalled" if verdict.stalled else "paused" if runner.paused else "running",
+            "reflected_position": projector.projection.reflected_position(),
+            **({"reason": verdict.reason} if verdict.stalled else {}),
+        }
+
     port = settings.ops_port if settings.ops_port is not None else PROJECTIONS[name].ops_port
     server = serve_ops(
         infra.host,
         port,
         ready=lambda: projector.projection.ready() and probes.kafka_broker_count(infra) >= 1,
-        status=lambda: {
-            "projection": name,
-            "state": "paused" if runner.paused else "running",
-            "reflected_position": projector.projection.reflected_position(),
-        },
+        status=status,
         actions={"pause": runner.pause, "resume": runner.resume},
+        stalled=lambda: watchdog.stall_reason,
     )
     try:
         while not runner.stopping:  # Kafka may be down at start: wait for it
@@ -75,12 +91,14 @@ def run(name: str) -> int:
                 logging.warning("cannot create the topics yet (%s); retrying", exc)
                 time.sleep(2)
         logging.info("projecting %s from %s (group %s)", name, ", ".join(runner.topics), group_id(name, settings))
+        watchdog.start()
         runner.run()
         logging.info("stopped")
     finally:
+        watchdog.close()
         server.shutdown()
         projector.close()
-    return 0
+    return EXIT_STALLED if watchdog.stall_reason is not None else 0
 
 
 class _BarListener(RebuildListener):

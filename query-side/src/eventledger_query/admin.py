@@ -66,6 +66,8 @@ class Operations:
                 lag_events=max(0, head - position),
                 lag_seconds=round(max(0.0, lag_seconds), 3),
             )
+            if reported.get("reason"):
+                body["reason"] = reported["reason"]  # why it is stalled (eventledger_runtime.watchdog)
         if name in self.rebuilds:
             body["rebuild"] = self.rebuilds[name].state()
         return body

@@ -16,6 +16,7 @@ from eventledger_events import ALL_TOPICS
 from eventledger_infra import probes
 from eventledger_infra.ops_http import serve_ops
 from eventledger_infra.settings import Settings
+from eventledger_runtime.watchdog import EXIT_STALLED, Sample, Watchdog
 
 
 def main() -> int:
@@ -38,7 +39,14 @@ def main() -> int:
     )
     signal.signal(signal.SIGTERM, lambda *_: relay.stop())
     signal.signal(signal.SIGINT, lambda *_: relay.stop())
-    serve_ops(infra.host, settings.ops_port, ready=lambda: probes.kafka_broker_count(infra) >= 1)
+    watchdog = Watchdog("relay", lambda: Sample(store.head_position(), relay.position), relay.stop)
+    serve_ops(
+        infra.host,
+        settings.ops_port,
+        ready=lambda: probes.kafka_broker_count(infra) >= 1,
+        status=watchdog.status,
+        stalled=lambda: watchdog.stall_reason,
+    )
     # Kafka may be down when the relay starts: wait for it (commands are accepted meanwhile).
     while not relay.stopping:
         try:
@@ -48,13 +56,15 @@ def main() -> int:
             logging.warning("cannot create the topics yet (%s); retrying", exc)
             time.sleep(2)
     logging.info("relaying from position %d to %s", relay.position, ", ".join(topics))
+    watchdog.start()
     try:
         relay.run()
     finally:
+        watchdog.close()
         publisher.close()
         checkpoints.close()
         store.close()
-    return 0
+    return EXIT_STALLED if watchdog.stall_reason is not None else 0
 
 
 if __name__ == "__main__":

@@ -32,6 +32,18 @@ log = logging.getLogger(__name__)
 
 _IGNORED_CONSUMER_ERRORS = {KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART}
 
+# What a leader answers when the client's view of partition leadership is out of date (a broker restarted, a
+# leader moved): the cure is fresh metadata, not a retry of the same request.
+STALE_LEADERSHIP_ERRORS = frozenset(
+    {
+        KafkaError.FENCED_LEADER_EPOCH,
+        KafkaError.UNKNOWN_LEADER_EPOCH,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError._NOENT,
+    }
+)
+
 
 def consumer_config(bootstrap: str, group_id: str, *, session_timeout_ms: int = 10000) -> dict[str, Any]:
     """Explicit offsets only: nothing is committed or stored behind the runner's back."""
@@ -49,12 +61,46 @@ def consumer_config(bootstrap: str, group_id: str, *, session_timeout_ms: int = 
     }
 
 
+class KafkaWatermarks:
+    """High watermarks asked of the partitions' leaders (never a cache).
+
+    librdkafka's admin ``ListOffsets`` sends the leader epoch it has cached and, when the broker answers that the
+    epoch is stale (after a broker restart), does not refresh its metadata: every later call fails the same way,
+    for as long as the client lives (ADR 0015). So a leadership error refreshes the metadata of those topics, and
+    the request is made once more.
+    """
+
+    def __init__(self, bootstrap: str, *, request_timeout: float = 10.0) -> None:
+        self._admin = AdminClient({"bootstrap.servers": bootstrap})
+        self._timeout = request_timeout
+
+    def high(self, partitions: Sequence[port.TopicPartition]) -> dict[port.TopicPartition, int]:
+        if not partitions:
+            return {}
+        try:
+            return self._list(partitions)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if not isinstance(error, KafkaError) or error.code() not in STALE_LEADERSHIP_ERRORS:
+                raise
+            log.info("refreshing Kafka metadata after %s", error.name())
+            for topic in sorted({t for t, _ in partitions}):
+                self._admin.list_topics(topic, timeout=self._timeout)
+            return self._list(partitions)
+
+    def _list(self, partitions: Sequence[port.TopicPartition]) -> dict[port.TopicPartition, int]:
+        latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+        request = {TopicPartition(t, p): latest for t, p in partitions}
+        futures = self._admin.list_offsets(request, request_timeout=self._timeout)
+        return {(tp.topic, tp.partition): future.result().offset for tp, future in futures.items()}
+
+
 class KafkaEventLog(EventLog):
     def __init__(
         self, bootstrap: str, group_id: str, *, session_timeout_ms: int = 10000, request_timeout: float = 10.0
     ) -> None:
         self._consumer = Consumer(consumer_config(bootstrap, group_id, session_timeout_ms=session_timeout_ms))
-        self._admin = AdminClient({"bootstrap.servers": bootstrap})
+        self._watermarks = KafkaWatermarks(bootstrap, request_timeout=request_timeout)
         self._timeout = request_timeout
         self._assignment: list[port.TopicPartition] = []
 
@@ -137,12 +183,7 @@ class KafkaEventLog(EventLog):
         return list(self._assignment)
 
     def high_watermarks(self, partitions: Sequence[port.TopicPartition]) -> dict[port.TopicPartition, int]:
-        if not partitions:
-            return {}
-        latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
-        request = {TopicPartition(t, p): latest for t, p in partitions}
-        futures = self._admin.list_offsets(request, request_timeout=self._timeout)
-        return {(tp.topic, tp.partition): future.result().offset for tp, future in futures.items()}
+        return self._watermarks.high(partitions)
 
     def partitions(self, topics: Sequence[str]) -> list[port.TopicPartition]:
         found: list[port.TopicPartition] = []

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 import faust
 import redis
@@ -18,11 +22,12 @@ from eventledger_events import TRANSFERS_TOPIC
 from eventledger_infra import probes
 from eventledger_infra.ops_http import serve_ops
 from eventledger_infra.settings import Settings
-from eventledger_projections.runtime.kafka import ensure_topics
+from eventledger_projections.runtime.kafka import KafkaWatermarks, ensure_topics
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.streaming.app import TransferWindowsJob, source_partitions
 from eventledger_projections.streaming.publisher import DERIVED_TOPIC
 from eventledger_projections.streaming.settings import StreamingSettings
+from eventledger_runtime.watchdog import EXIT_STALLED, Sample, Watchdog
 
 log = logging.getLogger("eventledger_projections.streaming")
 
@@ -49,14 +54,49 @@ def worker() -> int:
     def ready() -> bool:
         return bool(client.ping()) and probes.kafka_broker_count(infra) >= 1
 
-    server = serve_ops(infra.host, settings.ops_port, ready=ready)
+    watchdog = Watchdog(
+        "stream-windows",
+        _progress_sampler(job, client, KafkaWatermarks(infra.kafka_bootstrap)),
+        lambda: os.kill(os.getpid(), signal.SIGTERM),  # faust's own clean shutdown
+    )
+    server = serve_ops(
+        infra.host,
+        settings.ops_port,
+        ready=ready,
+        status=watchdog.status,
+        stalled=lambda: watchdog.stall_reason,
+    )
     log.info("counting %s into %s (app %s)", job.source.get_topic_name(), job.derived_topic, settings.app_id)
+    watchdog.start()
     try:
         faust.Worker(job.app, loglevel="INFO").execute_from_commandline()
+    except SystemExit as done:
+        if watchdog.stall_reason is None:
+            raise
+        log.info("faust stopped (%s) after a stall", done.code)
     finally:
+        watchdog.close()
         server.shutdown()
         client.close()
-    return 0
+    return EXIT_STALLED if watchdog.stall_reason is not None else 0
+
+
+def _progress_sampler(
+    job: TransferWindowsJob, client: redis.Redis, watermarks: KafkaWatermarks
+) -> Callable[[], Sample]:
+    """Offsets, summed over the source partitions: the head is their high watermarks, the position the offset
+    after each partition's progress in Redis (every message below it has its effect there)."""
+    topic = job.source.get_topic_name()
+
+    def sample() -> Sample:
+        partitions = [(topic, p) for p in range(job.partitions)]
+        high = watermarks.high(partitions)
+        stored: Any = client.hgetall(job.progress_key)
+        progress = {int(k): int(v) for k, v in stored.items()}
+        position = sum(min(high[tp], progress[tp[1]] + 1) if tp[1] in progress else 0 for tp in partitions)
+        return Sample(head=sum(high.values()), position=position)
+
+    return sample
 
 
 def main(argv: list[str] | None = None) -> int:

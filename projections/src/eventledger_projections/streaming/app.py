@@ -42,7 +42,7 @@ from eventledger_projections.runtime.port import LogMessage
 from eventledger_projections.streaming import metrics
 from eventledger_projections.streaming.publisher import DERIVED_TOPIC, WindowPublisher, producer_settings
 from eventledger_projections.streaming.settings import StreamingSettings
-from eventledger_projections.streaming.sink import RedisWindowSink
+from eventledger_projections.streaming.sink import RedisWindowSink, progress_key
 from eventledger_projections.streaming.transport import IdempotentTransport
 from eventledger_projections.streaming.windows import posted_transfer as posting_of
 from eventledger_projections.streaming.windows import windows_of
@@ -109,6 +109,7 @@ class TransferWindowsJob:
     def __init__(self, settings: StreamingSettings, infra: Settings, partitions: int) -> None:
         self.settings = settings
         self.infra = infra
+        self.partitions = partitions
         namespace = settings.topic_namespace
         self.app = faust.App(
             settings.app_id,
@@ -141,6 +142,11 @@ class TransferWindowsJob:
         self._sink: RedisWindowSink | None = None
         self._producer: AIOKafkaProducer | None = None
         self._gap_reader: AIOKafkaConsumer | None = None
+
+    @property
+    def progress_key(self) -> str:
+        """The Redis hash of each source partition's progress (see :mod:`.sink`)."""
+        return progress_key(self.settings.redis_prefix)
 
     # ------------------------------------------------------------------ resources (created in faust's loop)
     async def sink(self) -> RedisWindowSink:

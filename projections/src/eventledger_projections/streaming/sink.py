@@ -122,6 +122,16 @@ class WindowFigures:
     revision: int
 
 
+def stream_prefix(base: str) -> str:
+    """Where the stream job's keys live under the deployment's Redis key base."""
+    return f"{base}:stream:"
+
+
+def progress_key(base: str) -> str:
+    """The hash: source partition -> the offset up to which every message's effect is in Redis."""
+    return stream_prefix(base) + "progress"
+
+
 class RedisWindowSink:
     """The job's Redis side (asyncio): counting postings, the partitions' progress, and reads for the publisher."""
 
@@ -135,7 +145,7 @@ class RedisWindowSink:
 
     @property
     def prefix(self) -> str:
-        return f"{self._base}:stream:"
+        return stream_prefix(self._base)
 
     async def count(self, partition: int, offset: int, posted: Posted, windows: Sequence[WindowCell]) -> int:
         """Count the posting read at ``offset`` of ``partition`` in ``windows`` (one script call): answers how many
@@ -153,7 +163,7 @@ class RedisWindowSink:
 
     async def progress(self, partition: int) -> int | None:
         """The offset up to which every message of ``partition`` has its effect here (``None``: nothing yet)."""
-        stored: Any = await self._client.hget(self.prefix + "progress", str(partition))
+        stored: Any = await self._client.hget(progress_key(self._base), str(partition))
         return None if stored is None else int(stored)
 
     async def dirty(self, limit: int) -> list[tuple[str, int]]:
