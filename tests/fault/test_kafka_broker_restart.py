@@ -8,7 +8,7 @@ import signal
 import time
 
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from tests.support.processes import wait_for
 
 from eventledger_infra.services.kafka import KafkaServer
@@ -53,11 +53,12 @@ def test_high_watermarks_are_read_again_after_the_broker_restarts(private_kafka:
 
         def read_again(expected: int = expected, seen: list[object] = seen) -> bool:
             try:
-                seen[:] = [watermarks.high(PARTITIONS)]
+                high = watermarks.high(PARTITIONS)
             except Exception as error:  # the broker may still be settling: judged by the deadline
                 seen[:] = [error]
                 return False
-            return sum(seen[0].values()) == expected  # type: ignore[union-attr]
+            seen[:] = [high]
+            return sum(high.values()) == expected
 
         try:
             wait_for(read_again, 20, f"the watermarks to read {expected} messages again after a restart")
