@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 
 from confluent_kafka.admin import AdminClient
+from tests.support.kafka_groups import delete_groups
 
 from bench._common import scratch_database
 from eventledger_command.eventstore.postgres import PostgresEventStore
@@ -82,7 +83,8 @@ def replay_rate(
     """Replay from zero through a runner over ``projection``; timed from its first applied batch (the group join,
     a constant three seconds of the broker's initial rebalance delay, is left out) to the last message and then
     ``finish`` (what the read model needs before its answers show everything, if anything)."""
-    event_log = KafkaEventLog(log.settings.kafka_bootstrap, f"{log.namespace}bench-{uuid.uuid4().hex[:8]}")
+    group = f"{log.namespace}bench-{uuid.uuid4().hex[:8]}"
+    event_log = KafkaEventLog(log.settings.kafka_bootstrap, group)
     runner = ProjectionRunner(
         projection,
         event_log,
@@ -103,4 +105,5 @@ def replay_rate(
         elapsed = time.perf_counter() - began
     finally:
         event_log.close()
+        delete_groups(log.settings.kafka_bootstrap, [group])
     return (done - first) / elapsed

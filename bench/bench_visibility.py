@@ -21,6 +21,7 @@ import redis
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from elasticsearch import Elasticsearch
+from tests.support.kafka_groups import delete_groups
 from tests.support.pipeline import Pipeline, pipeline
 
 from eventledger_projections.elasticsearch.names import IndexNames
@@ -87,10 +88,11 @@ def floors(run: Pipeline) -> dict[str, list[float]]:
     producer = Producer(
         {"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 0}
     )
+    group = f"floor-{uuid.uuid4()}"
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"floor-{uuid.uuid4()}",
+            "group.id": group,
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
         }
@@ -124,6 +126,7 @@ def floors(run: Pipeline) -> dict[str, list[float]]:
             es.indices.refresh(index=index)
             measured["elasticsearch write+refresh"].append((time.perf_counter() - began) * 1000)
     consumer.close()
+    delete_groups(settings.kafka_bootstrap, [group])
     admin.delete_topics([topic])
     es.indices.delete(index=index, ignore_unavailable=True)
     es.close()

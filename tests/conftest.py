@@ -20,12 +20,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def endpoints():
-    """The four servers, for the tiers that need them (integration, contract backends, e2e, fault)."""
+    """The four servers, for the tiers that need them (integration, contract backends, e2e, fault).
+
+    Consumer groups that appeared on the broker during the session and are still there at its end are deleted
+    then (rigs delete their own by prefix; this catches the ad-hoc readers), so the broker does not collect them.
+    """
+    from tests.support.kafka_groups import delete_groups, group_ids
     from tests.support.servers import provide_endpoints
 
     try:
         with provide_endpoints() as found:
+            before = group_ids(found.kafka_bootstrap)
             yield found
+            delete_groups(found.kafka_bootstrap, group_ids(found.kafka_bootstrap) - before)
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
 

@@ -28,6 +28,7 @@ from eventledger_query.app import create_app as create_query_app
 from eventledger_query.config import QuerySettings
 from eventledger_query.services import build as build_query
 from tests.support.http_service import serve
+from tests.support.kafka_groups import delete_groups_with_prefix
 from tests.support.processes import free_port, scratch_database
 
 
@@ -90,6 +91,7 @@ def pipeline(projections: tuple[str, ...] | None = None) -> Iterator[Pipeline]:
             query_app = create_query_app(readers)
             query_app.state.operations.ports = ops_ports
             run.query_url = stack.enter_context(serve(query_app))
+            stack.callback(delete_groups_with_prefix, settings.kafka_bootstrap, run.namespace)  # after the stops
             yield run
 
 

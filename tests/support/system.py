@@ -21,6 +21,7 @@ from elasticsearch import Elasticsearch
 from eventledger_infra import system
 from eventledger_infra.process import port_in_use
 from eventledger_infra.settings import Settings
+from tests.support.kafka_groups import delete_groups_with_prefix
 from tests.support.processes import scratch_database
 
 ROLES = ("writer", "reader", "auditor", "admin")
@@ -46,8 +47,11 @@ class RunningSystem:
 
 
 @contextlib.contextmanager
-def running_system(state_dir: Path) -> Iterator[RunningSystem]:
+def running_system(state_dir: Path, *, kafka_port: int | None = None) -> Iterator[RunningSystem]:
+    """``kafka_port``: run the system against that broker (a test's private one) instead of the shared one."""
     base = Settings.from_env()
+    if kafka_port is not None:
+        base = dataclasses.replace(base, kafka_port=kafka_port)
     busy = [spec.name for spec in system.services() if port_in_use("127.0.0.1", spec.port)]
     if busy:
         raise RuntimeError(f"ports of {', '.join(busy)} are taken: stop a running `make up` first (make down)")
@@ -71,6 +75,7 @@ def running_system(state_dir: Path) -> Iterator[RunningSystem]:
             "EVENTLEDGER_GATEWAY_RATE_LIMIT_KEY_PREFIX": f"{key_base}:ratelimit",
             # The test machine runs every tier at once on 2 cores: give read-your-writes room before a 503.
             "EVENTLEDGER_QUERY_MIN_POSITION_WAIT_SECONDS": "10",
+            "EVENTLEDGER_KAFKA_PORT": str(base.kafka_port),
         }
         up = subprocess.run(
             [sys.executable, "-m", "eventledger_infra", "system", "up"],
@@ -96,6 +101,7 @@ def running_system(state_dir: Path) -> Iterator[RunningSystem]:
 
 
 def _clean(settings: Settings, namespace: str, prefix: str, key_base: str) -> None:
+    delete_groups_with_prefix(settings.kafka_bootstrap, namespace, prefix)  # projectors' groups, the faust app
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(namespace)]
     if topics:

@@ -4,74 +4,15 @@ lost or applied twice (clients retry with their Idempotency-Key), and every read
 from __future__ import annotations
 
 import os
-import random
 import signal
-import threading
 import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 from tests.support.processes import wait_for
-from tests.support.servers import Endpoints
-from tests.support.system import ROLES, RunningSystem, running_system
+from tests.support.system import ROLES, RunningSystem
+from tests.support.workload import Depositors
 
 KILLED = ("command", "relay", "projector-postgres", "projector-redis", "projector-elasticsearch", "query", "gateway")
-
-
-@pytest.fixture
-def ledger(endpoints: Endpoints, tmp_path: Path) -> Iterator[RunningSystem]:
-    try:
-        with running_system(tmp_path / "system") as running:
-            yield running
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
-class Depositors:
-    """Clients depositing 1..100 into a few accounts, each deposit retried with its key until it is answered."""
-
-    def __init__(self, client: httpx.Client, accounts: list[str]) -> None:
-        self.client = client
-        self.accounts = accounts
-        self.credited = dict.fromkeys(accounts, 0)
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._run, args=(n,)) for n in range(3)]
-
-    def _run(self, seed: int) -> None:
-        rng = random.Random(seed)
-        while not self.stop.is_set():
-            account, amount, key = rng.choice(self.accounts), rng.randint(1, 100), str(uuid.uuid4())
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                try:
-                    answer = self.client.post(
-                        "/v1/deposits", json={"account_id": account, "amount": amount}, headers={"Idempotency-Key": key}
-                    )
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-                    continue
-                if answer.status_code == 201:
-                    with self.lock:
-                        self.credited[account] += amount
-                    break
-                assert answer.status_code in (429, 502, 503, 504), answer.text
-                time.sleep(0.2)
-            else:
-                raise AssertionError("a deposit was never answered")
-
-    def __enter__(self) -> Depositors:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(180)
 
 
 def test_every_service_sigkilled_under_load_recovers_without_loss_or_duplicates(ledger: RunningSystem) -> None:

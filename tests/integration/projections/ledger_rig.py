@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
+from tests.support.kafka_groups import delete_groups_with_prefix
 from tests.support.processes import ManagedProcess
 
 from eventledger_command.application.commands import (
@@ -344,6 +345,8 @@ def create_topics(bootstrap: str, namespace: str, partitions: int = 3) -> None:
 
 
 def delete_topics(bootstrap: str, namespace: str) -> None:
+    """The namespace's topics and its consumer groups."""
+    delete_groups_with_prefix(bootstrap, namespace)
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for future in admin.delete_topics([namespace + t for t in (*ALL_TOPICS, DEAD_LETTER_TOPIC)]).values():
         with contextlib.suppress(Exception):
