@@ -47,8 +47,11 @@ class RunningSystem:
 
 
 @contextlib.contextmanager
-def running_system(state_dir: Path, *, kafka_port: int | None = None) -> Iterator[RunningSystem]:
-    """``kafka_port``: run the system against that broker (a test's private one) instead of the shared one."""
+def running_system(
+    state_dir: Path, *, kafka_port: int | None = None, extra_env: dict[str, str] | None = None
+) -> Iterator[RunningSystem]:
+    """``kafka_port``: run the system against that broker (a test's private one) instead of the shared one;
+    ``extra_env``: settings of the test's own."""
     base = Settings.from_env()
     if kafka_port is not None:
         base = dataclasses.replace(base, kafka_port=kafka_port)
@@ -76,6 +79,7 @@ def running_system(state_dir: Path, *, kafka_port: int | None = None) -> Iterato
             # The test machine runs every tier at once on 2 cores: give read-your-writes room before a 503.
             "EVENTLEDGER_QUERY_MIN_POSITION_WAIT_SECONDS": "10",
             "EVENTLEDGER_KAFKA_PORT": str(base.kafka_port),
+            **(extra_env or {}),
         }
         up = subprocess.run(
             [sys.executable, "-m", "eventledger_infra", "system", "up"],
