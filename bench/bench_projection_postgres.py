@@ -43,6 +43,7 @@ from eventledger_projections.postgres.rows import AccountRow, EntryRow, Transfer
 from eventledger_projections.postgres.schema import ReadModelSchemas
 from eventledger_projections.postgres.writer import ReadModelWriter
 from eventledger_projections.rebuild.source import EventStoreSource
+from eventledger_runtime.eventlog import PostgresEventLogReader
 
 EVENTS = 20_000
 ACCOUNTS = 500
@@ -152,7 +153,7 @@ def projection_rate(log: PublishedLog) -> float:
 
 
 def rebuild_rate(settings: Settings, events: int) -> float:
-    source = EventStoreSource(settings.postgres_dsn)
+    source = EventStoreSource(PostgresEventLogReader(settings.postgres_dsn))
     base = f"bench_rb_{uuid.uuid4().hex[:8]}"
     try:
         began = time.perf_counter()

@@ -26,8 +26,8 @@ from eventledger_projections.redis.settings import OPS_PORT as REDIS_OPS_PORT
 from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEventLog, ensure_topics
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC, DeadLetterSink, EventLog
 from eventledger_projections.runtime.port import Projection
-from eventledger_projections.runtime.relay_checkpoint import PostgresRelayCheckpoint
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
+from eventledger_runtime.eventlog import PostgresEventLogReader
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,10 @@ def _postgres(settings: ProjectionSettings, infra: Settings) -> Projection:
 
 
 def _rebuild_postgres(settings: ProjectionSettings, infra: Settings, listener: RebuildListener) -> RebuildReport:
-    source = EventStoreSource(event_store_dsn(settings, infra), relay_checkpoint=settings.relay_checkpoint_name)
+    source = EventStoreSource(
+        PostgresEventLogReader(event_store_dsn(settings, infra), name="rebuild-source"),
+        relay_checkpoint=settings.relay_checkpoint_name,
+    )
     try:
         rebuild = PostgresRebuild(
             infra.postgres_dsn,
@@ -117,7 +120,8 @@ def build_projector(
     infra = infra or Settings.from_env()
     spec = PROJECTIONS[name]
     projection = spec.factory(settings, infra)
-    relay = PostgresRelayCheckpoint(event_store_dsn(settings, infra), settings.relay_checkpoint_name)
+    event_store = PostgresEventLogReader(event_store_dsn(settings, infra), pool_size=1, name="relay-checkpoint")
+    checkpoint_name = settings.relay_checkpoint_name
     if event_log is None:
         event_log = KafkaEventLog(
             infra.kafka_bootstrap, group_id(name, settings), session_timeout_ms=settings.session_timeout_ms
@@ -134,8 +138,10 @@ def build_projector(
         progress_interval=settings.progress_interval_seconds,
         after_store_write=_kill_after(settings.test_kill_after_batches) if settings.test_kill_after_batches else None,
     )
-    runner = ProjectionRunner(projection, event_log, dead_letters, relay, config)
-    return Projector(name, projection, runner, [projection.close, relay.close, dead_letters.close])
+    runner = ProjectionRunner(
+        projection, event_log, dead_letters, lambda: event_store.checkpoint(checkpoint_name), config
+    )
+    return Projector(name, projection, runner, [projection.close, event_store.close, dead_letters.close])
 
 
 def prepare_topics(name: str, settings: ProjectionSettings, infra: Settings) -> None:

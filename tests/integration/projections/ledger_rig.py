@@ -41,7 +41,6 @@ from eventledger_command.config import CommandSettings
 from eventledger_command.domain import DomainError
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import RecordedEvent
-from eventledger_command.relay.checkpoint import PostgresCheckpoints
 from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import (
@@ -59,6 +58,7 @@ from eventledger_infra.settings import Settings
 from eventledger_projections.postgres import reflected_position
 from eventledger_projections.runtime.kafka import ensure_topics
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
+from eventledger_runtime.eventlog import PostgresEventLogReader
 
 Move = tuple[Command, Callable[[], None]]
 """A command and what the workload notes down once it was accepted."""
@@ -355,7 +355,7 @@ def relay_running(
     store: PostgresEventStore, dsn: str, bootstrap: str, namespace: str, checkpoint: str = "kafka-relay"
 ) -> Iterator[Relay]:
     """The write side's relay, in a thread, publishing into the namespaced topics."""
-    checkpoints = PostgresCheckpoints(dsn)
+    checkpoints = PostgresEventLogReader(dsn)
     publisher = KafkaEventPublisher(bootstrap, client_id=f"relay-{namespace}")
     relay = Relay(store, publisher, checkpoints, RelayConfig(checkpoint_name=checkpoint, topic_namespace=namespace))
     thread = threading.Thread(target=relay.run, name="relay", daemon=True)

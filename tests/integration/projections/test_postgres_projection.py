@@ -47,6 +47,7 @@ from eventledger_projections.bootstrap import Projector, build_projector
 from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.postgres import PostgresRebuild, RebuildConfig, reflected_position
 from eventledger_projections.rebuild.source import EventStoreSource
+from eventledger_runtime.eventlog import PostgresEventLogReader
 
 
 @dataclass
@@ -260,7 +261,7 @@ def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_bac
         writer = threading.Thread(target=workload.run, args=(150,))
         sampler.start()
         writer.start()
-        source = EventStoreSource(rig.dsn)
+        source = EventStoreSource(PostgresEventLogReader(rig.dsn))
         try:
             report = PostgresRebuild(
                 rig.dsn,

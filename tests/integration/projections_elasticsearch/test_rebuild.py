@@ -23,11 +23,9 @@ from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames, read_position
 from eventledger_projections.elasticsearch.__main__ import main
 from eventledger_projections.elasticsearch.indices import existing_versions, live_version
-from eventledger_projections.elasticsearch.logsource import RelevantEventsSource
 from eventledger_projections.elasticsearch.projection import SwitchInProgress
 from eventledger_projections.elasticsearch.rebuild import Rebuild, RebuildRefused
-from eventledger_projections.elasticsearch.safehead import SafeHead
-from eventledger_projections.elasticsearch.wiring import build_projection, run_rebuild
+from eventledger_projections.elasticsearch.wiring import build_projection, relevant_events_source, run_rebuild
 from eventledger_projections.elasticsearch.writer import RELEVANT_EVENT_TYPES
 
 
@@ -50,7 +48,8 @@ def appended(dsn: str, script: LedgerScript, since: int = 0) -> list[EventEnvelo
 
 
 def rebuild(es: Elasticsearch, dsn: str, names: IndexNames, **options: object) -> Rebuild:
-    return Rebuild(es, RelevantEventsSource(dsn), SafeHead(dsn), names, batch_size=50, **options)  # type: ignore[arg-type]
+    source = relevant_events_source(dsn)
+    return Rebuild(es, source, source.log.safe_head, names, batch_size=50, **options)  # type: ignore[arg-type]
 
 
 def test_a_rebuild_replays_the_event_store_beside_the_live_version_and_switches(
@@ -93,7 +92,7 @@ def test_events_applied_by_the_live_projector_just_before_the_switch_are_not_los
     script.post(hold)
     late_from = len(recorded)
     settlement: list[EventEnvelope] = []
-    heads = SafeHead(store_dsn)
+    heads = relevant_events_source(store_dsn)
     calls = 0
 
     def safe_head() -> int:
@@ -101,7 +100,7 @@ def test_events_applied_by_the_live_projector_just_before_the_switch_are_not_los
         (which writes them into the old version) before the switch; the settlement is held back."""
         nonlocal calls
         calls += 1
-        head = heads()
+        head = heads.log.safe_head()
         if calls == 2:
             late = appended(store_dsn, script, since=late_from)
             settlement.extend(e for e in late if isinstance(e.payload, TransferPendingPosted))
@@ -118,7 +117,7 @@ def test_events_applied_by_the_live_projector_just_before_the_switch_are_not_los
             other.apply(partitioner.place(settlement))
         assert read_position(es, progress_index=names.progress) <= cap
 
-    job = Rebuild(es, RelevantEventsSource(store_dsn), safe_head, names, batch_size=25, on_switch=on_switch)
+    job = Rebuild(es, heads, safe_head, names, batch_size=25, on_switch=on_switch)
     job.run()
     heads.close()
     other.apply(partitioner.place(settlement))

@@ -12,11 +12,10 @@ import sys
 from eventledger_infra.settings import Settings
 from eventledger_projections.elasticsearch.client import elasticsearch_client
 from eventledger_projections.elasticsearch.indices import live_version
-from eventledger_projections.elasticsearch.logsource import RelevantEventsSource
 from eventledger_projections.elasticsearch.names import DEFAULT_PREFIX, PREFIX_VARIABLE, IndexNames
 from eventledger_projections.elasticsearch.progress import ProgressStore
 from eventledger_projections.elasticsearch.rebuild import Rebuild, RebuildRefused
-from eventledger_projections.elasticsearch.safehead import SafeHead
+from eventledger_projections.elasticsearch.wiring import relevant_events_source
 from eventledger_projections.rebuild.progress import ProgressBar
 
 
@@ -36,13 +35,13 @@ class _BarListener:
 def rebuild(settings: Settings, names: IndexNames, args: argparse.Namespace) -> int:
     dsn = args.dsn or settings.postgres_dsn
     es = elasticsearch_client(settings.elasticsearch_url, request_timeout=60)
-    source, safe_head = RelevantEventsSource(dsn), SafeHead(dsn)
+    source = relevant_events_source(dsn)
     listener = _BarListener(f"rebuild {names.transfers}")
     try:
         job = Rebuild(
             es,
             source,
-            safe_head,
+            source.log.safe_head,
             names,
             batch_size=args.batch_size,
             replicas=args.replicas,
@@ -57,7 +56,6 @@ def rebuild(settings: Settings, names: IndexNames, args: argparse.Namespace) -> 
             return 2
         listener.bar.finish()
     finally:
-        safe_head.close()
         source.close()
         es.close()
     print(

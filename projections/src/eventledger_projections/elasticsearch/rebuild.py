@@ -43,8 +43,8 @@ from eventledger_projections.elasticsearch.writer import TransferIndexWriter, Wr
 
 
 class LogSource(Protocol):
-    """What a rebuild reads (:class:`~.logsource.RelevantEventsSource`; the shared
-    :class:`~eventledger_projections.rebuild.source.EventStoreSource` fits too). ``read`` runs in a reader thread
+    """What a rebuild reads (:class:`~eventledger_projections.rebuild.source.EventStoreSource`, restricted to the
+    relevant events by :func:`~.wiring.relevant_events_source`). ``read`` runs in a reader thread
     (:mod:`.pages`), never at the same time as ``count``."""
 
     def read(self, after: int, upto: int, limit: int) -> list[EventEnvelope]: ...
@@ -76,7 +76,7 @@ class RebuildReport:
 
 class Rebuild:
     """One rebuild of the read model named by ``names``. ``safe_head`` answers a bound at or above every event
-    committed before it is called (:class:`~.safehead.SafeHead`). ``on_switch(cap)`` runs right after the alias
+    committed before it is called (the event-log reader's ``safe_head``). ``on_switch(cap)`` runs right after the alias
     switch, before the final catch-up (operators log it; tests observe the capped window)."""
 
     def __init__(

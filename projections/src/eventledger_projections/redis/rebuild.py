@@ -36,7 +36,7 @@ from eventledger_projections.redis.keys import KeySpace
 from eventledger_projections.redis.operations import Operation, flatten
 from eventledger_projections.redis.pages import OperationPages
 from eventledger_projections.redis.versions import RebuildLock, delete_version, live_version, versions
-from eventledger_projections.runtime.relay_checkpoint import RELAY_CHECKPOINT
+from eventledger_runtime.eventlog import RELAY_CHECKPOINT, PostgresEventLogReader
 
 log = logging.getLogger(__name__)
 
@@ -133,12 +133,13 @@ class RedisRebuild:
         self._skipped = 0
 
     def run(self) -> RedisRebuildReport:
-        self._source = EventStoreSource(self._dsn, relay_checkpoint=self._relay_checkpoint)
-        self._pages = OperationPages(self._dsn)
+        self._source = EventStoreSource(
+            PostgresEventLogReader(self._dsn, name="rebuild-source"), relay_checkpoint=self._relay_checkpoint
+        )
+        self._pages = OperationPages(self._source.log)
         try:
             return self._run()
         finally:
-            self._pages.close()
             self._source.close()
 
     def _run(self) -> RedisRebuildReport:
