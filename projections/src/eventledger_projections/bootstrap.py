@@ -17,7 +17,7 @@ from eventledger_infra.settings import Settings
 from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.elasticsearch import wiring as elasticsearch_wiring
 from eventledger_projections.elasticsearch.projection import ElasticsearchProjection
-from eventledger_projections.postgres.projection import PostgresReadModel
+from eventledger_projections.postgres.projection import PostgresProjection
 from eventledger_projections.postgres.rebuild import PostgresRebuild, RebuildConfig, RebuildListener, RebuildReport
 from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_projections.redis.projection import RedisProjection
@@ -36,7 +36,7 @@ RebuildFunction = Callable[[ProjectionSettings, Settings, RebuildListener], Any]
 
 
 def _postgres(settings: ProjectionSettings, infra: Settings) -> Projection:
-    return PostgresReadModel(infra.postgres_dsn, base_schema=settings.postgres_schema)
+    return PostgresProjection(infra.postgres_dsn, base_schema=settings.postgres_schema)
 
 
 def _rebuild_postgres(settings: ProjectionSettings, infra: Settings, listener: RebuildListener) -> RebuildReport:
@@ -68,7 +68,7 @@ class ProjectionSpec:
 
 
 PROJECTIONS: dict[str, ProjectionSpec] = {
-    "postgres": ProjectionSpec(_postgres, PostgresReadModel.topics, ops_port=18101, rebuild=_rebuild_postgres),
+    "postgres": ProjectionSpec(_postgres, PostgresProjection.topics, ops_port=18101, rebuild=_rebuild_postgres),
     "redis": ProjectionSpec(
         build_redis_projection, RedisProjection.topics, ops_port=REDIS_OPS_PORT, rebuild=rebuild_redis
     ),
