@@ -38,7 +38,7 @@ from eventledger_projections.elasticsearch.client import elasticsearch_client
 from eventledger_projections.elasticsearch.documents import HolderNames, TransferState, fold, to_document
 from eventledger_projections.elasticsearch.holders import EXTERNAL_HOLDER_NAME
 from eventledger_projections.elasticsearch.indices import create_version, ensure_read_model
-from eventledger_projections.elasticsearch.rebuild import Rebuild
+from eventledger_projections.elasticsearch.rebuild import ElasticsearchRebuild
 from eventledger_projections.elasticsearch.wiring import relevant_events_source
 
 RAW = "raw helpers.bulk (same documents)"
@@ -167,7 +167,7 @@ class Bench:
         source = relevant_events_source(dsn)
         try:
             began = time.perf_counter()
-            Rebuild(self.es, source, source.log.safe_head, names, batch_size=2000).run()
+            ElasticsearchRebuild(self.es, source, source.log.safe_head, names, batch_size=2000).run()
             return self.events / (time.perf_counter() - began)
         finally:
             source.close()

@@ -22,6 +22,7 @@ import psycopg
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 from tests.support.processes import ManagedProcess
+from tests.support.projector_launcher import KILL_AFTER_BATCHES, REPOSITORY
 
 from eventledger_command.application.commands import (
     CloseAccount,
@@ -400,7 +401,9 @@ def settings_for(database: str) -> Settings:
 
 
 class ProjectorProcess(ManagedProcess):
-    """``python -m eventledger_projections <name>`` as a child process (killable, restartable)."""
+    """``python -m eventledger_projections run <name>`` as a child process (killable, restartable). With
+    ``EVENTLEDGER_PROJECTION_TEST_KILL_AFTER_BATCHES`` in its environment it runs through the test launcher
+    (:mod:`tests.support.projector_launcher`), which kills it after that batch's store write."""
 
     def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
         super().__init__("eventledger_projections", env, log_dir)
@@ -410,9 +413,15 @@ class ProjectorProcess(ManagedProcess):
     def start(self, **extra_env: str) -> None:
         self.starts += 1
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed when it exits
+        env = {**self.env, **extra_env}
+        if env.get(KILL_AFTER_BATCHES):
+            command = ["-m", "tests.support.projector_launcher", self.name]
+        else:
+            command = ["-m", self.module, "run", self.name]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module, self.name],
-            env={**self.env, **extra_env},
+            [sys.executable, *command],
+            env=env,
+            cwd=REPOSITORY,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -279,7 +279,7 @@ def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_bac
         done.set()
         sampler.join(10)
 
-    assert report.version.schema == "read_model_v2"
+    assert (report.version, report.where, report.previous) == (2, "read_model_v2", 1)
     assert report.events >= 250
     assert report.skipped == 0
     assert _live_version(rig) == (2, "read_model_v2")

@@ -34,7 +34,7 @@ from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
 from eventledger_projections.elasticsearch.indices import existing_versions, live_version
 from eventledger_projections.elasticsearch.mappings import HOLDERS_MAPPING, TRANSFERS_MAPPING
-from eventledger_projections.elasticsearch.rebuild import Rebuild
+from eventledger_projections.elasticsearch.rebuild import ElasticsearchRebuild
 from eventledger_projections.elasticsearch.wiring import relevant_events_source
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 
@@ -138,7 +138,7 @@ def test_a_rebuild_while_commands_keep_coming_switches_versions_and_loses_nothin
         writer.start()
         try:
             heads["start"] = safe_head()
-            job = Rebuild(
+            job = ElasticsearchRebuild(
                 es,
                 source,
                 safe_head,
@@ -148,7 +148,7 @@ def test_a_rebuild_while_commands_keep_coming_switches_versions_and_loses_nothin
                 on_switch=lambda cap: heads.update(cap=cap, reflected=projection.reflected_position()),
             )
             report = job.run()
-            wait_for(lambda: safe_head() > report.position + 50, 60, "commands after the switch")
+            wait_for(lambda: safe_head() > report.built_to + 50, 60, "commands after the switch")
         finally:
             stop.set()
             writer.join(60)

@@ -2,7 +2,7 @@
 
 from eventledger_projections.postgres.position import reflected_position
 from eventledger_projections.postgres.projection import PostgresProjection
-from eventledger_projections.postgres.rebuild import PostgresRebuild, RebuildConfig, RebuildReport
+from eventledger_projections.postgres.rebuild import PostgresRebuild, RebuildConfig
 from eventledger_projections.postgres.schema import ReadModelSchemas, Version
 
 __all__ = [
@@ -10,7 +10,6 @@ __all__ = [
     "PostgresRebuild",
     "ReadModelSchemas",
     "RebuildConfig",
-    "RebuildReport",
     "Version",
     "reflected_position",
 ]
