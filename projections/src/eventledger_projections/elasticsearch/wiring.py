@@ -76,11 +76,14 @@ def status(settings: ProjectionSettings, infra: Settings) -> dict[str, object]:
     names = IndexNames.from_env()
     es = elasticsearch_client(infra.elasticsearch_url, request_timeout=10)
     try:
+        live = live_version(es, names)
+        if live is None:
+            return {"index prefix": names.prefix, "live version": None}
         progress = ProgressStore(es, names)
         offsets = progress.offsets()
         answer: dict[str, object] = {
             "index prefix": names.prefix,
-            "live version": live_version(es, names),
+            "live version": live,
             "reflected position": progress.reflected_position(),
         }
         cap = progress.cap()
