@@ -14,7 +14,6 @@ from tests.support.kafka_groups import delete_groups
 
 from bench._common import scratch_database
 from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_command.relay.checkpoint import PostgresCheckpoints
 from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS, EventEnvelope
@@ -24,6 +23,7 @@ from eventledger_projections.runtime.kafka import KafkaEventLog
 from eventledger_projections.runtime.memory import InMemoryBroker, InMemoryDeadLetters
 from eventledger_projections.runtime.port import Projection
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
+from eventledger_runtime.eventlog import PostgresEventLogReader
 
 PARTITIONS = 6
 
@@ -51,7 +51,7 @@ def published_log(base: Settings, build: Callable[[PostgresEventStore], None], w
             build(store)
             _publish(store, settings, namespace)
             head = store.head_position()
-            source = EventStoreSource(settings.postgres_dsn)
+            source = EventStoreSource(PostgresEventLogReader(settings.postgres_dsn))
             envelopes = source.read(0, head, 10**9)
             source.close()
             yield PublishedLog(settings, namespace, head, envelopes)
@@ -64,7 +64,7 @@ def published_log(base: Settings, build: Callable[[PostgresEventStore], None], w
 
 def _publish(store: PostgresEventStore, settings: Settings, namespace: str) -> None:
     ensure_topics(settings.kafka_bootstrap, [namespace + t for t in ALL_TOPICS], PARTITIONS)
-    checkpoints = PostgresCheckpoints(settings.postgres_dsn)
+    checkpoints = PostgresEventLogReader(settings.postgres_dsn)
     publisher = KafkaEventPublisher(settings.kafka_bootstrap)
     relay = Relay(store, publisher, checkpoints, RelayConfig(topic_namespace=namespace))
     head = store.head_position()

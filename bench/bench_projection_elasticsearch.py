@@ -38,9 +38,8 @@ from eventledger_projections.elasticsearch.client import elasticsearch_client
 from eventledger_projections.elasticsearch.documents import HolderNames, TransferState, fold, to_document
 from eventledger_projections.elasticsearch.holders import EXTERNAL_HOLDER_NAME
 from eventledger_projections.elasticsearch.indices import create_version, ensure_read_model
-from eventledger_projections.elasticsearch.logsource import RelevantEventsSource
-from eventledger_projections.elasticsearch.rebuild import Rebuild
-from eventledger_projections.elasticsearch.safehead import SafeHead
+from eventledger_projections.elasticsearch.rebuild import ElasticsearchRebuild
+from eventledger_projections.elasticsearch.wiring import relevant_events_source
 
 RAW = "raw helpers.bulk (same documents)"
 REBUILD = "rebuild from the event store"
@@ -165,13 +164,12 @@ class Bench:
         names = self.fresh("rebuild")
         ensure_read_model(self.es, names)
         dsn = self.log.settings.postgres_dsn
-        source, safe_head = RelevantEventsSource(dsn), SafeHead(dsn)
+        source = relevant_events_source(dsn)
         try:
             began = time.perf_counter()
-            Rebuild(self.es, source, safe_head, names, batch_size=2000).run()
+            ElasticsearchRebuild(self.es, source, source.log.safe_head, names, batch_size=2000).run()
             return self.events / (time.perf_counter() - began)
         finally:
-            safe_head.close()
             source.close()
 
     def drop(self) -> None:

@@ -37,12 +37,13 @@ from eventledger_events import (
 )
 from eventledger_infra.settings import Settings
 from eventledger_projections.postgres.fold import ReadModelFold
-from eventledger_projections.postgres.projection import PostgresReadModel
+from eventledger_projections.postgres.projection import PostgresProjection
 from eventledger_projections.postgres.rebuild import PostgresRebuild, RebuildConfig
 from eventledger_projections.postgres.rows import AccountRow, EntryRow, TransferRow
 from eventledger_projections.postgres.schema import ReadModelSchemas
 from eventledger_projections.postgres.writer import ReadModelWriter
 from eventledger_projections.rebuild.source import EventStoreSource
+from eventledger_runtime.eventlog import PostgresEventLogReader
 
 EVENTS = 20_000
 ACCOUNTS = 500
@@ -144,7 +145,7 @@ def build_log(store: PostgresEventStore) -> None:
 
 # ---------------------------------------------------------------------- contenders
 def projection_rate(log: PublishedLog) -> float:
-    projection = PostgresReadModel(log.settings.postgres_dsn, base_schema=f"bench_rm_{uuid.uuid4().hex[:8]}")
+    projection = PostgresProjection(log.settings.postgres_dsn, base_schema=f"bench_rm_{uuid.uuid4().hex[:8]}")
     try:
         return replay_rate(projection, log, BATCH)
     finally:
@@ -152,7 +153,7 @@ def projection_rate(log: PublishedLog) -> float:
 
 
 def rebuild_rate(settings: Settings, events: int) -> float:
-    source = EventStoreSource(settings.postgres_dsn)
+    source = EventStoreSource(PostgresEventLogReader(settings.postgres_dsn))
     base = f"bench_rb_{uuid.uuid4().hex[:8]}"
     try:
         began = time.perf_counter()

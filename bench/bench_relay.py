@@ -16,11 +16,11 @@ from tests.support.ledger_events import credit, open_account
 from bench._common import alternate, report, scratch_database, timed_rate
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import AppendRequest
-from eventledger_command.relay.checkpoint import InMemoryCheckpoints
 from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics, producer_config
 from eventledger_command.relay.relay import Relay, RelayConfig, kafka_record_of
 from eventledger_events import ALL_TOPICS, KafkaRecord
 from eventledger_infra.settings import Settings
+from eventledger_runtime.eventlog import InMemoryEventLog
 
 EVENTS = 20_000
 ROUNDS = 3
@@ -55,7 +55,7 @@ def bare_producer_rate(bootstrap: str, records: list[KafkaRecord]) -> float:
 def relay_rate(store: PostgresEventStore, bootstrap: str, namespace: str) -> float:
     def run() -> int:
         publisher = KafkaEventPublisher(bootstrap, client_id="bench-relay")
-        relay = Relay(store, publisher, InMemoryCheckpoints(), RelayConfig(topic_namespace=namespace))
+        relay = Relay(store, publisher, InMemoryEventLog(), RelayConfig(topic_namespace=namespace))
         published = 0
         while count := relay.run_once():
             published += count

@@ -15,10 +15,10 @@ from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import AppendRequest
-from eventledger_command.relay.checkpoint import PostgresCheckpoints
 from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS, decode_avro
+from eventledger_runtime.eventlog import PostgresEventLogReader
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def namespace(endpoints: Endpoints) -> Iterator[str]:
 def test_the_relay_publishes_every_event_with_key_avro_value_and_headers(endpoints: Endpoints, namespace: str) -> None:
     with isolated_schema(endpoints.postgres_dsn) as dsn:
         store = PostgresEventStore(dsn)
-        checkpoints = PostgresCheckpoints(dsn)
+        checkpoints = PostgresEventLogReader(dsn)
         topics = [namespace + t for t in ALL_TOPICS]
         ensure_topics(endpoints.kafka_bootstrap, topics, partitions=4)
         accounts = [uuid.uuid4() for _ in range(10)]
@@ -54,7 +54,7 @@ def test_the_relay_publishes_every_event_with_key_avro_value_and_headers(endpoin
         recorded = store.read_all(limit=1000)
         report = check_at_least_once_in_order(recorded, delivered)
         assert report["messages"] == 50
-        assert checkpoints.load("kafka-relay") == recorded[-1].position
+        assert checkpoints.checkpoint("kafka-relay") == recorded[-1].position
 
         first = delivered[0]
         assert first.topic == namespace + "eventledger.accounts.v1"

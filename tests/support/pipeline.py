@@ -16,7 +16,6 @@ from eventledger_command.bootstrap import Container
 from eventledger_command.bootstrap import build as build_command
 from eventledger_command.config import CommandSettings
 from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_command.relay.checkpoint import PostgresCheckpoints
 from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS
@@ -27,6 +26,7 @@ from eventledger_projections.config import ProjectionSettings
 from eventledger_query.app import create_app as create_query_app
 from eventledger_query.config import QuerySettings
 from eventledger_query.services import build as build_query
+from eventledger_runtime.eventlog import PostgresEventLogReader
 from tests.support.http_service import serve
 from tests.support.kafka_groups import delete_groups_with_prefix
 from tests.support.processes import free_port, scratch_database
@@ -106,7 +106,8 @@ def _status(name: str, projector: Projector) -> Callable[[], dict[str, object]]:
 def _relay(settings: Settings, namespace: str) -> tuple[Callable[[], None], Callable[[], None]]:
     store = PostgresEventStore(settings.postgres_dsn, pool_size=2)
     publisher = KafkaEventPublisher(settings.kafka_bootstrap)
-    relay = Relay(store, publisher, PostgresCheckpoints(settings.postgres_dsn), RelayConfig(topic_namespace=namespace))
+    checkpoints = PostgresEventLogReader(settings.postgres_dsn)
+    relay = Relay(store, publisher, checkpoints, RelayConfig(topic_namespace=namespace))
 
     def stop() -> None:
         relay.stop()
@@ -116,6 +117,7 @@ def _relay(settings: Settings, namespace: str) -> tuple[Callable[[], None], Call
             relay.run()
         finally:
             publisher.close()
+            checkpoints.close()
             store.close()
 
     return run, stop

@@ -50,9 +50,9 @@ def services() -> list[ServiceSpec]:
         ServiceSpec("relay", "eventledger_command.relay", port=_port("RELAY_OPS_PORT", 18091)),
         # Projectors answer on their registered ops ports (eventledger_projections.bootstrap.PROJECTIONS), which is
         # where the query service's admin routes look for them.
-        ServiceSpec("projector-postgres", "eventledger_projections", ("postgres",), 18101),
-        ServiceSpec("projector-redis", "eventledger_projections", ("redis",), 18102),
-        ServiceSpec("projector-elasticsearch", "eventledger_projections", ("elasticsearch",), 18103),
+        ServiceSpec("projector-postgres", "eventledger_projections", ("run", "postgres"), 18101),
+        ServiceSpec("projector-redis", "eventledger_projections", ("run", "redis"), 18102),
+        ServiceSpec("projector-elasticsearch", "eventledger_projections", ("run", "elasticsearch"), 18103),
         ServiceSpec(
             "stream-windows", "eventledger_projections.streaming", ("worker",), _port("STREAMING_OPS_PORT", 18111)
         ),

@@ -1,8 +1,15 @@
-"""``python -m eventledger_projections <projection>``: run a projector (ops HTTP on /healthz /readyz /metrics;
-SIGTERM/SIGINT stop it cleanly, SIGUSR1 pauses it, SIGUSR2 resumes it).
+"""One command line for every read model: ``python -m eventledger_projections <command> <name>``.
 
-``python -m eventledger_projections rebuild <projection>``: rebuild that read model from the event store beside the
-live one, with a progress bar, then switch to it atomically.
+- ``run <name>``: run the projector (ops HTTP on /healthz /readyz /metrics /status; SIGTERM/SIGINT stop it cleanly,
+  SIGUSR1 pauses it, SIGUSR2 resumes it).
+- ``rebuild <name> [--force]``: rebuild the read model from the event store beside the live one, with a progress
+  bar, then switch to it atomically. ``--force`` discards versions an abandoned rebuild left behind (Elasticsearch
+  refuses to start without it; the others drop them anyway).
+- ``status <name>``: the live version, the reflected position and per-partition progress.
+
+``<name>`` is one of :data:`~eventledger_projections.bootstrap.PROJECTIONS` (postgres, redis, elasticsearch). Settings
+come from the ``EVENTLEDGER_*`` variables. The stream job has its own worker entry (``python -m
+eventledger_projections.streaming worker``): faust owns its process.
 """
 
 from __future__ import annotations
@@ -12,55 +19,59 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 from eventledger_infra import probes
 from eventledger_infra.ops_http import serve_ops
 from eventledger_infra.settings import Settings
 from eventledger_projections.bootstrap import PROJECTIONS, build_projector, event_store_dsn, group_id, prepare_topics
 from eventledger_projections.config import ProjectionSettings
-from eventledger_projections.postgres.rebuild import RebuildListener
-from eventledger_projections.rebuild.progress import ProgressBar
-from eventledger_projections.runtime.relay_checkpoint import PostgresRelayCheckpoint
+from eventledger_projections.rebuild.port import RebuildRefused
+from eventledger_projections.rebuild.progress import ProgressBarListener
+from eventledger_runtime.eventlog import PostgresEventLogReader
 from eventledger_runtime.watchdog import EXIT_STALLED, Sample, Watchdog
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eventledger_projections")
-    parser.add_argument("words", nargs="+", metavar="<projection> | rebuild <projection>")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for command, text in (
+        ("run", "run the projector"),
+        ("rebuild", "rebuild the read model from the event store and switch to it"),
+        ("status", "live version, reflected position, per-partition progress"),
+    ):
+        sub = commands.add_parser(command, help=text)
+        sub.add_argument("name", choices=sorted(PROJECTIONS), metavar="name", help=", ".join(sorted(PROJECTIONS)))
+        if command == "rebuild":
+            sub.add_argument("--force", action="store_true", help="discard versions left beside the live one")
     args = parser.parse_args(argv)
-    words: list[str] = args.words
-    if words[0] == "rebuild" and len(words) == 2:
-        return rebuild(words[1])
-    if len(words) == 1:
-        return run(words[0])
-    parser.error("expected <projection> or rebuild <projection>")
-    return 2
+    if args.command == "run":
+        return run(args.name)
+    if args.command == "rebuild":
+        return rebuild(args.name, force=args.force)
+    return status(args.name)
 
 
-def _known(name: str) -> bool:
-    if name in PROJECTIONS:
-        return True
-    print(f"unknown projection {name!r}; known: {', '.join(sorted(PROJECTIONS))}", file=sys.stderr)
-    return False
-
-
-def run(name: str) -> int:
-    if not _known(name):
-        return 2
+def run(name: str, *, after_store_write: Callable[[int], None] | None = None) -> int:
+    """Run the projector ``name`` until stopped; ``after_store_write`` is the runner's seam (tests wrap it)."""
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s projection-{name} %(message)s")
     settings = ProjectionSettings()
     infra = Settings.from_env()
-    projector = build_projector(name, settings, infra)
+    projector = build_projector(name, settings, infra, after_store_write=after_store_write)
     runner = projector.runner
     signal.signal(signal.SIGTERM, lambda *_: runner.stop())
     signal.signal(signal.SIGINT, lambda *_: runner.stop())
     signal.signal(signal.SIGUSR1, lambda *_: runner.pause())
     signal.signal(signal.SIGUSR2, lambda *_: runner.resume())
-    head = PostgresRelayCheckpoint(event_store_dsn(settings, infra), settings.relay_checkpoint_name)
-    projector.closers.insert(0, head.close)
+    event_log = PostgresEventLogReader(event_store_dsn(settings, infra), pool_size=1, name="watchdog")
+    projector.closers.insert(0, event_log.close)
     watchdog = Watchdog(
         f"projection-{name}",
-        lambda: Sample(head(), projector.projection.reflected_position(), runner.paused),
+        lambda: Sample(
+            event_log.checkpoint(settings.relay_checkpoint_name),
+            projector.projection.reflected_position(),
+            runner.paused,
+        ),
         runner.stop,
     )
 
@@ -101,29 +112,27 @@ def run(name: str) -> int:
     return EXIT_STALLED if watchdog.stall_reason is not None else 0
 
 
-class _BarListener(RebuildListener):
-    def __init__(self, name: str) -> None:
-        self.bar = ProgressBar(0, label=f"rebuild {name}")
-
-    def planned(self, events: int) -> None:
-        self.bar.extend(events)
-
-    def replayed(self, events: int) -> None:
-        self.bar.advance(events)
-
-
-def rebuild(name: str) -> int:
-    if not _known(name):
-        return 2
-    spec = PROJECTIONS[name]
-    if spec.rebuild is None:
-        print(f"projection {name!r} has no rebuild", file=sys.stderr)
-        return 2
+def rebuild(name: str, *, force: bool = False) -> int:
     logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s %(levelname)s rebuild-{name} %(message)s")
-    listener = _BarListener(name)
-    report = spec.rebuild(ProjectionSettings(), Settings.from_env(), listener)
+    listener = ProgressBarListener(f"rebuild {name}")
+    try:
+        report = PROJECTIONS[name].rebuild(ProjectionSettings(), Settings.from_env(), listener, force=force)
+    except RebuildRefused as refused:
+        print(f"not rebuilding {name}: {refused}", file=sys.stderr)
+        return 1
     listener.bar.finish()
     print(f"rebuilt {name}: {report}")
+    return 0
+
+
+def status(name: str) -> int:
+    for key, value in PROJECTIONS[name].status(ProjectionSettings(), Settings.from_env()).items():
+        if isinstance(value, list):
+            print(f"{key}:")
+            for line in value:
+                print(f"  {line}")
+        else:
+            print(f"{key}: {value}")
     return 0
 
 

@@ -1,79 +1,78 @@
 """The one place that wires projectors: settings in, a runner over Kafka and a read model out.
 
-A new read model registers here: a factory for its :class:`Projection`, its default ops port, and its rebuild.
-Nothing connects at import time.
+Each read model has a ``wiring`` module of one shape (``postgres/wiring.py``, ``redis/wiring.py``,
+``elasticsearch/wiring.py``): ``NAME``, ``TOPICS``, ``OPS_PORT``, ``build_projection``, ``run_rebuild`` and ``status``.
+A new read model adds such a module and registers it in :data:`PROJECTIONS`. Nothing connects at import time.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
 from eventledger_infra.settings import Settings
 from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.elasticsearch import wiring as elasticsearch_wiring
-from eventledger_projections.elasticsearch.projection import ElasticsearchProjection
-from eventledger_projections.postgres.projection import PostgresReadModel
-from eventledger_projections.postgres.rebuild import PostgresRebuild, RebuildConfig, RebuildListener, RebuildReport
-from eventledger_projections.rebuild.source import EventStoreSource
-from eventledger_projections.redis.projection import RedisProjection
-from eventledger_projections.redis.service import build_redis_projection, rebuild_redis
-from eventledger_projections.redis.settings import OPS_PORT as REDIS_OPS_PORT
+from eventledger_projections.postgres import wiring as postgres_wiring
+from eventledger_projections.rebuild.port import RebuildListener, RebuildReport
+from eventledger_projections.redis import wiring as redis_wiring
 from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEventLog, ensure_topics
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC, DeadLetterSink, EventLog
 from eventledger_projections.runtime.port import Projection
-from eventledger_projections.runtime.relay_checkpoint import PostgresRelayCheckpoint
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
+from eventledger_runtime.eventlog import PostgresEventLogReader
 
 log = logging.getLogger(__name__)
 
 ProjectionFactory = Callable[[ProjectionSettings, Settings], Projection]
-RebuildFunction = Callable[[ProjectionSettings, Settings, RebuildListener], Any]
 
 
-def _postgres(settings: ProjectionSettings, infra: Settings) -> Projection:
-    return PostgresReadModel(infra.postgres_dsn, base_schema=settings.postgres_schema)
+class RebuildFunction(Protocol):
+    """A wiring's ``run_rebuild``."""
+
+    def __call__(
+        self, settings: ProjectionSettings, infra: Settings, listener: RebuildListener, *, force: bool = False
+    ) -> RebuildReport: ...
 
 
-def _rebuild_postgres(settings: ProjectionSettings, infra: Settings, listener: RebuildListener) -> RebuildReport:
-    source = EventStoreSource(event_store_dsn(settings, infra), relay_checkpoint=settings.relay_checkpoint_name)
-    try:
-        rebuild = PostgresRebuild(
-            infra.postgres_dsn,
-            source,
-            base_schema=settings.postgres_schema,
-            config=RebuildConfig(batch_size=settings.rebuild_batch_size),
-            listener=listener,
-        )
-        return rebuild.run()
-    finally:
-        source.close()
+StatusFunction = Callable[[ProjectionSettings, Settings], dict[str, object]]
 
 
 @dataclass(frozen=True)
 class ProjectionSpec:
-    """How to build a projection, the topics it reads (known without connecting), its ops port and rebuild."""
+    """A read model as its wiring module declares it: how to build its projection, the topics it reads (known
+    without connecting), its default ops port, its rebuild and its status."""
 
     factory: ProjectionFactory
     topics: tuple[str, ...]
     ops_port: int
-    rebuild: RebuildFunction | None = None
+    rebuild: RebuildFunction
+    status: StatusFunction
 
 
 PROJECTIONS: dict[str, ProjectionSpec] = {
-    "postgres": ProjectionSpec(_postgres, PostgresReadModel.topics, ops_port=18101, rebuild=_rebuild_postgres),
-    "redis": ProjectionSpec(
-        build_redis_projection, RedisProjection.topics, ops_port=REDIS_OPS_PORT, rebuild=rebuild_redis
+    postgres_wiring.NAME: ProjectionSpec(
+        postgres_wiring.build_projection,
+        postgres_wiring.TOPICS,
+        postgres_wiring.OPS_PORT,
+        postgres_wiring.run_rebuild,
+        postgres_wiring.status,
     ),
-    "elasticsearch": ProjectionSpec(
+    redis_wiring.NAME: ProjectionSpec(
+        redis_wiring.build_projection,
+        redis_wiring.TOPICS,
+        redis_wiring.OPS_PORT,
+        redis_wiring.run_rebuild,
+        redis_wiring.status,
+    ),
+    elasticsearch_wiring.NAME: ProjectionSpec(
         elasticsearch_wiring.build_projection,
-        ElasticsearchProjection.topics,
-        ops_port=elasticsearch_wiring.OPS_PORT,
-        rebuild=elasticsearch_wiring.run_rebuild,
+        elasticsearch_wiring.TOPICS,
+        elasticsearch_wiring.OPS_PORT,
+        elasticsearch_wiring.run_rebuild,
+        elasticsearch_wiring.status,
     ),
 }
 
@@ -111,13 +110,16 @@ def build_projector(
     *,
     event_log: EventLog | None = None,
     dead_letters: DeadLetterSink | None = None,
+    after_store_write: Callable[[int], None] | None = None,
 ) -> Projector:
-    """Wire the projector ``name``; tests may pass their own log and dead-letter sink."""
+    """Wire the projector ``name``; tests may pass their own log and dead-letter sink, and a hook the runner calls
+    after each batch's store write (before its Kafka commit)."""
     settings = settings or ProjectionSettings()
     infra = infra or Settings.from_env()
     spec = PROJECTIONS[name]
     projection = spec.factory(settings, infra)
-    relay = PostgresRelayCheckpoint(event_store_dsn(settings, infra), settings.relay_checkpoint_name)
+    event_store = PostgresEventLogReader(event_store_dsn(settings, infra), pool_size=1, name="relay-checkpoint")
+    checkpoint_name = settings.relay_checkpoint_name
     if event_log is None:
         event_log = KafkaEventLog(
             infra.kafka_bootstrap, group_id(name, settings), session_timeout_ms=settings.session_timeout_ms
@@ -132,26 +134,15 @@ def build_projector(
         backoff_initial=settings.backoff_initial_seconds,
         backoff_max=settings.backoff_max_seconds,
         progress_interval=settings.progress_interval_seconds,
-        after_store_write=_kill_after(settings.test_kill_after_batches) if settings.test_kill_after_batches else None,
+        after_store_write=after_store_write,
     )
-    runner = ProjectionRunner(projection, event_log, dead_letters, relay, config)
-    return Projector(name, projection, runner, [projection.close, relay.close, dead_letters.close])
+    runner = ProjectionRunner(
+        projection, event_log, dead_letters, lambda: event_store.checkpoint(checkpoint_name), config
+    )
+    return Projector(name, projection, runner, [projection.close, event_store.close, dead_letters.close])
 
 
 def prepare_topics(name: str, settings: ProjectionSettings, infra: Settings) -> None:
     """Create the consumed topics and the dead-letter topic if they do not exist (the relay may start later)."""
     topics = [settings.topic_namespace + topic for topic in (*PROJECTIONS[name].topics, DEAD_LETTER_TOPIC)]
     ensure_topics(infra.kafka_bootstrap, topics, infra.kafka_partitions)
-
-
-def _kill_after(batches: int) -> Callable[[int], None]:
-    """TEST ONLY (EVENTLEDGER_PROJECTION_TEST_KILL_AFTER_BATCHES): die like a crash after the store write of the
-    given batch and before its Kafka offsets are committed, so fault tests hit that window deterministically."""
-
-    def hook(done: int) -> None:
-        if done >= batches:
-            log.warning("test hook: SIGKILL after the store write of batch %d, before the offset commit", done)
-            logging.shutdown()
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return hook

@@ -29,5 +29,3 @@ class ProjectionSettings(BaseSettings):
     event_store_dsn: str | None = None
     relay_checkpoint_name: str = "kafka-relay"
     rebuild_batch_size: int = Field(default=2000, ge=1)
-    # TEST ONLY: SIGKILL the projector right after its N-th batch's store write, before the Kafka commit.
-    test_kill_after_batches: int = Field(default=0, ge=0)

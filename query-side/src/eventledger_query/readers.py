@@ -34,7 +34,7 @@ class AccountFilter:
     holder: str | None = None
 
 
-class PostgresReadModel:
+class PostgresReadModelReader:
     """Accounts, statement entries and transfers from the live views of the PostgreSQL read model."""
 
     def __init__(self, pool: ConnectionPool, schema: str) -> None:

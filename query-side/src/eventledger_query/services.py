@@ -12,14 +12,14 @@ from redis import Redis
 from eventledger_infra.settings import Settings
 from eventledger_projections.elasticsearch.names import IndexNames
 from eventledger_query.config import QuerySettings
-from eventledger_query.readers import PostgresReadModel, RedisFigures, TransferSearch
+from eventledger_query.readers import PostgresReadModelReader, RedisFigures, TransferSearch
 from eventledger_query.windows import WindowFigures
 
 
 @dataclass
 class Readers:
     settings: QuerySettings
-    postgres: PostgresReadModel
+    postgres: PostgresReadModelReader
     redis: RedisFigures
     search: TransferSearch
     window_figures: WindowFigures
@@ -56,7 +56,7 @@ def build(settings: QuerySettings | None = None, infra: Settings | None = None) 
     es = Elasticsearch(infra.elasticsearch_url, request_timeout=5)
     return Readers(
         settings=settings,
-        postgres=PostgresReadModel(pool, settings.postgres_schema),
+        postgres=PostgresReadModelReader(pool, settings.postgres_schema),
         redis=RedisFigures(redis, settings.redis_base),
         search=TransferSearch(es, IndexNames(settings.elasticsearch_prefix)),
         window_figures=WindowFigures(redis, settings.redis_base),

@@ -1,4 +1,4 @@
-"""The Elasticsearch projector as an operator runs it (``python -m eventledger_projections elasticsearch``), killed
+"""The Elasticsearch projector as an operator runs it (``python -m eventledger_projections run elasticsearch``), killed
 with SIGKILL right after a store write and before its Kafka commit, then started again: no double effect, and the
 index equals a replay of the event store. Then ``python -m eventledger_projections rebuild elasticsearch``."""
 

@@ -23,6 +23,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 from tests.support.kafka_groups import delete_groups_with_prefix
 from tests.support.processes import ManagedProcess
+from tests.support.projector_launcher import KILL_AFTER_BATCHES, REPOSITORY
 
 from eventledger_command.application.commands import (
     CloseAccount,
@@ -42,7 +43,6 @@ from eventledger_command.config import CommandSettings
 from eventledger_command.domain import DomainError
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import RecordedEvent
-from eventledger_command.relay.checkpoint import PostgresCheckpoints
 from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import (
@@ -60,6 +60,7 @@ from eventledger_infra.settings import Settings
 from eventledger_projections.postgres import reflected_position
 from eventledger_projections.runtime.kafka import ensure_topics
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
+from eventledger_runtime.eventlog import PostgresEventLogReader
 
 Move = tuple[Command, Callable[[], None]]
 """A command and what the workload notes down once it was accepted."""
@@ -358,7 +359,7 @@ def relay_running(
     store: PostgresEventStore, dsn: str, bootstrap: str, namespace: str, checkpoint: str = "kafka-relay"
 ) -> Iterator[Relay]:
     """The write side's relay, in a thread, publishing into the namespaced topics."""
-    checkpoints = PostgresCheckpoints(dsn)
+    checkpoints = PostgresEventLogReader(dsn)
     publisher = KafkaEventPublisher(bootstrap, client_id=f"relay-{namespace}")
     relay = Relay(store, publisher, checkpoints, RelayConfig(checkpoint_name=checkpoint, topic_namespace=namespace))
     thread = threading.Thread(target=relay.run, name="relay", daemon=True)
@@ -403,7 +404,9 @@ def settings_for(database: str) -> Settings:
 
 
 class ProjectorProcess(ManagedProcess):
-    """``python -m eventledger_projections <name>`` as a child process (killable, restartable)."""
+    """``python -m eventledger_projections run <name>`` as a child process (killable, restartable). With
+    ``EVENTLEDGER_PROJECTION_TEST_KILL_AFTER_BATCHES`` in its environment it runs through the test launcher
+    (:mod:`tests.support.projector_launcher`), which kills it after that batch's store write."""
 
     def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
         super().__init__("eventledger_projections", env, log_dir)
@@ -413,9 +416,15 @@ class ProjectorProcess(ManagedProcess):
     def start(self, **extra_env: str) -> None:
         self.starts += 1
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed when it exits
+        env = {**self.env, **extra_env}
+        if env.get(KILL_AFTER_BATCHES):
+            command = ["-m", "tests.support.projector_launcher", self.name]
+        else:
+            command = ["-m", self.module, "run", self.name]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module, self.name],
-            env={**self.env, **extra_env},
+            [sys.executable, *command],
+            env=env,
+            cwd=REPOSITORY,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -47,6 +47,7 @@ from eventledger_projections.bootstrap import Projector, build_projector
 from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.postgres import PostgresRebuild, RebuildConfig, reflected_position
 from eventledger_projections.rebuild.source import EventStoreSource
+from eventledger_runtime.eventlog import PostgresEventLogReader
 
 
 @dataclass
@@ -260,7 +261,7 @@ def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_bac
         writer = threading.Thread(target=workload.run, args=(150,))
         sampler.start()
         writer.start()
-        source = EventStoreSource(rig.dsn)
+        source = EventStoreSource(PostgresEventLogReader(rig.dsn))
         try:
             report = PostgresRebuild(
                 rig.dsn,
@@ -278,7 +279,7 @@ def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_bac
         done.set()
         sampler.join(10)
 
-    assert report.version.schema == "read_model_v2"
+    assert (report.version, report.where, report.previous) == (2, "read_model_v2", 1)
     assert report.events >= 250
     assert report.skipped == 0
     assert _live_version(rig) == (2, "read_model_v2")

@@ -21,7 +21,6 @@ from elasticsearch import Elasticsearch
 from eventledger_command.eventstore.envelopes import to_new_event
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import AppendRequest, StreamWrite
-from eventledger_command.relay.checkpoint import PostgresCheckpoints
 from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import (
@@ -37,12 +36,11 @@ from eventledger_events import (
 )
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
 from eventledger_projections.elasticsearch.holders import EXTERNAL_HOLDER_NAME
-from eventledger_projections.elasticsearch.safehead import SafeHead
 from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEventLog
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
-from eventledger_projections.runtime.relay_checkpoint import PostgresRelayCheckpoint
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
+from eventledger_runtime.eventlog import RELAY_CHECKPOINT, PostgresEventLogReader
 
 COMPARED = (
     "transfer_id",
@@ -163,16 +161,15 @@ def assert_matches_event_store(es: Elasticsearch, names: IndexNames, dsn: str) -
 # ---------------------------------------------------------------------- the event store
 def read_event_store(dsn: str) -> list[EventEnvelope]:
     """Every event of the store up to a safe head, in position order."""
-    safe_head, source = SafeHead(dsn), EventStoreSource(dsn)
+    source = EventStoreSource(PostgresEventLogReader(dsn))
     try:
-        head, cursor = safe_head(), 0
+        head, cursor = source.log.safe_head(), 0
         envelopes: list[EventEnvelope] = []
         while page := source.read(cursor, head, 5000):
             envelopes.extend(page)
             cursor = page[-1].position or cursor
         return envelopes
     finally:
-        safe_head.close()
         source.close()
 
 
@@ -264,18 +261,18 @@ class Workload:
 
 def wait_until_reflected(projection: ElasticsearchProjection, dsn: str, timeout: float = 90.0) -> int:
     """Wait until the projection claims the whole event store (head read anew each time); answers the head."""
-    safe_head = SafeHead(dsn)
+    log = PostgresEventLogReader(dsn, pool_size=1)
     deadline = time.monotonic() + timeout
     try:
         while True:
-            head, reflected = safe_head(), projection.reflected_position()
+            head, reflected = log.safe_head(), projection.reflected_position()
             if reflected >= head:
                 return head
             if time.monotonic() > deadline:
                 raise AssertionError(f"the projection reflects {reflected}, the event store is at {head}")
             time.sleep(0.2)
     finally:
-        safe_head.close()
+        log.close()
 
 
 # ---------------------------------------------------------------------- Kafka: relay and projector
@@ -308,7 +305,7 @@ class KafkaHarness:
     def relay(self, dsn: str, checkpoint: str = "kafka-relay") -> Iterator[Relay]:
         """The relay publishing the event store at ``dsn`` into the namespace, in a thread."""
         store = PostgresEventStore(dsn, pool_size=2)
-        checkpoints = PostgresCheckpoints(dsn)
+        checkpoints = PostgresEventLogReader(dsn)
         publisher = KafkaEventPublisher(self.bootstrap, client_id=f"relay-{checkpoint}")
         relay = Relay(
             store, publisher, checkpoints, RelayConfig(checkpoint_name=checkpoint, topic_namespace=self.namespace)
@@ -331,12 +328,12 @@ class KafkaHarness:
         """The projection runner on real Kafka, in a thread; the relay checkpoint read from ``dsn``."""
         config = config or RunnerConfig(topic_namespace=self.namespace, batch_size=200, backoff_max=0.5)
         group = f"{self.namespace}eventledger-projection-{projection.name}"
-        relay_position = PostgresRelayCheckpoint(dsn)
+        checkpoints = PostgresEventLogReader(dsn, pool_size=1)
         runner = ProjectionRunner(
             projection,
             KafkaEventLog(self.bootstrap, group, session_timeout_ms=6000),
             KafkaDeadLetterSink(self.bootstrap, self.namespace + DEAD_LETTER_TOPIC),
-            relay_position,
+            lambda: checkpoints.checkpoint(RELAY_CHECKPOINT),
             config,
         )
 
@@ -351,4 +348,4 @@ class KafkaHarness:
         finally:
             runner.stop()
             thread.join(60)
-            relay_position.close()
+            checkpoints.close()

@@ -19,16 +19,15 @@ from tests.unit.projections_elasticsearch.ledger_script import LedgerScript, Par
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_events import EventEnvelope, TransferPendingPosted
 from eventledger_infra.settings import Settings
+from eventledger_projections.__main__ import main
 from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames, read_position
-from eventledger_projections.elasticsearch.__main__ import main
 from eventledger_projections.elasticsearch.indices import existing_versions, live_version
-from eventledger_projections.elasticsearch.logsource import RelevantEventsSource
 from eventledger_projections.elasticsearch.projection import SwitchInProgress
-from eventledger_projections.elasticsearch.rebuild import Rebuild, RebuildRefused
-from eventledger_projections.elasticsearch.safehead import SafeHead
-from eventledger_projections.elasticsearch.wiring import build_projection, run_rebuild
+from eventledger_projections.elasticsearch.rebuild import ElasticsearchRebuild
+from eventledger_projections.elasticsearch.wiring import build_projection, relevant_events_source, run_rebuild
 from eventledger_projections.elasticsearch.writer import RELEVANT_EVENT_TYPES
+from eventledger_projections.rebuild.port import RebuildRefused
 
 
 @pytest.fixture
@@ -49,8 +48,9 @@ def appended(dsn: str, script: LedgerScript, since: int = 0) -> list[EventEnvelo
     return read_event_store(dsn)[-(len(script.envelopes) - since) :]
 
 
-def rebuild(es: Elasticsearch, dsn: str, names: IndexNames, **options: object) -> Rebuild:
-    return Rebuild(es, RelevantEventsSource(dsn), SafeHead(dsn), names, batch_size=50, **options)  # type: ignore[arg-type]
+def rebuild(es: Elasticsearch, dsn: str, names: IndexNames, **options: object) -> ElasticsearchRebuild:
+    source = relevant_events_source(dsn)
+    return ElasticsearchRebuild(es, source, source.log.safe_head, names, batch_size=50, **options)  # type: ignore[arg-type]
 
 
 def test_a_rebuild_replays_the_event_store_beside_the_live_version_and_switches(
@@ -93,7 +93,7 @@ def test_events_applied_by_the_live_projector_just_before_the_switch_are_not_los
     script.post(hold)
     late_from = len(recorded)
     settlement: list[EventEnvelope] = []
-    heads = SafeHead(store_dsn)
+    heads = relevant_events_source(store_dsn)
     calls = 0
 
     def safe_head() -> int:
@@ -101,7 +101,7 @@ def test_events_applied_by_the_live_projector_just_before_the_switch_are_not_los
         (which writes them into the old version) before the switch; the settlement is held back."""
         nonlocal calls
         calls += 1
-        head = heads()
+        head = heads.log.safe_head()
         if calls == 2:
             late = appended(store_dsn, script, since=late_from)
             settlement.extend(e for e in late if isinstance(e.payload, TransferPendingPosted))
@@ -118,7 +118,7 @@ def test_events_applied_by_the_live_projector_just_before_the_switch_are_not_los
             other.apply(partitioner.place(settlement))
         assert read_position(es, progress_index=names.progress) <= cap
 
-    job = Rebuild(es, RelevantEventsSource(store_dsn), safe_head, names, batch_size=25, on_switch=on_switch)
+    job = ElasticsearchRebuild(es, heads, safe_head, names, batch_size=25, on_switch=on_switch)
     job.run()
     heads.close()
     other.apply(partitioner.place(settlement))
@@ -141,18 +141,25 @@ def test_a_second_rebuild_is_refused_while_a_version_exists_beside_the_live_one(
 
 
 def test_the_cli_rebuilds_with_a_progress_line(
-    es: Elasticsearch, names: IndexNames, store_dsn: str, capsys: pytest.CaptureFixture[str]
+    es: Elasticsearch,
+    names: IndexNames,
+    store_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     appended(store_dsn, random_script(seed=24, commands=60))
+    monkeypatch.setenv("EVENTLEDGER_PROJECTION_EVENT_STORE_DSN", store_dsn)
+    monkeypatch.setenv("EVENTLEDGER_PROJECTION_REBUILD_BATCH_SIZE", "20")
+    monkeypatch.setenv("EVENTLEDGER_ES_INDEX_PREFIX", names.prefix)
     command: Callable[[list[str]], int] = main
-    assert command(["rebuild", "--dsn", store_dsn, "--prefix", names.prefix, "--batch-size", "20"]) == 0
+    assert command(["rebuild", "elasticsearch"]) == 0
     out, err = capsys.readouterr()
-    assert "rebuilt" in out
-    assert "v1 -> v2" in out
+    assert f"rebuilt elasticsearch: {names.transfers_version(2)} from" in out
+    assert "replaced v1" in out
     assert "events/s" in err
     assert "left" in err
     assert_matches_event_store(es, names, store_dsn)
-    assert command(["status", "--prefix", names.prefix]) == 0
+    assert command(["status", "elasticsearch"]) == 0
     assert "live version: 2" in capsys.readouterr().out
 
 

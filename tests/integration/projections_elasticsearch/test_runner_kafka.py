@@ -33,10 +33,9 @@ from eventledger_command.config import CommandSettings
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
 from eventledger_projections.elasticsearch.indices import existing_versions, live_version
-from eventledger_projections.elasticsearch.logsource import RelevantEventsSource
 from eventledger_projections.elasticsearch.mappings import HOLDERS_MAPPING, TRANSFERS_MAPPING
-from eventledger_projections.elasticsearch.rebuild import Rebuild
-from eventledger_projections.elasticsearch.safehead import SafeHead
+from eventledger_projections.elasticsearch.rebuild import ElasticsearchRebuild
+from eventledger_projections.elasticsearch.wiring import relevant_events_source
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 
 
@@ -131,14 +130,15 @@ def test_a_rebuild_while_commands_keep_coming_switches_versions_and_loses_nothin
     projection = ElasticsearchProjection(es, names)
     stop = threading.Event()
     writer = threading.Thread(target=workload.run, args=(100_000, stop), name="workload")
-    source, safe_head = RelevantEventsSource(ledger.dsn), SafeHead(ledger.dsn)
+    source = relevant_events_source(ledger.dsn)
+    safe_head = source.log.safe_head
     heads: dict[str, int] = {}
     with kafka.relay(ledger.dsn), kafka.projector(projection, ledger.dsn):
         wait_for(lambda: projection.reflected_position() > 0, 60, "the live projector at work")
         writer.start()
         try:
             heads["start"] = safe_head()
-            job = Rebuild(
+            job = ElasticsearchRebuild(
                 es,
                 source,
                 safe_head,
@@ -148,13 +148,12 @@ def test_a_rebuild_while_commands_keep_coming_switches_versions_and_loses_nothin
                 on_switch=lambda cap: heads.update(cap=cap, reflected=projection.reflected_position()),
             )
             report = job.run()
-            wait_for(lambda: safe_head() > report.position + 50, 60, "commands after the switch")
+            wait_for(lambda: safe_head() > report.built_to + 50, 60, "commands after the switch")
         finally:
             stop.set()
             writer.join(60)
         heads["end"] = wait_until_reflected(projection, ledger.dsn)
     source.close()
-    safe_head.close()
     assert heads["start"] < heads["cap"] < heads["end"], "commands ran before, during and after the switch"
     assert heads["reflected"] <= heads["cap"]
     assert (report.previous, report.version) == (1, 2)

@@ -36,8 +36,8 @@ from eventledger_projections.redis import AccountView, RedisProjection, RedisRea
 from eventledger_projections.redis.connection import connect
 from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEventLog
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
-from eventledger_projections.runtime.relay_checkpoint import PostgresRelayCheckpoint
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
+from eventledger_runtime.eventlog import RELAY_CHECKPOINT, PostgresEventLogReader
 
 
 def new_base() -> str:
@@ -101,7 +101,7 @@ class RedisProjector:
         cls, settings: Settings, namespace: str, base: str, *, redis_url: str | None = None, batch_size: int = 100
     ) -> Iterator[RedisProjector]:
         projection = RedisProjection(connect(redis_url or settings.redis_url, timeout=2.0), base=base)
-        relay = PostgresRelayCheckpoint(settings.postgres_dsn)
+        checkpoints = PostgresEventLogReader(settings.postgres_dsn, pool_size=1)
         event_log = KafkaEventLog(
             settings.kafka_bootstrap, f"{namespace}eventledger-projection-redis", session_timeout_ms=6000
         )
@@ -113,10 +113,12 @@ class RedisProjector:
             backoff_max=0.5,
             progress_interval=0.1,
         )
-        runner = ProjectionRunner(projection, event_log, dead_letters, relay, config)
+        runner = ProjectionRunner(
+            projection, event_log, dead_letters, lambda: checkpoints.checkpoint(RELAY_CHECKPOINT), config
+        )
         thread = threading.Thread(target=runner.run, name="redis-projector", daemon=True)
         thread.start()
-        projector = cls(projection, runner, thread, [projection.close, relay.close, dead_letters.close])
+        projector = cls(projection, runner, thread, [projection.close, checkpoints.close, dead_letters.close])
         try:
             yield projector
         finally:

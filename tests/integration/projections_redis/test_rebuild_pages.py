@@ -12,20 +12,22 @@ from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_infra.settings import Settings
 from eventledger_projections.redis.operations import operation
 from eventledger_projections.redis.pages import OperationPages
+from eventledger_runtime.eventlog import PostgresEventLogReader
 
 
 def test_the_row_shortcut_equals_the_envelope_path_for_every_event(endpoints: Endpoints) -> None:
     with scratch_database(Settings.from_env()) as database:
         dsn = settings_for(database).postgres_dsn
         store = PostgresEventStore(dsn, pool_size=2)
-        pages = OperationPages(dsn)
+        log = PostgresEventLogReader(dsn)
+        pages = OperationPages(log)
         try:
             Workload(store, seed=61).run(300)
             recorded = store.read_all(limit=1_000_000, wait=0)
             expected = [operation(to_envelope(event)) for event in recorded]
             read = [page for page in pages.pages(0, recorded[-1].position, 64)]
         finally:
-            pages.close()
+            log.close()
             store.close()
     assert [op for page in read for op in page.operations] == expected
     assert all(not page.refused for page in read)

@@ -1,4 +1,4 @@
-"""The Redis projector as an operator runs it: ``python -m eventledger_projections.redis run`` is the shared
+"""The Redis projector as an operator runs it: ``python -m eventledger_projections run redis`` is the shared
 projector process (ops endpoint, signals) with the Redis read model; it projects, and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class RedisProjectorProcess(ManagedProcess):
         self.starts += 1
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed when it exits
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module, "run"],
+            [sys.executable, "-m", self.module, "run", "redis"],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -70,7 +70,7 @@ def test_the_redis_projector_process_projects_serves_ops_and_stops_on_sigterm(
         client = connect(settings.redis_url)
         port = free_port()
         env = projector_env(database, namespace, port, **{PREFIX_VARIABLE: base})
-        projector = RedisProjectorProcess("eventledger_projections.redis", env, tmp_path)
+        projector = RedisProjectorProcess("eventledger_projections", env, tmp_path)
         try:
             projector.start()
             wait_for(lambda: _get(port, "/readyz")[0] == 200, 30, f"readiness:\n{projector.log_tail()}")

@@ -9,10 +9,10 @@ from tests.support.ledger_events import credit, open_account
 
 from eventledger_command.eventstore.memory import InMemoryEventStore
 from eventledger_command.eventstore.records import AppendRequest
-from eventledger_command.relay.checkpoint import InMemoryCheckpoints
 from eventledger_command.relay.publisher import InMemoryPublisher, PublishFailed
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ACCOUNTS_TOPIC
+from eventledger_runtime.eventlog import InMemoryEventLog
 
 
 def _store_with(accounts: int, credits_each: int) -> InMemoryEventStore:
@@ -36,13 +36,13 @@ def _stream_versions(publisher: InMemoryPublisher) -> dict[bytes, list[int]]:
 
 def test_everything_is_published_in_log_order_and_the_checkpoint_follows() -> None:
     store = _store_with(accounts=3, credits_each=4)
-    publisher, checkpoints = InMemoryPublisher(), InMemoryCheckpoints()
+    publisher, checkpoints = InMemoryPublisher(), InMemoryEventLog()
     relay = Relay(store, publisher, checkpoints, RelayConfig(batch_size=5))
     while relay.run_once():
         pass
     positions = [int(dict(r.headers)["position"]) for r in publisher.sent]
     assert positions == list(range(1, 16))
-    assert checkpoints.load("kafka-relay") == 15
+    assert checkpoints.checkpoint("kafka-relay") == 15
     assert {r.topic for r in publisher.sent} == {ACCOUNTS_TOPIC}
     assert all(versions == [1, 2, 3, 4, 5] for versions in _stream_versions(publisher).values())
     headers = dict(publisher.sent[0].headers)
@@ -53,16 +53,16 @@ def test_everything_is_published_in_log_order_and_the_checkpoint_follows() -> No
 
 def test_a_failed_batch_keeps_the_checkpoint_and_is_published_again() -> None:
     store = _store_with(accounts=2, credits_each=3)
-    publisher, checkpoints = InMemoryPublisher(), InMemoryCheckpoints()
+    publisher, checkpoints = InMemoryPublisher(), InMemoryEventLog()
     relay = Relay(store, publisher, checkpoints, RelayConfig(batch_size=4))
     assert relay.run_once() == 4
     publisher.fail_next = 1
     with pytest.raises(PublishFailed, match="simulated"):
         relay.run_once()
-    assert checkpoints.load("kafka-relay") == 4, "the checkpoint never moves past an unacknowledged event"
+    assert checkpoints.checkpoint("kafka-relay") == 4, "the checkpoint never moves past an unacknowledged event"
     while relay.run_once():
         pass
-    assert checkpoints.load("kafka-relay") == 8
+    assert checkpoints.checkpoint("kafka-relay") == 8
     # At least once: some events twice; per key, their first appearances are in stream order.
     for versions in _stream_versions(publisher).values():
         first_seen = list(dict.fromkeys(versions))
@@ -72,7 +72,7 @@ def test_a_failed_batch_keeps_the_checkpoint_and_is_published_again() -> None:
 
 def test_a_restarted_relay_resumes_from_its_checkpoint() -> None:
     store = _store_with(accounts=1, credits_each=5)
-    checkpoints = InMemoryCheckpoints()
+    checkpoints = InMemoryEventLog()
     first = InMemoryPublisher()
     Relay(store, first, checkpoints, RelayConfig(batch_size=3)).run_once()
     second = InMemoryPublisher()
@@ -85,5 +85,5 @@ def test_a_restarted_relay_resumes_from_its_checkpoint() -> None:
 def test_a_topic_namespace_prefixes_every_topic() -> None:
     store = _store_with(accounts=1, credits_each=0)
     publisher = InMemoryPublisher()
-    Relay(store, publisher, InMemoryCheckpoints(), RelayConfig(topic_namespace="test-1.")).run_once()
+    Relay(store, publisher, InMemoryEventLog(), RelayConfig(topic_namespace="test-1.")).run_once()
     assert [r.topic for r in publisher.sent] == ["test-1." + ACCOUNTS_TOPIC]

@@ -2,18 +2,15 @@
 table lock, idempotency answers and deadlines in the same transaction as the events.
 
 Why the log is gap-safe: each append takes its transaction id (``pg_current_xact_id()``) before it draws any
-position. A reader that sees position ``p`` while an earlier position ``g`` is missing knows that ``g``'s owner
-already had its id when ``p`` was committed; so the owner's id is below a fresh id ``h`` the reader draws right
-after (in a transaction it rolls back). Once a later snapshot's ``xmin`` has reached ``h``, the owner has
-finished: if ``g`` is still missing, it was rolled back and is skipped; otherwise it is read in its place.
-Readers therefore see every event once, in position order, while writers on different streams never wait for
-each other. See docs/adr/0005-gap-safe-global-log.md.
+position (``append_events`` in sql/004). The global log is read by the runtime kit's
+:class:`~eventledger_runtime.eventlog.PostgresEventLogReader` over this store's pool, which relies on that order to
+never step over an undecided position; so readers see every event once, in position order, while writers on
+different streams never wait for each other. See docs/adr/0005-gap-safe-global-log.md.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -35,6 +32,7 @@ from eventledger_command.eventstore.records import (
     StoredResponse,
 )
 from eventledger_infra.migrations import migrate
+from eventledger_runtime.eventlog import PostgresEventLogReader
 
 _COLUMNS = (
     "position, stream_id, stream_version, event_id, event_type, schema_version, occurred_at, recorded_at, "
@@ -44,11 +42,6 @@ _COLUMNS = (
 _APPEND = """
 SELECT * FROM append_events(%s::text[], %s::bigint[], %s::uuid[], %s::text[], %s::int[], %s::timestamptz[],
     %s::text[], %s::uuid[], %s::uuid[], %s::jsonb[], %s::uuid[], %s::uuid[], %s::timestamptz[])
-"""
-
-_READ_ALL = f"""
-SELECT {_COLUMNS}, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin
-FROM events WHERE position > %s ORDER BY position LIMIT %s
 """
 
 _CONFLICT_DETAIL = re.compile(r"Key \(stream_id, stream_version\)=\((?P<stream>.+), (?P<version>\d+)\) already exists")
@@ -73,6 +66,7 @@ class PostgresEventStore(EventStore):
         if migrate_schema:
             with self._pool.connection() as conn:
                 migrate(conn, "event-store", "eventledger_command.eventstore")
+        self._log = PostgresEventLogReader(pool=self._pool)
 
     def close(self) -> None:
         self._pool.close()
@@ -174,36 +168,10 @@ class PostgresEventStore(EventStore):
         return [_recorded(row) for row in rows]
 
     def read_all(self, *, after_position: int = 0, limit: int = 1000, wait: float = 1.0) -> list[RecordedEvent]:
-        deadline = time.monotonic() + wait
-        horizons: dict[int, int] = {}  # first missing position -> an xid above every xid assigned when it was seen
-        out: list[RecordedEvent] = []
-        cursor = after_position
-        pause = 0.002
-        with self._pool.connection() as conn:
-            while len(out) < limit:
-                rows = conn.execute(_READ_ALL, [cursor, limit - len(out)], prepare=True).fetchall()
-                blocked = False
-                for row in rows:
-                    position, xmin = row[0], int(row[-1])
-                    if position != cursor + 1:
-                        horizon = horizons.get(cursor + 1)
-                        if horizon is None and not out:
-                            horizons[cursor + 1] = _next_xid(conn)
-                        if horizon is None or xmin < horizon:
-                            blocked = True  # the hole's owner may still commit: never step over it
-                            break
-                    out.append(_recorded(row[:-1]))
-                    cursor = position
-                if not blocked or out or time.monotonic() >= deadline:
-                    break
-                time.sleep(pause)
-                pause = min(pause * 2, 0.05)
-        return out
+        return [_recorded(event) for event in self._log.read(after_position, limit=limit, wait=wait)]
 
     def head_position(self) -> int:
-        with self._pool.connection() as conn:
-            row = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
-        return int(row[0]) if row else 0
+        return self._log.head_position()
 
     def stream_version(self, stream_id: str) -> int:
         with self._pool.connection() as conn:
@@ -253,18 +221,6 @@ class PostgresEventStore(EventStore):
                 "SELECT stream_version, state FROM snapshots WHERE stream_id = %s", [stream_id], prepare=True
             ).fetchone()
         return Snapshot(stream_id, int(row[0]), bytes(row[1])) if row else None
-
-
-def _next_xid(conn: psycopg.Connection[Any]) -> int:
-    """An xid above every xid assigned so far: one drawn now, in a transaction rolled back at once.
-
-    (A snapshot's xmax is no such bound: since PostgreSQL 14 it is one past the latest *completed* xid, and a
-    running transaction may hold a larger one.)
-    """
-    with conn.transaction(force_rollback=True):
-        row = conn.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 class _KeyTaken(Exception):

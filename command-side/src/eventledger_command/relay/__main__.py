@@ -9,13 +9,13 @@ import time
 
 from eventledger_command.config import RelaySettings
 from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_command.relay.checkpoint import PostgresCheckpoints
 from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS
 from eventledger_infra import probes
 from eventledger_infra.ops_http import serve_ops
 from eventledger_infra.settings import Settings
+from eventledger_runtime.eventlog import PostgresEventLogReader
 from eventledger_runtime.watchdog import EXIT_STALLED, Sample, Watchdog
 
 
@@ -24,7 +24,7 @@ def main() -> int:
     infra = Settings.from_env()
     settings = RelaySettings()
     store = PostgresEventStore(infra.postgres_dsn, pool_size=2)
-    checkpoints = PostgresCheckpoints(infra.postgres_dsn)
+    checkpoints = PostgresEventLogReader(infra.postgres_dsn, name="checkpoints")
     publisher = KafkaEventPublisher(infra.kafka_bootstrap)
     topics = [settings.topic_namespace + topic for topic in ALL_TOPICS]
     relay = Relay(

@@ -12,9 +12,9 @@ from prometheus_client import Counter, Gauge
 from eventledger_command.eventstore.envelopes import to_envelope
 from eventledger_command.eventstore.port import EventStore
 from eventledger_command.eventstore.records import RecordedEvent
-from eventledger_command.relay.checkpoint import Checkpoints
 from eventledger_command.relay.publisher import EventPublisher, PublishFailed
 from eventledger_events import KafkaRecord, to_kafka_record
+from eventledger_runtime.eventlog import EventLogReader
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +39,20 @@ class Relay:
     """Publishes the global log to Kafka at least once, in log order per stream.
 
     Per stream order holds because a batch is published in position order by an idempotent producer with gapless
-    delivery, and a batch that was not fully acknowledged is published again from its first event.
+    delivery, and a batch that was not fully acknowledged is published again from its first event. The relay keeps
+    its place in the log as a checkpoint of ``checkpoints`` (the event-log reader), saved only after the broker
+    acknowledged every event up to it.
     """
 
     def __init__(
-        self, store: EventStore, publisher: EventPublisher, checkpoints: Checkpoints, config: RelayConfig
+        self, store: EventStore, publisher: EventPublisher, checkpoints: EventLogReader, config: RelayConfig
     ) -> None:
         self._store = store
         self._publisher = publisher
         self._checkpoints = checkpoints
         self._config = config
         self._stopping = threading.Event()
-        self.position = checkpoints.load(config.checkpoint_name)
+        self.position = checkpoints.checkpoint(config.checkpoint_name)
         CHECKPOINT.set(self.position)
 
     def stop(self) -> None:
@@ -69,7 +71,7 @@ class Relay:
         records = [self._record(kafka_record_of(event)) for event in events]
         self._publisher.publish(records, should_stop=self._stopping.is_set)
         last = events[-1].position
-        self._checkpoints.save(self._config.checkpoint_name, last)
+        self._checkpoints.save_checkpoint(self._config.checkpoint_name, last)
         self.position = last
         PUBLISHED.inc(len(events))
         CHECKPOINT.set(last)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Protocol
 
 from elasticsearch import Elasticsearch
@@ -40,11 +39,18 @@ from eventledger_projections.elasticsearch.names import IndexNames, Target
 from eventledger_projections.elasticsearch.pages import pages_ahead
 from eventledger_projections.elasticsearch.progress import ProgressStore
 from eventledger_projections.elasticsearch.writer import TransferIndexWriter, WriteReport
+from eventledger_projections.rebuild.port import (
+    Rebuild,
+    RebuildListener,
+    RebuildRefused,
+    RebuildReport,
+    SilentListener,
+)
 
 
 class LogSource(Protocol):
-    """What a rebuild reads (:class:`~.logsource.RelevantEventsSource`; the shared
-    :class:`~eventledger_projections.rebuild.source.EventStoreSource` fits too). ``read`` runs in a reader thread
+    """What a rebuild reads (:class:`~eventledger_projections.rebuild.source.EventStoreSource`, restricted to the
+    relevant events by :func:`~.wiring.relevant_events_source`). ``read`` runs in a reader thread
     (:mod:`.pages`), never at the same time as ``count``."""
 
     def read(self, after: int, upto: int, limit: int) -> list[EventEnvelope]: ...
@@ -52,31 +58,9 @@ class LogSource(Protocol):
     def count(self, after: int, upto: int) -> int: ...
 
 
-class RebuildListener(Protocol):
-    """Told how much work there is and how it goes (the CLI draws its progress bar from it)."""
-
-    def planned(self, events: int) -> None: ...
-
-    def replayed(self, events: int) -> None: ...
-
-
-class RebuildRefused(Exception):
-    """Another version exists beside the live one: a rebuild is running or was abandoned."""
-
-
-@dataclass(frozen=True, slots=True)
-class RebuildReport:
-    previous: int
-    version: int
-    events: int
-    position: int
-    seconds: float
-    catch_up_rounds: int
-
-
-class Rebuild:
+class ElasticsearchRebuild(Rebuild):
     """One rebuild of the read model named by ``names``. ``safe_head`` answers a bound at or above every event
-    committed before it is called (:class:`~.safehead.SafeHead`). ``on_switch(cap)`` runs right after the alias
+    committed before it is called (the event-log reader's ``safe_head``). ``on_switch(cap)`` runs right after the alias
     switch, before the final catch-up (operators log it; tests observe the capped window)."""
 
     def __init__(
@@ -103,7 +87,7 @@ class Rebuild:
         self._threshold = catch_up_threshold
         self._max_rounds = max_catch_up_rounds
         self._force = force
-        self._listener = listener
+        self._listener = listener or SilentListener()
         self._on_switch = on_switch
         self._writer = TransferIndexWriter(es)
         self._progress = ProgressStore(es, names)
@@ -149,10 +133,12 @@ class Rebuild:
         self._progress.clear_cap()
         delete_version(self._es, self._names, live)
         return RebuildReport(
-            previous=live,
+            read_model="elasticsearch",
             version=version,
+            where=self._names.transfers_version(version),
+            previous=live,
             events=self._events,
-            position=position,
+            built_to=position,
             seconds=time.monotonic() - started,
             catch_up_rounds=rounds,
         )
@@ -161,8 +147,7 @@ class Rebuild:
         """Write every event of ``(after, head]``; answers ``head`` once done."""
         if head <= after:
             return after
-        if self._listener is not None:
-            self._listener.planned(self._source.count(after, head))
+        self._listener.planned(self._source.count(after, head))
         # One bulk request in flight while the next page is folded; any read of the index waits for it first.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rebuild-writer") as writer:
             in_flight: list[tuple[Future[WriteReport], int]] = []
@@ -172,8 +157,7 @@ class Rebuild:
                     future, count = in_flight.pop()
                     future.result()
                     self._events += count
-                    if self._listener is not None:
-                        self._listener.replayed(count)
+                    self._listener.replayed(count)
 
             for page in pages_ahead(self._source, after, head, self._batch_size):
                 prepared = self._writer.prepare(target, page, before_read=drain, optimistic=True)

@@ -1,41 +1,99 @@
-"""Wiring for the projector process (``eventledger_projections.bootstrap``): a projection from the settings, and a
-rebuild run from them. Shaped like the entries of ``bootstrap.PROJECTIONS`` (factory, rebuild function); nothing
-connects at import time."""
+"""Wiring the Elasticsearch read model into the projector CLI: the projection, its rebuild and its status, from the
+settings (nothing connects at import time). Every read model has a ``wiring`` module of this shape, which
+:mod:`eventledger_projections.bootstrap` registers; this is the one place the Elasticsearch rebuild is wired."""
 
 from __future__ import annotations
+
+import logging
 
 from eventledger_infra.settings import Settings
 from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.elasticsearch.client import elasticsearch_client
-from eventledger_projections.elasticsearch.logsource import RelevantEventsSource
+from eventledger_projections.elasticsearch.indices import live_version
 from eventledger_projections.elasticsearch.names import IndexNames
+from eventledger_projections.elasticsearch.progress import ProgressStore
 from eventledger_projections.elasticsearch.projection import ElasticsearchProjection
-from eventledger_projections.elasticsearch.rebuild import Rebuild, RebuildListener, RebuildReport
-from eventledger_projections.elasticsearch.safehead import SafeHead
+from eventledger_projections.elasticsearch.rebuild import ElasticsearchRebuild
+from eventledger_projections.elasticsearch.writer import RELEVANT_EVENT_TYPES
+from eventledger_projections.rebuild.port import RebuildListener, RebuildReport
+from eventledger_projections.rebuild.source import EventStoreSource
+from eventledger_runtime.eventlog import PostgresEventLogReader
 
+log = logging.getLogger(__name__)
+
+NAME = "elasticsearch"
 OPS_PORT = 18103
-"""The projector's default ops port (postgres uses 18101)."""
+"""The projector's default ops port (PostgreSQL 18101, Redis 18102)."""
+TOPICS = ElasticsearchProjection.topics
 
 
 def build_projection(settings: ProjectionSettings, infra: Settings) -> ElasticsearchProjection:
     """The live projection: Elasticsearch at ``infra.elasticsearch_url``, indices under the prefix of
     ``EVENTLEDGER_ES_INDEX_PREFIX``."""
+    del settings
     return ElasticsearchProjection(
         elasticsearch_client(infra.elasticsearch_url), IndexNames.from_env(), owns_client=True
     )
 
 
-def run_rebuild(settings: ProjectionSettings, infra: Settings, listener: RebuildListener) -> RebuildReport:
-    """One rebuild from the event store (``settings.event_store_dsn``, else the EVENTLEDGER_PG_* database)."""
-    dsn = settings.event_store_dsn or infra.postgres_dsn
+def relevant_events_source(dsn: str) -> EventStoreSource:
+    """The log as this read model's rebuild reads it: only the events that change it (two in three of a ledger's
+    events are account legs no transfer document depends on), decoded without repeating the store's checks. Its
+    ``log.safe_head`` is the rebuild's bound."""
+    return EventStoreSource(
+        PostgresEventLogReader(dsn, name="rebuild-source"), event_types=RELEVANT_EVENT_TYPES, trusted=True
+    )
+
+
+def run_rebuild(
+    settings: ProjectionSettings, infra: Settings, listener: RebuildListener, *, force: bool = False
+) -> RebuildReport:
+    """One rebuild from the event store (``settings.event_store_dsn``, else the EVENTLEDGER_PG_* database).
+    ``force`` discards versions an abandoned rebuild left beside the live one (else the rebuild is refused)."""
+    names = IndexNames.from_env()
     es = elasticsearch_client(infra.elasticsearch_url, request_timeout=60)
-    source, safe_head = RelevantEventsSource(dsn), SafeHead(dsn)
+    source = relevant_events_source(settings.event_store_dsn or infra.postgres_dsn)
     try:
-        job = Rebuild(
-            es, source, safe_head, IndexNames.from_env(), batch_size=settings.rebuild_batch_size, listener=listener
+        job = ElasticsearchRebuild(
+            es,
+            source,
+            source.log.safe_head,
+            names,
+            batch_size=settings.rebuild_batch_size,
+            force=force,
+            listener=listener,
+            on_switch=lambda cap: log.warning("switched %s; catching up from %d", names.transfers, cap),
         )
         return job.run()
     finally:
-        safe_head.close()
         source.close()
+        es.close()
+
+
+def status(settings: ProjectionSettings, infra: Settings) -> dict[str, object]:
+    """The live version, the reflected position, a rebuild's cap, per-partition progress and parked messages."""
+    del settings
+    names = IndexNames.from_env()
+    es = elasticsearch_client(infra.elasticsearch_url, request_timeout=10)
+    try:
+        live = live_version(es, names)
+        if live is None:
+            return {"index prefix": names.prefix, "live version": None}
+        progress = ProgressStore(es, names)
+        offsets = progress.offsets()
+        answer: dict[str, object] = {
+            "index prefix": names.prefix,
+            "live version": live,
+            "reflected position": progress.reflected_position(),
+        }
+        cap = progress.cap()
+        if cap is not None:
+            answer["rebuild cap"] = f"{cap} (a switch is catching up)"
+        answer["partitions"] = [
+            f"{topic}[{partition}] next offset {offsets.get((topic, partition), 0)}, reflects {mark}"
+            for (topic, partition), mark in sorted(progress.marks().items())
+        ]
+        answer["parked messages"] = progress.parked_count()
+        return answer
+    finally:
         es.close()

@@ -1,16 +1,15 @@
 """The PostgreSQL read model: accounts, statement entries and transfers (PRODUCT.md §3), versioned for rebuilds."""
 
 from eventledger_projections.postgres.position import reflected_position
-from eventledger_projections.postgres.projection import PostgresReadModel
-from eventledger_projections.postgres.rebuild import PostgresRebuild, RebuildConfig, RebuildReport
+from eventledger_projections.postgres.projection import PostgresProjection
+from eventledger_projections.postgres.rebuild import PostgresRebuild, RebuildConfig
 from eventledger_projections.postgres.schema import ReadModelSchemas, Version
 
 __all__ = [
-    "PostgresReadModel",
+    "PostgresProjection",
     "PostgresRebuild",
     "ReadModelSchemas",
     "RebuildConfig",
-    "RebuildReport",
     "Version",
     "reflected_position",
 ]

@@ -27,7 +27,9 @@ from eventledger_projections.runtime.port import (
 )
 
 
-class PostgresReadModel(Projection):
+class PostgresProjection(Projection):
+    """Writes the PostgreSQL read model (its reader is the query side's ``PostgresReadModelReader``)."""
+
     name: ClassVar[str] = PROJECTION_NAME
 
     def __init__(self, dsn: str, *, base_schema: str = "read_model", pool_size: int = 2) -> None:

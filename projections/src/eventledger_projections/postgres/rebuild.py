@@ -33,32 +33,17 @@ from eventledger_projections.postgres.errors import is_transient_postgres_error
 from eventledger_projections.postgres.fold import UnappliableEvent
 from eventledger_projections.postgres.schema import PROJECTION_NAME, ReadModelSchemas, Version
 from eventledger_projections.postgres.writer import ReadModelWriter
+from eventledger_projections.rebuild.port import (
+    Rebuild,
+    RebuildAlreadyRunning,
+    RebuildListener,
+    RebuildReport,
+    SilentListener,
+)
 from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_projections.runtime.pgprogress import PostgresProgress
 
 log = logging.getLogger(__name__)
-
-
-class RebuildAlreadyRunning(Exception):
-    """Another rebuild of the same read model holds the rebuild lock."""
-
-
-@dataclass(frozen=True)
-class RebuildReport:
-    version: Version
-    events: int
-    skipped: int
-    built_to: int
-    seconds: float
-    dropped: list[str]
-
-    def __str__(self) -> str:
-        """One line for the rebuild command, in the same words as the other read models' reports."""
-        line = (
-            f"{self.version.schema} from {self.events:,} events ({self.skipped} skipped),"
-            f" live at position {self.built_to:,} after {self.seconds:.1f} s"
-        )
-        return line + (f"; dropped {', '.join(self.dropped)}" if self.dropped else "")
 
 
 @dataclass(frozen=True)
@@ -68,17 +53,7 @@ class RebuildConfig:
     keep_retired: int = 1
 
 
-class RebuildListener:
-    """What a rebuild reports as it goes (the CLI draws a progress bar from it)."""
-
-    def planned(self, events: int) -> None:
-        """``events`` more events are to be replayed."""
-
-    def replayed(self, events: int) -> None:
-        """``events`` more events were replayed."""
-
-
-class PostgresRebuild:
+class PostgresRebuild(Rebuild):
     def __init__(
         self,
         read_model_dsn: str,
@@ -94,7 +69,7 @@ class PostgresRebuild:
         self._source = source
         self._schemas = ReadModelSchemas(base_schema)
         self._config = config or RebuildConfig()
-        self._listener = listener or RebuildListener()
+        self._listener = listener or SilentListener()
         self._before_switch = before_switch
         self._events = 0
         self._skipped = 0
@@ -110,9 +85,19 @@ class PostgresRebuild:
             done = self._catch_up(conn, writer)
             if self._before_switch is not None:
                 self._before_switch()
-            built_to = self._hand_over_and_switch(conn, version, writer, done)
+            previous, built_to = self._hand_over_and_switch(conn, version, writer, done)
             dropped = self._schemas.drop_retired(conn, self._config.keep_retired)
-        return RebuildReport(version, self._events, self._skipped, built_to, time.monotonic() - started, dropped)
+        return RebuildReport(
+            read_model="postgres",
+            version=version.number,
+            where=version.schema,
+            previous=previous.number if previous else None,
+            events=self._events,
+            built_to=built_to,
+            seconds=time.monotonic() - started,
+            skipped=self._skipped,
+            dropped=tuple(dropped),
+        )
 
     def _take_lock(self, conn: Connection[Any]) -> None:
         """A session lock, released when the connection closes (also if this process dies)."""
@@ -133,7 +118,10 @@ class PostgresRebuild:
                 return done
             self._listener.planned(self._source.count(done, target))
 
-    def _hand_over_and_switch(self, conn: Connection[Any], version: Version, writer: ReadModelWriter, done: int) -> int:
+    def _hand_over_and_switch(
+        self, conn: Connection[Any], version: Version, writer: ReadModelWriter, done: int
+    ) -> tuple[Version | None, int]:
+        """Answers the version that was live and the position the new one is built to."""
         with conn.transaction():
             live = self._schemas.live(conn, lock="update")  # live projectors' batches wait from here to commit
             live_rows = PostgresProgress(live.schema, PROJECTION_NAME).partitions(conn) if live else []
@@ -146,7 +134,7 @@ class PostgresRebuild:
             PostgresProgress(version.schema, PROJECTION_NAME).restore(conn, handed_over)
             self._schemas.switch(conn, version, built_to=target)
         log.info("switched to %s at position %d (was %s)", version.schema, target, live)
-        return target
+        return live, target
 
     def _replay(self, conn: Connection[Any], writer: ReadModelWriter, after: int, upto: int) -> int:
         """Every event with ``after < position <= upto`` into ``writer``'s version; answers ``upto``."""

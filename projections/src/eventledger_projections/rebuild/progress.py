@@ -77,3 +77,16 @@ class ProgressBar:
 def _duration(seconds: float) -> str:
     whole = int(seconds)
     return f"{whole // 3600:d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+class ProgressBarListener:
+    """A rebuild listener that draws the progress bar (events/s, time left) from the rebuild's plan and progress."""
+
+    def __init__(self, label: str) -> None:
+        self.bar = ProgressBar(0, label=label)
+
+    def planned(self, events: int) -> None:
+        self.bar.extend(events)
+
+    def replayed(self, events: int) -> None:
+        self.bar.advance(events)

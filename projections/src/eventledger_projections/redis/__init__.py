@@ -6,7 +6,7 @@ See docs/adr/0010-redis-read-model-and-stream-processing.md for the key layout a
 
 from eventledger_projections.redis.keys import KeySpace
 from eventledger_projections.redis.projection import RedisProjection
-from eventledger_projections.redis.rebuild import RedisRebuild, RedisRebuildConfig, RedisRebuildReport, RedisVersion
+from eventledger_projections.redis.rebuild import RedisRebuild, RedisRebuildConfig
 from eventledger_projections.redis.views import AccountView, Overview, RedisReadModel
 
 __all__ = [
@@ -17,6 +17,4 @@ __all__ = [
     "RedisReadModel",
     "RedisRebuild",
     "RedisRebuildConfig",
-    "RedisRebuildReport",
-    "RedisVersion",
 ]

@@ -26,35 +26,19 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 import redis
 
+from eventledger_projections.rebuild.port import Rebuild, RebuildListener, RebuildReport, SilentListener
 from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_projections.redis.connection import Scripts, run
 from eventledger_projections.redis.keys import KeySpace
 from eventledger_projections.redis.operations import Operation, flatten
 from eventledger_projections.redis.pages import OperationPages
 from eventledger_projections.redis.versions import RebuildLock, delete_version, live_version, versions
-from eventledger_projections.runtime.relay_checkpoint import RELAY_CHECKPOINT
+from eventledger_runtime.eventlog import RELAY_CHECKPOINT, PostgresEventLogReader
 
 log = logging.getLogger(__name__)
-
-
-class RebuildListener(Protocol):
-    """What a rebuild reports as it goes (the CLI draws a progress bar from it)."""
-
-    def planned(self, events: int) -> None: ...
-
-    def replayed(self, events: int) -> None: ...
-
-
-class _Silent:
-    def planned(self, events: int) -> None:
-        pass
-
-    def replayed(self, events: int) -> None:
-        pass
 
 
 @dataclass(frozen=True)
@@ -66,43 +50,7 @@ class RedisRebuildConfig:
     transient_retry_seconds: float = 60.0
 
 
-@dataclass(frozen=True)
-class RedisVersion:
-    base: str
-    number: int
-
-    @property
-    def schema(self) -> str:
-        """The version's key prefix without its colon (what the projector CLI prints as where it rebuilt)."""
-        return f"{self.base}:v{self.number}"
-
-
-@dataclass(frozen=True)
-class RedisRebuildReport:
-    """Shaped like the PostgreSQL rebuild's report (``version.schema``, ``events``, ``skipped``, ``built_to``,
-    ``seconds``, ``dropped``), so that the shared projector CLI can print either."""
-
-    version: RedisVersion
-    previous: RedisVersion | None
-    events: int
-    skipped: int
-    built_to: int
-    seconds: float
-    deleted_keys: int
-
-    @property
-    def dropped(self) -> list[str]:
-        return [f"{self.previous.schema} ({self.deleted_keys:,} keys)"] if self.previous is not None else []
-
-    def __str__(self) -> str:
-        line = (
-            f"{self.version.schema} from {self.events:,} events ({self.skipped} skipped),"
-            f" live at position {self.built_to:,} after {self.seconds:.1f} s"
-        )
-        return line + (f"; dropped {', '.join(self.dropped)}" if self.dropped else "")
-
-
-class RedisRebuild:
+class RedisRebuild(Rebuild):
     """One rebuild run from the event store at ``event_store_dsn``; ``before_switch`` is a test seam that runs after
     the bulk replay, before the hand-over."""
 
@@ -126,22 +74,23 @@ class RedisRebuild:
         self._keys = KeySpace(base)
         self._scripts = Scripts.register(client)
         self._config = config or RedisRebuildConfig()
-        self._listener = listener or _Silent()
+        self._listener = listener or SilentListener()
         self._before_switch = before_switch
         self._lock = RebuildLock(client, self._scripts, self._keys, self._config.lock_ttl_ms)
         self._events = 0
         self._skipped = 0
 
-    def run(self) -> RedisRebuildReport:
-        self._source = EventStoreSource(self._dsn, relay_checkpoint=self._relay_checkpoint)
-        self._pages = OperationPages(self._dsn)
+    def run(self) -> RebuildReport:
+        self._source = EventStoreSource(
+            PostgresEventLogReader(self._dsn, name="rebuild-source"), relay_checkpoint=self._relay_checkpoint
+        )
+        self._pages = OperationPages(self._source.log)
         try:
             return self._run()
         finally:
-            self._pages.close()
             self._source.close()
 
-    def _run(self) -> RedisRebuildReport:
+    def _run(self) -> RebuildReport:
         started = time.monotonic()
         with self._lock.held():
             self._drop_abandoned()
@@ -160,14 +109,16 @@ class RedisRebuild:
             deleted = delete_version(self._client, self._keys, previous) if previous is not None else 0
         log.info("switched to version %d at position %d (was %s)", version, built_to, previous)
         base = self._keys.base
-        return RedisRebuildReport(
-            RedisVersion(base, version),
-            RedisVersion(base, previous) if previous is not None else None,
-            self._events,
-            self._skipped,
-            built_to,
-            time.monotonic() - started,
-            deleted,
+        return RebuildReport(
+            read_model="redis",
+            version=version,
+            where=f"{base}:v{version}",
+            previous=previous,
+            events=self._events,
+            built_to=built_to,
+            seconds=time.monotonic() - started,
+            skipped=self._skipped,
+            dropped=(f"{base}:v{previous} ({deleted:,} keys)",) if previous is not None else (),
         )
 
     # ------------------------------------------------------------------ steps

@@ -8,14 +8,11 @@ from collections.abc import Iterator
 
 import redis
 
+from eventledger_projections.rebuild.port import RebuildAlreadyRunning
 from eventledger_projections.redis.connection import Scripts, run
 from eventledger_projections.redis.keys import KeySpace
 
 _UNLINK_CHUNK = 500
-
-
-class RebuildAlreadyRunning(Exception):
-    """Another rebuild of the same key base holds the rebuild lock."""
 
 
 class RebuildLockLost(Exception):

@@ -1,0 +1,71 @@
+"""An event as the global log holds it, and its envelope (the contract's type) for readers that decode."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import NamedTuple
+from uuid import UUID
+
+from eventledger_events import EventEnvelope, payload_from_json
+
+
+class LoggedEvent(NamedTuple):
+    """One row of the global log, as stored: the payload is the JSON text written at ``schema_version``.
+
+    A named tuple because rebuilds read millions of them: building one costs a tuple, not a validated model.
+    The field order is the order of the columns the PostgreSQL reader selects.
+    """
+
+    position: int
+    stream_id: str
+    stream_version: int
+    event_id: UUID
+    event_type: str
+    schema_version: int
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    correlation_id: UUID
+    causation_id: UUID | None
+    payload: str
+
+    def envelope(self) -> EventEnvelope:
+        """The event as a validated envelope; an older payload version is upcast to the current one."""
+        payload = payload_from_json(self.event_type, self.schema_version, self.payload)
+        return EventEnvelope(
+            event_id=self.event_id,
+            event_type=payload.EVENT_TYPE,
+            schema_version=payload.SCHEMA_VERSION,
+            stream_id=self.stream_id,
+            stream_version=self.stream_version,
+            position=self.position,
+            occurred_at=self.occurred_at,
+            recorded_at=self.recorded_at,
+            actor=self.actor,
+            correlation_id=self.correlation_id,
+            causation_id=self.causation_id,
+            payload=payload,
+        )
+
+    def trusted_envelope(self) -> EventEnvelope:
+        """The event as an envelope without the envelope's own checks, for bulk replays.
+
+        The payload is still validated (and upcast) by its contract. The envelope's checks (types of the columns,
+        the payload's type against the stream) are those the event store's table and the write side already
+        enforce, so they are not repeated; instants are normalised to UTC as the envelope's validator would.
+        """
+        payload = payload_from_json(self.event_type, self.schema_version, self.payload)
+        return EventEnvelope.model_construct(
+            event_id=self.event_id,
+            event_type=payload.EVENT_TYPE,
+            schema_version=payload.SCHEMA_VERSION,
+            stream_id=self.stream_id,
+            stream_version=self.stream_version,
+            position=self.position,
+            occurred_at=self.occurred_at.astimezone(UTC),
+            recorded_at=self.recorded_at.astimezone(UTC),
+            actor=self.actor,
+            correlation_id=self.correlation_id,
+            causation_id=self.causation_id,
+            payload=payload,
+        )

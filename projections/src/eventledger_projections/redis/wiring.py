@@ -1,0 +1,65 @@
+"""Wiring the Redis read model into the projector CLI: the projection, its rebuild and its status, from the
+settings (nothing connects at import time). Every read model has a ``wiring`` module of this shape, which
+:mod:`eventledger_projections.bootstrap` registers."""
+
+from __future__ import annotations
+
+from eventledger_infra.settings import Settings
+from eventledger_projections.config import ProjectionSettings
+from eventledger_projections.rebuild.port import RebuildListener, RebuildReport
+from eventledger_projections.redis.connection import connect
+from eventledger_projections.redis.keys import KeySpace
+from eventledger_projections.redis.projection import RedisProjection
+from eventledger_projections.redis.rebuild import RedisRebuild, RedisRebuildConfig
+from eventledger_projections.redis.settings import OPS_PORT, RedisProjectionSettings
+from eventledger_projections.redis.versions import live_version, versions
+
+NAME = "redis"
+TOPICS = RedisProjection.topics
+__all__ = ["NAME", "OPS_PORT", "TOPICS", "build_projection", "run_rebuild", "status"]
+
+
+def build_projection(settings: ProjectionSettings, infra: Settings) -> RedisProjection:
+    """The live projection under the Redis read model's key base (its own setting)."""
+    del settings
+    return RedisProjection(connect(infra.redis_url), base=RedisProjectionSettings.from_env().prefix)
+
+
+def run_rebuild(
+    settings: ProjectionSettings, infra: Settings, listener: RebuildListener, *, force: bool = False
+) -> RebuildReport:
+    """Rebuild from the event store named by the projector settings into the Redis of ``infra``. ``force`` changes
+    nothing here: a rebuild that holds the lock deletes the versions an abandoned one left behind anyway."""
+    del force
+    client = connect(infra.redis_url, client_name="eventledger-rebuild-redis")
+    try:
+        rebuild = RedisRebuild(
+            client,
+            settings.event_store_dsn or infra.postgres_dsn,
+            relay_checkpoint=settings.relay_checkpoint_name,
+            base=RedisProjectionSettings.from_env().prefix,
+            config=RedisRebuildConfig(batch_size=settings.rebuild_batch_size),
+            listener=listener,
+        )
+        return rebuild.run()
+    finally:
+        client.close()
+
+
+def status(settings: ProjectionSettings, infra: Settings) -> dict[str, object]:
+    """The live version, every version and its state, and the reflected position."""
+    del settings
+    base = RedisProjectionSettings.from_env().prefix
+    keys = KeySpace(base)
+    client = connect(infra.redis_url, client_name="eventledger-status-redis")
+    projection = RedisProjection(client, base=base)
+    try:
+        live = live_version(client, keys)
+        return {
+            "key base": base,
+            "live version": live,
+            "versions": [f"v{number}: {state}" for number, state in sorted(versions(client, keys).items())],
+            "reflected position": projection.reflected_position() if live is not None else 0,
+        }
+    finally:
+        projection.close()
