@@ -14,7 +14,7 @@ from confluent_kafka.admin import AdminClient
 from bench._common import scratch_database
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.relay.checkpoint import PostgresCheckpoints
-from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
+from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS, EventEnvelope
 from eventledger_infra.settings import Settings
@@ -23,6 +23,7 @@ from eventledger_projections.runtime.kafka import KafkaEventLog
 from eventledger_projections.runtime.memory import InMemoryBroker, InMemoryDeadLetters
 from eventledger_projections.runtime.port import Projection
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
+from eventledger_runtime.kafka import ensure_topics
 
 PARTITIONS = 6
 

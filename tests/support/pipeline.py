@@ -17,16 +17,17 @@ from eventledger_command.bootstrap import build as build_command
 from eventledger_command.config import CommandSettings
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.relay.checkpoint import PostgresCheckpoints
-from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
+from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS
-from eventledger_infra.ops_http import serve_ops
 from eventledger_infra.settings import Settings
 from eventledger_projections.bootstrap import PROJECTIONS, Projector, build_projector, prepare_topics
 from eventledger_projections.config import ProjectionSettings
 from eventledger_query.app import create_app as create_query_app
 from eventledger_query.config import QuerySettings
 from eventledger_query.services import build as build_query
+from eventledger_runtime.kafka import ensure_topics
+from eventledger_runtime.ops_http import serve_ops
 from tests.support.http_service import serve
 from tests.support.processes import free_port, scratch_database
 

@@ -14,12 +14,12 @@ import sys
 import time
 
 from eventledger_infra import probes
-from eventledger_infra.ops_http import serve_ops
 from eventledger_infra.settings import Settings
 from eventledger_projections.bootstrap import PROJECTIONS, build_projector, group_id, prepare_topics
 from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.postgres.rebuild import RebuildListener
 from eventledger_projections.rebuild.progress import ProgressBar
+from eventledger_runtime.ops_http import serve_ops
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,11 +23,12 @@ from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_projections.redis.projection import RedisProjection
 from eventledger_projections.redis.service import build_redis_projection, rebuild_redis
 from eventledger_projections.redis.settings import OPS_PORT as REDIS_OPS_PORT
-from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEventLog, ensure_topics
+from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEventLog
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC, DeadLetterSink, EventLog
 from eventledger_projections.runtime.port import Projection
 from eventledger_projections.runtime.relay_checkpoint import PostgresRelayCheckpoint
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
+from eventledger_runtime.kafka import ensure_topics
 
 log = logging.getLogger(__name__)
 

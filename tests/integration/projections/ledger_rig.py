@@ -57,8 +57,8 @@ from eventledger_events import (
 from eventledger_events.kafka_message import KafkaRecord, to_kafka_record
 from eventledger_infra.settings import Settings
 from eventledger_projections.postgres import reflected_position
-from eventledger_projections.runtime.kafka import ensure_topics
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
+from eventledger_runtime.kafka import ensure_topics
 
 Move = tuple[Command, Callable[[], None]]
 """A command and what the workload notes down once it was accepted."""

@@ -34,10 +34,10 @@ from eventledger_events import (
 )
 from eventledger_events.kafka_message import to_kafka_record
 from eventledger_infra.settings import Settings
-from eventledger_projections.runtime.kafka import ensure_topics
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.streaming.app import TransferWindowsJob
 from eventledger_projections.streaming.settings import StreamingSettings
+from eventledger_runtime.kafka import ensure_topics
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the loop the async fixtures run in (pyproject)
 

@@ -41,8 +41,8 @@ from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_events import TRANSFERS_TOPIC
 from eventledger_infra.settings import Settings
 from eventledger_projections.redis.connection import connect
-from eventledger_projections.runtime.kafka import ensure_topics
 from eventledger_projections.streaming.publisher import DERIVED_TOPIC
+from eventledger_runtime.kafka import ensure_topics
 
 
 @dataclass

@@ -34,7 +34,7 @@ from eventledger_command.eventstore.records import (
     StoredIdempotency,
     StoredResponse,
 )
-from eventledger_infra.migrations import migrate
+from eventledger_runtime.migrations import migrate
 
 _COLUMNS = (
     "position, stream_id, stream_version, event_id, event_type, schema_version, occurred_at, recorded_at, "

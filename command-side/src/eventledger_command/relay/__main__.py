@@ -10,12 +10,13 @@ import time
 from eventledger_command.config import RelaySettings
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.relay.checkpoint import PostgresCheckpoints
-from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
+from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS
 from eventledger_infra import probes
-from eventledger_infra.ops_http import serve_ops
 from eventledger_infra.settings import Settings
+from eventledger_runtime.kafka import ensure_topics
+from eventledger_runtime.ops_http import serve_ops
 
 
 def main() -> int:

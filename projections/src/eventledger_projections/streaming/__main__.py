@@ -16,13 +16,13 @@ import redis
 
 from eventledger_events import TRANSFERS_TOPIC
 from eventledger_infra import probes
-from eventledger_infra.ops_http import serve_ops
 from eventledger_infra.settings import Settings
-from eventledger_projections.runtime.kafka import ensure_topics
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.streaming.app import TransferWindowsJob, source_partitions
 from eventledger_projections.streaming.publisher import DERIVED_TOPIC
 from eventledger_projections.streaming.settings import StreamingSettings
+from eventledger_runtime.kafka import ensure_topics
+from eventledger_runtime.ops_http import serve_ops
 
 log = logging.getLogger("eventledger_projections.streaming")
 
