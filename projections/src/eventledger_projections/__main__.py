@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import time
 
-from eventledger_infra import probes
-from eventledger_infra.settings import Settings
 from eventledger_projections.bootstrap import PROJECTIONS, build_projector, group_id, prepare_topics
-from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.postgres.rebuild import RebuildListener
 from eventledger_projections.rebuild.progress import ProgressBar
+from eventledger_runtime.kafka import when_kafka_answers
 from eventledger_runtime.ops_http import serve_ops
+from eventledger_runtime.probes import kafka_answers
+from eventledger_runtime.settings import settings_or_exit
+from eventledger_runtime.worker import stop_on_signals
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,19 +45,16 @@ def run(name: str) -> int:
     if not _known(name):
         return 2
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s projection-{name} %(message)s")
-    settings = ProjectionSettings()
-    infra = Settings.from_env()
+    infra = settings_or_exit(f"projection-{name}")
+    settings, kafka = infra.projections, infra.kafka
     projector = build_projector(name, settings, infra)
     runner = projector.runner
-    signal.signal(signal.SIGTERM, lambda *_: runner.stop())
-    signal.signal(signal.SIGINT, lambda *_: runner.stop())
-    signal.signal(signal.SIGUSR1, lambda *_: runner.pause())
-    signal.signal(signal.SIGUSR2, lambda *_: runner.resume())
+    stop_on_signals(runner.stop, pause=runner.pause, resume=runner.resume)
     port = settings.ops_port if settings.ops_port is not None else PROJECTIONS[name].ops_port
     server = serve_ops(
-        infra.host,
+        infra.deployment.bind_host,
         port,
-        ready=lambda: projector.projection.ready() and probes.kafka_broker_count(infra) >= 1,
+        ready=lambda: projector.projection.ready() and kafka_answers(kafka.host, kafka.port),
         status=lambda: {
             "projection": name,
             "state": "paused" if runner.paused else "running",
@@ -67,13 +63,8 @@ def run(name: str) -> int:
         actions={"pause": runner.pause, "resume": runner.resume},
     )
     try:
-        while not runner.stopping:  # Kafka may be down at start: wait for it
-            try:
-                prepare_topics(name, settings, infra)
-                break
-            except Exception as exc:
-                logging.warning("cannot create the topics yet (%s); retrying", exc)
-                time.sleep(2)
+        # Kafka may be down at start: wait for it.
+        when_kafka_answers(lambda: prepare_topics(name, settings, infra), stopping=lambda: runner.stopping)
         logging.info("projecting %s from %s (group %s)", name, ", ".join(runner.topics), group_id(name, settings))
         runner.run()
         logging.info("stopped")
@@ -103,7 +94,8 @@ def rebuild(name: str) -> int:
         return 2
     logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s %(levelname)s rebuild-{name} %(message)s")
     listener = _BarListener(name)
-    report = spec.rebuild(ProjectionSettings(), Settings.from_env(), listener)
+    settings = settings_or_exit(f"rebuild-{name}")
+    report = spec.rebuild(settings.projections, settings, listener)
     listener.bar.finish()
     print(f"rebuilt {name}: {report}")
     return 0

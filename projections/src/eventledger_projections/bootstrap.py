@@ -13,34 +13,33 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventledger_infra.settings import Settings
-from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.elasticsearch import wiring as elasticsearch_wiring
 from eventledger_projections.elasticsearch.projection import ElasticsearchProjection
 from eventledger_projections.postgres.projection import PostgresReadModel
 from eventledger_projections.postgres.rebuild import PostgresRebuild, RebuildConfig, RebuildListener, RebuildReport
 from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_projections.redis.projection import RedisProjection
+from eventledger_projections.redis.service import OPS_PORT as REDIS_OPS_PORT
 from eventledger_projections.redis.service import build_redis_projection, rebuild_redis
-from eventledger_projections.redis.settings import OPS_PORT as REDIS_OPS_PORT
 from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEventLog
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC, DeadLetterSink, EventLog
 from eventledger_projections.runtime.port import Projection
 from eventledger_projections.runtime.relay_checkpoint import PostgresRelayCheckpoint
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
 from eventledger_runtime.kafka import ensure_topics
+from eventledger_runtime.settings import ProjectionSettings, Servers, load_settings
 
 log = logging.getLogger(__name__)
 
-ProjectionFactory = Callable[[ProjectionSettings, Settings], Projection]
-RebuildFunction = Callable[[ProjectionSettings, Settings, RebuildListener], Any]
+ProjectionFactory = Callable[[ProjectionSettings, Servers], Projection]
+RebuildFunction = Callable[[ProjectionSettings, Servers, RebuildListener], Any]
 
 
-def _postgres(settings: ProjectionSettings, infra: Settings) -> Projection:
+def _postgres(settings: ProjectionSettings, infra: Servers) -> Projection:
     return PostgresReadModel(infra.postgres_dsn, base_schema=settings.postgres_schema)
 
 
-def _rebuild_postgres(settings: ProjectionSettings, infra: Settings, listener: RebuildListener) -> RebuildReport:
+def _rebuild_postgres(settings: ProjectionSettings, infra: Servers, listener: RebuildListener) -> RebuildReport:
     source = EventStoreSource(event_store_dsn(settings, infra), relay_checkpoint=settings.relay_checkpoint_name)
     try:
         rebuild = PostgresRebuild(
@@ -79,13 +78,13 @@ PROJECTIONS: dict[str, ProjectionSpec] = {
 }
 
 
-def event_store_dsn(settings: ProjectionSettings, infra: Settings) -> str:
-    return settings.event_store_dsn or infra.postgres_dsn
+def event_store_dsn(settings: ProjectionSettings, infra: Servers) -> str:
+    return settings.event_store(infra.postgres_dsn)
 
 
 def group_id(name: str, settings: ProjectionSettings) -> str:
-    """One consumer group per projection: ``eventledger-projection-<name>`` (after the namespace, in tests)."""
-    return settings.group_id or f"{settings.topic_namespace}eventledger-projection-{name}"
+    """One consumer group per projection: ``eventledger-projection-<name>``, in the namespace."""
+    return settings.group_id(name)
 
 
 @dataclass
@@ -108,14 +107,14 @@ class Projector:
 def build_projector(
     name: str,
     settings: ProjectionSettings | None = None,
-    infra: Settings | None = None,
+    infra: Servers | None = None,
     *,
     event_log: EventLog | None = None,
     dead_letters: DeadLetterSink | None = None,
 ) -> Projector:
     """Wire the projector ``name``; tests may pass their own log and dead-letter sink."""
     settings = settings or ProjectionSettings()
-    infra = infra or Settings.from_env()
+    infra = infra or load_settings()
     spec = PROJECTIONS[name]
     projection = spec.factory(settings, infra)
     relay = PostgresRelayCheckpoint(event_store_dsn(settings, infra), settings.relay_checkpoint_name)
@@ -139,7 +138,7 @@ def build_projector(
     return Projector(name, projection, runner, [projection.close, relay.close, dead_letters.close])
 
 
-def prepare_topics(name: str, settings: ProjectionSettings, infra: Settings) -> None:
+def prepare_topics(name: str, settings: ProjectionSettings, infra: Servers) -> None:
     """Create the consumed topics and the dead-letter topic if they do not exist (the relay may start later)."""
     topics = [settings.topic_namespace + topic for topic in (*PROJECTIONS[name].topics, DEAD_LETTER_TOPIC)]
     ensure_topics(infra.kafka_bootstrap, topics, infra.kafka_partitions)

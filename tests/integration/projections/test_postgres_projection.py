@@ -44,9 +44,9 @@ from eventledger_events import (
 from eventledger_events.streams import account_stream_id
 from eventledger_infra.settings import Settings
 from eventledger_projections.bootstrap import Projector, build_projector
-from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.postgres import PostgresRebuild, RebuildConfig, reflected_position
 from eventledger_projections.rebuild.source import EventStoreSource
+from eventledger_runtime.settings import ProjectionSettings
 
 
 @dataclass

@@ -44,6 +44,7 @@ from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.runtime.relay_checkpoint import PostgresRelayCheckpoint
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
 from eventledger_runtime.kafka import ensure_topics
+from eventledger_runtime.settings import Namespace
 
 COMPARED = (
     "transfer_id",
@@ -66,7 +67,15 @@ COMPARED = (
 
 
 def fresh_names(tag: str = "it") -> IndexNames:
-    return IndexNames(f"{tag}-{uuid.uuid4().hex[:10]}-")
+    """The index names of a fresh namespace (see :func:`namespace_of`)."""
+    return IndexNames(Namespace(f"{tag}-{uuid.uuid4().hex[:10]}").index_prefix)
+
+
+def namespace_of(names: IndexNames) -> str:
+    """The namespace (EVENTLEDGER_NAMESPACE) whose index prefix ``names`` has."""
+    namespace = names.prefix.removesuffix("-eventledger-")
+    assert Namespace(namespace).index_prefix == names.prefix
+    return namespace
 
 
 def drop_read_model(es: Elasticsearch, names: IndexNames) -> None:

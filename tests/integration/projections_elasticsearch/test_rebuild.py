@@ -10,6 +10,7 @@ from elasticsearch import Elasticsearch
 from tests.integration.projections_elasticsearch.support import (
     append_envelopes,
     assert_matches_event_store,
+    namespace_of,
     read_event_store,
 )
 from tests.support.eventstore import isolated_schema
@@ -19,7 +20,6 @@ from tests.unit.projections_elasticsearch.ledger_script import LedgerScript, Par
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_events import EventEnvelope, TransferPendingPosted
 from eventledger_infra.settings import Settings
-from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames, read_position
 from eventledger_projections.elasticsearch.__main__ import main
 from eventledger_projections.elasticsearch.indices import existing_versions, live_version
@@ -29,6 +29,7 @@ from eventledger_projections.elasticsearch.rebuild import Rebuild, RebuildRefuse
 from eventledger_projections.elasticsearch.safehead import SafeHead
 from eventledger_projections.elasticsearch.wiring import build_projection, run_rebuild
 from eventledger_projections.elasticsearch.writer import RELEVANT_EVENT_TYPES
+from eventledger_runtime.settings import ProjectionSettings
 
 
 @pytest.fixture
@@ -159,9 +160,9 @@ def test_the_cli_rebuilds_with_a_progress_line(
 def test_the_wiring_for_the_projector_process_builds_the_projection_and_runs_the_rebuild(
     es: Elasticsearch, names: IndexNames, store_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("EVENTLEDGER_ES_INDEX_PREFIX", names.prefix)
     appended(store_dsn, random_script(seed=25, commands=30))
-    settings, infra = ProjectionSettings(event_store_dsn=store_dsn, rebuild_batch_size=40), Settings.from_env()
+    settings = ProjectionSettings(namespace=namespace_of(names), event_store_dsn=store_dsn, rebuild_batch_size=40)
+    infra = Settings.from_env()
     projection = build_projection(settings, infra)
     assert projection.names == names
     assert projection.ready()

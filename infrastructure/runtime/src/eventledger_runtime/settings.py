@@ -25,10 +25,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Protocol, Self
 
 from pydantic import AfterValidator, AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -370,6 +371,10 @@ class ProjectionSettings(Section):
     def topic_namespace(self) -> str:
         return self.names.topic_prefix
 
+    def event_store(self, read_models_dsn: str) -> str:
+        """The event store's database: its own when set, else the read models' one."""
+        return self.event_store_dsn.get_secret_value() if self.event_store_dsn else read_models_dsn
+
     def group_id(self, projection: str) -> str:
         """One consumer group per projection."""
         return self.names.group(f"eventledger-projection-{projection}")
@@ -574,9 +579,30 @@ class Settings:
     def names(self) -> Namespace:
         return self.deployment.names
 
+    # The servers' addresses in the forms the clients take (:class:`Servers`).
     @property
-    def streaming_data_dir(self) -> Path:
-        return self.streaming.data_dir or self.deployment.state_dir / "streaming"
+    def postgres_dsn(self) -> str:
+        return self.postgres.dsn
+
+    @property
+    def redis_url(self) -> str:
+        return self.redis.url
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.kafka.bootstrap
+
+    @property
+    def elasticsearch_url(self) -> str:
+        return self.elasticsearch.url
+
+    @property
+    def kafka_partitions(self) -> int:
+        return self.kafka.partitions
+
+    @property
+    def state_dir(self) -> Path:
+        return self.deployment.state_dir
 
 
 def load_settings() -> Settings:
@@ -632,3 +658,30 @@ def production_refusals(settings: Settings) -> list[str]:
                     f"{type(section).variable(name)}_FILE at a file holding it)"
                 )
     return refused
+
+
+class Servers(Protocol):
+    """What a service needs to know to reach the servers. :class:`Settings` answers it; so does the provisioning
+    tool's reader, which the test fixtures use."""
+
+    @property
+    def postgres_dsn(self) -> str: ...
+    @property
+    def redis_url(self) -> str: ...
+    @property
+    def kafka_bootstrap(self) -> str: ...
+    @property
+    def elasticsearch_url(self) -> str: ...
+    @property
+    def kafka_partitions(self) -> int: ...
+    @property
+    def state_dir(self) -> Path: ...
+
+
+def settings_or_exit(program: str) -> Settings:
+    """:func:`load_settings` for a process's ``main``: on invalid settings, print why and exit with status 2."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        print(f"{program}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

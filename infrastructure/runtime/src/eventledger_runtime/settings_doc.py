@@ -88,3 +88,16 @@ def effective(settings: Settings) -> str:
             shown = MASK if isinstance(value, SecretStr) else ("" if value is None else str(value))
             lines.append(f"{variable}={shown}")
     return "\n".join(lines) + "\n"
+
+
+def values(settings: Settings) -> dict[str, Any]:
+    """Every documented variable's effective value (secrets revealed: for tests and comparisons, never printed)."""
+    found: dict[str, Any] = {}
+    for section in settings.sections():
+        documented_here = dict(documented(type(section)))
+        for name in type(section).model_fields:
+            variable = type(section).variable(name)
+            if variable in documented_here:
+                value = getattr(section, name)
+                found[variable] = value.get_secret_value() if isinstance(value, SecretStr) else value
+    return found

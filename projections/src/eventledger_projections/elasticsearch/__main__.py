@@ -1,7 +1,7 @@
 """``python -m eventledger_projections.elasticsearch rebuild|status``.
 
-Settings come from the ``EVENTLEDGER_*`` variables (:class:`eventledger_infra.settings.Settings`) and the index
-prefix from ``EVENTLEDGER_ES_INDEX_PREFIX``.
+Settings come from the ``EVENTLEDGER_*`` variables (``python -m eventledger_runtime settings``); the index prefix
+from the namespace.
 """
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from eventledger_infra.settings import Settings
 from eventledger_projections.elasticsearch.client import elasticsearch_client
 from eventledger_projections.elasticsearch.indices import live_version
 from eventledger_projections.elasticsearch.logsource import RelevantEventsSource
-from eventledger_projections.elasticsearch.names import DEFAULT_PREFIX, PREFIX_VARIABLE, IndexNames
+from eventledger_projections.elasticsearch.names import IndexNames
 from eventledger_projections.elasticsearch.progress import ProgressStore
 from eventledger_projections.elasticsearch.rebuild import Rebuild, RebuildRefused
 from eventledger_projections.elasticsearch.safehead import SafeHead
 from eventledger_projections.rebuild.progress import ProgressBar
+from eventledger_runtime.settings import Servers, settings_or_exit
 
 
 class _BarListener:
@@ -33,7 +33,7 @@ class _BarListener:
         self.bar.advance(events)
 
 
-def rebuild(settings: Settings, names: IndexNames, args: argparse.Namespace) -> int:
+def rebuild(settings: Servers, names: IndexNames, args: argparse.Namespace) -> int:
     dsn = args.dsn or settings.postgres_dsn
     es = elasticsearch_client(settings.elasticsearch_url, request_timeout=60)
     source, safe_head = RelevantEventsSource(dsn), SafeHead(dsn)
@@ -67,7 +67,7 @@ def rebuild(settings: Settings, names: IndexNames, args: argparse.Namespace) -> 
     return 0
 
 
-def status(settings: Settings, names: IndexNames) -> int:
+def status(settings: Servers, names: IndexNames) -> int:
     es = elasticsearch_client(settings.elasticsearch_url, request_timeout=10)
     try:
         progress = ProgressStore(es, names)
@@ -95,10 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--dsn", help="the event store's database (default: from the EVENTLEDGER_PG_* variables)")
     state = commands.add_parser("status", help="live version, reflected position, per-partition progress")
     for command in (build, state):
-        command.add_argument("--prefix", help=f"index prefix (default: ${PREFIX_VARIABLE} or {DEFAULT_PREFIX!r})")
+        command.add_argument("--prefix", help="index prefix (default: the one EVENTLEDGER_NAMESPACE derives)")
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
-    names = IndexNames(args.prefix) if args.prefix is not None else IndexNames.from_env()
+    settings = settings_or_exit("eventledger_projections.elasticsearch")
+    names = IndexNames(args.prefix if args.prefix is not None else settings.names.index_prefix)
     if args.command == "rebuild":
         return rebuild(settings, names, args)
     return status(settings, names)

@@ -11,11 +11,10 @@ import argparse
 import logging
 import sys
 
-from eventledger_infra.settings import Settings
-from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.rebuild.progress import ProgressBar
 from eventledger_projections.redis.service import rebuild_redis
 from eventledger_projections.redis.versions import RebuildAlreadyRunning
+from eventledger_runtime.settings import settings_or_exit
 
 
 class _BarListener:
@@ -33,7 +32,8 @@ def rebuild() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s rebuild-redis %(message)s")
     listener = _BarListener()
     try:
-        report = rebuild_redis(ProjectionSettings(), Settings.from_env(), listener)
+        settings = settings_or_exit("rebuild-redis")
+        report = rebuild_redis(settings.projections, settings, listener)
     except RebuildAlreadyRunning as error:
         print(f"not rebuilding: {error}", file=sys.stderr)
         return 1

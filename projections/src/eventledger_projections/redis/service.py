@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
-from eventledger_infra.settings import Settings
-from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.redis.connection import connect
 from eventledger_projections.redis.projection import RedisProjection
 from eventledger_projections.redis.rebuild import RebuildListener, RedisRebuild, RedisRebuildConfig, RedisRebuildReport
-from eventledger_projections.redis.settings import RedisProjectionSettings
+from eventledger_runtime.settings import ProjectionSettings, Servers
+
+OPS_PORT = 18102
+"""The Redis projector's default ops port (PostgreSQL's is 18101)."""
 
 
-def build_redis_projection(settings: ProjectionSettings, infra: Settings) -> RedisProjection:
+def build_redis_projection(settings: ProjectionSettings, infra: Servers) -> RedisProjection:
     """The projection factory the projector registry takes (``PROJECTIONS["redis"]``)."""
-    del settings  # the key base is the Redis read model's own setting
-    return RedisProjection(connect(infra.redis_url), base=RedisProjectionSettings.from_env().prefix)
+    return RedisProjection(connect(infra.redis_url), base=settings.names.redis_base)
 
 
-def rebuild_redis(settings: ProjectionSettings, infra: Settings, listener: RebuildListener) -> RedisRebuildReport:
+def rebuild_redis(settings: ProjectionSettings, infra: Servers, listener: RebuildListener) -> RedisRebuildReport:
     """Rebuild from the event store named by the projector settings into the Redis of ``infra``."""
     client = connect(infra.redis_url, client_name="eventledger-rebuild-redis")
     try:
         rebuild = RedisRebuild(
             client,
-            settings.event_store_dsn or infra.postgres_dsn,
+            settings.event_store(infra.postgres_dsn),
             relay_checkpoint=settings.relay_checkpoint_name,
-            base=RedisProjectionSettings.from_env().prefix,
+            base=settings.names.redis_base,
             config=RedisRebuildConfig(batch_size=settings.rebuild_batch_size),
             listener=listener,
         )
