@@ -155,7 +155,9 @@ def _extra(field: FieldInfo) -> dict[str, Any]:
 class Section(BaseSettings):
     """A settings section: variables ``<env_prefix><FIELD>``; ``<VARIABLE>_FILE`` for secrets."""
 
-    model_config = SettingsConfigDict(extra="ignore", validate_default=True, populate_by_name=True)
+    # extra="forbid": a misspelt keyword (in the wiring or a test) fails instead of being ignored; the environment
+    # is read only for declared fields, so unknown variables never reach it.
+    model_config = SettingsConfigDict(extra="forbid", validate_default=True, populate_by_name=True)
     title: ClassVar[str] = ""
 
     @classmethod
