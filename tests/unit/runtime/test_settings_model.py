@@ -135,9 +135,11 @@ def test_a_bad_value_is_refused_naming_its_variable(monkeypatch: pytest.MonkeyPa
 
 def test_a_shared_value_is_read_from_its_own_variable_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EVENTLEDGER_BIND_HOST", "0.0.0.0")
-    monkeypatch.setenv("EVENTLEDGER_COMMAND_HOST", "192.0.2.1")  # a variable that no longer exists
+    monkeypatch.setenv("EVENTLEDGER_NAMESPACE", "shared")
+    monkeypatch.setenv("EVENTLEDGER_QUERY_NAMESPACE", "private")  # the section's prefix + the field: never read
     settings = load_settings()
     assert settings.command.host == settings.query.host == settings.gateway.host == "0.0.0.0"
+    assert settings.query.namespace == settings.projections.namespace == "shared"
 
 
 def test_a_secret_comes_from_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -180,3 +182,11 @@ def test_the_settings_command_prints_the_effective_settings_with_secrets_masked(
     monkeypatch.setenv("EVENTLEDGER_RELAY_BATCH_SIZE", "many")
     assert main(["settings"]) == 2
     assert "EVENTLEDGER_RELAY_BATCH_SIZE" in capsys.readouterr().err
+
+
+def test_a_variable_that_no_longer_exists_is_refused_with_its_replacement(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVENTLEDGER_GATEWAY_ENVIRONMENT", "production")
+    with pytest.raises(
+        SettingsError, match="EVENTLEDGER_GATEWAY_ENVIRONMENT no longer exists; use EVENTLEDGER_ENVIRONMENT"
+    ):
+        load_settings()

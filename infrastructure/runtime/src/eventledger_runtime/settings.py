@@ -48,6 +48,32 @@ RELAY_CHECKPOINT_NAME = "kafka-relay"
 _NAMESPACE = re.compile(r"^([a-z0-9][a-z0-9-]*)?$")
 
 
+_REPLACED_BY_NAMESPACE = "EVENTLEDGER_NAMESPACE, from which it derives"
+REMOVED_VARIABLES: dict[str, str] = {
+    "EVENTLEDGER_HOME": "EVENTLEDGER_STATE_DIR and EVENTLEDGER_CACHE_DIR",
+    "EVENTLEDGER_GATEWAY_ENVIRONMENT": "EVENTLEDGER_ENVIRONMENT",
+    "EVENTLEDGER_COMMAND_HOST": "EVENTLEDGER_BIND_HOST",
+    "EVENTLEDGER_QUERY_HOST": "EVENTLEDGER_BIND_HOST",
+    "EVENTLEDGER_GATEWAY_HOST": "EVENTLEDGER_BIND_HOST",
+    "EVENTLEDGER_RELAY_TOPIC_NAMESPACE": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_PROJECTION_TOPIC_NAMESPACE": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_STREAMING_TOPIC_NAMESPACE": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_PROJECTION_GROUP_ID": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_STREAMING_APP_ID": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_PROJECTION_REDIS_PREFIX": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_STREAMING_REDIS_PREFIX": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_QUERY_REDIS_BASE": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_ES_INDEX_PREFIX": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_QUERY_ELASTICSEARCH_PREFIX": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_GATEWAY_RATE_LIMIT_KEY_PREFIX": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_GATEWAY_REDIS_URL": "EVENTLEDGER_HOST and EVENTLEDGER_REDIS_PORT",
+    "EVENTLEDGER_QUERY_POSTGRES_SCHEMA": "EVENTLEDGER_PG_READ_MODEL_SCHEMA",
+    "EVENTLEDGER_PROJECTION_POSTGRES_SCHEMA": "EVENTLEDGER_PG_READ_MODEL_SCHEMA",
+}
+"""Variables that no longer exist, and what replaced them: a process refuses to start while one is set, so an old
+deployment's ``EVENTLEDGER_GATEWAY_ENVIRONMENT=production`` cannot silently become ``development`` (ADR 0013)."""
+
+
 class SettingsError(ValueError):
     """Settings that cannot run: the message has one line per problem, each naming its variable."""
 
@@ -610,7 +636,9 @@ class Settings:
 def load_settings() -> Settings:
     """Every section from the environment, checked together; :class:`SettingsError` names each bad variable."""
     built: dict[str, Section] = {}
-    problems: list[str] = []
+    problems = [
+        f"{old} no longer exists; use {new} (ADR 0013)" for old, new in REMOVED_VARIABLES.items() if old in os.environ
+    ]
     for field_name, section in zip(Settings.__dataclass_fields__, SECTIONS, strict=True):
         try:
             built[field_name] = section()
