@@ -14,7 +14,7 @@ from tests.support.kafka_groups import delete_groups
 
 from bench._common import scratch_database
 from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
+from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS, EventEnvelope
 from eventledger_infra.settings import Settings
@@ -24,6 +24,7 @@ from eventledger_projections.runtime.memory import InMemoryBroker, InMemoryDeadL
 from eventledger_projections.runtime.port import Projection
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
 from eventledger_runtime.eventlog import PostgresEventLogReader
+from eventledger_runtime.kafka import ensure_topics
 
 PARTITIONS = 6
 

@@ -19,12 +19,12 @@ from tests.support.ledger_events import credit, open_account
 
 from bench._common import alternate, report, scratch_database, timed_rate
 from eventledger_command.application.repository import LedgerRepository
-from eventledger_command.config import CommandSettings
 from eventledger_command.domain import account_to_snapshot
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import AppendRequest, Snapshot, StreamWrite
 from eventledger_events import account_stream_id
 from eventledger_infra.settings import Settings
+from eventledger_runtime.settings import CommandSettings
 
 SNAPSHOT_INTERVAL = CommandSettings().snapshot_interval
 WORST = f"load {100_000 + SNAPSHOT_INTERVAL - 1:,} events (worst)"

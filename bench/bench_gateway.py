@@ -30,9 +30,8 @@ from fastapi import FastAPI
 from tests.support.processes import free_port
 
 from bench._common import alternate, report, timed_rate
-from eventledger_gateway.settings import GatewaySettings
 from eventledger_gateway.tokens import mint_token
-from eventledger_infra.settings import Settings
+from eventledger_runtime.settings import GatewaySettings
 
 SECONDS = 3.0
 ROUNDS = 5
@@ -129,18 +128,16 @@ def _open_accounts(gateway: str, token: str, count: int) -> list[str]:
 
 def main() -> None:
     concurrency = int(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CONCURRENCY
-    infra = Settings.from_env()
     ports = {name: free_port() for name in ("command", "gateway", "trivial")}
-    prefix = f"bench:gateway:{uuid.uuid4().hex[:8]}:"
+    namespace = f"bench-gateway-{uuid.uuid4().hex[:8]}"  # its own rate-limit keys
     env = {
         "EVENTLEDGER_COMMAND_STORE": "memory",
         "EVENTLEDGER_COMMAND_PORT": str(ports["command"]),
         "EVENTLEDGER_GATEWAY_PORT": str(ports["gateway"]),
         "EVENTLEDGER_GATEWAY_COMMAND_URL": f"http://127.0.0.1:{ports['command']}",
-        "EVENTLEDGER_GATEWAY_REDIS_URL": infra.redis_url,
         "EVENTLEDGER_GATEWAY_RATE_LIMIT_PER_SECOND": "1000000",
         "EVENTLEDGER_GATEWAY_RATE_LIMIT_BURST": "1000000",
-        "EVENTLEDGER_GATEWAY_RATE_LIMIT_KEY_PREFIX": prefix,
+        "EVENTLEDGER_NAMESPACE": namespace,
     }
     settings = GatewaySettings()  # the gateway process reads the same variables, hence the same secret
     token = mint_token(settings, ["writer"], subject="bench", ttl_seconds=3600)

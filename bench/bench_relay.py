@@ -16,11 +16,12 @@ from tests.support.ledger_events import credit, open_account
 from bench._common import alternate, report, scratch_database, timed_rate
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import AppendRequest
-from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics, producer_config
+from eventledger_command.relay.publisher import KafkaEventPublisher, producer_config
 from eventledger_command.relay.relay import Relay, RelayConfig, kafka_record_of
 from eventledger_events import ALL_TOPICS, KafkaRecord
 from eventledger_infra.settings import Settings
 from eventledger_runtime.eventlog import InMemoryEventLog
+from eventledger_runtime.kafka import ensure_topics
 
 EVENTS = 20_000
 ROUNDS = 3

@@ -28,7 +28,6 @@ from eventledger_command.application.commands import (
     Withdraw,
 )
 from eventledger_command.bootstrap import build
-from eventledger_command.config import CommandSettings
 from eventledger_command.eventstore.envelopes import to_envelope
 from eventledger_events import EventEnvelope, EventMetadata, topic_for
 from eventledger_infra.settings import Settings
@@ -38,6 +37,7 @@ from eventledger_projections.redis import RedisProjection, RedisReadModel
 from eventledger_projections.redis.connection import connect
 from eventledger_projections.runtime.port import ConsumedEvent, LogMessage, Projection
 from eventledger_query.readers import PostgresReadModelReader
+from eventledger_runtime.settings import CommandSettings
 
 
 # ---------------------------------------------------------------------- the script

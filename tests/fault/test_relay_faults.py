@@ -57,7 +57,7 @@ def rig(private_kafka: KafkaServer, tmp_path: Path) -> Iterator[RelayRig]:
             {
                 "EVENTLEDGER_PG_DATABASE": database,
                 "EVENTLEDGER_KAFKA_PORT": str(settings.kafka_port),
-                "EVENTLEDGER_RELAY_TOPIC_NAMESPACE": namespace,
+                "EVENTLEDGER_NAMESPACE": namespace.removesuffix("."),
                 "EVENTLEDGER_RELAY_OPS_PORT": str(free_port()),
                 "EVENTLEDGER_RELAY_BATCH_SIZE": "200",
             },

@@ -16,10 +16,10 @@ from tests.support.servers import Endpoints
 
 from eventledger_command.api.app import create_app
 from eventledger_command.bootstrap import Container, build
-from eventledger_command.config import CommandSettings
 from eventledger_command.eventstore.envelopes import to_envelope
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_events import AccountCredited, AccountDebited, AccountHoldPlaced, AccountHoldReleased, AccountOpened
+from eventledger_runtime.settings import CommandSettings
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ def test_the_groups_of_a_namespace_are_deleted_and_no_other(endpoints: Endpoints
         message = consumer.poll(1)
         while message is None or message.error() is not None:
             message = consumer.poll(1)
-        consumer.commit(message, asynchronous=False)
+        consumer.commit(message=message, asynchronous=False)
         consumer.close()
     wait_for(lambda: set(groups) <= group_ids(endpoints.kafka_bootstrap), 30, "the groups to be listed")
     delete_groups_with_prefix(endpoints.kafka_bootstrap, namespace)

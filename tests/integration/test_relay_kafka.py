@@ -15,10 +15,11 @@ from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import AppendRequest
-from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
+from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS, decode_avro
 from eventledger_runtime.eventlog import PostgresEventLogReader
+from eventledger_runtime.kafka import ensure_topics
 
 
 @pytest.fixture

@@ -14,19 +14,18 @@ from dataclasses import dataclass, field
 from eventledger_command.api.app import create_app as create_command_app
 from eventledger_command.bootstrap import Container
 from eventledger_command.bootstrap import build as build_command
-from eventledger_command.config import CommandSettings
 from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
+from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS
-from eventledger_infra.ops_http import serve_ops
 from eventledger_infra.settings import Settings
 from eventledger_projections.bootstrap import PROJECTIONS, Projector, build_projector, prepare_topics
-from eventledger_projections.config import ProjectionSettings
 from eventledger_query.app import create_app as create_query_app
-from eventledger_query.config import QuerySettings
 from eventledger_query.services import build as build_query
 from eventledger_runtime.eventlog import PostgresEventLogReader
+from eventledger_runtime.kafka import ensure_topics
+from eventledger_runtime.ops_http import serve_ops
+from eventledger_runtime.settings import CommandSettings, Namespace, ProjectionSettings, QuerySettings
 from tests.support.http_service import serve
 from tests.support.kafka_groups import delete_groups_with_prefix
 from tests.support.processes import free_port, scratch_database
@@ -53,14 +52,9 @@ def pipeline(projections: tuple[str, ...] | None = None) -> Iterator[Pipeline]:
     tag = uuid.uuid4().hex[:8]
     with scratch_database(base) as database, contextlib.ExitStack() as stack:
         settings = dataclasses.replace(base, pg_database=database)
-        run = Pipeline(settings, f"pipe-{tag}.", f"elt{tag}", f"pipe-{tag}-")
-        run.env = {
-            "EVENTLEDGER_PG_DATABASE": database,
-            "EVENTLEDGER_PROJECTION_TOPIC_NAMESPACE": run.namespace,
-            "EVENTLEDGER_RELAY_TOPIC_NAMESPACE": run.namespace,
-            "EVENTLEDGER_ES_INDEX_PREFIX": run.es_prefix,
-            "EVENTLEDGER_PROJECTION_REDIS_PREFIX": run.redis_base,
-        }
+        own = Namespace(f"pipe-{tag}")
+        run = Pipeline(settings, own.topic_prefix, own.redis_base, own.index_prefix)
+        run.env = {"EVENTLEDGER_PG_DATABASE": database, "EVENTLEDGER_NAMESPACE": own.value}
         with _environment(run.env):
             ensure_topics(settings.kafka_bootstrap, [run.namespace + t for t in ALL_TOPICS], settings.kafka_partitions)
             run.command = build_command(
@@ -68,7 +62,7 @@ def pipeline(projections: tuple[str, ...] | None = None) -> Iterator[Pipeline]:
             )
             run.command_url = stack.enter_context(serve(create_command_app(run.command)))
             _thread(stack, _relay(settings, run.namespace))
-            projection_settings = ProjectionSettings(topic_namespace=run.namespace)
+            projection_settings = ProjectionSettings(namespace=own.value)
             ops_ports: dict[str, int] = {}
             for name in names:
                 prepare_topics(name, projection_settings, settings)
@@ -85,9 +79,7 @@ def pipeline(projections: tuple[str, ...] | None = None) -> Iterator[Pipeline]:
                     actions={"pause": projector.runner.pause, "resume": projector.runner.resume},
                 )
                 stack.callback(server.shutdown)
-            readers = build_query(
-                QuerySettings(redis_base=run.redis_base, elasticsearch_prefix=run.es_prefix), settings
-            )
+            readers = build_query(QuerySettings(namespace=own.value), settings)
             query_app = create_query_app(readers)
             query_app.state.operations.ports = ops_ports
             run.query_url = stack.enter_context(serve(query_app))

@@ -21,6 +21,7 @@ from elasticsearch import Elasticsearch
 from eventledger_infra import system
 from eventledger_infra.process import port_in_use
 from eventledger_infra.settings import Settings
+from eventledger_runtime.settings import Namespace
 from tests.support.kafka_groups import delete_groups_with_prefix
 from tests.support.processes import scratch_database
 
@@ -59,23 +60,16 @@ def running_system(
     if busy:
         raise RuntimeError(f"ports of {', '.join(busy)} are taken: stop a running `make up` first (make down)")
     tag = uuid.uuid4().hex[:8]
-    namespace, prefix, key_base = f"e2e-{tag}.", f"e2e-{tag}-", f"e2e{tag}"
+    names = Namespace(f"e2e-{tag}")
+    namespace, prefix, key_base = names.topic_prefix, names.index_prefix, names.redis_prefix
     with scratch_database(base) as database:
         settings = dataclasses.replace(base, pg_database=database, state_dir=state_dir)
         env = {
             **os.environ,
             "EVENTLEDGER_STATE_DIR": str(state_dir),
             "EVENTLEDGER_PG_DATABASE": database,
-            "EVENTLEDGER_RELAY_TOPIC_NAMESPACE": namespace,
-            "EVENTLEDGER_PROJECTION_TOPIC_NAMESPACE": namespace,
-            "EVENTLEDGER_STREAMING_TOPIC_NAMESPACE": namespace,
-            "EVENTLEDGER_STREAMING_APP_ID": f"e2e-{tag}-windows",
-            "EVENTLEDGER_STREAMING_REDIS_PREFIX": key_base,
-            "EVENTLEDGER_PROJECTION_REDIS_PREFIX": key_base,
-            "EVENTLEDGER_QUERY_REDIS_BASE": key_base,
-            "EVENTLEDGER_ES_INDEX_PREFIX": prefix,
-            "EVENTLEDGER_QUERY_ELASTICSEARCH_PREFIX": prefix,
-            "EVENTLEDGER_GATEWAY_RATE_LIMIT_KEY_PREFIX": f"{key_base}:ratelimit",
+            # Its own topics, consumer groups, Redis keys and indices: all derive from the namespace.
+            "EVENTLEDGER_NAMESPACE": names.value,
             # The test machine runs every tier at once on 2 cores: give read-your-writes room before a 503.
             "EVENTLEDGER_QUERY_MIN_POSITION_WAIT_SECONDS": "10",
             "EVENTLEDGER_KAFKA_PORT": str(base.kafka_port),

@@ -8,11 +8,13 @@ import uvicorn
 
 from eventledger_command.api.app import create_app
 from eventledger_command.bootstrap import build
+from eventledger_runtime.settings import settings_or_exit
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s command %(name)s %(message)s")
-    container = build()
+    settings = settings_or_exit("eventledger_command")
+    container = build(settings.command, postgres=settings.postgres)
     uvicorn.run(
         create_app(container),
         host=container.settings.host,

@@ -9,11 +9,10 @@ from datetime import UTC, datetime
 from eventledger_command.application.bus import CommandBus
 from eventledger_command.application.expiry import ExpiryWorker
 from eventledger_command.application.repository import LedgerRepository
-from eventledger_command.config import CommandSettings
 from eventledger_command.eventstore.memory import InMemoryEventStore
 from eventledger_command.eventstore.port import EventStore
 from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_infra.settings import Settings
+from eventledger_runtime.settings import CommandSettings, PostgresSettings
 
 
 def utc_now() -> datetime:
@@ -37,7 +36,7 @@ class Container:
 def build(
     settings: CommandSettings | None = None,
     *,
-    infra: Settings | None = None,
+    postgres: PostgresSettings | None = None,
     store: EventStore | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> Container:
@@ -47,7 +46,7 @@ def build(
         if settings.store == "memory":
             store = InMemoryEventStore()
         else:
-            store = PostgresEventStore((infra or Settings.from_env()).postgres_dsn, pool_size=settings.pool_size)
+            store = PostgresEventStore((postgres or PostgresSettings()).dsn, pool_size=settings.pool_size)
     repository = LedgerRepository(store, snapshot_interval=settings.snapshot_interval, clock=clock)
     bus = CommandBus(repository, clock, max_attempts=settings.max_attempts)
     return Container(settings, store, repository, bus, ExpiryWorker(store, bus, clock), clock)

@@ -27,8 +27,8 @@ from eventledger_gateway.gateway import Gateway
 from eventledger_gateway.middleware import ROUTE_TEMPLATE_KEY, RequestContextMiddleware
 from eventledger_gateway.ratelimit import RateLimiter, RedisTokenBucket, Unlimited
 from eventledger_gateway.routetable import ROUTES, Route
-from eventledger_gateway.settings import GatewaySettings
 from eventledger_gateway.upstream import Upstreams
+from eventledger_runtime.settings import GatewaySettings
 
 DASHBOARD = Path(__file__).parent / "dashboard"
 

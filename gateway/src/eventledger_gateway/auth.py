@@ -17,7 +17,7 @@ import jwt
 
 from eventledger_gateway.problems import Problem
 from eventledger_gateway.routetable import Role
-from eventledger_gateway.settings import GatewaySettings
+from eventledger_runtime.settings import GatewaySettings
 
 REALM = "eventledger"
 MAX_SUBJECT_LENGTH = 200

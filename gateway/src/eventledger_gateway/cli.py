@@ -11,20 +11,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from eventledger_gateway.routetable import Role
-from eventledger_gateway.settings import GatewaySettings
 from eventledger_gateway.tokens import mint_token
+from eventledger_runtime.settings import GatewaySettings, SettingsError, load_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
     try:
-        settings = GatewaySettings()
-    except ValidationError as exc:
-        return _refuse("invalid gateway settings:\n" + _reasons(exc))
+        settings = load_settings().gateway
+    except SettingsError as exc:
+        return _refuse(str(exc))
     if arguments.command == "token":
         return _token(settings, arguments)
     return _serve(settings)
@@ -33,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m eventledger_gateway", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the gateway (settings from EVENTLEDGER_GATEWAY_* variables)")
+    commands.add_parser("serve", help="run the gateway (settings: python -m eventledger_runtime settings)")
     token = commands.add_parser("token", help="print a development token signed with the configured key")
     token.add_argument(
         "--role", action="append", required=True, choices=[role.value for role in Role], help="repeat for several"
@@ -48,7 +46,7 @@ def _token(settings: GatewaySettings, arguments: argparse.Namespace) -> int:
     if settings.environment != "development":
         return _refuse(
             f"refusing to mint a token in {settings.environment}: development tokens are for development only "
-            "(EVENTLEDGER_GATEWAY_ENVIRONMENT=development)"
+            "(EVENTLEDGER_ENVIRONMENT=development)"
         )
     if arguments.ttl <= 0:
         return _refuse("--ttl must be a positive number of seconds")
@@ -79,10 +77,6 @@ def _serve(settings: GatewaySettings) -> int:
         proxy_headers=False,
     )
     return 0
-
-
-def _reasons(exc: ValidationError) -> str:
-    return "\n".join(f"  - {error['msg'].removeprefix('Value error, ')}" for error in exc.errors())
 
 
 def _refuse(message: str) -> int:

@@ -7,15 +7,13 @@ problem needs (``WWW-Authenticate``, ``Retry-After``) travel with it.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "https://eventledger.dev/problems/"
+from eventledger_runtime.problems import PROBLEM_JSON, Problem
+from eventledger_runtime.problems import install as install_problems
+
+__all__ = ["PROBLEM_JSON", "Problem", "for_status", "install"]
 
 # Kinds for plain HTTP statuses (an unknown path, an upstream 4xx that came without a problem body).
 _STATUS_KINDS = {
@@ -32,51 +30,10 @@ _STATUS_KINDS = {
 }
 
 
-def problem_type(code: str) -> str:
-    return TYPE_BASE + code.replace("_", "-")
-
-
-class Problem(Exception):
-    """An error answer. ``code`` names its type; ``extra`` members are added to the body."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        title: str,
-        detail: str = "",
-        *,
-        headers: dict[str, str] | None = None,
-        **extra: Any,
-    ) -> None:
-        super().__init__(detail or title)
-        self.status = status
-        self.code = code
-        self.title = title
-        self.detail = detail
-        self.headers = headers or {}
-        self.extra = extra
-
-    @classmethod
-    def for_status(cls, status: int, detail: str = "") -> Problem:
-        """The generic problem for a plain HTTP status."""
-        code, title = _STATUS_KINDS.get(status, (f"http_{status}", f"HTTP {status}"))
-        return cls(status, code, title, detail)
-
-    def body(self, instance: str) -> bytes:
-        document: dict[str, Any] = {
-            "type": problem_type(self.code),
-            "title": self.title,
-            "status": self.status,
-            "instance": instance,
-        }
-        if self.detail:
-            document["detail"] = self.detail
-        document.update(self.extra)
-        return json.dumps(document, separators=(",", ":")).encode()
-
-    def response(self, instance: str) -> Response:
-        return Response(self.body(instance), status_code=self.status, media_type=PROBLEM_JSON, headers=self.headers)
+def for_status(status: int, detail: str = "") -> Problem:
+    """The generic problem for a plain HTTP status."""
+    code, title = _STATUS_KINDS.get(status, (f"http_{status}", f"HTTP {status}"))
+    return Problem(status, code, title, detail)
 
 
 def install(app: FastAPI) -> None:
@@ -86,15 +43,13 @@ def install(app: FastAPI) -> None:
     that even a 500 carries the request's ids.
     """
 
-    @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> Response:
-        return exc.response(request.url.path)
+    install_problems(app, http_error=_routing_problem)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        problem = Problem.for_status(exc.status_code, _plain_detail(exc))
-        problem.headers.update(exc.headers or {})
-        return problem.response(request.url.path)
+
+def _routing_problem(exc: StarletteHTTPException) -> Problem:
+    problem = for_status(exc.status_code, _plain_detail(exc))
+    problem.headers.update(exc.headers or {})
+    return problem
 
 
 def _plain_detail(exc: StarletteHTTPException) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import jwt
 
-from eventledger_gateway.settings import HMAC_ALGORITHMS, GatewaySettings
+from eventledger_runtime.settings import HMAC_ALGORITHMS, GatewaySettings
 
 
 def mint_token(

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import httpx
 from fastapi.responses import Response
 
-from eventledger_gateway.problems import PROBLEM_JSON, Problem
+from eventledger_gateway.problems import PROBLEM_JSON, Problem, for_status
 from eventledger_gateway.routetable import Route
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def translate_answer(
     if status < 400 or (status < 500 and is_problem):
         return Response(content, status_code=status, headers=passed)
     if status < 500:
-        return Problem.for_status(status).response(instance)
+        return for_status(status).response(instance)
     if status == 503 and is_problem:
         passed.setdefault("retry-after", "1")
         return Response(content, status_code=status, headers=passed)

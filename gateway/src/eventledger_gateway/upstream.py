@@ -28,9 +28,9 @@ from eventledger_gateway.auth import Principal
 from eventledger_gateway.context import RequestIds
 from eventledger_gateway.problems import Problem
 from eventledger_gateway.routetable import Route, Upstream
-from eventledger_gateway.settings import GatewaySettings
 from eventledger_gateway.translation import problem_for_transport_error, translate_answer
 from eventledger_gateway.transport import LeanHTTPTransport
+from eventledger_runtime.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 

@@ -13,14 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from eventledger_infra.process import ProvisioningError, run
-from eventledger_infra.settings import Settings
+from eventledger_infra.settings import PROJECT_ROOT, Settings
 
 MARKER = ".complete"
 MAVEN_REPOSITORY = Path.home() / ".m2" / "repository"
 
 
 def pom(settings: Settings, name: str) -> Path:
-    return settings.home / "infrastructure" / "local" / "maven" / name / "pom.xml"
+    return PROJECT_ROOT / "infrastructure" / "local" / "maven" / name / "pom.xml"
 
 
 def corrupt_archives(folder: Path) -> list[Path]:

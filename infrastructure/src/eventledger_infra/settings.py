@@ -1,13 +1,15 @@
-"""The one settings source for servers, services and tests: environment variables with sane defaults.
+"""The provisioning tool's reader of the server settings, with the standard library only.
 
-Every part of EventLedger reads its connection settings through :class:`Settings` (or through the same variable
-names), so the local servers, the services and the test fixtures cannot disagree on a port or a credential.
+The provisioning tool runs before the virtualenv exists, so it cannot import the services' typed settings
+(``eventledger_runtime.settings``, pydantic). That model is the single source of the names and defaults: this reader
+declares the subset the servers need in :data:`VARIABLES`, and ``tests/unit/runtime/test_settings_model.py`` fails
+when a name or a default here differs from the model's (ADR 0013).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Final
 
@@ -15,42 +17,48 @@ PROJECT_ROOT: Final = Path(__file__).resolve().parents[3]
 
 _PREFIX: Final = "EVENTLEDGER_"
 
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(_PREFIX + name, default)
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = _env(name, str(default))
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{_PREFIX}{name} must be an integer, got {raw!r}") from None
+VARIABLES: Final[dict[str, str]] = {
+    "state_dir": "EVENTLEDGER_STATE_DIR",
+    "cache_dir": "EVENTLEDGER_CACHE_DIR",
+    "host": "EVENTLEDGER_HOST",
+    "pg_port": "EVENTLEDGER_PG_PORT",
+    "pg_user": "EVENTLEDGER_PG_USER",
+    "pg_password": "EVENTLEDGER_PG_PASSWORD",
+    "pg_database": "EVENTLEDGER_PG_DATABASE",
+    "redis_port": "EVENTLEDGER_REDIS_PORT",
+    "kafka_port": "EVENTLEDGER_KAFKA_PORT",
+    "kafka_controller_port": "EVENTLEDGER_KAFKA_CONTROLLER_PORT",
+    "kafka_version": "EVENTLEDGER_KAFKA_VERSION",
+    "kafka_heap": "EVENTLEDGER_KAFKA_HEAP",
+    "kafka_java_home": "EVENTLEDGER_KAFKA_JAVA_HOME",
+    "kafka_partitions": "EVENTLEDGER_KAFKA_PARTITIONS",
+    "es_port": "EVENTLEDGER_ES_PORT",
+    "es_version": "EVENTLEDGER_ES_VERSION",
+    "es_heap": "EVENTLEDGER_ES_HEAP",
+    "es_java_home": "EVENTLEDGER_ES_JAVA_HOME",
+    "service_user": "EVENTLEDGER_SERVICE_USER",
+}
+"""The variable of each field of :class:`Settings`."""
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Connection and provisioning settings. Build with :meth:`from_env`; every field has a documented variable."""
+    """Connection and provisioning settings. Build with :meth:`from_env`; every field has a variable in VARIABLES."""
 
-    home: Path = PROJECT_ROOT
     state_dir: Path = PROJECT_ROOT / ".state"
     cache_dir: Path = PROJECT_ROOT / ".cache"
     host: str = "127.0.0.1"
-    # PostgreSQL (EVENTLEDGER_PG_*)
     pg_port: int = 15432
     pg_user: str = "eventledger"
-    pg_password: str = "eventledger"  # noqa: S105 - local development default; production sets EVENTLEDGER_PG_PASSWORD
+    pg_password: str = "eventledger"  # noqa: S105 - local development default; refused in production by the services
     pg_database: str = "eventledger"
-    # Redis (EVENTLEDGER_REDIS_PORT)
     redis_port: int = 16379
-    # Kafka (EVENTLEDGER_KAFKA_*)
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
     kafka_version: str = "4.1.1"
     kafka_heap: str = "512m"
     kafka_java_home: Path = Path("/usr/lib/jvm/java-17-openjdk-amd64")
     kafka_partitions: int = 6
-    # Elasticsearch (EVENTLEDGER_ES_*)
     es_port: int = 19200
     es_version: str = "9.5.4"
     es_heap: str = "512m"
@@ -60,29 +68,23 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        home = Path(_env("HOME", str(PROJECT_ROOT))).resolve()
-        return cls(
-            home=home,
-            state_dir=Path(_env("STATE_DIR", str(home / ".state"))).resolve(),
-            cache_dir=Path(_env("CACHE_DIR", str(home / ".cache"))).resolve(),
-            host=_env("HOST", "127.0.0.1"),
-            pg_port=_env_int("PG_PORT", 15432),
-            pg_user=_env("PG_USER", "eventledger"),
-            pg_password=_env("PG_PASSWORD", "eventledger"),
-            pg_database=_env("PG_DATABASE", "eventledger"),
-            redis_port=_env_int("REDIS_PORT", 16379),
-            kafka_port=_env_int("KAFKA_PORT", 19092),
-            kafka_controller_port=_env_int("KAFKA_CONTROLLER_PORT", 19093),
-            kafka_version=_env("KAFKA_VERSION", "4.1.1"),
-            kafka_heap=_env("KAFKA_HEAP", "512m"),
-            kafka_java_home=Path(_env("KAFKA_JAVA_HOME", "/usr/lib/jvm/java-17-openjdk-amd64")),
-            kafka_partitions=_env_int("KAFKA_PARTITIONS", 6),
-            es_port=_env_int("ES_PORT", 19200),
-            es_version=_env("ES_VERSION", "9.5.4"),
-            es_heap=_env("ES_HEAP", "512m"),
-            es_java_home=Path(_env("ES_JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64")),
-            service_user=_env("SERVICE_USER", "eventledger"),
-        )
+        values: dict[str, object] = {}
+        for spec in fields(cls):
+            variable = VARIABLES[spec.name]
+            raw = _secret_file(variable) if spec.name == "pg_password" else os.environ.get(variable)
+            if raw is None:
+                continue
+            if spec.type in {"int", int}:
+                try:
+                    values[spec.name] = int(raw)
+                except ValueError:
+                    raise ValueError(f"{variable} must be an integer, got {raw!r}") from None
+            elif spec.type in {"Path", Path}:
+                path = Path(raw)
+                values[spec.name] = path.resolve() if spec.name.endswith("_dir") else path
+            else:
+                values[spec.name] = raw
+        return cls(**values)  # type: ignore[arg-type]
 
     # Addresses in the forms the clients take.
     @property
@@ -100,3 +102,11 @@ class Settings:
     @property
     def elasticsearch_url(self) -> str:
         return f"http://{self.host}:{self.es_port}"
+
+
+def _secret_file(variable: str) -> str | None:
+    """``<VARIABLE>_FILE`` names a file holding the value (container secrets), as the services' settings allow."""
+    path = os.environ.get(variable + "_FILE")
+    if path:
+        return Path(path).read_text().rstrip("\r\n")
+    return os.environ.get(variable)

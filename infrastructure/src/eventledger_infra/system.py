@@ -41,7 +41,8 @@ def _port(name: str, default: int) -> int:
 
 
 def services() -> list[ServiceSpec]:
-    """Every service, in start order (dependencies first). Ports come from the same settings the services read."""
+    """Every service, in start order (dependencies first). Ports come from the same variables, with the same
+    defaults, as the services' settings (eventledger_runtime.settings; a unit test compares them)."""
     command_port = _port("COMMAND_PORT", 18081)
     query_port = _port("QUERY_PORT", 18082)
     gateway_port = _port("GATEWAY_PORT", 18080)
@@ -65,8 +66,6 @@ def services() -> list[ServiceSpec]:
             {
                 "EVENTLEDGER_GATEWAY_COMMAND_URL": f"http://127.0.0.1:{command_port}",
                 "EVENTLEDGER_GATEWAY_QUERY_URL": f"http://127.0.0.1:{query_port}",
-                "EVENTLEDGER_GATEWAY_AUDIT_URL": f"http://127.0.0.1:{command_port}",
-                "EVENTLEDGER_GATEWAY_ADMIN_URL": f"http://127.0.0.1:{query_port}",
             },
         ),
     ]

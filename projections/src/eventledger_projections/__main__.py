@@ -16,20 +16,19 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import time
 from collections.abc import Callable
 
-from eventledger_infra import probes
-from eventledger_infra.ops_http import serve_ops
-from eventledger_infra.settings import Settings
 from eventledger_projections.bootstrap import PROJECTIONS, build_projector, event_store_dsn, group_id, prepare_topics
-from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.rebuild.port import RebuildRefused
 from eventledger_projections.rebuild.progress import ProgressBarListener
 from eventledger_runtime.eventlog import PostgresEventLogReader
-from eventledger_runtime.watchdog import EXIT_STALLED, Sample, Watchdog
+from eventledger_runtime.kafka import when_kafka_answers
+from eventledger_runtime.ops_http import serve_ops
+from eventledger_runtime.probes import kafka_answers
+from eventledger_runtime.settings import settings_or_exit
+from eventledger_runtime.watchdog import EXIT_STALLED, Sample, Watchdog, unless_kafka_is_down
+from eventledger_runtime.worker import stop_on_signals
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,24 +54,29 @@ def main(argv: list[str] | None = None) -> int:
 def run(name: str, *, after_store_write: Callable[[int], None] | None = None) -> int:
     """Run the projector ``name`` until stopped; ``after_store_write`` is the runner's seam (tests wrap it)."""
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s projection-{name} %(message)s")
-    settings = ProjectionSettings()
-    infra = Settings.from_env()
+    infra = settings_or_exit(f"projection-{name}")
+    settings, kafka = infra.projections, infra.kafka
     projector = build_projector(name, settings, infra, after_store_write=after_store_write)
     runner = projector.runner
-    signal.signal(signal.SIGTERM, lambda *_: runner.stop())
-    signal.signal(signal.SIGINT, lambda *_: runner.stop())
-    signal.signal(signal.SIGUSR1, lambda *_: runner.pause())
-    signal.signal(signal.SIGUSR2, lambda *_: runner.resume())
+    stop_on_signals(runner.stop, pause=runner.pause, resume=runner.resume)
+
+    def kafka_up() -> bool:
+        return kafka_answers(kafka.host, kafka.port)
+
     event_log = PostgresEventLogReader(event_store_dsn(settings, infra), pool_size=1, name="watchdog")
     projector.closers.insert(0, event_log.close)
     watchdog = Watchdog(
         f"projection-{name}",
-        lambda: Sample(
-            event_log.checkpoint(settings.relay_checkpoint_name),
-            projector.projection.reflected_position(),
-            runner.paused,
+        unless_kafka_is_down(
+            kafka_up,
+            lambda: Sample(
+                event_log.checkpoint(settings.relay_checkpoint_name),
+                projector.projection.reflected_position(),
+                runner.paused,
+            ),
         ),
         runner.stop,
+        infra.watchdog,
     )
 
     def status() -> dict[str, object]:
@@ -86,21 +90,16 @@ def run(name: str, *, after_store_write: Callable[[int], None] | None = None) ->
 
     port = settings.ops_port if settings.ops_port is not None else PROJECTIONS[name].ops_port
     server = serve_ops(
-        infra.host,
+        infra.deployment.bind_host,
         port,
-        ready=lambda: projector.projection.ready() and probes.kafka_broker_count(infra) >= 1,
+        ready=lambda: projector.projection.ready() and kafka_up(),
         status=status,
         actions={"pause": runner.pause, "resume": runner.resume},
         stalled=lambda: watchdog.stall_reason,
     )
     try:
-        while not runner.stopping:  # Kafka may be down at start: wait for it
-            try:
-                prepare_topics(name, settings, infra)
-                break
-            except Exception as exc:
-                logging.warning("cannot create the topics yet (%s); retrying", exc)
-                time.sleep(2)
+        # Kafka may be down at start: wait for it.
+        when_kafka_answers(lambda: prepare_topics(name, settings, infra), stopping=lambda: runner.stopping)
         logging.info("projecting %s from %s (group %s)", name, ", ".join(runner.topics), group_id(name, settings))
         watchdog.start()
         runner.run()
@@ -114,9 +113,10 @@ def run(name: str, *, after_store_write: Callable[[int], None] | None = None) ->
 
 def rebuild(name: str, *, force: bool = False) -> int:
     logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s %(levelname)s rebuild-{name} %(message)s")
+    infra = settings_or_exit(f"rebuild-{name}")
     listener = ProgressBarListener(f"rebuild {name}")
     try:
-        report = PROJECTIONS[name].rebuild(ProjectionSettings(), Settings.from_env(), listener, force=force)
+        report = PROJECTIONS[name].rebuild(infra.projections, infra, listener, force=force)
     except RebuildRefused as refused:
         print(f"not rebuilding {name}: {refused}", file=sys.stderr)
         return 1
@@ -126,7 +126,8 @@ def rebuild(name: str, *, force: bool = False) -> int:
 
 
 def status(name: str) -> int:
-    for key, value in PROJECTIONS[name].status(ProjectionSettings(), Settings.from_env()).items():
+    infra = settings_or_exit(f"status-{name}")
+    for key, value in PROJECTIONS[name].status(infra.projections, infra).items():
         if isinstance(value, list):
             print(f"{key}:")
             for line in value:

@@ -12,32 +12,32 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from eventledger_infra.settings import Settings
-from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.elasticsearch import wiring as elasticsearch_wiring
 from eventledger_projections.postgres import wiring as postgres_wiring
 from eventledger_projections.rebuild.port import RebuildListener, RebuildReport
 from eventledger_projections.redis import wiring as redis_wiring
-from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEventLog, ensure_topics
+from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEventLog
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC, DeadLetterSink, EventLog
 from eventledger_projections.runtime.port import Projection
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
 from eventledger_runtime.eventlog import PostgresEventLogReader
+from eventledger_runtime.kafka import ensure_topics
+from eventledger_runtime.settings import ProjectionSettings, Servers, load_settings
 
 log = logging.getLogger(__name__)
 
-ProjectionFactory = Callable[[ProjectionSettings, Settings], Projection]
+ProjectionFactory = Callable[[ProjectionSettings, Servers], Projection]
 
 
 class RebuildFunction(Protocol):
     """A wiring's ``run_rebuild``."""
 
     def __call__(
-        self, settings: ProjectionSettings, infra: Settings, listener: RebuildListener, *, force: bool = False
+        self, settings: ProjectionSettings, infra: Servers, listener: RebuildListener, *, force: bool = False
     ) -> RebuildReport: ...
 
 
-StatusFunction = Callable[[ProjectionSettings, Settings], dict[str, object]]
+StatusFunction = Callable[[ProjectionSettings, Servers], dict[str, object]]
 
 
 @dataclass(frozen=True)
@@ -77,13 +77,13 @@ PROJECTIONS: dict[str, ProjectionSpec] = {
 }
 
 
-def event_store_dsn(settings: ProjectionSettings, infra: Settings) -> str:
-    return settings.event_store_dsn or infra.postgres_dsn
+def event_store_dsn(settings: ProjectionSettings, infra: Servers) -> str:
+    return settings.event_store(infra.postgres_dsn)
 
 
 def group_id(name: str, settings: ProjectionSettings) -> str:
-    """One consumer group per projection: ``eventledger-projection-<name>`` (after the namespace, in tests)."""
-    return settings.group_id or f"{settings.topic_namespace}eventledger-projection-{name}"
+    """One consumer group per projection: ``eventledger-projection-<name>``, in the namespace."""
+    return settings.group_id(name)
 
 
 @dataclass
@@ -106,7 +106,7 @@ class Projector:
 def build_projector(
     name: str,
     settings: ProjectionSettings | None = None,
-    infra: Settings | None = None,
+    infra: Servers | None = None,
     *,
     event_log: EventLog | None = None,
     dead_letters: DeadLetterSink | None = None,
@@ -115,7 +115,7 @@ def build_projector(
     """Wire the projector ``name``; tests may pass their own log and dead-letter sink, and a hook the runner calls
     after each batch's store write (before its Kafka commit)."""
     settings = settings or ProjectionSettings()
-    infra = infra or Settings.from_env()
+    infra = infra or load_settings()
     spec = PROJECTIONS[name]
     projection = spec.factory(settings, infra)
     event_store = PostgresEventLogReader(event_store_dsn(settings, infra), pool_size=1, name="relay-checkpoint")
@@ -142,7 +142,7 @@ def build_projector(
     return Projector(name, projection, runner, [projection.close, event_store.close, dead_letters.close])
 
 
-def prepare_topics(name: str, settings: ProjectionSettings, infra: Settings) -> None:
+def prepare_topics(name: str, settings: ProjectionSettings, infra: Servers) -> None:
     """Create the consumed topics and the dead-letter topic if they do not exist (the relay may start later)."""
     topics = [settings.topic_namespace + topic for topic in (*PROJECTIONS[name].topics, DEAD_LETTER_TOPIC)]
     ensure_topics(infra.kafka_bootstrap, topics, infra.kafka_partitions)

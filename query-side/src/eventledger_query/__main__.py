@@ -8,11 +8,13 @@ import uvicorn
 
 from eventledger_query.app import create_app
 from eventledger_query.services import build
+from eventledger_runtime.settings import settings_or_exit
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s query %(name)s %(message)s")
-    readers = build()
+    settings = settings_or_exit("eventledger_query")
+    readers = build(settings.query, settings)
     uvicorn.run(
         create_app(readers),
         host=readers.settings.host,

@@ -9,11 +9,10 @@ from elasticsearch import Elasticsearch
 from psycopg_pool import ConnectionPool
 from redis import Redis
 
-from eventledger_infra.settings import Settings
 from eventledger_projections.elasticsearch.names import IndexNames
-from eventledger_query.config import QuerySettings
 from eventledger_query.readers import PostgresReadModelReader, RedisFigures, TransferSearch
 from eventledger_query.windows import WindowFigures
+from eventledger_runtime.settings import QuerySettings, Servers, load_settings
 
 
 @dataclass
@@ -41,9 +40,9 @@ class Readers:
             closer.close()
 
 
-def build(settings: QuerySettings | None = None, infra: Settings | None = None) -> Readers:
+def build(settings: QuerySettings | None = None, infra: Servers | None = None) -> Readers:
     settings = settings or QuerySettings()
-    infra = infra or Settings.from_env()
+    infra = infra or load_settings()
     pool = ConnectionPool(
         infra.postgres_dsn,
         min_size=1,

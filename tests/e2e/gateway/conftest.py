@@ -17,11 +17,10 @@ from tests.support.servers import Endpoints
 
 from eventledger_command.api.app import create_app as create_command_app
 from eventledger_command.bootstrap import Container, build
-from eventledger_command.config import CommandSettings
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_gateway.app import create_app
-from eventledger_gateway.settings import GatewaySettings
 from eventledger_gateway.tokens import mint_token
+from eventledger_runtime.settings import CommandSettings, GatewaySettings
 
 
 @dataclass

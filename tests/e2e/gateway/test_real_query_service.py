@@ -18,8 +18,8 @@ from tests.support.pipeline import pipeline
 from tests.support.servers import Endpoints
 
 from eventledger_gateway.app import create_app
-from eventledger_gateway.settings import GatewaySettings
 from eventledger_gateway.tokens import mint_token
+from eventledger_runtime.settings import GatewaySettings
 
 
 @pytest.fixture(scope="module")

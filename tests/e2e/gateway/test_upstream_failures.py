@@ -14,8 +14,8 @@ from tests.support.http_service import serve
 from tests.support.processes import free_port
 
 from eventledger_gateway.app import create_app
-from eventledger_gateway.settings import GatewaySettings
 from eventledger_gateway.tokens import mint_token
+from eventledger_runtime.settings import GatewaySettings
 
 SECRET_TRACE = (
     'Traceback (most recent call last):\n  File "/srv/query/secret.py", line 7\nKeyError: dsn=postgres://u:pw@db'

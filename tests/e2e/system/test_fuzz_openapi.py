@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, settings
 from tests.support.system import RunningSystem
 
 from eventledger_gateway.app import create_app
-from eventledger_gateway.settings import GatewaySettings
+from eventledger_runtime.settings import GatewaySettings
 
 SCHEMA = schemathesis.openapi.from_dict(create_app(GatewaySettings(rate_limit_enabled=False)).openapi())
 

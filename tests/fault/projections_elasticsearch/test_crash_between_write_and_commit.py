@@ -27,10 +27,10 @@ from tests.support.servers import Endpoints
 
 from eventledger_command.api.app import create_app
 from eventledger_command.bootstrap import build
-from eventledger_command.config import CommandSettings
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
 from eventledger_projections.runtime.runner import RunnerConfig
+from eventledger_runtime.settings import CommandSettings
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from tests.integration.projections.ledger_rig import (
     Workload,
     create_topics,
     delete_topics,
-    new_namespace,
     projector_env,
     relay_running,
     settings_for,
@@ -29,6 +28,9 @@ from tests.integration.projections_elasticsearch.support import (
     fresh_names,
     indexed_documents,
 )
+from tests.integration.projections_elasticsearch.support import (
+    namespace_of as namespace_of_names,
+)
 from tests.support.processes import free_port, scratch_database, wait_for
 from tests.support.servers import Endpoints
 
@@ -36,7 +38,7 @@ from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_infra.settings import Settings
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
 from eventledger_projections.elasticsearch.indices import live_version
-from eventledger_projections.elasticsearch.names import PREFIX_VARIABLE
+from eventledger_runtime.settings import Namespace
 
 
 def _status(port: int, path: str) -> int:
@@ -68,11 +70,11 @@ def test_sigkill_after_the_store_write_then_a_restart_and_a_rebuild_from_the_cli
 ) -> None:
     with scratch_database(Settings.from_env()) as database:
         settings = settings_for(database)
-        namespace = new_namespace("es-proc")
+        namespace = Namespace(namespace_of_names(names)).topic_prefix
         create_topics(settings.kafka_bootstrap, namespace)
         store = PostgresEventStore(settings.postgres_dsn, pool_size=2)
         port = free_port()
-        env = projector_env(database, namespace, port, **{PREFIX_VARIABLE: names.prefix})
+        env = projector_env(database, namespace, port)
         projector = ProjectorProcess("elasticsearch", env, tmp_path)
         projection = ElasticsearchProjection(es, names)
         try:

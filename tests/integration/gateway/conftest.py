@@ -13,8 +13,8 @@ from tests.support.http_service import serve
 from tests.support.servers import Endpoints
 
 from eventledger_gateway.app import create_app
-from eventledger_gateway.settings import GatewaySettings
 from eventledger_gateway.tokens import mint_token
+from eventledger_runtime.settings import GatewaySettings
 
 
 def echo_upstream() -> FastAPI:

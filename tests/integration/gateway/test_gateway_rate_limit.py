@@ -12,7 +12,7 @@ from tests.support.processes import free_port
 from tests.support.servers import Endpoints
 
 from eventledger_gateway.app import create_app
-from eventledger_gateway.settings import GatewaySettings
+from eventledger_runtime.settings import GatewaySettings
 
 ACCOUNT = "0b7f2a8e-5f55-4c11-9d0e-8a4c2f0d9b10"
 

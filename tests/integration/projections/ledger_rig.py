@@ -39,7 +39,6 @@ from eventledger_command.application.commands import (
     Withdraw,
 )
 from eventledger_command.bootstrap import build
-from eventledger_command.config import CommandSettings
 from eventledger_command.domain import DomainError
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import RecordedEvent
@@ -58,9 +57,10 @@ from eventledger_events import (
 from eventledger_events.kafka_message import KafkaRecord, to_kafka_record
 from eventledger_infra.settings import Settings
 from eventledger_projections.postgres import reflected_position
-from eventledger_projections.runtime.kafka import ensure_topics
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_runtime.eventlog import PostgresEventLogReader
+from eventledger_runtime.kafka import ensure_topics
+from eventledger_runtime.settings import CommandSettings, Namespace
 
 Move = tuple[Command, Callable[[], None]]
 """A command and what the workload notes down once it was accepted."""
@@ -338,7 +338,15 @@ def _difference(expected: dict[Any, Any], actual: dict[Any, Any]) -> str:
 
 
 def new_namespace(prefix: str = "proj") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}."
+    """A fresh topic prefix: the one of the namespace :func:`namespace_of` gives."""
+    return Namespace(f"{prefix}-{uuid.uuid4().hex[:8]}").topic_prefix
+
+
+def namespace_of(topic_prefix: str) -> Namespace:
+    """The deployment namespace (EVENTLEDGER_NAMESPACE) whose topic prefix ``topic_prefix`` is."""
+    namespace = Namespace(topic_prefix.removesuffix("."))
+    assert namespace.topic_prefix == topic_prefix
+    return namespace
 
 
 def create_topics(bootstrap: str, namespace: str, partitions: int = 3) -> None:
@@ -439,7 +447,7 @@ class ProjectorProcess(ManagedProcess):
 def projector_env(database: str, namespace: str, ops_port: int, **extra: str) -> dict[str, str]:
     return {
         "EVENTLEDGER_PG_DATABASE": database,
-        "EVENTLEDGER_PROJECTION_TOPIC_NAMESPACE": namespace,
+        "EVENTLEDGER_NAMESPACE": namespace_of(namespace).value,
         "EVENTLEDGER_PROJECTION_OPS_PORT": str(ops_port),
         "EVENTLEDGER_PROJECTION_SESSION_TIMEOUT_MS": "6000",
         "EVENTLEDGER_PROJECTION_PROGRESS_INTERVAL_SECONDS": "0.1",

@@ -24,6 +24,7 @@ from tests.integration.projections.ledger_rig import (
     create_topics,
     dead_letters,
     delete_topics,
+    namespace_of,
     new_namespace,
     produce,
     produce_poison,
@@ -44,10 +45,10 @@ from eventledger_events import (
 from eventledger_events.streams import account_stream_id
 from eventledger_infra.settings import Settings
 from eventledger_projections.bootstrap import Projector, build_projector
-from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.postgres import PostgresRebuild, RebuildConfig, reflected_position
 from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_runtime.eventlog import PostgresEventLogReader
+from eventledger_runtime.settings import ProjectionSettings
 
 
 @dataclass
@@ -79,7 +80,10 @@ def rig(endpoints: Endpoints) -> Iterator[Rig]:
         create_topics(settings.kafka_bootstrap, namespace)
         store = PostgresEventStore(settings.postgres_dsn, pool_size=4)
         projection_settings = ProjectionSettings(
-            topic_namespace=namespace, batch_size=100, backoff_initial_seconds=0.01, progress_interval_seconds=0.1
+            namespace=namespace_of(namespace).value,
+            batch_size=100,
+            backoff_initial_seconds=0.01,
+            progress_interval_seconds=0.1,
         )
         projector = build_projector("postgres", projection_settings, settings)
         thread = threading.Thread(target=projector.runner.run, name="projector", daemon=True)

@@ -21,7 +21,7 @@ from elasticsearch import Elasticsearch
 from eventledger_command.eventstore.envelopes import to_new_event
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import AppendRequest, StreamWrite
-from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
+from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import (
     ALL_TOPICS,
@@ -41,6 +41,8 @@ from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEven
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
 from eventledger_runtime.eventlog import RELAY_CHECKPOINT, PostgresEventLogReader
+from eventledger_runtime.kafka import ensure_topics
+from eventledger_runtime.settings import Namespace
 
 COMPARED = (
     "transfer_id",
@@ -63,7 +65,15 @@ COMPARED = (
 
 
 def fresh_names(tag: str = "it") -> IndexNames:
-    return IndexNames(f"{tag}-{uuid.uuid4().hex[:10]}-")
+    """The index names of a fresh namespace (see :func:`namespace_of`)."""
+    return IndexNames(Namespace(f"{tag}-{uuid.uuid4().hex[:10]}").index_prefix)
+
+
+def namespace_of(names: IndexNames) -> str:
+    """The namespace (EVENTLEDGER_NAMESPACE) whose index prefix ``names`` has."""
+    namespace = names.prefix.removesuffix("-eventledger-")
+    assert Namespace(namespace).index_prefix == names.prefix
+    return namespace
 
 
 def drop_read_model(es: Elasticsearch, names: IndexNames) -> None:

@@ -10,6 +10,7 @@ from elasticsearch import Elasticsearch
 from tests.integration.projections_elasticsearch.support import (
     append_envelopes,
     assert_matches_event_store,
+    namespace_of,
     read_event_store,
 )
 from tests.support.eventstore import isolated_schema
@@ -20,7 +21,6 @@ from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_events import EventEnvelope, TransferPendingPosted
 from eventledger_infra.settings import Settings
 from eventledger_projections.__main__ import main
-from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames, read_position
 from eventledger_projections.elasticsearch.indices import existing_versions, live_version
 from eventledger_projections.elasticsearch.projection import SwitchInProgress
@@ -28,6 +28,7 @@ from eventledger_projections.elasticsearch.rebuild import ElasticsearchRebuild
 from eventledger_projections.elasticsearch.wiring import build_projection, relevant_events_source, run_rebuild
 from eventledger_projections.elasticsearch.writer import RELEVANT_EVENT_TYPES
 from eventledger_projections.rebuild.port import RebuildRefused
+from eventledger_runtime.settings import ProjectionSettings
 
 
 @pytest.fixture
@@ -166,9 +167,9 @@ def test_the_cli_rebuilds_with_a_progress_line(
 def test_the_wiring_for_the_projector_process_builds_the_projection_and_runs_the_rebuild(
     es: Elasticsearch, names: IndexNames, store_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("EVENTLEDGER_ES_INDEX_PREFIX", names.prefix)
     appended(store_dsn, random_script(seed=25, commands=30))
-    settings, infra = ProjectionSettings(event_store_dsn=store_dsn, rebuild_batch_size=40), Settings.from_env()
+    settings = ProjectionSettings(namespace=namespace_of(names), event_store_dsn=store_dsn, rebuild_batch_size=40)
+    infra = Settings.from_env()
     projection = build_projection(settings, infra)
     assert projection.names == names
     assert projection.ready()

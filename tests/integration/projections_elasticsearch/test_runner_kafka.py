@@ -29,7 +29,6 @@ from tests.support.servers import Endpoints
 
 from eventledger_command.api.app import create_app
 from eventledger_command.bootstrap import build
-from eventledger_command.config import CommandSettings
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
 from eventledger_projections.elasticsearch.indices import existing_versions, live_version
@@ -37,6 +36,7 @@ from eventledger_projections.elasticsearch.mappings import HOLDERS_MAPPING, TRAN
 from eventledger_projections.elasticsearch.rebuild import ElasticsearchRebuild
 from eventledger_projections.elasticsearch.wiring import relevant_events_source
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
+from eventledger_runtime.settings import CommandSettings
 
 
 @dataclass

@@ -16,12 +16,12 @@ from tests.support.servers import Endpoints
 
 from eventledger_command.application.commands import Deposit, FreezeAccount, MakeTransfer, OpenAccount
 from eventledger_command.bootstrap import build
-from eventledger_command.config import CommandSettings
 from eventledger_command.eventstore.envelopes import to_envelope
 from eventledger_events import EventEnvelope, EventMetadata
 from eventledger_projections.redis import RedisProjection, RedisReadModel
 from eventledger_projections.redis.connection import Scripts, connect, run
 from eventledger_projections.runtime.port import ConsumedEvent, LogMessage, OffsetsMoved, ParkedMessage
+from eventledger_runtime.settings import CommandSettings
 
 TOPIC = "ns.eventledger.accounts.v1"
 OTHER_TOPIC = "ns.eventledger.transfers.v1"

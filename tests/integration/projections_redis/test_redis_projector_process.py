@@ -14,12 +14,13 @@ from tests.integration.projections.ledger_rig import (
     Workload,
     create_topics,
     delete_topics,
+    namespace_of,
     new_namespace,
     projector_env,
     relay_running,
     settings_for,
 )
-from tests.integration.projections_redis.redis_rig import assert_redis_matches, delete_base, new_base
+from tests.integration.projections_redis.redis_rig import assert_redis_matches, delete_base
 from tests.support.processes import ManagedProcess, free_port, scratch_database, wait_for
 from tests.support.servers import Endpoints
 
@@ -27,7 +28,6 @@ from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_infra.settings import Settings
 from eventledger_projections.redis import RedisReadModel
 from eventledger_projections.redis.connection import connect
-from eventledger_projections.redis.settings import PREFIX_VARIABLE
 
 
 class RedisProjectorProcess(ManagedProcess):
@@ -64,12 +64,12 @@ def test_the_redis_projector_process_projects_serves_ops_and_stops_on_sigterm(
     with scratch_database(Settings.from_env()) as database:
         settings = settings_for(database)
         namespace = new_namespace("redis-proc")
-        base = new_base()
+        base = namespace_of(namespace).redis_base
         create_topics(settings.kafka_bootstrap, namespace)
         store = PostgresEventStore(settings.postgres_dsn, pool_size=2)
         client = connect(settings.redis_url)
         port = free_port()
-        env = projector_env(database, namespace, port, **{PREFIX_VARIABLE: base})
+        env = projector_env(database, namespace, port)
         projector = RedisProjectorProcess("eventledger_projections", env, tmp_path)
         try:
             projector.start()

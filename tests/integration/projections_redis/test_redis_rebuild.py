@@ -20,6 +20,7 @@ from tests.integration.projections.ledger_rig import (
     Workload,
     create_topics,
     delete_topics,
+    namespace_of,
     new_namespace,
     relay_running,
     settings_for,
@@ -29,7 +30,6 @@ from tests.integration.projections_redis.redis_rig import (
     assert_redis_matches,
     delete_base,
     keys_under,
-    new_base,
 )
 from tests.support.processes import scratch_database, wait_for
 from tests.support.servers import Endpoints
@@ -40,7 +40,6 @@ from eventledger_projections.rebuild.port import RebuildAlreadyRunning
 from eventledger_projections.redis import RedisReadModel, RedisRebuild, RedisRebuildConfig
 from eventledger_projections.redis.connection import Scripts, connect, run
 from eventledger_projections.redis.keys import KeySpace
-from eventledger_projections.redis.settings import PREFIX_VARIABLE
 from eventledger_projections.redis.versions import live_version, versions
 
 REBUILD = ["eventledger_projections", "rebuild", "redis"]
@@ -72,7 +71,7 @@ def rig(endpoints: Endpoints) -> Iterator[Rig]:
     with scratch_database(Settings.from_env()) as database:
         settings = settings_for(database)
         namespace = new_namespace("redis-rebuild")
-        base = new_base()
+        base = namespace_of(namespace).redis_base
         create_topics(settings.kafka_bootstrap, namespace)
         store = PostgresEventStore(settings.postgres_dsn, pool_size=4)
         client = connect(settings.redis_url)
@@ -144,7 +143,11 @@ def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_bac
 
 def test_the_rebuild_command_shows_progress_and_replaces_the_previous_version(rig: Rig) -> None:
     workload = Workload(rig.store, seed=33)
-    env = {**os.environ, "EVENTLEDGER_PG_DATABASE": rig.settings.pg_database, PREFIX_VARIABLE: rig.base}
+    env = {
+        **os.environ,
+        "EVENTLEDGER_PG_DATABASE": rig.settings.pg_database,
+        "EVENTLEDGER_NAMESPACE": namespace_of(rig.namespace).value,
+    }
     with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
         workload.run(200)
         rig.wait_until_reflected()

@@ -51,12 +51,12 @@ class StreamWorker(ManagedProcess):
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
 
 
-def worker_env(namespace: str, base: str, data_dir: Path, ops_port: int, database: str) -> dict[str, str]:
+def worker_env(namespace: str, data_dir: Path, ops_port: int, database: str) -> dict[str, str]:
+    """The stream job's variables; ``namespace`` is the topic prefix of its namespace (which also names its app id
+    and Redis key base)."""
     return {
         "EVENTLEDGER_PG_DATABASE": database,
-        "EVENTLEDGER_STREAMING_APP_ID": f"{namespace}transfer-windows",
-        "EVENTLEDGER_STREAMING_TOPIC_NAMESPACE": namespace,
-        "EVENTLEDGER_STREAMING_REDIS_PREFIX": base,
+        "EVENTLEDGER_NAMESPACE": namespace.removesuffix("."),
         "EVENTLEDGER_STREAMING_DATA_DIR": str(data_dir),
         "EVENTLEDGER_STREAMING_OPS_PORT": str(ops_port),
         "EVENTLEDGER_STREAMING_PUBLISH_INTERVAL_SECONDS": "0.5",

@@ -18,7 +18,6 @@ from confluent_kafka import Producer
 from confluent_kafka import TopicPartition as KafkaPartition
 from confluent_kafka.admin import AdminClient
 from tests.integration.projections.ledger_rig import dead_letters
-from tests.integration.projections_redis.redis_rig import new_base
 from tests.support.servers import Endpoints
 
 from eventledger_events import (
@@ -34,10 +33,10 @@ from eventledger_events import (
 )
 from eventledger_events.kafka_message import to_kafka_record
 from eventledger_infra.settings import Settings
-from eventledger_projections.runtime.kafka import ensure_topics
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.streaming.app import TransferWindowsJob
-from eventledger_projections.streaming.settings import StreamingSettings
+from eventledger_runtime.kafka import ensure_topics
+from eventledger_runtime.settings import Namespace, StreamingSettings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the loop the async fixtures run in (pyproject)
 
@@ -120,17 +119,19 @@ class Rig:
 
     async def transfers(self) -> int:
         """Transfers counted in the tumbling minute of NOW (EUR)."""
-        value = await self.client.hget(f"{self.settings.redis_prefix}:stream:w:tumbling-1m:{MINUTE}:EUR", "transfers")
+        value = await self.client.hget(
+            f"{self.settings.names.redis_base}:stream:w:tumbling-1m:{MINUTE}:EUR", "transfers"
+        )
         return int(value or 0)
 
 
 @pytest.fixture
 async def rig(endpoints: Endpoints) -> AsyncIterator[Rig]:
-    base = new_base()
-    namespace = f"guard-{uuid.uuid4().hex[:8]}."
+    names = Namespace(f"guard-{uuid.uuid4().hex[:8]}")
+    base, namespace = names.redis_base, names.topic_prefix
     topics = [namespace + TRANSFERS_TOPIC, namespace + DEAD_LETTER_TOPIC]
     ensure_topics(endpoints.kafka_bootstrap, topics, 1)
-    settings = StreamingSettings(app_id=f"{namespace}windows", topic_namespace=namespace, redis_prefix=base)
+    settings = StreamingSettings(namespace=names.value)
     client = aioredis.Redis.from_url(endpoints.redis_url, decode_responses=True)
     yield Rig(settings, Settings.from_env(), client, Log(endpoints.kafka_bootstrap, topics[0]))
     keys = [key async for key in client.scan_iter(match=f"{base}:*", count=1000)]
@@ -242,14 +243,14 @@ async def test_progress_through_messages_that_count_nothing_is_saved_by_the_time
 async def test_a_posting_redis_refuses_is_parked_and_the_partition_goes_on(rig: Rig, endpoints: Endpoints) -> None:
     rig.log.post(5_000)
     rig.log.post(7)
-    key = f"{rig.settings.redis_prefix}:stream:w:hopping-5m-1m:{MINUTE}:EUR"
+    key = f"{rig.settings.names.redis_base}:stream:w:hopping-5m-1m:{MINUTE}:EUR"
     await rig.client.hset(key, "volume", str(9 * 10**18 - 1_000))  # the next 5,000 would overflow this window
     job = rig.job()
     try:
         await feed(job, rig.log[0], rig.log[1])
     finally:
         await job._close()
-    [parked] = dead_letters(endpoints.kafka_bootstrap, rig.settings.topic_namespace, expected=1)
+    [parked] = dead_letters(endpoints.kafka_bootstrap, rig.settings.names.topic_prefix, expected=1)
     assert parked["headers"]["dlq-projection"] == "stream-windows"
     assert "ELOVERFLOW" in parked["headers"]["dlq-reason"]
     assert await rig.transfers() == 1, "the posting after it was counted"

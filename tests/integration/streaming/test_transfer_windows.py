@@ -19,11 +19,12 @@ from tests.integration.projections.ledger_rig import (
     create_topics,
     dead_letters,
     delete_topics,
+    namespace_of,
     new_namespace,
     relay_running,
     settings_for,
 )
-from tests.integration.projections_redis.redis_rig import delete_base, new_base
+from tests.integration.projections_redis.redis_rig import delete_base
 from tests.integration.streaming.stream_rig import (
     DerivedTopicReader,
     StreamWorker,
@@ -41,8 +42,8 @@ from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_events import TRANSFERS_TOPIC
 from eventledger_infra.settings import Settings
 from eventledger_projections.redis.connection import connect
-from eventledger_projections.runtime.kafka import ensure_topics
 from eventledger_projections.streaming.publisher import DERIVED_TOPIC
+from eventledger_runtime.kafka import ensure_topics
 
 
 @dataclass
@@ -85,13 +86,13 @@ def rig(endpoints: Endpoints, tmp_path: Path) -> Iterator[Rig]:
     with scratch_database(Settings.from_env()) as database:
         settings = settings_for(database)
         namespace = new_namespace("stream")
-        base = new_base()
+        base = namespace_of(namespace).redis_base
         create_topics(settings.kafka_bootstrap, namespace)
         ensure_topics(settings.kafka_bootstrap, [namespace + DERIVED_TOPIC], 3)
         store = PostgresEventStore(settings.postgres_dsn, pool_size=4)
         client = connect(settings.redis_url)
         ops_port = free_port()
-        worker = StreamWorker(worker_env(namespace, base, tmp_path / "faust", ops_port, database), tmp_path, ops_port)
+        worker = StreamWorker(worker_env(namespace, tmp_path / "faust", ops_port, database), tmp_path, ops_port)
         derived = DerivedTopicReader(settings.kafka_bootstrap, namespace + DERIVED_TOPIC)
         worker.start()
         try:

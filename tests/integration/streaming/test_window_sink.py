@@ -19,10 +19,10 @@ from tests.integration.projections_redis.redis_rig import new_base
 from tests.integration.streaming.stream_rig import DerivedTopicReader
 from tests.support.servers import Endpoints
 
-from eventledger_projections.runtime.kafka import ensure_topics
 from eventledger_projections.streaming.publisher import WindowPublisher, producer_settings
 from eventledger_projections.streaming.sink import RedisWindowSink
 from eventledger_projections.streaming.windows import Posted, WindowCell, fold
+from eventledger_runtime.kafka import ensure_topics
 
 START = int(time.time()) // 60 * 60
 """The current minute: a window that ended more than an hour ago expires at once (see the sink's keys)."""

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 
 from eventledger_command.api.app import create_app
 from eventledger_command.bootstrap import Container, build
-from eventledger_command.config import CommandSettings
 from eventledger_command.eventstore.memory import InMemoryEventStore
+from eventledger_runtime.settings import CommandSettings
 
 
 class Clock:

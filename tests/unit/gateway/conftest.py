@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from eventledger_gateway.app import create_app
-from eventledger_gateway.settings import GatewaySettings
 from eventledger_gateway.tokens import mint_token
+from eventledger_runtime.settings import GatewaySettings
 
 # Port 9 (discard) on loopback: nothing listens there, so a request that passes auth is answered 503.
 NOBODY = "http://127.0.0.1:9"

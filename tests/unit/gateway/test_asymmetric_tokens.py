@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from eventledger_gateway.auth import TokenVerifier
 from eventledger_gateway.cli import main
 from eventledger_gateway.problems import Problem
-from eventledger_gateway.settings import GatewaySettings
 from eventledger_gateway.tokens import mint_token
+from eventledger_runtime.settings import GatewaySettings
 
 
 def _key_pair(algorithm: str) -> tuple[str, str]:
@@ -30,12 +30,13 @@ def _key_pair(algorithm: str) -> tuple[str, str]:
 
 @pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
 def test_a_token_signed_with_the_private_key_is_verified_with_the_public_key_file(
-    tmp_path: Path, algorithm: str
+    tmp_path: Path, algorithm: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     private_pem, public_pem = _key_pair(algorithm)
     key_file = tmp_path / "public.pem"
     key_file.write_text(public_pem)
-    settings = GatewaySettings(jwt_algorithm=algorithm, jwt_public_key_file=key_file, environment="production")
+    monkeypatch.setenv("EVENTLEDGER_GATEWAY_JWT_PUBLIC_KEY_FILE", str(key_file))
+    settings = GatewaySettings(jwt_algorithm=algorithm, environment="production")
     token = mint_token(settings, ["auditor"], subject="carol", private_key=private_pem)
     principal = TokenVerifier(settings).authenticate(f"Bearer {token}")
     assert (principal.subject, principal.roles) == ("carol", frozenset({"auditor"}))

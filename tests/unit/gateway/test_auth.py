@@ -10,8 +10,8 @@ import pytest
 from eventledger_gateway.auth import Principal, TokenVerifier, authorize
 from eventledger_gateway.problems import Problem
 from eventledger_gateway.routetable import Role
-from eventledger_gateway.settings import GatewaySettings
 from eventledger_gateway.tokens import mint_token
+from eventledger_runtime.settings import GatewaySettings
 
 SECRET = "a-test-secret-that-is-long-enough-for-every-hmac-algorithm-0123456789"
 

@@ -9,7 +9,7 @@ import pytest
 
 from eventledger_gateway.auth import TokenVerifier
 from eventledger_gateway.cli import main
-from eventledger_gateway.settings import GatewaySettings
+from eventledger_runtime.settings import GatewaySettings
 
 
 def test_token_prints_a_token_the_gateway_accepts(capsys: pytest.CaptureFixture[str]) -> None:
@@ -23,8 +23,9 @@ def test_token_prints_a_token_the_gateway_accepts(capsys: pytest.CaptureFixture[
 def test_token_is_refused_outside_development(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("EVENTLEDGER_GATEWAY_ENVIRONMENT", "production")
+    monkeypatch.setenv("EVENTLEDGER_ENVIRONMENT", "production")
     monkeypatch.setenv("EVENTLEDGER_GATEWAY_JWT_SECRET", "s" * 48)
+    monkeypatch.setenv("EVENTLEDGER_PG_PASSWORD", "p" * 24)
     assert main(["token", "--role", "admin"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -34,10 +35,10 @@ def test_token_is_refused_outside_development(
 def test_serve_refuses_the_development_secret_in_production_with_a_clear_message(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("EVENTLEDGER_GATEWAY_ENVIRONMENT", "production")
+    monkeypatch.setenv("EVENTLEDGER_ENVIRONMENT", "production")
     assert main(["serve"]) == 2
     err = capsys.readouterr().err
-    assert "invalid gateway settings" in err
+    assert "invalid settings" in err
     assert "EVENTLEDGER_GATEWAY_JWT_SECRET is the development default" in err
     assert "Traceback" not in err
 

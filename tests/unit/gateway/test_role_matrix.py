@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from tests.unit.gateway.conftest import bearer
 
 from eventledger_gateway.routetable import ROUTES, Role
-from eventledger_gateway.settings import GatewaySettings
+from eventledger_runtime.settings import GatewaySettings
 
 ID = "0b7f2a8e-5f55-4c11-9d0e-8a4c2f0d9b10"
 SPEC: dict[tuple[str, str], str] = {

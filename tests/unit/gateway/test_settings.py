@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from eventledger_gateway.settings import DEVELOPMENT_SECRET, GatewaySettings
+from eventledger_runtime.settings import DEVELOPMENT_JWT_SECRET as DEVELOPMENT_SECRET
+from eventledger_runtime.settings import GatewaySettings
 
 
 def test_defaults_match_the_documented_ports() -> None:
@@ -44,7 +45,7 @@ def test_production_refuses_the_development_secret_and_says_what_to_set() -> Non
 
 
 def test_production_refuses_the_development_secret_given_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EVENTLEDGER_GATEWAY_ENVIRONMENT", "production")
+    monkeypatch.setenv("EVENTLEDGER_ENVIRONMENT", "production")
     monkeypatch.setenv("EVENTLEDGER_GATEWAY_JWT_SECRET", DEVELOPMENT_SECRET)
     with pytest.raises(ValidationError, match="development default"):
         GatewaySettings()
@@ -70,10 +71,10 @@ def test_asymmetric_algorithms_need_a_public_key() -> None:
         GatewaySettings(jwt_algorithm="RS256")
 
 
-def test_an_unreadable_public_key_file_is_named(tmp_path: Path) -> None:
-    missing = tmp_path / "absent.pem"
-    with pytest.raises(ValidationError, match="JWT_PUBLIC_KEY_FILE cannot be read"):
-        GatewaySettings(jwt_algorithm="ES256", jwt_public_key_file=missing)
+def test_an_unreadable_public_key_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVENTLEDGER_GATEWAY_JWT_PUBLIC_KEY_FILE", str(tmp_path / "absent.pem"))
+    with pytest.raises(ValidationError, match="JWT_PUBLIC_KEY_FILE: cannot read"):
+        GatewaySettings(jwt_algorithm="ES256")
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from eventledger_infra.settings import PROJECT_ROOT, Settings
 
 
 def test_defaults_point_every_client_at_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HOME", "STATE_DIR", "PG_PORT", "REDIS_PORT", "KAFKA_PORT", "ES_PORT", "HOST"):
+    for name in ("STATE_DIR", "PG_PORT", "REDIS_PORT", "KAFKA_PORT", "ES_PORT", "HOST"):
         monkeypatch.delenv(f"EVENTLEDGER_{name}", raising=False)
     settings = Settings.from_env()
     assert settings.state_dir == PROJECT_ROOT / ".state"

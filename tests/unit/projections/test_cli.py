@@ -6,11 +6,10 @@ import dataclasses
 
 import pytest
 
-from eventledger_infra.settings import Settings
 from eventledger_projections.__main__ import main
 from eventledger_projections.bootstrap import PROJECTIONS
-from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.rebuild.port import RebuildAlreadyRunning, RebuildListener, RebuildReport
+from eventledger_runtime.settings import ProjectionSettings, Servers
 
 REPORT = RebuildReport(
     read_model="postgres",
@@ -43,7 +42,7 @@ def test_rebuild_runs_the_registered_rebuild_and_prints_its_report(
     calls: list[bool] = []
 
     def rebuild(
-        settings: ProjectionSettings, infra: Settings, listener: RebuildListener, *, force: bool = False
+        settings: ProjectionSettings, infra: Servers, listener: RebuildListener, *, force: bool = False
     ) -> RebuildReport:
         calls.append(force)
         listener.planned(10)
@@ -65,7 +64,7 @@ def test_a_refused_rebuild_says_why_and_exits_1(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def rebuild(
-        settings: ProjectionSettings, infra: Settings, listener: RebuildListener, *, force: bool = False
+        settings: ProjectionSettings, infra: Servers, listener: RebuildListener, *, force: bool = False
     ) -> RebuildReport:
         raise RebuildAlreadyRunning("another rebuild holds el:rebuild-lock")
 
@@ -77,7 +76,7 @@ def test_a_refused_rebuild_says_why_and_exits_1(
 def test_status_prints_the_registered_status(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def status(settings: ProjectionSettings, infra: Settings) -> dict[str, object]:
+    def status(settings: ProjectionSettings, infra: Servers) -> dict[str, object]:
         return {"live version": 2, "partitions": ["t[0] next offset 5, reflects 9"]}
 
     monkeypatch.setitem(PROJECTIONS, "elasticsearch", dataclasses.replace(PROJECTIONS["elasticsearch"], status=status))

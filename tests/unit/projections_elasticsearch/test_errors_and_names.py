@@ -9,6 +9,7 @@ from elasticsearch import ApiError, BadRequestError, ConnectionError, Connection
 
 from eventledger_projections.elasticsearch.bulk import BulkWriteFailed, ItemFailure, ReadFailed, is_unavailable
 from eventledger_projections.elasticsearch.names import IndexNames, Target
+from eventledger_runtime.settings import Namespace
 
 
 def api_error(status: int, kind: str, cls: type[ApiError] = ApiError) -> ApiError:
@@ -79,8 +80,8 @@ def test_names_of_a_prefix() -> None:
         IndexNames("Upper/Case")
 
 
-def test_the_prefix_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EVENTLEDGER_ES_INDEX_PREFIX", "staging-")
-    assert IndexNames.from_env().transfers == "staging-transfers"
-    monkeypatch.delenv("EVENTLEDGER_ES_INDEX_PREFIX")
-    assert IndexNames.from_env().transfers == "eventledger-transfers"
+@pytest.mark.parametrize(
+    ("namespace", "transfers"), [("", "eventledger-transfers"), ("staging", "staging-eventledger-transfers")]
+)
+def test_the_prefix_comes_from_the_namespace(namespace: str, transfers: str) -> None:
+    assert IndexNames(Namespace(namespace).index_prefix).transfers == transfers

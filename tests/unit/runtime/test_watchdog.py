@@ -10,8 +10,9 @@ import urllib.request
 
 import pytest
 
-from eventledger_infra.ops_http import serve_ops
-from eventledger_runtime.watchdog import EXIT_STALLED, Sample, StallDetector, Watchdog, WatchdogSettings
+from eventledger_runtime.ops_http import serve_ops
+from eventledger_runtime.settings import WatchdogSettings
+from eventledger_runtime.watchdog import EXIT_STALLED, Sample, StallDetector, Watchdog
 
 
 def test_a_worker_behind_and_not_moving_is_stalled_after_the_configured_time() -> None:

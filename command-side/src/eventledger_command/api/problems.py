@@ -1,55 +1,18 @@
-"""RFC 9457 problem details: one stable ``type`` per kind of error, never a stack trace."""
+"""The write side's problem types (RFC 9457): domain refusals and concurrency conflicts. The ``Problem`` itself and
+its handlers are the runtime kit's (:mod:`eventledger_runtime.problems`)."""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
-import orjson
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import FastAPI
 
 from eventledger_command.domain import DomainError, InvalidCommandError, NotFoundError, RuleViolationError
 from eventledger_command.eventstore.errors import ConcurrencyConflict
+from eventledger_runtime.problems import PROBLEM_JSON, Problem, validation_problem
+from eventledger_runtime.problems import install as install_problems
 
-log = logging.getLogger(__name__)
+__all__ = ["PROBLEM_JSON", "Problem", "from_conflict", "from_domain", "install", "validation_problem"]
 
-PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "https://eventledger.dev/problems/"
-_RESERVED = frozenset({"type", "title", "status", "detail", "instance", "code", "extra"})
-
-
-def problem_type(code: str) -> str:
-    return TYPE_BASE + code.replace("_", "-")
-
-
-class Problem(Exception):
-    """An error answer: ``code`` names its type; ``extra`` members are added to the body."""
-
-    def __init__(self, status: int, code: str, title: str, detail: str = "", **extra: Any) -> None:
-        super().__init__(detail or title)
-        self.status = status
-        self.code = code
-        self.title = title
-        self.detail = detail
-        self.extra = extra
-
-    def body(self, instance: str) -> bytes:
-        document: dict[str, Any] = {
-            "type": problem_type(self.code),
-            "title": self.title,
-            "status": self.status,
-            "instance": instance,
-        }
-        if self.detail:
-            document["detail"] = self.detail
-        document.update(self.extra)
-        return orjson.dumps(document)
-
-    def response(self, instance: str, headers: dict[str, str] | None = None) -> Response:
-        return Response(self.body(instance), status_code=self.status, media_type=PROBLEM_JSON, headers=headers)
+_RESERVED = frozenset({"type", "title", "status", "detail", "instance", "code", "extra", "headers"})
 
 
 def from_domain(error: DomainError) -> Problem:
@@ -65,7 +28,9 @@ def from_domain(error: DomainError) -> Problem:
     # Details become extension members; one that would shadow a standard member is renamed
     # (a transfer's "status" becomes "current_status").
     details = {(f"current_{key}" if key in _RESERVED else key): value for key, value in error.details.items()}
-    return Problem(status, error.code, title, error.message, **details)
+    problem = Problem(status, error.code, title, error.message)
+    problem.extra.update(details)
+    return problem
 
 
 def from_conflict(error: ConcurrencyConflict) -> Problem:
@@ -79,40 +44,9 @@ def from_conflict(error: ConcurrencyConflict) -> Problem:
 
 
 def install(app: FastAPI) -> None:
-    """Map every error to problem+json."""
-
-    @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> Response:
-        return exc.response(request.url.path)
-
-    @app.exception_handler(DomainError)
-    async def _domain(request: Request, exc: DomainError) -> Response:
-        return from_domain(exc).response(request.url.path)
-
-    @app.exception_handler(ConcurrencyConflict)
-    async def _conflict(request: Request, exc: ConcurrencyConflict) -> Response:
-        return from_conflict(exc).response(request.url.path)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        return validation_problem(exc.errors()).response(request.url.path)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, f"http_{exc.status_code}")
-        return Problem(exc.status_code, code, str(exc.detail)).response(request.url.path)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return Problem(500, "internal_error", "Internal error", "the error was logged").response(request.url.path)
-
-
-def validation_problem(errors: Any) -> Problem:
-    """422 naming each bad field (``body.amount``, ``header.idempotency-key``…) and why it is bad."""
-    invalid = [
-        {"field": ".".join(str(part) for part in error.get("loc", ())), "message": error.get("msg", "invalid")}
-        for error in errors
-    ]
-    fields = ", ".join(item["field"] for item in invalid) or "the request"
-    return Problem(422, "validation_error", "Invalid request", f"invalid: {fields}", errors=invalid)
+    """Map every error to problem+json: the domain's refusals, concurrency conflicts, and a logged 500 for the rest."""
+    install_problems(
+        app,
+        errors={DomainError: from_domain, ConcurrencyConflict: from_conflict},
+        unexpected=lambda _: Problem(500, "internal_error", "Internal error", "the error was logged"),
+    )

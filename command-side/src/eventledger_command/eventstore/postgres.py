@@ -31,8 +31,8 @@ from eventledger_command.eventstore.records import (
     StoredIdempotency,
     StoredResponse,
 )
-from eventledger_infra.migrations import migrate
 from eventledger_runtime.eventlog import PostgresEventLogReader
+from eventledger_runtime.migrations import migrate
 
 _COLUMNS = (
     "position, stream_id, stream_version, event_id, event_type, schema_version, occurred_at, recorded_at, "

@@ -3,58 +3,61 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-import time
 
-from eventledger_command.config import RelaySettings
 from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
+from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS
-from eventledger_infra import probes
-from eventledger_infra.ops_http import serve_ops
-from eventledger_infra.settings import Settings
 from eventledger_runtime.eventlog import PostgresEventLogReader
-from eventledger_runtime.watchdog import EXIT_STALLED, Sample, Watchdog
+from eventledger_runtime.kafka import ensure_topics, when_kafka_answers
+from eventledger_runtime.ops_http import serve_ops
+from eventledger_runtime.probes import kafka_answers
+from eventledger_runtime.settings import settings_or_exit
+from eventledger_runtime.watchdog import EXIT_STALLED, Sample, Watchdog, unless_kafka_is_down
+from eventledger_runtime.worker import stop_on_signals
 
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s relay %(message)s")
-    infra = Settings.from_env()
-    settings = RelaySettings()
-    store = PostgresEventStore(infra.postgres_dsn, pool_size=2)
-    checkpoints = PostgresEventLogReader(infra.postgres_dsn, name="checkpoints")
-    publisher = KafkaEventPublisher(infra.kafka_bootstrap)
-    topics = [settings.topic_namespace + topic for topic in ALL_TOPICS]
+    settings = settings_or_exit("relay")
+    kafka = settings.kafka
+    store = PostgresEventStore(settings.postgres.dsn, pool_size=2)
+    checkpoints = PostgresEventLogReader(settings.postgres.dsn, name="checkpoints")
+    publisher = KafkaEventPublisher(kafka.bootstrap)
+    topics = [settings.names.topic(topic) for topic in ALL_TOPICS]
     relay = Relay(
         store,
         publisher,
         checkpoints,
         RelayConfig(
-            checkpoint_name=settings.checkpoint_name,
-            batch_size=settings.batch_size,
-            topic_namespace=settings.topic_namespace,
+            checkpoint_name=settings.relay.checkpoint_name,
+            batch_size=settings.relay.batch_size,
+            topic_namespace=settings.names.topic_prefix,
         ),
     )
-    signal.signal(signal.SIGTERM, lambda *_: relay.stop())
-    signal.signal(signal.SIGINT, lambda *_: relay.stop())
-    watchdog = Watchdog("relay", lambda: Sample(store.head_position(), relay.position), relay.stop)
+    stop_on_signals(relay.stop)
+
+    def kafka_up() -> bool:
+        return kafka_answers(kafka.host, kafka.port)
+
+    watchdog = Watchdog(
+        "relay",
+        unless_kafka_is_down(kafka_up, lambda: Sample(store.head_position(), relay.position)),
+        relay.stop,
+        settings.watchdog,
+    )
     serve_ops(
-        infra.host,
-        settings.ops_port,
-        ready=lambda: probes.kafka_broker_count(infra) >= 1,
+        settings.deployment.bind_host,
+        settings.relay.ops_port,
+        ready=kafka_up,
         status=watchdog.status,
         stalled=lambda: watchdog.stall_reason,
     )
     # Kafka may be down when the relay starts: wait for it (commands are accepted meanwhile).
-    while not relay.stopping:
-        try:
-            ensure_topics(infra.kafka_bootstrap, topics, infra.kafka_partitions)
-            break
-        except Exception as exc:
-            logging.warning("cannot create the topics yet (%s); retrying", exc)
-            time.sleep(2)
+    when_kafka_answers(
+        lambda: ensure_topics(kafka.bootstrap, topics, kafka.partitions), stopping=lambda: relay.stopping
+    )
     logging.info("relaying from position %d to %s", relay.position, ", ".join(topics))
     watchdog.start()
     try:

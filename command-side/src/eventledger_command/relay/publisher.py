@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from eventledger_events import KafkaRecord
 
@@ -107,19 +106,3 @@ class KafkaEventPublisher(EventPublisher):
 
     def close(self) -> None:
         self._producer.flush(10)
-
-
-def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: int, replication_factor: int = 1) -> None:
-    """Create the topics that do not exist yet, with the configured partition count; existing ones are kept."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics(
-        [NewTopic(topic, num_partitions=partitions, replication_factor=replication_factor) for topic in topics],
-        operation_timeout=30,
-    )
-    for topic, future in futures.items():
-        try:
-            future.result(timeout=60)
-            log.info("created topic %s with %d partitions", topic, partitions)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from eventledger_runtime.settings import WatchdogSettings
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +33,6 @@ EXIT_STALLED = 75  # EX_TEMPFAIL: a temporary failure; run me again
 STALLED = Gauge("eventledger_worker_stalled", "1 while the worker is behind its head and not moving", ["worker"])
 STALLS = Counter("eventledger_worker_stalls_total", "Stalls the worker detected in itself", ["worker"])
 BEHIND = Gauge("eventledger_worker_behind_events", "Head minus position at the last sample", ["worker"])
-
-
-class WatchdogSettings(BaseSettings):
-    """``EVENTLEDGER_WATCHDOG_*``: one rule for every worker."""
-
-    model_config = SettingsConfigDict(env_prefix="EVENTLEDGER_WATCHDOG_")
-
-    stall_seconds: float = Field(default=30.0, gt=0)
-    exit_grace_seconds: float = Field(default=5.0, ge=0)
-    interval_seconds: float = Field(default=1.0, gt=0)
 
 
 @dataclass(frozen=True)
@@ -94,6 +84,18 @@ class StallDetector:
         else:
             self.verdict = Verdict("running")
         return self.verdict
+
+
+def unless_kafka_is_down(kafka_answers: Callable[[], bool], sample: Callable[[], Sample]) -> Callable[[], Sample]:
+    """A sampler that takes no sample while no Kafka broker answers: a worker waiting out a Kafka outage is not
+    stalled (its /readyz says why it is not ready). A broker that answers while the worker does not move is."""
+
+    def sample_if_kafka_answers() -> Sample:
+        if not kafka_answers():
+            raise ConnectionError("no Kafka broker answers")
+        return sample()
+
+    return sample_if_kafka_answers
 
 
 class Watchdog:

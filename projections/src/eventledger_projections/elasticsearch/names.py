@@ -10,12 +10,10 @@ version switch does not change (docs/adr/0011-elasticsearch-read-model.md).
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 
 DEFAULT_PREFIX = "eventledger-"
-PREFIX_VARIABLE = "EVENTLEDGER_ES_INDEX_PREFIX"
 
 _VALID_PREFIX = re.compile(r"^[a-z0-9][a-z0-9_.-]*$|^$")
 
@@ -29,11 +27,6 @@ class IndexNames:
     def __post_init__(self) -> None:
         if not _VALID_PREFIX.match(self.prefix):
             raise ValueError(f"not a usable index prefix: {self.prefix!r} (lower-case letters, digits, '_', '.', '-')")
-
-    @classmethod
-    def from_env(cls) -> IndexNames:
-        """``EVENTLEDGER_ES_INDEX_PREFIX`` (default ``eventledger-``)."""
-        return cls(os.environ.get(PREFIX_VARIABLE, DEFAULT_PREFIX))
 
     @property
     def transfers(self) -> str:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import logging
 
-from eventledger_infra.settings import Settings
-from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.elasticsearch.client import elasticsearch_client
 from eventledger_projections.elasticsearch.indices import live_version
 from eventledger_projections.elasticsearch.names import IndexNames
@@ -18,6 +16,7 @@ from eventledger_projections.elasticsearch.writer import RELEVANT_EVENT_TYPES
 from eventledger_projections.rebuild.port import RebuildListener, RebuildReport
 from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_runtime.eventlog import PostgresEventLogReader
+from eventledger_runtime.settings import ProjectionSettings, Servers
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +26,11 @@ OPS_PORT = 18103
 TOPICS = ElasticsearchProjection.topics
 
 
-def build_projection(settings: ProjectionSettings, infra: Settings) -> ElasticsearchProjection:
-    """The live projection: Elasticsearch at ``infra.elasticsearch_url``, indices under the prefix of
-    ``EVENTLEDGER_ES_INDEX_PREFIX``."""
-    del settings
+def build_projection(settings: ProjectionSettings, infra: Servers) -> ElasticsearchProjection:
+    """The live projection: Elasticsearch at ``infra.elasticsearch_url``, indices under the prefix the
+    namespace derives."""
     return ElasticsearchProjection(
-        elasticsearch_client(infra.elasticsearch_url), IndexNames.from_env(), owns_client=True
+        elasticsearch_client(infra.elasticsearch_url), IndexNames(settings.names.index_prefix), owns_client=True
     )
 
 
@@ -46,13 +44,13 @@ def relevant_events_source(dsn: str) -> EventStoreSource:
 
 
 def run_rebuild(
-    settings: ProjectionSettings, infra: Settings, listener: RebuildListener, *, force: bool = False
+    settings: ProjectionSettings, infra: Servers, listener: RebuildListener, *, force: bool = False
 ) -> RebuildReport:
     """One rebuild from the event store (``settings.event_store_dsn``, else the EVENTLEDGER_PG_* database).
     ``force`` discards versions an abandoned rebuild left beside the live one (else the rebuild is refused)."""
-    names = IndexNames.from_env()
+    names = IndexNames(settings.names.index_prefix)
     es = elasticsearch_client(infra.elasticsearch_url, request_timeout=60)
-    source = relevant_events_source(settings.event_store_dsn or infra.postgres_dsn)
+    source = relevant_events_source(settings.event_store(infra.postgres_dsn))
     try:
         job = ElasticsearchRebuild(
             es,
@@ -70,10 +68,9 @@ def run_rebuild(
         es.close()
 
 
-def status(settings: ProjectionSettings, infra: Settings) -> dict[str, object]:
+def status(settings: ProjectionSettings, infra: Servers) -> dict[str, object]:
     """The live version, the reflected position, a rebuild's cap, per-partition progress and parked messages."""
-    del settings
-    names = IndexNames.from_env()
+    names = IndexNames(settings.names.index_prefix)
     es = elasticsearch_client(infra.elasticsearch_url, request_timeout=10)
     try:
         live = live_version(es, names)

@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from psycopg import Connection, Cursor, sql
 
-from eventledger_infra.migrations import migrate
 from eventledger_projections.runtime.pgprogress import migrate_progress
+from eventledger_runtime.migrations import migrate
 
 VIEWS = ("accounts", "account_entries", "transfers", "projection_partitions")
 PROJECTION_NAME = "postgres"

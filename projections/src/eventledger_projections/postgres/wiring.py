@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import psycopg
 
-from eventledger_infra.settings import Settings
-from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.postgres.projection import PostgresProjection
 from eventledger_projections.postgres.rebuild import PostgresRebuild, RebuildConfig
 from eventledger_projections.postgres.schema import PROJECTION_NAME, ReadModelSchemas
@@ -15,6 +13,7 @@ from eventledger_projections.rebuild.port import RebuildListener, RebuildReport
 from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_projections.runtime.pgprogress import PostgresProgress
 from eventledger_runtime.eventlog import PostgresEventLogReader
+from eventledger_runtime.settings import ProjectionSettings, Servers
 
 NAME = "postgres"
 OPS_PORT = 18101
@@ -22,19 +21,19 @@ OPS_PORT = 18101
 TOPICS = PostgresProjection.topics
 
 
-def build_projection(settings: ProjectionSettings, infra: Settings) -> PostgresProjection:
+def build_projection(settings: ProjectionSettings, infra: Servers) -> PostgresProjection:
     """The live projection: the read model's schemas under ``settings.postgres_schema`` in ``infra``'s database."""
     return PostgresProjection(infra.postgres_dsn, base_schema=settings.postgres_schema)
 
 
 def run_rebuild(
-    settings: ProjectionSettings, infra: Settings, listener: RebuildListener, *, force: bool = False
+    settings: ProjectionSettings, infra: Servers, listener: RebuildListener, *, force: bool = False
 ) -> RebuildReport:
     """One rebuild up to the relay's checkpoint. ``force`` changes nothing here: a rebuild always builds a fresh
     version, and versions it does not switch to are retired like any other."""
     del force
     source = EventStoreSource(
-        PostgresEventLogReader(settings.event_store_dsn or infra.postgres_dsn, name="rebuild-source"),
+        PostgresEventLogReader(settings.event_store(infra.postgres_dsn), name="rebuild-source"),
         relay_checkpoint=settings.relay_checkpoint_name,
     )
     try:
@@ -50,7 +49,7 @@ def run_rebuild(
         source.close()
 
 
-def status(settings: ProjectionSettings, infra: Settings) -> dict[str, object]:
+def status(settings: ProjectionSettings, infra: Servers) -> dict[str, object]:
     """The live version, its reflected position and per-partition progress (read only: creates nothing)."""
     schemas = ReadModelSchemas(settings.postgres_schema)
     with psycopg.connect(infra.postgres_dsn, autocommit=True) as conn:

@@ -4,29 +4,28 @@ settings (nothing connects at import time). Every read model has a ``wiring`` mo
 
 from __future__ import annotations
 
-from eventledger_infra.settings import Settings
-from eventledger_projections.config import ProjectionSettings
 from eventledger_projections.rebuild.port import RebuildListener, RebuildReport
 from eventledger_projections.redis.connection import connect
 from eventledger_projections.redis.keys import KeySpace
 from eventledger_projections.redis.projection import RedisProjection
 from eventledger_projections.redis.rebuild import RedisRebuild, RedisRebuildConfig
-from eventledger_projections.redis.settings import OPS_PORT, RedisProjectionSettings
 from eventledger_projections.redis.versions import live_version, versions
+from eventledger_runtime.settings import ProjectionSettings, Servers
 
 NAME = "redis"
+OPS_PORT = 18102
+"""The projector's default ops port (PostgreSQL 18101, Elasticsearch 18103)."""
 TOPICS = RedisProjection.topics
 __all__ = ["NAME", "OPS_PORT", "TOPICS", "build_projection", "run_rebuild", "status"]
 
 
-def build_projection(settings: ProjectionSettings, infra: Settings) -> RedisProjection:
-    """The live projection under the Redis read model's key base (its own setting)."""
-    del settings
-    return RedisProjection(connect(infra.redis_url), base=RedisProjectionSettings.from_env().prefix)
+def build_projection(settings: ProjectionSettings, infra: Servers) -> RedisProjection:
+    """The live projection under the Redis key base the namespace derives."""
+    return RedisProjection(connect(infra.redis_url), base=settings.names.redis_base)
 
 
 def run_rebuild(
-    settings: ProjectionSettings, infra: Settings, listener: RebuildListener, *, force: bool = False
+    settings: ProjectionSettings, infra: Servers, listener: RebuildListener, *, force: bool = False
 ) -> RebuildReport:
     """Rebuild from the event store named by the projector settings into the Redis of ``infra``. ``force`` changes
     nothing here: a rebuild that holds the lock deletes the versions an abandoned one left behind anyway."""
@@ -35,9 +34,9 @@ def run_rebuild(
     try:
         rebuild = RedisRebuild(
             client,
-            settings.event_store_dsn or infra.postgres_dsn,
+            settings.event_store(infra.postgres_dsn),
             relay_checkpoint=settings.relay_checkpoint_name,
-            base=RedisProjectionSettings.from_env().prefix,
+            base=settings.names.redis_base,
             config=RedisRebuildConfig(batch_size=settings.rebuild_batch_size),
             listener=listener,
         )
@@ -46,10 +45,9 @@ def run_rebuild(
         client.close()
 
 
-def status(settings: ProjectionSettings, infra: Settings) -> dict[str, object]:
+def status(settings: ProjectionSettings, infra: Servers) -> dict[str, object]:
     """The live version, every version and its state, and the reflected position."""
-    del settings
-    base = RedisProjectionSettings.from_env().prefix
+    base = settings.names.redis_base
     keys = KeySpace(base)
     client = connect(infra.redis_url, client_name="eventledger-status-redis")
     projection = RedisProjection(client, base=base)

@@ -17,7 +17,7 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
 from eventledger_projections.runtime import port
 from eventledger_projections.runtime.log import (
@@ -248,19 +248,3 @@ def _headers(raw: object) -> port.Headers:
     for name, value in pairs:
         out.append((str(name), value.encode() if isinstance(value, str) else value))
     return tuple(out)
-
-
-def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: int, replication_factor: int = 1) -> None:
-    """Create the topics that do not exist yet; existing ones are kept as they are."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics(
-        [NewTopic(topic, num_partitions=partitions, replication_factor=replication_factor) for topic in topics],
-        operation_timeout=30,
-    )
-    for topic, future in futures.items():
-        try:
-            future.result(timeout=60)
-            log.info("created topic %s with %d partitions", topic, partitions)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise

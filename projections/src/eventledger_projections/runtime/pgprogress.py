@@ -13,8 +13,8 @@ from typing import Any
 
 from psycopg import Connection, sql
 
-from eventledger_infra.migrations import migrate
 from eventledger_projections.runtime.port import ConsumedEvent, ParkedMessage, TopicPartition
+from eventledger_runtime.migrations import migrate
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,6 @@ import logging
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,54 +18,60 @@ import faust
 import redis
 
 from eventledger_events import TRANSFERS_TOPIC
-from eventledger_infra import probes
-from eventledger_infra.ops_http import serve_ops
-from eventledger_infra.settings import Settings
-from eventledger_projections.runtime.kafka import KafkaWatermarks, ensure_topics
+from eventledger_projections.runtime.kafka import KafkaWatermarks
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.streaming.app import TransferWindowsJob, source_partitions
 from eventledger_projections.streaming.publisher import DERIVED_TOPIC
-from eventledger_projections.streaming.settings import StreamingSettings
-from eventledger_runtime.watchdog import EXIT_STALLED, Sample, Watchdog
+from eventledger_runtime.kafka import ensure_topics, when_kafka_answers
+from eventledger_runtime.ops_http import serve_ops
+from eventledger_runtime.probes import kafka_answers
+from eventledger_runtime.settings import Settings, settings_or_exit
+from eventledger_runtime.watchdog import EXIT_STALLED, Sample, Watchdog, unless_kafka_is_down
 
 log = logging.getLogger("eventledger_projections.streaming")
 
 
-def _prepare(settings: StreamingSettings, infra: Settings) -> int:
+def _prepare(settings: Settings) -> int:
     """Create the topics the job reads and writes if they are missing (Kafka may still be starting)."""
-    names = [settings.topic_namespace + t for t in (TRANSFERS_TOPIC, DERIVED_TOPIC, DEAD_LETTER_TOPIC)]
-    while True:
-        try:
-            ensure_topics(infra.kafka_bootstrap, names, infra.kafka_partitions)
-            return source_partitions(infra.kafka_bootstrap, names[0])
-        except Exception as error:
-            log.warning("cannot prepare the topics yet (%s); retrying", error)
-            time.sleep(2)
+    kafka = settings.kafka
+    names = [settings.names.topic(t) for t in (TRANSFERS_TOPIC, DERIVED_TOPIC, DEAD_LETTER_TOPIC)]
+
+    def prepare() -> int:
+        ensure_topics(kafka.bootstrap, names, kafka.partitions)
+        return source_partitions(kafka.bootstrap, names[0])
+
+    partitions = when_kafka_answers(prepare, what="prepare the topics")
+    assert partitions is not None  # never stopping: it returns only once the topics exist
+    return partitions
 
 
 def worker() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s stream-windows %(name)s %(message)s")
-    infra = Settings.from_env()
-    settings = StreamingSettings.from_env(infra=infra)
-    job = TransferWindowsJob(settings, infra, _prepare(settings, infra))
-    client = redis.Redis.from_url(infra.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    settings = settings_or_exit("stream-windows")
+    job = TransferWindowsJob(settings.streaming, settings, _prepare(settings))
+    client = redis.Redis.from_url(settings.redis.url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    kafka = settings.kafka
 
     def ready() -> bool:
-        return bool(client.ping()) and probes.kafka_broker_count(infra) >= 1
+        return bool(client.ping()) and kafka_answers(kafka.host, kafka.port)
 
     watchdog = Watchdog(
         "stream-windows",
-        _progress_sampler(job, client, KafkaWatermarks(infra.kafka_bootstrap)),
+        unless_kafka_is_down(
+            lambda: kafka_answers(kafka.host, kafka.port),
+            _progress_sampler(job, client, KafkaWatermarks(kafka.bootstrap)),
+        ),
         lambda: os.kill(os.getpid(), signal.SIGTERM),  # faust's own clean shutdown
+        settings.watchdog,
     )
     server = serve_ops(
-        infra.host,
-        settings.ops_port,
+        settings.deployment.bind_host,
+        settings.streaming.ops_port,
         ready=ready,
         status=watchdog.status,
         stalled=lambda: watchdog.stall_reason,
     )
-    log.info("counting %s into %s (app %s)", job.source.get_topic_name(), job.derived_topic, settings.app_id)
+    log.info("counting %s into %s (app %s)", job.source.get_topic_name(), job.derived_topic, settings.streaming.app_id)
     watchdog.start()
     try:
         faust.Worker(job.app, loglevel="INFO").execute_from_commandline()

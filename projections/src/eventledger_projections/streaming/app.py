@@ -36,16 +36,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from eventledger_events import TRANSFERS_TOPIC, envelope_from_kafka
-from eventledger_infra.settings import Settings
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC, dead_letter_headers
 from eventledger_projections.runtime.port import LogMessage
 from eventledger_projections.streaming import metrics
 from eventledger_projections.streaming.publisher import DERIVED_TOPIC, WindowPublisher, producer_settings
-from eventledger_projections.streaming.settings import StreamingSettings
 from eventledger_projections.streaming.sink import RedisWindowSink, progress_key
 from eventledger_projections.streaming.transport import IdempotentTransport
 from eventledger_projections.streaming.windows import posted_transfer as posting_of
 from eventledger_projections.streaming.windows import windows_of
+from eventledger_runtime.settings import Servers, StreamingSettings
 
 log = logging.getLogger(__name__)
 
@@ -106,16 +105,16 @@ class Cursor:
 class TransferWindowsJob:
     """One faust app and what it writes to. Build it, then run ``app`` with a faust worker."""
 
-    def __init__(self, settings: StreamingSettings, infra: Settings, partitions: int) -> None:
+    def __init__(self, settings: StreamingSettings, infra: Servers, partitions: int) -> None:
         self.settings = settings
         self.infra = infra
         self.partitions = partitions
-        namespace = settings.topic_namespace
+        namespace = settings.names.topic_prefix
         self.app = faust.App(
             settings.app_id,
             broker=f"kafka://{infra.kafka_bootstrap}",
             store="memory://",
-            datadir=str(settings.data_dir),
+            datadir=str(settings.data_dir or infra.state_dir / "streaming"),
             web_enabled=False,
             processing_guarantee="at_least_once",
             consumer_auto_offset_reset="earliest",
@@ -123,9 +122,9 @@ class TransferWindowsJob:
             topic_partitions=partitions,
             topic_replication_factor=1,
             broker_commit_interval=1.0,
-            broker_session_timeout=settings.session_timeout,
-            broker_heartbeat_interval=max(0.5, settings.session_timeout / 10),
-            broker_request_timeout=max(90.0, settings.session_timeout * 2),
+            broker_session_timeout=settings.session_timeout_seconds,
+            broker_heartbeat_interval=max(0.5, settings.session_timeout_seconds / 10),
+            broker_request_timeout=max(90.0, settings.session_timeout_seconds * 2),
             key_serializer="raw",
             value_serializer="raw",
         )
@@ -135,7 +134,7 @@ class TransferWindowsJob:
         self.dead_letter_topic = namespace + DEAD_LETTER_TOPIC
         self.cursors: dict[int, Cursor] = {}
         self.app.agent(self.source, name="transfer-windows")(self._consume)
-        self.app.timer(settings.publish_interval, on_leader=True)(self._publish)
+        self.app.timer(settings.publish_interval_seconds, on_leader=True)(self._publish)
         self.app.timer(1.0)(self._save_progress)
         self.app.on_before_shutdown.connect(self._close)
         self._redis: aioredis.Redis | None = None
@@ -146,7 +145,7 @@ class TransferWindowsJob:
     @property
     def progress_key(self) -> str:
         """The Redis hash of each source partition's progress (see :mod:`.sink`)."""
-        return progress_key(self.settings.redis_prefix)
+        return progress_key(self.settings.names.redis_base)
 
     # ------------------------------------------------------------------ resources (created in faust's loop)
     async def sink(self) -> RedisWindowSink:
@@ -154,7 +153,7 @@ class TransferWindowsJob:
             self._redis = aioredis.Redis.from_url(
                 self.infra.redis_url, decode_responses=True, socket_timeout=5.0, socket_connect_timeout=2.0
             )
-            self._sink = RedisWindowSink(self._redis, base=self.settings.redis_prefix)
+            self._sink = RedisWindowSink(self._redis, base=self.settings.names.redis_base)
         return self._sink
 
     async def producer(self) -> AIOKafkaProducer:

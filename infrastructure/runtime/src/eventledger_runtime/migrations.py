@@ -1,7 +1,7 @@
 """Apply a package's numbered SQL files (``NNN_name.sql``) once each, in order, under an advisory lock.
 
 Used by every part that owns tables (the event store, the read models). Requires psycopg, which the services
-have; the provisioning tool itself never imports this module.
+have; the provisioning tool never imports the runtime kit.
 """
 
 from __future__ import annotations

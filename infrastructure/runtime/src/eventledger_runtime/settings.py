@@ -1,0 +1,729 @@
+"""The one typed settings tree of EventLedger: every environment variable any service reads is declared here once.
+
+Contract:
+- :func:`load_settings` builds the whole tree from the environment and either returns it valid or raises
+  :class:`SettingsError`, whose message names each offending variable (``EVENTLEDGER_PG_PORT: ...``).
+- Each section (:class:`PostgresSettings`, :class:`GatewaySettings`, ...) is a pydantic-settings class with its own
+  ``EVENTLEDGER_<SECTION>_`` prefix, so a process may build only the section it needs; the few values every section
+  shares (the environment, the namespace, the servers' host, the address services listen on) are declared once as
+  annotated types below and read from one variable each.
+- Every secret (:class:`~pydantic.SecretStr`) may instead be read from a file named by ``<VARIABLE>_FILE``, as
+  container secrets are mounted. Setting both is an error.
+- In the ``production`` environment every secret still at its default is refused, and so is a short JWT secret.
+- One **namespace** (``EVENTLEDGER_NAMESPACE``) names everything a deployment owns on the shared servers: topic and
+  consumer-group names, Redis keys, Elasticsearch indices (:class:`Namespace`). The default, empty, keeps today's
+  names (``eventledger.accounts.v1``, ``el:...``, ``eventledger-...``).
+- Fields marked :func:`fixed` are not read from the environment: they are constants that tests (and the code that
+  wires a process) may still pass to the constructor.
+
+The provisioning tool reads the server settings with the standard library (``eventledger_infra.settings``) under the
+same names and defaults; ``tests/unit/runtime/test_settings_model.py`` proves it (ADR 0013).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, Protocol, Self
+
+from pydantic import AfterValidator, AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[4]
+PREFIX = "EVENTLEDGER_"
+
+DEVELOPMENT_PG_PASSWORD = "eventledger"  # noqa: S105 - refused in production
+DEVELOPMENT_JWT_SECRET = "eventledger-development-secret-do-not-use-in-production"  # noqa: S105 - refused in production
+MIN_JWT_SECRET_BYTES = 32
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+RELAY_CHECKPOINT_NAME = "kafka-relay"
+"""The relay's row in ``log_checkpoints``; the projectors read it to know how far the log was published."""
+
+_NAMESPACE = re.compile(r"^([a-z0-9][a-z0-9-]*)?$")
+
+
+_REPLACED_BY_NAMESPACE = "EVENTLEDGER_NAMESPACE, from which it derives"
+REMOVED_VARIABLES: dict[str, str] = {
+    "EVENTLEDGER_HOME": "EVENTLEDGER_STATE_DIR and EVENTLEDGER_CACHE_DIR",
+    "EVENTLEDGER_GATEWAY_ENVIRONMENT": "EVENTLEDGER_ENVIRONMENT",
+    "EVENTLEDGER_COMMAND_HOST": "EVENTLEDGER_BIND_HOST",
+    "EVENTLEDGER_QUERY_HOST": "EVENTLEDGER_BIND_HOST",
+    "EVENTLEDGER_GATEWAY_HOST": "EVENTLEDGER_BIND_HOST",
+    "EVENTLEDGER_RELAY_TOPIC_NAMESPACE": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_PROJECTION_TOPIC_NAMESPACE": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_STREAMING_TOPIC_NAMESPACE": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_PROJECTION_GROUP_ID": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_STREAMING_APP_ID": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_PROJECTION_REDIS_PREFIX": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_STREAMING_REDIS_PREFIX": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_QUERY_REDIS_BASE": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_ES_INDEX_PREFIX": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_QUERY_ELASTICSEARCH_PREFIX": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_GATEWAY_RATE_LIMIT_KEY_PREFIX": _REPLACED_BY_NAMESPACE,
+    "EVENTLEDGER_GATEWAY_REDIS_URL": "EVENTLEDGER_HOST and EVENTLEDGER_REDIS_PORT",
+    "EVENTLEDGER_QUERY_POSTGRES_SCHEMA": "EVENTLEDGER_PG_READ_MODEL_SCHEMA",
+    "EVENTLEDGER_PROJECTION_POSTGRES_SCHEMA": "EVENTLEDGER_PG_READ_MODEL_SCHEMA",
+}
+"""Variables that no longer exist, and what replaced them: a process refuses to start while one is set, so an old
+deployment's ``EVENTLEDGER_GATEWAY_ENVIRONMENT=production`` cannot silently become ``development`` (ADR 0013)."""
+
+
+class SettingsError(ValueError):
+    """Settings that cannot run: the message has one line per problem, each naming its variable."""
+
+
+def _shared(variable: str, default: Any, description: str, **kwargs: Any) -> Any:
+    """A value several sections read from one variable (no section prefix)."""
+    return Field(
+        default=default,
+        validation_alias=AliasChoices(PREFIX + variable),
+        description=description,
+        json_schema_extra={"shared": PREFIX + variable},
+        **kwargs,
+    )
+
+
+def fixed(default: Any, description: str = "", **kwargs: Any) -> Any:
+    """A field that no variable sets: a constant that the wiring code and tests may still pass in."""
+    return Field(default=default, description=description, json_schema_extra={"fixed": True}, **kwargs)
+
+
+def _check_namespace(value: str) -> str:
+    if not _NAMESPACE.match(value):
+        raise ValueError("must be lower-case letters, digits and '-', not starting with '-'")
+    return value
+
+
+Environment = Annotated[
+    Literal["development", "production"],
+    _shared(
+        "ENVIRONMENT",
+        "development",
+        "`production` refuses every secret left at its default (database password, JWT secret) and JWT "
+        "secrets under 32 bytes, and the gateway's `token` command refuses to mint",
+    ),
+]
+NamespaceName = Annotated[
+    str,
+    AfterValidator(_check_namespace),
+    _shared(
+        "NAMESPACE",
+        "",
+        "names what one deployment owns on shared servers (lower-case letters, digits, `-`): with `ns`, topics and "
+        "consumer groups are `ns.<name>`, Redis keys `ns:el:…`, Elasticsearch indices `ns-eventledger-…`; empty "
+        "keeps the plain names",
+    ),
+]
+ServerHost = Annotated[str, _shared("HOST", "127.0.0.1", "the address of the four servers")]
+BindHost = Annotated[str, _shared("BIND_HOST", "127.0.0.1", "the address every service and ops endpoint listens on")]
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """The names a deployment's namespace derives. The empty namespace gives the names EventLedger always used."""
+
+    value: str = ""
+
+    def __post_init__(self) -> None:
+        _check_namespace(self.value)
+
+    @property
+    def topic_prefix(self) -> str:
+        """Prepended to every topic and consumer-group name."""
+        return f"{self.value}." if self.value else ""
+
+    def topic(self, name: str) -> str:
+        return self.topic_prefix + name
+
+    def group(self, name: str) -> str:
+        return self.topic_prefix + name
+
+    @property
+    def redis_prefix(self) -> str:
+        """Prepended to every Redis key."""
+        return f"{self.value}:" if self.value else ""
+
+    @property
+    def redis_base(self) -> str:
+        """The read models' key base (``el``)."""
+        return self.redis_prefix + "el"
+
+    @property
+    def index_prefix(self) -> str:
+        """Prepended to every Elasticsearch index and alias (``eventledger-``)."""
+        return f"{self.value}-eventledger-" if self.value else "eventledger-"
+
+
+class _EnvWithoutFixed(EnvSettingsSource):
+    """The environment, minus the fields marked :func:`fixed`."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        extra = _extra(field)
+        if extra.get("fixed"):
+            return None, field_name, False
+        if extra.get("shared"):  # only its own variable, never <section prefix><FIELD>
+            variable = str(extra["shared"])
+            return self.env_vars.get(variable if self.case_sensitive else variable.lower()), field_name, False
+        return super().get_field_value(field, field_name)
+
+
+def _extra(field: FieldInfo) -> dict[str, Any]:
+    extra = field.json_schema_extra
+    return extra if isinstance(extra, dict) else {}
+
+
+class Section(BaseSettings):
+    """A settings section: variables ``<env_prefix><FIELD>``; ``<VARIABLE>_FILE`` for secrets."""
+
+    # extra="forbid": a misspelt keyword (in the wiring or a test) fails instead of being ignored; the environment
+    # is read only for declared fields, so unknown variables never reach it.
+    model_config = SettingsConfigDict(extra="forbid", validate_default=True, populate_by_name=True)
+    title: ClassVar[str] = ""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _EnvWithoutFixed(settings_cls)
+
+    @classmethod
+    def variable(cls, field_name: str) -> str:
+        """The environment variable of a field (a shared field's own variable)."""
+        shared = _extra(cls.model_fields[field_name]).get("shared")
+        return str(shared) if shared else f"{cls.model_config.get('env_prefix', '')}{field_name.upper()}"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_from_files(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for name, field in cls.model_fields.items():
+            if not _is_secret(field):
+                continue
+            variable = cls.variable(name)
+            path = os.environ.get(variable + "_FILE")
+            if not path:
+                continue
+            if variable in os.environ:
+                raise ValueError(f"{variable}: set {variable} or {variable}_FILE, not both")
+            try:
+                data[name] = Path(path).read_text().rstrip("\r\n")
+            except OSError as exc:
+                raise ValueError(f"{variable}_FILE: cannot read {path}: {exc.strerror}") from None
+        return data
+
+
+def _is_secret(field: FieldInfo) -> bool:
+    return "SecretStr" in repr(field.annotation)
+
+
+# ---------------------------------------------------------------------------------------------- servers
+class PostgresSettings(Section):
+    model_config = SettingsConfigDict(env_prefix="EVENTLEDGER_PG_")
+    title: ClassVar[str] = "PostgreSQL"
+
+    host: ServerHost
+    port: int = Field(default=15432, ge=1, le=65535)
+    user: str = Field(default="eventledger")
+    password: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_PG_PASSWORD), description="a local-development default, refused in production"
+    )
+    database: str = Field(default="eventledger", description="the event store's and the read models' database")
+    read_model_schema: str = Field(
+        default="read_model",
+        description="the stable schema of the PostgreSQL read model's views (versions live in `<schema>_v<N>`)",
+    )
+
+    @property
+    def dsn(self) -> str:
+        password = self.password.get_secret_value()
+        return f"postgresql://{self.user}:{password}@{self.host}:{self.port}/{self.database}"
+
+
+class RedisSettings(Section):
+    model_config = SettingsConfigDict(env_prefix="EVENTLEDGER_REDIS_")
+    title: ClassVar[str] = "Redis"
+
+    host: ServerHost
+    port: int = Field(default=16379, ge=1, le=65535)
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+
+class KafkaSettings(Section):
+    model_config = SettingsConfigDict(env_prefix="EVENTLEDGER_KAFKA_")
+    title: ClassVar[str] = "Kafka"
+
+    host: ServerHost
+    port: int = Field(default=19092, ge=1, le=65535)
+    controller_port: int = Field(default=19093, ge=1, le=65535, description="the KRaft controller (provisioning)")
+    partitions: int = Field(
+        default=6, ge=1, description="partitions of every topic EventLedger creates (the broker creates none)"
+    )
+    version: str = Field(default="4.1.1", description="provisioning")
+    heap: str = Field(default="512m", description="provisioning")
+    java_home: Path = Field(default=Path("/usr/lib/jvm/java-17-openjdk-amd64"), description="provisioning")
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class ElasticsearchSettings(Section):
+    model_config = SettingsConfigDict(env_prefix="EVENTLEDGER_ES_")
+    title: ClassVar[str] = "Elasticsearch"
+
+    host: ServerHost
+    port: int = Field(default=19200, ge=1, le=65535, description="HTTP; transport is this plus 100")
+    version: str = Field(default="9.5.4", description="provisioning")
+    heap: str = Field(default="512m", description="provisioning")
+    java_home: Path = Field(default=Path("/usr/lib/jvm/temurin-25-jdk-amd64"), description="provisioning (JDK 21+)")
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class DeploymentSettings(Section):
+    """What is not one server's nor one process's: the environment, the namespace, where state lives."""
+
+    model_config = SettingsConfigDict(env_prefix="EVENTLEDGER_")
+    title: ClassVar[str] = "Deployment"
+
+    environment: Environment
+    namespace: NamespaceName
+    host: ServerHost
+    bind_host: BindHost
+    state_dir: Path = Field(
+        default=PROJECT_ROOT / ".state",
+        description="server data and logs; `system/` holds the services' pid and log files",
+        json_schema_extra={"shown": "`<repository>/.state`"},
+    )
+    cache_dir: Path = Field(
+        default=PROJECT_ROOT / ".cache", description="downloads", json_schema_extra={"shown": "`<repository>/.cache`"}
+    )
+    service_user: str = Field(
+        default="eventledger", description="runs PostgreSQL and Elasticsearch when provisioning runs as root"
+    )
+
+    @property
+    def names(self) -> Namespace:
+        return Namespace(self.namespace)
+
+
+# ---------------------------------------------------------------------------------------------- processes
+def _read_model_schema() -> str:
+    return PostgresSettings().read_model_schema
+
+
+class CommandSettings(Section):
+    model_config = SettingsConfigDict(env_prefix="EVENTLEDGER_COMMAND_")
+    title: ClassVar[str] = "Command service"
+
+    host: BindHost
+    port: int = Field(default=18081, ge=0, le=65535)
+    store: Literal["postgres", "memory"] = Field(
+        default="postgres", description="`memory` runs the same service on the in-memory store (lost on exit)"
+    )
+    pool_size: int = Field(default=20, ge=1, description="PostgreSQL connections")
+    # Every 20 events: a load then replays at most 19 events after its snapshot, which keeps the worst load
+    # within 2x of a 10-event stream (bench/bench_aggregate_load.py).
+    snapshot_interval: int = Field(default=20, ge=2, description="events between snapshots of a stream")
+    max_attempts: int = Field(
+        default=10,
+        ge=1,
+        description="tries of a commutative command (deposit, withdrawal, transfer, post, void) before a "
+        "concurrency conflict answers 409",
+    )
+    expiry_interval_seconds: float = Field(default=1.0, gt=0, description="between passes expiring due holds")
+    idempotency_retention_hours: int = Field(default=48, ge=24, description="PRODUCT.md §2: at least 24")
+
+
+class RelaySettings(Section):
+    model_config = SettingsConfigDict(env_prefix="EVENTLEDGER_RELAY_")
+    title: ClassVar[str] = "Relay"
+
+    batch_size: int = Field(default=2000, ge=1, description="events per batch")
+    ops_port: int = Field(default=18091, ge=0, le=65535)
+    checkpoint_name: str = fixed(RELAY_CHECKPOINT_NAME)
+
+
+class ProjectionSettings(Section):
+    model_config = SettingsConfigDict(env_prefix="EVENTLEDGER_PROJECTION_")
+    title: ClassVar[str] = "Projectors"
+
+    namespace: NamespaceName
+    batch_size: int = Field(default=500, ge=1, description="messages per batch")
+    max_attempts: int = Field(
+        default=5, ge=1, description="failures of a batch before it is bisected, and of one event before it is parked"
+    )
+    progress_interval_seconds: float = Field(default=0.2, gt=0, description="between refreshes of the position")
+    session_timeout_ms: int = Field(default=10000, ge=6000, description="the Kafka consumer's session timeout")
+    ops_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="unset: 18101 / 18102 / 18103 by projection (the query service looks for them there)",
+    )
+    event_store_dsn: SecretStr | None = Field(
+        default=None, description="unset: the event store is in the `EVENTLEDGER_PG_*` database"
+    )
+    poll_timeout_seconds: float = fixed(0.1, gt=0)
+    backoff_initial_seconds: float = fixed(0.05, gt=0)
+    backoff_max_seconds: float = fixed(5.0, gt=0)
+    rebuild_batch_size: int = fixed(2000, ge=1)
+    relay_checkpoint_name: str = fixed(RELAY_CHECKPOINT_NAME)
+    postgres_schema: str = Field(default_factory=_read_model_schema, json_schema_extra={"fixed": True})
+
+    @property
+    def names(self) -> Namespace:
+        return Namespace(self.namespace)
+
+    @property
+    def topic_namespace(self) -> str:
+        return self.names.topic_prefix
+
+    def event_store(self, read_models_dsn: str) -> str:
+        """The event store's database: its own when set, else the read models' one."""
+        return self.event_store_dsn.get_secret_value() if self.event_store_dsn else read_models_dsn
+
+    def group_id(self, projection: str) -> str:
+        """One consumer group per projection."""
+        return self.names.group(f"eventledger-projection-{projection}")
+
+
+class StreamingSettings(Section):
+    model_config = SettingsConfigDict(env_prefix="EVENTLEDGER_STREAMING_")
+    title: ClassVar[str] = "Stream job"
+
+    namespace: NamespaceName
+    data_dir: Path | None = Field(
+        default=None, description="faust's local folder; unset: `$EVENTLEDGER_STATE_DIR/streaming`"
+    )
+    ops_port: int = Field(default=18111, ge=0, le=65535)
+    publish_interval_seconds: float = Field(default=1.0, gt=0, description="between publications of changed windows")
+    session_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="how long the group waits for a silent worker before its partitions move"
+    )
+
+    @property
+    def names(self) -> Namespace:
+        return Namespace(self.namespace)
+
+    @property
+    def app_id(self) -> str:
+        """The faust app id, which is its consumer group."""
+        return self.names.group("eventledger-transfer-windows")
+
+
+class WatchdogSettings(Section):
+    """One stall rule for every long-running worker (relay, projectors, stream job): ADR 0015."""
+
+    model_config = SettingsConfigDict(env_prefix="EVENTLEDGER_WATCHDOG_")
+    title: ClassVar[str] = "Every worker's stall watchdog"
+
+    stall_seconds: float = Field(
+        default=30.0, gt=0, description="behind its head and not moving this long (not paused): a stall"
+    )
+    exit_grace_seconds: float = Field(default=5.0, ge=0, description="between saying so and exiting for a restart")
+    interval_seconds: float = Field(default=1.0, gt=0, description="between samples")
+
+
+class QuerySettings(Section):
+    model_config = SettingsConfigDict(env_prefix="EVENTLEDGER_QUERY_")
+    title: ClassVar[str] = "Query service"
+
+    host: BindHost
+    namespace: NamespaceName
+    port: int = Field(default=18082, ge=0, le=65535)
+    pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections")
+    min_position_wait_seconds: float = Field(
+        default=5.0, ge=0, le=30, description="how long a query with `X-Min-Position` waits before answering 503"
+    )
+    stream_interval_seconds: float = Field(
+        default=1.0, gt=0, description="between checks for new figures on `/v1/stats/stream`"
+    )
+    postgres_schema: str = Field(default_factory=_read_model_schema, json_schema_extra={"fixed": True})
+
+    @property
+    def redis_base(self) -> str:
+        return Namespace(self.namespace).redis_base
+
+    @property
+    def elasticsearch_prefix(self) -> str:
+        return Namespace(self.namespace).index_prefix
+
+
+Algorithm = Literal["HS256", "HS384", "HS512", "RS256", "ES256"]
+
+
+def _redis_url() -> str:
+    return RedisSettings().url
+
+
+def _rate_limit_key_prefix() -> str:
+    return Namespace(DeploymentSettings().namespace).redis_prefix + "eventledger:gateway:ratelimit:"
+
+
+class GatewaySettings(Section):
+    """The gateway: a constructed instance is usable. Construction refuses (with the variable to set):
+    - in ``production``, an HMAC algorithm with the development secret or a secret under 32 bytes;
+    - an asymmetric algorithm (RS256, ES256) without a public key, or without the ``cryptography`` package."""
+
+    model_config = SettingsConfigDict(env_prefix="EVENTLEDGER_GATEWAY_")
+    title: ClassVar[str] = "Gateway"
+
+    host: BindHost
+    environment: Environment
+    port: int = Field(default=18080, ge=0, le=65535)
+    command_url: str = Field(default="http://127.0.0.1:18081", description="plain `http://` only")
+    query_url: str = Field(default="http://127.0.0.1:18082", description="plain `http://` only")
+    jwt_algorithm: Algorithm = Field(default="HS256")
+    jwt_secret: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_JWT_SECRET), description="a development secret; refused in production"
+    )
+    jwt_public_key: SecretStr | None = Field(default=None, description="a PEM key, for RS256/ES256")
+    jwt_issuer: str | None = Field(default=None, description="checked when set")
+    jwt_audience: str | None = Field(default=None, description="checked when set")
+    jwt_leeway_seconds: float = Field(default=30.0, ge=0)
+    rate_limit_enabled: bool = Field(default=True)
+    rate_limit_per_second: float = Field(default=50.0, gt=0, description="per subject")
+    rate_limit_burst: int = Field(default=100, ge=1, description="per subject")
+    upstream_timeout_seconds: float = Field(default=15.0, gt=0)
+    upstream_max_connections: int = Field(default=200, ge=1, description="requests in flight per upstream")
+    stream_idle_timeout_seconds: float = Field(default=300.0, gt=0)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="larger bodies: 413")
+    # Not set by any variable: derived from the sections above, or constants tests may override.
+    audit_url: str | None = fixed(None, description="unset: the command service (ADR 0009)")
+    admin_url: str | None = fixed(None, description="unset: the query service")
+    redis_url: str = Field(default_factory=_redis_url, json_schema_extra={"fixed": True})
+    rate_limit_key_prefix: str = Field(default_factory=_rate_limit_key_prefix, json_schema_extra={"fixed": True})
+    redis_timeout_seconds: float = fixed(0.25, gt=0)
+    upstream_connect_timeout_seconds: float = fixed(2.0, gt=0)
+    upstream_pool_timeout_seconds: float = fixed(5.0, gt=0)
+    upstream_retry_after_seconds: int = fixed(2, ge=1, description="the Retry-After of the gateway's own 503s")
+
+    @field_validator("command_url", "query_url", "audit_url", "admin_url")
+    @classmethod
+    def _plain_http(cls, url: str | None) -> str | None:
+        """The sides are reached over plain HTTP inside the deployment (TLS ends at the gateway's ingress)."""
+        if url is not None and not url.startswith("http://"):
+            raise ValueError(f"an upstream address must start with http://, got {url!r}")
+        return url.rstrip("/") if url else url
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_keys(self) -> Self:
+        if self.jwt_algorithm in HMAC_ALGORITHMS:
+            self._check_secret()
+        else:
+            self._check_public_key()
+        return self
+
+    def _check_secret(self) -> None:
+        secret = self.jwt_secret.get_secret_value()
+        if not secret:
+            raise ValueError("EVENTLEDGER_GATEWAY_JWT_SECRET is empty")
+        if self.environment == "development":
+            return
+        if secret == DEVELOPMENT_JWT_SECRET:
+            raise ValueError(
+                f"refusing to start in {self.environment}: EVENTLEDGER_GATEWAY_JWT_SECRET is the development "
+                "default, which anybody can read in the source; set a secret of your own "
+                f"(at least {MIN_JWT_SECRET_BYTES} random bytes)"
+            )
+        if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(
+                f"refusing to start in {self.environment}: EVENTLEDGER_GATEWAY_JWT_SECRET is shorter than "
+                f"{MIN_JWT_SECRET_BYTES} bytes"
+            )
+
+    def _check_public_key(self) -> None:
+        if self.jwt_public_key is None or not self.jwt_public_key.get_secret_value():
+            raise ValueError(
+                f"EVENTLEDGER_GATEWAY_JWT_ALGORITHM={self.jwt_algorithm} needs a public key: set "
+                "EVENTLEDGER_GATEWAY_JWT_PUBLIC_KEY_FILE (a PEM file) or EVENTLEDGER_GATEWAY_JWT_PUBLIC_KEY"
+            )
+        if importlib.util.find_spec("cryptography") is None:  # PyJWT verifies RS256/ES256 with it
+            raise ValueError(f"EVENTLEDGER_GATEWAY_JWT_ALGORITHM={self.jwt_algorithm} needs the 'cryptography' package")
+
+    @property
+    def verification_key(self) -> str:
+        """The key tokens are verified with: the HMAC secret or the PEM public key."""
+        if self.jwt_algorithm in HMAC_ALGORITHMS:
+            return self.jwt_secret.get_secret_value()
+        assert self.jwt_public_key is not None  # guaranteed by the validator
+        return self.jwt_public_key.get_secret_value()
+
+    def upstream_url(self, upstream: str) -> str:
+        """The base address of ``upstream`` (command, query, audit, admin)."""
+        urls = {
+            "command": self.command_url,
+            "query": self.query_url,
+            "audit": self.audit_url or self.command_url,
+            "admin": self.admin_url or self.query_url,
+        }
+        return urls[upstream]
+
+
+SECTIONS: tuple[type[Section], ...] = (
+    DeploymentSettings,
+    PostgresSettings,
+    RedisSettings,
+    KafkaSettings,
+    ElasticsearchSettings,
+    CommandSettings,
+    RelaySettings,
+    ProjectionSettings,
+    StreamingSettings,
+    WatchdogSettings,
+    QuerySettings,
+    GatewaySettings,
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole tree. Build it with :func:`load_settings`; a process may also build one section alone."""
+
+    deployment: DeploymentSettings
+    postgres: PostgresSettings
+    redis: RedisSettings
+    kafka: KafkaSettings
+    elasticsearch: ElasticsearchSettings
+    command: CommandSettings
+    relay: RelaySettings
+    projections: ProjectionSettings
+    streaming: StreamingSettings
+    watchdog: WatchdogSettings
+    query: QuerySettings
+    gateway: GatewaySettings
+
+    def sections(self) -> Iterator[Section]:
+        for name in self.__dataclass_fields__:
+            yield getattr(self, name)
+
+    @property
+    def names(self) -> Namespace:
+        return self.deployment.names
+
+    # The servers' addresses in the forms the clients take (:class:`Servers`).
+    @property
+    def postgres_dsn(self) -> str:
+        return self.postgres.dsn
+
+    @property
+    def redis_url(self) -> str:
+        return self.redis.url
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.kafka.bootstrap
+
+    @property
+    def elasticsearch_url(self) -> str:
+        return self.elasticsearch.url
+
+    @property
+    def kafka_partitions(self) -> int:
+        return self.kafka.partitions
+
+    @property
+    def state_dir(self) -> Path:
+        return self.deployment.state_dir
+
+
+def load_settings() -> Settings:
+    """Every section from the environment, checked together; :class:`SettingsError` names each bad variable."""
+    built: dict[str, Section] = {}
+    problems = [
+        f"{old} no longer exists; use {new} (ADR 0013)" for old, new in REMOVED_VARIABLES.items() if old in os.environ
+    ]
+    for field_name, section in zip(Settings.__dataclass_fields__, SECTIONS, strict=True):
+        try:
+            built[field_name] = section()
+        except ValidationError as exc:
+            problems.extend(_describe(section, exc))
+    if problems:
+        raise SettingsError("invalid settings:\n" + "\n".join(f"  - {p}" for p in dict.fromkeys(problems)))
+    settings = Settings(**built)  # type: ignore[arg-type]
+    refused = production_refusals(settings)
+    if refused:
+        raise SettingsError("invalid settings:\n" + "\n".join(f"  - {p}" for p in refused))
+    return settings
+
+
+def _describe(section: type[Section], exc: ValidationError) -> list[str]:
+    # A section's derived default reads another section, whose error then carries that section's title.
+    section = {s.__name__: s for s in SECTIONS}.get(exc.title, section)
+    lines = []
+    for error in exc.errors():
+        message = str(error["msg"]).removeprefix("Value error, ")
+        field = str(error["loc"][0]) if error["loc"] else ""
+        if field.startswith(PREFIX):
+            lines.append(f"{field}: {message} (got {error.get('input')!r})")
+        elif field in section.model_fields:
+            given = error.get("input")
+            shown = "" if _is_secret(section.model_fields[field]) or isinstance(given, dict) else f" (got {given!r})"
+            lines.append(f"{section.variable(field)}: {message}{shown}")
+        else:
+            lines.append(message)
+    return lines
+
+
+def production_refusals(settings: Settings) -> list[str]:
+    """In production, each secret still at its declared default, named by its variable."""
+    if settings.deployment.environment != "production":
+        return []
+    refused = []
+    for section in settings.sections():
+        for name, field in type(section).model_fields.items():
+            if not _is_secret(field) or not isinstance(field.default, SecretStr):
+                continue
+            value = getattr(section, name)
+            if isinstance(value, SecretStr) and value.get_secret_value() == field.default.get_secret_value():
+                refused.append(
+                    f"{type(section).variable(name)}: refusing to start in production with the default, which "
+                    "anybody can read in the source; set your own (or point "
+                    f"{type(section).variable(name)}_FILE at a file holding it)"
+                )
+    return refused
+
+
+class Servers(Protocol):
+    """What a service needs to know to reach the servers. :class:`Settings` answers it; so does the provisioning
+    tool's reader, which the test fixtures use."""
+
+    @property
+    def postgres_dsn(self) -> str: ...
+    @property
+    def redis_url(self) -> str: ...
+    @property
+    def kafka_bootstrap(self) -> str: ...
+    @property
+    def elasticsearch_url(self) -> str: ...
+    @property
+    def kafka_partitions(self) -> int: ...
+    @property
+    def state_dir(self) -> Path: ...
+
+
+def settings_or_exit(program: str) -> Settings:
+    """:func:`load_settings` for a process's ``main``: on invalid settings, print why and exit with status 2."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        print(f"{program}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,19 @@
+"""What every worker process (relay, projectors, stream job) does around its loop: stop cleanly on a signal."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+
+
+def stop_on_signals(
+    stop: Callable[[], None], *, pause: Callable[[], None] | None = None, resume: Callable[[], None] | None = None
+) -> None:
+    """SIGTERM and SIGINT call ``stop`` (the loop finishes its batch and returns); SIGUSR1/SIGUSR2 call ``pause`` and
+    ``resume`` when given."""
+    signal.signal(signal.SIGTERM, lambda *_: stop())
+    signal.signal(signal.SIGINT, lambda *_: stop())
+    if pause is not None:
+        signal.signal(signal.SIGUSR1, lambda *_: pause())
+    if resume is not None:
+        signal.signal(signal.SIGUSR2, lambda *_: resume())
