@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import redis
-from tests.e2e.gateway.query_service_standin import QueryServiceStandIn
 from tests.support.eventstore import isolated_schema
 from tests.support.http_service import serve
+from tests.support.query_service_standin import QueryServiceStandIn
 from tests.support.servers import Endpoints
 
 from eventledger_command.api.app import create_app as create_command_app

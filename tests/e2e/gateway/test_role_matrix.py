@@ -9,7 +9,7 @@ import time
 import jwt
 import pytest
 from tests.e2e.gateway.conftest import System
-from tests.e2e.gateway.query_service_standin import KNOWN_ACCOUNT
+from tests.support.query_service_standin import KNOWN_ACCOUNT
 
 from eventledger_gateway.routetable import ROUTES, Role, Route
 

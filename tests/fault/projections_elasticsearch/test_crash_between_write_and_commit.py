@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from elasticsearch import Elasticsearch
-from tests.integration.projections_elasticsearch.support import (
+from tests.support.elasticsearch_rig import (
     KafkaHarness,
     SimulatedCrash,
     Workload,

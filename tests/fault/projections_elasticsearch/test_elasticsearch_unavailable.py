@@ -15,8 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from elasticsearch import Elasticsearch
 from prometheus_client import REGISTRY
-from tests.fault.projections_elasticsearch.tcp_proxy import TcpProxy
-from tests.integration.projections_elasticsearch.support import (
+from tests.support.elasticsearch_rig import (
     KafkaHarness,
     Workload,
     assert_matches_event_store,
@@ -26,9 +25,10 @@ from tests.integration.projections_elasticsearch.support import (
 )
 from tests.support.eventstore import isolated_schema
 from tests.support.http_service import serve
+from tests.support.ledger_script import LedgerScript, Partitioner
 from tests.support.processes import free_port
 from tests.support.servers import Endpoints
-from tests.unit.projections_elasticsearch.ledger_script import LedgerScript, Partitioner
+from tests.support.tcp_proxy import TcpProxy
 
 from eventledger_command.api.app import create_app
 from eventledger_command.bootstrap import build

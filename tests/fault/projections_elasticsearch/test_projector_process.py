@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
-from tests.integration.projections.ledger_rig import (
+from tests.support.elasticsearch_rig import (
+    assert_matches_event_store,
+    drop_read_model,
+    fresh_names,
+    indexed_documents,
+)
+from tests.support.processes import free_port, scratch_database, wait_for
+from tests.support.projection_rig import (
     ProjectorProcess,
     Workload,
     create_topics,
@@ -23,13 +30,6 @@ from tests.integration.projections.ledger_rig import (
     relay_running,
     settings_for,
 )
-from tests.integration.projections_elasticsearch.support import (
-    assert_matches_event_store,
-    drop_read_model,
-    fresh_names,
-    indexed_documents,
-)
-from tests.support.processes import free_port, scratch_database, wait_for
 from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore

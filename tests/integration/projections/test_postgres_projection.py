@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from tests.integration.projections.ledger_rig import (
+from tests.support.processes import scratch_database, wait_for
+from tests.support.projection_rig import (
     Workload,
     assert_read_model_matches,
     create_topics,
@@ -30,7 +31,6 @@ from tests.integration.projections.ledger_rig import (
     relay_running,
     settings_for,
 )
-from tests.support.processes import scratch_database, wait_for
 from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore

@@ -7,7 +7,8 @@ import signal
 import urllib.request
 from pathlib import Path
 
-from tests.integration.projections.ledger_rig import (
+from tests.support.processes import free_port, scratch_database, wait_for
+from tests.support.projection_rig import (
     ProjectorProcess,
     Workload,
     assert_read_model_matches,
@@ -19,7 +20,6 @@ from tests.integration.projections.ledger_rig import (
     relay_running,
     settings_for,
 )
-from tests.support.processes import free_port, scratch_database, wait_for
 from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore

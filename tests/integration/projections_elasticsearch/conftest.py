@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from elasticsearch import Elasticsearch
-from tests.integration.projections_elasticsearch.support import drop_read_model, fresh_names
+from tests.support.elasticsearch_rig import drop_read_model, fresh_names
 from tests.support.servers import Endpoints
 
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames

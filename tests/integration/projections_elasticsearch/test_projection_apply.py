@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 from elasticsearch import Elasticsearch
-from tests.integration.projections_elasticsearch.support import (
+from tests.support.elasticsearch_rig import (
     differences,
     expected_documents,
     indexed_documents,
 )
-from tests.unit.projections_elasticsearch.ledger_script import LedgerScript, Partitioner, batches, parked, random_script
+from tests.support.ledger_script import LedgerScript, Partitioner, batches, parked, random_script
 
 from eventledger_events import ACCOUNTS_TOPIC, TRANSFERS_TOPIC
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames

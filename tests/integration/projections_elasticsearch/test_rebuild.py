@@ -7,14 +7,14 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from elasticsearch import Elasticsearch
-from tests.integration.projections_elasticsearch.support import (
+from tests.support.elasticsearch_rig import (
     append_envelopes,
     assert_matches_event_store,
     read_event_store,
 )
 from tests.support.eventstore import isolated_schema
+from tests.support.ledger_script import LedgerScript, Partitioner, random_script
 from tests.support.servers import Endpoints
-from tests.unit.projections_elasticsearch.ledger_script import LedgerScript, Partitioner, random_script
 
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_events import EventEnvelope, TransferPendingPosted

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from confluent_kafka import Consumer, Message
 from elasticsearch import Elasticsearch
-from tests.integration.projections_elasticsearch.support import (
+from tests.support.elasticsearch_rig import (
     KafkaHarness,
     Workload,
     assert_matches_event_store,

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import pytest
 import redis
 from confluent_kafka import Consumer, TopicPartition
-from tests.integration.projections.ledger_rig import (
+from tests.support.processes import scratch_database, wait_for
+from tests.support.projection_rig import (
     Workload,
     create_topics,
     dead_letters,
@@ -22,14 +23,13 @@ from tests.integration.projections.ledger_rig import (
     relay_running,
     settings_for,
 )
-from tests.integration.projections_redis.redis_rig import (
+from tests.support.redis_rig import (
     RedisProjector,
     assert_redis_matches,
     delete_base,
     new_base,
     snapshot,
 )
-from tests.support.processes import scratch_database, wait_for
 from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore

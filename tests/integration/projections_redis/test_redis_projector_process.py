@@ -10,7 +10,8 @@ import urllib.request
 from pathlib import Path
 
 import redis
-from tests.integration.projections.ledger_rig import (
+from tests.support.processes import ManagedProcess, free_port, scratch_database, wait_for
+from tests.support.projection_rig import (
     Workload,
     create_topics,
     delete_topics,
@@ -19,8 +20,7 @@ from tests.integration.projections.ledger_rig import (
     relay_running,
     settings_for,
 )
-from tests.integration.projections_redis.redis_rig import assert_redis_matches, delete_base, new_base
-from tests.support.processes import ManagedProcess, free_port, scratch_database, wait_for
+from tests.support.redis_rig import assert_redis_matches, delete_base, new_base
 from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 import redis
-from tests.integration.projections.ledger_rig import (
+from tests.support.processes import scratch_database, wait_for
+from tests.support.projection_rig import (
     Workload,
     create_topics,
     delete_topics,
@@ -24,14 +25,13 @@ from tests.integration.projections.ledger_rig import (
     relay_running,
     settings_for,
 )
-from tests.integration.projections_redis.redis_rig import (
+from tests.support.redis_rig import (
     RedisProjector,
     assert_redis_matches,
     delete_base,
     keys_under,
     new_base,
 )
-from tests.support.processes import scratch_database, wait_for
 from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore

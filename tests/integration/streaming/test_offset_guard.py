@@ -17,8 +17,8 @@ import redis.asyncio as aioredis
 from confluent_kafka import Producer
 from confluent_kafka import TopicPartition as KafkaPartition
 from confluent_kafka.admin import AdminClient
-from tests.integration.projections.ledger_rig import dead_letters
-from tests.integration.projections_redis.redis_rig import new_base
+from tests.support.projection_rig import dead_letters
+from tests.support.redis_rig import new_base
 from tests.support.servers import Endpoints
 
 from eventledger_events import (

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import redis
 from confluent_kafka import Producer
-from tests.integration.projections.ledger_rig import (
+from tests.support.processes import free_port, scratch_database
+from tests.support.projection_rig import (
     Workload,
     create_topics,
     dead_letters,
@@ -23,8 +24,9 @@ from tests.integration.projections.ledger_rig import (
     relay_running,
     settings_for,
 )
-from tests.integration.projections_redis.redis_rig import delete_base, new_base
-from tests.integration.streaming.stream_rig import (
+from tests.support.redis_rig import delete_base, new_base
+from tests.support.servers import Endpoints
+from tests.support.stream_rig import (
     DerivedTopicReader,
     StreamWorker,
     Windows,
@@ -34,8 +36,6 @@ from tests.integration.streaming.stream_rig import (
     wait_until,
     worker_env,
 )
-from tests.support.processes import free_port, scratch_database
-from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_events import TRANSFERS_TOPIC

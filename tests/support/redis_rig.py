@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from tests.support.processes import wait_for
 
 from eventledger_command.eventstore.envelopes import to_envelope
 from eventledger_command.eventstore.postgres import PostgresEventStore
@@ -38,6 +37,7 @@ from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEven
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.runtime.relay_checkpoint import PostgresRelayCheckpoint
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
+from tests.support.processes import wait_for
 
 
 def new_base() -> str:

@@ -1,7 +1,5 @@
 """A scripted ledger for projection tests: real event contracts, stream versions and global positions, and the
 Kafka placement (topic, partition, offset) the runner would hand them over with. Pure: no server.
-
-Used by this tier and imported by the integration and fault tiers of the Elasticsearch projection.
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ from typing import Any
 import psycopg
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
-from tests.support.processes import ManagedProcess
 
 from eventledger_command.application.commands import (
     CloseAccount,
@@ -59,6 +58,7 @@ from eventledger_infra.settings import Settings
 from eventledger_projections.postgres import reflected_position
 from eventledger_projections.runtime.kafka import ensure_topics
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
+from tests.support.processes import ManagedProcess
 
 Move = tuple[Command, Callable[[], None]]
 """A command and what the workload notes down once it was accepted."""
