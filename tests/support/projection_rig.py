@@ -58,18 +58,11 @@ from eventledger_infra.settings import Settings
 from eventledger_projections.postgres import reflected_position
 from eventledger_projections.runtime.kafka import ensure_topics
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
+from tests.support.clock import Clock
 from tests.support.processes import ManagedProcess
 
 Move = tuple[Command, Callable[[], None]]
 """A command and what the workload notes down once it was accepted."""
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass
@@ -79,7 +72,7 @@ class Workload:
 
     store: PostgresEventStore
     seed: int = 7
-    clock: Clock = field(default_factory=Clock)
+    clock: Clock = field(default_factory=lambda: Clock(datetime(2026, 6, 1, 12, 0, tzinfo=UTC)))
     accounts: list[tuple[uuid.UUID, str]] = field(default_factory=list)
     pending: list[uuid.UUID] = field(default_factory=list)
     accepted: int = 0
@@ -161,7 +154,7 @@ class Workload:
             return PostTransfer(transfer_id), _nothing
         if choice < 0.8:
             return VoidTransfer(transfer_id), _nothing
-        self.clock.now += timedelta(seconds=61)
+        self.clock.advance(61)
         return ExpireTransfer(transfer_id), _nothing
 
     def _freeze(self) -> Move:

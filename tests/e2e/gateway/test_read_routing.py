@@ -8,7 +8,7 @@ import json
 import re
 
 import httpx
-from tests.e2e.gateway.conftest import System
+from tests.support.gateway import System
 from tests.support.query_service_standin import KNOWN_ACCOUNT, READ_POSITION
 
 

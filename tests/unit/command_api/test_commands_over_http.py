@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from tests.unit.command_api.conftest import Api, Clock
+from tests.support.clock import Clock
+from tests.support.command_api import Api
 
 from eventledger_command.bootstrap import Container
 

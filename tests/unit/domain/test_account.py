@@ -42,7 +42,7 @@ from eventledger_events import (
 )
 
 if TYPE_CHECKING:
-    from tests.unit.domain.conftest import AccountSpec
+    from tests.support.domain import AccountSpec
 
 pytestmark = pytest.mark.unit
 

@@ -59,7 +59,7 @@ from eventledger_events import (
 )
 
 if TYPE_CHECKING:
-    from tests.unit.domain.conftest import InMemoryLedger, Outcome
+    from tests.support.domain import InMemoryLedger, Outcome
 
 pytestmark = pytest.mark.unit
 

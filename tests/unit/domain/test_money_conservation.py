@@ -30,7 +30,7 @@ from eventledger_command.domain import (
 )
 
 if TYPE_CHECKING:
-    from tests.unit.domain.conftest import InMemoryLedger
+    from tests.support.domain import InMemoryLedger
 
 pytestmark = pytest.mark.unit
 

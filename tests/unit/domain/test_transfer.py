@@ -33,7 +33,7 @@ from eventledger_events import (
 )
 
 if TYPE_CHECKING:
-    from tests.unit.domain.conftest import TransferSpec
+    from tests.support.domain import TransferSpec
 
 pytestmark = pytest.mark.unit
 
