@@ -24,7 +24,7 @@ import uuid
 from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
-from tests.support.ledger_script import LedgerScript
+from tests.support.ledger import LedgerScript
 
 from bench._common import alternate, report
 from bench._replay import PublishedLog, published_log, replay_rate

@@ -25,7 +25,7 @@ from tests.support.elasticsearch_rig import (
 )
 from tests.support.eventstore import isolated_schema
 from tests.support.http_service import serve
-from tests.support.ledger_script import LedgerScript, Partitioner
+from tests.support.ledger import LedgerScript, Partitioner
 from tests.support.processes import free_port
 from tests.support.servers import Endpoints
 from tests.support.tcp_proxy import TcpProxy

@@ -10,7 +10,7 @@ from tests.support.elasticsearch_rig import (
     expected_documents,
     indexed_documents,
 )
-from tests.support.ledger_script import LedgerScript, Partitioner, batches, parked, random_script
+from tests.support.ledger import LedgerScript, Partitioner, batches, parked, random_script
 
 from eventledger_events import ACCOUNTS_TOPIC, TRANSFERS_TOPIC
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames

@@ -13,7 +13,7 @@ from tests.support.elasticsearch_rig import (
     read_event_store,
 )
 from tests.support.eventstore import isolated_schema
-from tests.support.ledger_script import LedgerScript, Partitioner, random_script
+from tests.support.ledger import LedgerScript, Partitioner, random_script
 from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore
