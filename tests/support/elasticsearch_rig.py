@@ -18,9 +18,7 @@ import httpx
 from confluent_kafka.admin import AdminClient
 from elasticsearch import Elasticsearch
 
-from eventledger_command.eventstore.envelopes import to_new_event
 from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_command.eventstore.records import AppendRequest, StreamWrite
 from eventledger_command.relay.checkpoint import PostgresCheckpoints
 from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
 from eventledger_command.relay.relay import Relay, RelayConfig
@@ -174,13 +172,6 @@ def read_event_store(dsn: str) -> list[EventEnvelope]:
     finally:
         safe_head.close()
         source.close()
-
-
-def append_envelopes(store: PostgresEventStore, envelopes: Iterable[EventEnvelope]) -> None:
-    """Append scripted events one by one (the store gives them its own positions)."""
-    for envelope in envelopes:
-        write = StreamWrite(envelope.stream_id, envelope.stream_version - 1, (to_new_event(envelope),))
-        store.append(AppendRequest((write,)))
 
 
 # ---------------------------------------------------------------------- a workload over HTTP

@@ -1,5 +1,13 @@
-"""A scripted ledger for projection tests: real event contracts, stream versions and global positions, and the
-Kafka placement (topic, partition, offset) the runner would hand them over with. Pure: no server.
+"""The one ledger builder of the tests and benchmarks: events with real contracts, stream versions and global
+positions, as the write side appends them and the store records them.
+
+- :func:`envelope` and :func:`recorded` build one event (appended, or recorded at a position);
+- :class:`LedgerScript` plays commands (open, deposit, withdraw, transfer, hold, post, void, expire) into the
+  events the write side appends for them, legs and balances included;
+- :func:`open_account`, :func:`credit` and :func:`append_in_chunks` turn events into the store's writes;
+- :class:`Partitioner` gives events the Kafka placement (topic, partition, offset) the runner hands them over with.
+
+Pure but for :func:`append_in_chunks`, which appends to the store it is given.
 """
 
 from __future__ import annotations
@@ -12,6 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from eventledger_command.eventstore.envelopes import to_new_event
+from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_command.eventstore.records import AppendRequest, StreamWrite
 from eventledger_events import (
     AccountCredited,
     AccountDebited,
@@ -35,8 +46,89 @@ from eventledger_events import (
 )
 from eventledger_projections.runtime.port import ConsumedEvent, LogMessage, ParkedMessage
 
-METADATA = EventMetadata(actor="tester", correlation_id=UUID(int=7))
+CORRELATION_ID = UUID(int=7)
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def envelope(
+    payload: DomainEvent, stream_id: str, version: int, *, at: datetime | None = None, actor: str = "tester"
+) -> EventEnvelope:
+    """One event as the write side appends it (a fresh event id; ``at`` defaults to now)."""
+    return EventEnvelope.new(
+        payload,
+        event_id=uuid.uuid4(),
+        stream_id=stream_id,
+        stream_version=version,
+        occurred_at=at or datetime.now(UTC),
+        metadata=EventMetadata(actor=actor, correlation_id=CORRELATION_ID),
+    )
+
+
+def recorded(
+    payload: DomainEvent,
+    stream_id: str,
+    version: int,
+    position: int,
+    *,
+    at: datetime | None = None,
+    actor: str = "tester",
+) -> EventEnvelope:
+    """One event as the store records it: at global ``position``, recorded when it occurred."""
+    event = envelope(payload, stream_id, version, at=at, actor=actor)
+    return event.recorded(position=position, recorded_at=event.occurred_at)
+
+
+# ---------------------------------------------------------------------- into the store
+def open_account(account_id: UUID) -> StreamWrite:
+    """The write that opens ``account_id`` (a new stream)."""
+    payload = AccountOpened(account_id=account_id, holder_name="Ada Lovelace", currency="EUR", overdraft_limit=0)
+    return StreamWrite(
+        account_stream_id(account_id), 0, (to_new_event(envelope(payload, account_stream_id(account_id), 1)),)
+    )
+
+
+def credit(account_id: UUID, version: int, amount: int = 100, balance_after: int = 100) -> StreamWrite:
+    """A credit appended at stream version ``version + 1`` (expected version ``version``)."""
+    payload = AccountCredited(
+        account_id=account_id,
+        transfer_id=uuid.uuid4(),
+        amount=amount,
+        currency="EUR",
+        balance_after=balance_after,
+        counterparty_account_id=UUID(int=0),
+        description=f"credit {version}",
+    )
+    event = envelope(payload, account_stream_id(account_id), version + 1)
+    return StreamWrite(account_stream_id(account_id), version, (to_new_event(event),))
+
+
+def credit_to_a_stranger(position: int, actor: str = "t") -> EventEnvelope:
+    """A well-formed credit, recorded at ``position``, to an account no read model saw opened."""
+    stranger = uuid.uuid4()
+    payload = AccountCredited(
+        account_id=stranger,
+        transfer_id=uuid.uuid4(),
+        amount=5,
+        currency="EUR",
+        balance_after=5,
+        counterparty_account_id=uuid.uuid4(),
+    )
+    return recorded(payload, account_stream_id(stranger), 2, position, actor=actor)
+
+
+def append_in_chunks(store: PostgresEventStore, envelopes: Sequence[EventEnvelope], chunk: int = 500) -> None:
+    """Append scripted events ``chunk`` at a time, one atomic append per chunk (the store gives them its own
+    positions). Each stream's events keep their versions; streams go in order of first appearance, so an account's
+    opening stays ahead of its transfers. ``chunk=1`` appends them one by one."""
+    for start in range(0, len(envelopes), chunk):
+        by_stream: dict[str, list[EventEnvelope]] = {}
+        for event in envelopes[start : start + chunk]:
+            by_stream.setdefault(event.stream_id, []).append(event)
+        writes = [
+            StreamWrite(stream_id, events[0].stream_version - 1, tuple(to_new_event(e) for e in events))
+            for stream_id, events in by_stream.items()
+        ]
+        store.append(AppendRequest(tuple(writes)))
 
 
 @dataclass
@@ -50,7 +142,8 @@ class _Transfer:
 
 @dataclass
 class LedgerScript:
-    """Appends events as the write side would (legs included), giving each the next global position.
+    """Appends events as the write side would (legs with their ``balance_after`` included), giving each the next
+    global position. It checks no rule (an overdraft is the caller's choice).
 
     ``clock`` advances one minute per command, so ``created_at`` ranges are easy to reason about.
     """
@@ -60,15 +153,20 @@ class LedgerScript:
     clock: datetime = START
     _account_versions: dict[UUID, int] = field(default_factory=dict)
     _currencies: dict[UUID, str] = field(default_factory=dict)
+    _balances: dict[UUID, int] = field(default_factory=dict)
     _transfers: dict[UUID, _Transfer] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ commands
-    def open(self, holder_name: str, currency: str = "EUR") -> UUID:
-        account_id = uuid.uuid4()
+    def open(self, holder_name: str, currency: str = "EUR", *, account_id: UUID | None = None) -> UUID:
+        account_id = account_id or uuid.uuid4()
         self._tick()
         self._currencies[account_id] = currency
+        self._balances[account_id] = 0
         self._account(account_id, AccountOpened(account_id=account_id, holder_name=holder_name, currency=currency))
         return account_id
+
+    def balance(self, account_id: UUID) -> int:
+        return self._balances[account_id]
 
     def deposit(self, account_id: UUID, amount: int, description: str = "") -> UUID:
         currency = self._currencies[account_id]
@@ -161,14 +259,20 @@ class LedgerScript:
         source, target = t.from_account, t.to_account
         common = {"transfer_id": transfer_id, "amount": t.amount, "currency": t.currency, "description": text}
         if source in self._currencies:
+            self._balances[source] -= t.amount
             self._account(
                 source,
-                AccountDebited(account_id=source, balance_after=0, counterparty_account_id=target, **common),
+                AccountDebited(
+                    account_id=source, balance_after=self._balances[source], counterparty_account_id=target, **common
+                ),
             )
         if target in self._currencies:
+            self._balances[target] += t.amount
             self._account(
                 target,
-                AccountCredited(account_id=target, balance_after=0, counterparty_account_id=source, **common),
+                AccountCredited(
+                    account_id=target, balance_after=self._balances[target], counterparty_account_id=source, **common
+                ),
             )
 
     def _release(self, transfer_id: UUID, t: _Transfer, reason: HoldReleaseReason) -> None:
@@ -191,15 +295,7 @@ class LedgerScript:
 
     def _emit(self, stream_id: str, version: int, payload: DomainEvent) -> None:
         self.position += 1
-        envelope = EventEnvelope.new(
-            payload,
-            event_id=uuid.uuid4(),
-            stream_id=stream_id,
-            stream_version=version,
-            occurred_at=self.clock,
-            metadata=METADATA,
-        ).recorded(position=self.position, recorded_at=self.clock)
-        self.envelopes.append(envelope)
+        self.envelopes.append(recorded(payload, stream_id, version, self.position, at=self.clock))
 
     def _tick(self) -> None:
         self.clock += timedelta(minutes=1)

@@ -46,7 +46,6 @@ from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import (
     ACCOUNTS_TOPIC,
     ALL_TOPICS,
-    AccountCredited,
     EventEnvelope,
     EventMetadata,
     account_stream_id,
@@ -59,6 +58,7 @@ from eventledger_projections.postgres import reflected_position
 from eventledger_projections.runtime.kafka import ensure_topics
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from tests.support.clock import Clock
+from tests.support.ledger import credit_to_a_stranger
 from tests.support.processes import ManagedProcess
 
 Move = tuple[Command, Callable[[], None]]
@@ -451,28 +451,6 @@ class Poison:
     stranger: uuid.UUID
     envelope: EventEnvelope
     record: KafkaRecord
-
-
-def credit_to_a_stranger(position: int, actor: str = "t") -> EventEnvelope:
-    """A well-formed credit, recorded at ``position``, to an account no read model saw opened."""
-    stranger = uuid.uuid4()
-    payload = AccountCredited(
-        account_id=stranger,
-        transfer_id=uuid.uuid4(),
-        amount=5,
-        currency="EUR",
-        balance_after=5,
-        counterparty_account_id=uuid.uuid4(),
-    )
-    now = datetime.now(UTC)
-    return EventEnvelope.new(
-        payload,
-        event_id=uuid.uuid4(),
-        stream_id=account_stream_id(stranger),
-        stream_version=2,
-        occurred_at=now,
-        metadata=EventMetadata(actor=actor, correlation_id=uuid.uuid4()),
-    ).recorded(position=position, recorded_at=now)
 
 
 def produce_poison(bootstrap: str, namespace: str, known_account: uuid.UUID) -> Poison:

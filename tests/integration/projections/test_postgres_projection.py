@@ -14,10 +14,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import psycopg
 import pytest
+from tests.support.ledger import recorded
 from tests.support.processes import scratch_database, wait_for
 from tests.support.projection_rig import (
     Workload,
@@ -37,8 +37,6 @@ from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_events import (
     ACCOUNTS_TOPIC,
     AccountOpened,
-    EventEnvelope,
-    EventMetadata,
     to_kafka_record,
 )
 from eventledger_events.streams import account_stream_id
@@ -330,15 +328,8 @@ def test_an_event_the_database_refuses_is_parked_and_the_connection_stays_usable
         rig.wait_until_reflected()
         giant = uuid.uuid4()
         holder = "".join(random.choices(string.ascii_letters + string.digits, k=9000))
-        now = datetime.now(UTC)
-        envelope = EventEnvelope.new(
-            AccountOpened(account_id=giant, holder_name=holder, currency="EUR"),
-            event_id=uuid.uuid4(),
-            stream_id=account_stream_id(giant),
-            stream_version=1,
-            occurred_at=now,
-            metadata=EventMetadata(actor="intruder", correlation_id=uuid.uuid4()),
-        ).recorded(position=1, recorded_at=now)
+        opened = AccountOpened(account_id=giant, holder_name=holder, currency="EUR")
+        envelope = recorded(opened, account_stream_id(giant), 1, 1, actor="intruder")
         record = to_kafka_record(envelope)
         topic = rig.namespace + ACCOUNTS_TOPIC
         produce(rig.settings.kafka_bootstrap, topic, record.key, record.value, list(record.headers))

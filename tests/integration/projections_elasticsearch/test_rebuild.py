@@ -8,12 +8,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from elasticsearch import Elasticsearch
 from tests.support.elasticsearch_rig import (
-    append_envelopes,
     assert_matches_event_store,
     read_event_store,
 )
 from tests.support.eventstore import isolated_schema
-from tests.support.ledger import LedgerScript, Partitioner, random_script
+from tests.support.ledger import LedgerScript, Partitioner, append_in_chunks, random_script
 from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore
@@ -43,7 +42,7 @@ def appended(dsn: str, script: LedgerScript, since: int = 0) -> list[EventEnvelo
     """Append the script's events from index ``since`` on; answers them as the store recorded them."""
     store = PostgresEventStore(dsn, pool_size=2, migrate_schema=False)
     try:
-        append_envelopes(store, script.envelopes[since:])
+        append_in_chunks(store, script.envelopes[since:], chunk=1)
     finally:
         store.close()
     return read_event_store(dsn)[-(len(script.envelopes) - since) :]

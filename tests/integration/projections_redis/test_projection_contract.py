@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from tests.support.projection_rig import credit_to_a_stranger
+from tests.support.ledger import credit_to_a_stranger
 from tests.support.redis_rig import delete_base, new_base, snapshot
 from tests.support.servers import Endpoints
 

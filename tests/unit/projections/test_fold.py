@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.support import ledger
 
 from eventledger_events import (
     AccountClosed,
@@ -20,7 +21,6 @@ from eventledger_events import (
     AccountUnfrozen,
     DomainEvent,
     EventEnvelope,
-    EventMetadata,
     HoldReleaseReason,
     TransferExpired,
     TransferKind,
@@ -38,16 +38,9 @@ _positions = itertools.count(1)
 
 
 def recorded(stream_id: str, version: int, payload: DomainEvent) -> EventEnvelope:
+    """The next position, recorded a second after the one before."""
     position = next(_positions)
-    moment = T0 + timedelta(seconds=position)
-    return EventEnvelope.new(
-        payload,
-        event_id=uuid.uuid4(),
-        stream_id=stream_id,
-        stream_version=version,
-        occurred_at=moment,
-        metadata=EventMetadata(actor="t", correlation_id=uuid.uuid4()),
-    ).recorded(position=position, recorded_at=moment)
+    return ledger.recorded(payload, stream_id, version, position, at=T0 + timedelta(seconds=position))
 
 
 ACCOUNT = uuid.uuid4()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
+from tests.support import ledger
 
 from eventledger_events import (
     AccountClosed,
@@ -19,7 +20,6 @@ from eventledger_events import (
     AccountUnfrozen,
     DomainEvent,
     EventEnvelope,
-    EventMetadata,
     HoldReleaseReason,
     TransferExpired,
     TransferKind,
@@ -41,14 +41,7 @@ AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def recorded(payload: DomainEvent, stream_id: str, version: int = 3, position: int = 42) -> EventEnvelope:
-    return EventEnvelope.new(
-        payload,
-        event_id=uuid.uuid4(),
-        stream_id=stream_id,
-        stream_version=version,
-        occurred_at=AT,
-        metadata=EventMetadata(actor="t", correlation_id=uuid.uuid4()),
-    ).recorded(position=position, recorded_at=AT)
+    return ledger.recorded(payload, stream_id, version, position, at=AT)
 
 
 def on_account(payload: DomainEvent) -> tuple[str, ...]:
@@ -124,14 +117,7 @@ def test_an_event_of_another_entity_than_its_stream_is_refused() -> None:
 
 
 def test_an_event_never_appended_is_refused() -> None:
-    envelope = EventEnvelope.new(
-        AccountFrozen(account_id=ACCOUNT),
-        event_id=uuid.uuid4(),
-        stream_id=account_stream_id(ACCOUNT),
-        stream_version=1,
-        occurred_at=AT,
-        metadata=EventMetadata(actor="t", correlation_id=uuid.uuid4()),
-    )
+    envelope = ledger.envelope(AccountFrozen(account_id=ACCOUNT), account_stream_id(ACCOUNT), 1, at=AT)
     with pytest.raises(UnappliableEvent, match="never appended"):
         operation(envelope)
 
