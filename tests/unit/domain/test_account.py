@@ -63,27 +63,24 @@ def opened(overdraft_limit: int = 0, currency: str = "EUR") -> AccountOpened:
 
 
 def credited(amount: int, balance_after: int, transfer_id: UUID = T1, description: str = "") -> AccountCredited:
-    return AccountCredited(
-        account_id=ACCOUNT,
-        transfer_id=transfer_id,
-        amount=amount,
-        currency="EUR",
-        balance_after=balance_after,
-        counterparty_account_id=OTHER,
-        description=description,
-    )
+    return AccountCredited(**_leg(amount, balance_after, transfer_id, description))
 
 
 def debited(amount: int, balance_after: int, transfer_id: UUID = T2, description: str = "") -> AccountDebited:
-    return AccountDebited(
-        account_id=ACCOUNT,
-        transfer_id=transfer_id,
-        amount=amount,
-        currency="EUR",
-        balance_after=balance_after,
-        counterparty_account_id=OTHER,
-        description=description,
-    )
+    return AccountDebited(**_leg(amount, balance_after, transfer_id, description))
+
+
+def _leg(amount: int, balance_after: int, transfer_id: UUID, description: str) -> dict[str, Any]:
+    """The fields of a leg of ACCOUNT against OTHER, in EUR."""
+    return {
+        "account_id": ACCOUNT,
+        "transfer_id": transfer_id,
+        "amount": amount,
+        "currency": "EUR",
+        "balance_after": balance_after,
+        "counterparty_account_id": OTHER,
+        "description": description,
+    }
 
 
 def hold_placed(amount: int, transfer_id: UUID = T3) -> AccountHoldPlaced:

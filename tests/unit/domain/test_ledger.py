@@ -103,6 +103,19 @@ def _leg(
     )
 
 
+def _posted(kind: TransferKind, source: UUID, destination: UUID, amount: int, text: str = "") -> TransferPosted:
+    """Transfer T1, posted in EUR."""
+    return TransferPosted(
+        transfer_id=T1,
+        kind=kind,
+        from_account_id=source,
+        to_account_id=destination,
+        amount=amount,
+        currency="EUR",
+        description=text,
+    )
+
+
 def _transfer(
     ledger: InMemoryLedger,
     amount: int,
@@ -178,17 +191,7 @@ def test_a_deposit_credits_the_account_from_the_external_account(ledger: InMemor
     _open(ledger, ALICE)
     ledger.when(lambda led: deposit(led.account(ALICE), transfer_id=T1, amount=500, description="cash")).then_decides(
         {
-            transfer_stream_id(T1): [
-                TransferPosted(
-                    transfer_id=T1,
-                    kind=TransferKind.DEPOSIT,
-                    from_account_id=EUR_EXTERNAL,
-                    to_account_id=ALICE,
-                    amount=500,
-                    currency="EUR",
-                    description="cash",
-                )
-            ],
+            transfer_stream_id(T1): [_posted(TransferKind.DEPOSIT, EUR_EXTERNAL, ALICE, 500, "cash")],
             account_stream_id(ALICE): [
                 _leg(AccountCredited, ALICE, amount=500, after=500, counterparty=EUR_EXTERNAL, text="cash")
             ],
@@ -217,16 +220,7 @@ def test_a_frozen_account_accepts_deposits(ledger: InMemoryLedger) -> None:
     ledger.apply(freeze_account(ledger.account(ALICE)))
     ledger.when(lambda led: deposit(led.account(ALICE), transfer_id=T1, amount=5)).then_decides(
         {
-            transfer_stream_id(T1): [
-                TransferPosted(
-                    transfer_id=T1,
-                    kind=TransferKind.DEPOSIT,
-                    from_account_id=EUR_EXTERNAL,
-                    to_account_id=ALICE,
-                    amount=5,
-                    currency="EUR",
-                )
-            ],
+            transfer_stream_id(T1): [_posted(TransferKind.DEPOSIT, EUR_EXTERNAL, ALICE, 5)],
             account_stream_id(ALICE): [_leg(AccountCredited, ALICE, amount=5, after=5, counterparty=EUR_EXTERNAL)],
         },
         new_streams=[transfer_stream_id(T1)],
@@ -253,16 +247,7 @@ def test_a_withdrawal_debits_the_account_to_the_external_account(ledger: InMemor
     _open(ledger, ALICE, funds=500)
     ledger.when(lambda led: withdrawal(led.account(ALICE), transfer_id=T1, amount=200)).then_decides(
         {
-            transfer_stream_id(T1): [
-                TransferPosted(
-                    transfer_id=T1,
-                    kind=TransferKind.WITHDRAWAL,
-                    from_account_id=ALICE,
-                    to_account_id=EUR_EXTERNAL,
-                    amount=200,
-                    currency="EUR",
-                )
-            ],
+            transfer_stream_id(T1): [_posted(TransferKind.WITHDRAWAL, ALICE, EUR_EXTERNAL, 200)],
             account_stream_id(ALICE): [_leg(AccountDebited, ALICE, amount=200, after=300, counterparty=EUR_EXTERNAL)],
         },
         new_streams=[transfer_stream_id(T1)],
@@ -294,17 +279,7 @@ def test_a_posted_transfer_debits_and_credits_together(ledger: InMemoryLedger) -
     _open(ledger, BOB, funds=20)
     _transfer(ledger, 300).then_decides(
         {
-            transfer_stream_id(T1): [
-                TransferPosted(
-                    transfer_id=T1,
-                    kind=TransferKind.TRANSFER,
-                    from_account_id=ALICE,
-                    to_account_id=BOB,
-                    amount=300,
-                    currency="EUR",
-                    description="rent",
-                )
-            ],
+            transfer_stream_id(T1): [_posted(TransferKind.TRANSFER, ALICE, BOB, 300, "rent")],
             account_stream_id(ALICE): [
                 _leg(AccountDebited, ALICE, amount=300, after=200, counterparty=BOB, text="rent")
             ],

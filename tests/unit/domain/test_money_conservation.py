@@ -91,24 +91,17 @@ def _run(ledger: InMemoryLedger, step: int, now: datetime, op: tuple[Any, ...]) 
         account = ledger.account(ACCOUNTS[args[0]][0])
         if account.balance > 0:
             _attempt(ledger, "drain", lambda: withdrawal(account, transfer_id=transfer_id, amount=account.balance))
+
+    def between(timeout: timedelta | None) -> Decision:
+        """A transfer from the first account of ``args`` to the second (pending when it has a timeout)."""
+        source, destination = (ledger.account(ACCOUNTS[i][0]) for i in args[:2])
+        return transfer(source, destination, transfer_id=transfer_id, amount=args[2], now=now, timeout=timeout)
+
     decide = {
         "deposit": lambda: deposit(ledger.account(ACCOUNTS[args[0]][0]), transfer_id=transfer_id, amount=args[1]),
         "withdraw": lambda: withdrawal(ledger.account(ACCOUNTS[args[0]][0]), transfer_id=transfer_id, amount=args[1]),
-        "transfer": lambda: transfer(
-            ledger.account(ACCOUNTS[args[0]][0]),
-            ledger.account(ACCOUNTS[args[1]][0]),
-            transfer_id=transfer_id,
-            amount=args[2],
-            now=now,
-        ),
-        "pending": lambda: transfer(
-            ledger.account(ACCOUNTS[args[0]][0]),
-            ledger.account(ACCOUNTS[args[1]][0]),
-            transfer_id=transfer_id,
-            amount=args[2],
-            now=now,
-            timeout=timedelta(seconds=args[3]),
-        ),
+        "transfer": lambda: between(None),
+        "pending": lambda: between(timedelta(seconds=args[3])),
         "freeze": lambda: freeze_account(ledger.account(ACCOUNTS[args[0]][0])),
         "unfreeze": lambda: unfreeze_account(ledger.account(ACCOUNTS[args[0]][0])),
         "close": lambda: close_account(ledger.account(ACCOUNTS[args[0]][0])),

@@ -104,6 +104,15 @@ def _create_pending(expires_at: datetime = EXPIRES, amount: Any = 100, to: UUID 
     )
 
 
+NOT_PENDING = [
+    pytest.param([posted()], id="one-phase"),
+    pytest.param([pending(), pending_posted()], id="posted"),
+    pytest.param([pending(), TransferVoided(transfer_id=TRANSFER)], id="voided"),
+    pytest.param([pending(), TransferExpired(transfer_id=TRANSFER)], id="expired"),
+]
+"""Histories of a transfer that is no longer (or never was) pending."""
+
+
 class TestCreation:
     def test_a_one_phase_transfer_is_posted_at_once(self, transfer_spec: TransferSpec) -> None:
         transfer_spec.given().when_creating(_create_posted()).then(posted())
@@ -146,16 +155,7 @@ class TestPosting:
             TransferExpiredError, "transfer_expired"
         )
 
-    @pytest.mark.parametrize(
-        "history",
-        [
-            [posted()],
-            [pending(), pending_posted()],
-            [pending(), TransferVoided(transfer_id=TRANSFER)],
-            [pending(), TransferExpired(transfer_id=TRANSFER)],
-        ],
-        ids=["one-phase", "already-posted", "voided", "expired"],
-    )
+    @pytest.mark.parametrize("history", NOT_PENDING)
     def test_only_a_pending_transfer_can_be_posted(self, transfer_spec: TransferSpec, history: list[Any]) -> None:
         transfer_spec.given(*history).when(lambda t: t.post(NOW)).then_raises(
             TransferNotPendingError, "transfer_not_pending"
@@ -166,16 +166,7 @@ class TestVoiding:
     def test_a_pending_transfer_can_be_voided(self, transfer_spec: TransferSpec) -> None:
         transfer_spec.given(pending()).when(Transfer.void).then(TransferVoided(transfer_id=TRANSFER))
 
-    @pytest.mark.parametrize(
-        "history",
-        [
-            [posted()],
-            [pending(), pending_posted()],
-            [pending(), TransferVoided(transfer_id=TRANSFER)],
-            [pending(), TransferExpired(transfer_id=TRANSFER)],
-        ],
-        ids=["one-phase", "posted", "voided", "expired"],
-    )
+    @pytest.mark.parametrize("history", NOT_PENDING)
     def test_only_a_pending_transfer_can_be_voided(self, transfer_spec: TransferSpec, history: list[Any]) -> None:
         transfer_spec.given(*history).when(Transfer.void).then_raises(TransferNotPendingError, "transfer_not_pending")
 
