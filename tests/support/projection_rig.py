@@ -59,7 +59,7 @@ from eventledger_projections.runtime.kafka import ensure_topics
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from tests.support.clock import Clock
 from tests.support.ledger import credit_to_a_stranger
-from tests.support.processes import ManagedProcess
+from tests.support.processes import ManagedProcess, scratch_database
 
 Move = tuple[Command, Callable[[], None]]
 """A command and what the workload notes down once it was accepted."""
@@ -360,6 +360,56 @@ def relay_running(
         thread.join(30)
         publisher.close()
         checkpoints.close()
+
+
+@dataclass
+class ScratchLedger:
+    """A scratch database holding an event store, and a topic namespace of its own with its topics created: what
+    every projection test on real servers starts from. :meth:`relay` publishes the store into the namespace."""
+
+    database: str
+    settings: Settings
+    namespace: str
+    store: PostgresEventStore
+
+    @property
+    def dsn(self) -> str:
+        return self.settings.postgres_dsn
+
+    @property
+    def bootstrap(self) -> str:
+        return self.settings.kafka_bootstrap
+
+    def relay(self, checkpoint: str = "kafka-relay") -> contextlib.AbstractContextManager[Relay]:
+        return relay_running(self.store, self.dsn, self.bootstrap, self.namespace, checkpoint)
+
+    def poison_midway(
+        self, workload: Workload, wait_until_reflected: Callable[[], None]
+    ) -> tuple[Poison, list[dict[str, Any]]]:
+        """60 commands, the two messages of :func:`produce_poison`, 60 more (the projection goes on), each half
+        awaited with ``wait_until_reflected``; answers the poison and what the dead-letter topic holds (2 expected)."""
+        with self.relay():
+            workload.run(60)
+            wait_until_reflected()
+            poison = produce_poison(self.bootstrap, self.namespace, workload.accounts[0][0])
+            workload.run(60)
+            wait_until_reflected()
+        return poison, dead_letters(self.bootstrap, self.namespace, expected=2)
+
+    @classmethod
+    @contextlib.contextmanager
+    def created(cls, prefix: str = "proj", pool_size: int = 4) -> Iterator[ScratchLedger]:
+        """Database and topics made for the test, dropped and deleted afterwards."""
+        with scratch_database(Settings.from_env()) as database:
+            settings = settings_for(database)
+            namespace = new_namespace(prefix)
+            create_topics(settings.kafka_bootstrap, namespace)
+            store = PostgresEventStore(settings.postgres_dsn, pool_size=pool_size)
+            try:
+                yield ScratchLedger(database, settings, namespace, store)
+            finally:
+                store.close()
+                delete_topics(settings.kafka_bootstrap, namespace)
 
 
 def dead_letters(bootstrap: str, namespace: str, expected: int, timeout: float = 30.0) -> list[dict[str, Any]]:

@@ -33,11 +33,13 @@ from eventledger_events import (
 from eventledger_infra.settings import Settings
 from eventledger_projections.redis import AccountView, RedisProjection, RedisReadModel
 from eventledger_projections.redis.connection import connect
+from eventledger_projections.redis.keys import KeySpace
 from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEventLog
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.runtime.relay_checkpoint import PostgresRelayCheckpoint
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
 from tests.support.processes import wait_for
+from tests.support.projection_rig import ScratchLedger
 
 
 def new_base() -> str:
@@ -134,6 +136,36 @@ class RedisProjector:
                 return False
 
         wait_for(reached, timeout, f"the Redis read model to reflect position {position}")
+
+
+@dataclass
+class RedisRig(ScratchLedger):
+    """A scratch ledger with the Redis projector running over its topics, into a key base of its own."""
+
+    base: str
+    client: redis.Redis
+    projector: RedisProjector
+
+    @property
+    def keys(self) -> KeySpace:
+        return KeySpace(self.base)
+
+    def wait_until_reflected(self, timeout: float = 60.0) -> None:
+        self.projector.wait_until_reflected(self.store.head_position(), timeout)
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, prefix: str) -> Iterator[RedisRig]:
+        """Everything made for the test, deleted afterwards (the key base: only its keys)."""
+        with ScratchLedger.created(prefix) as ledger:
+            base = new_base()
+            client = connect(ledger.settings.redis_url)
+            try:
+                with RedisProjector.running(ledger.settings, ledger.namespace, base) as projector:
+                    yield cls(ledger.database, ledger.settings, ledger.namespace, ledger.store, base, client, projector)
+            finally:
+                delete_base(client, base)
+                client.close()
 
 
 # ---------------------------------------------------------------------- the checker
