@@ -18,21 +18,11 @@ import httpx
 from confluent_kafka.admin import AdminClient
 from elasticsearch import Elasticsearch
 
+import eventledger_events as ev
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.relay.checkpoint import PostgresCheckpoints
 from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
 from eventledger_command.relay.relay import Relay, RelayConfig
-from eventledger_events import (
-    ALL_TOPICS,
-    AccountOpened,
-    EventEnvelope,
-    TransferExpired,
-    TransferPendingCreated,
-    TransferPendingPosted,
-    TransferPosted,
-    TransferVoided,
-    external_account_id,
-)
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
 from eventledger_projections.elasticsearch.holders import EXTERNAL_HOLDER_NAME
 from eventledger_projections.elasticsearch.safehead import SafeHead
@@ -74,21 +64,21 @@ def drop_read_model(es: Elasticsearch, names: IndexNames) -> None:
 
 
 # ---------------------------------------------------------------------- the checker
-def expected_documents(envelopes: Iterable[EventEnvelope]) -> dict[str, dict[str, Any]]:
+def expected_documents(envelopes: Iterable[ev.EventEnvelope]) -> dict[str, dict[str, Any]]:
     """Every transfer document as a replay of ``envelopes`` in position order gives it (written independently of
     the projection's fold, so that a mistake there shows)."""
     names: dict[str, str] = {}
     docs: dict[str, dict[str, Any]] = {}
-    settled = {TransferPendingPosted: "posted", TransferVoided: "voided", TransferExpired: "expired"}
+    settled = {ev.TransferPendingPosted: "posted", ev.TransferVoided: "voided", ev.TransferExpired: "expired"}
     for envelope in sorted(envelopes, key=lambda e: e.position or 0):
         payload = envelope.payload
-        if isinstance(payload, AccountOpened):
+        if isinstance(payload, ev.AccountOpened):
             names[str(payload.account_id)] = payload.holder_name
-        elif isinstance(payload, TransferPosted | TransferPendingCreated):
+        elif isinstance(payload, ev.TransferPosted | ev.TransferPendingCreated):
             docs[str(payload.transfer_id)] = {
                 "transfer_id": str(payload.transfer_id),
                 "kind": payload.kind.value,
-                "status": "pending" if isinstance(payload, TransferPendingCreated) else "posted",
+                "status": "pending" if isinstance(payload, ev.TransferPendingCreated) else "posted",
                 "from_account_id": str(payload.from_account_id),
                 "to_account_id": str(payload.to_account_id),
                 "amount": payload.amount,
@@ -96,7 +86,7 @@ def expected_documents(envelopes: Iterable[EventEnvelope]) -> dict[str, dict[str
                 "description": payload.description,
                 "created_at": envelope.occurred_at,
                 "updated_at": envelope.occurred_at,
-                "expires_at": payload.expires_at if isinstance(payload, TransferPendingCreated) else None,
+                "expires_at": payload.expires_at if isinstance(payload, ev.TransferPendingCreated) else None,
                 "stream_version": envelope.stream_version,
                 "position": envelope.position,
             }
@@ -109,7 +99,7 @@ def expected_documents(envelopes: Iterable[EventEnvelope]) -> dict[str, dict[str
                 position=envelope.position,
             )
     for doc in docs.values():
-        external = str(external_account_id(doc["currency"]))
+        external = str(ev.external_account_id(doc["currency"]))
         for side in ("from", "to"):
             account = doc[f"{side}_account_id"]
             doc[f"{side}_holder_name"] = EXTERNAL_HOLDER_NAME if account == external else names[account]
@@ -159,12 +149,12 @@ def assert_matches_event_store(es: Elasticsearch, names: IndexNames, dsn: str) -
 
 
 # ---------------------------------------------------------------------- the event store
-def read_event_store(dsn: str) -> list[EventEnvelope]:
+def read_event_store(dsn: str) -> list[ev.EventEnvelope]:
     """Every event of the store up to a safe head, in position order."""
     safe_head, source = SafeHead(dsn), EventStoreSource(dsn)
     try:
         head, cursor = safe_head(), 0
-        envelopes: list[EventEnvelope] = []
+        envelopes: list[ev.EventEnvelope] = []
         while page := source.read(cursor, head, 5000):
             envelopes.extend(page)
             cursor = page[-1].position or cursor
@@ -284,7 +274,7 @@ class KafkaHarness:
 
     @property
     def topics(self) -> list[str]:
-        return [self.namespace + topic for topic in (*ALL_TOPICS, DEAD_LETTER_TOPIC)]
+        return [self.namespace + topic for topic in (*ev.ALL_TOPICS, DEAD_LETTER_TOPIC)]
 
     def create(self) -> None:
         ensure_topics(self.bootstrap, self.topics, self.partitions)

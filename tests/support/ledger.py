@@ -20,30 +20,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+import eventledger_events as ev
 from eventledger_command.eventstore.envelopes import to_new_event
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import AppendRequest, StreamWrite
-from eventledger_events import (
-    AccountCredited,
-    AccountDebited,
-    AccountHoldPlaced,
-    AccountHoldReleased,
-    AccountOpened,
-    DomainEvent,
-    EventEnvelope,
-    EventMetadata,
-    HoldReleaseReason,
-    TransferExpired,
-    TransferKind,
-    TransferPendingCreated,
-    TransferPendingPosted,
-    TransferPosted,
-    TransferVoided,
-    account_stream_id,
-    external_account_id,
-    topic_for,
-    transfer_stream_id,
-)
 from eventledger_projections.runtime.port import ConsumedEvent, LogMessage, ParkedMessage
 
 CORRELATION_ID = UUID(int=7)
@@ -51,28 +31,28 @@ START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 def envelope(
-    payload: DomainEvent, stream_id: str, version: int, *, at: datetime | None = None, actor: str = "tester"
-) -> EventEnvelope:
+    payload: ev.DomainEvent, stream_id: str, version: int, *, at: datetime | None = None, actor: str = "tester"
+) -> ev.EventEnvelope:
     """One event as the write side appends it (a fresh event id; ``at`` defaults to now)."""
-    return EventEnvelope.new(
+    return ev.EventEnvelope.new(
         payload,
         event_id=uuid.uuid4(),
         stream_id=stream_id,
         stream_version=version,
         occurred_at=at or datetime.now(UTC),
-        metadata=EventMetadata(actor=actor, correlation_id=CORRELATION_ID),
+        metadata=ev.EventMetadata(actor=actor, correlation_id=CORRELATION_ID),
     )
 
 
 def recorded(
-    payload: DomainEvent,
+    payload: ev.DomainEvent,
     stream_id: str,
     version: int,
     position: int,
     *,
     at: datetime | None = None,
     actor: str = "tester",
-) -> EventEnvelope:
+) -> ev.EventEnvelope:
     """One event as the store records it: at global ``position``, recorded when it occurred."""
     event = envelope(payload, stream_id, version, at=at, actor=actor)
     return event.recorded(position=position, recorded_at=event.occurred_at)
@@ -81,15 +61,15 @@ def recorded(
 # ---------------------------------------------------------------------- into the store
 def open_account(account_id: UUID) -> StreamWrite:
     """The write that opens ``account_id`` (a new stream)."""
-    payload = AccountOpened(account_id=account_id, holder_name="Ada Lovelace", currency="EUR", overdraft_limit=0)
+    payload = ev.AccountOpened(account_id=account_id, holder_name="Ada Lovelace", currency="EUR", overdraft_limit=0)
     return StreamWrite(
-        account_stream_id(account_id), 0, (to_new_event(envelope(payload, account_stream_id(account_id), 1)),)
+        ev.account_stream_id(account_id), 0, (to_new_event(envelope(payload, ev.account_stream_id(account_id), 1)),)
     )
 
 
 def credit(account_id: UUID, version: int, amount: int = 100, balance_after: int = 100) -> StreamWrite:
     """A credit appended at stream version ``version + 1`` (expected version ``version``)."""
-    payload = AccountCredited(
+    payload = ev.AccountCredited(
         account_id=account_id,
         transfer_id=uuid.uuid4(),
         amount=amount,
@@ -98,14 +78,14 @@ def credit(account_id: UUID, version: int, amount: int = 100, balance_after: int
         counterparty_account_id=UUID(int=0),
         description=f"credit {version}",
     )
-    event = envelope(payload, account_stream_id(account_id), version + 1)
-    return StreamWrite(account_stream_id(account_id), version, (to_new_event(event),))
+    event = envelope(payload, ev.account_stream_id(account_id), version + 1)
+    return StreamWrite(ev.account_stream_id(account_id), version, (to_new_event(event),))
 
 
-def credit_to_a_stranger(position: int, actor: str = "t") -> EventEnvelope:
+def credit_to_a_stranger(position: int, actor: str = "t") -> ev.EventEnvelope:
     """A well-formed credit, recorded at ``position``, to an account no read model saw opened."""
     stranger = uuid.uuid4()
-    payload = AccountCredited(
+    payload = ev.AccountCredited(
         account_id=stranger,
         transfer_id=uuid.uuid4(),
         amount=5,
@@ -113,15 +93,15 @@ def credit_to_a_stranger(position: int, actor: str = "t") -> EventEnvelope:
         balance_after=5,
         counterparty_account_id=uuid.uuid4(),
     )
-    return recorded(payload, account_stream_id(stranger), 2, position, actor=actor)
+    return recorded(payload, ev.account_stream_id(stranger), 2, position, actor=actor)
 
 
-def append_in_chunks(store: PostgresEventStore, envelopes: Sequence[EventEnvelope], chunk: int = 500) -> None:
+def append_in_chunks(store: PostgresEventStore, envelopes: Sequence[ev.EventEnvelope], chunk: int = 500) -> None:
     """Append scripted events ``chunk`` at a time, one atomic append per chunk (the store gives them its own
     positions). Each stream's events keep their versions; streams go in order of first appearance, so an account's
     opening stays ahead of its transfers. ``chunk=1`` appends them one by one."""
     for start in range(0, len(envelopes), chunk):
-        by_stream: dict[str, list[EventEnvelope]] = {}
+        by_stream: dict[str, list[ev.EventEnvelope]] = {}
         for event in envelopes[start : start + chunk]:
             by_stream.setdefault(event.stream_id, []).append(event)
         writes = [
@@ -148,7 +128,7 @@ class LedgerScript:
     ``clock`` advances one minute per command, so ``created_at`` ranges are easy to reason about.
     """
 
-    envelopes: list[EventEnvelope] = field(default_factory=list)
+    envelopes: list[ev.EventEnvelope] = field(default_factory=list)
     position: int = 0
     clock: datetime = START
     _account_versions: dict[UUID, int] = field(default_factory=dict)
@@ -162,7 +142,7 @@ class LedgerScript:
         self._tick()
         self._currencies[account_id] = currency
         self._balances[account_id] = 0
-        self._account(account_id, AccountOpened(account_id=account_id, holder_name=holder_name, currency=currency))
+        self._account(account_id, ev.AccountOpened(account_id=account_id, holder_name=holder_name, currency=currency))
         return account_id
 
     def balance(self, account_id: UUID) -> int:
@@ -170,14 +150,16 @@ class LedgerScript:
 
     def deposit(self, account_id: UUID, amount: int, description: str = "") -> UUID:
         currency = self._currencies[account_id]
-        return self._posted(TransferKind.DEPOSIT, external_account_id(currency), account_id, amount, description)
+        return self._posted(ev.TransferKind.DEPOSIT, ev.external_account_id(currency), account_id, amount, description)
 
     def withdraw(self, account_id: UUID, amount: int, description: str = "") -> UUID:
         currency = self._currencies[account_id]
-        return self._posted(TransferKind.WITHDRAWAL, account_id, external_account_id(currency), amount, description)
+        return self._posted(
+            ev.TransferKind.WITHDRAWAL, account_id, ev.external_account_id(currency), amount, description
+        )
 
     def transfer(self, source: UUID, target: UUID, amount: int, description: str = "") -> UUID:
-        return self._posted(TransferKind.TRANSFER, source, target, amount, description)
+        return self._posted(ev.TransferKind.TRANSFER, source, target, amount, description)
 
     def hold(self, source: UUID, target: UUID, amount: int, description: str = "") -> UUID:
         """A pending transfer (expires an hour after creation)."""
@@ -186,11 +168,11 @@ class LedgerScript:
         expires_at = self.clock + timedelta(hours=1)
         self._transfers[transfer_id] = _Transfer(source, target, amount, currency, 1)
         self._emit(
-            transfer_stream_id(transfer_id),
+            ev.transfer_stream_id(transfer_id),
             1,
-            TransferPendingCreated(
+            ev.TransferPendingCreated(
                 transfer_id=transfer_id,
-                kind=TransferKind.TRANSFER,
+                kind=ev.TransferKind.TRANSFER,
                 from_account_id=source,
                 to_account_id=target,
                 amount=amount,
@@ -201,7 +183,7 @@ class LedgerScript:
         )
         self._account(
             source,
-            AccountHoldPlaced(
+            ev.AccountHoldPlaced(
                 account_id=source, transfer_id=transfer_id, amount=amount, currency=currency, expires_at=expires_at
             ),
         )
@@ -211,9 +193,9 @@ class LedgerScript:
         self._tick()
         t = self._settle(transfer_id)
         self._emit(
-            transfer_stream_id(transfer_id),
+            ev.transfer_stream_id(transfer_id),
             t.version,
-            TransferPendingPosted(
+            ev.TransferPendingPosted(
                 transfer_id=transfer_id,
                 from_account_id=t.from_account,
                 to_account_id=t.to_account,
@@ -221,28 +203,28 @@ class LedgerScript:
                 currency=t.currency,
             ),
         )
-        self._release(transfer_id, t, HoldReleaseReason.POSTED)
+        self._release(transfer_id, t, ev.HoldReleaseReason.POSTED)
         self._legs(transfer_id, t, "")
 
     def void(self, transfer_id: UUID) -> None:
         self._tick()
         t = self._settle(transfer_id)
-        self._emit(transfer_stream_id(transfer_id), t.version, TransferVoided(transfer_id=transfer_id))
-        self._release(transfer_id, t, HoldReleaseReason.VOIDED)
+        self._emit(ev.transfer_stream_id(transfer_id), t.version, ev.TransferVoided(transfer_id=transfer_id))
+        self._release(transfer_id, t, ev.HoldReleaseReason.VOIDED)
 
     def expire(self, transfer_id: UUID) -> None:
         self._tick()
         t = self._settle(transfer_id)
-        self._emit(transfer_stream_id(transfer_id), t.version, TransferExpired(transfer_id=transfer_id))
-        self._release(transfer_id, t, HoldReleaseReason.EXPIRED)
+        self._emit(ev.transfer_stream_id(transfer_id), t.version, ev.TransferExpired(transfer_id=transfer_id))
+        self._release(transfer_id, t, ev.HoldReleaseReason.EXPIRED)
 
     # ------------------------------------------------------------------ plumbing
-    def _posted(self, kind: TransferKind, source: UUID, target: UUID, amount: int, description: str) -> UUID:
+    def _posted(self, kind: ev.TransferKind, source: UUID, target: UUID, amount: int, description: str) -> UUID:
         self._tick()
         transfer_id = uuid.uuid4()
         currency = self._currencies.get(source) or self._currencies[target]
         posted = self._transfers[transfer_id] = _Transfer(source, target, amount, currency, 1)
-        payload = TransferPosted(
+        payload = ev.TransferPosted(
             transfer_id=transfer_id,
             kind=kind,
             from_account_id=source,
@@ -251,7 +233,7 @@ class LedgerScript:
             currency=currency,
             description=description,
         )
-        self._emit(transfer_stream_id(transfer_id), 1, payload)
+        self._emit(ev.transfer_stream_id(transfer_id), 1, payload)
         self._legs(transfer_id, posted, description)
         return transfer_id
 
@@ -262,7 +244,7 @@ class LedgerScript:
             self._balances[source] -= t.amount
             self._account(
                 source,
-                AccountDebited(
+                ev.AccountDebited(
                     account_id=source, balance_after=self._balances[source], counterparty_account_id=target, **common
                 ),
             )
@@ -270,15 +252,15 @@ class LedgerScript:
             self._balances[target] += t.amount
             self._account(
                 target,
-                AccountCredited(
+                ev.AccountCredited(
                     account_id=target, balance_after=self._balances[target], counterparty_account_id=source, **common
                 ),
             )
 
-    def _release(self, transfer_id: UUID, t: _Transfer, reason: HoldReleaseReason) -> None:
+    def _release(self, transfer_id: UUID, t: _Transfer, reason: ev.HoldReleaseReason) -> None:
         self._account(
             t.from_account,
-            AccountHoldReleased(
+            ev.AccountHoldReleased(
                 account_id=t.from_account, transfer_id=transfer_id, amount=t.amount, currency=t.currency, reason=reason
             ),
         )
@@ -288,12 +270,12 @@ class LedgerScript:
         t.version += 1
         return t
 
-    def _account(self, account_id: UUID, payload: DomainEvent) -> None:
+    def _account(self, account_id: UUID, payload: ev.DomainEvent) -> None:
         version = self._account_versions.get(account_id, 0) + 1
         self._account_versions[account_id] = version
-        self._emit(account_stream_id(account_id), version, payload)
+        self._emit(ev.account_stream_id(account_id), version, payload)
 
-    def _emit(self, stream_id: str, version: int, payload: DomainEvent) -> None:
+    def _emit(self, stream_id: str, version: int, payload: ev.DomainEvent) -> None:
         self.position += 1
         self.envelopes.append(recorded(payload, stream_id, version, self.position, at=self.clock))
 
@@ -339,10 +321,10 @@ class Partitioner:
     namespace: str = ""
     _next: dict[tuple[str, int], int] = field(default_factory=dict)
 
-    def place(self, envelopes: Iterable[EventEnvelope]) -> list[ConsumedEvent]:
+    def place(self, envelopes: Iterable[ev.EventEnvelope]) -> list[ConsumedEvent]:
         placed: list[ConsumedEvent] = []
         for envelope in envelopes:
-            topic = self.namespace + topic_for(envelope.stream_id)
+            topic = self.namespace + ev.topic_for(envelope.stream_id)
             key = envelope.stream_id.encode()
             partition = zlib.crc32(key) % self.partitions
             offset = self._next.get((topic, partition), 0)

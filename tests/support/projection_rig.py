@@ -22,19 +22,7 @@ import psycopg
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
-from eventledger_command.application.commands import (
-    CloseAccount,
-    Command,
-    Deposit,
-    ExpireTransfer,
-    FreezeAccount,
-    MakeTransfer,
-    OpenAccount,
-    PostTransfer,
-    UnfreezeAccount,
-    VoidTransfer,
-    Withdraw,
-)
+from eventledger_command.application import commands
 from eventledger_command.bootstrap import build
 from eventledger_command.config import CommandSettings
 from eventledger_command.domain import DomainError
@@ -61,7 +49,7 @@ from tests.support.clock import Clock
 from tests.support.ledger import credit_to_a_stranger
 from tests.support.processes import ManagedProcess, scratch_database
 
-Move = tuple[Command, Callable[[], None]]
+Move = tuple[commands.Command, Callable[[], None]]
 """A command and what the workload notes down once it was accepted."""
 
 
@@ -85,13 +73,13 @@ class Workload:
         self._bus = build(CommandSettings(), store=self.store, clock=self.clock).bus
         self._metadata = EventMetadata(actor="workload", correlation_id=uuid.uuid4())
 
-    def run(self, commands: int) -> None:
-        for _ in range(commands):
+    def run(self, count: int) -> None:
+        for _ in range(count):
             command, accepted = self._next()
             if self.execute(command):
                 accepted()
 
-    def execute(self, command: Command) -> bool:
+    def execute(self, command: commands.Command) -> bool:
         try:
             self._bus.execute(command, self._metadata)
         except DomainError as refusal:
@@ -116,15 +104,17 @@ class Workload:
     def _open(self) -> Move:
         account_id, currency = uuid.uuid4(), self._rng.choice(["EUR", "EUR", "USD"])
         holder = self._rng.choice(["Ada Lovelace", "Grace Hopper", "Alan Turing", "Émilie du Châtelet"])
-        command = OpenAccount(account_id, holder, currency, overdraft_limit=self._rng.choice([0, 0, 500]))
+        command = commands.OpenAccount(account_id, holder, currency, overdraft_limit=self._rng.choice([0, 0, 500]))
         return command, lambda: self.accounts.append((account_id, currency))
 
     def _deposit(self) -> Move:
         amount = self._rng.randint(4, 3200)
-        return Deposit(uuid.uuid4(), self._active()[0], amount, description=f"deposit {amount}"), _nothing
+        return commands.Deposit(uuid.uuid4(), self._active()[0], amount, description=f"deposit {amount}"), _nothing
 
     def _withdraw(self) -> Move:
-        return Withdraw(uuid.uuid4(), self._active()[0], self._rng.randint(1, 800), description="cash"), _nothing
+        return commands.Withdraw(
+            uuid.uuid4(), self._active()[0], self._rng.randint(1, 800), description="cash"
+        ), _nothing
 
     def _transfer(self) -> Move:
         account_id, currency = self._active()
@@ -133,7 +123,7 @@ class Workload:
             return self._deposit()
         pending = self._rng.random() < 0.4
         transfer_id = uuid.uuid4()
-        command = MakeTransfer(
+        command = commands.MakeTransfer(
             transfer_id,
             account_id,
             self._rng.choice(peers),
@@ -151,24 +141,24 @@ class Workload:
         transfer_id = self.pending.pop(self._rng.randrange(len(self.pending)))
         choice = self._rng.random()
         if choice < 0.5:
-            return PostTransfer(transfer_id), _nothing
+            return commands.PostTransfer(transfer_id), _nothing
         if choice < 0.8:
-            return VoidTransfer(transfer_id), _nothing
+            return commands.VoidTransfer(transfer_id), _nothing
         self.clock.advance(61)
-        return ExpireTransfer(transfer_id), _nothing
+        return commands.ExpireTransfer(transfer_id), _nothing
 
     def _freeze(self) -> Move:
         account_id = self._active()[0]
-        return FreezeAccount(account_id), lambda: self.frozen.add(account_id)
+        return commands.FreezeAccount(account_id), lambda: self.frozen.add(account_id)
 
     def _unfreeze(self) -> Move:
         if not self.frozen:
             return self._deposit()
-        return UnfreezeAccount(self.frozen.pop()), _nothing
+        return commands.UnfreezeAccount(self.frozen.pop()), _nothing
 
     def _close(self) -> Move:
         account_id, currency = self._active()
-        return CloseAccount(account_id), lambda: self.accounts.remove((account_id, currency))
+        return commands.CloseAccount(account_id), lambda: self.accounts.remove((account_id, currency))
 
 
 def _nothing() -> None:

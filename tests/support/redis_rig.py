@@ -14,22 +14,10 @@ from typing import Any
 
 import redis
 
+import eventledger_events as ev
 from eventledger_command.eventstore.envelopes import to_envelope
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import RecordedEvent
-from eventledger_events import (
-    AccountClosed,
-    AccountCredited,
-    AccountDebited,
-    AccountFrozen,
-    AccountHoldPlaced,
-    AccountHoldReleased,
-    AccountOpened,
-    AccountUnfrozen,
-    EventEnvelope,
-    TransferPendingPosted,
-    TransferPosted,
-)
 from eventledger_infra.settings import Settings
 from eventledger_projections.redis import AccountView, RedisProjection, RedisReadModel
 from eventledger_projections.redis.connection import connect
@@ -180,7 +168,7 @@ class ExpectedRedis:
     top: dict[str, dict[str, int]]
 
 
-_STATUSES = {AccountFrozen: "frozen", AccountUnfrozen: "open", AccountClosed: "closed"}
+_STATUSES = {ev.AccountFrozen: "frozen", ev.AccountUnfrozen: "open", ev.AccountClosed: "closed"}
 
 
 def expected_redis(events: list[RecordedEvent]) -> ExpectedRedis:
@@ -192,14 +180,14 @@ def expected_redis(events: list[RecordedEvent]) -> ExpectedRedis:
     for event in events:
         envelope = to_envelope(event)
         payload = envelope.payload
-        if isinstance(payload, TransferPosted | TransferPendingPosted):
+        if isinstance(payload, ev.TransferPosted | ev.TransferPendingPosted):
             volume[payload.currency] = volume.get(payload.currency, 0) + payload.amount
             posted[payload.currency] = posted.get(payload.currency, 0) + 1
             continue
         if not envelope.stream_id.startswith("account-"):
             continue
         account_id = envelope.stream_id.removeprefix("account-")
-        if isinstance(payload, AccountOpened):
+        if isinstance(payload, ev.AccountOpened):
             accounts[account_id] = {
                 "holder_name": payload.holder_name,
                 "currency": payload.currency,
@@ -213,16 +201,16 @@ def expected_redis(events: list[RecordedEvent]) -> ExpectedRedis:
         account = accounts[account_id]
         if type(payload) in _STATUSES:
             account["status"] = _STATUSES[type(payload)]
-        elif isinstance(payload, AccountCredited | AccountDebited):
-            signed = payload.amount if isinstance(payload, AccountCredited) else -payload.amount
+        elif isinstance(payload, ev.AccountCredited | ev.AccountDebited):
+            signed = payload.amount if isinstance(payload, ev.AccountCredited) else -payload.amount
             account["balance"] += signed
             account["volume"] += payload.amount
             assert account["balance"] == payload.balance_after, f"event {event.position} disagrees with history"
             ranked = top.setdefault(payload.currency, {})
             ranked[account_id] = ranked.get(account_id, 0) + payload.amount
-        elif isinstance(payload, AccountHoldPlaced):
+        elif isinstance(payload, ev.AccountHoldPlaced):
             account["held"] += payload.amount
-        elif isinstance(payload, AccountHoldReleased):
+        elif isinstance(payload, ev.AccountHoldReleased):
             account["held"] -= payload.amount
         account.update(version=envelope.stream_version, position=envelope.position, updated_at=_at(envelope))
     by_status: dict[str, int] = {}
@@ -244,7 +232,7 @@ def expected_redis(events: list[RecordedEvent]) -> ExpectedRedis:
     )
 
 
-def _at(envelope: EventEnvelope) -> str:
+def _at(envelope: ev.EventEnvelope) -> str:
     assert envelope.recorded_at is not None
     return envelope.recorded_at.isoformat()
 

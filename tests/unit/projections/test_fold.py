@@ -10,34 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from tests.support import ledger
 
-from eventledger_events import (
-    AccountClosed,
-    AccountCredited,
-    AccountDebited,
-    AccountFrozen,
-    AccountHoldPlaced,
-    AccountHoldReleased,
-    AccountOpened,
-    AccountUnfrozen,
-    DomainEvent,
-    EventEnvelope,
-    HoldReleaseReason,
-    TransferExpired,
-    TransferKind,
-    TransferPendingCreated,
-    TransferPendingPosted,
-    TransferPosted,
-    TransferVoided,
-    account_stream_id,
-    transfer_stream_id,
-)
+import eventledger_events as ev
 from eventledger_projections.postgres.fold import ReadModelFold, UnappliableEvent, rows_to_load
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 _positions = itertools.count(1)
 
 
-def recorded(stream_id: str, version: int, payload: DomainEvent) -> EventEnvelope:
+def recorded(stream_id: str, version: int, payload: ev.DomainEvent) -> ev.EventEnvelope:
     """The next position, recorded a second after the one before."""
     position = next(_positions)
     return ledger.recorded(payload, stream_id, version, position, at=T0 + timedelta(seconds=position))
@@ -46,16 +26,16 @@ def recorded(stream_id: str, version: int, payload: DomainEvent) -> EventEnvelop
 ACCOUNT = uuid.uuid4()
 OTHER = uuid.uuid4()
 TRANSFER = uuid.uuid4()
-STREAM = account_stream_id(ACCOUNT)
+STREAM = ev.account_stream_id(ACCOUNT)
 
 
-def _opened(overdraft: int = 0) -> EventEnvelope:
-    payload = AccountOpened(account_id=ACCOUNT, holder_name="Ada", currency="EUR", overdraft_limit=overdraft)
+def _opened(overdraft: int = 0) -> ev.EventEnvelope:
+    payload = ev.AccountOpened(account_id=ACCOUNT, holder_name="Ada", currency="EUR", overdraft_limit=overdraft)
     return recorded(STREAM, 1, payload)
 
 
-def _credit(version: int, amount: int, balance_after: int) -> EventEnvelope:
-    payload = AccountCredited(
+def _credit(version: int, amount: int, balance_after: int) -> ev.EventEnvelope:
+    payload = ev.AccountCredited(
         account_id=ACCOUNT,
         transfer_id=TRANSFER,
         amount=amount,
@@ -67,7 +47,7 @@ def _credit(version: int, amount: int, balance_after: int) -> EventEnvelope:
     return recorded(STREAM, version, payload)
 
 
-def _fold(*events: EventEnvelope) -> ReadModelFold:
+def _fold(*events: ev.EventEnvelope) -> ReadModelFold:
     fold = ReadModelFold({}, {})
     for event in events:
         fold.apply(event)
@@ -83,7 +63,7 @@ def test_an_opened_account_starts_at_zero_with_its_overdraft_available() -> None
 
 
 def test_movements_take_the_balance_from_the_event_and_record_signed_entries() -> None:
-    debit = AccountDebited(
+    debit = ev.AccountDebited(
         account_id=ACCOUNT,
         transfer_id=TRANSFER,
         amount=30,
@@ -98,9 +78,11 @@ def test_movements_take_the_balance_from_the_event_and_record_signed_entries() -
 
 def test_holds_reduce_available_until_released() -> None:
     expires = T0 + timedelta(hours=1)
-    placed = AccountHoldPlaced(account_id=ACCOUNT, transfer_id=TRANSFER, amount=40, currency="EUR", expires_at=expires)
-    released = AccountHoldReleased(
-        account_id=ACCOUNT, transfer_id=TRANSFER, amount=40, currency="EUR", reason=HoldReleaseReason.VOIDED
+    placed = ev.AccountHoldPlaced(
+        account_id=ACCOUNT, transfer_id=TRANSFER, amount=40, currency="EUR", expires_at=expires
+    )
+    released = ev.AccountHoldReleased(
+        account_id=ACCOUNT, transfer_id=TRANSFER, amount=40, currency="EUR", reason=ev.HoldReleaseReason.VOIDED
     )
     fold = _fold(_opened(), _credit(2, 100, 100), recorded(STREAM, 3, placed))
     assert (fold.accounts[ACCOUNT].held, fold.accounts[ACCOUNT].available) == (40, 60)
@@ -109,11 +91,11 @@ def test_holds_reduce_available_until_released() -> None:
 
 
 def test_statuses_follow_freeze_unfreeze_and_close() -> None:
-    fold = _fold(_opened(), recorded(STREAM, 2, AccountFrozen(account_id=ACCOUNT)))
+    fold = _fold(_opened(), recorded(STREAM, 2, ev.AccountFrozen(account_id=ACCOUNT)))
     assert fold.accounts[ACCOUNT].status == "frozen"
-    fold.apply(recorded(STREAM, 3, AccountUnfrozen(account_id=ACCOUNT)))
+    fold.apply(recorded(STREAM, 3, ev.AccountUnfrozen(account_id=ACCOUNT)))
     assert fold.accounts[ACCOUNT].status == "open"
-    fold.apply(recorded(STREAM, 4, AccountClosed(account_id=ACCOUNT)))
+    fold.apply(recorded(STREAM, 4, ev.AccountClosed(account_id=ACCOUNT)))
     assert fold.accounts[ACCOUNT].status == "closed"
 
 
@@ -133,11 +115,11 @@ def test_a_movement_on_an_account_never_opened_cannot_be_applied() -> None:
 
 
 def test_a_pending_transfer_is_created_then_posted_voided_or_expired() -> None:
-    stream = transfer_stream_id(TRANSFER)
+    stream = ev.transfer_stream_id(TRANSFER)
     expires = T0 + timedelta(minutes=5)
-    created = TransferPendingCreated(
+    created = ev.TransferPendingCreated(
         transfer_id=TRANSFER,
-        kind=TransferKind.TRANSFER,
+        kind=ev.TransferKind.TRANSFER,
         from_account_id=ACCOUNT,
         to_account_id=OTHER,
         amount=40,
@@ -147,13 +129,13 @@ def test_a_pending_transfer_is_created_then_posted_voided_or_expired() -> None:
     )
     for ending, status in (
         (
-            TransferPendingPosted(
+            ev.TransferPendingPosted(
                 transfer_id=TRANSFER, from_account_id=ACCOUNT, to_account_id=OTHER, amount=40, currency="EUR"
             ),
             "posted",
         ),
-        (TransferVoided(transfer_id=TRANSFER), "voided"),
-        (TransferExpired(transfer_id=TRANSFER), "expired"),
+        (ev.TransferVoided(transfer_id=TRANSFER), "voided"),
+        (ev.TransferExpired(transfer_id=TRANSFER), "expired"),
     ):
         first = recorded(stream, 1, created)
         fold = _fold(first)
@@ -170,10 +152,10 @@ def test_a_pending_transfer_is_created_then_posted_voided_or_expired() -> None:
 
 
 def test_a_one_phase_transfer_is_posted_at_once_and_an_unknown_transfer_cannot_change() -> None:
-    stream = transfer_stream_id(TRANSFER)
-    posted = TransferPosted(
+    stream = ev.transfer_stream_id(TRANSFER)
+    posted = ev.TransferPosted(
         transfer_id=TRANSFER,
-        kind=TransferKind.DEPOSIT,
+        kind=ev.TransferKind.DEPOSIT,
         from_account_id=OTHER,
         to_account_id=ACCOUNT,
         amount=5,
@@ -182,12 +164,12 @@ def test_a_one_phase_transfer_is_posted_at_once_and_an_unknown_transfer_cannot_c
     row = _fold(recorded(stream, 1, posted)).transfers[TRANSFER]
     assert (row.kind, row.status, row.expires_at) == ("deposit", "posted", None)
     with pytest.raises(UnappliableEvent, match="never seen created"):
-        _fold(recorded(transfer_stream_id(uuid.uuid4()), 2, TransferVoided(transfer_id=TRANSFER)))
+        _fold(recorded(ev.transfer_stream_id(uuid.uuid4()), 2, ev.TransferVoided(transfer_id=TRANSFER)))
 
 
 def test_the_rows_to_load_are_those_touched_but_not_created_by_the_batch() -> None:
-    stream = transfer_stream_id(TRANSFER)
-    voided = recorded(stream, 2, TransferVoided(transfer_id=TRANSFER))
+    stream = ev.transfer_stream_id(TRANSFER)
+    voided = recorded(stream, 2, ev.TransferVoided(transfer_id=TRANSFER))
     assert rows_to_load([_opened(), _credit(2, 1, 1), voided]) == (set(), {TRANSFER})
     assert rows_to_load([_credit(3, 1, 2)]) == ({ACCOUNT}, set())
 

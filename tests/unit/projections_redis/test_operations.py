@@ -9,27 +9,7 @@ import pytest
 import redis
 from tests.support import ledger
 
-from eventledger_events import (
-    AccountClosed,
-    AccountCredited,
-    AccountDebited,
-    AccountFrozen,
-    AccountHoldPlaced,
-    AccountHoldReleased,
-    AccountOpened,
-    AccountUnfrozen,
-    DomainEvent,
-    EventEnvelope,
-    HoldReleaseReason,
-    TransferExpired,
-    TransferKind,
-    TransferPendingCreated,
-    TransferPendingPosted,
-    TransferPosted,
-    TransferVoided,
-    account_stream_id,
-    transfer_stream_id,
-)
+import eventledger_events as ev
 from eventledger_projections.redis.keys import KeySpace, parse_partition_field, partition_field
 from eventledger_projections.redis.operations import FIELDS_PER_OPERATION, UnappliableEvent, flatten, operation
 from eventledger_projections.redis.projection import RedisProjection, _progress
@@ -40,16 +20,16 @@ TRANSFER = uuid.UUID("00000000-0000-0000-0000-0000000000c3")
 AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
-def recorded(payload: DomainEvent, stream_id: str, version: int = 3, position: int = 42) -> EventEnvelope:
+def recorded(payload: ev.DomainEvent, stream_id: str, version: int = 3, position: int = 42) -> ev.EventEnvelope:
     return ledger.recorded(payload, stream_id, version, position, at=AT)
 
 
-def on_account(payload: DomainEvent) -> tuple[str, ...]:
-    return operation(recorded(payload, account_stream_id(ACCOUNT)))
+def on_account(payload: ev.DomainEvent) -> tuple[str, ...]:
+    return operation(recorded(payload, ev.account_stream_id(ACCOUNT)))
 
 
-def on_transfer(payload: DomainEvent) -> tuple[str, ...]:
-    return operation(recorded(payload, transfer_stream_id(TRANSFER)))
+def on_transfer(payload: ev.DomainEvent) -> tuple[str, ...]:
+    return operation(recorded(payload, ev.transfer_stream_id(TRANSFER)))
 
 
 HEAD = (str(ACCOUNT), "3", "42", AT.isoformat())
@@ -57,17 +37,17 @@ THEAD = (str(TRANSFER), "3", "42", AT.isoformat())
 
 
 def test_account_events_become_operations_with_absolute_balances() -> None:
-    assert on_account(AccountOpened(account_id=ACCOUNT, holder_name="Ada", currency="EUR", overdraft_limit=500)) == (
+    assert on_account(ev.AccountOpened(account_id=ACCOUNT, holder_name="Ada", currency="EUR", overdraft_limit=500)) == (
         "O",
         *HEAD,
         "EUR",
         "Ada",
         "500",
     )
-    assert on_account(AccountFrozen(account_id=ACCOUNT)) == ("S", *HEAD, "frozen", "", "")
-    assert on_account(AccountUnfrozen(account_id=ACCOUNT)) == ("S", *HEAD, "open", "", "")
-    assert on_account(AccountClosed(account_id=ACCOUNT)) == ("S", *HEAD, "closed", "", "")
-    for kind in (AccountCredited, AccountDebited):
+    assert on_account(ev.AccountFrozen(account_id=ACCOUNT)) == ("S", *HEAD, "frozen", "", "")
+    assert on_account(ev.AccountUnfrozen(account_id=ACCOUNT)) == ("S", *HEAD, "open", "", "")
+    assert on_account(ev.AccountClosed(account_id=ACCOUNT)) == ("S", *HEAD, "closed", "", "")
+    for kind in (ev.AccountCredited, ev.AccountDebited):
         movement = kind(
             account_id=ACCOUNT,
             transfer_id=TRANSFER,
@@ -81,9 +61,11 @@ def test_account_events_become_operations_with_absolute_balances() -> None:
 
 def test_holds_become_signed_deltas() -> None:
     expires = AT + timedelta(minutes=1)
-    placed = AccountHoldPlaced(account_id=ACCOUNT, transfer_id=TRANSFER, amount=9, currency="USD", expires_at=expires)
-    released = AccountHoldReleased(
-        account_id=ACCOUNT, transfer_id=TRANSFER, amount=9, currency="USD", reason=HoldReleaseReason.EXPIRED
+    placed = ev.AccountHoldPlaced(
+        account_id=ACCOUNT, transfer_id=TRANSFER, amount=9, currency="USD", expires_at=expires
+    )
+    released = ev.AccountHoldReleased(
+        account_id=ACCOUNT, transfer_id=TRANSFER, amount=9, currency="USD", reason=ev.HoldReleaseReason.EXPIRED
     )
     assert on_account(placed) == ("H", *HEAD, "9", "USD", "")
     assert on_account(released) == ("H", *HEAD, "-9", "USD", "")
@@ -91,21 +73,21 @@ def test_holds_become_signed_deltas() -> None:
 
 def test_only_posted_transfers_carry_volume() -> None:
     legs = {"from_account_id": ACCOUNT, "to_account_id": OTHER, "amount": 15, "currency": "EUR"}
-    posted = TransferPosted(transfer_id=TRANSFER, kind=TransferKind.TRANSFER, **legs)
-    pending = TransferPendingCreated(
-        transfer_id=TRANSFER, kind=TransferKind.TRANSFER, expires_at=AT + timedelta(minutes=1), **legs
+    posted = ev.TransferPosted(transfer_id=TRANSFER, kind=ev.TransferKind.TRANSFER, **legs)
+    pending = ev.TransferPendingCreated(
+        transfer_id=TRANSFER, kind=ev.TransferKind.TRANSFER, expires_at=AT + timedelta(minutes=1), **legs
     )
     assert on_transfer(posted) == ("T", *THEAD, "posted", "15", "EUR")
-    assert on_transfer(TransferPendingPosted(transfer_id=TRANSFER, **legs)) == ("T", *THEAD, "posted", "15", "EUR")
+    assert on_transfer(ev.TransferPendingPosted(transfer_id=TRANSFER, **legs)) == ("T", *THEAD, "posted", "15", "EUR")
     assert on_transfer(pending) == ("T", *THEAD, "pending", "0", "EUR")
-    assert on_transfer(TransferVoided(transfer_id=TRANSFER)) == ("T", *THEAD, "voided", "0", "")
-    assert on_transfer(TransferExpired(transfer_id=TRANSFER)) == ("T", *THEAD, "expired", "0", "")
+    assert on_transfer(ev.TransferVoided(transfer_id=TRANSFER)) == ("T", *THEAD, "voided", "0", "")
+    assert on_transfer(ev.TransferExpired(transfer_id=TRANSFER)) == ("T", *THEAD, "expired", "0", "")
 
 
 def test_every_operation_has_the_fixed_width_the_script_steps_by() -> None:
     ops = [
-        on_account(AccountFrozen(account_id=ACCOUNT)),
-        on_transfer(TransferVoided(transfer_id=TRANSFER)),
+        on_account(ev.AccountFrozen(account_id=ACCOUNT)),
+        on_transfer(ev.TransferVoided(transfer_id=TRANSFER)),
     ]
     assert all(len(op) == FIELDS_PER_OPERATION for op in ops)
     assert flatten(ops) == [*ops[0], *ops[1]]
@@ -113,11 +95,11 @@ def test_every_operation_has_the_fixed_width_the_script_steps_by() -> None:
 
 def test_an_event_of_another_entity_than_its_stream_is_refused() -> None:
     with pytest.raises(UnappliableEvent, match="recorded in stream"):
-        operation(recorded(AccountFrozen(account_id=OTHER), account_stream_id(ACCOUNT)))
+        operation(recorded(ev.AccountFrozen(account_id=OTHER), ev.account_stream_id(ACCOUNT)))
 
 
 def test_an_event_never_appended_is_refused() -> None:
-    envelope = ledger.envelope(AccountFrozen(account_id=ACCOUNT), account_stream_id(ACCOUNT), 1, at=AT)
+    envelope = ledger.envelope(ev.AccountFrozen(account_id=ACCOUNT), ev.account_stream_id(ACCOUNT), 1, at=AT)
     with pytest.raises(UnappliableEvent, match="never appended"):
         operation(envelope)
 
