@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from httpx import Response
 
 
 class Api:
@@ -22,3 +23,15 @@ class Api:
         answer = self.client.post("/v1/deposits", json={"account_id": account_id, "amount": amount})
         assert answer.status_code == 201, answer.text
         return dict(answer.json())
+
+    def hold(self, source: str, destination: str, amount: int, timeout_seconds: int) -> Response:
+        """A pending transfer (the answer as it came, for the test to check)."""
+        body = {
+            "from_account_id": source,
+            "to_account_id": destination,
+            "amount": amount,
+            "pending": True,
+            "timeout_seconds": timeout_seconds,
+        }
+        answer: Response = self.client.post("/v1/transfers", json=body)
+        return answer

@@ -15,14 +15,11 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from confluent_kafka.admin import AdminClient
 from elasticsearch import Elasticsearch
 
 import eventledger_events as ev
 from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_command.relay.checkpoint import PostgresCheckpoints
-from eventledger_command.relay.publisher import KafkaEventPublisher, ensure_topics
-from eventledger_command.relay.relay import Relay, RelayConfig
+from eventledger_command.relay.relay import Relay
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
 from eventledger_projections.elasticsearch.holders import EXTERNAL_HOLDER_NAME
 from eventledger_projections.elasticsearch.safehead import SafeHead
@@ -31,6 +28,7 @@ from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEven
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.runtime.relay_checkpoint import PostgresRelayCheckpoint
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
+from tests.support.projection_rig import create_topics, delete_topics, relay_running
 
 COMPARED = (
     "transfer_id",
@@ -277,32 +275,19 @@ class KafkaHarness:
         return [self.namespace + topic for topic in (*ev.ALL_TOPICS, DEAD_LETTER_TOPIC)]
 
     def create(self) -> None:
-        ensure_topics(self.bootstrap, self.topics, self.partitions)
+        create_topics(self.bootstrap, self.namespace, self.partitions)
 
     def delete(self) -> None:
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
-        for future in admin.delete_topics(self.topics).values():
-            with contextlib.suppress(Exception):
-                future.result(timeout=30)
+        delete_topics(self.bootstrap, self.namespace)
 
     @contextlib.contextmanager
     def relay(self, dsn: str, checkpoint: str = "kafka-relay") -> Iterator[Relay]:
         """The relay publishing the event store at ``dsn`` into the namespace, in a thread."""
         store = PostgresEventStore(dsn, pool_size=2)
-        checkpoints = PostgresCheckpoints(dsn)
-        publisher = KafkaEventPublisher(self.bootstrap, client_id=f"relay-{checkpoint}")
-        relay = Relay(
-            store, publisher, checkpoints, RelayConfig(checkpoint_name=checkpoint, topic_namespace=self.namespace)
-        )
-        thread = threading.Thread(target=relay.run, name=f"relay-{checkpoint}", daemon=True)
-        thread.start()
         try:
-            yield relay
+            with relay_running(store, dsn, self.bootstrap, self.namespace, checkpoint) as relay:
+                yield relay
         finally:
-            relay.stop()
-            thread.join(30)
-            publisher.close()
-            checkpoints.close()
             store.close()
 
     @contextlib.contextmanager

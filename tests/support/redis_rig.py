@@ -30,8 +30,19 @@ from tests.support.processes import wait_for
 from tests.support.projection_rig import ScratchLedger
 
 
-def new_base() -> str:
-    return f"t-{uuid.uuid4().hex[:10]}"
+def new_base(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@contextlib.contextmanager
+def scratch_base(redis_url: str, prefix: str = "t") -> Iterator[tuple[redis.Redis, str]]:
+    """A client and a key base of the caller's own; the base's keys are deleted afterwards, and the client closed."""
+    client, base = connect(redis_url), new_base(prefix)
+    try:
+        yield client, base
+    finally:
+        delete_base(client, base)
+        client.close()
 
 
 def delete_base(client: redis.Redis, base: str) -> int:
@@ -145,15 +156,12 @@ class RedisRig(ScratchLedger):
     @contextlib.contextmanager
     def running(cls, prefix: str) -> Iterator[RedisRig]:
         """Everything made for the test, deleted afterwards (the key base: only its keys)."""
-        with ScratchLedger.created(prefix) as ledger:
-            base = new_base()
-            client = connect(ledger.settings.redis_url)
-            try:
-                with RedisProjector.running(ledger.settings, ledger.namespace, base) as projector:
-                    yield cls(ledger.database, ledger.settings, ledger.namespace, ledger.store, base, client, projector)
-            finally:
-                delete_base(client, base)
-                client.close()
+        with (
+            ScratchLedger.created(prefix) as ledger,
+            scratch_base(ledger.settings.redis_url) as (client, base),
+            RedisProjector.running(ledger.settings, ledger.namespace, base) as projector,
+        ):
+            yield cls(ledger.database, ledger.settings, ledger.namespace, ledger.store, base, client, projector)
 
 
 # ---------------------------------------------------------------------- the checker

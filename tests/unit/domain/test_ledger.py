@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
@@ -394,28 +395,38 @@ def test_posting_after_expiry_is_refused(ledger: InMemoryLedger) -> None:
     ).then_raises(domain.TransferExpiredError, "transfer_expired")
 
 
-def test_posting_twice_is_refused(ledger: InMemoryLedger) -> None:
+def _post(ledger: InMemoryLedger) -> domain.Decision:
+    """Post the pending transfer T1 from ALICE to BOB."""
+    return domain.post_pending(ledger.transfer(T1), ledger.account(ALICE), ledger.account(BOB), now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("meanwhile", "error", "code"),
+    [
+        pytest.param(_post, domain.TransferNotPendingError, "transfer_not_pending", id="posted-already"),
+        pytest.param(
+            lambda led: domain.freeze_account(led.account(ALICE)),
+            domain.AccountFrozenError,
+            "account_frozen",
+            id="source-frozen",
+        ),
+        pytest.param(
+            lambda led: domain.close_account(led.account(BOB)),
+            domain.AccountClosedError,
+            "account_closed",
+            id="destination-closed",
+        ),
+    ],
+)
+def test_posting_is_refused_when_the_transfer_or_an_account_changed_meanwhile(
+    ledger: InMemoryLedger,
+    meanwhile: Callable[[InMemoryLedger], domain.Decision],
+    error: type[domain.DomainError],
+    code: str,
+) -> None:
     _with_pending(ledger)
-    ledger.apply(domain.post_pending(ledger.transfer(T1), ledger.account(ALICE), ledger.account(BOB), now=NOW))
-    ledger.when(
-        lambda led: domain.post_pending(led.transfer(T1), led.account(ALICE), led.account(BOB), now=NOW)
-    ).then_raises(domain.TransferNotPendingError, "transfer_not_pending")
-
-
-def test_posting_from_a_frozen_source_is_refused(ledger: InMemoryLedger) -> None:
-    _with_pending(ledger)
-    ledger.apply(domain.freeze_account(ledger.account(ALICE)))
-    ledger.when(
-        lambda led: domain.post_pending(led.transfer(T1), led.account(ALICE), led.account(BOB), now=NOW)
-    ).then_raises(domain.AccountFrozenError, "account_frozen")
-
-
-def test_posting_to_a_destination_closed_meanwhile_is_refused(ledger: InMemoryLedger) -> None:
-    _with_pending(ledger)
-    ledger.apply(domain.close_account(ledger.account(BOB)))
-    ledger.when(
-        lambda led: domain.post_pending(led.transfer(T1), led.account(ALICE), led.account(BOB), now=NOW)
-    ).then_raises(domain.AccountClosedError, "account_closed")
+    ledger.apply(meanwhile(ledger))
+    ledger.when(_post).then_raises(error, code)
 
 
 def test_voiding_releases_the_hold(ledger: InMemoryLedger) -> None:
@@ -472,9 +483,7 @@ def test_a_pending_transfer_does_not_expire_before_its_timeout(ledger: InMemoryL
 def test_after_expiry_posting_is_refused_and_the_money_is_back(ledger: InMemoryLedger) -> None:
     _with_pending(ledger)
     ledger.apply(domain.expire_pending(ledger.transfer(T1), ledger.account(ALICE), now=NOW + TIMEOUT))
-    ledger.when(
-        lambda led: domain.post_pending(led.transfer(T1), led.account(ALICE), led.account(BOB), now=NOW)
-    ).then_raises(domain.TransferNotPendingError, "transfer_not_pending")
+    ledger.when(_post).then_raises(domain.TransferNotPendingError, "transfer_not_pending")
     assert (ledger.account(ALICE).available, ledger.account(BOB).balance) == (500, 0)
 
 
