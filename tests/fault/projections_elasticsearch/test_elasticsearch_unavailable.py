@@ -19,8 +19,6 @@ from tests.support.elasticsearch_rig import (
     KafkaHarness,
     Workload,
     assert_matches_event_store,
-    drop_read_model,
-    fresh_names,
     wait_until_reflected,
 )
 from tests.support.eventstore import isolated_schema
@@ -42,20 +40,6 @@ OUTAGE_SECONDS = 10
 
 def _metric(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, {"projection": "elasticsearch", **labels}) or 0.0
-
-
-@pytest.fixture
-def es(endpoints: Endpoints) -> Iterator[Elasticsearch]:
-    client = Elasticsearch(endpoints.elasticsearch_url, request_timeout=30)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def names(es: Elasticsearch) -> Iterator[IndexNames]:
-    chosen = fresh_names("fault")
-    yield chosen
-    drop_read_model(es, chosen)
 
 
 @pytest.fixture

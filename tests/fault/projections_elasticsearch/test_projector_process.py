@@ -8,15 +8,11 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from elasticsearch import Elasticsearch
 from tests.support.elasticsearch_rig import (
     assert_matches_event_store,
-    drop_read_model,
-    fresh_names,
     indexed_documents,
 )
 from tests.support.processes import free_port, scratch_database, wait_for
@@ -47,20 +43,6 @@ def _status(port: int, path: str) -> int:
         return int(error.code)
     except (urllib.error.URLError, ConnectionError):
         return 0
-
-
-@pytest.fixture
-def es(endpoints: Endpoints) -> Iterator[Elasticsearch]:
-    client = Elasticsearch(endpoints.elasticsearch_url, request_timeout=30)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def names(es: Elasticsearch) -> Iterator[IndexNames]:
-    chosen = fresh_names("fault")
-    yield chosen
-    drop_read_model(es, chosen)
 
 
 def test_sigkill_after_the_store_write_then_a_restart_and_a_rebuild_from_the_cli(
