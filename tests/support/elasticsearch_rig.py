@@ -22,6 +22,7 @@ from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.relay.relay import Relay
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
 from eventledger_projections.elasticsearch.holders import EXTERNAL_HOLDER_NAME
+from eventledger_projections.elasticsearch.mappings import HOLDERS_MAPPING, TRANSFERS_MAPPING
 from eventledger_projections.elasticsearch.safehead import SafeHead
 from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEventLog
@@ -59,6 +60,19 @@ def drop_read_model(es: Elasticsearch, names: IndexNames) -> None:
     found = es.indices.get(index=f"{names.prefix}*", expand_wildcards="all", allow_no_indices=True).body
     if found:
         es.indices.delete(index=list(found))
+
+
+def live_version_with_32_bit_amounts(es: Elasticsearch, names: IndexNames) -> None:
+    """Version 1 made by hand, live, with amounts as 32-bit integers: the mapping refuses a large amount."""
+    narrow = {**TRANSFERS_MAPPING, "properties": {**TRANSFERS_MAPPING["properties"], "amount": {"type": "integer"}}}
+    es.indices.create(index=names.transfers_version(1), mappings=narrow)
+    es.indices.create(index=names.holders_version(1), mappings=HOLDERS_MAPPING)
+    es.indices.update_aliases(
+        actions=[
+            {"add": {"index": names.transfers_version(1), "alias": names.transfers}},
+            {"add": {"index": names.holders_version(1), "alias": names.holders}},
+        ]
+    )
 
 
 # ---------------------------------------------------------------------- the checker

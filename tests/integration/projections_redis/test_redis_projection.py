@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from confluent_kafka import Consumer, TopicPartition
 from tests.support.processes import wait_for
 from tests.support.projection_rig import (
@@ -19,15 +17,8 @@ from tests.support.redis_rig import (
     assert_redis_matches,
     snapshot,
 )
-from tests.support.servers import Endpoints
 
 from eventledger_projections.redis.keys import parse_partition_field
-
-
-@pytest.fixture
-def rig(endpoints: Endpoints) -> Iterator[RedisRig]:
-    with RedisRig.running("redis") as rig:
-        yield rig
 
 
 def test_after_a_random_workload_the_read_model_equals_a_replay_of_the_event_store(rig: RedisRig) -> None:

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,7 +23,6 @@ from tests.support.redis_rig import (
     assert_redis_matches,
     keys_under,
 )
-from tests.support.servers import Endpoints
 
 from eventledger_projections.redis import RedisReadModel, RedisRebuild, RedisRebuildConfig
 from eventledger_projections.redis.connection import Scripts, run
@@ -33,12 +31,6 @@ from eventledger_projections.redis.versions import RebuildAlreadyRunning, live_v
 
 REDIS_REBUILD = ["eventledger_projections.redis", "rebuild"]
 SHARED_REBUILD = ["eventledger_projections", "rebuild", "redis"]
-
-
-@pytest.fixture
-def rig(endpoints: Endpoints) -> Iterator[RedisRig]:
-    with RedisRig.running("redis-rebuild") as rig:
-        yield rig
 
 
 def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_back(rig: RedisRig) -> None:
