@@ -12,12 +12,14 @@ Pure but for :func:`append_in_chunks`, which appends to the store it is given.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import eventledger_events as ev
@@ -111,13 +113,79 @@ def append_in_chunks(store: PostgresEventStore, envelopes: Sequence[ev.EventEnve
         store.append(AppendRequest(tuple(writes)))
 
 
-@dataclass
-class _Transfer:
-    from_account: UUID
-    to_account: UUID
-    amount: int
-    currency: str
-    version: int
+@dataclass(frozen=True)
+class TransferFacts:
+    """The payloads of one transfer, for tests that write events out: each method answers one event of the transfer
+    or of its legs, with the transfer's id, accounts, amount, currency and description filled in."""
+
+    transfer_id: UUID
+    source: UUID
+    destination: UUID
+    amount: int = 100
+    currency: str = "EUR"
+    description: str = ""
+
+    def posted(self, kind: ev.TransferKind = ev.TransferKind.TRANSFER) -> ev.TransferPosted:
+        return ev.TransferPosted(kind=kind, **self._transfer(), description=self.description)
+
+    def pending(
+        self, expires_at: datetime, kind: ev.TransferKind = ev.TransferKind.TRANSFER
+    ) -> ev.TransferPendingCreated:
+        return ev.TransferPendingCreated(
+            kind=kind, **self._transfer(), description=self.description, expires_at=expires_at
+        )
+
+    def pending_posted(self) -> ev.TransferPendingPosted:
+        return ev.TransferPendingPosted(**self._transfer())
+
+    def voided(self) -> ev.TransferVoided:
+        return ev.TransferVoided(transfer_id=self.transfer_id)
+
+    def expired(self) -> ev.TransferExpired:
+        return ev.TransferExpired(transfer_id=self.transfer_id)
+
+    def debited(self, balance_after: int) -> ev.AccountDebited:
+        """The source's leg."""
+        return ev.AccountDebited(**self._leg(self.source, self.destination, balance_after))
+
+    def credited(self, balance_after: int) -> ev.AccountCredited:
+        """The destination's leg."""
+        return ev.AccountCredited(**self._leg(self.destination, self.source, balance_after))
+
+    def hold_placed(self, expires_at: datetime) -> ev.AccountHoldPlaced:
+        """The hold on the source."""
+        return ev.AccountHoldPlaced(**self._hold(), expires_at=expires_at)
+
+    def hold_released(self, reason: ev.HoldReleaseReason) -> ev.AccountHoldReleased:
+        return ev.AccountHoldReleased(**self._hold(), reason=reason)
+
+    def _transfer(self) -> dict[str, Any]:
+        return {
+            "transfer_id": self.transfer_id,
+            "from_account_id": self.source,
+            "to_account_id": self.destination,
+            "amount": self.amount,
+            "currency": self.currency,
+        }
+
+    def _leg(self, account_id: UUID, counterparty: UUID, balance_after: int) -> dict[str, Any]:
+        return {
+            "account_id": account_id,
+            "transfer_id": self.transfer_id,
+            "amount": self.amount,
+            "currency": self.currency,
+            "balance_after": balance_after,
+            "counterparty_account_id": counterparty,
+            "description": self.description,
+        }
+
+    def _hold(self) -> dict[str, Any]:
+        return {
+            "account_id": self.source,
+            "transfer_id": self.transfer_id,
+            "amount": self.amount,
+            "currency": self.currency,
+        }
 
 
 @dataclass
@@ -134,7 +202,8 @@ class LedgerScript:
     _account_versions: dict[UUID, int] = field(default_factory=dict)
     _currencies: dict[UUID, str] = field(default_factory=dict)
     _balances: dict[UUID, int] = field(default_factory=dict)
-    _transfers: dict[UUID, _Transfer] = field(default_factory=dict)
+    _transfers: dict[UUID, TransferFacts] = field(default_factory=dict)
+    _transfer_versions: dict[UUID, int] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ commands
     def open(self, holder_name: str, currency: str = "EUR", *, account_id: UUID | None = None) -> UUID:
@@ -164,111 +233,56 @@ class LedgerScript:
     def hold(self, source: UUID, target: UUID, amount: int, description: str = "") -> UUID:
         """A pending transfer (expires an hour after creation)."""
         self._tick()
-        transfer_id, currency = uuid.uuid4(), self._currencies[source]
+        facts = TransferFacts(uuid.uuid4(), source, target, amount, self._currencies[source], description)
         expires_at = self.clock + timedelta(hours=1)
-        self._transfers[transfer_id] = _Transfer(source, target, amount, currency, 1)
-        self._emit(
-            ev.transfer_stream_id(transfer_id),
-            1,
-            ev.TransferPendingCreated(
-                transfer_id=transfer_id,
-                kind=ev.TransferKind.TRANSFER,
-                from_account_id=source,
-                to_account_id=target,
-                amount=amount,
-                currency=currency,
-                description=description,
-                expires_at=expires_at,
-            ),
-        )
-        self._account(
-            source,
-            ev.AccountHoldPlaced(
-                account_id=source, transfer_id=transfer_id, amount=amount, currency=currency, expires_at=expires_at
-            ),
-        )
-        return transfer_id
+        self._transfers[facts.transfer_id] = facts
+        self._transfer_versions[facts.transfer_id] = 1
+        self._emit(ev.transfer_stream_id(facts.transfer_id), 1, facts.pending(expires_at))
+        self._account(source, facts.hold_placed(expires_at))
+        return facts.transfer_id
 
     def post(self, transfer_id: UUID) -> None:
         self._tick()
-        t = self._settle(transfer_id)
-        self._emit(
-            ev.transfer_stream_id(transfer_id),
-            t.version,
-            ev.TransferPendingPosted(
-                transfer_id=transfer_id,
-                from_account_id=t.from_account,
-                to_account_id=t.to_account,
-                amount=t.amount,
-                currency=t.currency,
-            ),
-        )
-        self._release(transfer_id, t, ev.HoldReleaseReason.POSTED)
-        self._legs(transfer_id, t, "")
+        facts = self._settle(transfer_id, TransferFacts.pending_posted)
+        self._account(facts.source, facts.hold_released(ev.HoldReleaseReason.POSTED))
+        self._legs(dataclasses.replace(facts, description=""))
 
     def void(self, transfer_id: UUID) -> None:
         self._tick()
-        t = self._settle(transfer_id)
-        self._emit(ev.transfer_stream_id(transfer_id), t.version, ev.TransferVoided(transfer_id=transfer_id))
-        self._release(transfer_id, t, ev.HoldReleaseReason.VOIDED)
+        facts = self._settle(transfer_id, TransferFacts.voided)
+        self._account(facts.source, facts.hold_released(ev.HoldReleaseReason.VOIDED))
 
     def expire(self, transfer_id: UUID) -> None:
         self._tick()
-        t = self._settle(transfer_id)
-        self._emit(ev.transfer_stream_id(transfer_id), t.version, ev.TransferExpired(transfer_id=transfer_id))
-        self._release(transfer_id, t, ev.HoldReleaseReason.EXPIRED)
+        facts = self._settle(transfer_id, TransferFacts.expired)
+        self._account(facts.source, facts.hold_released(ev.HoldReleaseReason.EXPIRED))
 
     # ------------------------------------------------------------------ plumbing
     def _posted(self, kind: ev.TransferKind, source: UUID, target: UUID, amount: int, description: str) -> UUID:
         self._tick()
-        transfer_id = uuid.uuid4()
         currency = self._currencies.get(source) or self._currencies[target]
-        posted = self._transfers[transfer_id] = _Transfer(source, target, amount, currency, 1)
-        payload = ev.TransferPosted(
-            transfer_id=transfer_id,
-            kind=kind,
-            from_account_id=source,
-            to_account_id=target,
-            amount=amount,
-            currency=currency,
-            description=description,
-        )
-        self._emit(ev.transfer_stream_id(transfer_id), 1, payload)
-        self._legs(transfer_id, posted, description)
-        return transfer_id
+        facts = TransferFacts(uuid.uuid4(), source, target, amount, currency, description)
+        self._transfers[facts.transfer_id] = facts
+        self._transfer_versions[facts.transfer_id] = 1
+        self._emit(ev.transfer_stream_id(facts.transfer_id), 1, facts.posted(kind))
+        self._legs(facts)
+        return facts.transfer_id
 
-    def _legs(self, transfer_id: UUID, t: _Transfer, text: str) -> None:
-        source, target = t.from_account, t.to_account
-        common = {"transfer_id": transfer_id, "amount": t.amount, "currency": t.currency, "description": text}
-        if source in self._currencies:
-            self._balances[source] -= t.amount
-            self._account(
-                source,
-                ev.AccountDebited(
-                    account_id=source, balance_after=self._balances[source], counterparty_account_id=target, **common
-                ),
-            )
-        if target in self._currencies:
-            self._balances[target] += t.amount
-            self._account(
-                target,
-                ev.AccountCredited(
-                    account_id=target, balance_after=self._balances[target], counterparty_account_id=source, **common
-                ),
-            )
+    def _legs(self, facts: TransferFacts) -> None:
+        """The legs of the accounts this ledger knows (not the external account), with their balances."""
+        if facts.source in self._currencies:
+            self._balances[facts.source] -= facts.amount
+            self._account(facts.source, facts.debited(self._balances[facts.source]))
+        if facts.destination in self._currencies:
+            self._balances[facts.destination] += facts.amount
+            self._account(facts.destination, facts.credited(self._balances[facts.destination]))
 
-    def _release(self, transfer_id: UUID, t: _Transfer, reason: ev.HoldReleaseReason) -> None:
-        self._account(
-            t.from_account,
-            ev.AccountHoldReleased(
-                account_id=t.from_account, transfer_id=transfer_id, amount=t.amount, currency=t.currency, reason=reason
-            ),
-        )
-
-    def _settle(self, transfer_id: UUID) -> _Transfer:
-        t = self._transfers[transfer_id]
-        t.version += 1
-        return t
+    def _settle(self, transfer_id: UUID, ending: Callable[[TransferFacts], ev.DomainEvent]) -> TransferFacts:
+        """Append the transfer's ending (posted, voided or expired) to its stream."""
+        facts = self._transfers[transfer_id]
+        version = self._transfer_versions[transfer_id] = self._transfer_versions[transfer_id] + 1
+        self._emit(ev.transfer_stream_id(transfer_id), version, ending(facts))
+        return facts
 
     def _account(self, account_id: UUID, payload: ev.DomainEvent) -> None:
         version = self._account_versions.get(account_id, 0) + 1

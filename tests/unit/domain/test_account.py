@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
 import pytest
+from tests.support.ledger import TransferFacts
 
 import eventledger_events as ev
 from eventledger_command.domain import (
@@ -52,36 +53,19 @@ def opened(overdraft_limit: int = 0, currency: str = "EUR") -> ev.AccountOpened:
 
 
 def credited(amount: int, balance_after: int, transfer_id: UUID = T1, description: str = "") -> ev.AccountCredited:
-    return ev.AccountCredited(**_leg(amount, balance_after, transfer_id, description))
+    return TransferFacts(transfer_id, OTHER, ACCOUNT, amount, description=description).credited(balance_after)
 
 
 def debited(amount: int, balance_after: int, transfer_id: UUID = T2, description: str = "") -> ev.AccountDebited:
-    return ev.AccountDebited(**_leg(amount, balance_after, transfer_id, description))
-
-
-def _leg(amount: int, balance_after: int, transfer_id: UUID, description: str) -> dict[str, Any]:
-    """The fields of a leg of ACCOUNT against OTHER, in EUR."""
-    return {
-        "account_id": ACCOUNT,
-        "transfer_id": transfer_id,
-        "amount": amount,
-        "currency": "EUR",
-        "balance_after": balance_after,
-        "counterparty_account_id": OTHER,
-        "description": description,
-    }
+    return TransferFacts(transfer_id, ACCOUNT, OTHER, amount, description=description).debited(balance_after)
 
 
 def hold_placed(amount: int, transfer_id: UUID = T3) -> ev.AccountHoldPlaced:
-    return ev.AccountHoldPlaced(
-        account_id=ACCOUNT, transfer_id=transfer_id, amount=amount, currency="EUR", expires_at=EXPIRES
-    )
+    return TransferFacts(transfer_id, ACCOUNT, OTHER, amount).hold_placed(EXPIRES)
 
 
 def hold_released(amount: int, reason: ev.HoldReleaseReason, transfer_id: UUID = T3) -> ev.AccountHoldReleased:
-    return ev.AccountHoldReleased(
-        account_id=ACCOUNT, transfer_id=transfer_id, amount=amount, currency="EUR", reason=reason
-    )
+    return TransferFacts(transfer_id, ACCOUNT, OTHER, amount).hold_released(reason)
 
 
 def _credit(amount: Any, currency: str = "EUR", transfer_id: UUID = T1) -> AccountCommand:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
 import pytest
+from tests.support.ledger import TransferFacts
 
 import eventledger_events as ev
 from eventledger_command import domain
@@ -48,28 +49,14 @@ def _leg(
     text: str = "",
 ) -> ev.DomainEvent:
     """One account leg of transfer T1."""
-    return kind(
-        account_id=account_id,
-        transfer_id=T1,
-        amount=amount,
-        currency="EUR",
-        balance_after=after,
-        counterparty_account_id=counterparty,
-        description=text,
-    )
+    if kind is ev.AccountCredited:
+        return TransferFacts(T1, counterparty, account_id, amount, description=text).credited(after)
+    return TransferFacts(T1, account_id, counterparty, amount, description=text).debited(after)
 
 
 def _posted(kind: ev.TransferKind, source: UUID, destination: UUID, amount: int, text: str = "") -> ev.TransferPosted:
     """Transfer T1, posted in EUR."""
-    return ev.TransferPosted(
-        transfer_id=T1,
-        kind=kind,
-        from_account_id=source,
-        to_account_id=destination,
-        amount=amount,
-        currency="EUR",
-        description=text,
-    )
+    return TransferFacts(T1, source, destination, amount, description=text).posted(kind)
 
 
 def _transfer(
@@ -313,16 +300,7 @@ def test_a_refused_transfer_changes_nothing(ledger: InMemoryLedger) -> None:
 
 
 def _pending_created(amount: int = 300) -> ev.TransferPendingCreated:
-    return ev.TransferPendingCreated(
-        transfer_id=T1,
-        kind=ev.TransferKind.TRANSFER,
-        from_account_id=ALICE,
-        to_account_id=BOB,
-        amount=amount,
-        currency="EUR",
-        description="rent",
-        expires_at=NOW + TIMEOUT,
-    )
+    return TransferFacts(T1, ALICE, BOB, amount, description="rent").pending(NOW + TIMEOUT)
 
 
 def _with_pending(ledger: InMemoryLedger, amount: int = 300) -> InMemoryLedger:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
 import pytest
+from tests.support.ledger import TransferFacts
 
 import eventledger_events as ev
 from eventledger_command.domain import (
@@ -40,34 +41,19 @@ Creation = Callable[[], list[ev.TransferEvent]]
 
 
 def posted(amount: int = 100, kind: ev.TransferKind = ev.TransferKind.TRANSFER) -> ev.TransferPosted:
-    return ev.TransferPosted(
-        transfer_id=TRANSFER,
-        kind=kind,
-        from_account_id=SOURCE,
-        to_account_id=DESTINATION,
-        amount=amount,
-        currency="EUR",
-        description="rent",
-    )
+    return _rent(amount).posted(kind)
 
 
 def pending(amount: int = 100) -> ev.TransferPendingCreated:
-    return ev.TransferPendingCreated(
-        transfer_id=TRANSFER,
-        kind=ev.TransferKind.TRANSFER,
-        from_account_id=SOURCE,
-        to_account_id=DESTINATION,
-        amount=amount,
-        currency="EUR",
-        description="rent",
-        expires_at=EXPIRES,
-    )
+    return _rent(amount).pending(EXPIRES)
 
 
 def pending_posted(amount: int = 100) -> ev.TransferPendingPosted:
-    return ev.TransferPendingPosted(
-        transfer_id=TRANSFER, from_account_id=SOURCE, to_account_id=DESTINATION, amount=amount, currency="EUR"
-    )
+    return _rent(amount).pending_posted()
+
+
+def _rent(amount: int) -> TransferFacts:
+    return TransferFacts(TRANSFER, SOURCE, DESTINATION, amount, description="rent")
 
 
 def _create_posted(amount: Any = 100, to: UUID = DESTINATION, currency: str = "EUR") -> Creation:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from tests.support import ledger
+from tests.support.ledger import TransferFacts
 
 import eventledger_events as ev
 from eventledger_projections.postgres.fold import ReadModelFold, UnappliableEvent, rows_to_load
@@ -35,15 +36,7 @@ def _opened(overdraft: int = 0) -> ev.EventEnvelope:
 
 
 def _credit(version: int, amount: int, balance_after: int) -> ev.EventEnvelope:
-    payload = ev.AccountCredited(
-        account_id=ACCOUNT,
-        transfer_id=TRANSFER,
-        amount=amount,
-        currency="EUR",
-        balance_after=balance_after,
-        counterparty_account_id=OTHER,
-        description="pay",
-    )
+    payload = TransferFacts(TRANSFER, OTHER, ACCOUNT, amount, description="pay").credited(balance_after)
     return recorded(STREAM, version, payload)
 
 
@@ -63,14 +56,7 @@ def test_an_opened_account_starts_at_zero_with_its_overdraft_available() -> None
 
 
 def test_movements_take_the_balance_from_the_event_and_record_signed_entries() -> None:
-    debit = ev.AccountDebited(
-        account_id=ACCOUNT,
-        transfer_id=TRANSFER,
-        amount=30,
-        currency="EUR",
-        balance_after=70,
-        counterparty_account_id=OTHER,
-    )
+    debit = TransferFacts(TRANSFER, ACCOUNT, OTHER, 30).debited(balance_after=70)
     fold = _fold(_opened(), _credit(2, 100, 100), recorded(STREAM, 3, debit))
     assert fold.accounts[ACCOUNT].balance == 70
     assert [(e.amount, e.balance_after, e.description) for e in fold.entries] == [(100, 100, "pay"), (-30, 70, "")]
@@ -78,12 +64,8 @@ def test_movements_take_the_balance_from_the_event_and_record_signed_entries() -
 
 def test_holds_reduce_available_until_released() -> None:
     expires = T0 + timedelta(hours=1)
-    placed = ev.AccountHoldPlaced(
-        account_id=ACCOUNT, transfer_id=TRANSFER, amount=40, currency="EUR", expires_at=expires
-    )
-    released = ev.AccountHoldReleased(
-        account_id=ACCOUNT, transfer_id=TRANSFER, amount=40, currency="EUR", reason=ev.HoldReleaseReason.VOIDED
-    )
+    hold = TransferFacts(TRANSFER, ACCOUNT, OTHER, 40)
+    placed, released = hold.hold_placed(expires), hold.hold_released(ev.HoldReleaseReason.VOIDED)
     fold = _fold(_opened(), _credit(2, 100, 100), recorded(STREAM, 3, placed))
     assert (fold.accounts[ACCOUNT].held, fold.accounts[ACCOUNT].available) == (40, 60)
     fold.apply(recorded(STREAM, 4, released))
@@ -117,25 +99,12 @@ def test_a_movement_on_an_account_never_opened_cannot_be_applied() -> None:
 def test_a_pending_transfer_is_created_then_posted_voided_or_expired() -> None:
     stream = ev.transfer_stream_id(TRANSFER)
     expires = T0 + timedelta(minutes=5)
-    created = ev.TransferPendingCreated(
-        transfer_id=TRANSFER,
-        kind=ev.TransferKind.TRANSFER,
-        from_account_id=ACCOUNT,
-        to_account_id=OTHER,
-        amount=40,
-        currency="EUR",
-        description="rent",
-        expires_at=expires,
-    )
+    facts = TransferFacts(TRANSFER, ACCOUNT, OTHER, 40, description="rent")
+    created = facts.pending(expires)
     for ending, status in (
-        (
-            ev.TransferPendingPosted(
-                transfer_id=TRANSFER, from_account_id=ACCOUNT, to_account_id=OTHER, amount=40, currency="EUR"
-            ),
-            "posted",
-        ),
-        (ev.TransferVoided(transfer_id=TRANSFER), "voided"),
-        (ev.TransferExpired(transfer_id=TRANSFER), "expired"),
+        (facts.pending_posted(), "posted"),
+        (facts.voided(), "voided"),
+        (facts.expired(), "expired"),
     ):
         first = recorded(stream, 1, created)
         fold = _fold(first)
@@ -153,14 +122,7 @@ def test_a_pending_transfer_is_created_then_posted_voided_or_expired() -> None:
 
 def test_a_one_phase_transfer_is_posted_at_once_and_an_unknown_transfer_cannot_change() -> None:
     stream = ev.transfer_stream_id(TRANSFER)
-    posted = ev.TransferPosted(
-        transfer_id=TRANSFER,
-        kind=ev.TransferKind.DEPOSIT,
-        from_account_id=OTHER,
-        to_account_id=ACCOUNT,
-        amount=5,
-        currency="EUR",
-    )
+    posted = TransferFacts(TRANSFER, OTHER, ACCOUNT, 5).posted(ev.TransferKind.DEPOSIT)
     row = _fold(recorded(stream, 1, posted)).transfers[TRANSFER]
     assert (row.kind, row.status, row.expires_at) == ("deposit", "posted", None)
     with pytest.raises(UnappliableEvent, match="never seen created"):

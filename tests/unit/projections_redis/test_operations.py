@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 from tests.support import ledger
+from tests.support.ledger import TransferFacts
 
 import eventledger_events as ev
 from eventledger_projections.redis.keys import KeySpace, parse_partition_field, partition_field
@@ -47,38 +48,26 @@ def test_account_events_become_operations_with_absolute_balances() -> None:
     assert on_account(ev.AccountFrozen(account_id=ACCOUNT)) == ("S", *HEAD, "frozen", "", "")
     assert on_account(ev.AccountUnfrozen(account_id=ACCOUNT)) == ("S", *HEAD, "open", "", "")
     assert on_account(ev.AccountClosed(account_id=ACCOUNT)) == ("S", *HEAD, "closed", "", "")
-    for kind in (ev.AccountCredited, ev.AccountDebited):
-        movement = kind(
-            account_id=ACCOUNT,
-            transfer_id=TRANSFER,
-            amount=70,
-            currency="EUR",
-            balance_after=-30,
-            counterparty_account_id=OTHER,
-        )
+    for movement in (
+        TransferFacts(TRANSFER, OTHER, ACCOUNT, 70).credited(balance_after=-30),
+        TransferFacts(TRANSFER, ACCOUNT, OTHER, 70).debited(balance_after=-30),
+    ):
         assert on_account(movement) == ("M", *HEAD, "-30", "70", "EUR")
 
 
 def test_holds_become_signed_deltas() -> None:
     expires = AT + timedelta(minutes=1)
-    placed = ev.AccountHoldPlaced(
-        account_id=ACCOUNT, transfer_id=TRANSFER, amount=9, currency="USD", expires_at=expires
-    )
-    released = ev.AccountHoldReleased(
-        account_id=ACCOUNT, transfer_id=TRANSFER, amount=9, currency="USD", reason=ev.HoldReleaseReason.EXPIRED
-    )
+    hold = TransferFacts(TRANSFER, ACCOUNT, OTHER, 9, "USD")
+    placed, released = hold.hold_placed(expires), hold.hold_released(ev.HoldReleaseReason.EXPIRED)
     assert on_account(placed) == ("H", *HEAD, "9", "USD", "")
     assert on_account(released) == ("H", *HEAD, "-9", "USD", "")
 
 
 def test_only_posted_transfers_carry_volume() -> None:
-    legs = {"from_account_id": ACCOUNT, "to_account_id": OTHER, "amount": 15, "currency": "EUR"}
-    posted = ev.TransferPosted(transfer_id=TRANSFER, kind=ev.TransferKind.TRANSFER, **legs)
-    pending = ev.TransferPendingCreated(
-        transfer_id=TRANSFER, kind=ev.TransferKind.TRANSFER, expires_at=AT + timedelta(minutes=1), **legs
-    )
+    facts = TransferFacts(TRANSFER, ACCOUNT, OTHER, 15)
+    posted, pending = facts.posted(), facts.pending(expires_at=AT + timedelta(minutes=1))
     assert on_transfer(posted) == ("T", *THEAD, "posted", "15", "EUR")
-    assert on_transfer(ev.TransferPendingPosted(transfer_id=TRANSFER, **legs)) == ("T", *THEAD, "posted", "15", "EUR")
+    assert on_transfer(facts.pending_posted()) == ("T", *THEAD, "posted", "15", "EUR")
     assert on_transfer(pending) == ("T", *THEAD, "pending", "0", "EUR")
     assert on_transfer(ev.TransferVoided(transfer_id=TRANSFER)) == ("T", *THEAD, "voided", "0", "")
     assert on_transfer(ev.TransferExpired(transfer_id=TRANSFER)) == ("T", *THEAD, "expired", "0", "")
