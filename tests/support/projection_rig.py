@@ -373,6 +373,12 @@ class ScratchLedger:
     def relay(self, checkpoint: str = "kafka-relay") -> contextlib.AbstractContextManager[Relay]:
         return relay_running(self.store, self.dsn, self.bootstrap, self.namespace, checkpoint)
 
+    def play(self, workload: Workload, count: int, wait_until_reflected: Callable[[], None]) -> None:
+        """``count`` commands of ``workload`` published by the relay, then awaited with ``wait_until_reflected``."""
+        with self.relay():
+            workload.run(count)
+            wait_until_reflected()
+
     def poison_midway(
         self, workload: Workload, wait_until_reflected: Callable[[], None]
     ) -> tuple[Poison, list[dict[str, Any]]]:

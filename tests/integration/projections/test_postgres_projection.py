@@ -76,9 +76,7 @@ def rig(endpoints: Endpoints) -> Iterator[Rig]:
 
 def test_after_a_random_workload_the_read_model_equals_a_replay_of_the_event_store(rig: Rig) -> None:
     workload = Workload(rig.store, seed=11)
-    with rig.relay():
-        workload.run(400)
-        rig.wait_until_reflected()
+    rig.play(workload, 400, rig.wait_until_reflected)
     expected = assert_read_model_matches(rig.store, rig.dsn)
     assert workload.accepted > 250
     assert len(expected.transfers) > 100
@@ -89,9 +87,7 @@ def test_after_a_random_workload_the_read_model_equals_a_replay_of_the_event_sto
 
 def test_delivering_every_event_twice_changes_nothing(rig: Rig) -> None:
     workload = Workload(rig.store, seed=12)
-    with rig.relay():
-        workload.run(200)
-        rig.wait_until_reflected()
+    rig.play(workload, 200, rig.wait_until_reflected)
     before = assert_read_model_matches(rig.store, rig.dsn)
     # A second relay with its own checkpoint publishes the whole log again into the same topics.
     with rig.relay(checkpoint="again") as again:

@@ -23,9 +23,7 @@ from eventledger_projections.redis.keys import parse_partition_field
 
 def test_after_a_random_workload_the_read_model_equals_a_replay_of_the_event_store(rig: RedisRig) -> None:
     workload = Workload(rig.store, seed=21)
-    with rig.relay():
-        workload.run(400)
-        rig.wait_until_reflected()
+    rig.play(workload, 400, rig.wait_until_reflected)
     expected = assert_redis_matches(rig.store, rig.client, rig.base)
     assert workload.accepted > 250
     assert set(expected.volume) == {"EUR", "USD"}
@@ -36,9 +34,7 @@ def test_after_a_random_workload_the_read_model_equals_a_replay_of_the_event_sto
 
 def test_delivering_every_event_twice_changes_nothing(rig: RedisRig) -> None:
     workload = Workload(rig.store, seed=22)
-    with rig.relay():
-        workload.run(200)
-        rig.wait_until_reflected()
+    rig.play(workload, 200, rig.wait_until_reflected)
     assert_redis_matches(rig.store, rig.client, rig.base)
     rows_before = _rows(snapshot(rig.client, rig.base))
     published = _high_watermarks(rig)
