@@ -18,29 +18,22 @@ the version you wrote to" (a rebuild switched, or Redis lost its data).
 
 from __future__ import annotations
 
-from importlib.resources import files
 from typing import Final
+
+from eventledger_projections.lua import lua_script
 
 MOVED: Final = -1
 
+_HERE = "eventledger_projections.redis"
 
-def _lua(name: str) -> str:
-    return files(__package__).joinpath(f"{name}.lua").read_text(encoding="utf-8")
-
-
-def _with_recompute_reflected(name: str) -> str:
-    """A script that calls ``recompute_reflected(p)``: the function's definition, then the script."""
-    return _lua("recompute_reflected") + _lua(name)
-
-
-APPLY: Final = _with_recompute_reflected("apply")
-MARK_CAUGHT_UP: Final = _with_recompute_reflected("mark_caught_up")
-SEAL: Final = _with_recompute_reflected("seal")
-LOAD_OFFSETS: Final = _lua("load_offsets")
-REFLECTED: Final = _lua("reflected")
-BEGIN_HANDOVER: Final = _lua("begin_handover")
-END_HANDOVER: Final = _lua("end_handover")
-SWITCH: Final = _lua("switch")
-BEGIN_BUILD: Final = _lua("begin_build")
-RENEW_LOCK: Final = _lua("renew_lock")
-RELEASE_LOCK: Final = _lua("release_lock")
+APPLY: Final = lua_script(_HERE, "recompute_reflected", "apply")
+MARK_CAUGHT_UP: Final = lua_script(_HERE, "recompute_reflected", "mark_caught_up")
+SEAL: Final = lua_script(_HERE, "recompute_reflected", "seal")
+LOAD_OFFSETS: Final = lua_script(_HERE, "load_offsets")
+REFLECTED: Final = lua_script(_HERE, "reflected")
+BEGIN_HANDOVER: Final = lua_script(_HERE, "begin_handover")
+END_HANDOVER: Final = lua_script(_HERE, "end_handover")
+SWITCH: Final = lua_script(_HERE, "switch")
+BEGIN_BUILD: Final = lua_script(_HERE, "begin_build")
+RENEW_LOCK: Final = lua_script(_HERE, "renew_lock")
+RELEASE_LOCK: Final = lua_script(_HERE, "release_lock")

@@ -23,26 +23,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib.resources import files
 from typing import Any, Final
 
 import redis.asyncio as aioredis
 
+from eventledger_projections.lua import lua_script
 from eventledger_projections.streaming.windows import KEEP_SECONDS, Posted, WindowCell
 
+_HERE = "eventledger_projections.streaming"
 
-def _lua(name: str) -> str:
-    return files(__package__).joinpath(f"{name}.lua").read_text(encoding="utf-8")
-
-
-def _with_raise_progress(name: str) -> str:
-    """A script that calls ``raise_progress``: the function's definition, then the script."""
-    return _lua("raise_progress") + _lua(name)
-
-
-COUNT_POSTING: Final = _with_raise_progress("count_posting")
-ADVANCE: Final = _with_raise_progress("advance")
-ACK_PUBLISHED: Final = _lua("ack_published")
+COUNT_POSTING: Final = lua_script(_HERE, "raise_progress", "count_posting")
+ADVANCE: Final = lua_script(_HERE, "raise_progress", "advance")
+ACK_PUBLISHED: Final = lua_script(_HERE, "ack_published")
 
 
 @dataclass(frozen=True, slots=True)
