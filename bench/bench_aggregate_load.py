@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, datetime
 
 import orjson
-from tests.support.ledger_events import credit, open_account
+from tests.support.ledger import credit, open_account
 
 from bench._common import alternate, report, scratch_database, timed_rate
 from eventledger_command.application.repository import LedgerRepository

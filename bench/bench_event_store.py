@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import psycopg
-from tests.support.ledger_events import credit
+from tests.support.ledger import credit
 
 from bench._common import alternate, report, scratch_database, timed_rate
 from eventledger_command.eventstore.postgres import PostgresEventStore

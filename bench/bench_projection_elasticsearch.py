@@ -24,13 +24,11 @@ import uuid
 from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
-from tests.unit.projections_elasticsearch.ledger_script import LedgerScript
+from tests.support.ledger import LedgerScript, append_in_chunks
 
 from bench._common import alternate, report
 from bench._replay import PublishedLog, published_log, replay_rate
-from eventledger_command.eventstore.envelopes import to_new_event
 from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_command.eventstore.records import AppendRequest, StreamWrite
 from eventledger_events import AccountOpened, EventEnvelope, parse_stream_id
 from eventledger_infra.settings import Settings
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
@@ -71,21 +69,6 @@ def build_script() -> LedgerScript:
             settle = rng.choice([script.post, script.void])
             settle(pending.pop(rng.randrange(len(pending))))
     return script
-
-
-def append_in_chunks(store: PostgresEventStore, envelopes: list[EventEnvelope], chunk: int = 500) -> None:
-    """Append the log a few hundred events per append (streams in order of first appearance, so an account's
-    opening stays ahead of its transfers): the log is built in seconds rather than a minute."""
-    versions: dict[str, int] = {}
-    for start in range(0, len(envelopes), chunk):
-        by_stream: dict[str, list[EventEnvelope]] = {}
-        for envelope in envelopes[start : start + chunk]:
-            by_stream.setdefault(envelope.stream_id, []).append(envelope)
-        writes = []
-        for stream_id, events in by_stream.items():
-            writes.append(StreamWrite(stream_id, versions.get(stream_id, 0), tuple(to_new_event(e) for e in events)))
-            versions[stream_id] = events[-1].stream_version
-        store.append(AppendRequest(tuple(writes)))
 
 
 def documents(envelopes: list[EventEnvelope], index: IndexNames) -> list[dict[str, Any]]:

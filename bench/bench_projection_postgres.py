@@ -12,29 +12,14 @@ import dataclasses
 import random
 import time
 import uuid
-from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import psycopg
+from tests.support.ledger import LedgerScript, append_in_chunks
 
 from bench._common import alternate, report
 from bench._replay import PublishedLog, published_log, replay_rate
-from eventledger_command.eventstore.envelopes import to_new_event
 from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_command.eventstore.records import AppendRequest, StreamWrite
-from eventledger_events import (
-    AccountCredited,
-    AccountDebited,
-    AccountOpened,
-    DomainEvent,
-    EventEnvelope,
-    EventMetadata,
-    TransferKind,
-    TransferPosted,
-    account_stream_id,
-    external_account_id,
-    transfer_stream_id,
-)
+from eventledger_events import EventEnvelope
 from eventledger_infra.settings import Settings
 from eventledger_projections.postgres.fold import ReadModelFold
 from eventledger_projections.postgres.projection import PostgresProjection
@@ -49,98 +34,27 @@ EVENTS = 20_000
 ACCOUNTS = 500
 BATCH = 500
 ROUNDS = 5
-METADATA = EventMetadata(actor="bench", correlation_id=uuid.uuid4())
 
 
 # ---------------------------------------------------------------------- the log
-class LogBuilder:
-    """Appends a realistic log straight to the store: accounts, deposits and transfers (3 events each)."""
-
-    def __init__(self, store: PostgresEventStore) -> None:
-        self.store = store
-        self.versions: dict[str, int] = {}
-        self.balances: dict[uuid.UUID, int] = {}
-        self.events = 0
-
-    def _write(self, stream_id: str, payloads: Sequence[DomainEvent]) -> StreamWrite:
-        version = self.versions.get(stream_id, 0)
-        events = []
-        for offset, payload in enumerate(payloads, start=1):
-            envelope = EventEnvelope.new(
-                payload,
-                event_id=uuid.uuid4(),
-                stream_id=stream_id,
-                stream_version=version + offset,
-                occurred_at=datetime.now(UTC),
-                metadata=METADATA,
-            )
-            events.append(to_new_event(envelope))
-        self.versions[stream_id] = version + len(payloads)
-        self.events += len(payloads)
-        return StreamWrite(stream_id, version, tuple(events))
-
-    def open(self, account_id: uuid.UUID) -> None:
-        payload = AccountOpened(account_id=account_id, holder_name=f"holder {account_id.hex[:6]}", currency="EUR")
-        self.store.append(AppendRequest((self._write(account_stream_id(account_id), [payload]),)))
-        self.balances[account_id] = 0
-
-    def move(self, source: uuid.UUID | None, destination: uuid.UUID, amount: int) -> None:
-        transfer_id = uuid.uuid4()
-        external = external_account_id("EUR")
-        kind = TransferKind.DEPOSIT if source is None else TransferKind.TRANSFER
-        writes = [
-            self._write(
-                transfer_stream_id(transfer_id),
-                [
-                    TransferPosted(
-                        transfer_id=transfer_id,
-                        kind=kind,
-                        from_account_id=source or external,
-                        to_account_id=destination,
-                        amount=amount,
-                        currency="EUR",
-                        description=f"{kind.value} of {amount}",
-                    )
-                ],
-            )
-        ]
-        if source is not None:
-            self.balances[source] -= amount
-            debit = AccountDebited(
-                account_id=source,
-                transfer_id=transfer_id,
-                amount=amount,
-                currency="EUR",
-                balance_after=self.balances[source],
-                counterparty_account_id=destination,
-            )
-            writes.append(self._write(account_stream_id(source), [debit]))
-        self.balances[destination] += amount
-        credit = AccountCredited(
-            account_id=destination,
-            transfer_id=transfer_id,
-            amount=amount,
-            currency="EUR",
-            balance_after=self.balances[destination],
-            counterparty_account_id=source or external,
-        )
-        writes.append(self._write(account_stream_id(destination), [credit]))
-        self.store.append(AppendRequest(tuple(writes)))
+def build_script() -> LedgerScript:
+    """A realistic log: accounts, then deposits and transfers (2 and 3 events each, legs included)."""
+    rng = random.Random(4)
+    script = LedgerScript()
+    accounts = [script.open(f"holder {i}") for i in range(ACCOUNTS)]
+    while len(script.envelopes) < EVENTS:
+        destination, source = rng.choice(accounts), rng.choice(accounts)
+        if source == destination or script.balance(source) < 100:
+            amount = rng.randint(100, 10_000)
+            script.deposit(destination, amount, f"deposit of {amount}")
+        else:
+            amount = rng.randint(1, 100)
+            script.transfer(source, destination, amount, f"transfer of {amount}")
+    return script
 
 
 def build_log(store: PostgresEventStore) -> None:
-    rng = random.Random(4)
-    builder = LogBuilder(store)
-    accounts = [uuid.uuid4() for _ in range(ACCOUNTS)]
-    for account_id in accounts:
-        builder.open(account_id)
-    while builder.events < EVENTS:
-        destination = rng.choice(accounts)
-        source = rng.choice(accounts)
-        if source == destination or builder.balances[source] < 100:
-            builder.move(None, destination, rng.randint(100, 10_000))
-        else:
-            builder.move(source, destination, rng.randint(1, 100))
+    append_in_chunks(store, build_script().envelopes)
 
 
 # ---------------------------------------------------------------------- contenders

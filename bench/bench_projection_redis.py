@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import redis
+from tests.support.redis_rig import delete_base, scratch_base
 
 from bench._common import alternate, report
 from bench._replay import PublishedLog, published_log, replay_rate
@@ -41,41 +40,26 @@ Command = tuple[str, tuple[Any, ...], dict[str, Any]]
 # ---------------------------------------------------------------------- contenders
 def projection_rate(log: PublishedLog) -> float:
     """Replay from zero through the projector (the shared timing of bench._replay.replay_rate)."""
-    base = f"bench-{uuid.uuid4().hex[:8]}"
-    client = connect(log.settings.redis_url)
-    try:
+    with scratch_base(log.settings.redis_url, "bench") as (client, base):
         return replay_rate(RedisProjection(client, base=base), log, BATCH)
-    finally:
-        _delete(client, base)
-        client.close()
 
 
 def apply_rate(settings: Settings, events: list[ConsumedEvent]) -> float:
     """``apply`` of already decoded events, in the runner's batches, with their offsets: the projection's share."""
-    base = f"bench-{uuid.uuid4().hex[:8]}"
-    client = connect(settings.redis_url)
-    projection = RedisProjection(client, base=base)
-    try:
+    with scratch_base(settings.redis_url, "bench") as (client, base):
+        projection = RedisProjection(client, base=base)
         projection.load_offsets()
         began = time.perf_counter()
         for start in range(0, len(events), BATCH):
             projection.apply(events[start : start + BATCH])
         return len(events) / (time.perf_counter() - began)
-    finally:
-        _delete(client, base)
-        client.close()
 
 
 def rebuild_rate(settings: Settings, events: int) -> float:
-    base = f"bench-{uuid.uuid4().hex[:8]}"
-    client = connect(settings.redis_url)
-    try:
+    with scratch_base(settings.redis_url, "bench") as (client, base):
         began = time.perf_counter()
         RedisRebuild(client, settings.postgres_dsn, base=base, config=RedisRebuildConfig(batch_size=BATCH)).run()
         return events / (time.perf_counter() - began)
-    finally:
-        _delete(client, base)
-        client.close()
 
 
 def raw_rate(settings: Settings, base: str, batches: list[list[Command]], events: int) -> float:
@@ -90,7 +74,7 @@ def raw_rate(settings: Settings, base: str, batches: list[list[Command]], events
             pipe.execute()
         return events / (time.perf_counter() - began)
     finally:
-        _delete(client, base)
+        delete_base(client, base)
         client.close()
 
 
@@ -136,22 +120,6 @@ def writes_per_batch(envelopes: list[EventEnvelope], base: str) -> list[list[Com
         ]
         batches.append(commands)
     return batches
-
-
-def _delete(client: redis.Redis, base: str) -> None:
-    for chunk in _chunks(client.scan_iter(match=f"{base}:*", count=5000), 1000):
-        client.unlink(*chunk)
-
-
-def _chunks(keys: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for key in keys:
-        chunk.append(key)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import uuid
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
-from tests.support.ledger_events import credit, open_account
+from tests.support.ledger import credit, open_account
 
 from bench._common import alternate, report, scratch_database, timed_rate
 from eventledger_command.eventstore.postgres import PostgresEventStore

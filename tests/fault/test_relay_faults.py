@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from confluent_kafka.admin import AdminClient
 from tests.support.kafka_checker import check_at_least_once_in_order, consume_all
-from tests.support.ledger_events import credit, open_account
+from tests.support.ledger import credit, open_account
 from tests.support.processes import ManagedProcess, free_port, scratch_database, wait_for
 
 from eventledger_command.eventstore.errors import ConcurrencyConflict

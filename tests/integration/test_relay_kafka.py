@@ -10,7 +10,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from tests.support.eventstore import isolated_schema
 from tests.support.kafka_checker import check_at_least_once_in_order, consume_all
-from tests.support.ledger_events import credit, open_account
+from tests.support.ledger import credit, open_account
 from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore

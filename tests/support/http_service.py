@@ -1,10 +1,13 @@
-"""Serve an ASGI app on a real socket from a background thread (for tests that need real HTTP and threads)."""
+"""Serve an ASGI app on a real socket from a background thread (for tests that need real HTTP and threads), and read
+a local process's HTTP endpoint (an ops endpoint) without raising."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,3 +32,15 @@ def serve(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(20)
+
+
+def local_get(port: int, path: str) -> tuple[int, str]:
+    """GET ``http://127.0.0.1:<port><path>``: the status and body (an error status as it came; 0 and the reason when
+    nothing answers)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+    except (urllib.error.URLError, ConnectionError) as error:
+        return 0, str(error)

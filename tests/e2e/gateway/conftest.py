@@ -5,37 +5,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-import httpx
 import pytest
 import redis
-from tests.e2e.gateway.query_service_standin import QueryServiceStandIn
 from tests.support.eventstore import isolated_schema
+from tests.support.gateway import System
 from tests.support.http_service import serve
+from tests.support.query_service_standin import QueryServiceStandIn
 from tests.support.servers import Endpoints
 
 from eventledger_command.api.app import create_app as create_command_app
 from eventledger_command.bootstrap import Container, build
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_gateway.app import create_app
-from eventledger_gateway.tokens import mint_token
 from eventledger_runtime.settings import CommandSettings, GatewaySettings
-
-
-@dataclass
-class System:
-    gateway_url: str
-    settings: GatewaySettings
-    container: Container
-    query: QueryServiceStandIn
-
-    def client(self, *roles: str, subject: str = "alice") -> httpx.Client:
-        token = mint_token(self.settings, roles, subject=subject)
-        return httpx.Client(base_url=self.gateway_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-
-    def anonymous(self) -> httpx.Client:
-        return httpx.Client(base_url=self.gateway_url, timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import httpx
-from tests.e2e.gateway.conftest import System
+from tests.support.gateway import System
 
 PROBLEMS = "https://eventledger.dev/problems/"
 

@@ -8,8 +8,8 @@ import json
 import re
 
 import httpx
-from tests.e2e.gateway.conftest import System
-from tests.e2e.gateway.query_service_standin import KNOWN_ACCOUNT, READ_POSITION
+from tests.support.gateway import System
+from tests.support.query_service_standin import KNOWN_ACCOUNT, READ_POSITION
 
 
 def test_a_query_goes_to_the_query_service_with_the_gateways_headers(system: System) -> None:

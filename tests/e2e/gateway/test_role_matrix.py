@@ -8,8 +8,8 @@ import time
 
 import jwt
 import pytest
-from tests.e2e.gateway.conftest import System
-from tests.e2e.gateway.query_service_standin import KNOWN_ACCOUNT
+from tests.support.gateway import System
+from tests.support.query_service_standin import KNOWN_ACCOUNT
 
 from eventledger_gateway.routetable import ROUTES, Role, Route
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from tests.integration.projections.ledger_rig import (
+from tests.support.processes import free_port, scratch_database, wait_for
+from tests.support.projection_rig import (
     ProjectorProcess,
     Workload,
     assert_read_model_matches,
@@ -27,7 +28,6 @@ from tests.integration.projections.ledger_rig import (
     relay_running,
     settings_for,
 )
-from tests.support.processes import free_port, scratch_database, wait_for
 from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore

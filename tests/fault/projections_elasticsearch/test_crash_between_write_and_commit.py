@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from elasticsearch import Elasticsearch
-from tests.integration.projections_elasticsearch.support import (
+from tests.support.elasticsearch_rig import (
     KafkaHarness,
     SimulatedCrash,
     Workload,
     assert_matches_event_store,
-    drop_read_model,
-    fresh_names,
     indexed_documents,
     wait_until_reflected,
 )
@@ -31,20 +27,6 @@ from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
 from eventledger_projections.runtime.runner import RunnerConfig
 from eventledger_runtime.settings import CommandSettings
-
-
-@pytest.fixture
-def es(endpoints: Endpoints) -> Iterator[Elasticsearch]:
-    client = Elasticsearch(endpoints.elasticsearch_url, request_timeout=30)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def names(es: Elasticsearch) -> Iterator[IndexNames]:
-    chosen = fresh_names("fault")
-    yield chosen
-    drop_read_model(es, chosen)
 
 
 def test_a_crash_between_the_store_write_and_the_commit_leaves_no_double_effect(

@@ -15,20 +15,18 @@ from urllib.parse import urlsplit
 import pytest
 from elasticsearch import Elasticsearch
 from prometheus_client import REGISTRY
-from tests.fault.projections_elasticsearch.tcp_proxy import TcpProxy
-from tests.integration.projections_elasticsearch.support import (
+from tests.support.elasticsearch_rig import (
     KafkaHarness,
     Workload,
     assert_matches_event_store,
-    drop_read_model,
-    fresh_names,
     wait_until_reflected,
 )
 from tests.support.eventstore import isolated_schema
 from tests.support.http_service import serve
+from tests.support.ledger import LedgerScript, Partitioner
 from tests.support.processes import free_port
 from tests.support.servers import Endpoints
-from tests.unit.projections_elasticsearch.ledger_script import LedgerScript, Partitioner
+from tests.support.tcp_proxy import TcpProxy
 
 from eventledger_command.api.app import create_app
 from eventledger_command.bootstrap import build
@@ -42,20 +40,6 @@ OUTAGE_SECONDS = 10
 
 def _metric(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, {"projection": "elasticsearch", **labels}) or 0.0
-
-
-@pytest.fixture
-def es(endpoints: Endpoints) -> Iterator[Elasticsearch]:
-    client = Elasticsearch(endpoints.elasticsearch_url, request_timeout=30)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def names(es: Elasticsearch) -> Iterator[IndexNames]:
-    chosen = fresh_names("fault")
-    yield chosen
-    drop_read_model(es, chosen)
 
 
 @pytest.fixture

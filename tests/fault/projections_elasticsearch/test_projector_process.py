@@ -8,12 +8,16 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from elasticsearch import Elasticsearch
-from tests.integration.projections.ledger_rig import (
+from tests.support.elasticsearch_rig import (
+    assert_matches_event_store,
+    indexed_documents,
+)
+from tests.support.elasticsearch_rig import namespace_of as namespace_of_names
+from tests.support.processes import free_port, scratch_database, wait_for
+from tests.support.projection_rig import (
     ProjectorProcess,
     Workload,
     create_topics,
@@ -22,16 +26,6 @@ from tests.integration.projections.ledger_rig import (
     relay_running,
     settings_for,
 )
-from tests.integration.projections_elasticsearch.support import (
-    assert_matches_event_store,
-    drop_read_model,
-    fresh_names,
-    indexed_documents,
-)
-from tests.integration.projections_elasticsearch.support import (
-    namespace_of as namespace_of_names,
-)
-from tests.support.processes import free_port, scratch_database, wait_for
 from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore
@@ -49,20 +43,6 @@ def _status(port: int, path: str) -> int:
         return int(error.code)
     except (urllib.error.URLError, ConnectionError):
         return 0
-
-
-@pytest.fixture
-def es(endpoints: Endpoints) -> Iterator[Elasticsearch]:
-    client = Elasticsearch(endpoints.elasticsearch_url, request_timeout=30)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def names(es: Elasticsearch) -> Iterator[IndexNames]:
-    chosen = fresh_names("fault")
-    yield chosen
-    drop_read_model(es, chosen)
 
 
 def test_sigkill_after_the_store_write_then_a_restart_and_a_rebuild_from_the_cli(

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from tests.integration.projections.ledger_rig import (
+from tests.support.processes import free_port, scratch_database, wait_for
+from tests.support.projection_rig import (
     Workload,
     create_topics,
     delete_topics,
@@ -26,8 +27,7 @@ from tests.integration.projections.ledger_rig import (
     relay_running,
     settings_for,
 )
-from tests.integration.projections_redis.redis_rig import RedisProjector, assert_redis_matches, new_base
-from tests.support.processes import free_port, scratch_database, wait_for
+from tests.support.redis_rig import RedisProjector, assert_redis_matches, new_base
 from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore

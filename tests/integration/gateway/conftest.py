@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import redis
 from fastapi import FastAPI, Request
+from tests.support.gateway import gateway_settings
 from tests.support.http_service import serve
 from tests.support.servers import Endpoints
 
 from eventledger_gateway.app import create_app
-from eventledger_gateway.tokens import mint_token
 from eventledger_runtime.settings import GatewaySettings
 
 
@@ -52,12 +52,6 @@ def key_prefix(endpoints: Endpoints) -> Iterator[str]:
         client.close()
 
 
-def gateway_settings(upstream: str, redis_url: str, key_prefix: str, **overrides: Any) -> GatewaySettings:
-    return GatewaySettings(
-        command_url=upstream, query_url=upstream, redis_url=redis_url, rate_limit_key_prefix=key_prefix, **overrides
-    )
-
-
 @pytest.fixture
 def gateway(upstream_url: str, endpoints: Endpoints, key_prefix: str) -> Iterator[tuple[str, GatewaySettings]]:
     """A gateway whose clients may send 3 requests at once and one every 2 s after that (slow enough that a busy
@@ -67,7 +61,3 @@ def gateway(upstream_url: str, endpoints: Endpoints, key_prefix: str) -> Iterato
     )
     with serve(create_app(settings)) as url:
         yield url, settings
-
-
-def bearer(settings: GatewaySettings, *roles: str, subject: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(settings, roles, subject=subject)}"}

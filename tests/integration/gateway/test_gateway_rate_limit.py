@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import httpx
-from tests.integration.gateway.conftest import bearer, gateway_settings
+from tests.support.gateway import bearer, gateway_settings
 from tests.support.http_service import serve
 from tests.support.processes import free_port
 from tests.support.servers import Endpoints

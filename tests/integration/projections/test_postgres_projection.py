@@ -14,36 +14,27 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from tests.integration.projections.ledger_rig import (
+from tests.support.ledger import recorded
+from tests.support.processes import wait_for
+from tests.support.projection_rig import (
+    ScratchLedger,
     Workload,
     assert_read_model_matches,
-    create_topics,
     dead_letters,
-    delete_topics,
     namespace_of,
-    new_namespace,
     produce,
-    produce_poison,
-    relay_running,
-    settings_for,
 )
-from tests.support.processes import scratch_database, wait_for
 from tests.support.servers import Endpoints
 
-from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_events import (
     ACCOUNTS_TOPIC,
     AccountOpened,
-    EventEnvelope,
-    EventMetadata,
     to_kafka_record,
 )
 from eventledger_events.streams import account_stream_id
-from eventledger_infra.settings import Settings
 from eventledger_projections.bootstrap import Projector, build_projector
 from eventledger_projections.postgres import PostgresRebuild, RebuildConfig, reflected_position
 from eventledger_projections.rebuild.source import EventStoreSource
@@ -52,16 +43,9 @@ from eventledger_runtime.settings import ProjectionSettings
 
 
 @dataclass
-class Rig:
-    settings: Settings
-    store: PostgresEventStore
-    namespace: str
+class Rig(ScratchLedger):
     projector: Projector
     thread: threading.Thread
-
-    @property
-    def dsn(self) -> str:
-        return self.settings.postgres_dsn
 
     def reflected(self) -> int:
         with psycopg.connect(self.dsn) as conn:
@@ -74,35 +58,27 @@ class Rig:
 
 @pytest.fixture
 def rig(endpoints: Endpoints) -> Iterator[Rig]:
-    with scratch_database(Settings.from_env()) as database:
-        settings = settings_for(database)
-        namespace = new_namespace()
-        create_topics(settings.kafka_bootstrap, namespace)
-        store = PostgresEventStore(settings.postgres_dsn, pool_size=4)
+    with ScratchLedger.created() as ledger:
         projection_settings = ProjectionSettings(
-            namespace=namespace_of(namespace).value,
+            namespace=namespace_of(ledger.namespace).value,
             batch_size=100,
             backoff_initial_seconds=0.01,
             progress_interval_seconds=0.1,
         )
-        projector = build_projector("postgres", projection_settings, settings)
+        projector = build_projector("postgres", projection_settings, ledger.settings)
         thread = threading.Thread(target=projector.runner.run, name="projector", daemon=True)
         thread.start()
         try:
-            yield Rig(settings, store, namespace, projector, thread)
+            yield Rig(ledger.database, ledger.settings, ledger.namespace, ledger.store, projector, thread)
         finally:
             projector.runner.stop()
             thread.join(30)
             projector.close()
-            store.close()
-            delete_topics(settings.kafka_bootstrap, namespace)
 
 
 def test_after_a_random_workload_the_read_model_equals_a_replay_of_the_event_store(rig: Rig) -> None:
     workload = Workload(rig.store, seed=11)
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
-        workload.run(400)
-        rig.wait_until_reflected()
+    rig.play(workload, 400, rig.wait_until_reflected)
     expected = assert_read_model_matches(rig.store, rig.dsn)
     assert workload.accepted > 250
     assert len(expected.transfers) > 100
@@ -113,12 +89,10 @@ def test_after_a_random_workload_the_read_model_equals_a_replay_of_the_event_sto
 
 def test_delivering_every_event_twice_changes_nothing(rig: Rig) -> None:
     workload = Workload(rig.store, seed=12)
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
-        workload.run(200)
-        rig.wait_until_reflected()
+    rig.play(workload, 200, rig.wait_until_reflected)
     before = assert_read_model_matches(rig.store, rig.dsn)
     # A second relay with its own checkpoint publishes the whole log again into the same topics.
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace, checkpoint="again") as again:
+    with rig.relay(checkpoint="again") as again:
         head = rig.store.head_position()
         wait_for(lambda: again.position >= head, 60, "the second relay to publish everything again")
     wait_for(lambda: rig.projector.runner.caught_up and _lag(rig) == 0, 60, "the projector to read the duplicates")
@@ -130,7 +104,7 @@ def _lag(rig: Rig) -> int:
     """Messages in the topics not yet behind the read model's stored offsets."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": rig.settings.kafka_bootstrap, "group.id": f"lag-{uuid.uuid4()}"})
+    consumer = Consumer({"bootstrap.servers": rig.bootstrap, "group.id": f"lag-{uuid.uuid4()}"})
     try:
         with psycopg.connect(rig.dsn) as conn:
             rows = conn.execute("SELECT topic, partition, next_offset FROM read_model.projection_partitions").fetchall()
@@ -143,14 +117,7 @@ def _lag(rig: Rig) -> int:
 
 def test_poison_messages_are_parked_with_reason_and_headers_and_the_projection_goes_on(rig: Rig) -> None:
     workload = Workload(rig.store, seed=13)
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
-        workload.run(60)
-        rig.wait_until_reflected()
-        poison = produce_poison(rig.settings.kafka_bootstrap, rig.namespace, workload.accounts[0][0])
-        workload.run(60)  # the projection goes on
-        rig.wait_until_reflected()
-
-    parked = dead_letters(rig.settings.kafka_bootstrap, rig.namespace, expected=2)
+    poison, parked = rig.poison_midway(workload, rig.wait_until_reflected)
     assert len(parked) == 2
     by_reason = {p["headers"]["dlq-reason"].split(":", 1)[0]: p for p in parked}
     garbage = by_reason["undecodable"]
@@ -173,7 +140,7 @@ def test_poison_messages_are_parked_with_reason_and_headers_and_the_projection_g
 def test_the_reflected_position_is_never_ahead_of_what_is_applied(rig: Rig) -> None:
     workload = Workload(rig.store, seed=14)
     checked = 0
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+    with rig.relay():
         stop = threading.Event()
 
         def commands() -> None:
@@ -209,7 +176,7 @@ def _assert_everything_up_to_is_applied(rig: Rig, claimed: int) -> None:
 
 def test_pause_holds_the_read_model_still_and_resume_catches_up(rig: Rig) -> None:
     workload = Workload(rig.store, seed=15)
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+    with rig.relay():
         workload.run(30)
         rig.wait_until_reflected()
         rig.projector.runner.pause()
@@ -258,7 +225,7 @@ def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_bac
             samples.append(rig.reflected())
             time.sleep(0.01)
 
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+    with rig.relay():
         workload.run(250)
         rig.wait_until_reflected()
         sampler = threading.Thread(target=sample)
@@ -299,7 +266,7 @@ def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_bac
 def test_the_rebuild_command_shows_progress_and_keeps_one_previous_version(rig: Rig) -> None:
     workload = Workload(rig.store, seed=18)
     env = {**os.environ, "EVENTLEDGER_PG_DATABASE": rig.settings.pg_database}
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+    with rig.relay():
         workload.run(200)
         rig.wait_until_reflected()
         runs = [
@@ -330,26 +297,19 @@ def test_the_rebuild_command_shows_progress_and_keeps_one_previous_version(rig: 
 def test_an_event_the_database_refuses_is_parked_and_the_connection_stays_usable(rig: Rig) -> None:
     """A fault found by PostgreSQL itself (an index row too large), inside the pipelined batch transaction."""
     workload = Workload(rig.store, seed=19)
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+    with rig.relay():
         workload.run(40)
         rig.wait_until_reflected()
         giant = uuid.uuid4()
         holder = "".join(random.choices(string.ascii_letters + string.digits, k=9000))
-        now = datetime.now(UTC)
-        envelope = EventEnvelope.new(
-            AccountOpened(account_id=giant, holder_name=holder, currency="EUR"),
-            event_id=uuid.uuid4(),
-            stream_id=account_stream_id(giant),
-            stream_version=1,
-            occurred_at=now,
-            metadata=EventMetadata(actor="intruder", correlation_id=uuid.uuid4()),
-        ).recorded(position=1, recorded_at=now)
+        opened = AccountOpened(account_id=giant, holder_name=holder, currency="EUR")
+        envelope = recorded(opened, account_stream_id(giant), 1, 1, actor="intruder")
         record = to_kafka_record(envelope)
         topic = rig.namespace + ACCOUNTS_TOPIC
-        produce(rig.settings.kafka_bootstrap, topic, record.key, record.value, list(record.headers))
+        produce(rig.bootstrap, topic, record.key, record.value, list(record.headers))
         workload.run(40)
         rig.wait_until_reflected()
-    [parked] = dead_letters(rig.settings.kafka_bootstrap, rig.namespace, expected=1)
+    [parked] = dead_letters(rig.bootstrap, rig.namespace, expected=1)
     assert parked["headers"]["event-id"] == str(envelope.event_id)
     assert "ProgramLimitExceeded" in parked["headers"]["dlq-reason"]
     assert_read_model_matches(rig.store, rig.dsn)

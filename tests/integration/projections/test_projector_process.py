@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import signal
-import urllib.request
 from pathlib import Path
 
-from tests.integration.projections.ledger_rig import (
+from tests.support.http_service import local_get
+from tests.support.processes import free_port, scratch_database, wait_for
+from tests.support.projection_rig import (
     ProjectorProcess,
     Workload,
     assert_read_model_matches,
@@ -19,25 +20,14 @@ from tests.integration.projections.ledger_rig import (
     relay_running,
     settings_for,
 )
-from tests.support.processes import free_port, scratch_database, wait_for
 from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_infra.settings import Settings
 
 
-def _get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-    except (urllib.error.URLError, ConnectionError) as error:
-        return 0, str(error)
-
-
 def _metric(port: int, name: str) -> float:
-    _, body = _get(port, "/metrics")
+    _, body = local_get(port, "/metrics")
     for line in body.splitlines():
         if line.startswith(name + "{") and 'projection="postgres"' in line:
             return float(line.rsplit(" ", 1)[1])
@@ -56,8 +46,8 @@ def test_the_projector_process_serves_ops_pauses_resumes_and_stops_on_sigterm(
         projector = ProjectorProcess("postgres", projector_env(database, namespace, port), tmp_path)
         try:
             projector.start()
-            wait_for(lambda: _get(port, "/readyz")[0] == 200, 30, f"readiness:\n{projector.log_tail()}")
-            assert _get(port, "/healthz") == (200, '{"status":"ok"}')
+            wait_for(lambda: local_get(port, "/readyz")[0] == 200, 30, f"readiness:\n{projector.log_tail()}")
+            assert local_get(port, "/healthz") == (200, '{"status":"ok"}')
             workload = Workload(store, seed=21)
             with relay_running(store, settings.postgres_dsn, settings.kafka_bootstrap, namespace):
                 workload.run(80)

@@ -1,30 +1,15 @@
-"""Fixtures of the Elasticsearch projection's integration tests: a client of the real server and a fresh index
-prefix per test (its indices are deleted afterwards; nothing else on the shared server is touched)."""
+"""Fixtures of the Elasticsearch projection's integration tests: ``es`` and ``names`` (tests/support), and the
+projection over them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from elasticsearch import Elasticsearch
-from tests.integration.projections_elasticsearch.support import drop_read_model, fresh_names
-from tests.support.servers import Endpoints
+from tests.support.elasticsearch_fixtures import es, names
 
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
 
-
-@pytest.fixture(scope="session")
-def es(endpoints: Endpoints) -> Iterator[Elasticsearch]:
-    client = Elasticsearch(endpoints.elasticsearch_url, request_timeout=30)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def names(es: Elasticsearch) -> Iterator[IndexNames]:
-    chosen = fresh_names()
-    yield chosen
-    drop_read_model(es, chosen)
+__all__ = ["es", "names"]
 
 
 @pytest.fixture

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import pytest
 from elasticsearch import Elasticsearch
-from tests.integration.projections_elasticsearch.support import (
+from tests.support.elasticsearch_rig import (
     differences,
     expected_documents,
     indexed_documents,
+    live_version_with_32_bit_amounts,
 )
-from tests.unit.projections_elasticsearch.ledger_script import LedgerScript, Partitioner, batches, parked, random_script
+from tests.support.ledger import LedgerScript, Partitioner, batches, parked, random_script
 
 from eventledger_events import ACCOUNTS_TOPIC, TRANSFERS_TOPIC
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
 from eventledger_projections.elasticsearch.bulk import BulkWriteFailed
 from eventledger_projections.elasticsearch.documents import UnknownTransfer
-from eventledger_projections.elasticsearch.mappings import HOLDERS_MAPPING, TRANSFERS_MAPPING
 from eventledger_projections.elasticsearch.projection import SwitchInProgress
 
 
@@ -101,15 +101,7 @@ def test_a_bulk_item_refused_by_the_mapping_fails_the_batch_and_moves_no_progres
     es: Elasticsearch, names: IndexNames
 ) -> None:
     # Version 1 made by hand with amounts as 32-bit integers: a large amount is refused by the mapping.
-    narrow = {**TRANSFERS_MAPPING, "properties": {**TRANSFERS_MAPPING["properties"], "amount": {"type": "integer"}}}
-    es.indices.create(index=names.transfers_version(1), mappings=narrow)
-    es.indices.create(index=names.holders_version(1), mappings=HOLDERS_MAPPING)
-    es.indices.update_aliases(
-        actions=[
-            {"add": {"index": names.transfers_version(1), "alias": names.transfers}},
-            {"add": {"index": names.holders_version(1), "alias": names.holders}},
-        ]
-    )
+    live_version_with_32_bit_amounts(es, names)
     script = LedgerScript()
     ada = script.open("Ada Lovelace")
     small = script.deposit(ada, 500, "pocket money")

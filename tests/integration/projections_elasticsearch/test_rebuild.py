@@ -7,15 +7,14 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from elasticsearch import Elasticsearch
-from tests.integration.projections_elasticsearch.support import (
-    append_envelopes,
+from tests.support.elasticsearch_rig import (
     assert_matches_event_store,
     namespace_of,
     read_event_store,
 )
 from tests.support.eventstore import isolated_schema
+from tests.support.ledger import LedgerScript, Partitioner, append_in_chunks, random_script
 from tests.support.servers import Endpoints
-from tests.unit.projections_elasticsearch.ledger_script import LedgerScript, Partitioner, random_script
 
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_events import EventEnvelope, TransferPendingPosted
@@ -43,7 +42,7 @@ def appended(dsn: str, script: LedgerScript, since: int = 0) -> list[EventEnvelo
     """Append the script's events from index ``since`` on; answers them as the store recorded them."""
     store = PostgresEventStore(dsn, pool_size=2, migrate_schema=False)
     try:
-        append_envelopes(store, script.envelopes[since:])
+        append_in_chunks(store, script.envelopes[since:], chunk=1)
     finally:
         store.close()
     return read_event_store(dsn)[-(len(script.envelopes) - since) :]
@@ -151,7 +150,7 @@ def test_the_cli_rebuilds_with_a_progress_line(
     appended(store_dsn, random_script(seed=24, commands=60))
     monkeypatch.setenv("EVENTLEDGER_PROJECTION_EVENT_STORE_DSN", store_dsn)
     monkeypatch.setenv("EVENTLEDGER_PROJECTION_REBUILD_BATCH_SIZE", "20")
-    monkeypatch.setenv("EVENTLEDGER_ES_INDEX_PREFIX", names.prefix)
+    monkeypatch.setenv("EVENTLEDGER_NAMESPACE", namespace_of(names))
     command: Callable[[list[str]], int] = main
     assert command(["rebuild", "elasticsearch"]) == 0
     out, err = capsys.readouterr()

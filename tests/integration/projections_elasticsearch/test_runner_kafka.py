@@ -12,13 +12,14 @@ import httpx
 import pytest
 from confluent_kafka import Consumer, Message
 from elasticsearch import Elasticsearch
-from tests.integration.projections_elasticsearch.support import (
+from tests.support.elasticsearch_rig import (
     KafkaHarness,
     Workload,
     assert_matches_event_store,
     differences,
     expected_documents,
     indexed_documents,
+    live_version_with_32_bit_amounts,
     read_event_store,
     wait_until_reflected,
 )
@@ -32,7 +33,6 @@ from eventledger_command.bootstrap import build
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
 from eventledger_projections.elasticsearch.indices import existing_versions, live_version
-from eventledger_projections.elasticsearch.mappings import HOLDERS_MAPPING, TRANSFERS_MAPPING
 from eventledger_projections.elasticsearch.rebuild import ElasticsearchRebuild
 from eventledger_projections.elasticsearch.wiring import relevant_events_source
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
@@ -92,15 +92,7 @@ def test_a_document_the_mapping_refuses_is_parked_and_everything_else_applied(
     es: Elasticsearch, names: IndexNames, ledger: Ledger, kafka: KafkaHarness
 ) -> None:
     # The live version was made with 32-bit amounts: one large deposit cannot be indexed.
-    narrow = {**TRANSFERS_MAPPING, "properties": {**TRANSFERS_MAPPING["properties"], "amount": {"type": "integer"}}}
-    es.indices.create(index=names.transfers_version(1), mappings=narrow)
-    es.indices.create(index=names.holders_version(1), mappings=HOLDERS_MAPPING)
-    es.indices.update_aliases(
-        actions=[
-            {"add": {"index": names.transfers_version(1), "alias": names.transfers}},
-            {"add": {"index": names.holders_version(1), "alias": names.holders}},
-        ]
-    )
+    live_version_with_32_bit_amounts(es, names)
     workload = Workload(ledger.url, seed=33)
     workload.run(60)
     with httpx.Client(base_url=ledger.url) as client:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import pytest
 from elasticsearch import Elasticsearch
-from tests.unit.projections_elasticsearch.ledger_script import LedgerScript, Partitioner
+from tests.support.ledger import LedgerScript, Partitioner
 
 from eventledger_projections.elasticsearch import (
     ElasticsearchProjection,

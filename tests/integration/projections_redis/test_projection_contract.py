@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from tests.integration.projections.ledger_rig import credit_to_a_stranger
-from tests.integration.projections_redis.redis_rig import delete_base, new_base, snapshot
+from tests.support.ledger import credit_to_a_stranger
+from tests.support.redis_rig import delete_base, new_base, snapshot
 from tests.support.servers import Endpoints
 
 from eventledger_command.application.commands import Deposit, FreezeAccount, MakeTransfer, OpenAccount

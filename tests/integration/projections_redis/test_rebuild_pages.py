@@ -3,8 +3,8 @@ operation the live path builds from the validated envelope (real PostgreSQL)."""
 
 from __future__ import annotations
 
-from tests.integration.projections.ledger_rig import Workload, settings_for
 from tests.support.processes import scratch_database
+from tests.support.projection_rig import Workload, settings_for
 from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.envelopes import to_envelope

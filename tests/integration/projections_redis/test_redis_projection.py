@@ -6,79 +6,24 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 
-import pytest
-import redis
 from confluent_kafka import Consumer, TopicPartition
-from tests.integration.projections.ledger_rig import (
+from tests.support.processes import wait_for
+from tests.support.projection_rig import (
     Workload,
-    create_topics,
-    dead_letters,
-    delete_topics,
-    new_namespace,
-    produce_poison,
-    relay_running,
-    settings_for,
 )
-from tests.integration.projections_redis.redis_rig import (
-    RedisProjector,
+from tests.support.redis_rig import (
+    RedisRig,
     assert_redis_matches,
-    delete_base,
-    new_base,
     snapshot,
 )
-from tests.support.processes import scratch_database, wait_for
-from tests.support.servers import Endpoints
 
-from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_infra.settings import Settings
-from eventledger_projections.redis.connection import connect
 from eventledger_projections.redis.keys import parse_partition_field
 
 
-@dataclass
-class Rig:
-    settings: Settings
-    store: PostgresEventStore
-    namespace: str
-    base: str
-    client: redis.Redis
-    projector: RedisProjector
-
-    @property
-    def dsn(self) -> str:
-        return self.settings.postgres_dsn
-
-    def wait_until_reflected(self, timeout: float = 60.0) -> None:
-        self.projector.wait_until_reflected(self.store.head_position(), timeout)
-
-
-@pytest.fixture
-def rig(endpoints: Endpoints) -> Iterator[Rig]:
-    with scratch_database(Settings.from_env()) as database:
-        settings = settings_for(database)
-        namespace = new_namespace("redis")
-        base = new_base()
-        create_topics(settings.kafka_bootstrap, namespace)
-        store = PostgresEventStore(settings.postgres_dsn, pool_size=4)
-        client = connect(settings.redis_url)
-        try:
-            with RedisProjector.running(settings, namespace, base) as projector:
-                yield Rig(settings, store, namespace, base, client, projector)
-        finally:
-            delete_base(client, base)
-            client.close()
-            store.close()
-            delete_topics(settings.kafka_bootstrap, namespace)
-
-
-def test_after_a_random_workload_the_read_model_equals_a_replay_of_the_event_store(rig: Rig) -> None:
+def test_after_a_random_workload_the_read_model_equals_a_replay_of_the_event_store(rig: RedisRig) -> None:
     workload = Workload(rig.store, seed=21)
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
-        workload.run(400)
-        rig.wait_until_reflected()
+    rig.play(workload, 400, rig.wait_until_reflected)
     expected = assert_redis_matches(rig.store, rig.client, rig.base)
     assert workload.accepted > 250
     assert set(expected.volume) == {"EUR", "USD"}
@@ -87,16 +32,14 @@ def test_after_a_random_workload_the_read_model_equals_a_replay_of_the_event_sto
     assert rig.projector.projection.reflected_position() == rig.store.head_position()
 
 
-def test_delivering_every_event_twice_changes_nothing(rig: Rig) -> None:
+def test_delivering_every_event_twice_changes_nothing(rig: RedisRig) -> None:
     workload = Workload(rig.store, seed=22)
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
-        workload.run(200)
-        rig.wait_until_reflected()
+    rig.play(workload, 200, rig.wait_until_reflected)
     assert_redis_matches(rig.store, rig.client, rig.base)
     rows_before = _rows(snapshot(rig.client, rig.base))
     published = _high_watermarks(rig)
     # A second relay with its own checkpoint publishes the whole log again into the same topics.
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace, checkpoint="again") as again:
+    with rig.relay(checkpoint="again") as again:
         head = rig.store.head_position()
         wait_for(lambda: again.position >= head, 60, "the second relay to publish everything again")
     doubled = _high_watermarks(rig)
@@ -112,15 +55,15 @@ def _rows(dump: dict[str, object]) -> dict[str, object]:
     return {key: value for key, value in dump.items() if key.rsplit(":", 1)[-1] not in progress}
 
 
-def _stored_offsets(rig: Rig) -> dict[tuple[str, int], int]:
+def _stored_offsets(rig: RedisRig) -> dict[tuple[str, int], int]:
     version = rig.projector.projection.version
     assert version is not None
     raw = rig.client.hgetall(rig.projector.projection.keys.offsets(version))
     return {parse_partition_field(str(field)): int(offset) for field, offset in raw.items()}
 
 
-def _high_watermarks(rig: Rig) -> dict[tuple[str, int], int]:
-    consumer = Consumer({"bootstrap.servers": rig.settings.kafka_bootstrap, "group.id": f"hw-{uuid.uuid4()}"})
+def _high_watermarks(rig: RedisRig) -> dict[tuple[str, int], int]:
+    consumer = Consumer({"bootstrap.servers": rig.bootstrap, "group.id": f"hw-{uuid.uuid4()}"})
     try:
         found: dict[tuple[str, int], int] = {}
         for topic in (rig.namespace + "eventledger.accounts.v1", rig.namespace + "eventledger.transfers.v1"):
@@ -134,16 +77,9 @@ def _high_watermarks(rig: Rig) -> dict[tuple[str, int], int]:
         consumer.close()
 
 
-def test_poison_messages_are_parked_with_reason_and_the_projection_goes_on(rig: Rig) -> None:
+def test_poison_messages_are_parked_with_reason_and_the_projection_goes_on(rig: RedisRig) -> None:
     workload = Workload(rig.store, seed=23)
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
-        workload.run(60)
-        rig.wait_until_reflected()
-        poison = produce_poison(rig.settings.kafka_bootstrap, rig.namespace, workload.accounts[0][0])
-        workload.run(60)  # the projection goes on
-        rig.wait_until_reflected()
-
-    parked = dead_letters(rig.settings.kafka_bootstrap, rig.namespace, expected=2)
+    poison, parked = rig.poison_midway(workload, rig.wait_until_reflected)
     assert len(parked) == 2
     assert {p["headers"]["dlq-projection"] for p in parked} == {"redis"}
     garbage = next(p for p in parked if p["headers"]["dlq-reason"].startswith("undecodable"))
@@ -157,10 +93,10 @@ def test_poison_messages_are_parked_with_reason_and_the_projection_goes_on(rig: 
     assert rig.client.exists(rig.projector.projection.keys.account(1, poison.stranger)) == 0
 
 
-def test_the_reflected_position_is_never_ahead_of_what_is_applied(rig: Rig) -> None:
+def test_the_reflected_position_is_never_ahead_of_what_is_applied(rig: RedisRig) -> None:
     workload = Workload(rig.store, seed=24)
     checked = 0
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+    with rig.relay():
         writer = threading.Thread(target=workload.run, args=(400,))
         writer.start()
         try:
@@ -175,7 +111,7 @@ def test_the_reflected_position_is_never_ahead_of_what_is_applied(rig: Rig) -> N
     assert checked > 5, "the claim was checked while the projection was moving"
 
 
-def _assert_everything_up_to_is_applied(rig: Rig, claimed: int) -> None:
+def _assert_everything_up_to_is_applied(rig: RedisRig, claimed: int) -> None:
     """Every event at or below ``claimed`` is reflected by its row's stored version (read after the claim)."""
     events = rig.store.read_all(limit=10_000_000, wait=0)
     version = rig.projector.projection.version or 1

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import redis
-from tests.integration.projections.ledger_rig import (
+from tests.support.http_service import local_get
+from tests.support.processes import ManagedProcess, free_port, scratch_database, wait_for
+from tests.support.projection_rig import (
     Workload,
     create_topics,
     delete_topics,
@@ -20,8 +20,7 @@ from tests.integration.projections.ledger_rig import (
     relay_running,
     settings_for,
 )
-from tests.integration.projections_redis.redis_rig import assert_redis_matches, delete_base
-from tests.support.processes import ManagedProcess, free_port, scratch_database, wait_for
+from tests.support.redis_rig import assert_redis_matches, delete_base
 from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore
@@ -44,16 +43,6 @@ class RedisProjectorProcess(ManagedProcess):
         log.close()
 
 
-def _get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-    except (urllib.error.URLError, ConnectionError) as error:
-        return 0, str(error)
-
-
 def _reflected(client: redis.Redis, base: str) -> int:
     return RedisReadModel(client, base=base).reflected_position()
 
@@ -73,14 +62,14 @@ def test_the_redis_projector_process_projects_serves_ops_and_stops_on_sigterm(
         projector = RedisProjectorProcess("eventledger_projections", env, tmp_path)
         try:
             projector.start()
-            wait_for(lambda: _get(port, "/readyz")[0] == 200, 30, f"readiness:\n{projector.log_tail()}")
-            assert _get(port, "/healthz") == (200, '{"status":"ok"}')
+            wait_for(lambda: local_get(port, "/readyz")[0] == 200, 30, f"readiness:\n{projector.log_tail()}")
+            assert local_get(port, "/healthz") == (200, '{"status":"ok"}')
             with relay_running(store, settings.postgres_dsn, settings.kafka_bootstrap, namespace):
                 Workload(store, seed=71).run(120)
                 head = store.head_position()
                 wait_for(lambda: _reflected(client, base) >= head, 60, f"projection:\n{projector.log_tail()}")
             assert_redis_matches(store, client, base)
-            _, metrics = _get(port, "/metrics")
+            _, metrics = local_get(port, "/metrics")
             assert 'eventledger_projection_events_applied_total{projection="redis"}' in metrics
             projector.stop()
             assert projector.process is not None

@@ -10,82 +10,30 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import redis
-from tests.integration.projections.ledger_rig import (
+from tests.support.processes import wait_for
+from tests.support.projection_rig import (
     Workload,
-    create_topics,
-    delete_topics,
     namespace_of,
-    new_namespace,
-    relay_running,
-    settings_for,
 )
-from tests.integration.projections_redis.redis_rig import (
-    RedisProjector,
+from tests.support.redis_rig import (
+    RedisRig,
     assert_redis_matches,
-    delete_base,
     keys_under,
 )
-from tests.support.processes import scratch_database, wait_for
-from tests.support.servers import Endpoints
 
-from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_infra.settings import Settings
 from eventledger_projections.rebuild.port import RebuildAlreadyRunning
 from eventledger_projections.redis import RedisReadModel, RedisRebuild, RedisRebuildConfig
-from eventledger_projections.redis.connection import Scripts, connect, run
-from eventledger_projections.redis.keys import KeySpace
+from eventledger_projections.redis.connection import Scripts, run
 from eventledger_projections.redis.versions import live_version, versions
 
 REBUILD = ["eventledger_projections", "rebuild", "redis"]
 
 
-@dataclass
-class Rig:
-    settings: Settings
-    store: PostgresEventStore
-    namespace: str
-    base: str
-    client: redis.Redis
-    projector: RedisProjector
-
-    @property
-    def dsn(self) -> str:
-        return self.settings.postgres_dsn
-
-    @property
-    def keys(self) -> KeySpace:
-        return KeySpace(self.base)
-
-    def wait_until_reflected(self, timeout: float = 60.0) -> None:
-        self.projector.wait_until_reflected(self.store.head_position(), timeout)
-
-
-@pytest.fixture
-def rig(endpoints: Endpoints) -> Iterator[Rig]:
-    with scratch_database(Settings.from_env()) as database:
-        settings = settings_for(database)
-        namespace = new_namespace("redis-rebuild")
-        base = namespace_of(namespace).redis_base
-        create_topics(settings.kafka_bootstrap, namespace)
-        store = PostgresEventStore(settings.postgres_dsn, pool_size=4)
-        client = connect(settings.redis_url)
-        try:
-            with RedisProjector.running(settings, namespace, base) as projector:
-                yield Rig(settings, store, namespace, base, client, projector)
-        finally:
-            delete_base(client, base)
-            client.close()
-            store.close()
-            delete_topics(settings.kafka_bootstrap, namespace)
-
-
-def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_back(rig: Rig) -> None:
+def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_back(rig: RedisRig) -> None:
     workload = Workload(rig.store, seed=31)
     late = Workload(rig.store, seed=32)
     model = RedisReadModel(rig.client, base=rig.base)
@@ -102,7 +50,7 @@ def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_bac
         served_during_build.append(model.live_version())
         late.run(30)  # the log moves on between the bulk replay and the switch
 
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+    with rig.relay():
         workload.run(250)
         rig.wait_until_reflected()
         sampler = threading.Thread(target=sample)
@@ -141,14 +89,14 @@ def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_bac
     assert rig.client.hlen(rig.keys.offsets(2)) > 0, "the new version took over the live Kafka offsets"
 
 
-def test_the_rebuild_command_shows_progress_and_replaces_the_previous_version(rig: Rig) -> None:
+def test_the_rebuild_command_shows_progress_and_replaces_the_previous_version(rig: RedisRig) -> None:
     workload = Workload(rig.store, seed=33)
     env = {
         **os.environ,
         "EVENTLEDGER_PG_DATABASE": rig.settings.pg_database,
         "EVENTLEDGER_NAMESPACE": namespace_of(rig.namespace).value,
     }
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+    with rig.relay():
         workload.run(200)
         rig.wait_until_reflected()
         runs = [
@@ -175,9 +123,9 @@ def test_the_rebuild_command_shows_progress_and_replaces_the_previous_version(ri
     assert_redis_matches(rig.store, rig.client, rig.base)
 
 
-def test_a_failed_rebuild_leaves_the_live_version_alone_and_its_leftovers_are_cleaned_up(rig: Rig) -> None:
+def test_a_failed_rebuild_leaves_the_live_version_alone_and_its_leftovers_are_cleaned_up(rig: RedisRig) -> None:
     workload = Workload(rig.store, seed=34)
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+    with rig.relay():
         workload.run(80)
         rig.wait_until_reflected()
 
@@ -207,9 +155,9 @@ def test_a_failed_rebuild_leaves_the_live_version_alone_and_its_leftovers_are_cl
     assert_redis_matches(rig.store, rig.client, rig.base)
 
 
-def test_a_switch_whose_answer_was_lost_keeps_the_new_live_version(rig: Rig) -> None:
+def test_a_switch_whose_answer_was_lost_keeps_the_new_live_version(rig: RedisRig) -> None:
     workload = Workload(rig.store, seed=35)
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+    with rig.relay():
         workload.run(60)
         rig.wait_until_reflected()
         rebuild = RedisRebuild(rig.client, rig.dsn, base=rig.base)

@@ -17,15 +17,14 @@ import redis.asyncio as aioredis
 from confluent_kafka import Producer
 from confluent_kafka import TopicPartition as KafkaPartition
 from confluent_kafka.admin import AdminClient
-from tests.integration.projections.ledger_rig import dead_letters
+from tests.support.ledger import recorded
+from tests.support.projection_rig import dead_letters
 from tests.support.servers import Endpoints
 
 from eventledger_events import (
     TRANSFERS_TOPIC,
     AccountOpened,
     DomainEvent,
-    EventEnvelope,
-    EventMetadata,
     TransferKind,
     TransferPosted,
     account_stream_id,
@@ -57,14 +56,7 @@ class Log:
         self._producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "enable.idempotence": True})
 
     def append(self, payload: DomainEvent, stream_id: str) -> None:
-        envelope = EventEnvelope.new(
-            payload,
-            event_id=uuid.uuid4(),
-            stream_id=stream_id,
-            stream_version=1,
-            occurred_at=NOW,
-            metadata=EventMetadata(actor="guard", correlation_id=uuid.uuid4()),
-        ).recorded(position=len(self.messages) + 1, recorded_at=NOW)
+        envelope = recorded(payload, stream_id, 1, len(self.messages) + 1, at=NOW, actor="guard")
         record = to_kafka_record(envelope)
         delivered: list[Any] = []
         self._producer.produce(

@@ -14,18 +14,16 @@ from pathlib import Path
 import pytest
 import redis
 from confluent_kafka import Producer
-from tests.integration.projections.ledger_rig import (
+from tests.support.processes import free_port
+from tests.support.projection_rig import (
+    ScratchLedger,
     Workload,
-    create_topics,
     dead_letters,
-    delete_topics,
     namespace_of,
-    new_namespace,
-    relay_running,
-    settings_for,
 )
-from tests.integration.projections_redis.redis_rig import delete_base
-from tests.integration.streaming.stream_rig import (
+from tests.support.redis_rig import delete_base
+from tests.support.servers import Endpoints
+from tests.support.stream_rig import (
     DerivedTopicReader,
     StreamWorker,
     Windows,
@@ -35,30 +33,19 @@ from tests.integration.streaming.stream_rig import (
     wait_until,
     worker_env,
 )
-from tests.support.processes import free_port, scratch_database
-from tests.support.servers import Endpoints
 
-from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_events import TRANSFERS_TOPIC
-from eventledger_infra.settings import Settings
 from eventledger_projections.redis.connection import connect
 from eventledger_projections.streaming.publisher import DERIVED_TOPIC
 from eventledger_runtime.kafka import ensure_topics
 
 
 @dataclass
-class Rig:
-    settings: Settings
-    store: PostgresEventStore
-    namespace: str
+class Rig(ScratchLedger):
     base: str
     client: redis.Redis
     worker: StreamWorker
     derived: DerivedTopicReader
-
-    @property
-    def dsn(self) -> str:
-        return self.settings.postgres_dsn
 
     def expected(self) -> Windows:
         return expected_windows(self.store.read_all(limit=10_000_000, wait=0))
@@ -83,28 +70,24 @@ class Rig:
 
 @pytest.fixture
 def rig(endpoints: Endpoints, tmp_path: Path) -> Iterator[Rig]:
-    with scratch_database(Settings.from_env()) as database:
-        settings = settings_for(database)
-        namespace = new_namespace("stream")
-        base = namespace_of(namespace).redis_base
-        create_topics(settings.kafka_bootstrap, namespace)
-        ensure_topics(settings.kafka_bootstrap, [namespace + DERIVED_TOPIC], 3)
-        store = PostgresEventStore(settings.postgres_dsn, pool_size=4)
-        client = connect(settings.redis_url)
+    with ScratchLedger.created("stream") as ledger:
+        bootstrap, namespace = ledger.bootstrap, ledger.namespace
+        base = namespace_of(namespace).redis_base  # what the worker derives from its namespace
+        ensure_topics(bootstrap, [namespace + DERIVED_TOPIC], 3)
+        client = connect(ledger.settings.redis_url)
         ops_port = free_port()
-        worker = StreamWorker(worker_env(namespace, tmp_path / "faust", ops_port, database), tmp_path, ops_port)
-        derived = DerivedTopicReader(settings.kafka_bootstrap, namespace + DERIVED_TOPIC)
+        env = worker_env(namespace, tmp_path / "faust", ops_port, ledger.database)
+        worker = StreamWorker(env, tmp_path, ops_port)
+        derived = DerivedTopicReader(bootstrap, namespace + DERIVED_TOPIC)
         worker.start()
         try:
-            yield Rig(settings, store, namespace, base, client, worker, derived)
+            yield Rig(ledger.database, ledger.settings, namespace, ledger.store, base, client, worker, derived)
         finally:
             worker.stop()
             derived.close()
             delete_base(client, base)
             client.close()
-            store.close()
-            delete_topics(settings.kafka_bootstrap, namespace)
-            _delete_internal_topics(settings.kafka_bootstrap, namespace)
+            _delete_internal_topics(bootstrap, namespace)
 
 
 def _delete_internal_topics(bootstrap: str, namespace: str) -> None:
@@ -123,7 +106,7 @@ def _delete_internal_topics(bootstrap: str, namespace: str) -> None:
 
 def test_the_window_figures_in_redis_and_on_the_derived_topic_equal_a_count_of_the_event_store(rig: Rig) -> None:
     workload = Workload(rig.store, seed=41)
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+    with rig.relay():
         workload.run(300)
         expected = rig.wait_for_redis()
     rig.wait_for_derived(expected)
@@ -135,14 +118,14 @@ def test_the_window_figures_in_redis_and_on_the_derived_topic_equal_a_count_of_t
 
 def test_delivering_every_event_twice_changes_no_figure(rig: Rig) -> None:
     workload = Workload(rig.store, seed=42)
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+    with rig.relay():
         workload.run(150)
         expected = rig.wait_for_redis()
     rig.wait_for_derived(expected)
     counted = rig.worker.metric('eventledger_stream_events_total{outcome="counted"}')
     postings = sum(n for (window, _, _), (n, _) in expected.items() if window == "tumbling-1m")
     assert counted == postings
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace, checkpoint="again") as again:
+    with rig.relay(checkpoint="again") as again:
         head = rig.store.head_position()
         wait_until(lambda: again.position >= head, 60, "the second relay", lambda: str(again.position))
     wait_until(
@@ -158,7 +141,7 @@ def test_delivering_every_event_twice_changes_no_figure(rig: Rig) -> None:
 
 def test_a_worker_killed_under_load_and_restarted_converges(rig: Rig) -> None:
     workload = Workload(rig.store, seed=43)
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+    with rig.relay():
         workload.run(100)
         wait_until(lambda: bool(redis_windows(rig.client, rig.base)), 90, "the first figures", rig.worker.log_tail)
         workload.run(100)
@@ -182,7 +165,7 @@ def test_a_worker_killed_again_and_again_while_it_counts_converges(rig: Rig) -> 
         while not done.is_set():
             workload.run(10)
 
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+    with rig.relay():
         workload.run(60)
         loader = threading.Thread(target=load, name="workload")
         loader.start()
@@ -214,7 +197,7 @@ def test_figures_redis_lost_are_counted_again_from_kafka_once_traffic_resumes(ri
     """The group's committed offsets are at the end of the topic, but Redis holds nothing: the first message read
     after the restart shows the gap, and the job reads its partition again from the beginning."""
     workload = Workload(rig.store, seed=46)
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+    with rig.relay():
         workload.run(150)
         rig.wait_for_redis()
         rig.worker.stop()
@@ -227,15 +210,15 @@ def test_figures_redis_lost_are_counted_again_from_kafka_once_traffic_resumes(ri
 
 def test_poison_messages_are_parked_and_the_job_goes_on(rig: Rig) -> None:
     workload = Workload(rig.store, seed=44)
-    producer = Producer({"bootstrap.servers": rig.settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True})
+    producer = Producer({"bootstrap.servers": rig.bootstrap, "acks": "all", "enable.idempotence": True})
     topic = rig.namespace + TRANSFERS_TOPIC
     producer.produce(topic, key=b"transfer-x", value=b"\x01garbage", headers=[("event-id", b"nope")])
     producer.produce(topic, key=None, value=None)
     assert producer.flush(30) == 0
-    with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+    with rig.relay():
         workload.run(100)
         expected = rig.wait_for_redis()
-    parked = dead_letters(rig.settings.kafka_bootstrap, rig.namespace, expected=2)
+    parked = dead_letters(rig.bootstrap, rig.namespace, expected=2)
     assert len(parked) == 2
     assert {p["headers"]["dlq-projection"] for p in parked} == {"stream-windows"}
     assert all(p["headers"]["dlq-reason"].startswith("undecodable") for p in parked)

@@ -15,9 +15,9 @@ import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from confluent_kafka.admin import AdminClient
-from tests.integration.projections_redis.redis_rig import new_base
-from tests.integration.streaming.stream_rig import DerivedTopicReader
+from tests.support.redis_rig import new_base
 from tests.support.servers import Endpoints
+from tests.support.stream_rig import DerivedTopicReader
 
 from eventledger_projections.streaming.publisher import WindowPublisher, producer_settings
 from eventledger_projections.streaming.sink import RedisWindowSink

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
-from tests.unit.command_api.conftest import Api
+from tests.support.command_api import Api
 
 
 def test_a_stream_history_carries_full_metadata(api: Api) -> None:

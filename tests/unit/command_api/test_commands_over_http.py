@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from tests.unit.command_api.conftest import Api, Clock
+from tests.support.clock import Clock
+from tests.support.command_api import Api
 
 from eventledger_command.bootstrap import Container
 
@@ -140,10 +141,7 @@ def test_unknown_ids_are_404(client: TestClient) -> None:
 def test_pending_transfer_holds_then_posts(api: Api, container: Container) -> None:
     a, b = api.open(), api.open("Grace")
     api.deposit(a, 1_000)
-    pending = api.client.post(
-        "/v1/transfers",
-        json={"from_account_id": a, "to_account_id": b, "amount": 400, "pending": True, "timeout_seconds": 60},
-    )
+    pending = api.hold(a, b, 400, timeout_seconds=60)
     assert pending.status_code == 201
     assert pending.json()["status"] == "pending"
     assert _balance(container, a) == (1_000, 600)
@@ -157,10 +155,7 @@ def test_pending_transfer_holds_then_posts(api: Api, container: Container) -> No
 def test_void_releases_the_hold(api: Api, container: Container) -> None:
     a, b = api.open(), api.open("Grace")
     api.deposit(a, 1_000)
-    pending = api.client.post(
-        "/v1/transfers",
-        json={"from_account_id": a, "to_account_id": b, "amount": 400, "pending": True, "timeout_seconds": 60},
-    ).json()
+    pending = api.hold(a, b, 400, timeout_seconds=60).json()
     voided = api.client.post(f"/v1/transfers/{pending['transfer_id']}/void")
     assert voided.json()["status"] == "voided"
     assert _balance(container, a) == (1_000, 1_000)
@@ -171,10 +166,7 @@ def test_pending_transfers_expire_automatically_after_their_timeout(
 ) -> None:
     a, b = api.open(), api.open("Grace")
     api.deposit(a, 1_000)
-    pending = api.client.post(
-        "/v1/transfers",
-        json={"from_account_id": a, "to_account_id": b, "amount": 400, "pending": True, "timeout_seconds": 30},
-    ).json()
+    pending = api.hold(a, b, 400, timeout_seconds=30).json()
     clock.advance(29)
     assert container.expiry.run_once() == 0
     clock.advance(2)

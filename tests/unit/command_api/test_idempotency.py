@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.command_api.conftest import Api
+from tests.support.command_api import Api
 
 from eventledger_command.bootstrap import Container
 

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
 import pytest
+from tests.support.ledger import TransferFacts
 
+import eventledger_events as ev
 from eventledger_command.domain import (
     Account,
     AccountClosedError,
@@ -28,21 +30,9 @@ from eventledger_command.domain import (
     InvalidOverdraftLimitError,
     rebuild_account,
 )
-from eventledger_events import (
-    AccountClosed,
-    AccountCredited,
-    AccountDebited,
-    AccountEvent,
-    AccountFrozen,
-    AccountHoldPlaced,
-    AccountHoldReleased,
-    AccountOpened,
-    AccountUnfrozen,
-    HoldReleaseReason,
-)
 
 if TYPE_CHECKING:
-    from tests.unit.domain.conftest import AccountSpec
+    from tests.support.domain import AccountSpec
 
 pytestmark = pytest.mark.unit
 
@@ -53,49 +43,29 @@ T1, T2, T3 = uuid5(_NS, "t1"), uuid5(_NS, "t2"), uuid5(_NS, "t3")
 EXPIRES = datetime(2030, 6, 1, 13, 0, tzinfo=UTC)
 
 
-AccountCommand = Callable[[Account], list[AccountEvent]]
+AccountCommand = Callable[[Account], list[ev.AccountEvent]]
 
 
-def opened(overdraft_limit: int = 0, currency: str = "EUR") -> AccountOpened:
-    return AccountOpened(
+def opened(overdraft_limit: int = 0, currency: str = "EUR") -> ev.AccountOpened:
+    return ev.AccountOpened(
         account_id=ACCOUNT, holder_name="Ada Lovelace", currency=currency, overdraft_limit=overdraft_limit
     )
 
 
-def credited(amount: int, balance_after: int, transfer_id: UUID = T1, description: str = "") -> AccountCredited:
-    return AccountCredited(
-        account_id=ACCOUNT,
-        transfer_id=transfer_id,
-        amount=amount,
-        currency="EUR",
-        balance_after=balance_after,
-        counterparty_account_id=OTHER,
-        description=description,
-    )
+def credited(amount: int, balance_after: int, transfer_id: UUID = T1, description: str = "") -> ev.AccountCredited:
+    return TransferFacts(transfer_id, OTHER, ACCOUNT, amount, description=description).credited(balance_after)
 
 
-def debited(amount: int, balance_after: int, transfer_id: UUID = T2, description: str = "") -> AccountDebited:
-    return AccountDebited(
-        account_id=ACCOUNT,
-        transfer_id=transfer_id,
-        amount=amount,
-        currency="EUR",
-        balance_after=balance_after,
-        counterparty_account_id=OTHER,
-        description=description,
-    )
+def debited(amount: int, balance_after: int, transfer_id: UUID = T2, description: str = "") -> ev.AccountDebited:
+    return TransferFacts(transfer_id, ACCOUNT, OTHER, amount, description=description).debited(balance_after)
 
 
-def hold_placed(amount: int, transfer_id: UUID = T3) -> AccountHoldPlaced:
-    return AccountHoldPlaced(
-        account_id=ACCOUNT, transfer_id=transfer_id, amount=amount, currency="EUR", expires_at=EXPIRES
-    )
+def hold_placed(amount: int, transfer_id: UUID = T3) -> ev.AccountHoldPlaced:
+    return TransferFacts(transfer_id, ACCOUNT, OTHER, amount).hold_placed(EXPIRES)
 
 
-def hold_released(amount: int, reason: HoldReleaseReason, transfer_id: UUID = T3) -> AccountHoldReleased:
-    return AccountHoldReleased(
-        account_id=ACCOUNT, transfer_id=transfer_id, amount=amount, currency="EUR", reason=reason
-    )
+def hold_released(amount: int, reason: ev.HoldReleaseReason, transfer_id: UUID = T3) -> ev.AccountHoldReleased:
+    return TransferFacts(transfer_id, ACCOUNT, OTHER, amount).hold_released(reason)
 
 
 def _credit(amount: Any, currency: str = "EUR", transfer_id: UUID = T1) -> AccountCommand:
@@ -156,35 +126,37 @@ class TestOpen:
 
 class TestStatuses:
     def test_an_open_account_can_be_frozen(self, account_spec: AccountSpec) -> None:
-        account_spec.given(opened()).when(Account.freeze).then(AccountFrozen(account_id=ACCOUNT))
+        account_spec.given(opened()).when(Account.freeze).then(ev.AccountFrozen(account_id=ACCOUNT))
 
     def test_a_frozen_account_cannot_be_frozen_again(self, account_spec: AccountSpec) -> None:
-        account_spec.given(opened(), AccountFrozen(account_id=ACCOUNT)).when(Account.freeze).then_raises(
+        account_spec.given(opened(), ev.AccountFrozen(account_id=ACCOUNT)).when(Account.freeze).then_raises(
             AccountFrozenError, "account_frozen"
         )
 
     def test_a_frozen_account_can_be_unfrozen(self, account_spec: AccountSpec) -> None:
-        given = account_spec.given(opened(), AccountFrozen(account_id=ACCOUNT))
-        given.when(Account.unfreeze).then(AccountUnfrozen(account_id=ACCOUNT))
+        given = account_spec.given(opened(), ev.AccountFrozen(account_id=ACCOUNT))
+        given.when(Account.unfreeze).then(ev.AccountUnfrozen(account_id=ACCOUNT))
 
     def test_an_open_account_cannot_be_unfrozen(self, account_spec: AccountSpec) -> None:
         account_spec.given(opened()).when(Account.unfreeze).then_raises(AccountNotFrozenError, "account_not_frozen")
 
     def test_freeze_and_unfreeze_alternate(self, account_spec: AccountSpec) -> None:
-        given = account_spec.given(opened(), AccountFrozen(account_id=ACCOUNT), AccountUnfrozen(account_id=ACCOUNT))
+        given = account_spec.given(
+            opened(), ev.AccountFrozen(account_id=ACCOUNT), ev.AccountUnfrozen(account_id=ACCOUNT)
+        )
         assert given.state.status is AccountStatus.OPEN
-        given.when(Account.freeze).then(AccountFrozen(account_id=ACCOUNT))
+        given.when(Account.freeze).then(ev.AccountFrozen(account_id=ACCOUNT))
 
     def test_an_empty_open_account_can_be_closed(self, account_spec: AccountSpec) -> None:
-        account_spec.given(opened()).when(Account.close).then(AccountClosed(account_id=ACCOUNT))
+        account_spec.given(opened()).when(Account.close).then(ev.AccountClosed(account_id=ACCOUNT))
 
     def test_an_empty_frozen_account_can_be_closed(self, account_spec: AccountSpec) -> None:
-        given = account_spec.given(opened(), AccountFrozen(account_id=ACCOUNT))
-        given.when(Account.close).then(AccountClosed(account_id=ACCOUNT))
+        given = account_spec.given(opened(), ev.AccountFrozen(account_id=ACCOUNT))
+        given.when(Account.close).then(ev.AccountClosed(account_id=ACCOUNT))
 
     def test_an_account_whose_money_came_and_went_can_be_closed(self, account_spec: AccountSpec) -> None:
         given = account_spec.given(opened(), credited(100, 100), debited(100, 0))
-        given.when(Account.close).then(AccountClosed(account_id=ACCOUNT))
+        given.when(Account.close).then(ev.AccountClosed(account_id=ACCOUNT))
 
     def test_closing_needs_a_zero_balance(self, account_spec: AccountSpec) -> None:
         error = (
@@ -205,12 +177,12 @@ class TestStatuses:
         )
 
     def test_closing_is_allowed_once_holds_are_released(self, account_spec: AccountSpec) -> None:
-        given = account_spec.given(opened(500), hold_placed(100), hold_released(100, HoldReleaseReason.VOIDED))
-        given.when(Account.close).then(AccountClosed(account_id=ACCOUNT))
+        given = account_spec.given(opened(500), hold_placed(100), hold_released(100, ev.HoldReleaseReason.VOIDED))
+        given.when(Account.close).then(ev.AccountClosed(account_id=ACCOUNT))
 
     @pytest.mark.parametrize("command", [Account.freeze, Account.unfreeze, Account.close])
     def test_a_closed_account_changes_status_no_more(self, account_spec: AccountSpec, command: Any) -> None:
-        account_spec.given(opened(), AccountClosed(account_id=ACCOUNT)).when(command).then_raises(
+        account_spec.given(opened(), ev.AccountClosed(account_id=ACCOUNT)).when(command).then_raises(
             AccountClosedError, "account_closed"
         )
 
@@ -228,10 +200,10 @@ class TestCredit:
         ).then(credited(250, 350, T2, "salary"))
 
     def test_credits_are_allowed_on_a_frozen_account(self, account_spec: AccountSpec) -> None:
-        account_spec.given(opened(), AccountFrozen(account_id=ACCOUNT)).when(_credit(100)).then(credited(100, 100))
+        account_spec.given(opened(), ev.AccountFrozen(account_id=ACCOUNT)).when(_credit(100)).then(credited(100, 100))
 
     def test_a_closed_account_receives_nothing(self, account_spec: AccountSpec) -> None:
-        account_spec.given(opened(), AccountClosed(account_id=ACCOUNT)).when(_credit(100)).then_raises(
+        account_spec.given(opened(), ev.AccountClosed(account_id=ACCOUNT)).when(_credit(100)).then_raises(
             AccountClosedError, "account_closed"
         )
 
@@ -273,12 +245,12 @@ class TestDebit:
         given.when(_debit(101)).then_raises(InsufficientFundsError, "insufficient_funds")
 
     def test_a_frozen_account_cannot_be_debited(self, account_spec: AccountSpec) -> None:
-        account_spec.given(opened(), credited(300, 300), AccountFrozen(account_id=ACCOUNT)).when(
+        account_spec.given(opened(), credited(300, 300), ev.AccountFrozen(account_id=ACCOUNT)).when(
             _debit(10)
         ).then_raises(AccountFrozenError, "account_frozen")
 
     def test_a_closed_account_cannot_be_debited(self, account_spec: AccountSpec) -> None:
-        account_spec.given(opened(500), AccountClosed(account_id=ACCOUNT)).when(_debit(10)).then_raises(
+        account_spec.given(opened(500), ev.AccountClosed(account_id=ACCOUNT)).when(_debit(10)).then_raises(
             AccountClosedError, "account_closed"
         )
 
@@ -320,12 +292,12 @@ class TestHolds:
         given.when(_hold(51, transfer_id=T1)).then_raises(InsufficientFundsError, "insufficient_funds")
 
     def test_a_frozen_account_takes_no_new_hold(self, account_spec: AccountSpec) -> None:
-        account_spec.given(opened(), credited(300, 300), AccountFrozen(account_id=ACCOUNT)).when(_hold(10)).then_raises(
-            AccountFrozenError, "account_frozen"
-        )
+        account_spec.given(opened(), credited(300, 300), ev.AccountFrozen(account_id=ACCOUNT)).when(
+            _hold(10)
+        ).then_raises(AccountFrozenError, "account_frozen")
 
     def test_a_closed_account_takes_no_hold(self, account_spec: AccountSpec) -> None:
-        account_spec.given(opened(500), AccountClosed(account_id=ACCOUNT)).when(_hold(10)).then_raises(
+        account_spec.given(opened(500), ev.AccountClosed(account_id=ACCOUNT)).when(_hold(10)).then_raises(
             AccountClosedError, "account_closed"
         )
 
@@ -344,37 +316,37 @@ class TestHolds:
             HoldAlreadyPlacedError, "hold_already_placed"
         )
 
-    @pytest.mark.parametrize("reason", [HoldReleaseReason.VOIDED, HoldReleaseReason.EXPIRED])
-    def test_a_hold_is_released_with_its_reason(self, account_spec: AccountSpec, reason: HoldReleaseReason) -> None:
+    @pytest.mark.parametrize("reason", [ev.HoldReleaseReason.VOIDED, ev.HoldReleaseReason.EXPIRED])
+    def test_a_hold_is_released_with_its_reason(self, account_spec: AccountSpec, reason: ev.HoldReleaseReason) -> None:
         given = account_spec.given(opened(), credited(300, 300), hold_placed(250))
         given.when(lambda account: account.release_hold(T3, reason)).then(hold_released(250, reason))
 
     def test_releasing_a_hold_restores_available(self, account_spec: AccountSpec) -> None:
         account = account_spec.given(
-            opened(), credited(300, 300), hold_placed(250), hold_released(250, HoldReleaseReason.EXPIRED)
+            opened(), credited(300, 300), hold_placed(250), hold_released(250, ev.HoldReleaseReason.EXPIRED)
         ).state
         assert (account.available, account.holds) == (300, {})
 
     def test_a_frozen_account_releases_holds(self, account_spec: AccountSpec) -> None:
-        given = account_spec.given(opened(), credited(300, 300), hold_placed(250), AccountFrozen(account_id=ACCOUNT))
-        given.when(lambda account: account.release_hold(T3, HoldReleaseReason.VOIDED)).then(
-            hold_released(250, HoldReleaseReason.VOIDED)
+        given = account_spec.given(opened(), credited(300, 300), hold_placed(250), ev.AccountFrozen(account_id=ACCOUNT))
+        given.when(lambda account: account.release_hold(T3, ev.HoldReleaseReason.VOIDED)).then(
+            hold_released(250, ev.HoldReleaseReason.VOIDED)
         )
 
     def test_an_unknown_hold_cannot_be_released(self, account_spec: AccountSpec) -> None:
         account_spec.given(opened()).when(
-            lambda account: account.release_hold(T3, HoldReleaseReason.VOIDED)
+            lambda account: account.release_hold(T3, ev.HoldReleaseReason.VOIDED)
         ).then_raises(HoldNotFoundError, "hold_not_found")
 
     def test_a_hold_is_released_as_posted_only_by_capturing_it(self, account_spec: AccountSpec) -> None:
         account = account_spec.given(opened(), credited(300, 300), hold_placed(250)).state
         with pytest.raises(ValueError, match="capture_hold"):
-            account.release_hold(T3, HoldReleaseReason.POSTED)
+            account.release_hold(T3, ev.HoldReleaseReason.POSTED)
 
     def test_capturing_a_hold_releases_it_and_debits_together(self, account_spec: AccountSpec) -> None:
         given = account_spec.given(opened(), credited(300, 300), hold_placed(250))
         given.when(lambda account: account.capture_hold(T3, counterparty_account_id=OTHER, description="rent")).then(
-            hold_released(250, HoldReleaseReason.POSTED),
+            hold_released(250, ev.HoldReleaseReason.POSTED),
             debited(250, 50, T3, "rent"),
         )
 
@@ -383,13 +355,13 @@ class TestHolds:
             opened(),
             credited(300, 300),
             hold_placed(250),
-            hold_released(250, HoldReleaseReason.POSTED),
+            hold_released(250, ev.HoldReleaseReason.POSTED),
             debited(250, 50, T3),
         ).state
         assert (account.balance, account.available, account.holds) == (50, 50, {})
 
     def test_a_frozen_account_cannot_capture_a_hold(self, account_spec: AccountSpec) -> None:
-        account_spec.given(opened(), credited(300, 300), hold_placed(250), AccountFrozen(account_id=ACCOUNT)).when(
+        account_spec.given(opened(), credited(300, 300), hold_placed(250), ev.AccountFrozen(account_id=ACCOUNT)).when(
             lambda account: account.capture_hold(T3, counterparty_account_id=OTHER)
         ).then_raises(AccountFrozenError, "account_frozen")
 
@@ -430,7 +402,7 @@ class TestEvolution:
         [
             [credited(1, 1)],
             [opened(), opened()],
-            [opened(), hold_released(1, HoldReleaseReason.VOIDED)],
+            [opened(), hold_released(1, ev.HoldReleaseReason.VOIDED)],
         ],
         ids=["movement-before-open", "opened-twice", "release-without-hold"],
     )

@@ -2,64 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
 import pytest
+from tests.support.ledger import TransferFacts
 
-from eventledger_command.domain import (
-    AccountClosedError,
-    AccountFrozenError,
-    AccountNotFoundError,
-    CurrencyMismatchError,
-    HoldNotFoundError,
-    InsufficientFundsError,
-    InvalidAmountError,
-    InvalidCurrencyError,
-    InvalidTimeoutError,
-    SameAccountError,
-    TransferExpiredError,
-    TransferNotExpiredError,
-    TransferNotFoundError,
-    TransferNotPendingError,
-    account_stream_id,
-    close_account,
-    deposit,
-    expire_pending,
-    external_account_id,
-    freeze_account,
-    open_account,
-    post_pending,
-    require_account,
-    require_transfer,
-    transfer,
-    transfer_stream_id,
-    unfreeze_account,
-    void_pending,
-    withdrawal,
-)
-from eventledger_events import (
-    AccountClosed,
-    AccountCredited,
-    AccountDebited,
-    AccountFrozen,
-    AccountHoldPlaced,
-    AccountHoldReleased,
-    AccountOpened,
-    AccountUnfrozen,
-    DomainEvent,
-    HoldReleaseReason,
-    TransferExpired,
-    TransferKind,
-    TransferPendingCreated,
-    TransferPendingPosted,
-    TransferPosted,
-    TransferVoided,
-)
+import eventledger_events as ev
+from eventledger_command import domain
 
 if TYPE_CHECKING:
-    from tests.unit.domain.conftest import InMemoryLedger, Outcome
+    from tests.support.domain import InMemoryLedger, Outcome
 
 pytestmark = pytest.mark.unit
 
@@ -68,39 +23,40 @@ ALICE, BOB, CAROL = uuid5(_NS, "alice"), uuid5(_NS, "bob"), uuid5(_NS, "carol")
 T1, T2 = uuid5(_NS, "t1"), uuid5(_NS, "t2")
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 TIMEOUT = timedelta(minutes=10)
-EUR_EXTERNAL = external_account_id("EUR")
+EUR_EXTERNAL = domain.external_account_id("EUR")
 
 
 def _open(
     ledger: InMemoryLedger, account_id: UUID, currency: str = "EUR", overdraft_limit: int = 0, funds: int = 0
 ) -> InMemoryLedger:
     ledger.apply(
-        open_account(account_id=account_id, holder_name="Holder", currency=currency, overdraft_limit=overdraft_limit)
+        domain.open_account(
+            account_id=account_id, holder_name="Holder", currency=currency, overdraft_limit=overdraft_limit
+        )
     )
     if funds:
-        ledger.apply(deposit(ledger.account(account_id), transfer_id=uuid5(account_id, "funding"), amount=funds))
+        ledger.apply(domain.deposit(ledger.account(account_id), transfer_id=uuid5(account_id, "funding"), amount=funds))
     return ledger
 
 
 def _leg(
-    kind: type[AccountCredited | AccountDebited],
+    kind: type[ev.AccountCredited | ev.AccountDebited],
     account_id: UUID,
     *,
     amount: int,
     after: int,
     counterparty: UUID,
     text: str = "",
-) -> DomainEvent:
+) -> ev.DomainEvent:
     """One account leg of transfer T1."""
-    return kind(
-        account_id=account_id,
-        transfer_id=T1,
-        amount=amount,
-        currency="EUR",
-        balance_after=after,
-        counterparty_account_id=counterparty,
-        description=text,
-    )
+    if kind is ev.AccountCredited:
+        return TransferFacts(T1, counterparty, account_id, amount, description=text).credited(after)
+    return TransferFacts(T1, account_id, counterparty, amount, description=text).debited(after)
+
+
+def _posted(kind: ev.TransferKind, source: UUID, destination: UUID, amount: int, text: str = "") -> ev.TransferPosted:
+    """Transfer T1, posted in EUR."""
+    return TransferFacts(T1, source, destination, amount, description=text).posted(kind)
 
 
 def _transfer(
@@ -113,7 +69,7 @@ def _transfer(
     transfer_id: UUID = T1,
 ) -> Outcome:
     return ledger.when(
-        lambda led: transfer(
+        lambda led: domain.transfer(
             led.account(source),
             led.account(destination),
             transfer_id=transfer_id,
@@ -130,44 +86,46 @@ def _transfer(
 
 def test_opening_an_account_creates_its_stream(ledger: InMemoryLedger) -> None:
     ledger.when(
-        lambda _ledger: open_account(account_id=ALICE, holder_name="Alice", currency="EUR", overdraft_limit=100)
+        lambda _ledger: domain.open_account(account_id=ALICE, holder_name="Alice", currency="EUR", overdraft_limit=100)
     ).then_decides(
         {
-            account_stream_id(ALICE): [
-                AccountOpened(account_id=ALICE, holder_name="Alice", currency="EUR", overdraft_limit=100)
+            domain.account_stream_id(ALICE): [
+                ev.AccountOpened(account_id=ALICE, holder_name="Alice", currency="EUR", overdraft_limit=100)
             ]
         },
-        new_streams=[account_stream_id(ALICE)],
+        new_streams=[domain.account_stream_id(ALICE)],
     )
 
 
 def test_opening_refuses_invalid_data(ledger: InMemoryLedger) -> None:
-    ledger.when(lambda _ledger: open_account(account_id=ALICE, holder_name="A", currency="eur")).then_raises(
-        InvalidCurrencyError, "invalid_currency"
+    ledger.when(lambda _ledger: domain.open_account(account_id=ALICE, holder_name="A", currency="eur")).then_raises(
+        domain.InvalidCurrencyError, "invalid_currency"
     )
 
 
 def test_status_changes_write_the_account_stream_only(ledger: InMemoryLedger) -> None:
     _open(ledger, ALICE)
-    stream = account_stream_id(ALICE)
-    ledger.when(lambda led: freeze_account(led.account(ALICE))).then_decides(
-        {stream: [AccountFrozen(account_id=ALICE)]}
+    stream = domain.account_stream_id(ALICE)
+    ledger.when(lambda led: domain.freeze_account(led.account(ALICE))).then_decides(
+        {stream: [ev.AccountFrozen(account_id=ALICE)]}
     )
-    ledger.apply(freeze_account(ledger.account(ALICE)))
-    ledger.when(lambda led: unfreeze_account(led.account(ALICE))).then_decides(
-        {stream: [AccountUnfrozen(account_id=ALICE)]}
+    ledger.apply(domain.freeze_account(ledger.account(ALICE)))
+    ledger.when(lambda led: domain.unfreeze_account(led.account(ALICE))).then_decides(
+        {stream: [ev.AccountUnfrozen(account_id=ALICE)]}
     )
-    ledger.when(lambda led: close_account(led.account(ALICE))).then_decides({stream: [AccountClosed(account_id=ALICE)]})
+    ledger.when(lambda led: domain.close_account(led.account(ALICE))).then_decides(
+        {stream: [ev.AccountClosed(account_id=ALICE)]}
+    )
 
 
 def test_unknown_ids_are_not_found(ledger: InMemoryLedger) -> None:
-    with pytest.raises(AccountNotFoundError) as account_error:
-        require_account(None, ALICE)
+    with pytest.raises(domain.AccountNotFoundError) as account_error:
+        domain.require_account(None, ALICE)
     assert account_error.value.code == "not_found"
-    with pytest.raises(TransferNotFoundError) as transfer_error:
-        require_transfer(None, T1)
+    with pytest.raises(domain.TransferNotFoundError) as transfer_error:
+        domain.require_transfer(None, T1)
     assert transfer_error.value.code == "not_found"
-    with pytest.raises(AccountNotFoundError):
+    with pytest.raises(domain.AccountNotFoundError):
         ledger.account(CAROL)
 
 
@@ -176,113 +134,91 @@ def test_unknown_ids_are_not_found(ledger: InMemoryLedger) -> None:
 
 def test_a_deposit_credits_the_account_from_the_external_account(ledger: InMemoryLedger) -> None:
     _open(ledger, ALICE)
-    ledger.when(lambda led: deposit(led.account(ALICE), transfer_id=T1, amount=500, description="cash")).then_decides(
+    ledger.when(
+        lambda led: domain.deposit(led.account(ALICE), transfer_id=T1, amount=500, description="cash")
+    ).then_decides(
         {
-            transfer_stream_id(T1): [
-                TransferPosted(
-                    transfer_id=T1,
-                    kind=TransferKind.DEPOSIT,
-                    from_account_id=EUR_EXTERNAL,
-                    to_account_id=ALICE,
-                    amount=500,
-                    currency="EUR",
-                    description="cash",
-                )
-            ],
-            account_stream_id(ALICE): [
-                _leg(AccountCredited, ALICE, amount=500, after=500, counterparty=EUR_EXTERNAL, text="cash")
+            domain.transfer_stream_id(T1): [_posted(ev.TransferKind.DEPOSIT, EUR_EXTERNAL, ALICE, 500, "cash")],
+            domain.account_stream_id(ALICE): [
+                _leg(ev.AccountCredited, ALICE, amount=500, after=500, counterparty=EUR_EXTERNAL, text="cash")
             ],
         },
-        new_streams=[transfer_stream_id(T1)],
+        new_streams=[domain.transfer_stream_id(T1)],
     )
 
 
 def test_a_deposit_writes_no_stream_of_the_external_account(ledger: InMemoryLedger) -> None:
     _open(ledger, ALICE)
-    decision = deposit(ledger.account(ALICE), transfer_id=T1, amount=500)
-    assert set(decision.stream_ids) == {transfer_stream_id(T1), account_stream_id(ALICE)}
-    assert account_stream_id(EUR_EXTERNAL) not in decision.stream_ids
+    decision = domain.deposit(ledger.account(ALICE), transfer_id=T1, amount=500)
+    assert set(decision.stream_ids) == {domain.transfer_stream_id(T1), domain.account_stream_id(ALICE)}
+    assert domain.account_stream_id(EUR_EXTERNAL) not in decision.stream_ids
 
 
 def test_deposits_to_different_accounts_share_no_stream(ledger: InMemoryLedger) -> None:
     _open(ledger, ALICE)
     _open(ledger, BOB)
-    first = deposit(ledger.account(ALICE), transfer_id=T1, amount=1)
-    second = deposit(ledger.account(BOB), transfer_id=T2, amount=1)
+    first = domain.deposit(ledger.account(ALICE), transfer_id=T1, amount=1)
+    second = domain.deposit(ledger.account(BOB), transfer_id=T2, amount=1)
     assert not set(first.stream_ids) & set(second.stream_ids)
 
 
 def test_a_frozen_account_accepts_deposits(ledger: InMemoryLedger) -> None:
     _open(ledger, ALICE)
-    ledger.apply(freeze_account(ledger.account(ALICE)))
-    ledger.when(lambda led: deposit(led.account(ALICE), transfer_id=T1, amount=5)).then_decides(
+    ledger.apply(domain.freeze_account(ledger.account(ALICE)))
+    ledger.when(lambda led: domain.deposit(led.account(ALICE), transfer_id=T1, amount=5)).then_decides(
         {
-            transfer_stream_id(T1): [
-                TransferPosted(
-                    transfer_id=T1,
-                    kind=TransferKind.DEPOSIT,
-                    from_account_id=EUR_EXTERNAL,
-                    to_account_id=ALICE,
-                    amount=5,
-                    currency="EUR",
-                )
+            domain.transfer_stream_id(T1): [_posted(ev.TransferKind.DEPOSIT, EUR_EXTERNAL, ALICE, 5)],
+            domain.account_stream_id(ALICE): [
+                _leg(ev.AccountCredited, ALICE, amount=5, after=5, counterparty=EUR_EXTERNAL)
             ],
-            account_stream_id(ALICE): [_leg(AccountCredited, ALICE, amount=5, after=5, counterparty=EUR_EXTERNAL)],
         },
-        new_streams=[transfer_stream_id(T1)],
+        new_streams=[domain.transfer_stream_id(T1)],
     )
 
 
 def test_a_closed_account_accepts_no_deposit(ledger: InMemoryLedger) -> None:
     _open(ledger, ALICE)
-    ledger.apply(close_account(ledger.account(ALICE)))
-    ledger.when(lambda led: deposit(led.account(ALICE), transfer_id=T1, amount=5)).then_raises(
-        AccountClosedError, "account_closed"
+    ledger.apply(domain.close_account(ledger.account(ALICE)))
+    ledger.when(lambda led: domain.deposit(led.account(ALICE), transfer_id=T1, amount=5)).then_raises(
+        domain.AccountClosedError, "account_closed"
     )
 
 
 @pytest.mark.parametrize("amount", [0, -5])
 def test_a_deposit_must_be_positive(ledger: InMemoryLedger, amount: Any) -> None:
     _open(ledger, ALICE)
-    ledger.when(lambda led: deposit(led.account(ALICE), transfer_id=T1, amount=amount)).then_raises(
-        InvalidAmountError, "invalid_amount"
+    ledger.when(lambda led: domain.deposit(led.account(ALICE), transfer_id=T1, amount=amount)).then_raises(
+        domain.InvalidAmountError, "invalid_amount"
     )
 
 
 def test_a_withdrawal_debits_the_account_to_the_external_account(ledger: InMemoryLedger) -> None:
     _open(ledger, ALICE, funds=500)
-    ledger.when(lambda led: withdrawal(led.account(ALICE), transfer_id=T1, amount=200)).then_decides(
+    ledger.when(lambda led: domain.withdrawal(led.account(ALICE), transfer_id=T1, amount=200)).then_decides(
         {
-            transfer_stream_id(T1): [
-                TransferPosted(
-                    transfer_id=T1,
-                    kind=TransferKind.WITHDRAWAL,
-                    from_account_id=ALICE,
-                    to_account_id=EUR_EXTERNAL,
-                    amount=200,
-                    currency="EUR",
-                )
+            domain.transfer_stream_id(T1): [_posted(ev.TransferKind.WITHDRAWAL, ALICE, EUR_EXTERNAL, 200)],
+            domain.account_stream_id(ALICE): [
+                _leg(ev.AccountDebited, ALICE, amount=200, after=300, counterparty=EUR_EXTERNAL)
             ],
-            account_stream_id(ALICE): [_leg(AccountDebited, ALICE, amount=200, after=300, counterparty=EUR_EXTERNAL)],
         },
-        new_streams=[transfer_stream_id(T1)],
+        new_streams=[domain.transfer_stream_id(T1)],
     )
 
 
 def test_a_withdrawal_may_use_the_overdraft_but_not_beyond(ledger: InMemoryLedger) -> None:
     _open(ledger, ALICE, overdraft_limit=100, funds=500)
-    ledger.when(lambda led: withdrawal(led.account(ALICE), transfer_id=T1, amount=601)).then_raises(
-        InsufficientFundsError, "insufficient_funds"
+    ledger.when(lambda led: domain.withdrawal(led.account(ALICE), transfer_id=T1, amount=601)).then_raises(
+        domain.InsufficientFundsError, "insufficient_funds"
     )
-    ledger.apply(withdrawal(ledger.account(ALICE), transfer_id=T1, amount=600))
+    ledger.apply(domain.withdrawal(ledger.account(ALICE), transfer_id=T1, amount=600))
     assert ledger.account(ALICE).balance == -100
 
 
 def test_a_frozen_account_allows_no_withdrawal(ledger: InMemoryLedger) -> None:
     _open(ledger, ALICE, funds=500)
-    ledger.apply(freeze_account(ledger.account(ALICE)))
-    ledger.when(lambda led: withdrawal(led.account(ALICE), transfer_id=T1, amount=1)).then_raises(
-        AccountFrozenError, "account_frozen"
+    ledger.apply(domain.freeze_account(ledger.account(ALICE)))
+    ledger.when(lambda led: domain.withdrawal(led.account(ALICE), transfer_id=T1, amount=1)).then_raises(
+        domain.AccountFrozenError, "account_frozen"
     )
 
 
@@ -294,60 +230,52 @@ def test_a_posted_transfer_debits_and_credits_together(ledger: InMemoryLedger) -
     _open(ledger, BOB, funds=20)
     _transfer(ledger, 300).then_decides(
         {
-            transfer_stream_id(T1): [
-                TransferPosted(
-                    transfer_id=T1,
-                    kind=TransferKind.TRANSFER,
-                    from_account_id=ALICE,
-                    to_account_id=BOB,
-                    amount=300,
-                    currency="EUR",
-                    description="rent",
-                )
+            domain.transfer_stream_id(T1): [_posted(ev.TransferKind.TRANSFER, ALICE, BOB, 300, "rent")],
+            domain.account_stream_id(ALICE): [
+                _leg(ev.AccountDebited, ALICE, amount=300, after=200, counterparty=BOB, text="rent")
             ],
-            account_stream_id(ALICE): [
-                _leg(AccountDebited, ALICE, amount=300, after=200, counterparty=BOB, text="rent")
-            ],
-            account_stream_id(BOB): [
-                _leg(AccountCredited, BOB, amount=300, after=320, counterparty=ALICE, text="rent")
+            domain.account_stream_id(BOB): [
+                _leg(ev.AccountCredited, BOB, amount=300, after=320, counterparty=ALICE, text="rent")
             ],
         },
-        new_streams=[transfer_stream_id(T1)],
+        new_streams=[domain.transfer_stream_id(T1)],
     )
 
 
 def test_a_transfer_needs_enough_available(ledger: InMemoryLedger) -> None:
     _open(ledger, ALICE, overdraft_limit=50, funds=500)
     _open(ledger, BOB)
-    _transfer(ledger, 551).then_raises(InsufficientFundsError, "insufficient_funds")
-    _transfer(ledger, 551, timeout=TIMEOUT).then_raises(InsufficientFundsError, "insufficient_funds")
+    _transfer(ledger, 551).then_raises(domain.InsufficientFundsError, "insufficient_funds")
+    _transfer(ledger, 551, timeout=TIMEOUT).then_raises(domain.InsufficientFundsError, "insufficient_funds")
 
 
 def test_a_transfer_needs_two_different_accounts(ledger: InMemoryLedger) -> None:
     _open(ledger, ALICE, funds=500)
-    _transfer(ledger, 1, destination=ALICE).then_raises(SameAccountError, "same_account")
+    _transfer(ledger, 1, destination=ALICE).then_raises(domain.SameAccountError, "same_account")
 
 
 def test_a_transfer_needs_the_same_currency(ledger: InMemoryLedger) -> None:
     _open(ledger, ALICE, funds=500)
     _open(ledger, CAROL, currency="USD")
-    _transfer(ledger, 1, destination=CAROL).then_raises(CurrencyMismatchError, "currency_mismatch")
-    _transfer(ledger, 1, destination=CAROL, timeout=TIMEOUT).then_raises(CurrencyMismatchError, "currency_mismatch")
+    _transfer(ledger, 1, destination=CAROL).then_raises(domain.CurrencyMismatchError, "currency_mismatch")
+    _transfer(ledger, 1, destination=CAROL, timeout=TIMEOUT).then_raises(
+        domain.CurrencyMismatchError, "currency_mismatch"
+    )
 
 
 @pytest.mark.parametrize("amount", [0, -1])
 def test_a_transfer_needs_a_positive_amount(ledger: InMemoryLedger, amount: Any) -> None:
     _open(ledger, ALICE, funds=500)
     _open(ledger, BOB)
-    _transfer(ledger, amount).then_raises(InvalidAmountError, "invalid_amount")
+    _transfer(ledger, amount).then_raises(domain.InvalidAmountError, "invalid_amount")
 
 
 def test_a_frozen_source_cannot_send_but_a_frozen_destination_can_receive(ledger: InMemoryLedger) -> None:
     _open(ledger, ALICE, funds=500)
     _open(ledger, BOB, funds=500)
-    ledger.apply(freeze_account(ledger.account(ALICE)))
-    _transfer(ledger, 1).then_raises(AccountFrozenError, "account_frozen")
-    _transfer(ledger, 1, timeout=TIMEOUT).then_raises(AccountFrozenError, "account_frozen")
+    ledger.apply(domain.freeze_account(ledger.account(ALICE)))
+    _transfer(ledger, 1).then_raises(domain.AccountFrozenError, "account_frozen")
+    _transfer(ledger, 1, timeout=TIMEOUT).then_raises(domain.AccountFrozenError, "account_frozen")
     ledger.apply(_transfer(ledger, 1, source=BOB, destination=ALICE).decision)
     assert ledger.account(ALICE).balance == 501
 
@@ -355,33 +283,24 @@ def test_a_frozen_source_cannot_send_but_a_frozen_destination_can_receive(ledger
 def test_a_closed_destination_receives_nothing_even_pending(ledger: InMemoryLedger) -> None:
     _open(ledger, ALICE, funds=500)
     _open(ledger, BOB)
-    ledger.apply(close_account(ledger.account(BOB)))
-    _transfer(ledger, 1).then_raises(AccountClosedError, "account_closed")
-    _transfer(ledger, 1, timeout=TIMEOUT).then_raises(AccountClosedError, "account_closed")
+    ledger.apply(domain.close_account(ledger.account(BOB)))
+    _transfer(ledger, 1).then_raises(domain.AccountClosedError, "account_closed")
+    _transfer(ledger, 1, timeout=TIMEOUT).then_raises(domain.AccountClosedError, "account_closed")
 
 
 def test_a_refused_transfer_changes_nothing(ledger: InMemoryLedger) -> None:
     _open(ledger, ALICE, funds=100)
     _open(ledger, BOB)
     before = {stream: list(events) for stream, events in ledger.streams.items()}
-    _transfer(ledger, 101).then_raises(InsufficientFundsError, "insufficient_funds")
+    _transfer(ledger, 101).then_raises(domain.InsufficientFundsError, "insufficient_funds")
     assert ledger.streams == before
 
 
 # ---------------------------------------------------------------------- two-phase transfers
 
 
-def _pending_created(amount: int = 300) -> TransferPendingCreated:
-    return TransferPendingCreated(
-        transfer_id=T1,
-        kind=TransferKind.TRANSFER,
-        from_account_id=ALICE,
-        to_account_id=BOB,
-        amount=amount,
-        currency="EUR",
-        description="rent",
-        expires_at=NOW + TIMEOUT,
-    )
+def _pending_created(amount: int = 300) -> ev.TransferPendingCreated:
+    return TransferFacts(T1, ALICE, BOB, amount, description="rent").pending(NOW + TIMEOUT)
 
 
 def _with_pending(ledger: InMemoryLedger, amount: int = 300) -> InMemoryLedger:
@@ -396,14 +315,14 @@ def test_a_pending_transfer_places_a_hold_on_the_source_only(ledger: InMemoryLed
     _open(ledger, BOB)
     _transfer(ledger, 300, timeout=TIMEOUT).then_decides(
         {
-            transfer_stream_id(T1): [_pending_created()],
-            account_stream_id(ALICE): [
-                AccountHoldPlaced(
+            domain.transfer_stream_id(T1): [_pending_created()],
+            domain.account_stream_id(ALICE): [
+                ev.AccountHoldPlaced(
                     account_id=ALICE, transfer_id=T1, amount=300, currency="EUR", expires_at=NOW + TIMEOUT
                 )
             ],
         },
-        new_streams=[transfer_stream_id(T1)],
+        new_streams=[domain.transfer_stream_id(T1)],
     )
 
 
@@ -411,35 +330,37 @@ def test_a_pending_transfer_reduces_available_but_not_balance(ledger: InMemoryLe
     _with_pending(ledger)
     alice = ledger.account(ALICE)
     assert (alice.balance, alice.available) == (500, 200)
-    _transfer(ledger, 201, transfer_id=T2).then_raises(InsufficientFundsError, "insufficient_funds")
+    _transfer(ledger, 201, transfer_id=T2).then_raises(domain.InsufficientFundsError, "insufficient_funds")
 
 
 @pytest.mark.parametrize("timeout", [timedelta(0), timedelta(seconds=-1)])
 def test_a_pending_transfer_needs_a_positive_timeout(ledger: InMemoryLedger, timeout: timedelta) -> None:
     _open(ledger, ALICE, funds=500)
     _open(ledger, BOB)
-    _transfer(ledger, 1, timeout=timeout).then_raises(InvalidTimeoutError, "invalid_timeout")
+    _transfer(ledger, 1, timeout=timeout).then_raises(domain.InvalidTimeoutError, "invalid_timeout")
 
 
 def test_posting_captures_the_hold_and_credits_the_destination(ledger: InMemoryLedger) -> None:
     _with_pending(ledger)
     ledger.when(
-        lambda led: post_pending(led.transfer(T1), led.account(ALICE), led.account(BOB), now=NOW + timedelta(minutes=9))
+        lambda led: domain.post_pending(
+            led.transfer(T1), led.account(ALICE), led.account(BOB), now=NOW + timedelta(minutes=9)
+        )
     ).then_decides(
         {
-            transfer_stream_id(T1): [
-                TransferPendingPosted(
+            domain.transfer_stream_id(T1): [
+                ev.TransferPendingPosted(
                     transfer_id=T1, from_account_id=ALICE, to_account_id=BOB, amount=300, currency="EUR"
                 )
             ],
-            account_stream_id(ALICE): [
-                AccountHoldReleased(
-                    account_id=ALICE, transfer_id=T1, amount=300, currency="EUR", reason=HoldReleaseReason.POSTED
+            domain.account_stream_id(ALICE): [
+                ev.AccountHoldReleased(
+                    account_id=ALICE, transfer_id=T1, amount=300, currency="EUR", reason=ev.HoldReleaseReason.POSTED
                 ),
-                _leg(AccountDebited, ALICE, amount=300, after=200, counterparty=BOB, text="rent"),
+                _leg(ev.AccountDebited, ALICE, amount=300, after=200, counterparty=BOB, text="rent"),
             ],
-            account_stream_id(BOB): [
-                _leg(AccountCredited, BOB, amount=300, after=300, counterparty=ALICE, text="rent")
+            domain.account_stream_id(BOB): [
+                _leg(ev.AccountCredited, BOB, amount=300, after=300, counterparty=ALICE, text="rent")
             ],
         }
     )
@@ -448,68 +369,80 @@ def test_posting_captures_the_hold_and_credits_the_destination(ledger: InMemoryL
 def test_posting_after_expiry_is_refused(ledger: InMemoryLedger) -> None:
     _with_pending(ledger)
     ledger.when(
-        lambda led: post_pending(led.transfer(T1), led.account(ALICE), led.account(BOB), now=NOW + TIMEOUT)
-    ).then_raises(TransferExpiredError, "transfer_expired")
+        lambda led: domain.post_pending(led.transfer(T1), led.account(ALICE), led.account(BOB), now=NOW + TIMEOUT)
+    ).then_raises(domain.TransferExpiredError, "transfer_expired")
 
 
-def test_posting_twice_is_refused(ledger: InMemoryLedger) -> None:
+def _post(ledger: InMemoryLedger) -> domain.Decision:
+    """Post the pending transfer T1 from ALICE to BOB."""
+    return domain.post_pending(ledger.transfer(T1), ledger.account(ALICE), ledger.account(BOB), now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("meanwhile", "error", "code"),
+    [
+        pytest.param(_post, domain.TransferNotPendingError, "transfer_not_pending", id="posted-already"),
+        pytest.param(
+            lambda led: domain.freeze_account(led.account(ALICE)),
+            domain.AccountFrozenError,
+            "account_frozen",
+            id="source-frozen",
+        ),
+        pytest.param(
+            lambda led: domain.close_account(led.account(BOB)),
+            domain.AccountClosedError,
+            "account_closed",
+            id="destination-closed",
+        ),
+    ],
+)
+def test_posting_is_refused_when_the_transfer_or_an_account_changed_meanwhile(
+    ledger: InMemoryLedger,
+    meanwhile: Callable[[InMemoryLedger], domain.Decision],
+    error: type[domain.DomainError],
+    code: str,
+) -> None:
     _with_pending(ledger)
-    ledger.apply(post_pending(ledger.transfer(T1), ledger.account(ALICE), ledger.account(BOB), now=NOW))
-    ledger.when(lambda led: post_pending(led.transfer(T1), led.account(ALICE), led.account(BOB), now=NOW)).then_raises(
-        TransferNotPendingError, "transfer_not_pending"
-    )
-
-
-def test_posting_from_a_frozen_source_is_refused(ledger: InMemoryLedger) -> None:
-    _with_pending(ledger)
-    ledger.apply(freeze_account(ledger.account(ALICE)))
-    ledger.when(lambda led: post_pending(led.transfer(T1), led.account(ALICE), led.account(BOB), now=NOW)).then_raises(
-        AccountFrozenError, "account_frozen"
-    )
-
-
-def test_posting_to_a_destination_closed_meanwhile_is_refused(ledger: InMemoryLedger) -> None:
-    _with_pending(ledger)
-    ledger.apply(close_account(ledger.account(BOB)))
-    ledger.when(lambda led: post_pending(led.transfer(T1), led.account(ALICE), led.account(BOB), now=NOW)).then_raises(
-        AccountClosedError, "account_closed"
-    )
+    ledger.apply(meanwhile(ledger))
+    ledger.when(_post).then_raises(error, code)
 
 
 def test_voiding_releases_the_hold(ledger: InMemoryLedger) -> None:
     _with_pending(ledger)
-    ledger.when(lambda led: void_pending(led.transfer(T1), led.account(ALICE))).then_decides(
+    ledger.when(lambda led: domain.void_pending(led.transfer(T1), led.account(ALICE))).then_decides(
         {
-            transfer_stream_id(T1): [TransferVoided(transfer_id=T1)],
-            account_stream_id(ALICE): [
-                AccountHoldReleased(
-                    account_id=ALICE, transfer_id=T1, amount=300, currency="EUR", reason=HoldReleaseReason.VOIDED
+            domain.transfer_stream_id(T1): [ev.TransferVoided(transfer_id=T1)],
+            domain.account_stream_id(ALICE): [
+                ev.AccountHoldReleased(
+                    account_id=ALICE, transfer_id=T1, amount=300, currency="EUR", reason=ev.HoldReleaseReason.VOIDED
                 )
             ],
         }
     )
-    ledger.apply(void_pending(ledger.transfer(T1), ledger.account(ALICE)))
+    ledger.apply(domain.void_pending(ledger.transfer(T1), ledger.account(ALICE)))
     assert ledger.account(ALICE).available == 500
-    ledger.when(lambda led: void_pending(led.transfer(T1), led.account(ALICE))).then_raises(
-        TransferNotPendingError, "transfer_not_pending"
+    ledger.when(lambda led: domain.void_pending(led.transfer(T1), led.account(ALICE))).then_raises(
+        domain.TransferNotPendingError, "transfer_not_pending"
     )
 
 
 def test_a_frozen_source_may_still_void(ledger: InMemoryLedger) -> None:
     _with_pending(ledger)
-    ledger.apply(freeze_account(ledger.account(ALICE)))
-    ledger.apply(void_pending(ledger.transfer(T1), ledger.account(ALICE)))
+    ledger.apply(domain.freeze_account(ledger.account(ALICE)))
+    ledger.apply(domain.void_pending(ledger.transfer(T1), ledger.account(ALICE)))
     assert ledger.account(ALICE).holds == {}
 
 
 def test_a_pending_transfer_expires_after_its_timeout_and_releases_the_hold(ledger: InMemoryLedger) -> None:
     _with_pending(ledger)
-    ledger.when(lambda led: expire_pending(led.transfer(T1), led.account(ALICE), now=NOW + TIMEOUT)).then_decides(
+    ledger.when(
+        lambda led: domain.expire_pending(led.transfer(T1), led.account(ALICE), now=NOW + TIMEOUT)
+    ).then_decides(
         {
-            transfer_stream_id(T1): [TransferExpired(transfer_id=T1)],
-            account_stream_id(ALICE): [
-                AccountHoldReleased(
-                    account_id=ALICE, transfer_id=T1, amount=300, currency="EUR", reason=HoldReleaseReason.EXPIRED
+            domain.transfer_stream_id(T1): [ev.TransferExpired(transfer_id=T1)],
+            domain.account_stream_id(ALICE): [
+                ev.AccountHoldReleased(
+                    account_id=ALICE, transfer_id=T1, amount=300, currency="EUR", reason=ev.HoldReleaseReason.EXPIRED
                 )
             ],
         }
@@ -519,16 +452,16 @@ def test_a_pending_transfer_expires_after_its_timeout_and_releases_the_hold(ledg
 def test_a_pending_transfer_does_not_expire_before_its_timeout(ledger: InMemoryLedger) -> None:
     _with_pending(ledger)
     ledger.when(
-        lambda led: expire_pending(led.transfer(T1), led.account(ALICE), now=NOW + TIMEOUT - timedelta(seconds=1))
-    ).then_raises(TransferNotExpiredError, "transfer_not_expired")
+        lambda led: domain.expire_pending(
+            led.transfer(T1), led.account(ALICE), now=NOW + TIMEOUT - timedelta(seconds=1)
+        )
+    ).then_raises(domain.TransferNotExpiredError, "transfer_not_expired")
 
 
 def test_after_expiry_posting_is_refused_and_the_money_is_back(ledger: InMemoryLedger) -> None:
     _with_pending(ledger)
-    ledger.apply(expire_pending(ledger.transfer(T1), ledger.account(ALICE), now=NOW + TIMEOUT))
-    ledger.when(lambda led: post_pending(led.transfer(T1), led.account(ALICE), led.account(BOB), now=NOW)).then_raises(
-        TransferNotPendingError, "transfer_not_pending"
-    )
+    ledger.apply(domain.expire_pending(ledger.transfer(T1), ledger.account(ALICE), now=NOW + TIMEOUT))
+    ledger.when(_post).then_raises(domain.TransferNotPendingError, "transfer_not_pending")
     assert (ledger.account(ALICE).available, ledger.account(BOB).balance) == (500, 0)
 
 
@@ -537,14 +470,14 @@ def test_a_hold_that_vanished_is_reported(ledger: InMemoryLedger) -> None:
     alice_without_hold = ledger.account(ALICE).__class__(
         account_id=ALICE, holder_name="Holder", currency="EUR", overdraft_limit=0, balance=500
     )
-    ledger.when(lambda led: void_pending(led.transfer(T1), alice_without_hold)).then_raises(
-        HoldNotFoundError, "hold_not_found"
+    ledger.when(lambda led: domain.void_pending(led.transfer(T1), alice_without_hold)).then_raises(
+        domain.HoldNotFoundError, "hold_not_found"
     )
 
 
 def test_settlement_needs_the_transfers_own_accounts(ledger: InMemoryLedger) -> None:
     _with_pending(ledger)
     with pytest.raises(ValueError, match="not the source"):
-        void_pending(ledger.transfer(T1), ledger.account(BOB))
+        domain.void_pending(ledger.transfer(T1), ledger.account(BOB))
     with pytest.raises(ValueError, match="not the destination"):
-        post_pending(ledger.transfer(T1), ledger.account(ALICE), ledger.account(ALICE), now=NOW)
+        domain.post_pending(ledger.transfer(T1), ledger.account(ALICE), ledger.account(ALICE), now=NOW)

@@ -13,24 +13,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from eventledger_command.domain import (
-    Decision,
-    DomainError,
-    TransferStatus,
-    close_account,
-    deposit,
-    expire_pending,
-    freeze_account,
-    open_account,
-    post_pending,
-    transfer,
-    unfreeze_account,
-    void_pending,
-    withdrawal,
-)
+from eventledger_command import domain
 
 if TYPE_CHECKING:
-    from tests.unit.domain.conftest import InMemoryLedger
+    from tests.support.domain import InMemoryLedger
 
 pytestmark = pytest.mark.unit
 
@@ -83,35 +69,34 @@ def _run(ledger: InMemoryLedger, step: int, now: datetime, op: tuple[Any, ...]) 
             for stream in ledger.streams
             if stream.startswith("transfer-")
         )
-        if state.status is TransferStatus.PENDING
+        if state.status is domain.TransferStatus.PENDING
     ]
     if kind == "wait":
         return now + timedelta(seconds=args[0])
     if kind == "close":
         account = ledger.account(ACCOUNTS[args[0]][0])
         if account.balance > 0:
-            _attempt(ledger, "drain", lambda: withdrawal(account, transfer_id=transfer_id, amount=account.balance))
+            _attempt(
+                ledger, "drain", lambda: domain.withdrawal(account, transfer_id=transfer_id, amount=account.balance)
+            )
+
+    def between(timeout: timedelta | None) -> domain.Decision:
+        """A transfer from the first account of ``args`` to the second (pending when it has a timeout)."""
+        source, destination = (ledger.account(ACCOUNTS[i][0]) for i in args[:2])
+        return domain.transfer(source, destination, transfer_id=transfer_id, amount=args[2], now=now, timeout=timeout)
+
     decide = {
-        "deposit": lambda: deposit(ledger.account(ACCOUNTS[args[0]][0]), transfer_id=transfer_id, amount=args[1]),
-        "withdraw": lambda: withdrawal(ledger.account(ACCOUNTS[args[0]][0]), transfer_id=transfer_id, amount=args[1]),
-        "transfer": lambda: transfer(
-            ledger.account(ACCOUNTS[args[0]][0]),
-            ledger.account(ACCOUNTS[args[1]][0]),
-            transfer_id=transfer_id,
-            amount=args[2],
-            now=now,
+        "deposit": lambda: domain.deposit(
+            ledger.account(ACCOUNTS[args[0]][0]), transfer_id=transfer_id, amount=args[1]
         ),
-        "pending": lambda: transfer(
-            ledger.account(ACCOUNTS[args[0]][0]),
-            ledger.account(ACCOUNTS[args[1]][0]),
-            transfer_id=transfer_id,
-            amount=args[2],
-            now=now,
-            timeout=timedelta(seconds=args[3]),
+        "withdraw": lambda: domain.withdrawal(
+            ledger.account(ACCOUNTS[args[0]][0]), transfer_id=transfer_id, amount=args[1]
         ),
-        "freeze": lambda: freeze_account(ledger.account(ACCOUNTS[args[0]][0])),
-        "unfreeze": lambda: unfreeze_account(ledger.account(ACCOUNTS[args[0]][0])),
-        "close": lambda: close_account(ledger.account(ACCOUNTS[args[0]][0])),
+        "transfer": lambda: between(None),
+        "pending": lambda: between(timedelta(seconds=args[3])),
+        "freeze": lambda: domain.freeze_account(ledger.account(ACCOUNTS[args[0]][0])),
+        "unfreeze": lambda: domain.unfreeze_account(ledger.account(ACCOUNTS[args[0]][0])),
+        "close": lambda: domain.close_account(ledger.account(ACCOUNTS[args[0]][0])),
     }
     if kind in ("post", "void", "expire"):
         if not pending_ids:
@@ -119,21 +104,21 @@ def _run(ledger: InMemoryLedger, step: int, now: datetime, op: tuple[Any, ...]) 
         pending = ledger.transfer(pending_ids[args[0] % len(pending_ids)])
         source = ledger.account(pending.from_account_id)
         decide = {
-            "post": lambda: post_pending(pending, source, ledger.account(pending.to_account_id), now=now),
-            "void": lambda: void_pending(pending, source),
-            "expire": lambda: expire_pending(pending, source, now=now),
+            "post": lambda: domain.post_pending(pending, source, ledger.account(pending.to_account_id), now=now),
+            "void": lambda: domain.void_pending(pending, source),
+            "expire": lambda: domain.expire_pending(pending, source, now=now),
         }
     _attempt(ledger, kind, decide[kind])
     return now
 
 
-def _attempt(ledger: InMemoryLedger, kind: str, decide: Callable[[], Decision]) -> None:
+def _attempt(ledger: InMemoryLedger, kind: str, decide: Callable[[], domain.Decision]) -> None:
     """Apply a decision if the domain accepts it; a refusal must leave every stream as it was."""
     before = {stream: list(events) for stream, events in ledger.streams.items() if events}
     try:
         ledger.apply(decide())
         event(f"{kind}: accepted")
-    except DomainError as refusal:
+    except domain.DomainError as refusal:
         event(f"{kind}: refused ({refusal.code})")
         assert {stream: list(events) for stream, events in ledger.streams.items() if events} == before
 
@@ -145,7 +130,7 @@ def _check_invariants(ledger: InMemoryLedger) -> None:
     for stream in ledger.streams:
         if stream.startswith("transfer-"):
             state = ledger.transfer(UUID(stream[len("transfer-") :]))
-            if state.status is TransferStatus.PENDING:
+            if state.status is domain.TransferStatus.PENDING:
                 pending_by_source[state.from_account_id] = (
                     pending_by_source.get(state.from_account_id, 0) + state.amount
                 )
@@ -163,8 +148,12 @@ def test_money_is_conserved_per_currency_across_any_sequence(
 ) -> None:
     ledger = ledger_factory()
     for account_id, currency, limit in ACCOUNTS:
-        ledger.apply(open_account(account_id=account_id, holder_name="h", currency=currency, overdraft_limit=limit))
-        funding = deposit(ledger.account(account_id), transfer_id=uuid5(account_id, "funding"), amount=INITIAL_FUNDS)
+        ledger.apply(
+            domain.open_account(account_id=account_id, holder_name="h", currency=currency, overdraft_limit=limit)
+        )
+        funding = domain.deposit(
+            ledger.account(account_id), transfer_id=uuid5(account_id, "funding"), amount=INITIAL_FUNDS
+        )
         ledger.apply(funding)
     now = START
     for step, op in enumerate(operations):

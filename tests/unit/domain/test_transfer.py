@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
 import pytest
+from tests.support.ledger import TransferFacts
 
+import eventledger_events as ev
 from eventledger_command.domain import (
     CorruptHistoryError,
     InvalidAmountError,
@@ -22,18 +24,9 @@ from eventledger_command.domain import (
     TransferStatus,
     rebuild_transfer,
 )
-from eventledger_events import (
-    TransferEvent,
-    TransferExpired,
-    TransferKind,
-    TransferPendingCreated,
-    TransferPendingPosted,
-    TransferPosted,
-    TransferVoided,
-)
 
 if TYPE_CHECKING:
-    from tests.unit.domain.conftest import TransferSpec
+    from tests.support.domain import TransferSpec
 
 pytestmark = pytest.mark.unit
 
@@ -44,44 +37,29 @@ NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 EXPIRES = NOW + timedelta(minutes=5)
 
 
-Creation = Callable[[], list[TransferEvent]]
+Creation = Callable[[], list[ev.TransferEvent]]
 
 
-def posted(amount: int = 100, kind: TransferKind = TransferKind.TRANSFER) -> TransferPosted:
-    return TransferPosted(
-        transfer_id=TRANSFER,
-        kind=kind,
-        from_account_id=SOURCE,
-        to_account_id=DESTINATION,
-        amount=amount,
-        currency="EUR",
-        description="rent",
-    )
+def posted(amount: int = 100, kind: ev.TransferKind = ev.TransferKind.TRANSFER) -> ev.TransferPosted:
+    return _rent(amount).posted(kind)
 
 
-def pending(amount: int = 100) -> TransferPendingCreated:
-    return TransferPendingCreated(
-        transfer_id=TRANSFER,
-        kind=TransferKind.TRANSFER,
-        from_account_id=SOURCE,
-        to_account_id=DESTINATION,
-        amount=amount,
-        currency="EUR",
-        description="rent",
-        expires_at=EXPIRES,
-    )
+def pending(amount: int = 100) -> ev.TransferPendingCreated:
+    return _rent(amount).pending(EXPIRES)
 
 
-def pending_posted(amount: int = 100) -> TransferPendingPosted:
-    return TransferPendingPosted(
-        transfer_id=TRANSFER, from_account_id=SOURCE, to_account_id=DESTINATION, amount=amount, currency="EUR"
-    )
+def pending_posted(amount: int = 100) -> ev.TransferPendingPosted:
+    return _rent(amount).pending_posted()
+
+
+def _rent(amount: int) -> TransferFacts:
+    return TransferFacts(TRANSFER, SOURCE, DESTINATION, amount, description="rent")
 
 
 def _create_posted(amount: Any = 100, to: UUID = DESTINATION, currency: str = "EUR") -> Creation:
     return lambda: Transfer.create_posted(
         TRANSFER,
-        kind=TransferKind.TRANSFER,
+        kind=ev.TransferKind.TRANSFER,
         from_account_id=SOURCE,
         to_account_id=to,
         amount=amount,
@@ -93,7 +71,7 @@ def _create_posted(amount: Any = 100, to: UUID = DESTINATION, currency: str = "E
 def _create_pending(expires_at: datetime = EXPIRES, amount: Any = 100, to: UUID = DESTINATION) -> Creation:
     return lambda: Transfer.create_pending(
         TRANSFER,
-        kind=TransferKind.TRANSFER,
+        kind=ev.TransferKind.TRANSFER,
         from_account_id=SOURCE,
         to_account_id=to,
         amount=amount,
@@ -102,6 +80,15 @@ def _create_pending(expires_at: datetime = EXPIRES, amount: Any = 100, to: UUID 
         expires_at=expires_at,
         description="rent",
     )
+
+
+NOT_PENDING = [
+    pytest.param([posted()], id="one-phase"),
+    pytest.param([pending(), pending_posted()], id="posted"),
+    pytest.param([pending(), ev.TransferVoided(transfer_id=TRANSFER)], id="voided"),
+    pytest.param([pending(), ev.TransferExpired(transfer_id=TRANSFER)], id="expired"),
+]
+"""Histories of a transfer that is no longer (or never was) pending."""
 
 
 class TestCreation:
@@ -146,16 +133,7 @@ class TestPosting:
             TransferExpiredError, "transfer_expired"
         )
 
-    @pytest.mark.parametrize(
-        "history",
-        [
-            [posted()],
-            [pending(), pending_posted()],
-            [pending(), TransferVoided(transfer_id=TRANSFER)],
-            [pending(), TransferExpired(transfer_id=TRANSFER)],
-        ],
-        ids=["one-phase", "already-posted", "voided", "expired"],
-    )
+    @pytest.mark.parametrize("history", NOT_PENDING)
     def test_only_a_pending_transfer_can_be_posted(self, transfer_spec: TransferSpec, history: list[Any]) -> None:
         transfer_spec.given(*history).when(lambda t: t.post(NOW)).then_raises(
             TransferNotPendingError, "transfer_not_pending"
@@ -164,27 +142,18 @@ class TestPosting:
 
 class TestVoiding:
     def test_a_pending_transfer_can_be_voided(self, transfer_spec: TransferSpec) -> None:
-        transfer_spec.given(pending()).when(Transfer.void).then(TransferVoided(transfer_id=TRANSFER))
+        transfer_spec.given(pending()).when(Transfer.void).then(ev.TransferVoided(transfer_id=TRANSFER))
 
-    @pytest.mark.parametrize(
-        "history",
-        [
-            [posted()],
-            [pending(), pending_posted()],
-            [pending(), TransferVoided(transfer_id=TRANSFER)],
-            [pending(), TransferExpired(transfer_id=TRANSFER)],
-        ],
-        ids=["one-phase", "posted", "voided", "expired"],
-    )
+    @pytest.mark.parametrize("history", NOT_PENDING)
     def test_only_a_pending_transfer_can_be_voided(self, transfer_spec: TransferSpec, history: list[Any]) -> None:
         transfer_spec.given(*history).when(Transfer.void).then_raises(TransferNotPendingError, "transfer_not_pending")
 
 
 class TestExpiry:
     def test_a_pending_transfer_expires_once_its_timeout_has_passed(self, transfer_spec: TransferSpec) -> None:
-        transfer_spec.given(pending()).when(lambda t: t.expire(EXPIRES)).then(TransferExpired(transfer_id=TRANSFER))
+        transfer_spec.given(pending()).when(lambda t: t.expire(EXPIRES)).then(ev.TransferExpired(transfer_id=TRANSFER))
         transfer_spec.given(pending()).when(lambda t: t.expire(EXPIRES + timedelta(hours=1))).then(
-            TransferExpired(transfer_id=TRANSFER)
+            ev.TransferExpired(transfer_id=TRANSFER)
         )
 
     def test_a_pending_transfer_does_not_expire_early(self, transfer_spec: TransferSpec) -> None:
@@ -194,7 +163,7 @@ class TestExpiry:
 
     @pytest.mark.parametrize(
         "history",
-        [[posted()], [pending(), pending_posted()], [pending(), TransferVoided(transfer_id=TRANSFER)]],
+        [[posted()], [pending(), pending_posted()], [pending(), ev.TransferVoided(transfer_id=TRANSFER)]],
         ids=["one-phase", "posted", "voided"],
     )
     def test_only_a_pending_transfer_can_expire(self, transfer_spec: TransferSpec, history: list[Any]) -> None:
@@ -210,8 +179,8 @@ class TestEvolution:
             ([posted()], TransferStatus.POSTED),
             ([pending()], TransferStatus.PENDING),
             ([pending(), pending_posted()], TransferStatus.POSTED),
-            ([pending(), TransferVoided(transfer_id=TRANSFER)], TransferStatus.VOIDED),
-            ([pending(), TransferExpired(transfer_id=TRANSFER)], TransferStatus.EXPIRED),
+            ([pending(), ev.TransferVoided(transfer_id=TRANSFER)], TransferStatus.VOIDED),
+            ([pending(), ev.TransferExpired(transfer_id=TRANSFER)], TransferStatus.EXPIRED),
         ],
     )
     def test_status_follows_the_events(self, history: list[Any], status: TransferStatus) -> None:
@@ -227,10 +196,10 @@ class TestEvolution:
     @pytest.mark.parametrize(
         "history",
         [
-            [TransferVoided(transfer_id=TRANSFER)],
+            [ev.TransferVoided(transfer_id=TRANSFER)],
             [posted(), posted()],
-            [posted(), TransferVoided(transfer_id=TRANSFER)],
-            [pending(), TransferExpired(transfer_id=TRANSFER), pending_posted()],
+            [posted(), ev.TransferVoided(transfer_id=TRANSFER)],
+            [pending(), ev.TransferExpired(transfer_id=TRANSFER), pending_posted()],
         ],
         ids=["void-before-creation", "created-twice", "void-after-post", "post-after-expiry"],
     )

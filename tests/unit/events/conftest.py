@@ -7,25 +7,7 @@ from uuid import UUID
 
 import pytest
 
-from eventledger_events import (
-    AccountClosed,
-    AccountCredited,
-    AccountDebited,
-    AccountFrozen,
-    AccountHoldPlaced,
-    AccountHoldReleased,
-    AccountOpened,
-    AccountOpenedV1,
-    AccountUnfrozen,
-    DomainEvent,
-    HoldReleaseReason,
-    TransferExpired,
-    TransferKind,
-    TransferPendingCreated,
-    TransferPendingPosted,
-    TransferPosted,
-    TransferVoided,
-)
+import eventledger_events as ev
 
 ACCOUNT_ID = UUID("00000000-0000-4000-8000-000000000001")
 OTHER_ACCOUNT_ID = UUID("00000000-0000-4000-8000-000000000002")
@@ -33,7 +15,7 @@ TRANSFER_ID = UUID("00000000-0000-4000-8000-0000000000f1")
 EXPIRES_AT = datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
 
-def _samples() -> list[DomainEvent]:
+def _samples() -> list[ev.DomainEvent]:
     movement = {
         "account_id": ACCOUNT_ID,
         "transfer_id": TRANSFER_ID,
@@ -44,40 +26,40 @@ def _samples() -> list[DomainEvent]:
     }
     transfer = {
         "transfer_id": TRANSFER_ID,
-        "kind": TransferKind.TRANSFER,
+        "kind": ev.TransferKind.TRANSFER,
         "from_account_id": ACCOUNT_ID,
         "to_account_id": OTHER_ACCOUNT_ID,
         "amount": 1250,
         "currency": "EUR",
     }
     return [
-        AccountOpenedV1(account_id=ACCOUNT_ID, holder_name="Ada", currency="EUR"),
-        AccountOpened(account_id=ACCOUNT_ID, holder_name="Ada", currency="EUR", overdraft_limit=500),
-        AccountFrozen(account_id=ACCOUNT_ID),
-        AccountUnfrozen(account_id=ACCOUNT_ID),
-        AccountClosed(account_id=ACCOUNT_ID),
-        AccountCredited(**movement, balance_after=1250),
-        AccountDebited(**movement, balance_after=-1250),
-        AccountHoldPlaced(
+        ev.AccountOpenedV1(account_id=ACCOUNT_ID, holder_name="Ada", currency="EUR"),
+        ev.AccountOpened(account_id=ACCOUNT_ID, holder_name="Ada", currency="EUR", overdraft_limit=500),
+        ev.AccountFrozen(account_id=ACCOUNT_ID),
+        ev.AccountUnfrozen(account_id=ACCOUNT_ID),
+        ev.AccountClosed(account_id=ACCOUNT_ID),
+        ev.AccountCredited(**movement, balance_after=1250),
+        ev.AccountDebited(**movement, balance_after=-1250),
+        ev.AccountHoldPlaced(
             account_id=ACCOUNT_ID, transfer_id=TRANSFER_ID, amount=1250, currency="EUR", expires_at=EXPIRES_AT
         ),
-        AccountHoldReleased(
+        ev.AccountHoldReleased(
             account_id=ACCOUNT_ID,
             transfer_id=TRANSFER_ID,
             amount=1250,
             currency="EUR",
-            reason=HoldReleaseReason.EXPIRED,
+            reason=ev.HoldReleaseReason.EXPIRED,
         ),
-        TransferPosted(**transfer, description="rent"),
-        TransferPendingCreated(**transfer, description="", expires_at=EXPIRES_AT),
-        TransferPendingPosted(**{key: value for key, value in transfer.items() if key != "kind"}),
-        TransferVoided(transfer_id=TRANSFER_ID),
-        TransferExpired(transfer_id=TRANSFER_ID),
+        ev.TransferPosted(**transfer, description="rent"),
+        ev.TransferPendingCreated(**transfer, description="", expires_at=EXPIRES_AT),
+        ev.TransferPendingPosted(**{key: value for key, value in transfer.items() if key != "kind"}),
+        ev.TransferVoided(transfer_id=TRANSFER_ID),
+        ev.TransferExpired(transfer_id=TRANSFER_ID),
     ]
 
 
 @pytest.fixture
-def sample_payloads() -> list[DomainEvent]:
+def sample_payloads() -> list[ev.DomainEvent]:
     """One valid payload of every registered model, legacy versions included."""
     return _samples()
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
+from tests.support import ledger
 
 from eventledger_events import (
     ACCOUNTS_TOPIC,
@@ -94,14 +95,7 @@ def test_optional_headers_are_left_out_when_absent() -> None:
 
 def test_an_event_not_yet_appended_cannot_be_published() -> None:
     account_id = uuid4()
-    envelope = EventEnvelope.new(
-        AccountFrozen(account_id=account_id),
-        event_id=uuid4(),
-        stream_id=account_stream_id(account_id),
-        stream_version=1,
-        occurred_at=NOW,
-        metadata=EventMetadata(actor="a", correlation_id=uuid4()),
-    )
+    envelope = ledger.envelope(AccountFrozen(account_id=account_id), account_stream_id(account_id), 1, at=NOW)
     with pytest.raises(ValueError, match="no position"):
         to_kafka_record(envelope)
 

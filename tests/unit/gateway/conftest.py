@@ -8,7 +8,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from eventledger_gateway.app import create_app
-from eventledger_gateway.tokens import mint_token
 from eventledger_runtime.settings import GatewaySettings
 
 # Port 9 (discard) on loopback: nothing listens there, so a request that passes auth is answered 503.
@@ -26,7 +25,3 @@ def settings() -> GatewaySettings:
 def client(settings: GatewaySettings) -> Iterator[TestClient]:
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
         yield test_client
-
-
-def bearer(settings: GatewaySettings, *roles: str, subject: str = "alice", ttl: int = 600) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(settings, roles, subject=subject, ttl_seconds=ttl)}"}

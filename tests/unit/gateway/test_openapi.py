@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.unit.gateway.test_role_matrix import SPEC
+from tests.support.gateway import SPEC
 
 from eventledger_gateway.routetable import ROUTES
 

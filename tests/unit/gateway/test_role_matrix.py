@@ -1,45 +1,20 @@
 """The route table against PRODUCT.md §3, and the role x endpoint matrix on the app in process.
 
-The expected rows are written out here, not derived from the table, so that a row missing from the table or given
-the wrong role fails. Rate limiting is off and nothing listens upstream: a request that passes auth gets 503.
+The expected rows (``SPEC`` in tests/support/gateway.py) are written out, not derived from the table, so that a row
+missing from the table or given the wrong role fails. Rate limiting is off and nothing listens upstream: a request
+that passes auth gets 503.
 """
 
 from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.unit.gateway.conftest import bearer
+from tests.support.gateway import SPEC, bearer
 
 from eventledger_gateway.routetable import ROUTES, Role
 from eventledger_runtime.settings import GatewaySettings
 
 ID = "0b7f2a8e-5f55-4c11-9d0e-8a4c2f0d9b10"
-SPEC: dict[tuple[str, str], str] = {
-    ("POST", "/v1/accounts"): "writer",
-    ("POST", "/v1/accounts/{account_id}/freeze"): "writer",
-    ("POST", "/v1/accounts/{account_id}/unfreeze"): "writer",
-    ("POST", "/v1/accounts/{account_id}/close"): "writer",
-    ("POST", "/v1/deposits"): "writer",
-    ("POST", "/v1/withdrawals"): "writer",
-    ("POST", "/v1/transfers"): "writer",
-    ("POST", "/v1/transfers/{transfer_id}/post"): "writer",
-    ("POST", "/v1/transfers/{transfer_id}/void"): "writer",
-    ("GET", "/v1/accounts/{account_id}"): "reader",
-    ("GET", "/v1/accounts"): "reader",
-    ("GET", "/v1/accounts/{account_id}/entries"): "reader",
-    ("GET", "/v1/transfers/{transfer_id}"): "reader",
-    ("GET", "/v1/search/transfers"): "reader",
-    ("GET", "/v1/stats/overview"): "reader",
-    ("GET", "/v1/stats/stream"): "reader",
-    ("GET", "/v1/audit/streams/{stream_id}/events"): "auditor",
-    ("GET", "/v1/audit/events"): "auditor",
-    ("GET", "/v1/audit/accounts/{account_id}/state"): "auditor",
-    ("GET", "/v1/admin/projections"): "admin",
-    ("GET", "/v1/admin/projections/{projection}"): "admin",
-    ("POST", "/v1/admin/projections/{projection}/rebuild"): "admin",
-    ("POST", "/v1/admin/projections/{projection}/pause"): "admin",
-    ("POST", "/v1/admin/projections/{projection}/resume"): "admin",
-}
 UPSTREAM_OF_ROLE = {"writer": "command", "reader": "query", "auditor": "audit", "admin": "admin"}
 
 

@@ -8,73 +8,39 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.support import ledger
+from tests.support.ledger import TransferFacts
 
-from eventledger_events import (
-    AccountClosed,
-    AccountCredited,
-    AccountDebited,
-    AccountFrozen,
-    AccountHoldPlaced,
-    AccountHoldReleased,
-    AccountOpened,
-    AccountUnfrozen,
-    DomainEvent,
-    EventEnvelope,
-    EventMetadata,
-    HoldReleaseReason,
-    TransferExpired,
-    TransferKind,
-    TransferPendingCreated,
-    TransferPendingPosted,
-    TransferPosted,
-    TransferVoided,
-    account_stream_id,
-    transfer_stream_id,
-)
+import eventledger_events as ev
 from eventledger_projections.postgres.fold import ReadModelFold, UnappliableEvent, rows_to_load
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 _positions = itertools.count(1)
 
 
-def recorded(stream_id: str, version: int, payload: DomainEvent) -> EventEnvelope:
+def recorded(stream_id: str, version: int, payload: ev.DomainEvent) -> ev.EventEnvelope:
+    """The next position, recorded a second after the one before."""
     position = next(_positions)
-    moment = T0 + timedelta(seconds=position)
-    return EventEnvelope.new(
-        payload,
-        event_id=uuid.uuid4(),
-        stream_id=stream_id,
-        stream_version=version,
-        occurred_at=moment,
-        metadata=EventMetadata(actor="t", correlation_id=uuid.uuid4()),
-    ).recorded(position=position, recorded_at=moment)
+    return ledger.recorded(payload, stream_id, version, position, at=T0 + timedelta(seconds=position))
 
 
 ACCOUNT = uuid.uuid4()
 OTHER = uuid.uuid4()
 TRANSFER = uuid.uuid4()
-STREAM = account_stream_id(ACCOUNT)
+STREAM = ev.account_stream_id(ACCOUNT)
 
 
-def _opened(overdraft: int = 0) -> EventEnvelope:
-    payload = AccountOpened(account_id=ACCOUNT, holder_name="Ada", currency="EUR", overdraft_limit=overdraft)
+def _opened(overdraft: int = 0) -> ev.EventEnvelope:
+    payload = ev.AccountOpened(account_id=ACCOUNT, holder_name="Ada", currency="EUR", overdraft_limit=overdraft)
     return recorded(STREAM, 1, payload)
 
 
-def _credit(version: int, amount: int, balance_after: int) -> EventEnvelope:
-    payload = AccountCredited(
-        account_id=ACCOUNT,
-        transfer_id=TRANSFER,
-        amount=amount,
-        currency="EUR",
-        balance_after=balance_after,
-        counterparty_account_id=OTHER,
-        description="pay",
-    )
+def _credit(version: int, amount: int, balance_after: int) -> ev.EventEnvelope:
+    payload = TransferFacts(TRANSFER, OTHER, ACCOUNT, amount, description="pay").credited(balance_after)
     return recorded(STREAM, version, payload)
 
 
-def _fold(*events: EventEnvelope) -> ReadModelFold:
+def _fold(*events: ev.EventEnvelope) -> ReadModelFold:
     fold = ReadModelFold({}, {})
     for event in events:
         fold.apply(event)
@@ -90,14 +56,7 @@ def test_an_opened_account_starts_at_zero_with_its_overdraft_available() -> None
 
 
 def test_movements_take_the_balance_from_the_event_and_record_signed_entries() -> None:
-    debit = AccountDebited(
-        account_id=ACCOUNT,
-        transfer_id=TRANSFER,
-        amount=30,
-        currency="EUR",
-        balance_after=70,
-        counterparty_account_id=OTHER,
-    )
+    debit = TransferFacts(TRANSFER, ACCOUNT, OTHER, 30).debited(balance_after=70)
     fold = _fold(_opened(), _credit(2, 100, 100), recorded(STREAM, 3, debit))
     assert fold.accounts[ACCOUNT].balance == 70
     assert [(e.amount, e.balance_after, e.description) for e in fold.entries] == [(100, 100, "pay"), (-30, 70, "")]
@@ -105,10 +64,8 @@ def test_movements_take_the_balance_from_the_event_and_record_signed_entries() -
 
 def test_holds_reduce_available_until_released() -> None:
     expires = T0 + timedelta(hours=1)
-    placed = AccountHoldPlaced(account_id=ACCOUNT, transfer_id=TRANSFER, amount=40, currency="EUR", expires_at=expires)
-    released = AccountHoldReleased(
-        account_id=ACCOUNT, transfer_id=TRANSFER, amount=40, currency="EUR", reason=HoldReleaseReason.VOIDED
-    )
+    hold = TransferFacts(TRANSFER, ACCOUNT, OTHER, 40)
+    placed, released = hold.hold_placed(expires), hold.hold_released(ev.HoldReleaseReason.VOIDED)
     fold = _fold(_opened(), _credit(2, 100, 100), recorded(STREAM, 3, placed))
     assert (fold.accounts[ACCOUNT].held, fold.accounts[ACCOUNT].available) == (40, 60)
     fold.apply(recorded(STREAM, 4, released))
@@ -116,11 +73,11 @@ def test_holds_reduce_available_until_released() -> None:
 
 
 def test_statuses_follow_freeze_unfreeze_and_close() -> None:
-    fold = _fold(_opened(), recorded(STREAM, 2, AccountFrozen(account_id=ACCOUNT)))
+    fold = _fold(_opened(), recorded(STREAM, 2, ev.AccountFrozen(account_id=ACCOUNT)))
     assert fold.accounts[ACCOUNT].status == "frozen"
-    fold.apply(recorded(STREAM, 3, AccountUnfrozen(account_id=ACCOUNT)))
+    fold.apply(recorded(STREAM, 3, ev.AccountUnfrozen(account_id=ACCOUNT)))
     assert fold.accounts[ACCOUNT].status == "open"
-    fold.apply(recorded(STREAM, 4, AccountClosed(account_id=ACCOUNT)))
+    fold.apply(recorded(STREAM, 4, ev.AccountClosed(account_id=ACCOUNT)))
     assert fold.accounts[ACCOUNT].status == "closed"
 
 
@@ -140,27 +97,14 @@ def test_a_movement_on_an_account_never_opened_cannot_be_applied() -> None:
 
 
 def test_a_pending_transfer_is_created_then_posted_voided_or_expired() -> None:
-    stream = transfer_stream_id(TRANSFER)
+    stream = ev.transfer_stream_id(TRANSFER)
     expires = T0 + timedelta(minutes=5)
-    created = TransferPendingCreated(
-        transfer_id=TRANSFER,
-        kind=TransferKind.TRANSFER,
-        from_account_id=ACCOUNT,
-        to_account_id=OTHER,
-        amount=40,
-        currency="EUR",
-        description="rent",
-        expires_at=expires,
-    )
+    facts = TransferFacts(TRANSFER, ACCOUNT, OTHER, 40, description="rent")
+    created = facts.pending(expires)
     for ending, status in (
-        (
-            TransferPendingPosted(
-                transfer_id=TRANSFER, from_account_id=ACCOUNT, to_account_id=OTHER, amount=40, currency="EUR"
-            ),
-            "posted",
-        ),
-        (TransferVoided(transfer_id=TRANSFER), "voided"),
-        (TransferExpired(transfer_id=TRANSFER), "expired"),
+        (facts.pending_posted(), "posted"),
+        (facts.voided(), "voided"),
+        (facts.expired(), "expired"),
     ):
         first = recorded(stream, 1, created)
         fold = _fold(first)
@@ -177,24 +121,17 @@ def test_a_pending_transfer_is_created_then_posted_voided_or_expired() -> None:
 
 
 def test_a_one_phase_transfer_is_posted_at_once_and_an_unknown_transfer_cannot_change() -> None:
-    stream = transfer_stream_id(TRANSFER)
-    posted = TransferPosted(
-        transfer_id=TRANSFER,
-        kind=TransferKind.DEPOSIT,
-        from_account_id=OTHER,
-        to_account_id=ACCOUNT,
-        amount=5,
-        currency="EUR",
-    )
+    stream = ev.transfer_stream_id(TRANSFER)
+    posted = TransferFacts(TRANSFER, OTHER, ACCOUNT, 5).posted(ev.TransferKind.DEPOSIT)
     row = _fold(recorded(stream, 1, posted)).transfers[TRANSFER]
     assert (row.kind, row.status, row.expires_at) == ("deposit", "posted", None)
     with pytest.raises(UnappliableEvent, match="never seen created"):
-        _fold(recorded(transfer_stream_id(uuid.uuid4()), 2, TransferVoided(transfer_id=TRANSFER)))
+        _fold(recorded(ev.transfer_stream_id(uuid.uuid4()), 2, ev.TransferVoided(transfer_id=TRANSFER)))
 
 
 def test_the_rows_to_load_are_those_touched_but_not_created_by_the_batch() -> None:
-    stream = transfer_stream_id(TRANSFER)
-    voided = recorded(stream, 2, TransferVoided(transfer_id=TRANSFER))
+    stream = ev.transfer_stream_id(TRANSFER)
+    voided = recorded(stream, 2, ev.TransferVoided(transfer_id=TRANSFER))
     assert rows_to_load([_opened(), _credit(2, 1, 1), voided]) == (set(), {TRANSFER})
     assert rows_to_load([_credit(3, 1, 2)]) == ({ACCOUNT}, set())
 

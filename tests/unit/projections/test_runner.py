@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from tests.unit.projections.fakes import InMemoryBalances, Ledger
+from tests.support.projection_fakes import InMemoryBalances, Ledger
 
 from eventledger_events import ACCOUNTS_TOPIC, ALL_TOPICS, account_stream_id
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.unit.projections_elasticsearch.ledger_script import LedgerScript
+from tests.support.ledger import LedgerScript
 
 from eventledger_projections.elasticsearch.documents import fold
 from eventledger_projections.elasticsearch.holders import HolderNameCache

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 import pytest
-from tests.unit.projections_elasticsearch.ledger_script import LedgerScript
+from tests.support.ledger import LedgerScript
 
 from eventledger_events import EventEnvelope
 from eventledger_projections.elasticsearch.documents import (

@@ -7,29 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
+from tests.support import ledger
+from tests.support.ledger import TransferFacts
 
-from eventledger_events import (
-    AccountClosed,
-    AccountCredited,
-    AccountDebited,
-    AccountFrozen,
-    AccountHoldPlaced,
-    AccountHoldReleased,
-    AccountOpened,
-    AccountUnfrozen,
-    DomainEvent,
-    EventEnvelope,
-    EventMetadata,
-    HoldReleaseReason,
-    TransferExpired,
-    TransferKind,
-    TransferPendingCreated,
-    TransferPendingPosted,
-    TransferPosted,
-    TransferVoided,
-    account_stream_id,
-    transfer_stream_id,
-)
+import eventledger_events as ev
 from eventledger_projections.redis.keys import KeySpace, parse_partition_field, partition_field
 from eventledger_projections.redis.operations import FIELDS_PER_OPERATION, UnappliableEvent, flatten, operation
 from eventledger_projections.redis.projection import RedisProjection, _progress
@@ -40,23 +21,16 @@ TRANSFER = uuid.UUID("00000000-0000-0000-0000-0000000000c3")
 AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
-def recorded(payload: DomainEvent, stream_id: str, version: int = 3, position: int = 42) -> EventEnvelope:
-    return EventEnvelope.new(
-        payload,
-        event_id=uuid.uuid4(),
-        stream_id=stream_id,
-        stream_version=version,
-        occurred_at=AT,
-        metadata=EventMetadata(actor="t", correlation_id=uuid.uuid4()),
-    ).recorded(position=position, recorded_at=AT)
+def recorded(payload: ev.DomainEvent, stream_id: str, version: int = 3, position: int = 42) -> ev.EventEnvelope:
+    return ledger.recorded(payload, stream_id, version, position, at=AT)
 
 
-def on_account(payload: DomainEvent) -> tuple[str, ...]:
-    return operation(recorded(payload, account_stream_id(ACCOUNT)))
+def on_account(payload: ev.DomainEvent) -> tuple[str, ...]:
+    return operation(recorded(payload, ev.account_stream_id(ACCOUNT)))
 
 
-def on_transfer(payload: DomainEvent) -> tuple[str, ...]:
-    return operation(recorded(payload, transfer_stream_id(TRANSFER)))
+def on_transfer(payload: ev.DomainEvent) -> tuple[str, ...]:
+    return operation(recorded(payload, ev.transfer_stream_id(TRANSFER)))
 
 
 HEAD = (str(ACCOUNT), "3", "42", AT.isoformat())
@@ -64,55 +38,45 @@ THEAD = (str(TRANSFER), "3", "42", AT.isoformat())
 
 
 def test_account_events_become_operations_with_absolute_balances() -> None:
-    assert on_account(AccountOpened(account_id=ACCOUNT, holder_name="Ada", currency="EUR", overdraft_limit=500)) == (
+    assert on_account(ev.AccountOpened(account_id=ACCOUNT, holder_name="Ada", currency="EUR", overdraft_limit=500)) == (
         "O",
         *HEAD,
         "EUR",
         "Ada",
         "500",
     )
-    assert on_account(AccountFrozen(account_id=ACCOUNT)) == ("S", *HEAD, "frozen", "", "")
-    assert on_account(AccountUnfrozen(account_id=ACCOUNT)) == ("S", *HEAD, "open", "", "")
-    assert on_account(AccountClosed(account_id=ACCOUNT)) == ("S", *HEAD, "closed", "", "")
-    for kind in (AccountCredited, AccountDebited):
-        movement = kind(
-            account_id=ACCOUNT,
-            transfer_id=TRANSFER,
-            amount=70,
-            currency="EUR",
-            balance_after=-30,
-            counterparty_account_id=OTHER,
-        )
+    assert on_account(ev.AccountFrozen(account_id=ACCOUNT)) == ("S", *HEAD, "frozen", "", "")
+    assert on_account(ev.AccountUnfrozen(account_id=ACCOUNT)) == ("S", *HEAD, "open", "", "")
+    assert on_account(ev.AccountClosed(account_id=ACCOUNT)) == ("S", *HEAD, "closed", "", "")
+    for movement in (
+        TransferFacts(TRANSFER, OTHER, ACCOUNT, 70).credited(balance_after=-30),
+        TransferFacts(TRANSFER, ACCOUNT, OTHER, 70).debited(balance_after=-30),
+    ):
         assert on_account(movement) == ("M", *HEAD, "-30", "70", "EUR")
 
 
 def test_holds_become_signed_deltas() -> None:
     expires = AT + timedelta(minutes=1)
-    placed = AccountHoldPlaced(account_id=ACCOUNT, transfer_id=TRANSFER, amount=9, currency="USD", expires_at=expires)
-    released = AccountHoldReleased(
-        account_id=ACCOUNT, transfer_id=TRANSFER, amount=9, currency="USD", reason=HoldReleaseReason.EXPIRED
-    )
+    hold = TransferFacts(TRANSFER, ACCOUNT, OTHER, 9, "USD")
+    placed, released = hold.hold_placed(expires), hold.hold_released(ev.HoldReleaseReason.EXPIRED)
     assert on_account(placed) == ("H", *HEAD, "9", "USD", "")
     assert on_account(released) == ("H", *HEAD, "-9", "USD", "")
 
 
 def test_only_posted_transfers_carry_volume() -> None:
-    legs = {"from_account_id": ACCOUNT, "to_account_id": OTHER, "amount": 15, "currency": "EUR"}
-    posted = TransferPosted(transfer_id=TRANSFER, kind=TransferKind.TRANSFER, **legs)
-    pending = TransferPendingCreated(
-        transfer_id=TRANSFER, kind=TransferKind.TRANSFER, expires_at=AT + timedelta(minutes=1), **legs
-    )
+    facts = TransferFacts(TRANSFER, ACCOUNT, OTHER, 15)
+    posted, pending = facts.posted(), facts.pending(expires_at=AT + timedelta(minutes=1))
     assert on_transfer(posted) == ("T", *THEAD, "posted", "15", "EUR")
-    assert on_transfer(TransferPendingPosted(transfer_id=TRANSFER, **legs)) == ("T", *THEAD, "posted", "15", "EUR")
+    assert on_transfer(facts.pending_posted()) == ("T", *THEAD, "posted", "15", "EUR")
     assert on_transfer(pending) == ("T", *THEAD, "pending", "0", "EUR")
-    assert on_transfer(TransferVoided(transfer_id=TRANSFER)) == ("T", *THEAD, "voided", "0", "")
-    assert on_transfer(TransferExpired(transfer_id=TRANSFER)) == ("T", *THEAD, "expired", "0", "")
+    assert on_transfer(ev.TransferVoided(transfer_id=TRANSFER)) == ("T", *THEAD, "voided", "0", "")
+    assert on_transfer(ev.TransferExpired(transfer_id=TRANSFER)) == ("T", *THEAD, "expired", "0", "")
 
 
 def test_every_operation_has_the_fixed_width_the_script_steps_by() -> None:
     ops = [
-        on_account(AccountFrozen(account_id=ACCOUNT)),
-        on_transfer(TransferVoided(transfer_id=TRANSFER)),
+        on_account(ev.AccountFrozen(account_id=ACCOUNT)),
+        on_transfer(ev.TransferVoided(transfer_id=TRANSFER)),
     ]
     assert all(len(op) == FIELDS_PER_OPERATION for op in ops)
     assert flatten(ops) == [*ops[0], *ops[1]]
@@ -120,18 +84,11 @@ def test_every_operation_has_the_fixed_width_the_script_steps_by() -> None:
 
 def test_an_event_of_another_entity_than_its_stream_is_refused() -> None:
     with pytest.raises(UnappliableEvent, match="recorded in stream"):
-        operation(recorded(AccountFrozen(account_id=OTHER), account_stream_id(ACCOUNT)))
+        operation(recorded(ev.AccountFrozen(account_id=OTHER), ev.account_stream_id(ACCOUNT)))
 
 
 def test_an_event_never_appended_is_refused() -> None:
-    envelope = EventEnvelope.new(
-        AccountFrozen(account_id=ACCOUNT),
-        event_id=uuid.uuid4(),
-        stream_id=account_stream_id(ACCOUNT),
-        stream_version=1,
-        occurred_at=AT,
-        metadata=EventMetadata(actor="t", correlation_id=uuid.uuid4()),
-    )
+    envelope = ledger.envelope(ev.AccountFrozen(account_id=ACCOUNT), ev.account_stream_id(ACCOUNT), 1, at=AT)
     with pytest.raises(UnappliableEvent, match="never appended"):
         operation(envelope)
 

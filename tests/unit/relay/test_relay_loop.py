@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from tests.support.ledger_events import credit, open_account
+from tests.support.ledger import credit, open_account
 
 from eventledger_command.eventstore.memory import InMemoryEventStore
 from eventledger_command.eventstore.records import AppendRequest

@@ -8,11 +8,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from faust.windows import HoppingWindow, TumblingWindow
+from tests.support import ledger
 
 from eventledger_events import (
     DomainEvent,
     EventEnvelope,
-    EventMetadata,
     TransferKind,
     TransferPendingCreated,
     TransferPendingPosted,
@@ -39,14 +39,7 @@ LEGS = {"from_account_id": uuid.uuid4(), "to_account_id": uuid.uuid4(), "amount"
 
 
 def recorded(payload: DomainEvent, position: int = 7) -> EventEnvelope:
-    return EventEnvelope.new(
-        payload,
-        event_id=uuid.uuid4(),
-        stream_id=transfer_stream_id(TRANSFER),
-        stream_version=1,
-        occurred_at=AT,
-        metadata=EventMetadata(actor="t", correlation_id=uuid.uuid4()),
-    ).recorded(position=position, recorded_at=AT)
+    return ledger.recorded(payload, transfer_stream_id(TRANSFER), 1, position, at=AT)
 
 
 def test_postings_count_and_nothing_else_does() -> None:

@@ -15,7 +15,8 @@ Keys (under ``<base>:stream:``, not versioned: they derive from Kafka, live an h
   (offsets start again at 0) requires deleting this key.
 
 A posting is counted in a cell only when its position is above the cell's mark, and the mark, the cell and the
-totals move together in one script: a replayed or duplicated event changes nothing.
+totals move together in one script (the ``*.lua`` files beside this module): a replayed or duplicated event changes
+nothing.
 """
 
 from __future__ import annotations
@@ -26,87 +27,14 @@ from typing import Any, Final
 
 import redis.asyncio as aioredis
 
+from eventledger_projections.lua import lua_script
 from eventledger_projections.streaming.windows import KEEP_SECONDS, Posted, WindowCell
 
-RAISE_PROGRESS: Final = """
-local function raise_progress(progress, partition, offset)
-  local stored = tonumber(redis.call('HGET', progress, partition))
-  if stored == nil or tonumber(offset) > stored then
-    redis.call('HSET', progress, partition, offset)
-  end
-end
-"""
-"""Lua: move a partition's progress up to ``offset``, never down (shared by the two scripts that move it)."""
+_HERE = "eventledger_projections.streaming"
 
-COUNT_POSTING: Final = (
-    RAISE_PROGRESS
-    + """
--- ARGV: base, keep seconds, partition, offset, amount, position, then windows of 4 fields: window, start, end,
--- currency. Counts the posting in each window's cell of this partition whose mark is below its position, and
--- moves the partition's progress to the offset. Answers how many cells changed; refuses (ELOVERFLOW) a posting
--- that would overflow a total, before any write.
-local p = ARGV[1] .. ':stream:'
-local keep, part, offset = tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local amount, position = ARGV[5], ARGV[6]
-local changed, windows, keys = 0, {}, {}
--- Refuse before any write (a script is not rolled back): a total that would leave the 64-bit integers.
-for i = 7, #ARGV, 4 do
-  local key = p .. 'w:' .. ARGV[i] .. ':' .. ARGV[i + 1] .. ':' .. ARGV[i + 3]
-  if (tonumber(redis.call('HGET', key, 'volume')) or 0) + tonumber(amount) >= 9e18 then
-    return redis.error_reply('ELOVERFLOW the volume of ' .. key .. ' would overflow')
-  end
-  keys[i] = key
-end
-for i = 7, #ARGV, 4 do
-  local window, start, finish, currency = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local key = keys[i]
-  if tonumber(position) > (tonumber(redis.call('HGET', key, 'm:' .. part)) or 0) then
-    redis.call('HSET', key, 'm:' .. part, position, 'window', window, 'start', start, 'end', finish,
-      'currency', currency)
-    redis.call('HINCRBY', key, 'n:' .. part, 1)
-    redis.call('HINCRBY', key, 'v:' .. part, amount)
-    redis.call('HINCRBY', key, 'transfers', 1)
-    redis.call('HINCRBY', key, 'volume', amount)
-    local revision = redis.call('HINCRBY', key, 'revision', 1)
-    redis.call('EXPIREAT', key, tonumber(finish) + keep)
-    redis.call('ZADD', p .. 'index:' .. window, start, start .. ':' .. currency)
-    redis.call('ZADD', p .. 'dirty', revision, window .. ':' .. start .. ':' .. currency)
-    windows[window] = true
-    changed = changed + 1
-  end
-end
-raise_progress(p .. 'progress', part, offset)
-local now = tonumber(redis.call('TIME')[1])
-for window in pairs(windows) do
-  redis.call('ZREMRANGEBYSCORE', p .. 'index:' .. window, '-inf', '(' .. string.format('%d', now - 2 * keep))
-end
-return changed
-"""
-)
-
-ADVANCE: Final = (
-    RAISE_PROGRESS
-    + """
--- ARGV: base, then (partition, offset) pairs: move each partition's progress up to the offset (never down).
-for j = 2, #ARGV, 2 do
-  raise_progress(ARGV[1] .. ':stream:progress', ARGV[j], ARGV[j + 1])
-end
-return 0
-"""
-)
-
-ACK_PUBLISHED: Final = """
--- ARGV: base, then (member, revision) pairs: forget the members still dirty at the revision that was published.
-local dirty = ARGV[1] .. ':stream:dirty'
-local removed = 0
-for j = 2, #ARGV, 2 do
-  local score = redis.call('ZSCORE', dirty, ARGV[j])
-  if score and tonumber(score) == tonumber(ARGV[j + 1]) then
-    removed = removed + redis.call('ZREM', dirty, ARGV[j])
-  end
-end
-return removed
-"""
+COUNT_POSTING: Final = lua_script(_HERE, "raise_progress", "count_posting")
+ADVANCE: Final = lua_script(_HERE, "raise_progress", "advance")
+ACK_PUBLISHED: Final = lua_script(_HERE, "ack_published")
 
 
 @dataclass(frozen=True, slots=True)

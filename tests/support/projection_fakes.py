@@ -26,6 +26,7 @@ from eventledger_projections.runtime.port import (
     Projection,
     TopicPartition,
 )
+from tests.support.ledger import recorded
 
 METADATA = EventMetadata(actor="tester", correlation_id=uuid.UUID(int=7))
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -44,15 +45,7 @@ class Ledger:
         self.position += 1
         version = self.versions.get(stream_id, 0) + 1
         self.versions[stream_id] = version
-        moment = EPOCH + timedelta(seconds=self.position)
-        envelope = EventEnvelope.new(
-            payload,
-            event_id=uuid.uuid4(),
-            stream_id=stream_id,
-            stream_version=version,
-            occurred_at=moment,
-            metadata=METADATA,
-        ).recorded(position=self.position, recorded_at=moment)
+        envelope = recorded(payload, stream_id, version, self.position, at=EPOCH + timedelta(seconds=self.position))
         self.envelopes.append(envelope)
         record = to_kafka_record(envelope)
         return self.broker.produce(record.topic, record.key, record.value, record.headers)

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import redis
 from confluent_kafka import Consumer, KafkaException
-from tests.support.processes import ManagedProcess
 
 from eventledger_command.eventstore.envelopes import to_envelope
 from eventledger_command.eventstore.records import RecordedEvent
 from eventledger_events import TransferPendingPosted, TransferPosted
+from tests.support.processes import ManagedProcess
 
 Windows = dict[tuple[str, int, str], tuple[int, int]]
 """``(window, start, currency) -> (transfers, volume)``."""

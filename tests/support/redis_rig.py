@@ -13,35 +13,36 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from tests.support.processes import wait_for
 
+import eventledger_events as ev
 from eventledger_command.eventstore.envelopes import to_envelope
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import RecordedEvent
-from eventledger_events import (
-    AccountClosed,
-    AccountCredited,
-    AccountDebited,
-    AccountFrozen,
-    AccountHoldPlaced,
-    AccountHoldReleased,
-    AccountOpened,
-    AccountUnfrozen,
-    EventEnvelope,
-    TransferPendingPosted,
-    TransferPosted,
-)
 from eventledger_infra.settings import Settings
 from eventledger_projections.redis import AccountView, RedisProjection, RedisReadModel
 from eventledger_projections.redis.connection import connect
+from eventledger_projections.redis.keys import KeySpace
 from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEventLog
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
 from eventledger_runtime.eventlog import RELAY_CHECKPOINT, PostgresEventLogReader
+from tests.support.processes import wait_for
+from tests.support.projection_rig import ScratchLedger, namespace_of
 
 
-def new_base() -> str:
-    return f"t-{uuid.uuid4().hex[:10]}"
+def new_base(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@contextlib.contextmanager
+def scratch_base(redis_url: str, prefix: str = "t") -> Iterator[tuple[redis.Redis, str]]:
+    """A client and a key base of the caller's own; the base's keys are deleted afterwards, and the client closed."""
+    client, base = connect(redis_url), new_base(prefix)
+    try:
+        yield client, base
+    finally:
+        delete_base(client, base)
+        client.close()
 
 
 def delete_base(client: redis.Redis, base: str) -> int:
@@ -138,6 +139,36 @@ class RedisProjector:
         wait_for(reached, timeout, f"the Redis read model to reflect position {position}")
 
 
+@dataclass
+class RedisRig(ScratchLedger):
+    """A scratch ledger with the Redis projector running over its topics, into a key base of its own."""
+
+    base: str
+    client: redis.Redis
+    projector: RedisProjector
+
+    @property
+    def keys(self) -> KeySpace:
+        return KeySpace(self.base)
+
+    def wait_until_reflected(self, timeout: float = 60.0) -> None:
+        self.projector.wait_until_reflected(self.store.head_position(), timeout)
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, prefix: str) -> Iterator[RedisRig]:
+        """Everything made for the test, deleted afterwards (the key base: only its keys)."""
+        with ScratchLedger.created(prefix) as ledger:
+            base = namespace_of(ledger.namespace).redis_base  # what a process of that namespace derives
+            client = connect(ledger.settings.redis_url)
+            try:
+                with RedisProjector.running(ledger.settings, ledger.namespace, base) as projector:
+                    yield cls(ledger.database, ledger.settings, ledger.namespace, ledger.store, base, client, projector)
+            finally:
+                delete_base(client, base)
+                client.close()
+
+
 # ---------------------------------------------------------------------- the checker
 
 
@@ -150,7 +181,7 @@ class ExpectedRedis:
     top: dict[str, dict[str, int]]
 
 
-_STATUSES = {AccountFrozen: "frozen", AccountUnfrozen: "open", AccountClosed: "closed"}
+_STATUSES = {ev.AccountFrozen: "frozen", ev.AccountUnfrozen: "open", ev.AccountClosed: "closed"}
 
 
 def expected_redis(events: list[RecordedEvent]) -> ExpectedRedis:
@@ -162,14 +193,14 @@ def expected_redis(events: list[RecordedEvent]) -> ExpectedRedis:
     for event in events:
         envelope = to_envelope(event)
         payload = envelope.payload
-        if isinstance(payload, TransferPosted | TransferPendingPosted):
+        if isinstance(payload, ev.TransferPosted | ev.TransferPendingPosted):
             volume[payload.currency] = volume.get(payload.currency, 0) + payload.amount
             posted[payload.currency] = posted.get(payload.currency, 0) + 1
             continue
         if not envelope.stream_id.startswith("account-"):
             continue
         account_id = envelope.stream_id.removeprefix("account-")
-        if isinstance(payload, AccountOpened):
+        if isinstance(payload, ev.AccountOpened):
             accounts[account_id] = {
                 "holder_name": payload.holder_name,
                 "currency": payload.currency,
@@ -183,16 +214,16 @@ def expected_redis(events: list[RecordedEvent]) -> ExpectedRedis:
         account = accounts[account_id]
         if type(payload) in _STATUSES:
             account["status"] = _STATUSES[type(payload)]
-        elif isinstance(payload, AccountCredited | AccountDebited):
-            signed = payload.amount if isinstance(payload, AccountCredited) else -payload.amount
+        elif isinstance(payload, ev.AccountCredited | ev.AccountDebited):
+            signed = payload.amount if isinstance(payload, ev.AccountCredited) else -payload.amount
             account["balance"] += signed
             account["volume"] += payload.amount
             assert account["balance"] == payload.balance_after, f"event {event.position} disagrees with history"
             ranked = top.setdefault(payload.currency, {})
             ranked[account_id] = ranked.get(account_id, 0) + payload.amount
-        elif isinstance(payload, AccountHoldPlaced):
+        elif isinstance(payload, ev.AccountHoldPlaced):
             account["held"] += payload.amount
-        elif isinstance(payload, AccountHoldReleased):
+        elif isinstance(payload, ev.AccountHoldReleased):
             account["held"] -= payload.amount
         account.update(version=envelope.stream_version, position=envelope.position, updated_at=_at(envelope))
     by_status: dict[str, int] = {}
@@ -214,7 +245,7 @@ def expected_redis(events: list[RecordedEvent]) -> ExpectedRedis:
     )
 
 
-def _at(envelope: EventEnvelope) -> str:
+def _at(envelope: ev.EventEnvelope) -> str:
     assert envelope.recorded_at is not None
     return envelope.recorded_at.isoformat()
 

@@ -21,23 +21,8 @@ from typing import Any
 import psycopg
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
-from tests.support.kafka_groups import delete_groups_with_prefix
-from tests.support.processes import ManagedProcess
-from tests.support.projector_launcher import KILL_AFTER_BATCHES, REPOSITORY
 
-from eventledger_command.application.commands import (
-    CloseAccount,
-    Command,
-    Deposit,
-    ExpireTransfer,
-    FreezeAccount,
-    MakeTransfer,
-    OpenAccount,
-    PostTransfer,
-    UnfreezeAccount,
-    VoidTransfer,
-    Withdraw,
-)
+from eventledger_command.application import commands
 from eventledger_command.bootstrap import build
 from eventledger_command.domain import DomainError
 from eventledger_command.eventstore.postgres import PostgresEventStore
@@ -47,7 +32,6 @@ from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import (
     ACCOUNTS_TOPIC,
     ALL_TOPICS,
-    AccountCredited,
     EventEnvelope,
     EventMetadata,
     account_stream_id,
@@ -61,17 +45,14 @@ from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_runtime.eventlog import PostgresEventLogReader
 from eventledger_runtime.kafka import ensure_topics
 from eventledger_runtime.settings import CommandSettings, Namespace
+from tests.support.clock import Clock
+from tests.support.kafka_groups import delete_groups_with_prefix
+from tests.support.ledger import credit_to_a_stranger
+from tests.support.processes import ManagedProcess, scratch_database
+from tests.support.projector_launcher import KILL_AFTER_BATCHES, REPOSITORY
 
-Move = tuple[Command, Callable[[], None]]
+Move = tuple[commands.Command, Callable[[], None]]
 """A command and what the workload notes down once it was accepted."""
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass
@@ -81,7 +62,7 @@ class Workload:
 
     store: PostgresEventStore
     seed: int = 7
-    clock: Clock = field(default_factory=Clock)
+    clock: Clock = field(default_factory=lambda: Clock(datetime(2026, 6, 1, 12, 0, tzinfo=UTC)))
     accounts: list[tuple[uuid.UUID, str]] = field(default_factory=list)
     pending: list[uuid.UUID] = field(default_factory=list)
     accepted: int = 0
@@ -94,13 +75,13 @@ class Workload:
         self._bus = build(CommandSettings(), store=self.store, clock=self.clock).bus
         self._metadata = EventMetadata(actor="workload", correlation_id=uuid.uuid4())
 
-    def run(self, commands: int) -> None:
-        for _ in range(commands):
+    def run(self, count: int) -> None:
+        for _ in range(count):
             command, accepted = self._next()
             if self.execute(command):
                 accepted()
 
-    def execute(self, command: Command) -> bool:
+    def execute(self, command: commands.Command) -> bool:
         try:
             self._bus.execute(command, self._metadata)
         except DomainError as refusal:
@@ -125,15 +106,17 @@ class Workload:
     def _open(self) -> Move:
         account_id, currency = uuid.uuid4(), self._rng.choice(["EUR", "EUR", "USD"])
         holder = self._rng.choice(["Ada Lovelace", "Grace Hopper", "Alan Turing", "Émilie du Châtelet"])
-        command = OpenAccount(account_id, holder, currency, overdraft_limit=self._rng.choice([0, 0, 500]))
+        command = commands.OpenAccount(account_id, holder, currency, overdraft_limit=self._rng.choice([0, 0, 500]))
         return command, lambda: self.accounts.append((account_id, currency))
 
     def _deposit(self) -> Move:
         amount = self._rng.randint(4, 3200)
-        return Deposit(uuid.uuid4(), self._active()[0], amount, description=f"deposit {amount}"), _nothing
+        return commands.Deposit(uuid.uuid4(), self._active()[0], amount, description=f"deposit {amount}"), _nothing
 
     def _withdraw(self) -> Move:
-        return Withdraw(uuid.uuid4(), self._active()[0], self._rng.randint(1, 800), description="cash"), _nothing
+        return commands.Withdraw(
+            uuid.uuid4(), self._active()[0], self._rng.randint(1, 800), description="cash"
+        ), _nothing
 
     def _transfer(self) -> Move:
         account_id, currency = self._active()
@@ -142,7 +125,7 @@ class Workload:
             return self._deposit()
         pending = self._rng.random() < 0.4
         transfer_id = uuid.uuid4()
-        command = MakeTransfer(
+        command = commands.MakeTransfer(
             transfer_id,
             account_id,
             self._rng.choice(peers),
@@ -160,24 +143,24 @@ class Workload:
         transfer_id = self.pending.pop(self._rng.randrange(len(self.pending)))
         choice = self._rng.random()
         if choice < 0.5:
-            return PostTransfer(transfer_id), _nothing
+            return commands.PostTransfer(transfer_id), _nothing
         if choice < 0.8:
-            return VoidTransfer(transfer_id), _nothing
-        self.clock.now += timedelta(seconds=61)
-        return ExpireTransfer(transfer_id), _nothing
+            return commands.VoidTransfer(transfer_id), _nothing
+        self.clock.advance(61)
+        return commands.ExpireTransfer(transfer_id), _nothing
 
     def _freeze(self) -> Move:
         account_id = self._active()[0]
-        return FreezeAccount(account_id), lambda: self.frozen.add(account_id)
+        return commands.FreezeAccount(account_id), lambda: self.frozen.add(account_id)
 
     def _unfreeze(self) -> Move:
         if not self.frozen:
             return self._deposit()
-        return UnfreezeAccount(self.frozen.pop()), _nothing
+        return commands.UnfreezeAccount(self.frozen.pop()), _nothing
 
     def _close(self) -> Move:
         account_id, currency = self._active()
-        return CloseAccount(account_id), lambda: self.accounts.remove((account_id, currency))
+        return commands.CloseAccount(account_id), lambda: self.accounts.remove((account_id, currency))
 
 
 def _nothing() -> None:
@@ -381,6 +364,62 @@ def relay_running(
         checkpoints.close()
 
 
+@dataclass
+class ScratchLedger:
+    """A scratch database holding an event store, and a topic namespace of its own with its topics created: what
+    every projection test on real servers starts from. :meth:`relay` publishes the store into the namespace."""
+
+    database: str
+    settings: Settings
+    namespace: str
+    store: PostgresEventStore
+
+    @property
+    def dsn(self) -> str:
+        return self.settings.postgres_dsn
+
+    @property
+    def bootstrap(self) -> str:
+        return self.settings.kafka_bootstrap
+
+    def relay(self, checkpoint: str = "kafka-relay") -> contextlib.AbstractContextManager[Relay]:
+        return relay_running(self.store, self.dsn, self.bootstrap, self.namespace, checkpoint)
+
+    def play(self, workload: Workload, count: int, wait_until_reflected: Callable[[], None]) -> None:
+        """``count`` commands of ``workload`` published by the relay, then awaited with ``wait_until_reflected``."""
+        with self.relay():
+            workload.run(count)
+            wait_until_reflected()
+
+    def poison_midway(
+        self, workload: Workload, wait_until_reflected: Callable[[], None]
+    ) -> tuple[Poison, list[dict[str, Any]]]:
+        """60 commands, the two messages of :func:`produce_poison`, 60 more (the projection goes on), each half
+        awaited with ``wait_until_reflected``; answers the poison and what the dead-letter topic holds (2 expected)."""
+        with self.relay():
+            workload.run(60)
+            wait_until_reflected()
+            poison = produce_poison(self.bootstrap, self.namespace, workload.accounts[0][0])
+            workload.run(60)
+            wait_until_reflected()
+        return poison, dead_letters(self.bootstrap, self.namespace, expected=2)
+
+    @classmethod
+    @contextlib.contextmanager
+    def created(cls, prefix: str = "proj", pool_size: int = 4) -> Iterator[ScratchLedger]:
+        """Database and topics made for the test, dropped and deleted afterwards."""
+        with scratch_database(Settings.from_env()) as database:
+            settings = settings_for(database)
+            namespace = new_namespace(prefix)
+            create_topics(settings.kafka_bootstrap, namespace)
+            store = PostgresEventStore(settings.postgres_dsn, pool_size=pool_size)
+            try:
+                yield ScratchLedger(database, settings, namespace, store)
+            finally:
+                store.close()
+                delete_topics(settings.kafka_bootstrap, namespace)
+
+
 def dead_letters(bootstrap: str, namespace: str, expected: int, timeout: float = 30.0) -> list[dict[str, Any]]:
     """The messages of the namespaced dead-letter topic: key, value and headers (as text)."""
     consumer = Consumer(
@@ -478,28 +517,6 @@ class Poison:
     stranger: uuid.UUID
     envelope: EventEnvelope
     record: KafkaRecord
-
-
-def credit_to_a_stranger(position: int, actor: str = "t") -> EventEnvelope:
-    """A well-formed credit, recorded at ``position``, to an account no read model saw opened."""
-    stranger = uuid.uuid4()
-    payload = AccountCredited(
-        account_id=stranger,
-        transfer_id=uuid.uuid4(),
-        amount=5,
-        currency="EUR",
-        balance_after=5,
-        counterparty_account_id=uuid.uuid4(),
-    )
-    now = datetime.now(UTC)
-    return EventEnvelope.new(
-        payload,
-        event_id=uuid.uuid4(),
-        stream_id=account_stream_id(stranger),
-        stream_version=2,
-        occurred_at=now,
-        metadata=EventMetadata(actor=actor, correlation_id=uuid.uuid4()),
-    ).recorded(position=position, recorded_at=now)
 
 
 def produce_poison(bootstrap: str, namespace: str, known_account: uuid.UUID) -> Poison:

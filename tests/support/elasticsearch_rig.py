@@ -15,34 +15,21 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from confluent_kafka.admin import AdminClient
 from elasticsearch import Elasticsearch
 
-from eventledger_command.eventstore.envelopes import to_new_event
+import eventledger_events as ev
 from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_command.eventstore.records import AppendRequest, StreamWrite
-from eventledger_command.relay.publisher import KafkaEventPublisher
-from eventledger_command.relay.relay import Relay, RelayConfig
-from eventledger_events import (
-    ALL_TOPICS,
-    AccountOpened,
-    EventEnvelope,
-    TransferExpired,
-    TransferPendingCreated,
-    TransferPendingPosted,
-    TransferPosted,
-    TransferVoided,
-    external_account_id,
-)
+from eventledger_command.relay.relay import Relay
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
 from eventledger_projections.elasticsearch.holders import EXTERNAL_HOLDER_NAME
+from eventledger_projections.elasticsearch.mappings import HOLDERS_MAPPING, TRANSFERS_MAPPING
 from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEventLog
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
 from eventledger_runtime.eventlog import RELAY_CHECKPOINT, PostgresEventLogReader
-from eventledger_runtime.kafka import ensure_topics
 from eventledger_runtime.settings import Namespace
+from tests.support.projection_rig import create_topics, delete_topics, relay_running
 
 COMPARED = (
     "transfer_id",
@@ -83,22 +70,35 @@ def drop_read_model(es: Elasticsearch, names: IndexNames) -> None:
         es.indices.delete(index=list(found))
 
 
+def live_version_with_32_bit_amounts(es: Elasticsearch, names: IndexNames) -> None:
+    """Version 1 made by hand, live, with amounts as 32-bit integers: the mapping refuses a large amount."""
+    narrow = {**TRANSFERS_MAPPING, "properties": {**TRANSFERS_MAPPING["properties"], "amount": {"type": "integer"}}}
+    es.indices.create(index=names.transfers_version(1), mappings=narrow)
+    es.indices.create(index=names.holders_version(1), mappings=HOLDERS_MAPPING)
+    es.indices.update_aliases(
+        actions=[
+            {"add": {"index": names.transfers_version(1), "alias": names.transfers}},
+            {"add": {"index": names.holders_version(1), "alias": names.holders}},
+        ]
+    )
+
+
 # ---------------------------------------------------------------------- the checker
-def expected_documents(envelopes: Iterable[EventEnvelope]) -> dict[str, dict[str, Any]]:
+def expected_documents(envelopes: Iterable[ev.EventEnvelope]) -> dict[str, dict[str, Any]]:
     """Every transfer document as a replay of ``envelopes`` in position order gives it (written independently of
     the projection's fold, so that a mistake there shows)."""
     names: dict[str, str] = {}
     docs: dict[str, dict[str, Any]] = {}
-    settled = {TransferPendingPosted: "posted", TransferVoided: "voided", TransferExpired: "expired"}
+    settled = {ev.TransferPendingPosted: "posted", ev.TransferVoided: "voided", ev.TransferExpired: "expired"}
     for envelope in sorted(envelopes, key=lambda e: e.position or 0):
         payload = envelope.payload
-        if isinstance(payload, AccountOpened):
+        if isinstance(payload, ev.AccountOpened):
             names[str(payload.account_id)] = payload.holder_name
-        elif isinstance(payload, TransferPosted | TransferPendingCreated):
+        elif isinstance(payload, ev.TransferPosted | ev.TransferPendingCreated):
             docs[str(payload.transfer_id)] = {
                 "transfer_id": str(payload.transfer_id),
                 "kind": payload.kind.value,
-                "status": "pending" if isinstance(payload, TransferPendingCreated) else "posted",
+                "status": "pending" if isinstance(payload, ev.TransferPendingCreated) else "posted",
                 "from_account_id": str(payload.from_account_id),
                 "to_account_id": str(payload.to_account_id),
                 "amount": payload.amount,
@@ -106,7 +106,7 @@ def expected_documents(envelopes: Iterable[EventEnvelope]) -> dict[str, dict[str
                 "description": payload.description,
                 "created_at": envelope.occurred_at,
                 "updated_at": envelope.occurred_at,
-                "expires_at": payload.expires_at if isinstance(payload, TransferPendingCreated) else None,
+                "expires_at": payload.expires_at if isinstance(payload, ev.TransferPendingCreated) else None,
                 "stream_version": envelope.stream_version,
                 "position": envelope.position,
             }
@@ -119,7 +119,7 @@ def expected_documents(envelopes: Iterable[EventEnvelope]) -> dict[str, dict[str
                 position=envelope.position,
             )
     for doc in docs.values():
-        external = str(external_account_id(doc["currency"]))
+        external = str(ev.external_account_id(doc["currency"]))
         for side in ("from", "to"):
             account = doc[f"{side}_account_id"]
             doc[f"{side}_holder_name"] = EXTERNAL_HOLDER_NAME if account == external else names[account]
@@ -169,25 +169,18 @@ def assert_matches_event_store(es: Elasticsearch, names: IndexNames, dsn: str) -
 
 
 # ---------------------------------------------------------------------- the event store
-def read_event_store(dsn: str) -> list[EventEnvelope]:
+def read_event_store(dsn: str) -> list[ev.EventEnvelope]:
     """Every event of the store up to a safe head, in position order."""
     source = EventStoreSource(PostgresEventLogReader(dsn))
     try:
         head, cursor = source.log.safe_head(), 0
-        envelopes: list[EventEnvelope] = []
+        envelopes: list[ev.EventEnvelope] = []
         while page := source.read(cursor, head, 5000):
             envelopes.extend(page)
             cursor = page[-1].position or cursor
         return envelopes
     finally:
         source.close()
-
-
-def append_envelopes(store: PostgresEventStore, envelopes: Iterable[EventEnvelope]) -> None:
-    """Append scripted events one by one (the store gives them its own positions)."""
-    for envelope in envelopes:
-        write = StreamWrite(envelope.stream_id, envelope.stream_version - 1, (to_new_event(envelope),))
-        store.append(AppendRequest((write,)))
 
 
 # ---------------------------------------------------------------------- a workload over HTTP
@@ -300,35 +293,22 @@ class KafkaHarness:
 
     @property
     def topics(self) -> list[str]:
-        return [self.namespace + topic for topic in (*ALL_TOPICS, DEAD_LETTER_TOPIC)]
+        return [self.namespace + topic for topic in (*ev.ALL_TOPICS, DEAD_LETTER_TOPIC)]
 
     def create(self) -> None:
-        ensure_topics(self.bootstrap, self.topics, self.partitions)
+        create_topics(self.bootstrap, self.namespace, self.partitions)
 
     def delete(self) -> None:
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
-        for future in admin.delete_topics(self.topics).values():
-            with contextlib.suppress(Exception):
-                future.result(timeout=30)
+        delete_topics(self.bootstrap, self.namespace)
 
     @contextlib.contextmanager
     def relay(self, dsn: str, checkpoint: str = "kafka-relay") -> Iterator[Relay]:
         """The relay publishing the event store at ``dsn`` into the namespace, in a thread."""
         store = PostgresEventStore(dsn, pool_size=2)
-        checkpoints = PostgresEventLogReader(dsn)
-        publisher = KafkaEventPublisher(self.bootstrap, client_id=f"relay-{checkpoint}")
-        relay = Relay(
-            store, publisher, checkpoints, RelayConfig(checkpoint_name=checkpoint, topic_namespace=self.namespace)
-        )
-        thread = threading.Thread(target=relay.run, name=f"relay-{checkpoint}", daemon=True)
-        thread.start()
         try:
-            yield relay
+            with relay_running(store, dsn, self.bootstrap, self.namespace, checkpoint) as relay:
+                yield relay
         finally:
-            relay.stop()
-            thread.join(30)
-            publisher.close()
-            checkpoints.close()
             store.close()
 
     @contextlib.contextmanager
