@@ -6,11 +6,26 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
+import pytest
 from tests.support.processes import wait_for
-from tests.support.system import ROLES, RunningSystem
+from tests.support.servers import Endpoints
+from tests.support.system import ROLES, RunningSystem, running_system
 from tests.support.workload import Depositors
+
+
+@pytest.fixture
+def ledger(endpoints: Endpoints, tmp_path: Path) -> Iterator[RunningSystem]:
+    """The whole system as `make up` runs it, on the shared servers, for one test."""
+    try:
+        with running_system(tmp_path / "system") as running:
+            yield running
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
 
 KILLED = ("command", "relay", "projector-postgres", "projector-redis", "projector-elasticsearch", "query", "gateway")
 
