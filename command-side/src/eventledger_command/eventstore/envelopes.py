@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from eventledger_command.eventstore.records import NewEvent, RecordedEvent
-from eventledger_events import EventEnvelope, payload_from_json, payload_to_json
+from eventledger_events import EventEnvelope, payload_to_json
+from eventledger_runtime.eventlog import decode_envelope
 
 
 def to_new_event(envelope: EventEnvelope) -> NewEvent:
@@ -21,18 +22,4 @@ def to_new_event(envelope: EventEnvelope) -> NewEvent:
 
 def to_envelope(recorded: RecordedEvent) -> EventEnvelope:
     """The recorded event as an envelope; an older payload version is upcast to the current one."""
-    payload = payload_from_json(recorded.event_type, recorded.schema_version, recorded.payload)
-    return EventEnvelope(
-        event_id=recorded.event_id,
-        event_type=payload.EVENT_TYPE,
-        schema_version=payload.SCHEMA_VERSION,
-        stream_id=recorded.stream_id,
-        stream_version=recorded.stream_version,
-        position=recorded.position,
-        occurred_at=recorded.occurred_at,
-        recorded_at=recorded.recorded_at,
-        actor=recorded.actor,
-        correlation_id=recorded.correlation_id,
-        causation_id=recorded.causation_id,
-        payload=payload,
-    )
+    return decode_envelope(recorded)
