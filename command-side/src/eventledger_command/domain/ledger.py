@@ -132,7 +132,7 @@ def transfer(
         raise InvalidTimeoutError("a pending transfer's timeout must be positive")
     expires_at = now + timeout
     hold_events = source.place_hold(transfer_id, amount=amount, currency=source.currency, expires_at=expires_at)
-    transfer_events = Transfer.create_pending(
+    transfer_events = Transfer.create(
         transfer_id,
         kind=TransferKind.TRANSFER,
         from_account_id=source.account_id,
@@ -221,7 +221,7 @@ def _posted(
             counterparty_account_id=from_id,
             description=description,
         )
-    transfer_events = Transfer.create_posted(
+    transfer_events = Transfer.create(
         transfer_id,
         kind=kind,
         from_account_id=from_id,
