@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from eventledger_command.eventstore.records import NewEvent, RecordedEvent
 from eventledger_events import EventEnvelope, payload_to_json
 from eventledger_runtime.eventlog import decode_envelope
 
+_FROM_ENVELOPE = tuple(column.name for column in fields(NewEvent) if column.name != "payload")
+"""The columns that are the envelope's fields of the same name (all but the payload, which is stored as JSON)."""
+
 
 def to_new_event(envelope: EventEnvelope) -> NewEvent:
-    return NewEvent(
-        event_id=envelope.event_id,
-        event_type=envelope.event_type,
-        schema_version=envelope.schema_version,
-        occurred_at=envelope.occurred_at,
-        actor=envelope.actor,
-        correlation_id=envelope.correlation_id,
-        causation_id=envelope.causation_id,
-        payload=payload_to_json(envelope.payload),
-    )
+    copied = {name: getattr(envelope, name) for name in _FROM_ENVELOPE}
+    return NewEvent(**copied, payload=payload_to_json(envelope.payload))
 
 
 def to_envelope(recorded: RecordedEvent) -> EventEnvelope:
