@@ -8,7 +8,8 @@ the events (``balance_after``), never accumulated; holds are accumulated, once p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 from uuid import UUID
 
 from eventledger_events import (
@@ -32,6 +33,7 @@ from eventledger_projections.postgres.rows import AccountRow, EntryRow, Transfer
 _ACCOUNT_STATUS = {AccountFrozen: "frozen", AccountUnfrozen: "open", AccountClosed: "closed"}
 _TRANSFER_EVENTS = (TransferPosted, TransferPendingCreated, TransferPendingPosted, TransferVoided, TransferExpired)
 _CREATIONS = (AccountOpened, TransferPosted, TransferPendingCreated)
+Row = TypeVar("Row", AccountRow, TransferRow)
 _TRANSFER_STATUS = {TransferPendingPosted: "posted", TransferVoided: "voided", TransferExpired: "expired"}
 
 
@@ -54,19 +56,32 @@ class ReadModelFold:
         """Fold one event; False when the version guard skipped it."""
         payload = envelope.payload
         if isinstance(payload, _TRANSFER_EVENTS):
-            return self._transfer(envelope, payload.transfer_id)
+            return self._guarded(envelope, payload.transfer_id, self.transfers, self._transfer, self.changed_transfers)
         account_id = getattr(payload, "account_id", None)
         if not isinstance(account_id, UUID):
             raise UnappliableEvent(f"{envelope.full_event_type} is not an event of this read model")
-        return self._account(envelope, account_id)
+        return self._guarded(envelope, account_id, self.accounts, self._account, self.changed_accounts)
 
-    # ------------------------------------------------------------------ accounts
-    def _account(self, envelope: EventEnvelope, account_id: UUID) -> bool:
-        payload = envelope.payload
+    def _guarded(
+        self,
+        envelope: EventEnvelope,
+        key: UUID,
+        rows: dict[UUID, Row],
+        fold: Callable[[EventEnvelope, int, UUID, Row | None], None],
+        changed: set[UUID],
+    ) -> bool:
+        """The version guard, then ``fold`` the event onto its row (or create the row), which is then changed."""
         position = _position(envelope)
-        row = self.accounts.get(account_id)
+        row = rows.get(key)
         if row is not None and envelope.stream_version <= row.version:
             return False
+        fold(envelope, position, key, row)
+        changed.add(key)
+        return True
+
+    # ------------------------------------------------------------------ accounts
+    def _account(self, envelope: EventEnvelope, position: int, account_id: UUID, row: AccountRow | None) -> None:
+        payload = envelope.payload
         if isinstance(payload, AccountOpened):
             self.accounts[account_id] = AccountRow(
                 account_id=account_id,
@@ -81,8 +96,7 @@ class ReadModelFold:
                 opened_at=envelope.occurred_at,
                 updated_at=envelope.occurred_at,
             )
-            self.changed_accounts.add(account_id)
-            return True
+            return
         if row is None:
             raise UnappliableEvent(f"{envelope.full_event_type} for account {account_id}, never seen opened")
         if isinstance(payload, AccountFrozen | AccountUnfrozen | AccountClosed):
@@ -108,19 +122,11 @@ class ReadModelFold:
             row.held -= payload.amount
         else:
             raise UnappliableEvent(f"{envelope.full_event_type} is not an account event this read model knows")
-        row.version = envelope.stream_version
-        row.position = position
-        row.updated_at = envelope.occurred_at
-        self.changed_accounts.add(account_id)
-        return True
+        _advance(row, envelope, position)
 
     # ------------------------------------------------------------------ transfers
-    def _transfer(self, envelope: EventEnvelope, transfer_id: UUID) -> bool:
+    def _transfer(self, envelope: EventEnvelope, position: int, transfer_id: UUID, row: TransferRow | None) -> None:
         payload = envelope.payload
-        position = _position(envelope)
-        row = self.transfers.get(transfer_id)
-        if row is not None and envelope.stream_version <= row.version:
-            return False
         if isinstance(payload, TransferPosted | TransferPendingCreated):
             pending = isinstance(payload, TransferPendingCreated)
             self.transfers[transfer_id] = TransferRow(
@@ -138,19 +144,14 @@ class ReadModelFold:
                 version=envelope.stream_version,
                 position=position,
             )
-            self.changed_transfers.add(transfer_id)
-            return True
+            return
         if row is None:
             raise UnappliableEvent(f"{envelope.full_event_type} for transfer {transfer_id}, never seen created")
         status = _TRANSFER_STATUS.get(type(payload))
         if status is None:
             raise UnappliableEvent(f"{envelope.full_event_type} is not a transfer event this read model knows")
         row.status = status
-        row.version = envelope.stream_version
-        row.position = position
-        row.updated_at = envelope.occurred_at
-        self.changed_transfers.add(transfer_id)
-        return True
+        _advance(row, envelope, position)
 
 
 def rows_to_load(envelopes: Sequence[EventEnvelope]) -> tuple[set[UUID], set[UUID]]:
@@ -172,6 +173,12 @@ def rows_to_load(envelopes: Sequence[EventEnvelope]) -> tuple[set[UUID], set[UUI
             if isinstance(account_id, UUID) and account_id not in created:
                 accounts.add(account_id)
     return accounts, transfers
+
+
+def _advance(row: AccountRow | TransferRow, envelope: EventEnvelope, position: int) -> None:
+    row.version = envelope.stream_version
+    row.position = position
+    row.updated_at = envelope.occurred_at
 
 
 def _position(envelope: EventEnvelope) -> int:
