@@ -205,14 +205,21 @@ def _posted(
     currency = (source if isinstance(source, Account) else _account(destination)).currency
     from_id = source.account_id if isinstance(source, Account) else source
     to_id = destination.account_id if isinstance(destination, Account) else destination
-    # What moves, the same for the transfer and both of its legs.
     movement: dict[str, Any] = {"amount": amount, "currency": currency, "description": description}
     legs: dict[UUID, Sequence[DomainEvent]] = {}
     if isinstance(source, Account):
         legs[from_id] = source.debit(transfer_id, counterparty_account_id=to_id, **movement)
     if isinstance(destination, Account):
         legs[to_id] = destination.credit(transfer_id, counterparty_account_id=from_id, **movement)
-    transfer_events = Transfer.create(transfer_id, kind=kind, from_account_id=from_id, to_account_id=to_id, **movement)
+    transfer_events = Transfer.create(
+        transfer_id,
+        kind=kind,
+        from_account_id=from_id,
+        to_account_id=to_id,
+        amount=amount,
+        currency=currency,
+        description=description,
+    )
     return _new_transfer(transfer_id, transfer_events, legs)
 
 
