@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 from eventledger_command.domain.account import Account
@@ -205,12 +204,23 @@ def _posted(
     currency = (source if isinstance(source, Account) else _account(destination)).currency
     from_id = source.account_id if isinstance(source, Account) else source
     to_id = destination.account_id if isinstance(destination, Account) else destination
-    movement: dict[str, Any] = {"amount": amount, "currency": currency, "description": description}
     legs: dict[UUID, Sequence[DomainEvent]] = {}
     if isinstance(source, Account):
-        legs[from_id] = source.debit(transfer_id, counterparty_account_id=to_id, **movement)
+        legs[from_id] = source.debit(
+            transfer_id,
+            amount=amount,
+            currency=currency,
+            counterparty_account_id=to_id,
+            description=description,
+        )
     if isinstance(destination, Account):
-        legs[to_id] = destination.credit(transfer_id, counterparty_account_id=from_id, **movement)
+        legs[to_id] = destination.credit(
+            transfer_id,
+            amount=amount,
+            currency=currency,
+            counterparty_account_id=from_id,
+            description=description,
+        )
     transfer_events = Transfer.create(
         transfer_id,
         kind=kind,
