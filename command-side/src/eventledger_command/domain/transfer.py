@@ -153,9 +153,21 @@ def evolve_transfer(state: Transfer | None, event: TransferEvent) -> Transfer:
     if isinstance(event, TransferPosted | TransferPendingCreated):
         if state is not None:
             raise CorruptHistoryError(f"transfer {event.transfer_id} created twice")
-        # The state starts as the creating event's facts (with ``expires_at`` when it is pending).
-        status = TransferStatus.PENDING if isinstance(event, TransferPendingCreated) else TransferStatus.POSTED
-        return Transfer(**dict(event), status=status)
+        if isinstance(event, TransferPendingCreated):
+            status, expires_at = TransferStatus.PENDING, event.expires_at
+        else:
+            status, expires_at = TransferStatus.POSTED, None
+        return Transfer(
+            transfer_id=event.transfer_id,
+            kind=event.kind,
+            from_account_id=event.from_account_id,
+            to_account_id=event.to_account_id,
+            amount=event.amount,
+            currency=event.currency,
+            description=event.description,
+            status=status,
+            expires_at=expires_at,
+        )
     if state is None or state.status is not TransferStatus.PENDING:
         raise CorruptHistoryError(f"{event.full_name()} on a transfer that is not pending")
     match event:
