@@ -23,7 +23,7 @@ from eventledger_events import EventEnvelope
 from eventledger_infra.settings import Settings
 from eventledger_projections.postgres.fold import ReadModelFold
 from eventledger_projections.postgres.projection import PostgresProjection
-from eventledger_projections.postgres.rebuild import PostgresRebuild, RebuildConfig
+from eventledger_projections.postgres.rebuild import PostgresRebuild, PostgresRebuildConfig
 from eventledger_projections.postgres.rows import AccountRow, EntryRow, TransferRow
 from eventledger_projections.postgres.schema import ReadModelSchemas
 from eventledger_projections.postgres.writer import ReadModelWriter
@@ -71,7 +71,9 @@ def rebuild_rate(settings: Settings, events: int) -> float:
     base = f"bench_rb_{uuid.uuid4().hex[:8]}"
     try:
         began = time.perf_counter()
-        PostgresRebuild(settings.postgres_dsn, source, base_schema=base, config=RebuildConfig(batch_size=BATCH)).run()
+        PostgresRebuild(
+            settings.postgres_dsn, source, base_schema=base, config=PostgresRebuildConfig(batch_size=BATCH)
+        ).run()
         return events / (time.perf_counter() - began)
     finally:
         source.close()

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.support.eventstore import isolated_schema, new_event, write
+from tests.support.eventstore import isolated_schema, new_event, tail_while_writing, write
 
 from eventledger_command.eventstore.errors import ConcurrencyConflict
 from eventledger_command.eventstore.postgres import PostgresEventStore
@@ -186,44 +186,15 @@ def test_concurrent_writers_and_a_tailing_reader_see_every_event_once_in_order(l
     writers, appends_each = 8, 30
     appended: list[int] = []
     appended_lock = threading.Lock()
-    done = threading.Event()
-    seen: list[int] = []
-    errors: list[BaseException] = []
 
     def writer(number: int) -> None:
-        try:
-            for i in range(appends_each):
-                positions = log.append(f"account-t{number}-{i}", ["test.a"])
-                with appended_lock:
-                    appended.extend(positions)
-        except BaseException as exc:
-            errors.append(exc)
+        for i in range(appends_each):
+            positions = log.append(f"account-t{number}-{i}", ["test.a"])
+            with appended_lock:
+                appended.extend(positions)
 
-    def tailer() -> None:
-        cursor = 0
-        try:
-            while True:
-                finished = done.is_set()
-                batch = log.reader.read(cursor, limit=50, wait=0.5)
-                seen.extend(e.position for e in batch)
-                if batch:
-                    cursor = batch[-1].position
-                elif finished:
-                    return
-        except BaseException as exc:
-            errors.append(exc)
-
-    reader = threading.Thread(target=tailer)
-    reader.start()
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    time.sleep(0.05)
-    done.set()
-    reader.join(timeout=60)
-    assert not errors, errors
+    tailed = tail_while_writing(lambda cursor: log.reader.read(cursor, limit=50, wait=0.5), writer, writers)
+    seen = [e.position for e in tailed]
     assert seen == sorted(seen), "the tailer saw positions out of order"
     assert len(seen) == len(set(seen)), "the tailer saw an event twice"
     assert sorted(seen) == sorted(appended), "the tailer missed events"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,7 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.support.eventstore import isolated_schema, new_event, write
+from tests.support.eventstore import isolated_schema, new_event, tail_while_writing, write
 
 from eventledger_command.eventstore.errors import ConcurrencyConflict, IdempotencyKeyTaken
 from eventledger_command.eventstore.memory import InMemoryEventStore
@@ -189,59 +188,29 @@ def test_concurrent_writers_and_a_tailing_reader_see_every_event_once_in_order(s
     writers, appends_each = 8, 40
     appended: list[uuid.UUID] = []
     appended_lock = threading.Lock()
-    done = threading.Event()
-    seen: list[tuple[int, uuid.UUID]] = []
-    errors: list[BaseException] = []
 
     def writer(number: int) -> None:
-        try:
-            for i in range(appends_each):
-                own = f"account-w{number}"
-                shared = f"account-shared-{i % 3}"
-                while True:  # retry conflicts on the shared streams, as the command service does
-                    request = AppendRequest(
-                        (
-                            write(own, store.stream_version(own)),
-                            write(shared, store.stream_version(shared)),
-                        )
+        for i in range(appends_each):
+            own = f"account-w{number}"
+            shared = f"account-shared-{i % 3}"
+            while True:  # retry conflicts on the shared streams, as the command service does
+                request = AppendRequest(
+                    (
+                        write(own, store.stream_version(own)),
+                        write(shared, store.stream_version(shared)),
                     )
-                    try:
-                        store.append(request)
-                    except ConcurrencyConflict:
-                        continue
-                    with appended_lock:
-                        appended.extend(e.event_id for w in request.writes for e in w.events)
-                    break
-        except BaseException as exc:
-            errors.append(exc)
+                )
+                try:
+                    store.append(request)
+                except ConcurrencyConflict:
+                    continue
+                with appended_lock:
+                    appended.extend(e.event_id for w in request.writes for e in w.events)
+                break
 
-    def tailer() -> None:
-        cursor = 0
-        try:
-            while True:
-                finished = done.is_set()
-                batch = store.read_all(after_position=cursor, limit=50, wait=0.5)
-                seen.extend((e.position, e.event_id) for e in batch)
-                if batch:
-                    cursor = batch[-1].position
-                elif finished:
-                    return
-        except BaseException as exc:
-            errors.append(exc)
-
-    reader = threading.Thread(target=tailer)
-    reader.start()
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    time.sleep(0.05)
-    done.set()
-    reader.join(timeout=60)
-    assert not errors, errors
-    positions = [p for p, _ in seen]
+    seen = tail_while_writing(lambda cursor: store.read_all(after_position=cursor, limit=50, wait=0.5), writer, writers)
+    positions = [e.position for e in seen]
     assert positions == sorted(positions), "the tailer saw positions out of order"
     assert len(positions) == len(set(positions)), "the tailer saw an event twice"
-    assert sorted(str(e) for _, e in seen) == sorted(str(e) for e in appended), "the tailer missed events"
+    assert sorted(str(e.event_id) for e in seen) == sorted(str(e) for e in appended), "the tailer missed events"
     assert len(appended) == writers * appends_each * 2

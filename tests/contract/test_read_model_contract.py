@@ -10,7 +10,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch, NotFoundError
@@ -82,36 +82,36 @@ def ledger_script() -> Script:
 
 
 # ---------------------------------------------------------------------- the read models
-class ReadModel(Protocol):
+class ReadModel:
     """A projection and the reads its read model answers; ``answers`` names the questions it answers (the others
-    answer ``None``)."""
+    answer ``None``, as they do here)."""
 
     projection: Projection
-    answers: frozenset[str]
+    answers: frozenset[str] = frozenset()
 
     def visible(self) -> None:
         """Make what was applied visible to reads (a refresh, where the store needs one)."""
 
     def balance(self, account_id: uuid.UUID) -> tuple[int, int] | None:
         """(balance, available), or None if this read model keeps no balances."""
+        return None
 
     def statement(self, account_id: uuid.UUID) -> list[int] | None:
         """The account's balances after each posted entry, in order; None if this read model keeps none."""
+        return None
 
     def transfer(self, transfer_id: uuid.UUID) -> tuple[str, int] | None:
         """(status, amount), or None if this read model keeps no transfers."""
+        return None
 
 
-class PostgresReadModel:
+class PostgresReadModel(ReadModel):
     answers = frozenset({"balances", "statements", "transfers"})
 
     def __init__(self, dsn: str) -> None:
         self.projection: Projection = PostgresProjection(dsn, base_schema="read_model")
         self._pool = ConnectionPool(dsn, min_size=1, max_size=1, open=True, kwargs={"autocommit": True})
         self._reader = PostgresReadModelReader(self._pool, "read_model")
-
-    def visible(self) -> None:
-        pass
 
     def balance(self, account_id: uuid.UUID) -> tuple[int, int] | None:
         row = self._reader.account(account_id)
@@ -131,7 +131,7 @@ class PostgresReadModel:
         self.projection.close()
 
 
-class RedisBalances:
+class RedisBalances(ReadModel):
     answers = frozenset({"balances"})
 
     def __init__(self, url: str, base: str) -> None:
@@ -139,26 +139,17 @@ class RedisBalances:
         self.projection: Projection = RedisProjection(connect(url), base=base)
         self._reads = RedisReadModel(self._client, base=base)
 
-    def visible(self) -> None:
-        pass
-
     def balance(self, account_id: uuid.UUID) -> tuple[int, int] | None:
         view = self._reads.account(account_id)
         assert view is not None
         return view.balance, view.available
-
-    def statement(self, account_id: uuid.UUID) -> list[int] | None:
-        return None
-
-    def transfer(self, transfer_id: uuid.UUID) -> tuple[str, int] | None:
-        return None
 
     def close(self) -> None:
         self.projection.close()
         self._client.close()
 
 
-class ElasticsearchTransfers:
+class ElasticsearchTransfers(ReadModel):
     answers = frozenset({"transfers"})
 
     def __init__(self, es: Elasticsearch, names: IndexNames) -> None:
@@ -168,12 +159,6 @@ class ElasticsearchTransfers:
 
     def visible(self) -> None:
         self._es.indices.refresh(index=[self._names.transfers, self._names.holders])
-
-    def balance(self, account_id: uuid.UUID) -> tuple[int, int] | None:
-        return None
-
-    def statement(self, account_id: uuid.UUID) -> list[int] | None:
-        return None
 
     def transfer(self, transfer_id: uuid.UUID) -> tuple[str, int] | None:
         try:

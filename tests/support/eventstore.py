@@ -1,12 +1,15 @@
-"""Helpers for event store tests: builders and an isolated PostgreSQL schema per test."""
+"""Helpers for event store tests: builders, an isolated PostgreSQL schema per test, a tailer racing writers."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Protocol, TypeVar
 from urllib.parse import quote
 
 import orjson
@@ -15,6 +18,55 @@ import psycopg
 from eventledger_command.eventstore.records import NewEvent, StreamWrite
 
 _counter = itertools.count()
+
+
+class _Positioned(Protocol):
+    @property
+    def position(self) -> int: ...
+
+
+Logged = TypeVar("Logged", bound=_Positioned)
+
+
+def tail_while_writing(
+    read_after: Callable[[int], Sequence[Logged]], writer: Callable[[int], None], writers: int
+) -> list[Logged]:
+    """Run ``writer(0)`` .. ``writer(writers - 1)`` in threads while one thread tails the log with ``read_after``
+    (a waiting read of the events after a position); answer what the tailer saw, in order, once the writers are done
+    and a read comes back empty. An error in any thread fails the test."""
+    done = threading.Event()
+    seen: list[Logged] = []
+    errors: list[BaseException] = []
+
+    def guarded(work: Callable[[], None]) -> None:
+        try:
+            work()
+        except BaseException as exc:
+            errors.append(exc)
+
+    def tailer() -> None:
+        cursor = 0
+        while True:
+            finished = done.is_set()
+            batch = read_after(cursor)
+            seen.extend(batch)
+            if batch:
+                cursor = batch[-1].position
+            elif finished:
+                return
+
+    reader = threading.Thread(target=guarded, args=(tailer,))
+    reader.start()
+    threads = [threading.Thread(target=guarded, args=(lambda n=n: writer(n),)) for n in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    time.sleep(0.05)
+    done.set()
+    reader.join(timeout=60)
+    assert not errors, errors
+    return seen
 
 
 def new_event(event_type: str = "test.happened", **payload: object) -> NewEvent:

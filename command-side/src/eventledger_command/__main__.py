@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-
-import uvicorn
-
 from eventledger_command.api.app import create_app
 from eventledger_command.bootstrap import build
+from eventledger_runtime.http_service import log_as, serve_http
 from eventledger_runtime.settings import settings_or_exit
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s command %(name)s %(message)s")
+    log_as("command")
     settings = settings_or_exit("eventledger_command")
     container = build(settings.command, postgres=settings.postgres)
-    uvicorn.run(
-        create_app(container),
-        host=container.settings.host,
-        port=container.settings.port,
-        log_level="warning",
-        access_log=False,
-    )
+    serve_http(create_app(container), host=container.settings.host, port=container.settings.port)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from eventledger_gateway.routetable import Role
 from eventledger_gateway.tokens import mint_token
+from eventledger_runtime.http_service import log_as, serve_http
 from eventledger_runtime.settings import GatewaySettings, SettingsError, load_settings
 
 
@@ -62,20 +63,11 @@ def _token(settings: GatewaySettings, arguments: argparse.Namespace) -> int:
 
 
 def _serve(settings: GatewaySettings) -> int:
-    import uvicorn
-
     from eventledger_gateway.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s gateway %(name)s %(message)s")
+    log_as("gateway")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,
-    )
+    serve_http(create_app(settings), host=settings.host, port=settings.port, proxy_headers=False)
     return 0
 
 

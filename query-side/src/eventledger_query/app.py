@@ -7,13 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from eventledger_query.admin import Operations
 from eventledger_query.api import problems
 from eventledger_query.api.admin_routes import router as admin_router
 from eventledger_query.api.routes import router
 from eventledger_query.services import Readers
+from eventledger_runtime.http_operations import install_operations
 
 
 def create_app(readers: Readers) -> FastAPI:
@@ -36,11 +36,6 @@ def create_app(readers: Readers) -> FastAPI:
     app.include_router(router)
     app.include_router(admin_router)
 
-    @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["operations"])
     def readyz() -> Response:
         checks = {
             "postgres": readers.postgres.ready,
@@ -57,8 +52,5 @@ def create_app(readers: Readers) -> FastAPI:
             return JSONResponse({"status": "not ready", "failed": failed}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    @app.get("/metrics", tags=["operations"])
-    def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
+    install_operations(app, readyz)
     return app

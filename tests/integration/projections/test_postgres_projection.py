@@ -36,7 +36,7 @@ from eventledger_events import (
 )
 from eventledger_events.streams import account_stream_id
 from eventledger_projections.bootstrap import Projector, build_projector
-from eventledger_projections.postgres import PostgresRebuild, RebuildConfig, reflected_position
+from eventledger_projections.postgres import PostgresRebuild, PostgresRebuildConfig, reflected_position
 from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_runtime.eventlog import PostgresEventLogReader
 from eventledger_runtime.settings import ProjectionSettings
@@ -237,7 +237,7 @@ def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_bac
             report = PostgresRebuild(
                 rig.dsn,
                 source,
-                config=RebuildConfig(batch_size=40, handover_lag=10),
+                config=PostgresRebuildConfig(batch_size=40, handover_lag=10),
                 before_switch=lambda: late.run(30),  # the log moves on between the bulk replay and the switch
             ).run()
         finally:

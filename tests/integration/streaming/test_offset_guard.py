@@ -5,6 +5,7 @@ The job reads every gap itself from Kafka. (The SIGKILL tests in test_transfer_w
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -106,8 +107,14 @@ class Rig:
     client: aioredis.Redis
     log: Log
 
-    def job(self) -> TransferWindowsJob:
-        return TransferWindowsJob(self.settings, self.infra, partitions=1)
+    @contextlib.asynccontextmanager
+    async def job(self) -> AsyncIterator[TransferWindowsJob]:
+        """A job on the test's topics, closed when the block ends."""
+        job = TransferWindowsJob(self.settings, self.infra, partitions=1)
+        try:
+            yield job
+        finally:
+            await job._close()
 
     async def transfers(self) -> int:
         """Transfers counted in the tumbling minute of NOW (EUR)."""
@@ -143,93 +150,69 @@ async def feed(job: TransferWindowsJob, *messages: Any) -> None:
 async def test_past_a_gap_the_job_reads_the_gap_from_kafka_first(rig: Rig) -> None:
     for amount in (100, 200, 300, 400, 500):
         rig.log.post(amount)
-    job = rig.job()
-    try:
+    async with rig.job() as job:
         await feed(job, rig.log[0], rig.log[3])  # the consumer skipped offsets 1 and 2
         assert await rig.transfers() == 4
         await feed(job, rig.log[1], rig.log[4])  # offset 1 again: already counted
         assert await rig.transfers() == 5
-    finally:
-        await job._close()
 
 
 async def test_a_restarted_job_resumes_from_the_counts_in_redis_not_from_the_group_offset(rig: Rig) -> None:
     for amount in (100, 200, 300, 400, 500):
         rig.log.post(amount)
-    first = rig.job()
-    try:
+    async with rig.job() as first:
         await feed(first, rig.log[0], rig.log[1], rig.log[2])
-    finally:
-        await first._close()
-    restarted = rig.job()
-    try:
+    async with rig.job() as restarted:
         await feed(restarted, rig.log[4])  # the group had committed past offset 3, which was never counted
         assert await rig.transfers() == 5
         await feed(restarted, rig.log[1], rig.log[3])  # redeliveries of counted postings
         assert await rig.transfers() == 5
-    finally:
-        await restarted._close()
 
 
 async def test_a_new_consumer_generation_resumes_from_redis_too(rig: Rig) -> None:
     for amount in (100, 200, 300):
         rig.log.post(amount)
-    job = rig.job()
-    try:
+    async with rig.job() as job:
         await feed(job, rig.log[0], rig.log[1])
         again = [in_generation(m, 2) for m in rig.log.messages]  # a rebalance handed the partition back
         await feed(job, *again)
         assert await rig.transfers() == 3
-    finally:
-        await job._close()
 
 
 async def test_with_nothing_counted_a_partition_is_read_from_its_beginning(rig: Rig) -> None:
     for amount in (100, 200, 300):
         rig.log.post(amount)
-    job = rig.job()
-    try:
+    async with rig.job() as job:
         await feed(job, rig.log[2])  # Redis lost its counts while the group kept its offset
         assert await rig.transfers() == 3
-    finally:
-        await job._close()
 
 
 async def test_offsets_deleted_by_retention_are_passed_not_waited_for(rig: Rig, endpoints: Endpoints) -> None:
     for amount in (100, 200, 300, 400, 500):
         rig.log.post(amount)
-    job = rig.job()
-    try:
+    async with rig.job() as job:
         await feed(job, rig.log[0])
         admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
         for future in admin.delete_records([KafkaPartition(rig.log.topic, 0, 3)]).values():
             future.result(timeout=30)  # offsets 1 and 2 are gone before they were read
         await feed(job, rig.log[4])
         assert await rig.transfers() == 3, "offset 0, then 3 from the gap, then 4"
-    finally:
-        await job._close()
 
 
 async def test_progress_through_messages_that_count_nothing_is_saved_by_the_timer(rig: Rig) -> None:
     rig.log.post(100)
     for _ in range(3):
         rig.log.open_account()
-    job = rig.job()
-    try:
+    async with rig.job() as job:
         await feed(job, *rig.log.messages)
         sink = await job.sink()
         assert await sink.progress(0) == 0, "the posting saved its own offset"
         await job._save_progress()
         assert await sink.progress(0) == 3
-    finally:
-        await job._close()
     rig.log.post(50)
-    restarted = rig.job()
-    try:
+    async with rig.job() as restarted:
         await feed(restarted, rig.log[4])
         assert await rig.transfers() == 2
-    finally:
-        await restarted._close()
 
 
 async def test_a_posting_redis_refuses_is_parked_and_the_partition_goes_on(rig: Rig, endpoints: Endpoints) -> None:
@@ -237,11 +220,8 @@ async def test_a_posting_redis_refuses_is_parked_and_the_partition_goes_on(rig: 
     rig.log.post(7)
     key = f"{rig.settings.names.redis_base}:stream:w:hopping-5m-1m:{MINUTE}:EUR"
     await rig.client.hset(key, "volume", str(9 * 10**18 - 1_000))  # the next 5,000 would overflow this window
-    job = rig.job()
-    try:
+    async with rig.job() as job:
         await feed(job, rig.log[0], rig.log[1])
-    finally:
-        await job._close()
     [parked] = dead_letters(endpoints.kafka_bootstrap, rig.settings.names.topic_prefix, expected=1)
     assert parked["headers"]["dlq-projection"] == "stream-windows"
     assert "ELOVERFLOW" in parked["headers"]["dlq-reason"]

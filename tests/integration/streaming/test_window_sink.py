@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +40,30 @@ async def sink(endpoints: Endpoints) -> AsyncIterator[RedisWindowSink]:
     if keys:
         await client.unlink(*keys)
     await client.aclose()
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A fresh derived topic, a started producer and a reader of that topic."""
+
+    topic: str
+    producer: AIOKafkaProducer
+    reader: DerivedTopicReader
+
+
+@pytest.fixture
+async def derived(endpoints: Endpoints) -> AsyncIterator[Derived]:
+    topic = f"sink-{uuid.uuid4().hex[:8]}.eventledger.stats.transfer-windows.v1"
+    ensure_topics(endpoints.kafka_bootstrap, [topic], 1)
+    producer = AIOKafkaProducer(**producer_settings(endpoints.kafka_bootstrap, "sink-test"))
+    await producer.start()
+    reader = DerivedTopicReader(endpoints.kafka_bootstrap, topic)
+    try:
+        yield Derived(topic, producer, reader)
+    finally:
+        await producer.stop()
+        reader.close()
+        _delete_topic(endpoints.kafka_bootstrap, topic)
 
 
 def _delete_topic(bootstrap: str, topic: str) -> None:
@@ -113,48 +138,27 @@ async def test_a_window_stays_dirty_until_its_latest_revision_is_acknowledged(si
     assert await sink.dirty(10) == []
 
 
-async def test_the_publisher_sends_each_dirty_window_once_acknowledged(
-    sink: RedisWindowSink, endpoints: Endpoints
-) -> None:
-    topic = f"sink-{uuid.uuid4().hex[:8]}.eventledger.stats.transfer-windows.v1"
-    ensure_topics(endpoints.kafka_bootstrap, [topic], 1)
-    producer = AIOKafkaProducer(**producer_settings(endpoints.kafka_bootstrap, "sink-test"))
-    await producer.start()
-    reader = DerivedTopicReader(endpoints.kafka_bootstrap, topic)
-    try:
-        await count(sink, 0, offset=0, amount=100, position=5)
-        await count(sink, 0, offset=1, amount=200, position=10)
-        await count(sink, 1, offset=0, amount=50, position=7)
-        await count(sink, 0, offset=2, amount=9, position=11, currency="USD")
-        publisher = WindowPublisher(producer, sink, topic)
-        assert await publisher.publish_dirty() == 2
-        assert await publisher.publish_dirty() == 0, "nothing changed since"
-        reader.poll(5.0)
-    finally:
-        await producer.stop()
-        reader.close()
-        _delete_topic(endpoints.kafka_bootstrap, topic)
-    assert reader.messages == 2
-    assert reader.windows() == {("tumbling-1m", START, "EUR"): (3, 350), ("tumbling-1m", START, "USD"): (1, 9)}
-    assert all(json.loads(json.dumps(v))["revision"] >= 1 for v in reader.latest.values())
+async def test_the_publisher_sends_each_dirty_window_once_acknowledged(sink: RedisWindowSink, derived: Derived) -> None:
+    await count(sink, 0, offset=0, amount=100, position=5)
+    await count(sink, 0, offset=1, amount=200, position=10)
+    await count(sink, 1, offset=0, amount=50, position=7)
+    await count(sink, 0, offset=2, amount=9, position=11, currency="USD")
+    publisher = WindowPublisher(derived.producer, sink, derived.topic)
+    assert await publisher.publish_dirty() == 2
+    assert await publisher.publish_dirty() == 0, "nothing changed since"
+    derived.reader.poll(5.0)
+    assert derived.reader.messages == 2
+    assert derived.reader.windows() == {
+        ("tumbling-1m", START, "EUR"): (3, 350),
+        ("tumbling-1m", START, "USD"): (1, 9),
+    }
+    assert all(json.loads(json.dumps(v))["revision"] >= 1 for v in derived.reader.latest.values())
 
 
-async def test_a_window_past_its_retention_is_dropped_not_published(
-    sink: RedisWindowSink, endpoints: Endpoints
-) -> None:
+async def test_a_window_past_its_retention_is_dropped_not_published(sink: RedisWindowSink, derived: Derived) -> None:
     assert await count(sink, 0, offset=0, amount=5, position=3, start=START - 7200) == 1
     assert await sink.figures([f"tumbling-1m:{START - 7200}:EUR"]) == [None], "expired at once"
-    topic = f"sink-{uuid.uuid4().hex[:8]}.eventledger.stats.transfer-windows.v1"
-    ensure_topics(endpoints.kafka_bootstrap, [topic], 1)
-    producer = AIOKafkaProducer(**producer_settings(endpoints.kafka_bootstrap, "sink-test"))
-    await producer.start()
-    reader = DerivedTopicReader(endpoints.kafka_bootstrap, topic)
-    try:
-        assert await WindowPublisher(producer, sink, topic).publish_dirty() == 0
-        reader.poll(3.0)
-    finally:
-        await producer.stop()
-        reader.close()
-        _delete_topic(endpoints.kafka_bootstrap, topic)
-    assert reader.messages == 0
+    assert await WindowPublisher(derived.producer, sink, derived.topic).publish_dirty() == 0
+    derived.reader.poll(3.0)
+    assert derived.reader.messages == 0
     assert await sink.dirty(10) == []

@@ -80,6 +80,10 @@ def _hold(amount: Any, currency: str = "EUR", transfer_id: UUID = T3) -> Account
     return lambda account: account.place_hold(transfer_id, amount=amount, currency=currency, expires_at=EXPIRES)
 
 
+Spend = Callable[[Any, str], AccountCommand]
+SPENDING = [pytest.param(_debit, id="debit"), pytest.param(_hold, id="hold")]
+
+
 # ---------------------------------------------------------------------- opening
 
 
@@ -244,24 +248,34 @@ class TestDebit:
         given.when(_debit(100)).then(debited(100, -500))
         given.when(_debit(101)).then_raises(InsufficientFundsError, "insufficient_funds")
 
-    def test_a_frozen_account_cannot_be_debited(self, account_spec: AccountSpec) -> None:
+
+class TestSpending:
+    """A debit and a new hold both spend ``available``: they are refused alike."""
+
+    @pytest.mark.parametrize("spend", SPENDING)
+    def test_a_frozen_account_cannot_spend(self, account_spec: AccountSpec, spend: Spend) -> None:
         account_spec.given(opened(), credited(300, 300), ev.AccountFrozen(account_id=ACCOUNT)).when(
-            _debit(10)
+            spend(10, "EUR")
         ).then_raises(AccountFrozenError, "account_frozen")
 
-    def test_a_closed_account_cannot_be_debited(self, account_spec: AccountSpec) -> None:
-        account_spec.given(opened(500), ev.AccountClosed(account_id=ACCOUNT)).when(_debit(10)).then_raises(
+    @pytest.mark.parametrize("spend", SPENDING)
+    def test_a_closed_account_cannot_spend(self, account_spec: AccountSpec, spend: Spend) -> None:
+        account_spec.given(opened(500), ev.AccountClosed(account_id=ACCOUNT)).when(spend(10, "EUR")).then_raises(
             AccountClosedError, "account_closed"
         )
 
-    def test_a_debit_in_another_currency_is_refused(self, account_spec: AccountSpec) -> None:
-        account_spec.given(opened(), credited(300, 300)).when(_debit(10, "GBP")).then_raises(
+    @pytest.mark.parametrize("spend", SPENDING)
+    def test_spending_another_currency_is_refused(self, account_spec: AccountSpec, spend: Spend) -> None:
+        account_spec.given(opened(), credited(300, 300)).when(spend(10, "GBP")).then_raises(
             CurrencyMismatchError, "currency_mismatch"
         )
 
+    @pytest.mark.parametrize("spend", SPENDING)
     @pytest.mark.parametrize("amount", [0, -1, 2.5, False])
-    def test_a_debit_must_be_a_positive_integer(self, account_spec: AccountSpec, amount: Any) -> None:
-        account_spec.given(opened(), credited(300, 300)).when(_debit(amount)).then_raises(
+    def test_what_is_spent_must_be_a_positive_integer(
+        self, account_spec: AccountSpec, spend: Spend, amount: Any
+    ) -> None:
+        account_spec.given(opened(), credited(300, 300)).when(spend(amount, "EUR")).then_raises(
             InvalidAmountError, "invalid_amount"
         )
 
@@ -290,26 +304,6 @@ class TestHolds:
     def test_holds_reduce_what_can_be_held(self, account_spec: AccountSpec) -> None:
         given = account_spec.given(opened(), credited(300, 300), hold_placed(250))
         given.when(_hold(51, transfer_id=T1)).then_raises(InsufficientFundsError, "insufficient_funds")
-
-    def test_a_frozen_account_takes_no_new_hold(self, account_spec: AccountSpec) -> None:
-        account_spec.given(opened(), credited(300, 300), ev.AccountFrozen(account_id=ACCOUNT)).when(
-            _hold(10)
-        ).then_raises(AccountFrozenError, "account_frozen")
-
-    def test_a_closed_account_takes_no_hold(self, account_spec: AccountSpec) -> None:
-        account_spec.given(opened(500), ev.AccountClosed(account_id=ACCOUNT)).when(_hold(10)).then_raises(
-            AccountClosedError, "account_closed"
-        )
-
-    def test_a_hold_in_another_currency_is_refused(self, account_spec: AccountSpec) -> None:
-        account_spec.given(opened(), credited(300, 300)).when(_hold(10, "CHF")).then_raises(
-            CurrencyMismatchError, "currency_mismatch"
-        )
-
-    def test_a_hold_must_be_a_positive_integer(self, account_spec: AccountSpec) -> None:
-        account_spec.given(opened(), credited(300, 300)).when(_hold(0)).then_raises(
-            InvalidAmountError, "invalid_amount"
-        )
 
     def test_one_transfer_holds_once(self, account_spec: AccountSpec) -> None:
         account_spec.given(opened(), credited(300, 300), hold_placed(10)).when(_hold(10)).then_raises(

@@ -59,6 +59,20 @@ def _posted(kind: ev.TransferKind, source: UUID, destination: UUID, amount: int,
     return TransferFacts(T1, source, destination, amount, description=text).posted(kind)
 
 
+def _external(kind: ev.TransferKind, account_id: UUID, amount: int, *, after: int, text: str = "") -> dict[str, Any]:
+    """What a deposit (credit from the EUR external account) or a withdrawal (debit to it) of T1 decides: the
+    posted transfer in its new stream, and the one leg on ``account_id`` (``then_decides``' arguments)."""
+    deposit = kind is ev.TransferKind.DEPOSIT
+    source, destination = (EUR_EXTERNAL, account_id) if deposit else (account_id, EUR_EXTERNAL)
+    leg_kind = ev.AccountCredited if deposit else ev.AccountDebited
+    leg = _leg(leg_kind, account_id, amount=amount, after=after, counterparty=EUR_EXTERNAL, text=text)
+    expected = {
+        domain.transfer_stream_id(T1): [_posted(kind, source, destination, amount, text)],
+        domain.account_stream_id(account_id): [leg],
+    }
+    return {"expected": expected, "new_streams": [domain.transfer_stream_id(T1)]}
+
+
 def _transfer(
     ledger: InMemoryLedger,
     amount: int,
@@ -136,15 +150,7 @@ def test_a_deposit_credits_the_account_from_the_external_account(ledger: InMemor
     _open(ledger, ALICE)
     ledger.when(
         lambda led: domain.deposit(led.account(ALICE), transfer_id=T1, amount=500, description="cash")
-    ).then_decides(
-        {
-            domain.transfer_stream_id(T1): [_posted(ev.TransferKind.DEPOSIT, EUR_EXTERNAL, ALICE, 500, "cash")],
-            domain.account_stream_id(ALICE): [
-                _leg(ev.AccountCredited, ALICE, amount=500, after=500, counterparty=EUR_EXTERNAL, text="cash")
-            ],
-        },
-        new_streams=[domain.transfer_stream_id(T1)],
-    )
+    ).then_decides(**_external(ev.TransferKind.DEPOSIT, ALICE, 500, after=500, text="cash"))
 
 
 def test_a_deposit_writes_no_stream_of_the_external_account(ledger: InMemoryLedger) -> None:
@@ -166,13 +172,7 @@ def test_a_frozen_account_accepts_deposits(ledger: InMemoryLedger) -> None:
     _open(ledger, ALICE)
     ledger.apply(domain.freeze_account(ledger.account(ALICE)))
     ledger.when(lambda led: domain.deposit(led.account(ALICE), transfer_id=T1, amount=5)).then_decides(
-        {
-            domain.transfer_stream_id(T1): [_posted(ev.TransferKind.DEPOSIT, EUR_EXTERNAL, ALICE, 5)],
-            domain.account_stream_id(ALICE): [
-                _leg(ev.AccountCredited, ALICE, amount=5, after=5, counterparty=EUR_EXTERNAL)
-            ],
-        },
-        new_streams=[domain.transfer_stream_id(T1)],
+        **_external(ev.TransferKind.DEPOSIT, ALICE, 5, after=5)
     )
 
 
@@ -195,13 +195,7 @@ def test_a_deposit_must_be_positive(ledger: InMemoryLedger, amount: Any) -> None
 def test_a_withdrawal_debits_the_account_to_the_external_account(ledger: InMemoryLedger) -> None:
     _open(ledger, ALICE, funds=500)
     ledger.when(lambda led: domain.withdrawal(led.account(ALICE), transfer_id=T1, amount=200)).then_decides(
-        {
-            domain.transfer_stream_id(T1): [_posted(ev.TransferKind.WITHDRAWAL, ALICE, EUR_EXTERNAL, 200)],
-            domain.account_stream_id(ALICE): [
-                _leg(ev.AccountDebited, ALICE, amount=200, after=300, counterparty=EUR_EXTERNAL)
-            ],
-        },
-        new_streams=[domain.transfer_stream_id(T1)],
+        **_external(ev.TransferKind.WITHDRAWAL, ALICE, 200, after=300)
     )
 
 

@@ -57,25 +57,21 @@ def _rent(amount: int) -> TransferFacts:
 
 
 def _create_posted(amount: Any = 100, to: UUID = DESTINATION, currency: str = "EUR") -> Creation:
-    return lambda: Transfer.create_posted(
+    return _create(amount, to, currency)
+
+
+def _create_pending(expires_at: datetime = EXPIRES, amount: Any = 100, to: UUID = DESTINATION) -> Creation:
+    return _create(amount, to, "EUR", expires_at=expires_at)
+
+
+def _create(amount: Any, to: UUID, currency: str, *, expires_at: datetime | None = None) -> Creation:
+    return lambda: Transfer.create(
         TRANSFER,
         kind=ev.TransferKind.TRANSFER,
         from_account_id=SOURCE,
         to_account_id=to,
         amount=amount,
         currency=currency,
-        description="rent",
-    )
-
-
-def _create_pending(expires_at: datetime = EXPIRES, amount: Any = 100, to: UUID = DESTINATION) -> Creation:
-    return lambda: Transfer.create_pending(
-        TRANSFER,
-        kind=ev.TransferKind.TRANSFER,
-        from_account_id=SOURCE,
-        to_account_id=to,
-        amount=amount,
-        currency="EUR",
         now=NOW,
         expires_at=expires_at,
         description="rent",

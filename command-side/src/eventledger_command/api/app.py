@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from eventledger_command.api import problems
 from eventledger_command.api.audit import router as audit_router
@@ -17,6 +16,7 @@ from eventledger_command.api.idempotency import CommandRunner
 from eventledger_command.api.routes import router
 from eventledger_command.application.audit import Auditor
 from eventledger_command.bootstrap import Container
+from eventledger_runtime.http_operations import install_operations
 
 
 def create_app(container: Container, *, background: bool = True) -> FastAPI:
@@ -47,11 +47,6 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
     app.include_router(router)
     app.include_router(audit_router)
 
-    @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["operations"])
     def readyz() -> Response:
         try:
             position = container.store.head_position()
@@ -59,10 +54,7 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
             return JSONResponse({"status": "not ready", "reason": str(exc)[:200]}, status_code=503)
         return JSONResponse({"status": "ready", "head_position": position})
 
-    @app.get("/metrics", tags=["operations"])
-    def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
+    install_operations(app, readyz)
     return app
 
 

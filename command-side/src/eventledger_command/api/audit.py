@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from eventledger_command.api.problems import Problem
+from eventledger_command.api.problems import Problem, invalid
 from eventledger_command.application.audit import Auditor, event_document
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -58,21 +58,9 @@ def account_state(
 ) -> dict[str, Any]:
     """The account as it stood at a moment (``at``) or after its ``version``-th event, rebuilt by replay."""
     if (at is None) == (version is None):
-        raise Problem(
-            422,
-            "validation_error",
-            "Invalid request",
-            "invalid: query.at, query.version",
-            errors=[{"field": "query.at", "message": "give exactly one of at and version"}],
-        )
+        raise invalid("query.at", "give exactly one of at and version", also=("query.version",))
     if at is not None and at.tzinfo is None:
-        raise Problem(
-            422,
-            "validation_error",
-            "Invalid request",
-            "invalid: query.at",
-            errors=[{"field": "query.at", "message": "an RFC 3339 instant with a time zone"}],
-        )
+        raise invalid("query.at", "an RFC 3339 instant with a time zone")
     found = _auditor(request).account_state(account_id, at=at, version=version)
     account = found.account
     return {

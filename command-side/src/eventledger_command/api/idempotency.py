@@ -18,7 +18,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
-from eventledger_command.api.problems import PROBLEM_JSON, Problem, from_conflict, from_domain
+from eventledger_command.api.problems import PROBLEM_JSON, Problem, from_conflict, from_domain, invalid
 from eventledger_command.application.bus import CommandBus
 from eventledger_command.application.commands import Command
 from eventledger_command.domain import DomainError
@@ -48,13 +48,7 @@ class Caller:
             correlation = uuid.uuid5(uuid.NAMESPACE_URL, f"urn:eventledger:correlation:{raw_correlation}")
         key = request.headers.get("idempotency-key")
         if key is not None and not _KEY.match(key):
-            raise Problem(
-                422,
-                "validation_error",
-                "Invalid request",
-                "invalid: header.idempotency-key",
-                errors=[{"field": "header.idempotency-key", "message": "1 to 255 visible ASCII characters"}],
-            )
+            raise invalid("header.idempotency-key", "1 to 255 visible ASCII characters")
         return cls(actor[:200], correlation, key)
 
 

@@ -7,10 +7,10 @@ from fastapi import FastAPI
 
 from eventledger_command.domain import DomainError, InvalidCommandError, NotFoundError, RuleViolationError
 from eventledger_command.eventstore.errors import ConcurrencyConflict
-from eventledger_runtime.problems import PROBLEM_JSON, Problem, validation_problem
+from eventledger_runtime.problems import PROBLEM_JSON, Problem, invalid, validation_problem
 from eventledger_runtime.problems import install as install_problems
 
-__all__ = ["PROBLEM_JSON", "Problem", "from_conflict", "from_domain", "install", "validation_problem"]
+__all__ = ["PROBLEM_JSON", "Problem", "from_conflict", "from_domain", "install", "invalid", "validation_problem"]
 
 _RESERVED = frozenset({"type", "title", "status", "detail", "instance", "code", "extra", "headers"})
 

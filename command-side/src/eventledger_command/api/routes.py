@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 
 from eventledger_command.api.idempotency import CommandRunner
-from eventledger_command.api.problems import Problem
+from eventledger_command.api.problems import invalid
 from eventledger_command.api.schemas import (
     AccountCommandResponse,
     MovementRequest,
@@ -93,9 +93,9 @@ def withdraw(body: MovementRequest, request: Request, runner: Runner, _key: Idem
 def make_transfer(body: TransferRequest, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
     """Move money between two accounts of one currency, at once or as a pending transfer that holds the amount."""
     if body.pending and body.timeout_seconds is None:
-        raise _invalid("body.timeout_seconds", "required when pending is true")
+        raise invalid("body.timeout_seconds", "required when pending is true")
     if not body.pending and body.timeout_seconds is not None:
-        raise _invalid("body.timeout_seconds", "only for pending transfers")
+        raise invalid("body.timeout_seconds", "only for pending transfers")
     command = MakeTransfer(
         uuid.uuid4(),
         body.from_account_id,
@@ -118,9 +118,3 @@ def post_transfer(transfer_id: uuid.UUID, request: Request, runner: Runner, _key
 def void_transfer(transfer_id: uuid.UUID, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
     """Void a pending transfer: the hold is released."""
     return runner.run(request, VoidTransfer(transfer_id), 200, None)
-
-
-def _invalid(field: str, message: str) -> Problem:
-    return Problem(
-        422, "validation_error", "Invalid request", f"invalid: {field}", errors=[{"field": field, "message": message}]
-    )

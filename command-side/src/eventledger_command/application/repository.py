@@ -51,6 +51,7 @@ from eventledger_events import (
 )
 
 S = TypeVar("S", Account, Transfer)
+E = TypeVar("E", AccountEvent, TransferEvent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,19 +76,23 @@ class LedgerRepository:
         self._clock = clock
 
     def load_account(self, account_id: uuid.UUID) -> Loaded[Account]:
-        stream = account_stream_id(account_id)
-        state, version = self._from_snapshot(stream, account_from_snapshot)
-        events = self._store.read_stream(stream, after_version=version)
-        for recorded in events:
-            state = evolve_account(state, _account_event(recorded, stream))
-        return Loaded(state, events[-1].stream_version if events else version)
+        return self._load(account_stream_id(account_id), account_from_snapshot, evolve_account, _account_event)
 
     def load_transfer(self, transfer_id: uuid.UUID) -> Loaded[Transfer]:
-        stream = transfer_stream_id(transfer_id)
-        state, version = self._from_snapshot(stream, transfer_from_snapshot)
+        return self._load(transfer_stream_id(transfer_id), transfer_from_snapshot, evolve_transfer, _transfer_event)
+
+    def _load(
+        self,
+        stream: str,
+        restore: Callable[[dict[str, Any]], S],
+        evolve: Callable[[S | None, E], S],
+        decode: Callable[[RecordedEvent, str], E],
+    ) -> Loaded[S]:
+        """The latest snapshot (if any is usable) with the stream's later events folded onto it."""
+        state, version = self._from_snapshot(stream, restore)
         events = self._store.read_stream(stream, after_version=version)
         for recorded in events:
-            state = evolve_transfer(state, _transfer_event(recorded, stream))
+            state = evolve(state, decode(recorded, stream))
         return Loaded(state, events[-1].stream_version if events else version)
 
     def _from_snapshot(self, stream: str, restore: Callable[[dict[str, Any]], S]) -> tuple[S | None, int]:

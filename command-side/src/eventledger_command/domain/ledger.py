@@ -132,7 +132,7 @@ def transfer(
         raise InvalidTimeoutError("a pending transfer's timeout must be positive")
     expires_at = now + timeout
     hold_events = source.place_hold(transfer_id, amount=amount, currency=source.currency, expires_at=expires_at)
-    transfer_events = Transfer.create_pending(
+    transfer_events = Transfer.create(
         transfer_id,
         kind=TransferKind.TRANSFER,
         from_account_id=source.account_id,
@@ -179,27 +179,13 @@ def post_pending(pending: Transfer, source: Account, destination: Account, *, no
 def void_pending(pending: Transfer, source: Account) -> Decision:
     """Cancel a pending transfer: release the source's hold, mark the transfer voided."""
     _check_legs(pending, source)
-    transfer_events = pending.void()
-    source_events = source.release_hold(pending.transfer_id, HoldReleaseReason.VOIDED)
-    return Decision.of(
-        {
-            transfer_stream_id(pending.transfer_id): transfer_events,
-            account_stream_id(source.account_id): source_events,
-        }
-    )
+    return _released(pending, pending.void(), source, HoldReleaseReason.VOIDED)
 
 
 def expire_pending(pending: Transfer, source: Account, *, now: datetime) -> Decision:
     """Expire a pending transfer past its timeout: release the source's hold, mark the transfer expired."""
     _check_legs(pending, source)
-    transfer_events = pending.expire(now)
-    source_events = source.release_hold(pending.transfer_id, HoldReleaseReason.EXPIRED)
-    return Decision.of(
-        {
-            transfer_stream_id(pending.transfer_id): transfer_events,
-            account_stream_id(source.account_id): source_events,
-        }
-    )
+    return _released(pending, pending.expire(now), source, HoldReleaseReason.EXPIRED)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -235,7 +221,7 @@ def _posted(
             counterparty_account_id=from_id,
             description=description,
         )
-    transfer_events = Transfer.create_posted(
+    transfer_events = Transfer.create(
         transfer_id,
         kind=kind,
         from_account_id=from_id,
@@ -245,6 +231,18 @@ def _posted(
         description=description,
     )
     return _new_transfer(transfer_id, transfer_events, legs)
+
+
+def _released(
+    pending: Transfer, transfer_events: Sequence[DomainEvent], source: Account, reason: HoldReleaseReason
+) -> Decision:
+    """A pending transfer that ends without moving money: ``transfer_events`` and the release of the source's hold."""
+    return Decision.of(
+        {
+            transfer_stream_id(pending.transfer_id): transfer_events,
+            account_stream_id(source.account_id): source.release_hold(pending.transfer_id, reason),
+        }
+    )
 
 
 def _account(side: Account | UUID) -> Account:

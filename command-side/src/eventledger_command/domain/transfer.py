@@ -61,7 +61,7 @@ class Transfer:
     # ------------------------------------------------------------------ commands
 
     @staticmethod
-    def create_posted(
+    def create(
         transfer_id: UUID,
         *,
         kind: TransferKind,
@@ -70,50 +70,29 @@ class Transfer:
         amount: int,
         currency: str,
         description: str = "",
+        now: datetime | None = None,
+        expires_at: datetime | None = None,
     ) -> list[TransferEvent]:
-        """Record a one-phase transfer (money moves now)."""
+        """Record a transfer: one-phase (posted, money moves now) without ``expires_at``; two-phase (pending) with
+        it, in which case it must be after ``now``."""
         _check_movement(from_account_id, to_account_id, amount, currency)
-        return [
-            TransferPosted(
-                transfer_id=transfer_id,
-                kind=kind,
-                from_account_id=from_account_id,
-                to_account_id=to_account_id,
-                amount=amount,
-                currency=currency,
-                description=description,
-            )
-        ]
-
-    @staticmethod
-    def create_pending(
-        transfer_id: UUID,
-        *,
-        kind: TransferKind,
-        from_account_id: UUID,
-        to_account_id: UUID,
-        amount: int,
-        currency: str,
-        now: datetime,
-        expires_at: datetime,
-        description: str = "",
-    ) -> list[TransferEvent]:
-        """Record a two-phase transfer that expires at ``expires_at`` (which must be after ``now``)."""
-        _check_movement(from_account_id, to_account_id, amount, currency)
-        if expires_at <= now:
-            raise InvalidTimeoutError("a pending transfer must expire after it is created")
-        return [
-            TransferPendingCreated(
-                transfer_id=transfer_id,
-                kind=kind,
-                from_account_id=from_account_id,
-                to_account_id=to_account_id,
-                amount=amount,
-                currency=currency,
-                description=description,
-                expires_at=expires_at,
-            )
-        ]
+        if expires_at is not None:
+            if now is None:
+                raise ValueError("a pending transfer is created at a given moment (now)")
+            if expires_at <= now:
+                raise InvalidTimeoutError("a pending transfer must expire after it is created")
+        posted = TransferPosted(
+            transfer_id=transfer_id,
+            kind=kind,
+            from_account_id=from_account_id,
+            to_account_id=to_account_id,
+            amount=amount,
+            currency=currency,
+            description=description,
+        )
+        if expires_at is None:
+            return [posted]
+        return [TransferPendingCreated(**dict(posted), expires_at=expires_at)]
 
     def post(self, now: datetime) -> list[TransferEvent]:
         """Post a pending transfer that has not expired at ``now``."""

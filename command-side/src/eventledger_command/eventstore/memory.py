@@ -46,19 +46,8 @@ class InMemoryEventStore(EventStore):
                     position += 1
                     version += 1
                     recorded.append(
-                        RecordedEvent(
-                            position=position,
-                            stream_id=write.stream_id,
-                            stream_version=version,
-                            event_id=event.event_id,
-                            event_type=event.event_type,
-                            schema_version=event.schema_version,
-                            occurred_at=event.occurred_at,
-                            recorded_at=now,
-                            actor=event.actor,
-                            correlation_id=event.correlation_id,
-                            causation_id=event.causation_id,
-                            payload=event.payload,
+                        event.recorded(
+                            position=position, stream_id=write.stream_id, stream_version=version, recorded_at=now
                         )
                     )
                 versions[write.stream_id] = version

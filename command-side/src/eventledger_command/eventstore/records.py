@@ -6,7 +6,7 @@ travels in typed columns so that auditors can query it without decoding payloads
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from uuid import UUID
 
@@ -27,6 +27,13 @@ class NewEvent:
     correlation_id: UUID
     causation_id: UUID | None
     payload: bytes
+
+    def recorded(self, *, position: int, stream_id: str, stream_version: int, recorded_at: datetime) -> RecordedEvent:
+        """The event as the store holds it once appended: the same fields, plus where and when."""
+        kept = {column.name: getattr(self, column.name) for column in fields(NewEvent)}
+        return RecordedEvent(
+            position=position, stream_id=stream_id, stream_version=stream_version, recorded_at=recorded_at, **kept
+        )
 
 
 @dataclass(frozen=True, slots=True)

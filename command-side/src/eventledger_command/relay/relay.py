@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
@@ -15,6 +14,7 @@ from eventledger_command.eventstore.records import RecordedEvent
 from eventledger_command.relay.publisher import EventPublisher, PublishFailed
 from eventledger_events import KafkaRecord, to_kafka_record
 from eventledger_runtime.eventlog import EventLogReader
+from eventledger_runtime.worker import StoppableLoop
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class RelayConfig:
     topic_namespace: str = ""
 
 
-class Relay:
+class Relay(StoppableLoop):
     """Publishes the global log to Kafka at least once, in log order per stream.
 
     Per stream order holds because a batch is published in position order by an idempotent producer with gapless
@@ -51,16 +51,9 @@ class Relay:
         self._publisher = publisher
         self._checkpoints = checkpoints
         self._config = config
-        self._stopping = threading.Event()
+        super().__init__()
         self.position = checkpoints.checkpoint(config.checkpoint_name)
         CHECKPOINT.set(self.position)
-
-    def stop(self) -> None:
-        self._stopping.set()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
 
     def run_once(self) -> int:
         """Publish one batch; returns how many events were published (0 when the log has nothing new)."""
@@ -69,7 +62,7 @@ class Relay:
             return 0
         LAG_SECONDS.set(max(0.0, time.time() - events[0].recorded_at.timestamp()))
         records = [self._record(kafka_record_of(event)) for event in events]
-        self._publisher.publish(records, should_stop=self._stopping.is_set)
+        self._publisher.publish(records, should_stop=self._stop.is_set)
         last = events[-1].position
         self._checkpoints.save_checkpoint(self._config.checkpoint_name, last)
         self.position = last
@@ -86,13 +79,13 @@ class Relay:
     def run(self) -> None:
         """Until ``stop``: publish what is new, sleep a little when idle, retry after a failed batch."""
         idle = self._config.idle_sleep_seconds
-        while not self._stopping.is_set():
+        while not self._stop.is_set():
             try:
                 published = self.run_once()
             except PublishFailed as exc:
                 FAILURES.inc()
                 log.warning("publish failed, the batch will be published again: %s", exc)
-                self._stopping.wait(self._config.retry_sleep_seconds)
+                self._stop.wait(self._config.retry_sleep_seconds)
                 continue
             if published:
                 idle = self._config.idle_sleep_seconds
@@ -100,7 +93,7 @@ class Relay:
                 continue
             LAG.set(max(0, self._store.head_position() - self.position))
             LAG_SECONDS.set(0)
-            self._stopping.wait(idle)
+            self._stop.wait(idle)
             idle = min(idle * 2, self._config.max_idle_sleep_seconds)
 
 

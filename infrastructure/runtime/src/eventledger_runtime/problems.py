@@ -80,6 +80,15 @@ def validation_problem(errors: Any) -> Problem:
     return Problem(422, "validation_error", "Invalid request", f"invalid: {fields}", errors=invalid)
 
 
+def invalid(field: str, message: str, *, also: tuple[str, ...] = ()) -> Problem:
+    """422 for one bad field (``query.at``, ``header.idempotency-key``…) and why; the detail also names ``also``,
+    the fields it is bad together with."""
+    fields = ", ".join((field, *also))
+    return Problem(
+        422, "validation_error", "Invalid request", f"invalid: {fields}", errors=[{"field": field, "message": message}]
+    )
+
+
 def plain_http_problem(exc: StarletteHTTPException) -> Problem:
     """A routing error (unknown path, wrong method) as a problem titled with Starlette's own words."""
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, f"http_{exc.status_code}")

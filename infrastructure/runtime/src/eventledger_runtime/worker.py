@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Callable
 
 
@@ -17,3 +18,21 @@ def stop_on_signals(
         signal.signal(signal.SIGUSR1, lambda *_: pause())
     if resume is not None:
         signal.signal(signal.SIGUSR2, lambda *_: resume())
+
+
+class StoppableLoop:
+    """A worker loop's stop request, shared with whoever asks (a signal handler, the ops endpoint, a test).
+
+    The loop reads ``self._stop`` (a :class:`threading.Event`: it can also wait on it instead of sleeping).
+    """
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the loop to finish: a batch in hand completes (or is abandoned uncommitted), then the loop returns."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()

@@ -2,14 +2,14 @@
 
 from eventledger_projections.postgres.position import reflected_position
 from eventledger_projections.postgres.projection import PostgresProjection
-from eventledger_projections.postgres.rebuild import PostgresRebuild, RebuildConfig
+from eventledger_projections.postgres.rebuild import PostgresRebuild, PostgresRebuildConfig
 from eventledger_projections.postgres.schema import ReadModelSchemas, Version
 
 __all__ = [
     "PostgresProjection",
     "PostgresRebuild",
+    "PostgresRebuildConfig",
     "ReadModelSchemas",
-    "RebuildConfig",
     "Version",
     "reflected_position",
 ]

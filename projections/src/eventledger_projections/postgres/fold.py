@@ -8,31 +8,24 @@ the events (``balance_after``), never accumulated; holds are accumulated, once p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 from uuid import UUID
 
-from eventledger_events import (
-    AccountClosed,
-    AccountCredited,
-    AccountDebited,
-    AccountFrozen,
-    AccountHoldPlaced,
-    AccountHoldReleased,
-    AccountOpened,
-    AccountUnfrozen,
-    EventEnvelope,
-    TransferExpired,
-    TransferPendingCreated,
-    TransferPendingPosted,
-    TransferPosted,
-    TransferVoided,
-)
+import eventledger_events as ev
 from eventledger_projections.postgres.rows import AccountRow, EntryRow, TransferRow
 
-_ACCOUNT_STATUS = {AccountFrozen: "frozen", AccountUnfrozen: "open", AccountClosed: "closed"}
-_TRANSFER_EVENTS = (TransferPosted, TransferPendingCreated, TransferPendingPosted, TransferVoided, TransferExpired)
-_CREATIONS = (AccountOpened, TransferPosted, TransferPendingCreated)
-_TRANSFER_STATUS = {TransferPendingPosted: "posted", TransferVoided: "voided", TransferExpired: "expired"}
+_ACCOUNT_STATUS = {ev.AccountFrozen: "frozen", ev.AccountUnfrozen: "open", ev.AccountClosed: "closed"}
+_TRANSFER_EVENTS = (
+    ev.TransferPosted,
+    ev.TransferPendingCreated,
+    ev.TransferPendingPosted,
+    ev.TransferVoided,
+    ev.TransferExpired,
+)
+_CREATIONS = (ev.AccountOpened, ev.TransferPosted, ev.TransferPendingCreated)
+Row = TypeVar("Row", AccountRow, TransferRow)
+_TRANSFER_STATUS = {ev.TransferPendingPosted: "posted", ev.TransferVoided: "voided", ev.TransferExpired: "expired"}
 
 
 class UnappliableEvent(Exception):
@@ -50,24 +43,37 @@ class ReadModelFold:
         self.changed_transfers: set[UUID] = set()
         self.entries: list[EntryRow] = []
 
-    def apply(self, envelope: EventEnvelope) -> bool:
+    def apply(self, envelope: ev.EventEnvelope) -> bool:
         """Fold one event; False when the version guard skipped it."""
         payload = envelope.payload
         if isinstance(payload, _TRANSFER_EVENTS):
-            return self._transfer(envelope, payload.transfer_id)
+            return self._guarded(envelope, payload.transfer_id, self.transfers, self._transfer, self.changed_transfers)
         account_id = getattr(payload, "account_id", None)
         if not isinstance(account_id, UUID):
             raise UnappliableEvent(f"{envelope.full_event_type} is not an event of this read model")
-        return self._account(envelope, account_id)
+        return self._guarded(envelope, account_id, self.accounts, self._account, self.changed_accounts)
 
-    # ------------------------------------------------------------------ accounts
-    def _account(self, envelope: EventEnvelope, account_id: UUID) -> bool:
-        payload = envelope.payload
+    def _guarded(
+        self,
+        envelope: ev.EventEnvelope,
+        key: UUID,
+        rows: dict[UUID, Row],
+        fold: Callable[[ev.EventEnvelope, int, UUID, Row | None], None],
+        changed: set[UUID],
+    ) -> bool:
+        """The version guard, then ``fold`` the event onto its row (or create the row), which is then changed."""
         position = _position(envelope)
-        row = self.accounts.get(account_id)
+        row = rows.get(key)
         if row is not None and envelope.stream_version <= row.version:
             return False
-        if isinstance(payload, AccountOpened):
+        fold(envelope, position, key, row)
+        changed.add(key)
+        return True
+
+    # ------------------------------------------------------------------ accounts
+    def _account(self, envelope: ev.EventEnvelope, position: int, account_id: UUID, row: AccountRow | None) -> None:
+        payload = envelope.payload
+        if isinstance(payload, ev.AccountOpened):
             self.accounts[account_id] = AccountRow(
                 account_id=account_id,
                 holder_name=payload.holder_name,
@@ -81,14 +87,13 @@ class ReadModelFold:
                 opened_at=envelope.occurred_at,
                 updated_at=envelope.occurred_at,
             )
-            self.changed_accounts.add(account_id)
-            return True
+            return
         if row is None:
             raise UnappliableEvent(f"{envelope.full_event_type} for account {account_id}, never seen opened")
-        if isinstance(payload, AccountFrozen | AccountUnfrozen | AccountClosed):
+        if isinstance(payload, ev.AccountFrozen | ev.AccountUnfrozen | ev.AccountClosed):
             row.status = _ACCOUNT_STATUS[type(payload)]
-        elif isinstance(payload, AccountCredited | AccountDebited):
-            signed = payload.amount if isinstance(payload, AccountCredited) else -payload.amount
+        elif isinstance(payload, ev.AccountCredited | ev.AccountDebited):
+            signed = payload.amount if isinstance(payload, ev.AccountCredited) else -payload.amount
             row.balance = payload.balance_after
             self.entries.append(
                 EntryRow(
@@ -102,27 +107,19 @@ class ReadModelFold:
                     event_id=envelope.event_id,
                 )
             )
-        elif isinstance(payload, AccountHoldPlaced):
+        elif isinstance(payload, ev.AccountHoldPlaced):
             row.held += payload.amount
-        elif isinstance(payload, AccountHoldReleased):
+        elif isinstance(payload, ev.AccountHoldReleased):
             row.held -= payload.amount
         else:
             raise UnappliableEvent(f"{envelope.full_event_type} is not an account event this read model knows")
-        row.version = envelope.stream_version
-        row.position = position
-        row.updated_at = envelope.occurred_at
-        self.changed_accounts.add(account_id)
-        return True
+        _advance(row, envelope, position)
 
     # ------------------------------------------------------------------ transfers
-    def _transfer(self, envelope: EventEnvelope, transfer_id: UUID) -> bool:
+    def _transfer(self, envelope: ev.EventEnvelope, position: int, transfer_id: UUID, row: TransferRow | None) -> None:
         payload = envelope.payload
-        position = _position(envelope)
-        row = self.transfers.get(transfer_id)
-        if row is not None and envelope.stream_version <= row.version:
-            return False
-        if isinstance(payload, TransferPosted | TransferPendingCreated):
-            pending = isinstance(payload, TransferPendingCreated)
+        if isinstance(payload, ev.TransferPosted | ev.TransferPendingCreated):
+            pending = isinstance(payload, ev.TransferPendingCreated)
             self.transfers[transfer_id] = TransferRow(
                 transfer_id=transfer_id,
                 kind=payload.kind.value,
@@ -134,26 +131,21 @@ class ReadModelFold:
                 description=payload.description,
                 created_at=envelope.occurred_at,
                 updated_at=envelope.occurred_at,
-                expires_at=payload.expires_at if isinstance(payload, TransferPendingCreated) else None,
+                expires_at=payload.expires_at if isinstance(payload, ev.TransferPendingCreated) else None,
                 version=envelope.stream_version,
                 position=position,
             )
-            self.changed_transfers.add(transfer_id)
-            return True
+            return
         if row is None:
             raise UnappliableEvent(f"{envelope.full_event_type} for transfer {transfer_id}, never seen created")
         status = _TRANSFER_STATUS.get(type(payload))
         if status is None:
             raise UnappliableEvent(f"{envelope.full_event_type} is not a transfer event this read model knows")
         row.status = status
-        row.version = envelope.stream_version
-        row.position = position
-        row.updated_at = envelope.occurred_at
-        self.changed_transfers.add(transfer_id)
-        return True
+        _advance(row, envelope, position)
 
 
-def rows_to_load(envelopes: Sequence[EventEnvelope]) -> tuple[set[UUID], set[UUID]]:
+def rows_to_load(envelopes: Sequence[ev.EventEnvelope]) -> tuple[set[UUID], set[UUID]]:
     """The account ids and transfer ids whose stored rows the fold needs: those a batch touches, except the ones
     the batch itself creates (folded from their first event, they need nothing stored; the upsert's version guard
     keeps a stored row that is already further along)."""
@@ -163,7 +155,7 @@ def rows_to_load(envelopes: Sequence[EventEnvelope]) -> tuple[set[UUID], set[UUI
     for envelope in envelopes:
         payload = envelope.payload
         if isinstance(payload, _CREATIONS):
-            created.add(payload.account_id if isinstance(payload, AccountOpened) else payload.transfer_id)
+            created.add(payload.account_id if isinstance(payload, ev.AccountOpened) else payload.transfer_id)
         elif isinstance(payload, _TRANSFER_EVENTS):
             if payload.transfer_id not in created:
                 transfers.add(payload.transfer_id)
@@ -174,7 +166,13 @@ def rows_to_load(envelopes: Sequence[EventEnvelope]) -> tuple[set[UUID], set[UUI
     return accounts, transfers
 
 
-def _position(envelope: EventEnvelope) -> int:
+def _advance(row: AccountRow | TransferRow, envelope: ev.EventEnvelope, position: int) -> None:
+    row.version = envelope.stream_version
+    row.position = position
+    row.updated_at = envelope.occurred_at
+
+
+def _position(envelope: ev.EventEnvelope) -> int:
     if envelope.position is None:
         raise UnappliableEvent(f"event {envelope.event_id} has no global position")
     return envelope.position

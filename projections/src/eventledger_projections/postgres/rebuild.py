@@ -36,6 +36,7 @@ from eventledger_projections.postgres.writer import ReadModelWriter
 from eventledger_projections.rebuild.port import (
     Rebuild,
     RebuildAlreadyRunning,
+    RebuildConfig,
     RebuildListener,
     RebuildReport,
     SilentListener,
@@ -47,9 +48,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class RebuildConfig:
-    batch_size: int = 2000
-    handover_lag: int = 2000
+class PostgresRebuildConfig(RebuildConfig):
     keep_retired: int = 1
 
 
@@ -60,7 +59,7 @@ class PostgresRebuild(Rebuild):
         source: EventStoreSource,
         *,
         base_schema: str = "read_model",
-        config: RebuildConfig | None = None,
+        config: PostgresRebuildConfig | None = None,
         listener: RebuildListener | None = None,
         before_switch: Callable[[], None] | None = None,
     ) -> None:
@@ -68,7 +67,7 @@ class PostgresRebuild(Rebuild):
         self._dsn = read_model_dsn
         self._source = source
         self._schemas = ReadModelSchemas(base_schema)
-        self._config = config or RebuildConfig()
+        self._config = config or PostgresRebuildConfig()
         self._listener = listener or SilentListener()
         self._before_switch = before_switch
         self._events = 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import psycopg
 
 from eventledger_projections.postgres.projection import PostgresProjection
-from eventledger_projections.postgres.rebuild import PostgresRebuild, RebuildConfig
+from eventledger_projections.postgres.rebuild import PostgresRebuild, PostgresRebuildConfig
 from eventledger_projections.postgres.schema import PROJECTION_NAME, ReadModelSchemas
 from eventledger_projections.rebuild.port import RebuildListener, RebuildReport
 from eventledger_projections.rebuild.source import EventStoreSource
@@ -41,7 +41,7 @@ def run_rebuild(
             infra.postgres_dsn,
             source,
             base_schema=settings.postgres_schema,
-            config=RebuildConfig(batch_size=settings.rebuild_batch_size),
+            config=PostgresRebuildConfig(batch_size=settings.rebuild_batch_size),
             listener=listener,
         )
         return rebuild.run()

@@ -40,6 +40,14 @@ class SilentListener:
 
 
 @dataclass(frozen=True)
+class RebuildConfig:
+    """What every rebuild is tuned by: events per batch, and how close to the live log it hands over."""
+
+    batch_size: int = 2000
+    handover_lag: int = 2000
+
+
+@dataclass(frozen=True)
 class RebuildReport:
     """What a rebuild did. ``where`` names the new version in its store (a schema, a key prefix, an index)."""
 

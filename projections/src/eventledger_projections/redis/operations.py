@@ -22,22 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
-from eventledger_events import (
-    AccountClosed,
-    AccountCredited,
-    AccountDebited,
-    AccountFrozen,
-    AccountHoldPlaced,
-    AccountHoldReleased,
-    AccountOpened,
-    AccountUnfrozen,
-    EventEnvelope,
-    TransferExpired,
-    TransferPendingCreated,
-    TransferPendingPosted,
-    TransferPosted,
-    TransferVoided,
-)
+import eventledger_events as ev
 
 FIELDS_PER_OPERATION: Final = 8
 
@@ -48,19 +33,19 @@ Field = Callable[[str], Any]
 """Reads one payload field by name (from a payload model, or from the stored JSON)."""
 
 _TAILS: Final[dict[str, Callable[[Field], tuple[str, str, str, str]]]] = {
-    AccountOpened.EVENT_TYPE: lambda f: ("O", f("currency"), f("holder_name"), str(f("overdraft_limit"))),
-    AccountFrozen.EVENT_TYPE: lambda f: ("S", "frozen", "", ""),
-    AccountUnfrozen.EVENT_TYPE: lambda f: ("S", "open", "", ""),
-    AccountClosed.EVENT_TYPE: lambda f: ("S", "closed", "", ""),
-    AccountCredited.EVENT_TYPE: lambda f: ("M", str(f("balance_after")), str(f("amount")), f("currency")),
-    AccountDebited.EVENT_TYPE: lambda f: ("M", str(f("balance_after")), str(f("amount")), f("currency")),
-    AccountHoldPlaced.EVENT_TYPE: lambda f: ("H", str(f("amount")), f("currency"), ""),
-    AccountHoldReleased.EVENT_TYPE: lambda f: ("H", str(-f("amount")), f("currency"), ""),
-    TransferPosted.EVENT_TYPE: lambda f: ("T", "posted", str(f("amount")), f("currency")),
-    TransferPendingPosted.EVENT_TYPE: lambda f: ("T", "posted", str(f("amount")), f("currency")),
-    TransferPendingCreated.EVENT_TYPE: lambda f: ("T", "pending", "0", f("currency")),
-    TransferVoided.EVENT_TYPE: lambda f: ("T", "voided", "0", ""),
-    TransferExpired.EVENT_TYPE: lambda f: ("T", "expired", "0", ""),
+    ev.AccountOpened.EVENT_TYPE: lambda f: ("O", f("currency"), f("holder_name"), str(f("overdraft_limit"))),
+    ev.AccountFrozen.EVENT_TYPE: lambda f: ("S", "frozen", "", ""),
+    ev.AccountUnfrozen.EVENT_TYPE: lambda f: ("S", "open", "", ""),
+    ev.AccountClosed.EVENT_TYPE: lambda f: ("S", "closed", "", ""),
+    ev.AccountCredited.EVENT_TYPE: lambda f: ("M", str(f("balance_after")), str(f("amount")), f("currency")),
+    ev.AccountDebited.EVENT_TYPE: lambda f: ("M", str(f("balance_after")), str(f("amount")), f("currency")),
+    ev.AccountHoldPlaced.EVENT_TYPE: lambda f: ("H", str(f("amount")), f("currency"), ""),
+    ev.AccountHoldReleased.EVENT_TYPE: lambda f: ("H", str(-f("amount")), f("currency"), ""),
+    ev.TransferPosted.EVENT_TYPE: lambda f: ("T", "posted", str(f("amount")), f("currency")),
+    ev.TransferPendingPosted.EVENT_TYPE: lambda f: ("T", "posted", str(f("amount")), f("currency")),
+    ev.TransferPendingCreated.EVENT_TYPE: lambda f: ("T", "pending", "0", f("currency")),
+    ev.TransferVoided.EVENT_TYPE: lambda f: ("T", "voided", "0", ""),
+    ev.TransferExpired.EVENT_TYPE: lambda f: ("T", "expired", "0", ""),
 }
 """Per event type (current schema versions): the operation's kind and its fields a, b, c."""
 
@@ -69,7 +54,7 @@ class UnappliableEvent(ValueError):
     """The event cannot be applied to the Redis read model (a fault of the event, never of the store)."""
 
 
-def operation(envelope: EventEnvelope) -> Operation:
+def operation(envelope: ev.EventEnvelope) -> Operation:
     """The operation of one appended event; :class:`UnappliableEvent` when it has no place in the read model."""
     if envelope.position is None or envelope.recorded_at is None:
         raise UnappliableEvent(f"event {envelope.event_id} was never appended (no position)")

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 
 import redis
 
-from eventledger_projections.rebuild.port import Rebuild, RebuildListener, RebuildReport, SilentListener
+from eventledger_projections.rebuild.port import Rebuild, RebuildConfig, RebuildListener, RebuildReport, SilentListener
 from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_projections.redis.connection import Scripts, run
 from eventledger_projections.redis.keys import KeySpace
@@ -42,9 +42,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class RedisRebuildConfig:
-    batch_size: int = 2000
-    handover_lag: int = 2000
+class RedisRebuildConfig(RebuildConfig):
     handover_timeout_ms: int = 30_000
     lock_ttl_ms: int = 60_000
     transient_retry_seconds: float = 60.0

@@ -28,6 +28,7 @@ from eventledger_projections.runtime.port import (
     Projection,
     TopicPartition,
 )
+from eventledger_runtime.worker import StoppableLoop
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class _Stopped(Exception):
     """Internal: stop was requested while the runner waited; the batch in hand is abandoned, uncommitted."""
 
 
-class ProjectionRunner:
+class ProjectionRunner(StoppableLoop):
     """Drives one :class:`Projection` from an :class:`EventLog`.
 
     Guarantees (given a projection that keeps its contract):
@@ -84,7 +85,7 @@ class ProjectionRunner:
         self._config = config or RunnerConfig()
         self._name = projection.name
         self.topics = [self._config.topic_namespace + topic for topic in projection.topics]
-        self._stop = threading.Event()
+        super().__init__()
         self._pause_requested = threading.Event()
         self._paused: set[TopicPartition] = set()
         self._next_offsets: dict[TopicPartition, int] = {}
@@ -97,14 +98,6 @@ class ProjectionRunner:
         self.caught_up = False
 
     # ------------------------------------------------------------------ control
-    def stop(self) -> None:
-        """Ask the loop to finish; a batch being applied completes or is abandoned uncommitted."""
-        self._stop.set()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
     def pause(self) -> None:
         """Stop applying after the batch in hand; the consumer keeps its partitions and its group membership."""
         self._pause_requested.set()

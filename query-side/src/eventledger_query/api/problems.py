@@ -6,16 +6,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from eventledger_query.consistency import NotYetVisible
-from eventledger_runtime.problems import PROBLEM_JSON, Problem
+from eventledger_runtime.problems import PROBLEM_JSON, Problem, invalid
 from eventledger_runtime.problems import install as install_problems
 
 __all__ = ["PROBLEM_JSON", "Problem", "install", "invalid"]
-
-
-def invalid(field: str, message: str) -> Problem:
-    return Problem(
-        422, "validation_error", "Invalid request", f"invalid: {field}", errors=[{"field": field, "message": message}]
-    )
 
 
 def not_yet_visible(exc: NotYetVisible) -> Problem:

@@ -3,6 +3,13 @@
 from eventledger_runtime.eventlog.memory import InMemoryEventLog
 from eventledger_runtime.eventlog.port import RELAY_CHECKPOINT, EventLogReader
 from eventledger_runtime.eventlog.postgres import PostgresEventLogReader
-from eventledger_runtime.eventlog.records import LoggedEvent
+from eventledger_runtime.eventlog.records import LoggedEvent, decode_envelope
 
-__all__ = ["RELAY_CHECKPOINT", "EventLogReader", "InMemoryEventLog", "LoggedEvent", "PostgresEventLogReader"]
+__all__ = [
+    "RELAY_CHECKPOINT",
+    "EventLogReader",
+    "InMemoryEventLog",
+    "LoggedEvent",
+    "PostgresEventLogReader",
+    "decode_envelope",
+]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventledger_events import EventEnvelope, payload_from_json
@@ -31,41 +32,39 @@ class LoggedEvent(NamedTuple):
 
     def envelope(self) -> EventEnvelope:
         """The event as a validated envelope; an older payload version is upcast to the current one."""
-        payload = payload_from_json(self.event_type, self.schema_version, self.payload)
-        return EventEnvelope(
-            event_id=self.event_id,
-            event_type=payload.EVENT_TYPE,
-            schema_version=payload.SCHEMA_VERSION,
-            stream_id=self.stream_id,
-            stream_version=self.stream_version,
-            position=self.position,
-            occurred_at=self.occurred_at,
-            recorded_at=self.recorded_at,
-            actor=self.actor,
-            correlation_id=self.correlation_id,
-            causation_id=self.causation_id,
-            payload=payload,
-        )
+        return decode_envelope(self)
 
     def trusted_envelope(self) -> EventEnvelope:
-        """The event as an envelope without the envelope's own checks, for bulk replays.
+        """The event as an envelope without the envelope's own checks, for bulk replays (:func:`decode_envelope`)."""
+        return decode_envelope(self, trusted=True)
 
-        The payload is still validated (and upcast) by its contract. The envelope's checks (types of the columns,
-        the payload's type against the stream) are those the event store's table and the write side already
-        enforce, so they are not repeated; instants are normalised to UTC as the envelope's validator would.
-        """
-        payload = payload_from_json(self.event_type, self.schema_version, self.payload)
-        return EventEnvelope.model_construct(
-            event_id=self.event_id,
-            event_type=payload.EVENT_TYPE,
-            schema_version=payload.SCHEMA_VERSION,
-            stream_id=self.stream_id,
-            stream_version=self.stream_version,
-            position=self.position,
-            occurred_at=self.occurred_at.astimezone(UTC),
-            recorded_at=self.recorded_at.astimezone(UTC),
-            actor=self.actor,
-            correlation_id=self.correlation_id,
-            causation_id=self.causation_id,
-            payload=payload,
-        )
+
+def decode_envelope(stored: Any, *, trusted: bool = False) -> EventEnvelope:
+    """A stored event as an envelope; an older payload version is upcast to the current one.
+
+    ``stored`` is a :class:`LoggedEvent` or any record with its fields (the command side's ``RecordedEvent``, whose
+    payload is bytes). ``trusted`` skips the envelope's own checks, for bulk replays: the payload is still validated
+    (and upcast) by its contract, but the envelope's checks (types of the columns, the payload's type against the
+    stream) are those the event store's table and the write side already enforce, so they are not repeated; instants
+    are normalised to UTC as the envelope's validator would.
+    """
+    payload = payload_from_json(stored.event_type, stored.schema_version, stored.payload)
+    occurred_at, recorded_at = stored.occurred_at, stored.recorded_at
+    build: Callable[..., EventEnvelope] = EventEnvelope
+    if trusted:
+        build = EventEnvelope.model_construct
+        occurred_at, recorded_at = occurred_at.astimezone(UTC), recorded_at.astimezone(UTC)
+    return build(
+        event_id=stored.event_id,
+        event_type=payload.EVENT_TYPE,
+        schema_version=payload.SCHEMA_VERSION,
+        stream_id=stored.stream_id,
+        stream_version=stored.stream_version,
+        position=stored.position,
+        occurred_at=occurred_at,
+        recorded_at=recorded_at,
+        actor=stored.actor,
+        correlation_id=stored.correlation_id,
+        causation_id=stored.causation_id,
+        payload=payload,
+    )
