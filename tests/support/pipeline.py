@@ -68,8 +68,8 @@ def pipeline(projections: tuple[str, ...] | None = None) -> Iterator[Pipeline]:
                 prepare_topics(name, projection_settings, settings)
                 projector = build_projector(name, projection_settings, settings)
                 run.projectors[name] = projector
+                stack.callback(projector.close)  # after the runner's thread has stopped (the stack unwinds last first)
                 _thread(stack, (projector.runner.run, projector.runner.stop))
-                stack.callback(projector.close)
                 ops_ports[name] = free_port()
                 server = serve_ops(
                     "127.0.0.1",
