@@ -27,6 +27,7 @@ from eventledger_projections.elasticsearch.rebuild import ElasticsearchRebuild
 from eventledger_projections.elasticsearch.wiring import build_projection, relevant_events_source, run_rebuild
 from eventledger_projections.elasticsearch.writer import RELEVANT_EVENT_TYPES
 from eventledger_projections.rebuild.port import RebuildRefused
+from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_runtime.settings import ProjectionSettings
 
 
@@ -48,8 +49,20 @@ def appended(dsn: str, script: LedgerScript, since: int = 0) -> list[EventEnvelo
     return read_event_store(dsn)[-(len(script.envelopes) - since) :]
 
 
+_SOURCES: list[EventStoreSource] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_sources() -> Iterator[None]:
+    """Each rebuild's event-store source holds a connection pool: closed after the test."""
+    yield
+    while _SOURCES:
+        _SOURCES.pop().close()
+
+
 def rebuild(es: Elasticsearch, dsn: str, names: IndexNames, **options: object) -> ElasticsearchRebuild:
     source = relevant_events_source(dsn)
+    _SOURCES.append(source)
     return ElasticsearchRebuild(es, source, source.log.safe_head, names, batch_size=50, **options)  # type: ignore[arg-type]
 
 
