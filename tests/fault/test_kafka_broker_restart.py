@@ -3,13 +3,12 @@ again once the broker is back, without a new client. Private broker: restarting 
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from tests.support.processes import wait_for
+from tests.support.servers import restart
 
 from eventledger_infra.services.kafka import KafkaServer
 from eventledger_projections.runtime.kafka import KafkaWatermarks
@@ -25,17 +24,6 @@ def _produce(bootstrap: str, count: int) -> None:
     assert producer.flush(30) == 0
 
 
-def _restart(kafka: KafkaServer, *, kill: bool) -> None:
-    if kill:
-        pid = kafka.pid()
-        assert pid is not None
-        os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: not kafka.running(), 30, "the killed broker to be gone")
-    else:
-        assert kafka.stop()
-    kafka.start()
-
-
 def test_high_watermarks_are_read_again_after_the_broker_restarts(private_kafka: KafkaServer) -> None:
     bootstrap = private_kafka.address()
     admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -45,7 +33,7 @@ def test_high_watermarks_are_read_again_after_the_broker_restarts(private_kafka:
     assert sum(watermarks.high(PARTITIONS).values()) == 30
     expected = 30
     for kill in (True, False, True):
-        _restart(private_kafka, kill=kill)
+        restart(private_kafka, kill=kill)
         time.sleep(3)  # leaders elected: what the client now holds is a stale leader epoch, not a missing leader
         _produce(bootstrap, 5)
         expected += 5

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import random
 import shutil
+import signal
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from eventledger_infra import probes
 from eventledger_infra.process import port_in_use
+from eventledger_infra.services.base import LocalServer
 from eventledger_infra.services.kafka import KafkaServer
 from eventledger_infra.settings import Settings
 
@@ -131,3 +135,39 @@ def restartable_port() -> int:
         if not port_in_use("127.0.0.1", port):
             return port
     raise RuntimeError("no free port below the ephemeral range")
+
+
+def restart(server: LocalServer, *, kill: bool) -> None:
+    """SIGKILL (or stop gracefully) a local server, then start it again; returns once it answers a real query.
+
+    After a SIGKILL the JVM's main thread shows as a zombie (dead to ``running()``) while its other threads still
+    close their sockets: the ports are awaited too, or the start would find them taken.
+    """
+    if kill:
+        pid = server.pid()
+        assert pid is not None, f"{server.name} is not running"
+        os.kill(pid, signal.SIGKILL)
+        _wait(lambda: not server.running(), f"the killed {server.name} to be gone")
+    else:
+        assert server.stop(), f"{server.name} did not stop"
+    ports = server_ports(server)
+    _wait(lambda: not any(port_in_use("127.0.0.1", p) for p in ports), f"the ports {ports} to be free")
+    server.start()
+
+
+def server_ports(server: LocalServer) -> list[int]:
+    s = server.settings
+    return {
+        "kafka": [s.kafka_port, s.kafka_controller_port],
+        "postgres": [s.pg_port],
+        "redis": [s.redis_port],
+        "elasticsearch": [s.es_port],
+    }[server.name]
+
+
+def _wait(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.2)

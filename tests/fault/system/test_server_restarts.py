@@ -13,8 +13,6 @@ a private broker (restarting it disturbs no other test); the stores are the shar
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,11 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.support.processes import wait_for
-from tests.support.servers import Endpoints
+from tests.support.servers import Endpoints, restart
 from tests.support.system import ROLES, RunningSystem, running_system
 from tests.support.workload import Depositors, deposit
 
-from eventledger_infra.process import port_in_use
 from eventledger_infra.services.base import LocalServer
 from eventledger_infra.services.elasticsearch import ElasticsearchServer
 from eventledger_infra.services.kafka import KafkaServer
@@ -75,31 +72,6 @@ def _open_accounts(client: httpx.Client, count: int) -> list[str]:
         client.post("/v1/accounts", json={"holder_name": f"Restart {n}", "currency": "SEK"}).json()["account_id"]
         for n in range(count)
     ]
-
-
-def _restart(server: LocalServer, *, kill: bool) -> None:
-    """SIGKILL (or stop gracefully), then start again; returns once the server answers a real query."""
-    if kill:
-        pid = server.pid()
-        assert pid is not None, f"{server.name} is not running"
-        os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: not server.running(), 30, f"the killed {server.name} to be gone")
-    else:
-        assert server.stop(), f"{server.name} did not stop"
-    # A killed JVM's main thread is a zombie while its other threads still close their sockets.
-    ports = _ports(server)
-    wait_for(lambda: not any(port_in_use("127.0.0.1", p) for p in ports), 30, f"the ports {ports} to be free")
-    server.start()
-
-
-def _ports(server: LocalServer) -> list[int]:
-    s = server.settings
-    return {
-        "kafka": [s.kafka_port, s.kafka_controller_port],
-        "postgres": [s.pg_port],
-        "redis": [s.redis_port],
-        "elasticsearch": [s.es_port],
-    }[server.name]
 
 
 def _reads_reach(client: httpx.Client, account: str, position: int, what: str) -> float:
@@ -173,7 +145,7 @@ def test_kafka_restarts_under_load_then_light_traffic_every_read_model_follows(
         with Depositors(client, accounts[1:], pause=PAUSE) as load:
             for kill in RESTARTS:
                 time.sleep(3)
-                _restart(private_kafka, kill=kill)
+                restart(private_kafka, kill=kill)
                 acknowledged = deposit(client, accounts[0], 7)
                 waits.append(_reads_reach(client, accounts[0], int(acknowledged["position"]), "after a restart"))
         credited = {**load.credited, accounts[0]: 7 * len(waits)}
@@ -207,7 +179,7 @@ def test_a_store_restarted_under_load_every_read_model_follows(
         accounts = _open_accounts(client, 4)
         with Depositors(client, accounts[1:], pause=PAUSE) as load:
             time.sleep(3)
-            _restart(server, kill=False)
+            restart(server, kill=False)
             time.sleep(3)
         acknowledged = deposit(client, accounts[0], 5)
         wait = _reads_reach(client, accounts[0], int(acknowledged["position"]), f"after {store} restarted")
