@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.servers import Endpoints
+from tests.support.servers import Endpoints, restartable_port
 
 from eventledger_infra.services.elasticsearch import ElasticsearchServer
 from eventledger_infra.services.postgres import PostgresServer
@@ -24,12 +24,6 @@ def _infra(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
         check=False,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "infrastructure" / "src"), **(env or {})},
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_up_when_everything_runs_changes_nothing_and_succeeds(endpoints: Endpoints) -> None:
@@ -64,8 +58,7 @@ def test_a_server_that_dies_on_start_fails_with_the_tail_of_its_log(tmp_path: Pa
         env={
             "EVENTLEDGER_STATE_DIR": str(tmp_path),
             "EVENTLEDGER_KAFKA_HEAP": "12parsecs",
-            "EVENTLEDGER_KAFKA_PORT": str(_free_port()),
-            "EVENTLEDGER_KAFKA_CONTROLLER_PORT": str(_free_port()),
+            "EVENTLEDGER_KAFKA_PORT": str(restartable_port(span=2)),  # the controller takes the next one
         },
     )
     assert result.returncode == 1

@@ -488,8 +488,7 @@ def projector_env(database: str, namespace: str, ops_port: int, **extra: str) ->
         "EVENTLEDGER_PG_DATABASE": database,
         "EVENTLEDGER_NAMESPACE": namespace_of(namespace).value,
         "EVENTLEDGER_PROJECTION_OPS_PORT": str(ops_port),
-        "EVENTLEDGER_PROJECTION_SESSION_TIMEOUT_MS": "6000",
-        "EVENTLEDGER_PROJECTION_PROGRESS_INTERVAL_SECONDS": "0.1",
+        "EVENTLEDGER_KAFKA_SESSION_TIMEOUT_SECONDS": "6",
         **extra,
     }
 

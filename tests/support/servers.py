@@ -113,8 +113,7 @@ def private_kafka_server(state_dir: Path) -> Iterator[KafkaServer]:
     settings = dataclasses.replace(
         Settings.from_env(),
         state_dir=state_dir,
-        kafka_port=restartable_port(),
-        kafka_controller_port=restartable_port(),
+        kafka_port=restartable_port(span=2),  # the controller takes the next port
     )
     kafka = KafkaServer(settings)
     kafka.install()
@@ -125,14 +124,15 @@ def private_kafka_server(state_dir: Path) -> Iterator[KafkaServer]:
         kafka.stop()
 
 
-def restartable_port() -> int:
-    """A free port for a server that a test restarts, outside the kernel's ephemeral range: while the server is
-    down, its clients keep reconnecting, and a client whose ephemeral source port equals the server's port connects
-    to itself (a TCP self-connect) and holds the port, so the server cannot start again."""
+def restartable_port(span: int = 1) -> int:
+    """A free port (the first of ``span`` free ones in a row: Kafka's controller listens on the port after the
+    broker's) for a server that a test restarts, outside the kernel's ephemeral range: while the server is down, its
+    clients keep reconnecting, and a client whose ephemeral source port equals the server's port connects to itself
+    (a TCP self-connect) and holds the port, so the server cannot start again."""
     low, _high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
     for _ in range(200):
-        port = random.randint(20000, min(low, 32768) - 1)
-        if not port_in_use("127.0.0.1", port):
+        port = random.randint(20000, min(low, 32768) - span)
+        if not any(port_in_use("127.0.0.1", port + n) for n in range(span)):
             return port
     raise RuntimeError("no free port below the ephemeral range")
 
@@ -158,7 +158,7 @@ def restart(server: LocalServer, *, kill: bool) -> None:
 def server_ports(server: LocalServer) -> list[int]:
     s = server.settings
     return {
-        "kafka": [s.kafka_port, s.kafka_controller_port],
+        "kafka": [s.kafka_port, s.controller_port],
         "postgres": [s.pg_port],
         "redis": [s.redis_port],
         "elasticsearch": [s.es_port],

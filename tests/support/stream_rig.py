@@ -25,10 +25,10 @@ Windows = dict[tuple[str, int, str], tuple[int, int]]
 
 
 class StreamWorker(ManagedProcess):
-    """``python -m eventledger_projections.streaming worker`` as a child process."""
+    """``python -m eventledger_projections run windows`` as a child process."""
 
     def __init__(self, env: dict[str, str], log_dir: Path, ops_port: int) -> None:
-        super().__init__("eventledger_projections.streaming", env, log_dir)
+        super().__init__("eventledger_projections", env, log_dir)
         self.log_path = log_dir / "stream-worker.log"
         self.ops_port = ops_port
 
@@ -36,7 +36,7 @@ class StreamWorker(ManagedProcess):
         self.starts += 1
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed when it exits
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module, "worker"],
+            [sys.executable, "-m", self.module, "run", "windows"],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -57,10 +57,9 @@ def worker_env(namespace: str, data_dir: Path, ops_port: int, database: str) -> 
     return {
         "EVENTLEDGER_PG_DATABASE": database,
         "EVENTLEDGER_NAMESPACE": namespace.removesuffix("."),
-        "EVENTLEDGER_STREAMING_DATA_DIR": str(data_dir),
+        "EVENTLEDGER_STATE_DIR": str(data_dir),  # faust's folder is its streaming/
         "EVENTLEDGER_STREAMING_OPS_PORT": str(ops_port),
-        "EVENTLEDGER_STREAMING_PUBLISH_INTERVAL_SECONDS": "0.5",
-        "EVENTLEDGER_STREAMING_SESSION_TIMEOUT_SECONDS": "6",
+        "EVENTLEDGER_KAFKA_SESSION_TIMEOUT_SECONDS": "6",
     }
 
 

@@ -27,23 +27,18 @@ VARIABLES: Final[dict[str, str]] = {
     "pg_database": "EVENTLEDGER_PG_DATABASE",
     "redis_port": "EVENTLEDGER_REDIS_PORT",
     "kafka_port": "EVENTLEDGER_KAFKA_PORT",
-    "kafka_controller_port": "EVENTLEDGER_KAFKA_CONTROLLER_PORT",
-    "kafka_version": "EVENTLEDGER_KAFKA_VERSION",
     "kafka_heap": "EVENTLEDGER_KAFKA_HEAP",
-    "kafka_java_home": "EVENTLEDGER_KAFKA_JAVA_HOME",
     "kafka_partitions": "EVENTLEDGER_KAFKA_PARTITIONS",
     "es_port": "EVENTLEDGER_ES_PORT",
-    "es_version": "EVENTLEDGER_ES_VERSION",
     "es_heap": "EVENTLEDGER_ES_HEAP",
-    "es_java_home": "EVENTLEDGER_ES_JAVA_HOME",
-    "service_user": "EVENTLEDGER_SERVICE_USER",
 }
-"""The variable of each field of :class:`Settings`."""
+"""The variable of each field of :class:`Settings` that one sets; the other fields are constants (pinned versions,
+the JDKs provisioning installs) that code and tests may still pass to the constructor."""
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Connection and provisioning settings. Build with :meth:`from_env`; every field has a variable in VARIABLES."""
+    """Connection and provisioning settings. Build with :meth:`from_env`, which reads the fields in VARIABLES."""
 
     state_dir: Path = PROJECT_ROOT / ".state"
     cache_dir: Path = PROJECT_ROOT / ".cache"
@@ -54,15 +49,15 @@ class Settings:
     pg_database: str = "eventledger"
     redis_port: int = 16379
     kafka_port: int = 19092
-    kafka_controller_port: int = 19093
+    kafka_controller_port: int | None = None  # None: the port after kafka_port
     kafka_version: str = "4.1.1"
     kafka_heap: str = "512m"
-    kafka_java_home: Path = Path("/usr/lib/jvm/java-17-openjdk-amd64")
+    kafka_java_home: Path | None = None  # None: the oldest JDK 17+ under /usr/lib/jvm (java_home)
     kafka_partitions: int = 6
     es_port: int = 19200
     es_version: str = "9.5.4"
     es_heap: str = "512m"
-    es_java_home: Path = Path("/usr/lib/jvm/temurin-25-jdk-amd64")
+    es_java_home: Path | None = None  # None: the oldest JDK 21+ under /usr/lib/jvm (java_home)
     # The non-root system user that runs PostgreSQL and Elasticsearch when provisioning runs as root.
     service_user: str = "eventledger"
 
@@ -70,7 +65,9 @@ class Settings:
     def from_env(cls) -> Settings:
         values: dict[str, object] = {}
         for spec in fields(cls):
-            variable = VARIABLES[spec.name]
+            variable = VARIABLES.get(spec.name)
+            if variable is None:
+                continue
             raw = _secret_file(variable) if spec.name == "pg_password" else os.environ.get(variable)
             if raw is None:
                 continue
@@ -85,6 +82,11 @@ class Settings:
             else:
                 values[spec.name] = raw
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def controller_port(self) -> int:
+        """The KRaft controller's port."""
+        return self.kafka_controller_port or self.kafka_port + 1
 
     # Addresses in the forms the clients take.
     @property
@@ -102,6 +104,33 @@ class Settings:
     @property
     def elasticsearch_url(self) -> str:
         return f"http://{self.host}:{self.es_port}"
+
+
+JVM_DIR: Final = Path("/usr/lib/jvm")
+
+
+def java_home(given: Path | None, minimum: int, *, jvm_dir: Path = JVM_DIR) -> Path | None:
+    """``given``, else the installed JDK of the lowest major version at least ``minimum`` (the one closest to what
+    the server is tested with), read from each JDK's ``release`` file; None when there is none."""
+    if given is not None:
+        return given
+    found: list[tuple[int, str, Path]] = []
+    for release in sorted(jvm_dir.glob("*/release")) if jvm_dir.is_dir() else []:
+        home = release.parent
+        if home.is_symlink() or not (home / "bin" / "java").exists():
+            continue
+        version = _java_major(release.read_text(errors="replace"))
+        if version is not None and version >= minimum:
+            found.append((version, home.name, home))
+    return min(found)[2] if found else None
+
+
+def _java_major(release: str) -> int | None:
+    for line in release.splitlines():
+        if line.startswith("JAVA_VERSION="):
+            major = line.split("=", 1)[1].strip().strip('"').split(".")[0]
+            return int(major) if major.isdigit() else None
+    return None
 
 
 def _secret_file(variable: str) -> str | None:

@@ -55,7 +55,7 @@ def services() -> list[ServiceSpec]:
         ServiceSpec("projector-redis", "eventledger_projections", ("run", "redis"), 18102),
         ServiceSpec("projector-elasticsearch", "eventledger_projections", ("run", "elasticsearch"), 18103),
         ServiceSpec(
-            "stream-windows", "eventledger_projections.streaming", ("worker",), _port("STREAMING_OPS_PORT", 18111)
+            "stream-windows", "eventledger_projections", ("run", "windows"), _port("STREAMING_OPS_PORT", 18111)
         ),
         ServiceSpec("query", "eventledger_query", port=query_port),
         ServiceSpec(

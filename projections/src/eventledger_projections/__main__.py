@@ -7,9 +7,10 @@
   refuses to start without it; the others drop them anyway).
 - ``status <name>``: the live version, the reflected position and per-partition progress.
 
-``<name>`` is one of :data:`~eventledger_projections.bootstrap.PROJECTIONS` (postgres, redis, elasticsearch). Settings
-come from the ``EVENTLEDGER_*`` variables. The stream job has its own worker entry (``python -m
-eventledger_projections.streaming worker``): faust owns its process.
+``<name>`` is one of :data:`~eventledger_projections.bootstrap.PROJECTIONS` (postgres, redis, elasticsearch), or
+``windows``, the stream job's transfer windows in Redis (``run`` and ``status``; faust owns that process, and the
+windows, which cover the last hours, have no rebuild: the job recounts them from the topic). Settings come from the
+``EVENTLEDGER_*`` variables.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import logging
 import sys
 from collections.abc import Callable
 
-from eventledger_projections.bootstrap import PROJECTIONS, build_projector, event_store_dsn, group_id, prepare_topics
+from eventledger_projections.bootstrap import PROJECTIONS, build_projector, group_id, prepare_topics
 from eventledger_projections.rebuild.port import RebuildRefused
 from eventledger_projections.rebuild.progress import ProgressBarListener
+from eventledger_projections.streaming import process as stream_job
 from eventledger_runtime.eventlog import PostgresEventLogReader
 from eventledger_runtime.kafka import when_kafka_answers
 from eventledger_runtime.ops_http import serve_ops
@@ -30,24 +32,30 @@ from eventledger_runtime.settings import settings_or_exit
 from eventledger_runtime.watchdog import EXIT_STALLED, Sample, Watchdog, unless_kafka_is_down
 from eventledger_runtime.worker import stop_on_signals
 
+WINDOWS = "windows"
+"""The stream job's name on the command line."""
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eventledger_projections")
     commands = parser.add_subparsers(dest="command", required=True)
-    for command, text in (
-        ("run", "run the projector"),
-        ("rebuild", "rebuild the read model from the event store and switch to it"),
-        ("status", "live version, reflected position, per-partition progress"),
+    with_windows = [*sorted(PROJECTIONS), WINDOWS]
+    for command, text, names in (
+        ("run", "run the projector (or the stream job)", with_windows),
+        ("rebuild", "rebuild the read model from the event store and switch to it", sorted(PROJECTIONS)),
+        ("status", "live version, reflected position, per-partition progress", with_windows),
     ):
         sub = commands.add_parser(command, help=text)
-        sub.add_argument("name", choices=sorted(PROJECTIONS), metavar="name", help=", ".join(sorted(PROJECTIONS)))
+        sub.add_argument("name", choices=names, metavar="name", help=", ".join(names))
         if command == "rebuild":
             sub.add_argument("--force", action="store_true", help="discard versions left beside the live one")
     args = parser.parse_args(argv)
     if args.command == "run":
-        return run(args.name)
+        return stream_job.run() if args.name == WINDOWS else run(args.name)
     if args.command == "rebuild":
         return rebuild(args.name, force=args.force)
+    if args.name == WINDOWS:
+        return _print(stream_job.status())
     return status(args.name)
 
 
@@ -63,7 +71,7 @@ def run(name: str, *, after_store_write: Callable[[int], None] | None = None) ->
     def kafka_up() -> bool:
         return kafka_answers(kafka.host, kafka.port)
 
-    event_log = PostgresEventLogReader(event_store_dsn(settings, infra), pool_size=1, name="watchdog")
+    event_log = PostgresEventLogReader(infra.postgres_dsn, pool_size=1, name="watchdog")
     projector.closers.insert(0, event_log.close)
     watchdog = Watchdog(
         f"projection-{name}",
@@ -127,7 +135,11 @@ def rebuild(name: str, *, force: bool = False) -> int:
 
 def status(name: str) -> int:
     infra = settings_or_exit(f"status-{name}")
-    for key, value in PROJECTIONS[name].status(infra.projections, infra).items():
+    return _print(PROJECTIONS[name].status(infra.projections, infra))
+
+
+def _print(report: dict[str, object]) -> int:
+    for key, value in report.items():
         if isinstance(value, list):
             print(f"{key}:")
             for line in value:

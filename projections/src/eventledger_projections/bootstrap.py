@@ -77,10 +77,6 @@ PROJECTIONS: dict[str, ProjectionSpec] = {
 }
 
 
-def event_store_dsn(settings: ProjectionSettings, infra: Servers) -> str:
-    return settings.event_store(infra.postgres_dsn)
-
-
 def group_id(name: str, settings: ProjectionSettings) -> str:
     """One consumer group per projection: ``eventledger-projection-<name>``, in the namespace."""
     return settings.group_id(name)
@@ -118,11 +114,13 @@ def build_projector(
     infra = infra or load_settings()
     spec = PROJECTIONS[name]
     projection = spec.factory(settings, infra)
-    event_store = PostgresEventLogReader(event_store_dsn(settings, infra), pool_size=1, name="relay-checkpoint")
+    event_store = PostgresEventLogReader(infra.postgres_dsn, pool_size=1, name="relay-checkpoint")
     checkpoint_name = settings.relay_checkpoint_name
     if event_log is None:
         event_log = KafkaEventLog(
-            infra.kafka_bootstrap, group_id(name, settings), session_timeout_ms=settings.session_timeout_ms
+            infra.kafka_bootstrap,
+            group_id(name, settings),
+            session_timeout_ms=round(settings.session_timeout_seconds * 1000),
         )
     if dead_letters is None:
         dead_letters = KafkaDeadLetterSink(infra.kafka_bootstrap, settings.topic_namespace + DEAD_LETTER_TOPIC)

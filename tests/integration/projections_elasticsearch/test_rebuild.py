@@ -3,6 +3,7 @@ one atomic alias switch, nothing lost across it, and the CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -12,8 +13,8 @@ from tests.support.elasticsearch_rig import (
     namespace_of,
     read_event_store,
 )
-from tests.support.eventstore import isolated_schema
 from tests.support.ledger import LedgerScript, Partitioner, append_in_chunks, random_script
+from tests.support.processes import scratch_database
 from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.postgres import PostgresEventStore
@@ -32,11 +33,21 @@ from eventledger_runtime.settings import ProjectionSettings
 
 
 @pytest.fixture
-def store_dsn(endpoints: Endpoints) -> Iterator[str]:
-    with isolated_schema(endpoints.postgres_dsn, prefix="es") as dsn:
-        store = PostgresEventStore(dsn, pool_size=2)  # creates the events table
+def store_database(endpoints: Endpoints) -> Iterator[str]:
+    """A database of its own, so that the settings (EVENTLEDGER_PG_DATABASE) can name it."""
+    with scratch_database(Settings.from_env()) as database:
+        store = PostgresEventStore(scratch_servers(database).postgres_dsn, pool_size=2)  # creates the tables
         store.close()
-        yield dsn
+        yield database
+
+
+@pytest.fixture
+def store_dsn(store_database: str) -> str:
+    return scratch_servers(store_database).postgres_dsn
+
+
+def scratch_servers(database: str) -> Settings:
+    return dataclasses.replace(Settings.from_env(), pg_database=database)
 
 
 def appended(dsn: str, script: LedgerScript, since: int = 0) -> list[EventEnvelope]:
@@ -157,12 +168,12 @@ def test_the_cli_rebuilds_with_a_progress_line(
     es: Elasticsearch,
     names: IndexNames,
     store_dsn: str,
+    store_database: str,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     appended(store_dsn, random_script(seed=24, commands=60))
-    monkeypatch.setenv("EVENTLEDGER_PROJECTION_EVENT_STORE_DSN", store_dsn)
-    monkeypatch.setenv("EVENTLEDGER_PROJECTION_REBUILD_BATCH_SIZE", "20")
+    monkeypatch.setenv("EVENTLEDGER_PG_DATABASE", store_database)
     monkeypatch.setenv("EVENTLEDGER_NAMESPACE", namespace_of(names))
     command: Callable[[list[str]], int] = main
     assert command(["rebuild", "elasticsearch"]) == 0
@@ -177,11 +188,11 @@ def test_the_cli_rebuilds_with_a_progress_line(
 
 
 def test_the_wiring_for_the_projector_process_builds_the_projection_and_runs_the_rebuild(
-    es: Elasticsearch, names: IndexNames, store_dsn: str, monkeypatch: pytest.MonkeyPatch
+    es: Elasticsearch, names: IndexNames, store_database: str, store_dsn: str
 ) -> None:
     appended(store_dsn, random_script(seed=25, commands=30))
-    settings = ProjectionSettings(namespace=namespace_of(names), event_store_dsn=store_dsn, rebuild_batch_size=40)
-    infra = Settings.from_env()
+    settings = ProjectionSettings(namespace=namespace_of(names), rebuild_batch_size=40)
+    infra = scratch_servers(store_database)
     projection = build_projection(settings, infra)
     assert projection.names == names
     assert projection.ready()

@@ -5,6 +5,8 @@ poison messages change nothing of that."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -114,6 +116,16 @@ def test_the_window_figures_in_redis_and_on_the_derived_topic_equal_a_count_of_t
     assert {currency for _, _, currency in expected} == {"EUR", "USD"}
     assert {window for window, _, _ in expected} == {"tumbling-1m", "hopping-5m-1m"}
     assert rig.client.zcard(f"{rig.base}:stream:dirty") == 0, "every change was published"
+    status = subprocess.run(
+        [sys.executable, "-m", "eventledger_projections", "status", "windows"],
+        env=rig.worker.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "behind (messages): 0" in status.stdout, status.stdout + status.stderr
+    assert "counted up to offset" in status.stdout, status.stdout
 
 
 def test_delivering_every_event_twice_changes_no_figure(rig: Rig) -> None:

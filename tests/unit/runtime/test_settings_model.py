@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from eventledger_infra import system
-from eventledger_infra.settings import VARIABLES
+from eventledger_infra.settings import VARIABLES, java_home
 from eventledger_infra.settings import Settings as ProvisioningSettings
 from eventledger_runtime.__main__ import main
 from eventledger_runtime.settings import Namespace, SettingsError, load_settings
@@ -50,16 +50,10 @@ def test_the_provisioning_reader_reads_what_the_model_reads(monkeypatch: pytest.
         "EVENTLEDGER_PG_DATABASE": "books",
         "EVENTLEDGER_REDIS_PORT": "6380",
         "EVENTLEDGER_KAFKA_PORT": "9093",
-        "EVENTLEDGER_KAFKA_CONTROLLER_PORT": "9094",
-        "EVENTLEDGER_KAFKA_VERSION": "4.0.0",
         "EVENTLEDGER_KAFKA_HEAP": "1g",
-        "EVENTLEDGER_KAFKA_JAVA_HOME": "/opt/jdk17",
         "EVENTLEDGER_KAFKA_PARTITIONS": "3",
         "EVENTLEDGER_ES_PORT": "9201",
-        "EVENTLEDGER_ES_VERSION": "9.0.0",
         "EVENTLEDGER_ES_HEAP": "2g",
-        "EVENTLEDGER_ES_JAVA_HOME": "/opt/jdk21",
-        "EVENTLEDGER_SERVICE_USER": "ledger-svc",
     }
     assert set(given) | {"EVENTLEDGER_PG_PASSWORD"} == set(VARIABLES.values())
     for variable, value in given.items():
@@ -76,6 +70,19 @@ def test_the_provisioning_reader_reads_what_the_model_reads(monkeypatch: pytest.
     model_values = values(model)
     for field, variable in VARIABLES.items():
         assert getattr(provisioning, field) == model_values[variable], variable
+    assert provisioning.controller_port == 9094  # the port after the broker's
+
+
+def test_provisioning_finds_the_oldest_jdk_new_enough(tmp_path: Path) -> None:
+    for name, version in (("jdk-11", "11.0.2"), ("jdk-17", "17.0.15"), ("temurin-25", "25.0.1"), ("broken", "x")):
+        (tmp_path / name / "bin").mkdir(parents=True)
+        (tmp_path / name / "bin" / "java").touch()
+        (tmp_path / name / "release").write_text(f'IMPLEMENTOR="x"\nJAVA_VERSION="{version}"\n')
+    (tmp_path / "jdk-17-alias").symlink_to(tmp_path / "jdk-17")
+    assert java_home(None, 17, jvm_dir=tmp_path) == tmp_path / "jdk-17"
+    assert java_home(None, 21, jvm_dir=tmp_path) == tmp_path / "temurin-25"
+    assert java_home(None, 26, jvm_dir=tmp_path) is None
+    assert java_home(Path("/opt/given"), 17, jvm_dir=tmp_path) == Path("/opt/given")
 
 
 def test_the_supervisor_starts_the_services_on_the_models_ports() -> None:

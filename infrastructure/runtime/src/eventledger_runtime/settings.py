@@ -49,6 +49,7 @@ _NAMESPACE = re.compile(r"^([a-z0-9][a-z0-9-]*)?$")
 
 
 _REPLACED_BY_NAMESPACE = "EVENTLEDGER_NAMESPACE, from which it derives"
+_WHERE_DATA_LIVES = "no variable: the read model schema is `read_model`, a constant (unset it)"
 REMOVED_VARIABLES: dict[str, str] = {
     "EVENTLEDGER_HOME": "EVENTLEDGER_STATE_DIR and EVENTLEDGER_CACHE_DIR",
     "EVENTLEDGER_GATEWAY_ENVIRONMENT": "EVENTLEDGER_ENVIRONMENT",
@@ -67,11 +68,19 @@ REMOVED_VARIABLES: dict[str, str] = {
     "EVENTLEDGER_QUERY_ELASTICSEARCH_PREFIX": _REPLACED_BY_NAMESPACE,
     "EVENTLEDGER_GATEWAY_RATE_LIMIT_KEY_PREFIX": _REPLACED_BY_NAMESPACE,
     "EVENTLEDGER_GATEWAY_REDIS_URL": "EVENTLEDGER_HOST and EVENTLEDGER_REDIS_PORT",
-    "EVENTLEDGER_QUERY_POSTGRES_SCHEMA": "EVENTLEDGER_PG_READ_MODEL_SCHEMA",
-    "EVENTLEDGER_PROJECTION_POSTGRES_SCHEMA": "EVENTLEDGER_PG_READ_MODEL_SCHEMA",
+    "EVENTLEDGER_QUERY_POSTGRES_SCHEMA": _WHERE_DATA_LIVES,
+    "EVENTLEDGER_PROJECTION_POSTGRES_SCHEMA": _WHERE_DATA_LIVES,
+    "EVENTLEDGER_PG_READ_MODEL_SCHEMA": _WHERE_DATA_LIVES,
+    "EVENTLEDGER_KAFKA_CONTROLLER_PORT": "EVENTLEDGER_KAFKA_PORT (the controller listens on the next port)",
+    "EVENTLEDGER_PROJECTION_SESSION_TIMEOUT_MS": "EVENTLEDGER_KAFKA_SESSION_TIMEOUT_SECONDS",
+    "EVENTLEDGER_STREAMING_SESSION_TIMEOUT_SECONDS": "EVENTLEDGER_KAFKA_SESSION_TIMEOUT_SECONDS",
+    "EVENTLEDGER_PROJECTION_EVENT_STORE_DSN": "EVENTLEDGER_PG_* (the read models and the event store share a database)",
+    "EVENTLEDGER_STREAMING_DATA_DIR": "EVENTLEDGER_STATE_DIR (faust's folder is its `streaming/`)",
 }
 """Variables that no longer exist, and what replaced them: a process refuses to start while one is set, so an old
-deployment's ``EVENTLEDGER_GATEWAY_ENVIRONMENT=production`` cannot silently become ``development`` (ADR 0013)."""
+deployment's ``EVENTLEDGER_GATEWAY_ENVIRONMENT=production`` cannot silently become ``development`` (ADR 0013).
+Tuning knobs that became constants are not listed: setting one changes nothing, and refusing it would only stop an
+upgrade."""
 
 
 class SettingsError(ValueError):
@@ -118,6 +127,16 @@ NamespaceName = Annotated[
         "names what one deployment owns on shared servers (lower-case letters, digits, `-`): with `ns`, topics and "
         "consumer groups are `ns.<name>`, Redis keys `ns:el:…`, Elasticsearch indices `ns-eventledger-…`; empty "
         "keeps the plain names",
+    ),
+]
+SessionTimeout = Annotated[
+    float,
+    Field(ge=6, le=300),
+    _shared(
+        "KAFKA_SESSION_TIMEOUT_SECONDS",
+        10.0,
+        "how long a consumer group (projectors, stream job) waits for a silent member before its partitions move "
+        "to the others",
     ),
 ]
 ServerHost = Annotated[str, _shared("HOST", "127.0.0.1", "the address of the four servers")]
@@ -240,9 +259,8 @@ class PostgresSettings(Section):
         default=SecretStr(DEVELOPMENT_PG_PASSWORD), description="a local-development default, refused in production"
     )
     database: str = Field(default="eventledger", description="the event store's and the read models' database")
-    read_model_schema: str = Field(
-        default="read_model",
-        description="the stable schema of the PostgreSQL read model's views (versions live in `<schema>_v<N>`)",
+    read_model_schema: str = fixed(
+        "read_model", "the stable schema of the PostgreSQL read model's views (versions live in `<schema>_v<N>`)"
     )
 
     @property
@@ -269,13 +287,11 @@ class KafkaSettings(Section):
 
     host: ServerHost
     port: int = Field(default=19092, ge=1, le=65535)
-    controller_port: int = Field(default=19093, ge=1, le=65535, description="the KRaft controller (provisioning)")
     partitions: int = Field(
         default=6, ge=1, description="partitions of every topic EventLedger creates (the broker creates none)"
     )
-    version: str = Field(default="4.1.1", description="provisioning")
-    heap: str = Field(default="512m", description="provisioning")
-    java_home: Path = Field(default=Path("/usr/lib/jvm/java-17-openjdk-amd64"), description="provisioning")
+    session_timeout_seconds: SessionTimeout
+    heap: str = Field(default="512m", description="the broker's JVM heap (provisioning)")
 
     @property
     def bootstrap(self) -> str:
@@ -288,9 +304,7 @@ class ElasticsearchSettings(Section):
 
     host: ServerHost
     port: int = Field(default=19200, ge=1, le=65535, description="HTTP; transport is this plus 100")
-    version: str = Field(default="9.5.4", description="provisioning")
-    heap: str = Field(default="512m", description="provisioning")
-    java_home: Path = Field(default=Path("/usr/lib/jvm/temurin-25-jdk-amd64"), description="provisioning (JDK 21+)")
+    heap: str = Field(default="512m", description="the node's JVM heap (provisioning)")
 
     @property
     def url(self) -> str:
@@ -314,9 +328,6 @@ class DeploymentSettings(Section):
     )
     cache_dir: Path = Field(
         default=PROJECT_ROOT / ".cache", description="downloads", json_schema_extra={"shown": "`<repository>/.cache`"}
-    )
-    service_user: str = Field(
-        default="eventledger", description="runs PostgreSQL and Elasticsearch when provisioning runs as root"
     )
 
     @property
@@ -342,13 +353,13 @@ class CommandSettings(Section):
     # Every 20 events: a load then replays at most 19 events after its snapshot, which keeps the worst load
     # within 2x of a 10-event stream (bench/bench_aggregate_load.py).
     snapshot_interval: int = Field(default=20, ge=2, description="events between snapshots of a stream")
-    max_attempts: int = Field(
-        default=10,
+    max_attempts: int = fixed(
+        10,
+        "tries of a commutative command (deposit, withdrawal, transfer, post, void) before a concurrency conflict "
+        "answers 409",
         ge=1,
-        description="tries of a commutative command (deposit, withdrawal, transfer, post, void) before a "
-        "concurrency conflict answers 409",
     )
-    expiry_interval_seconds: float = Field(default=1.0, gt=0, description="between passes expiring due holds")
+    expiry_interval_seconds: float = fixed(1.0, "between passes expiring due holds", gt=0)
     idempotency_retention_hours: int = Field(default=48, ge=24, description="PRODUCT.md §2: at least 24")
 
 
@@ -367,19 +378,16 @@ class ProjectionSettings(Section):
 
     namespace: NamespaceName
     batch_size: int = Field(default=500, ge=1, description="messages per batch")
-    max_attempts: int = Field(
-        default=5, ge=1, description="failures of a batch before it is bisected, and of one event before it is parked"
+    max_attempts: int = fixed(
+        5, "failures of a batch before it is bisected, and of one event before it is parked", ge=1
     )
-    progress_interval_seconds: float = Field(default=0.2, gt=0, description="between refreshes of the position")
-    session_timeout_ms: int = Field(default=10000, ge=6000, description="the Kafka consumer's session timeout")
+    progress_interval_seconds: float = fixed(0.2, "between refreshes of the position", gt=0)
+    session_timeout_seconds: SessionTimeout
     ops_port: int | None = Field(
         default=None,
         ge=0,
         le=65535,
         description="unset: 18101 / 18102 / 18103 by projection (the query service looks for them there)",
-    )
-    event_store_dsn: SecretStr | None = Field(
-        default=None, description="unset: the event store is in the `EVENTLEDGER_PG_*` database"
     )
     poll_timeout_seconds: float = fixed(0.1, gt=0)
     backoff_initial_seconds: float = fixed(0.05, gt=0)
@@ -396,10 +404,6 @@ class ProjectionSettings(Section):
     def topic_namespace(self) -> str:
         return self.names.topic_prefix
 
-    def event_store(self, read_models_dsn: str) -> str:
-        """The event store's database: its own when set, else the read models' one."""
-        return self.event_store_dsn.get_secret_value() if self.event_store_dsn else read_models_dsn
-
     def group_id(self, projection: str) -> str:
         """One consumer group per projection."""
         return self.names.group(f"eventledger-projection-{projection}")
@@ -410,14 +414,9 @@ class StreamingSettings(Section):
     title: ClassVar[str] = "Stream job"
 
     namespace: NamespaceName
-    data_dir: Path | None = Field(
-        default=None, description="faust's local folder; unset: `$EVENTLEDGER_STATE_DIR/streaming`"
-    )
     ops_port: int = Field(default=18111, ge=0, le=65535)
-    publish_interval_seconds: float = Field(default=1.0, gt=0, description="between publications of changed windows")
-    session_timeout_seconds: float = Field(
-        default=30.0, gt=0, description="how long the group waits for a silent worker before its partitions move"
-    )
+    publish_interval_seconds: float = fixed(1.0, "between publications of changed windows", gt=0)
+    session_timeout_seconds: SessionTimeout
 
     @property
     def names(self) -> Namespace:
@@ -438,8 +437,8 @@ class WatchdogSettings(Section):
     stall_seconds: float = Field(
         default=30.0, gt=0, description="behind its head and not moving this long (not paused): a stall"
     )
-    exit_grace_seconds: float = Field(default=5.0, ge=0, description="between saying so and exiting for a restart")
-    interval_seconds: float = Field(default=1.0, gt=0, description="between samples")
+    exit_grace_seconds: float = fixed(5.0, "between saying so and exiting for a restart", ge=0)
+    interval_seconds: float = fixed(1.0, "between samples", gt=0)
 
 
 class QuerySettings(Section):
@@ -453,9 +452,7 @@ class QuerySettings(Section):
     min_position_wait_seconds: float = Field(
         default=5.0, ge=0, le=30, description="how long a query with `X-Min-Position` waits before answering 503"
     )
-    stream_interval_seconds: float = Field(
-        default=1.0, gt=0, description="between checks for new figures on `/v1/stats/stream`"
-    )
+    stream_interval_seconds: float = fixed(1.0, "between checks for new figures on `/v1/stats/stream`", gt=0)
     postgres_schema: str = Field(default_factory=_read_model_schema, json_schema_extra={"fixed": True})
 
     @property
@@ -498,13 +495,13 @@ class GatewaySettings(Section):
     jwt_public_key: SecretStr | None = Field(default=None, description="a PEM key, for RS256/ES256")
     jwt_issuer: str | None = Field(default=None, description="checked when set")
     jwt_audience: str | None = Field(default=None, description="checked when set")
-    jwt_leeway_seconds: float = Field(default=30.0, ge=0)
-    rate_limit_enabled: bool = Field(default=True)
+    jwt_leeway_seconds: float = fixed(30.0, "clock skew allowed on `exp` and `nbf`", ge=0)
+    rate_limit_enabled: bool = fixed(True)
     rate_limit_per_second: float = Field(default=50.0, gt=0, description="per subject")
     rate_limit_burst: int = Field(default=100, ge=1, description="per subject")
     upstream_timeout_seconds: float = Field(default=15.0, gt=0)
-    upstream_max_connections: int = Field(default=200, ge=1, description="requests in flight per upstream")
-    stream_idle_timeout_seconds: float = Field(default=300.0, gt=0)
+    upstream_max_connections: int = fixed(200, "requests in flight per upstream", ge=1)
+    stream_idle_timeout_seconds: float = fixed(300.0, gt=0)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="larger bodies: 413")
     # Not set by any variable: derived from the sections above, or constants tests may override.
     audit_url: str | None = fixed(None, description="unset: the command service (ADR 0009)")

@@ -19,13 +19,16 @@ MASK = "**********"
 
 def documented(section: type[Section]) -> Iterator[tuple[str, FieldInfo]]:
     """(variable, field) of each variable a section reads. A value shared by several sections is documented once,
-    in the deployment section; fields no variable sets are not documented."""
-    owner = SECTIONS[0]
+    in the first section (in :data:`SECTIONS` order) that reads it; fields no variable sets are not documented."""
     for name, field in section.model_fields.items():
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-        if extra.get("fixed") or (extra.get("shared") and section is not owner):
+        if extra.get("fixed") or (extra.get("shared") and _owner(section.variable(name)) is not section):
             continue
         yield section.variable(name), field
+
+
+def _owner(variable: str) -> type[Section]:
+    return next(s for s in SECTIONS if any(s.variable(name) == variable for name in s.model_fields))
 
 
 def variables() -> list[str]:

@@ -21,6 +21,7 @@ from eventledger_infra.process import (
     wait_until,
 )
 from eventledger_infra.services.base import LocalServer
+from eventledger_infra.settings import JVM_DIR, java_home
 
 CONFIG = """\
 cluster.name: eventledger-local
@@ -46,17 +47,20 @@ class ElasticsearchServer(LocalServer):
     def home(self) -> Path:
         return self.settings.cache_dir / f"elasticsearch-{self.settings.es_version}"
 
+    def java_home(self) -> Path:
+        home = java_home(self.settings.es_java_home, 21)
+        if home is None or not (home / "bin" / "java").exists():
+            raise ProvisioningError(
+                f"Elasticsearch {self.settings.es_version} needs a JDK 21 or newer under {JVM_DIR}: none was found"
+            )
+        return home
+
     @property
     def config_dir(self) -> Path:
         return self.state / "config"
 
     def install(self) -> None:
-        java = self.settings.es_java_home / "bin" / "java"
-        if not java.exists():
-            raise ProvisioningError(
-                f"Elasticsearch {self.settings.es_version} needs Java 21 or newer at "
-                f"{self.settings.es_java_home} (EVENTLEDGER_ES_JAVA_HOME)."
-            )
+        self.java_home()
 
         def fetch(staging: Path) -> None:
             download = staging.with_name(staging.name + ".zip.d")
@@ -118,7 +122,7 @@ class ElasticsearchServer(LocalServer):
         self._prepare_config(user)
         env = {
             **os.environ,
-            "ES_JAVA_HOME": str(s.es_java_home),
+            "ES_JAVA_HOME": str(self.java_home()),
             "ES_PATH_CONF": str(self.config_dir),
             "ES_TMPDIR": str(self.state / "tmp"),
         }

@@ -9,6 +9,7 @@ from pathlib import Path
 from eventledger_infra import artifacts, probes
 from eventledger_infra.process import ProvisioningError, require_free_port, run, stop_pid, wait_until
 from eventledger_infra.services.base import LocalServer
+from eventledger_infra.settings import JVM_DIR, java_home
 
 # The broker logs to standard output, which goes to kafka.log together with anything the JVM itself prints
 # (a bad heap size, a missing class), so that one file explains a failed start.
@@ -37,13 +38,16 @@ class KafkaServer(LocalServer):
 
     @property
     def java(self) -> Path:
-        return self.settings.kafka_java_home / "bin" / "java"
+        home = java_home(self.settings.kafka_java_home, 17)
+        if home is None:
+            raise ProvisioningError(
+                f"Kafka needs a JDK 17 or newer under {JVM_DIR} (apt install openjdk-17-jdk-headless)"
+            )
+        return home / "bin" / "java"
 
     def install(self) -> None:
         if not self.java.exists():
-            raise ProvisioningError(
-                f"Kafka needs Java 17 or newer at {self.settings.kafka_java_home} (EVENTLEDGER_KAFKA_JAVA_HOME)."
-            )
+            raise ProvisioningError(f"Kafka needs Java 17 or newer: {self.java} does not exist")
 
         def fetch(staging: Path) -> None:
             artifacts.mvn(
@@ -67,8 +71,8 @@ class KafkaServer(LocalServer):
             [
                 "process.roles=broker,controller",
                 "node.id=1",
-                f"controller.quorum.bootstrap.servers={s.host}:{s.kafka_controller_port}",
-                f"listeners=PLAINTEXT://{s.host}:{s.kafka_port},CONTROLLER://{s.host}:{s.kafka_controller_port}",
+                f"controller.quorum.bootstrap.servers={s.host}:{s.controller_port}",
+                f"listeners=PLAINTEXT://{s.host}:{s.kafka_port},CONTROLLER://{s.host}:{s.controller_port}",
                 f"advertised.listeners=PLAINTEXT://{s.host}:{s.kafka_port}",
                 "controller.listener.names=CONTROLLER",
                 "inter.broker.listener.name=PLAINTEXT",
@@ -128,7 +132,12 @@ class KafkaServer(LocalServer):
             return
         s = self.settings
         require_free_port("Kafka", s.host, s.kafka_port, "EVENTLEDGER_KAFKA_PORT")
-        require_free_port("Kafka controller", s.host, s.kafka_controller_port, "EVENTLEDGER_KAFKA_CONTROLLER_PORT")
+        require_free_port(
+            "Kafka controller",
+            s.host,
+            s.controller_port,
+            "EVENTLEDGER_KAFKA_PORT (the controller listens on the next port)",
+        )
         self.state.mkdir(parents=True, exist_ok=True)
         properties = self.state / "server.properties"
         properties.write_text(self._properties())

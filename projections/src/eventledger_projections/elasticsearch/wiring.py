@@ -46,11 +46,11 @@ def relevant_events_source(dsn: str) -> EventStoreSource:
 def run_rebuild(
     settings: ProjectionSettings, infra: Servers, listener: RebuildListener, *, force: bool = False
 ) -> RebuildReport:
-    """One rebuild from the event store (``settings.event_store_dsn``, else the EVENTLEDGER_PG_* database).
+    """One rebuild from the event store (the EVENTLEDGER_PG_* database).
     ``force`` discards versions an abandoned rebuild left beside the live one (else the rebuild is refused)."""
     names = IndexNames(settings.names.index_prefix)
     es = elasticsearch_client(infra.elasticsearch_url, request_timeout=60)
-    source = relevant_events_source(settings.event_store(infra.postgres_dsn))
+    source = relevant_events_source(infra.postgres_dsn)
     try:
         job = ElasticsearchRebuild(
             es,

@@ -33,7 +33,7 @@ def run_rebuild(
     version, and versions it does not switch to are retired like any other."""
     del force
     source = EventStoreSource(
-        PostgresEventLogReader(settings.event_store(infra.postgres_dsn), name="rebuild-source"),
+        PostgresEventLogReader(infra.postgres_dsn, name="rebuild-source"),
         relay_checkpoint=settings.relay_checkpoint_name,
     )
     try:

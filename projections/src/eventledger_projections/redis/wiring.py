@@ -34,7 +34,7 @@ def run_rebuild(
     try:
         rebuild = RedisRebuild(
             client,
-            settings.event_store(infra.postgres_dsn),
+            infra.postgres_dsn,
             relay_checkpoint=settings.relay_checkpoint_name,
             base=settings.names.redis_base,
             config=RedisRebuildConfig(batch_size=settings.rebuild_batch_size),

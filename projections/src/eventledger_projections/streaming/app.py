@@ -110,11 +110,13 @@ class TransferWindowsJob:
         self.infra = infra
         self.partitions = partitions
         namespace = settings.names.topic_prefix
+        datadir = infra.state_dir / "streaming"
+        datadir.mkdir(parents=True, exist_ok=True)  # faust creates only the last folder
         self.app = faust.App(
             settings.app_id,
             broker=f"kafka://{infra.kafka_bootstrap}",
             store="memory://",
-            datadir=str(settings.data_dir or infra.state_dir / "streaming"),
+            datadir=str(datadir),
             web_enabled=False,
             processing_guarantee="at_least_once",
             consumer_auto_offset_reset="earliest",

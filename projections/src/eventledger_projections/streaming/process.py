@@ -1,27 +1,32 @@
-"""``python -m eventledger_projections.streaming worker``: run the stream job (faust worker) that keeps the
-windowed transfer figures in Redis and publishes them to ``eventledger.stats.transfer-windows.v1``.
+"""The stream job's process, behind the one command line (``python -m eventledger_projections run|status windows``):
 
-Ops HTTP on /healthz /readyz /metrics (EVENTLEDGER_STREAMING_OPS_PORT); SIGTERM/SIGINT stop it cleanly.
+- :func:`run`: the faust worker that keeps the windowed transfer figures in Redis and publishes them to
+  ``eventledger.stats.transfer-windows.v1``; ops HTTP on /healthz /readyz /metrics /status
+  (EVENTLEDGER_STREAMING_OPS_PORT); SIGTERM/SIGINT stop it cleanly.
+- :func:`status`: per source partition, how far the figures in Redis go, against the topic's head.
+
+The windows have no rebuild of their own: they cover the last hours, and the job recounts them from the topic
+(ADR 0010 §6).
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import signal
-import sys
 from collections.abc import Callable
 from typing import Any
 
 import faust
 import redis
+from confluent_kafka import KafkaException
 
 from eventledger_events import TRANSFERS_TOPIC
 from eventledger_projections.runtime.kafka import KafkaWatermarks
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.streaming.app import TransferWindowsJob, source_partitions
 from eventledger_projections.streaming.publisher import DERIVED_TOPIC
+from eventledger_projections.streaming.sink import progress_key
 from eventledger_runtime.kafka import ensure_topics, when_kafka_answers
 from eventledger_runtime.ops_http import serve_ops
 from eventledger_runtime.probes import kafka_answers
@@ -45,7 +50,7 @@ def _prepare(settings: Settings) -> int:
     return partitions
 
 
-def worker() -> int:
+def run() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s stream-windows %(name)s %(message)s")
     settings = settings_or_exit("stream-windows")
     job = TransferWindowsJob(settings.streaming, settings, _prepare(settings))
@@ -104,12 +109,24 @@ def _progress_sampler(
     return sample
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eventledger_projections.streaming")
-    parser.add_argument("command", choices=["worker"])
-    parser.parse_args(argv)
-    return worker()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def status() -> dict[str, object]:
+    """The job's consumer group, and per source partition its progress in Redis against the high watermark."""
+    settings = settings_or_exit("status-windows")
+    topic = settings.names.topic(TRANSFERS_TOPIC)
+    try:
+        partitions = source_partitions(settings.kafka.bootstrap, topic)
+    except (LookupError, KafkaException) as missing:
+        return {"app": settings.streaming.app_id, "partitions": [f"no source to count yet: {missing}"]}
+    client = redis.Redis.from_url(settings.redis.url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    try:
+        stored: Any = client.hgetall(progress_key(settings.names.redis_base))
+    finally:
+        client.close()
+    progress = {int(k): int(v) for k, v in stored.items()}
+    high = KafkaWatermarks(settings.kafka.bootstrap).high([(topic, p) for p in range(partitions)])
+    lines, behind = [], 0
+    for partition in range(partitions):
+        done = progress[partition] + 1 if partition in progress else 0
+        behind += max(0, high[(topic, partition)] - done)
+        lines.append(f"{topic}[{partition}]: counted up to offset {done} of {high[(topic, partition)]}")
+    return {"app": settings.streaming.app_id, "behind (messages)": behind, "partitions": lines}
