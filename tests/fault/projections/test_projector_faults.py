@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from tests.support.background import Repeatedly
 from tests.support.processes import wait_for
 from tests.support.projection_rig import (
     ProjectorProcess,
@@ -93,37 +93,22 @@ def test_sigkill_between_the_store_write_and_the_offset_commit_leaves_no_double_
 def test_projector_sigkilled_at_random_under_load_converges_to_the_event_store(rig: Rig) -> None:
     workload = Workload(rig.store, seed=32)
     projector = rig.projector(EVENTLEDGER_PROJECTION_BATCH_SIZE="50")
-    errors: list[BaseException] = []
-    stop = threading.Event()
-
-    def load() -> None:
-        try:
-            while not stop.is_set():
-                workload.run(5)
-                time.sleep(0.005)
-        except BaseException as exc:
-            errors.append(exc)
-
-    writer = threading.Thread(target=load)
     try:
         with rig.relay():
             projector.start()
-            writer.start()
-            for _ in range(3):
-                time.sleep(random.uniform(1.0, 2.0))
-                projector.kill()
-                time.sleep(0.2)
-                projector.start()
-            stop.set()
-            writer.join(60)
+            with Repeatedly(lambda: workload.run(5), pause=0.005) as load:
+                for _ in range(3):
+                    time.sleep(random.uniform(1.0, 2.0))
+                    projector.kill()
+                    time.sleep(0.2)
+                    projector.start()
             head = rig.store.head_position()
             wait_for(lambda: reflected(rig.dsn) >= head, 120, f"the projector to converge:\n{projector.log_tail()}")
-        assert not errors, errors
+        assert not load.errors, load.errors
         assert workload.accepted > 200
         assert projector.starts == 4
         assert_read_model_matches(rig.store, rig.dsn)
     finally:
-        stop.set()
         projector.kill()
 
 
