@@ -18,10 +18,10 @@ from collections.abc import Callable
 import httpx
 import psycopg
 import redis
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from elasticsearch import Elasticsearch
-from tests.support.kafka_groups import delete_groups
+from tests.support.kafka_groups import delete_groups, reader
 from tests.support.pipeline import Pipeline, pipeline
 
 from eventledger_projections.elasticsearch.names import IndexNames
@@ -89,15 +89,7 @@ def floors(run: Pipeline) -> dict[str, list[float]]:
         {"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 0}
     )
     group = f"floor-{uuid.uuid4()}"
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": group,
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topic])
+    consumer = reader(settings.kafka_bootstrap, [topic], group)
     while not consumer.assignment():
         consumer.poll(0.1)
     es = Elasticsearch(settings.elasticsearch_url)

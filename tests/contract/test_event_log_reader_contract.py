@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 import pytest
-from tests.support.eventstore import isolated_schema, new_event, tail_while_writing, write
+from tests.support.eventstore import new_event, out_of_order_store, tail_while_writing, write
 
 from eventledger_command.eventstore.errors import ConcurrencyConflict
-from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import AppendRequest, StreamWrite
 from eventledger_runtime.eventlog import EventLogReader, InMemoryEventLog, PostgresEventLogReader
 
@@ -28,11 +25,6 @@ class Log:
     reader: EventLogReader
     append: Callable[[str, list[str]], list[int]]
     waste: Callable[[], None]
-
-
-def jitter(conn: Any) -> None:
-    """Hold each transaction open a random moment before commit, so commits come out of position order."""
-    conn.execute("SELECT pg_sleep(%s)", [random.random() * 0.01])
 
 
 def _memory() -> Log:
@@ -52,9 +44,7 @@ def log(request: pytest.FixtureRequest) -> Iterator[Log]:
     if request.param == "memory":
         yield _memory()
         return
-    endpoints = request.getfixturevalue("endpoints")
-    with isolated_schema(endpoints.postgres_dsn) as dsn:
-        store = PostgresEventStore(dsn, pool_size=12, before_commit=jitter)
+    with out_of_order_store(request.getfixturevalue("endpoints").postgres_dsn) as (store, dsn):
         reader = PostgresEventLogReader(dsn)
 
         def append(stream_id: str, event_types: list[str]) -> list[int]:
@@ -70,7 +60,6 @@ def log(request: pytest.FixtureRequest) -> Iterator[Log]:
             yield Log(reader, append, waste)
         finally:
             reader.close()
-            store.close()
 
 
 def test_an_empty_log_reads_nothing_and_its_heads_are_zero(log: Log) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import threading
 import uuid
 from collections.abc import Iterator
@@ -11,12 +10,11 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.support.eventstore import isolated_schema, new_event, tail_while_writing, write
+from tests.support.eventstore import new_event, out_of_order_store, tail_while_writing, write
 
 from eventledger_command.eventstore.errors import ConcurrencyConflict, IdempotencyKeyTaken
 from eventledger_command.eventstore.memory import InMemoryEventStore
 from eventledger_command.eventstore.port import EventStore
-from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import (
     AppendRequest,
     Deadline,
@@ -27,23 +25,13 @@ from eventledger_command.eventstore.records import (
 )
 
 
-def jitter(conn: Any) -> None:
-    """Hold each transaction open a random moment before commit, so commits come out of position order."""
-    conn.execute("SELECT pg_sleep(%s)", [random.random() * 0.01])
-
-
 @pytest.fixture(params=["memory", "postgres"])
 def store(request: pytest.FixtureRequest) -> Iterator[EventStore]:
     if request.param == "memory":
         yield InMemoryEventStore()
         return
-    endpoints = request.getfixturevalue("endpoints")
-    with isolated_schema(endpoints.postgres_dsn) as dsn:
-        backend = PostgresEventStore(dsn, pool_size=12, before_commit=jitter)
-        try:
-            yield backend
-        finally:
-            backend.close()
+    with out_of_order_store(request.getfixturevalue("endpoints").postgres_dsn) as (backend, _):
+        yield backend
 
 
 def test_append_to_a_new_stream_and_read_it_back(store: EventStore) -> None:

@@ -8,9 +8,10 @@ import uuid
 
 import psycopg
 import redis
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from elasticsearch import Elasticsearch
+from tests.support.kafka_groups import reader
 from tests.support.servers import Endpoints
 
 
@@ -60,15 +61,7 @@ def test_kafka_produces_and_consumes_in_a_consumer_group(endpoints: Endpoints) -
             producer.produce(topic, key=key.encode(), value=value)
         assert producer.flush(30) == 0
 
-        consumer = Consumer(
-            {
-                "bootstrap.servers": endpoints.kafka_bootstrap,
-                "group.id": group,
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-            }
-        )
-        consumer.subscribe([topic])
+        consumer = reader(endpoints.kafka_bootstrap, [topic], group)
         received: dict[str, bytes] = {}
         deadline = time.monotonic() + 60
         while len(received) < len(sent) and time.monotonic() < deadline:

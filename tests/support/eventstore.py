@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import random
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import orjson
 import psycopg
 
+from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import NewEvent, StreamWrite
 
 _counter = itertools.count()
@@ -98,3 +100,21 @@ def isolated_schema(dsn: str, prefix: str = "t") -> Iterator[str]:
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _jitter(conn: psycopg.Connection[Any]) -> None:
+    """Hold each transaction open a random moment before commit, so commits come out of position order."""
+    conn.execute("SELECT pg_sleep(%s)", [random.random() * 0.01])
+
+
+@contextlib.contextmanager
+def out_of_order_store(postgres_dsn: str) -> Iterator[tuple[PostgresEventStore, str]]:
+    """What the contract suites run the PostgreSQL backend on: an event store in a schema of its own whose appends
+    commit out of position order (each holds its transaction open a random moment). Yields it and its DSN; closed
+    and dropped afterwards."""
+    with isolated_schema(postgres_dsn) as dsn:
+        store = PostgresEventStore(dsn, pool_size=12, before_commit=_jitter)
+        try:
+            yield store, dsn
+        finally:
+            store.close()

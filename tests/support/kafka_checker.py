@@ -6,9 +6,10 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaException
+from confluent_kafka import KafkaException
 
 from eventledger_command.eventstore.records import RecordedEvent
+from tests.support.kafka_groups import reader
 
 
 @dataclass(frozen=True)
@@ -22,15 +23,7 @@ class Delivered:
 
 def consume_all(bootstrap: str, topics: list[str], expected: int, timeout: float = 120.0) -> list[Delivered]:
     """Every message of ``topics`` from the beginning; stops once ``expected`` arrived and 2 s passed quietly."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"checker-{uuid.uuid4()}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe(topics)
+    consumer = reader(bootstrap, topics, f"checker-{uuid.uuid4()}")
     delivered: list[Delivered] = []
     deadline = time.monotonic() + timeout
     quiet_since = time.monotonic()

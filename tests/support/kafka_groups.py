@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient
 
 
@@ -33,3 +33,18 @@ def delete_groups_with_prefix(bootstrap: str, *prefixes: str) -> None:
     """Delete every group whose id starts with one of ``prefixes`` (a test's namespace, an app id)."""
     with contextlib.suppress(KafkaException):
         delete_groups(bootstrap, {g for g in group_ids(bootstrap) if g.startswith(prefixes)})
+
+
+def reader(bootstrap: str, topics: list[str], group: str) -> Consumer:
+    """A consumer of ``topics`` in ``group``, subscribed, that starts at their beginning and commits only what it is
+    told to (a fresh group reads everything; the session deletes the groups tests leave behind)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe(topics)
+    return consumer

@@ -11,15 +11,16 @@ import random
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from eventledger_command.application import commands
@@ -46,10 +47,13 @@ from eventledger_runtime.eventlog import PostgresEventLogReader
 from eventledger_runtime.kafka import ensure_topics
 from eventledger_runtime.settings import CommandSettings, Namespace
 from tests.support.clock import Clock
-from tests.support.kafka_groups import delete_groups_with_prefix
+from tests.support.http_service import local_get
+from tests.support.kafka_groups import delete_groups_with_prefix, reader
 from tests.support.ledger import credit_to_a_stranger
-from tests.support.processes import ManagedProcess, scratch_database
+from tests.support.processes import ManagedProcess, free_port, scratch_database, wait_for
 from tests.support.projector_launcher import KILL_AFTER_BATCHES, REPOSITORY
+
+R = TypeVar("R")
 
 Move = tuple[commands.Command, Callable[[], None]]
 """A command and what the workload notes down once it was accepted."""
@@ -392,25 +396,121 @@ class ScratchLedger:
             wait_until_reflected()
 
     def poison_midway(
-        self, workload: Workload, wait_until_reflected: Callable[[], None]
-    ) -> tuple[Poison, list[dict[str, Any]]]:
+        self, workload: Workload, wait_until_reflected: Callable[[], None], projection: str
+    ) -> tuple[Poison, dict[str, Any], dict[str, Any]]:
         """60 commands, the two messages of :func:`produce_poison`, 60 more (the projection goes on), each half
-        awaited with ``wait_until_reflected``; answers the poison and what the dead-letter topic holds (2 expected)."""
+        awaited with ``wait_until_reflected``. Answers the poison and the two messages ``projection`` parked in the
+        dead-letter topic (garbage, then the unappliable event), checked by :func:`parked_poison`."""
         with self.relay():
             workload.run(60)
             wait_until_reflected()
             poison = produce_poison(self.bootstrap, self.namespace, workload.accounts[0][0])
             workload.run(60)
             wait_until_reflected()
-        return poison, dead_letters(self.bootstrap, self.namespace, expected=2)
+        parked = dead_letters(self.bootstrap, self.namespace, expected=2)
+        return poison, *parked_poison(poison, parked, projection)
+
+    def projector_process(
+        self, name: str, log_dir: Path, *, ops_port: int | None = None, extra_env: dict[str, str] | None = None
+    ) -> ProjectorProcess:
+        """``python -m eventledger_projections run <name>`` over this ledger's database and namespace (not started),
+        its ops endpoint on ``ops_port`` (a free port if None), ``extra_env`` added to its environment."""
+        env = projector_env(self.database, self.namespace, ops_port or free_port(), **(extra_env or {}))
+        return ProjectorProcess(name, env, log_dir)
+
+    @contextlib.contextmanager
+    def serving_projector(self, name: str, log_dir: Path, ops_port: int) -> Iterator[ProjectorProcess]:
+        """:meth:`projector_process` started and ready: its ops endpoint on ``ops_port`` answers /readyz with 200 and
+        /healthz with ok. Killed at the end, if it still runs."""
+        projector = self.projector_process(name, log_dir, ops_port=ops_port)
+        try:
+            projector.start()
+            wait_for(lambda: local_get(ops_port, "/readyz")[0] == 200, 30, f"readiness:\n{projector.log_tail()}")
+            assert local_get(ops_port, "/healthz") == (200, '{"status":"ok"}')
+            yield projector
+        finally:
+            projector.kill()
+
+    def rebuild_twice_from_the_cli(
+        self, name: str, workload: Workload, wait_until_reflected: Callable[[], None]
+    ) -> list[subprocess.CompletedProcess[str]]:
+        """``python -m eventledger_projections rebuild <name>`` run twice over this ledger while its projector runs
+        (200 commands reflected before, 20 after); both must succeed, and the first ends with a finished progress
+        bar on stderr. Answers both runs."""
+        env = {
+            **os.environ,
+            "EVENTLEDGER_PG_DATABASE": self.database,
+            "EVENTLEDGER_NAMESPACE": namespace_of(self.namespace).value,
+        }
+        command = [sys.executable, "-m", "eventledger_projections", "rebuild", name]
+        with self.relay():
+            workload.run(200)
+            wait_until_reflected()
+            runs = [
+                subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=True)
+                for _ in range(2)
+            ]
+            workload.run(20)
+            wait_until_reflected()
+        bar = runs[0].stderr.strip().splitlines()[-1]
+        assert "100.0%" in bar
+        assert "events/s" in bar
+        assert "left" in bar
+        return runs
+
+    def rebuild_under_load(
+        self,
+        rebuild: Callable[[], R],
+        *,
+        workload: Workload,
+        late: Workload,
+        wait_until_reflected: Callable[[], None],
+        reflected: Callable[[], int],
+        switched: Callable[[], bool],
+    ) -> tuple[R, list[int]]:
+        """The hand-over every rebuild is tested with: 250 commands of ``workload`` reflected; then ``rebuild`` runs
+        while 150 more are written and ``reflected`` is sampled every 5 ms; the live projector must follow the switch
+        (``switched``) and reflect 20 commands of ``late`` after it. Answers what ``rebuild`` answered and the
+        samples, which must never go back. (``rebuild`` may run ``late`` too, to move the log on before its switch.)"""
+        samples: list[int] = []
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                samples.append(reflected())
+                time.sleep(0.005)
+
+        with self.relay():
+            workload.run(250)
+            wait_until_reflected()
+            sampler = threading.Thread(target=sample, name="sampler")
+            writer = threading.Thread(target=workload.run, args=(150,), name="writer")
+            sampler.start()
+            writer.start()
+            try:
+                try:
+                    report = rebuild()
+                finally:
+                    writer.join(120)
+                wait_until_reflected()
+                wait_for(switched, 30, "the projector to follow the switch")
+                late.run(20)
+                wait_until_reflected()
+            finally:
+                done.set()
+                sampler.join(10)
+        return report, samples
 
     @classmethod
     @contextlib.contextmanager
-    def created(cls, prefix: str = "proj", pool_size: int = 4) -> Iterator[ScratchLedger]:
-        """Database and topics made for the test, dropped and deleted afterwards."""
+    def created(
+        cls, prefix: str = "proj", pool_size: int = 4, *, namespace: str | None = None
+    ) -> Iterator[ScratchLedger]:
+        """Database and topics made for the test, dropped and deleted afterwards. The topics are those of a fresh
+        namespace named after ``prefix``, or of the topic prefix ``namespace`` when the test chose one."""
         with scratch_database(Settings.from_env()) as database:
             settings = settings_for(database)
-            namespace = new_namespace(prefix)
+            namespace = namespace or new_namespace(prefix)
             create_topics(settings.kafka_bootstrap, namespace)
             store = PostgresEventStore(settings.postgres_dsn, pool_size=pool_size)
             try:
@@ -420,17 +520,29 @@ class ScratchLedger:
                 delete_topics(settings.kafka_bootstrap, namespace)
 
 
+def parked_poison(
+    poison: Poison, parked: list[dict[str, Any]], projection: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two messages of :func:`produce_poison` as ``projection`` parked them (garbage first, then the unappliable
+    event), checked for what the projection runtime parks alike for every read model: the message as it came, the
+    reason, and where it was read."""
+    assert len(parked) == 2
+    assert {p["headers"]["dlq-projection"] for p in parked} == {projection}
+    garbage = next(p for p in parked if p["headers"]["dlq-reason"].startswith("undecodable"))
+    assert garbage["value"] == b"\x01garbage"
+    assert garbage["key"] == poison.garbage_key
+    assert garbage["headers"]["event-id"] == "not-a-uuid"
+    assert garbage["headers"]["dlq-topic"] == poison.topic
+    assert int(garbage["headers"]["dlq-offset"]) >= 0
+    unappliable = next(p for p in parked if p is not garbage)
+    assert unappliable["value"] == poison.record.value
+    assert unappliable["headers"]["event-id"] == str(poison.envelope.event_id)
+    return garbage, unappliable
+
+
 def dead_letters(bootstrap: str, namespace: str, expected: int, timeout: float = 30.0) -> list[dict[str, Any]]:
     """The messages of the namespaced dead-letter topic: key, value and headers (as text)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"dlq-reader-{uuid.uuid4()}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([namespace + DEAD_LETTER_TOPIC])
+    consumer = reader(bootstrap, [namespace + DEAD_LETTER_TOPIC], f"dlq-reader-{uuid.uuid4()}")
     found: list[dict[str, Any]] = []
     deadline = datetime.now(UTC) + timedelta(seconds=timeout)
     try:

@@ -13,11 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import redis
-from confluent_kafka import Consumer, KafkaException
+from confluent_kafka import KafkaException
 
 from eventledger_command.eventstore.envelopes import to_envelope
 from eventledger_command.eventstore.records import RecordedEvent
 from eventledger_events import TransferPendingPosted, TransferPosted
+from tests.support.kafka_groups import reader
 from tests.support.processes import ManagedProcess
 
 Windows = dict[tuple[str, int, str], tuple[int, int]]
@@ -92,15 +93,7 @@ class DerivedTopicReader:
     """Reads the derived topic from its beginning and keeps, per key, the message of the highest revision."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": f"derived-reader-{uuid.uuid4()}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-            }
-        )
-        self._consumer.subscribe([topic])
+        self._consumer = reader(bootstrap, [topic], f"derived-reader-{uuid.uuid4()}")
         self.latest: dict[str, dict[str, object]] = {}
         self.messages = 0
 

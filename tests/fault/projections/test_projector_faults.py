@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,39 +14,24 @@ from pathlib import Path
 import psycopg
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from tests.support.processes import free_port, scratch_database, wait_for
+from tests.support.background import Repeatedly
+from tests.support.processes import wait_for
 from tests.support.projection_rig import (
     ProjectorProcess,
+    ScratchLedger,
     Workload,
     assert_read_model_matches,
-    create_topics,
-    delete_topics,
-    new_namespace,
-    projector_env,
     reflected,
-    relay_running,
-    settings_for,
 )
 from tests.support.servers import Endpoints
 
-from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_infra.settings import Settings
-
 
 @dataclasses.dataclass
-class Rig:
-    settings: Settings
-    store: PostgresEventStore
-    namespace: str
+class Rig(ScratchLedger):
     tmp_path: Path
 
-    @property
-    def dsn(self) -> str:
-        return self.settings.postgres_dsn
-
     def projector(self, **extra: str) -> ProjectorProcess:
-        env = projector_env(self.settings.pg_database, self.namespace, free_port(), **extra)
-        return ProjectorProcess("postgres", env, self.tmp_path)
+        return self.projector_process("postgres", self.tmp_path, extra_env=extra)
 
     def stored_offsets(self) -> dict[tuple[str, int], int]:
         with psycopg.connect(self.dsn) as conn:
@@ -71,16 +55,8 @@ class Rig:
 
 @pytest.fixture
 def rig(endpoints: Endpoints, tmp_path: Path) -> Iterator[Rig]:
-    with scratch_database(Settings.from_env()) as database:
-        settings = settings_for(database)
-        namespace = new_namespace("pfault")
-        create_topics(settings.kafka_bootstrap, namespace)
-        store = PostgresEventStore(settings.postgres_dsn, pool_size=4)
-        try:
-            yield Rig(settings, store, namespace, tmp_path)
-        finally:
-            store.close()
-            delete_topics(settings.kafka_bootstrap, namespace)
+    with ScratchLedger.created("pfault") as ledger:
+        yield Rig(ledger.database, ledger.settings, ledger.namespace, ledger.store, tmp_path)
 
 
 def test_sigkill_between_the_store_write_and_the_offset_commit_leaves_no_double_effect(rig: Rig) -> None:
@@ -88,7 +64,7 @@ def test_sigkill_between_the_store_write_and_the_offset_commit_leaves_no_double_
     doomed = rig.projector(EVENTLEDGER_PROJECTION_BATCH_SIZE="20", EVENTLEDGER_PROJECTION_TEST_KILL_AFTER_BATCHES="4")
     survivor = rig.projector(EVENTLEDGER_PROJECTION_BATCH_SIZE="20")
     try:
-        with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        with rig.relay():
             workload.run(300)
             head = rig.store.head_position()
             wait_for(lambda: _relay_checkpoint(rig) >= head, 60, "the relay to publish everything")
@@ -117,37 +93,22 @@ def test_sigkill_between_the_store_write_and_the_offset_commit_leaves_no_double_
 def test_projector_sigkilled_at_random_under_load_converges_to_the_event_store(rig: Rig) -> None:
     workload = Workload(rig.store, seed=32)
     projector = rig.projector(EVENTLEDGER_PROJECTION_BATCH_SIZE="50")
-    errors: list[BaseException] = []
-    stop = threading.Event()
-
-    def load() -> None:
-        try:
-            while not stop.is_set():
-                workload.run(5)
-                time.sleep(0.005)
-        except BaseException as exc:
-            errors.append(exc)
-
-    writer = threading.Thread(target=load)
     try:
-        with relay_running(rig.store, rig.dsn, rig.settings.kafka_bootstrap, rig.namespace):
+        with rig.relay():
             projector.start()
-            writer.start()
-            for _ in range(3):
-                time.sleep(random.uniform(1.0, 2.0))
-                projector.kill()
-                time.sleep(0.2)
-                projector.start()
-            stop.set()
-            writer.join(60)
+            with Repeatedly(lambda: workload.run(5), pause=0.005) as load:
+                for _ in range(3):
+                    time.sleep(random.uniform(1.0, 2.0))
+                    projector.kill()
+                    time.sleep(0.2)
+                    projector.start()
             head = rig.store.head_position()
             wait_for(lambda: reflected(rig.dsn) >= head, 120, f"the projector to converge:\n{projector.log_tail()}")
-        assert not errors, errors
+        assert not load.errors, load.errors
         assert workload.accepted > 200
         assert projector.starts == 4
         assert_read_model_matches(rig.store, rig.dsn)
     finally:
-        stop.set()
         projector.kill()
 
 

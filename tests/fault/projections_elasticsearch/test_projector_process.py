@@ -16,20 +16,10 @@ from tests.support.elasticsearch_rig import (
     indexed_documents,
 )
 from tests.support.elasticsearch_rig import namespace_of as namespace_of_names
-from tests.support.processes import free_port, scratch_database, wait_for
-from tests.support.projection_rig import (
-    ProjectorProcess,
-    Workload,
-    create_topics,
-    delete_topics,
-    projector_env,
-    relay_running,
-    settings_for,
-)
+from tests.support.processes import free_port, wait_for
+from tests.support.projection_rig import ScratchLedger, Workload
 from tests.support.servers import Endpoints
 
-from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_infra.settings import Settings
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
 from eventledger_projections.elasticsearch.indices import live_version
 from eventledger_runtime.settings import Namespace
@@ -48,17 +38,14 @@ def _status(port: int, path: str) -> int:
 def test_sigkill_after_the_store_write_then_a_restart_and_a_rebuild_from_the_cli(
     es: Elasticsearch, names: IndexNames, endpoints: Endpoints, tmp_path: Path
 ) -> None:
-    with scratch_database(Settings.from_env()) as database:
-        settings = settings_for(database)
-        namespace = Namespace(namespace_of_names(names)).topic_prefix
-        create_topics(settings.kafka_bootstrap, namespace)
-        store = PostgresEventStore(settings.postgres_dsn, pool_size=2)
+    namespace = Namespace(namespace_of_names(names)).topic_prefix
+    with ScratchLedger.created(pool_size=2, namespace=namespace) as ledger:
+        store, dsn = ledger.store, ledger.dsn
         port = free_port()
-        env = projector_env(database, namespace, port)
-        projector = ProjectorProcess("elasticsearch", env, tmp_path)
+        projector = ledger.projector_process("elasticsearch", tmp_path, ops_port=port)
         projection = ElasticsearchProjection(es, names)
         try:
-            with relay_running(store, settings.postgres_dsn, settings.kafka_bootstrap, namespace):
+            with ledger.relay():
                 Workload(store, seed=61).run(150)
                 projector.start(
                     EVENTLEDGER_PROJECTION_TEST_KILL_AFTER_BATCHES="2", EVENTLEDGER_PROJECTION_BATCH_SIZE="60"
@@ -80,7 +67,7 @@ def test_sigkill_after_the_store_write_then_a_restart_and_a_rebuild_from_the_cli
             assert [t for t in settled if after[t]["stream_version"] != before[t]["stream_version"]] == []
             complete = [t for t in settled if not before[t]["pending_holders"]]
             assert [t for t in complete if after[t]["_version"] != before[t]["_version"]] == []
-            assert assert_matches_event_store(es, names, settings.postgres_dsn) > 20
+            assert assert_matches_event_store(es, names, dsn) > 20
             projector.stop()
             assert projector.process is not None
             assert projector.process.returncode == 0, projector.log_tail()
@@ -97,8 +84,6 @@ def test_sigkill_after_the_store_write_then_a_restart_and_a_rebuild_from_the_cli
             assert "rebuilt elasticsearch" in rebuilt.stdout
             assert "events/s" in rebuilt.stderr
             assert live_version(es, names) == 2
-            assert_matches_event_store(es, names, settings.postgres_dsn)
+            assert_matches_event_store(es, names, dsn)
         finally:
             projector.kill()
-            store.close()
-            delete_topics(settings.kafka_bootstrap, namespace)

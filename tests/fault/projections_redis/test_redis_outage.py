@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from tests.support.background import Repeatedly
 from tests.support.processes import free_port, scratch_database, wait_for
 from tests.support.projection_rig import (
     Workload,
@@ -88,28 +88,6 @@ def running_redis(directory: Path, *, persistent: bool) -> Iterator[ThrowawayRed
         server.stop()
 
 
-class Load:
-    """Commands from a background thread until stopped."""
-
-    def __init__(self, workload: Workload) -> None:
-        self._workload = workload
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="load", daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._workload.run(5)
-            time.sleep(0.05)
-
-    def __enter__(self) -> Load:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(60)
-
-
 @pytest.mark.parametrize("persistent", [True, False], ids=["keeps-its-data", "comes-back-empty"])
 def test_redis_stopped_for_30_s_under_load_and_started_again_converges(
     endpoints: Endpoints, tmp_path: Path, persistent: bool
@@ -127,7 +105,7 @@ def test_redis_stopped_for_30_s_under_load_and_started_again_converges(
                 relay_running(store, settings.postgres_dsn, settings.kafka_bootstrap, namespace),
                 RedisProjector.running(settings, namespace, base, redis_url=server.url) as projector,
             ):
-                with Load(workload):
+                with Repeatedly(lambda: workload.run(5), pause=0.05) as load:
                     projector.wait_until_reflected(1, timeout=60)
                     time.sleep(2)
                     server.stop()
@@ -139,6 +117,7 @@ def test_redis_stopped_for_30_s_under_load_and_started_again_converges(
                     server.start()
                     time.sleep(3)
                 projector.wait_until_reflected(store.head_position(), timeout=120)
+            assert not load.errors, load.errors
             assert written_meanwhile > 50, "the load went on during the outage"
             assert_redis_matches(store, client, base)
             keys = KeySpace(base)

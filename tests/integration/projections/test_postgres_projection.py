@@ -4,11 +4,8 @@ ahead of what is applied, and pause/resume holds on a real consumer."""
 
 from __future__ import annotations
 
-import os
 import random
 import string
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -37,6 +34,7 @@ from eventledger_events import (
 from eventledger_events.streams import account_stream_id
 from eventledger_projections.bootstrap import Projector, build_projector
 from eventledger_projections.postgres import PostgresRebuild, PostgresRebuildConfig, reflected_position
+from eventledger_projections.rebuild.port import RebuildReport
 from eventledger_projections.rebuild.source import EventStoreSource
 from eventledger_runtime.eventlog import PostgresEventLogReader
 from eventledger_runtime.settings import ProjectionSettings
@@ -117,19 +115,7 @@ def _lag(rig: Rig) -> int:
 
 def test_poison_messages_are_parked_with_reason_and_headers_and_the_projection_goes_on(rig: Rig) -> None:
     workload = Workload(rig.store, seed=13)
-    poison, parked = rig.poison_midway(workload, rig.wait_until_reflected)
-    assert len(parked) == 2
-    by_reason = {p["headers"]["dlq-reason"].split(":", 1)[0]: p for p in parked}
-    garbage = by_reason["undecodable"]
-    assert garbage["value"] == b"\x01garbage"
-    assert garbage["key"] == poison.garbage_key
-    assert garbage["headers"]["event-id"] == "not-a-uuid"
-    assert garbage["headers"]["dlq-projection"] == "postgres"
-    assert garbage["headers"]["dlq-topic"] == poison.topic
-    assert int(garbage["headers"]["dlq-offset"]) >= 0
-    unappliable = next(p for p in parked if p is not garbage)
-    assert unappliable["value"] == poison.record.value
-    assert unappliable["headers"]["event-id"] == str(poison.envelope.event_id)
+    _, _, unappliable = rig.poison_midway(workload, rig.wait_until_reflected, "postgres")
     assert "never seen opened" in unappliable["headers"]["dlq-reason"]
     assert_read_model_matches(rig.store, rig.dsn)
     with psycopg.connect(rig.dsn) as conn:
@@ -215,26 +201,12 @@ def _schemas(rig: Rig) -> set[str]:
 
 
 def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_back(rig: Rig) -> None:
-    workload = Workload(rig.store, seed=16)
     late = Workload(rig.store, seed=17)
-    samples: list[int] = []
-    done = threading.Event()
 
-    def sample() -> None:
-        while not done.is_set():
-            samples.append(rig.reflected())
-            time.sleep(0.01)
-
-    with rig.relay():
-        workload.run(250)
-        rig.wait_until_reflected()
-        sampler = threading.Thread(target=sample)
-        writer = threading.Thread(target=workload.run, args=(150,))
-        sampler.start()
-        writer.start()
+    def rebuild() -> RebuildReport:
         source = EventStoreSource(PostgresEventLogReader(rig.dsn))
         try:
-            report = PostgresRebuild(
+            return PostgresRebuild(
                 rig.dsn,
                 source,
                 config=PostgresRebuildConfig(batch_size=40, handover_lag=10),
@@ -242,14 +214,15 @@ def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_bac
             ).run()
         finally:
             source.close()
-            writer.join(120)
-        rig.wait_until_reflected()
-        wait_for(lambda: rig.projector.projection.version.number == 2, 30, "the projector to follow the switch")  # type: ignore[attr-defined]
-        late.run(20)
-        rig.wait_until_reflected()
-        done.set()
-        sampler.join(10)
 
+    report, samples = rig.rebuild_under_load(
+        rebuild,
+        workload=Workload(rig.store, seed=16),
+        late=late,
+        wait_until_reflected=rig.wait_until_reflected,
+        reflected=rig.reflected,
+        switched=lambda: rig.projector.projection.version.number == 2,  # type: ignore[attr-defined]
+    )
     assert (report.version, report.where, report.previous) == (2, "read_model_v2", 1)
     assert report.events >= 250
     assert report.skipped == 0
@@ -264,28 +237,7 @@ def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_bac
 
 
 def test_the_rebuild_command_shows_progress_and_keeps_one_previous_version(rig: Rig) -> None:
-    workload = Workload(rig.store, seed=18)
-    env = {**os.environ, "EVENTLEDGER_PG_DATABASE": rig.settings.pg_database}
-    with rig.relay():
-        workload.run(200)
-        rig.wait_until_reflected()
-        runs = [
-            subprocess.run(
-                [sys.executable, "-m", "eventledger_projections", "rebuild", "postgres"],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=True,
-            )
-            for _ in range(2)
-        ]
-        workload.run(20)
-        rig.wait_until_reflected()
-    bar = runs[0].stderr.strip().splitlines()[-1]
-    assert "100.0%" in bar
-    assert "events/s" in bar
-    assert "left" in bar
+    runs = rig.rebuild_twice_from_the_cli("postgres", Workload(rig.store, seed=18), rig.wait_until_reflected)
     assert "rebuilt postgres: read_model_v2 from" in runs[0].stdout
     assert "rebuilt postgres: read_model_v3 from" in runs[1].stdout
     assert "dropped read_model_v1" in runs[1].stdout

@@ -9,9 +9,7 @@ import uuid
 
 from confluent_kafka import Consumer, TopicPartition
 from tests.support.processes import wait_for
-from tests.support.projection_rig import (
-    Workload,
-)
+from tests.support.projection_rig import Workload
 from tests.support.redis_rig import (
     RedisRig,
     assert_redis_matches,
@@ -79,14 +77,7 @@ def _high_watermarks(rig: RedisRig) -> dict[tuple[str, int], int]:
 
 def test_poison_messages_are_parked_with_reason_and_the_projection_goes_on(rig: RedisRig) -> None:
     workload = Workload(rig.store, seed=23)
-    poison, parked = rig.poison_midway(workload, rig.wait_until_reflected)
-    assert len(parked) == 2
-    assert {p["headers"]["dlq-projection"] for p in parked} == {"redis"}
-    garbage = next(p for p in parked if p["headers"]["dlq-reason"].startswith("undecodable"))
-    assert garbage["value"] == b"\x01garbage"
-    unappliable = next(p for p in parked if p is not garbage)
-    assert unappliable["value"] == poison.record.value
-    assert unappliable["headers"]["event-id"] == str(poison.envelope.event_id)
+    poison, _, unappliable = rig.poison_midway(workload, rig.wait_until_reflected, "redis")
     assert "ELPOISON" in unappliable["headers"]["dlq-reason"]
     assert "never opened" in unappliable["headers"]["dlq-reason"]
     assert_redis_matches(rig.store, rig.client, rig.base)

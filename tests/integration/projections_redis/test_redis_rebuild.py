@@ -5,19 +5,12 @@ Redis)."""
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
-import threading
-import time
 from typing import Any
 
 import pytest
 import redis
-from tests.support.processes import wait_for
 from tests.support.projection_rig import (
     Workload,
-    namespace_of,
 )
 from tests.support.redis_rig import (
     RedisRig,
@@ -30,49 +23,31 @@ from eventledger_projections.redis import RedisReadModel, RedisRebuild, RedisReb
 from eventledger_projections.redis.connection import Scripts, run
 from eventledger_projections.redis.versions import live_version, versions
 
-REBUILD = ["eventledger_projections", "rebuild", "redis"]
-
 
 def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_back(rig: RedisRig) -> None:
-    workload = Workload(rig.store, seed=31)
     late = Workload(rig.store, seed=32)
     model = RedisReadModel(rig.client, base=rig.base)
-    samples: list[int] = []
     served_during_build: list[int | None] = []
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            samples.append(model.reflected_position())
-            time.sleep(0.005)
 
     def between_replay_and_switch() -> None:
         served_during_build.append(model.live_version())
         late.run(30)  # the log moves on between the bulk replay and the switch
 
-    with rig.relay():
-        workload.run(250)
-        rig.wait_until_reflected()
-        sampler = threading.Thread(target=sample)
-        writer = threading.Thread(target=workload.run, args=(150,))
-        sampler.start()
-        writer.start()
-        try:
-            report = RedisRebuild(
-                rig.client,
-                rig.dsn,
-                base=rig.base,
-                config=RedisRebuildConfig(batch_size=40, handover_lag=10),
-                before_switch=between_replay_and_switch,
-            ).run()
-        finally:
-            writer.join(120)
-        rig.wait_until_reflected()
-        wait_for(lambda: rig.projector.projection.version == 2, 30, "the projector to follow the switch")
-        late.run(20)
-        rig.wait_until_reflected()
-        done.set()
-        sampler.join(10)
+    rebuild = RedisRebuild(
+        rig.client,
+        rig.dsn,
+        base=rig.base,
+        config=RedisRebuildConfig(batch_size=40, handover_lag=10),
+        before_switch=between_replay_and_switch,
+    )
+    report, samples = rig.rebuild_under_load(
+        rebuild.run,
+        workload=Workload(rig.store, seed=31),
+        late=late,
+        wait_until_reflected=rig.wait_until_reflected,
+        reflected=model.reflected_position,
+        switched=lambda: rig.projector.projection.version == 2,
+    )
 
     assert served_during_build == [1], "the live version kept serving while the new one was built"
     assert report.version == 2
@@ -90,32 +65,7 @@ def test_a_rebuild_builds_beside_the_live_version_and_switches_without_going_bac
 
 
 def test_the_rebuild_command_shows_progress_and_replaces_the_previous_version(rig: RedisRig) -> None:
-    workload = Workload(rig.store, seed=33)
-    env = {
-        **os.environ,
-        "EVENTLEDGER_PG_DATABASE": rig.settings.pg_database,
-        "EVENTLEDGER_NAMESPACE": namespace_of(rig.namespace).value,
-    }
-    with rig.relay():
-        workload.run(200)
-        rig.wait_until_reflected()
-        runs = [
-            subprocess.run(
-                [sys.executable, "-m", *command],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=True,
-            )
-            for command in (REBUILD, REBUILD)
-        ]
-        workload.run(20)
-        rig.wait_until_reflected()
-    line = runs[0].stderr.strip().splitlines()[-1]
-    assert "100.0%" in line
-    assert "events/s" in line
-    assert "left" in line
+    runs = rig.rebuild_twice_from_the_cli("redis", Workload(rig.store, seed=33), rig.wait_until_reflected)
     assert f"rebuilt redis: {rig.base}:v2 from " in runs[0].stdout
     assert f"rebuilt redis: {rig.base}:v3 from " in runs[1].stdout, "a second rebuild replaces the first"
     assert f"dropped {rig.base}:v2 (" in runs[1].stdout

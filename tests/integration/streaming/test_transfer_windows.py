@@ -7,7 +7,6 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 from confluent_kafka import Producer
+from tests.support.background import Repeatedly
 from tests.support.processes import free_port
 from tests.support.projection_rig import (
     ScratchLedger,
@@ -171,25 +171,15 @@ def test_a_worker_killed_again_and_again_while_it_counts_converges(rig: Rig) -> 
     (none lost, none twice). This found counts lost for good with the earlier faust-table design (ADR 0010 §6)."""
     workload = Workload(rig.store, seed=45)
     rng = random.Random(45)
-    done = threading.Event()
-
-    def load() -> None:
-        while not done.is_set():
-            workload.run(10)
-
     with rig.relay():
         workload.run(60)
-        loader = threading.Thread(target=load, name="workload")
-        loader.start()
-        try:
+        with Repeatedly(lambda: workload.run(10), name="workload") as load:
             for _ in range(KILLS):
                 wait_until(lambda: _counted(rig.worker) > 0, 90, "the job counting again", rig.worker.log_tail)
                 time.sleep(rng.uniform(0.2, 2.0))
                 rig.worker.kill()
                 rig.worker.start()
-        finally:
-            done.set()
-            loader.join()
+        assert not load.errors, load.errors
         expected = rig.wait_for_redis(timeout=120)
     rig.wait_for_derived(expected)
     assert rig.worker.starts == KILLS + 1

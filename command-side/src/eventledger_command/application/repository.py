@@ -192,6 +192,6 @@ def _transfer_event(event: DomainEvent | RecordedEvent, stream_id: str) -> Trans
 
 def _payload(event: DomainEvent | RecordedEvent) -> DomainEvent:
     """The (upcast) payload; loading needs no envelope, and skipping it halves the cost of a replay."""
-    if isinstance(event, RecordedEvent):
-        return payload_from_json(event.event_type, event.schema_version, event.payload)
-    return event
+    if isinstance(event, DomainEvent):
+        return event
+    return payload_from_json(event.event_type, event.schema_version, event.payload)

@@ -11,7 +11,7 @@ different streams never wait for each other. See docs/adr/0005-gap-safe-global-l
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -32,12 +32,8 @@ from eventledger_command.eventstore.records import (
     StoredResponse,
 )
 from eventledger_runtime.eventlog import PostgresEventLogReader
+from eventledger_runtime.eventlog.postgres import LOGGED_EVENT_COLUMNS
 from eventledger_runtime.migrations import migrate
-
-_COLUMNS = (
-    "position, stream_id, stream_version, event_id, event_type, schema_version, occurred_at, recorded_at, "
-    "actor, correlation_id, causation_id, payload::text"
-)
 
 _APPEND = """
 SELECT * FROM append_events(%s::text[], %s::bigint[], %s::uuid[], %s::text[], %s::int[], %s::timestamptz[],
@@ -160,15 +156,15 @@ class PostgresEventStore(EventStore):
     ) -> list[RecordedEvent]:
         with self._pool.connection() as conn:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE stream_id = %s AND stream_version > %s"
+                f"SELECT {LOGGED_EVENT_COLUMNS} FROM events WHERE stream_id = %s AND stream_version > %s"
                 " AND stream_version <= %s ORDER BY stream_version LIMIT %s",
                 [stream_id, after_version, to_version if to_version is not None else 2**62, limit],
                 prepare=True,
             ).fetchall()
-        return [_recorded(row) for row in rows]
+        return [RecordedEvent._make(row) for row in rows]
 
     def read_all(self, *, after_position: int = 0, limit: int = 1000, wait: float = 1.0) -> list[RecordedEvent]:
-        return [_recorded(event) for event in self._log.read(after_position, limit=limit, wait=wait)]
+        return self._log.read(after_position, limit=limit, wait=wait)
 
     def head_position(self) -> int:
         return self._log.head_position()
@@ -225,20 +221,3 @@ class PostgresEventStore(EventStore):
 
 class _KeyTaken(Exception):
     """Internal: the idempotency insert found the key taken; the transaction must roll back first."""
-
-
-def _recorded(row: Sequence[Any]) -> RecordedEvent:
-    return RecordedEvent(
-        position=row[0],
-        stream_id=row[1],
-        stream_version=row[2],
-        event_id=row[3],
-        event_type=row[4],
-        schema_version=row[5],
-        occurred_at=row[6],
-        recorded_at=row[7],
-        actor=row[8],
-        correlation_id=row[9],
-        causation_id=row[10],
-        payload=row[11].encode(),
-    )

@@ -1,7 +1,8 @@
 """What goes into the event store and what comes out of it.
 
-The store is serialisation-agnostic: payloads are bytes (JSON written by :mod:`eventledger_events`), metadata
-travels in typed columns so that auditors can query it without decoding payloads.
+The store is serialisation-agnostic: payloads go in as bytes (JSON written by :mod:`eventledger_events`) and come
+back as the stored JSON text; metadata travels in typed columns so that auditors can query it without decoding
+payloads.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from uuid import UUID
+
+from eventledger_runtime.eventlog import LoggedEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,27 +34,18 @@ class NewEvent:
     def recorded(self, *, position: int, stream_id: str, stream_version: int, recorded_at: datetime) -> RecordedEvent:
         """The event as the store holds it once appended: the same fields, plus where and when."""
         kept = {column.name: getattr(self, column.name) for column in fields(NewEvent)}
+        kept["payload"] = self.payload.decode()
         return RecordedEvent(
             position=position, stream_id=stream_id, stream_version=stream_version, recorded_at=recorded_at, **kept
         )
 
 
-@dataclass(frozen=True, slots=True)
-class RecordedEvent:
-    """An event as the store holds it: everything of :class:`NewEvent` plus where and when it was recorded."""
+RecordedEvent = LoggedEvent
+"""An event as the store holds it: everything of :class:`NewEvent` plus where and when it was recorded.
 
-    position: int
-    stream_id: str
-    stream_version: int
-    event_id: UUID
-    event_type: str
-    schema_version: int
-    occurred_at: datetime
-    recorded_at: datetime
-    actor: str
-    correlation_id: UUID
-    causation_id: UUID | None
-    payload: bytes
+The runtime kit's :class:`~eventledger_runtime.eventlog.LoggedEvent`, the one record of a logged event that every
+reader of the log shares; its payload is the stored JSON as text.
+"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,17 +24,18 @@ from psycopg_pool import ConnectionPool
 from eventledger_runtime.eventlog.port import EventLogReader
 from eventledger_runtime.eventlog.records import LoggedEvent
 
-_COLUMNS = (
+LOGGED_EVENT_COLUMNS = (
     "position, stream_id, stream_version, event_id, event_type, schema_version, occurred_at, recorded_at, "
     "actor, correlation_id, causation_id, payload::text"
 )
+"""The columns of ``events`` in the order of :class:`LoggedEvent`'s fields: ``LoggedEvent._make(row)`` reads a row."""
 _TAIL = f"""
-SELECT {_COLUMNS}, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin
+SELECT {LOGGED_EVENT_COLUMNS}, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin
 FROM events WHERE position > %s ORDER BY position LIMIT %s
 """
-_RANGE = f"SELECT {_COLUMNS} FROM events WHERE position > %s AND position <= %s ORDER BY position LIMIT %s"
+_RANGE = f"SELECT {LOGGED_EVENT_COLUMNS} FROM events WHERE position > %s AND position <= %s ORDER BY position LIMIT %s"
 _RANGE_OF_TYPES = (
-    f"SELECT {_COLUMNS} FROM events WHERE position > %s AND position <= %s AND event_type = ANY(%s)"
+    f"SELECT {LOGGED_EVENT_COLUMNS} FROM events WHERE position > %s AND position <= %s AND event_type = ANY(%s)"
     " ORDER BY position LIMIT %s"
 )
 _XMIN = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from uuid import UUID
 
 from eventledger_events import EventEnvelope, payload_from_json
@@ -39,14 +39,13 @@ class LoggedEvent(NamedTuple):
         return decode_envelope(self, trusted=True)
 
 
-def decode_envelope(stored: Any, *, trusted: bool = False) -> EventEnvelope:
+def decode_envelope(stored: LoggedEvent, *, trusted: bool = False) -> EventEnvelope:
     """A stored event as an envelope; an older payload version is upcast to the current one.
 
-    ``stored`` is a :class:`LoggedEvent` or any record with its fields (the command side's ``RecordedEvent``, whose
-    payload is bytes). ``trusted`` skips the envelope's own checks, for bulk replays: the payload is still validated
-    (and upcast) by its contract, but the envelope's checks (types of the columns, the payload's type against the
-    stream) are those the event store's table and the write side already enforce, so they are not repeated; instants
-    are normalised to UTC as the envelope's validator would.
+    ``trusted`` skips the envelope's own checks, for bulk replays: the payload is still validated (and upcast) by its
+    contract, but the envelope's checks (types of the columns, the payload's type against the stream) are those the
+    event store's table and the write side already enforce, so they are not repeated; instants are normalised to UTC
+    as the envelope's validator would.
     """
     payload = payload_from_json(stored.event_type, stored.schema_version, stored.payload)
     occurred_at, recorded_at = stored.occurred_at, stored.recorded_at
