@@ -62,6 +62,14 @@ class Rig(ScratchLedger):
         )
         return expected
 
+    def counted(self, workload: Workload, commands: int) -> Windows:
+        """Run ``commands`` through the relay; returns the figures once Redis and the derived topic both show them."""
+        with self.relay():
+            workload.run(commands)
+            expected = self.wait_for_redis()
+        self.wait_for_derived(expected)
+        return expected
+
     def wait_for_derived(self, expected: Windows, timeout: float = 60.0) -> None:
         def reached() -> bool:
             self.derived.poll(1.0)
@@ -107,11 +115,7 @@ def _delete_internal_topics(bootstrap: str, namespace: str) -> None:
 
 
 def test_the_window_figures_in_redis_and_on_the_derived_topic_equal_a_count_of_the_event_store(rig: Rig) -> None:
-    workload = Workload(rig.store, seed=41)
-    with rig.relay():
-        workload.run(300)
-        expected = rig.wait_for_redis()
-    rig.wait_for_derived(expected)
+    expected = rig.counted(Workload(rig.store, seed=41), 300)
     assert sum(n for (window, _, _), (n, _) in expected.items() if window == "tumbling-1m") > 100
     assert {currency for _, _, currency in expected} == {"EUR", "USD"}
     assert {window for window, _, _ in expected} == {"tumbling-1m", "hopping-5m-1m"}
@@ -129,11 +133,7 @@ def test_the_window_figures_in_redis_and_on_the_derived_topic_equal_a_count_of_t
 
 
 def test_delivering_every_event_twice_changes_no_figure(rig: Rig) -> None:
-    workload = Workload(rig.store, seed=42)
-    with rig.relay():
-        workload.run(150)
-        expected = rig.wait_for_redis()
-    rig.wait_for_derived(expected)
+    expected = rig.counted(Workload(rig.store, seed=42), 150)
     counted = rig.worker.metric('eventledger_stream_events_total{outcome="counted"}')
     postings = sum(n for (window, _, _), (n, _) in expected.items() if window == "tumbling-1m")
     assert counted == postings

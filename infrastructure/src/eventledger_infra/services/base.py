@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from eventledger_infra.process import ProvisioningError, is_root, read_pid
-from eventledger_infra.settings import Settings
+from eventledger_infra.settings import JVM_DIR, Settings, java_home
 
 
 class LocalServer(ABC):
@@ -99,3 +99,11 @@ def apt_install(packages: list[str], reason: str) -> None:
         result = subprocess.run(install, capture_output=True, text=True, env=env, check=False)
     if result.returncode != 0:
         raise ProvisioningError(f"{reason}: apt-get install {' '.join(packages)} failed:\n{result.stderr[-2000:]}")
+
+
+def jdk_home(given: Path | None, minimum: int, server: str) -> Path:
+    """The JDK a Java server runs on (:func:`~eventledger_infra.settings.java_home`), or a readable refusal."""
+    home = java_home(given, minimum)
+    if home is None or not (home / "bin" / "java").exists():
+        raise ProvisioningError(f"{server} needs a JDK {minimum} or newer under {JVM_DIR}: none was found")
+    return home

@@ -20,8 +20,7 @@ from eventledger_infra.process import (
     stop_pid,
     wait_until,
 )
-from eventledger_infra.services.base import LocalServer
-from eventledger_infra.settings import JVM_DIR, java_home
+from eventledger_infra.services.base import LocalServer, jdk_home
 
 CONFIG = """\
 cluster.name: eventledger-local
@@ -48,12 +47,7 @@ class ElasticsearchServer(LocalServer):
         return self.settings.cache_dir / f"elasticsearch-{self.settings.es_version}"
 
     def java_home(self) -> Path:
-        home = java_home(self.settings.es_java_home, 21)
-        if home is None or not (home / "bin" / "java").exists():
-            raise ProvisioningError(
-                f"Elasticsearch {self.settings.es_version} needs a JDK 21 or newer under {JVM_DIR}: none was found"
-            )
-        return home
+        return jdk_home(self.settings.es_java_home, 21, f"Elasticsearch {self.settings.es_version}")
 
     @property
     def config_dir(self) -> Path:

@@ -7,9 +7,8 @@ import subprocess
 from pathlib import Path
 
 from eventledger_infra import artifacts, probes
-from eventledger_infra.process import ProvisioningError, require_free_port, run, stop_pid, wait_until
-from eventledger_infra.services.base import LocalServer
-from eventledger_infra.settings import JVM_DIR, java_home
+from eventledger_infra.process import require_free_port, run, stop_pid, wait_until
+from eventledger_infra.services.base import LocalServer, jdk_home
 
 # The broker logs to standard output, which goes to kafka.log together with anything the JVM itself prints
 # (a bad heap size, a missing class), so that one file explains a failed start.
@@ -38,16 +37,10 @@ class KafkaServer(LocalServer):
 
     @property
     def java(self) -> Path:
-        home = java_home(self.settings.kafka_java_home, 17)
-        if home is None:
-            raise ProvisioningError(
-                f"Kafka needs a JDK 17 or newer under {JVM_DIR} (apt install openjdk-17-jdk-headless)"
-            )
-        return home / "bin" / "java"
+        return jdk_home(self.settings.kafka_java_home, 17, "Kafka") / "bin" / "java"
 
     def install(self) -> None:
-        if not self.java.exists():
-            raise ProvisioningError(f"Kafka needs Java 17 or newer: {self.java} does not exist")
+        self.java  # noqa: B018 - refuses early when no JDK is installed
 
         def fetch(staging: Path) -> None:
             artifacts.mvn(
