@@ -24,7 +24,6 @@ from eventledger_projections.bootstrap import PROJECTIONS, build_projector, grou
 from eventledger_projections.rebuild.port import RebuildRefused
 from eventledger_projections.rebuild.progress import ProgressBarListener
 from eventledger_projections.streaming import process as stream_job
-from eventledger_runtime.eventlog import PostgresEventLogReader
 from eventledger_runtime.kafka import when_kafka_answers
 from eventledger_runtime.ops_http import serve_ops
 from eventledger_runtime.probes import kafka_answers
@@ -71,14 +70,12 @@ def run(name: str, *, after_store_write: Callable[[int], None] | None = None) ->
     def kafka_up() -> bool:
         return kafka_answers(kafka.host, kafka.port)
 
-    event_log = PostgresEventLogReader(infra.postgres_dsn, pool_size=1, name="watchdog")
-    projector.closers.insert(0, event_log.close)
     watchdog = Watchdog(
         f"projection-{name}",
         unless_kafka_is_down(
             kafka_up,
             lambda: Sample(
-                event_log.checkpoint(settings.relay_checkpoint_name),
+                projector.relay_checkpoint(),
                 projector.projection.reflected_position(),
                 runner.paused,
             ),

@@ -89,6 +89,8 @@ class Projector:
     name: str
     projection: Projection
     runner: ProjectionRunner
+    relay_checkpoint: Callable[[], int]
+    """How far the relay has published the log (the runner's head, and the watchdog's)."""
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -114,8 +116,12 @@ def build_projector(
     infra = infra or load_settings()
     spec = PROJECTIONS[name]
     projection = spec.factory(settings, infra)
-    event_store = PostgresEventLogReader(infra.postgres_dsn, pool_size=1, name="relay-checkpoint")
-    checkpoint_name = settings.relay_checkpoint_name
+    # Two connections: the runner's thread and the watchdog's read it.
+    event_store = PostgresEventLogReader(infra.postgres_dsn, pool_size=2, name="relay-checkpoint")
+
+    def relay_checkpoint() -> int:
+        return event_store.checkpoint(settings.relay_checkpoint_name)
+
     if event_log is None:
         event_log = KafkaEventLog(
             infra.kafka_bootstrap,
@@ -134,10 +140,10 @@ def build_projector(
         progress_interval=settings.progress_interval_seconds,
         after_store_write=after_store_write,
     )
-    runner = ProjectionRunner(
-        projection, event_log, dead_letters, lambda: event_store.checkpoint(checkpoint_name), config
+    runner = ProjectionRunner(projection, event_log, dead_letters, relay_checkpoint, config)
+    return Projector(
+        name, projection, runner, relay_checkpoint, [projection.close, event_store.close, dead_letters.close]
     )
-    return Projector(name, projection, runner, [projection.close, event_store.close, dead_letters.close])
 
 
 def prepare_topics(name: str, settings: ProjectionSettings, infra: Servers) -> None:
