@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import random
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,12 +16,10 @@ import psycopg
 import pytest
 from confluent_kafka.admin import AdminClient
 from tests.support.kafka_checker import check_at_least_once_in_order, consume_all
-from tests.support.ledger import credit, open_account
 from tests.support.processes import ManagedProcess, free_port, scratch_database, wait_for
+from tests.support.relay_load import Load
 
-from eventledger_command.eventstore.errors import ConcurrencyConflict
 from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_command.eventstore.records import AppendRequest
 from eventledger_events import ALL_TOPICS
 from eventledger_infra.services.kafka import KafkaServer
 from eventledger_infra.settings import Settings
@@ -73,47 +70,6 @@ def rig(private_kafka: KafkaServer, tmp_path: Path) -> Iterator[RelayRig]:
             for future in admin.delete_topics(rig.topics).values():
                 with contextlib.suppress(Exception):
                     future.result(timeout=30)
-
-
-class Load:
-    """Credits to a set of accounts from a background thread, as fast as the store takes them (bounded)."""
-
-    def __init__(self, store: PostgresEventStore, accounts: int = 20, max_seconds: float = 60.0) -> None:
-        self.store = store
-        self.accounts = [uuid.uuid4() for _ in range(accounts)]
-        self.versions = dict.fromkeys(self.accounts, 0)
-        self.appended = 0
-        self.stop_event = threading.Event()
-        self.max_seconds = max_seconds
-        self.errors: list[BaseException] = []
-        for account_id in self.accounts:
-            store.append(AppendRequest((open_account(account_id),)))
-            self.versions[account_id] = 1
-        self.thread = threading.Thread(target=self._run)
-
-    def _run(self) -> None:
-        deadline = time.monotonic() + self.max_seconds
-        try:
-            while not self.stop_event.is_set() and time.monotonic() < deadline:
-                account_id = random.choice(self.accounts)
-                version = self.versions[account_id]
-                try:
-                    self.store.append(AppendRequest((credit(account_id, version),)))
-                except ConcurrencyConflict:
-                    continue
-                self.versions[account_id] = version + 1
-                self.appended += 1
-                time.sleep(0.002)
-        except BaseException as exc:
-            self.errors.append(exc)
-
-    def __enter__(self) -> Load:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop_event.set()
-        self.thread.join(30)
 
 
 def _finish_and_check(rig: RelayRig) -> dict[str, int]:
