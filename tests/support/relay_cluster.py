@@ -8,10 +8,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from eventledger_command.relay.relay import TERM_HEADER
 from tests.support.kafka_checker import Delivered
 from tests.support.processes import ManagedProcess, free_port
-
-from eventledger_command.relay.relay import TERM_HEADER
 
 
 @dataclass
@@ -72,9 +71,7 @@ class RelayCluster:
             instance.process.kill()
 
     def log_tails(self) -> str:
-        return "\n".join(
-            f"--- relay {n}\n{instance.process.log_tail()}" for n, instance in enumerate(self.instances)
-        )
+        return "\n".join(f"--- relay {n}\n{instance.process.log_tail()}" for n, instance in enumerate(self.instances))
 
 
 def positions_by_term(delivered: list[Delivered]) -> dict[int, list[int]]:

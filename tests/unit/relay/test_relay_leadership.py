@@ -53,7 +53,8 @@ class Pair:
 def test_only_the_lock_holder_leads_and_standbys_publish_nothing() -> None:
     pair = Pair(credits=8)
     a, b = pair.relays
-    assert a.campaign() and not b.campaign()
+    assert a.campaign()
+    assert not b.campaign()
     assert (a.role, a.term, b.role, b.term) == ("leader", 1, "standby", None)
     while a.run_once():
         pass
@@ -73,7 +74,9 @@ def test_a_standby_takes_over_from_the_checkpoint_when_the_leader_is_gone() -> N
     with pytest.raises(LeadershipLost):
         a.run_once()
     a.step_down("lost")
-    assert b.campaign() and b.term == 2 and b.position == 3
+    assert b.campaign()
+    assert b.term == 2
+    assert b.position == 3
     while b.run_once():
         pass
     assert _positions(pair.publishers[0]) == [1, 2, 3], "the old leader published nothing after its lock was gone"
@@ -87,7 +90,8 @@ def test_a_deposed_leader_publishes_at_most_its_batch_in_hand_and_never_moves_th
     a.campaign()
     a.run_once()  # 1..3 published, checkpoint 3
     pair.locks[0].lose(noticed=False)  # a cut connection: the old leader still believes it leads
-    assert b.campaign() and b.term == 2
+    assert b.campaign()
+    assert b.term == 2
     b.run_once()  # 4..6 under term 2, checkpoint 6
     with pytest.raises(Deposed):
         a.run_once()  # its batch in hand (4..6 again) goes out, the fenced save fails
@@ -119,7 +123,8 @@ def test_a_relay_without_leadership_leads_alone_and_unfenced() -> None:
     store, _ = _store(credits=2)
     publisher = InMemoryPublisher()
     relay = Relay(store, publisher, InMemoryEventLog(), RelayConfig())
-    assert relay.role == "leader" and relay.term is None
+    assert relay.role == "leader"
+    assert relay.term is None
     relay.run_once()
     assert all(TERM_HEADER not in dict(r.headers) for r in publisher.sent)
 

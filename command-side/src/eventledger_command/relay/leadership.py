@@ -9,11 +9,12 @@ the checkpoint's term (``EventLogReader.take_office`` and the fenced ``save_chec
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 
@@ -58,7 +59,12 @@ class PostgresAdvisoryLock(Leadership):
     two hours; the client probes the server likewise.
     """
 
-    KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
+    KEEPALIVE: ClassVar[dict[str, int]] = {
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
+    }
 
     def __init__(self, dsn: str, *, namespace: str, name: str) -> None:
         self._dsn = dsn
@@ -133,10 +139,8 @@ class PostgresAdvisoryLock(Leadership):
 
     def _discard(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(psycopg.Error):
                 self._conn.close()
-            except psycopg.Error:
-                pass
         self._conn = None
         self._holding = False
 
