@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ class PostgresAdvisoryLock(Leadership):
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._discard()
-            conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=5, **self.KEEPALIVE)
+            conninfo = make_conninfo(self._dsn, connect_timeout=5, **self.KEEPALIVE)
+            conn = psycopg.connect(conninfo, autocommit=True)
             conn.execute("SET tcp_keepalives_idle = 5")
             conn.execute("SET tcp_keepalives_interval = 2")
             conn.execute("SET tcp_keepalives_count = 3")
