@@ -32,7 +32,15 @@ class RelayCluster:
     """``size`` relay processes publishing the event store of ``database`` into ``namespace``."""
 
     def __init__(
-        self, size: int, *, database: str, kafka_port: int, namespace: str, log_dir: Path, batch_size: int = 200
+        self,
+        size: int,
+        *,
+        database: str,
+        kafka_port: int,
+        namespace: str,
+        log_dir: Path,
+        batch_size: int = 200,
+        standby_poll_seconds: float = 0.2,
     ) -> None:
         self.instances: list[RelayInstance] = []
         for index in range(size):
@@ -45,7 +53,7 @@ class RelayCluster:
                 "EVENTLEDGER_NAMESPACE": namespace,
                 "EVENTLEDGER_RELAY_OPS_PORT": str(port),
                 "EVENTLEDGER_RELAY_BATCH_SIZE": str(batch_size),
-                "EVENTLEDGER_RELAY_STANDBY_POLL_SECONDS": "0.2",
+                "EVENTLEDGER_RELAY_STANDBY_POLL_SECONDS": str(standby_poll_seconds),
             }
             self.instances.append(RelayInstance(ManagedProcess("eventledger_command.relay", env, folder), port))
 

@@ -15,6 +15,7 @@ from eventledger_command.eventstore.records import RecordedEvent
 from eventledger_command.relay.leadership import Leadership
 from eventledger_command.relay.publisher import EventPublisher, PublishFailed
 from eventledger_events import KafkaRecord, to_kafka_record
+from eventledger_events.topics import HEADER_RELAY_TERM
 from eventledger_runtime.eventlog import Deposed, EventLogReader
 from eventledger_runtime.worker import StoppableLoop
 
@@ -30,8 +31,7 @@ TERM = Gauge("eventledger_relay_term", "The leader term this relay publishes und
 TERMS = Counter("eventledger_relay_terms_total", "Times this relay took office")
 STEPPED_DOWN = Counter("eventledger_relay_stepped_down_total", "Times this relay stopped leading", ["reason"])
 
-TERM_HEADER = "relay-term"
-"""The header naming the leader term a message was published under (absent from a relay that runs alone)."""
+TERM_HEADER = HEADER_RELAY_TERM
 
 
 class LeadershipLost(Exception):
