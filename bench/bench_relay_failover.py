@@ -10,7 +10,6 @@ Run with the servers up: ``.venv/bin/python -m bench.bench_relay_failover``.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import random
 import statistics
@@ -20,14 +19,13 @@ import uuid
 from pathlib import Path
 
 import psycopg
-from confluent_kafka.admin import AdminClient
 from tests.support.processes import wait_for
+from tests.support.projection_rig import delete_topics
 from tests.support.relay_cluster import RelayCluster, RelayInstance
 from tests.support.relay_load import Load
 
 from bench._common import scratch_database
 from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_events import ALL_TOPICS
 from eventledger_infra.settings import Settings
 from eventledger_runtime.eventlog import RELAY_CHECKPOINT
 from eventledger_runtime.settings import RelaySettings
@@ -112,7 +110,6 @@ def p95(samples: list[float]) -> float:
 def main() -> None:
     base = Settings.from_env()
     namespace = f"bench-failover-{uuid.uuid4().hex[:6]}"
-    topics = [f"{namespace}.{t}" for t in ALL_TOPICS]
     results: dict[str, list[float]] = {STANDBY: [], RESTART: []}
     try:
         with scratch_database(base) as database, tempfile.TemporaryDirectory() as logs:
@@ -141,9 +138,7 @@ def main() -> None:
                 cluster.stop()
                 store.close()
     finally:
-        for future in AdminClient({"bootstrap.servers": base.kafka_bootstrap}).delete_topics(topics).values():
-            with contextlib.suppress(Exception):
-                future.result(timeout=30)
+        delete_topics(base.kafka_bootstrap, f"{namespace}.")
     print("\nrelay failover: SIGKILL of the leader → a relay publishes again")
     for name, samples in results.items():
         print(f"  {name:<36} median {statistics.median(samples) * 1000:6.0f} ms   p95 {p95(samples) * 1000:6.0f} ms")

@@ -7,7 +7,6 @@ Runs on the shared broker in a topic namespace of its own, and a scratch databas
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 import uuid
@@ -16,9 +15,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from confluent_kafka.admin import AdminClient
 from tests.support.kafka_checker import check_at_least_once_in_order, consume_all
 from tests.support.processes import scratch_database, wait_for
+from tests.support.projection_rig import delete_topics
 from tests.support.relay_cluster import RelayCluster, check_one_publisher_at_a_time
 from tests.support.relay_load import Load
 from tests.support.servers import Endpoints
@@ -71,10 +70,7 @@ def rig(endpoints: Endpoints, tmp_path: Path) -> Iterator[Rig]:
         finally:
             cluster.stop()
             store.close()
-            admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-            for future in admin.delete_topics(rig.topics).values():
-                with contextlib.suppress(Exception):
-                    future.result(timeout=30)
+            delete_topics(settings.kafka_bootstrap, f"{namespace}.")
 
 
 @pytest.mark.timeout(300)
