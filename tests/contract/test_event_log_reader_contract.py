@@ -13,7 +13,7 @@ from tests.support.eventstore import new_event, out_of_order_store, tail_while_w
 
 from eventledger_command.eventstore.errors import ConcurrencyConflict
 from eventledger_command.eventstore.records import AppendRequest, StreamWrite
-from eventledger_runtime.eventlog import EventLogReader, InMemoryEventLog, PostgresEventLogReader
+from eventledger_runtime.eventlog import Deposed, EventLogReader, InMemoryEventLog, PostgresEventLogReader
 
 
 @dataclass
@@ -188,3 +188,39 @@ def test_concurrent_writers_and_a_tailing_reader_see_every_event_once_in_order(l
     assert len(seen) == len(set(seen)), "the tailer saw an event twice"
     assert sorted(seen) == sorted(appended), "the tailer missed events"
     assert len(appended) == writers * appends_each
+
+
+def test_a_fenced_checkpoint_moves_only_under_its_current_term(log: Log) -> None:
+    log.reader.save_checkpoint("relay", 4)
+    assert log.reader.take_office("relay") == (1, 4), "taking office keeps the position saved"
+    log.reader.save_checkpoint("relay", 8, term=1)
+    assert log.reader.take_office("relay") == (2, 8)
+    with pytest.raises(Deposed):
+        log.reader.save_checkpoint("relay", 20, term=1)
+    assert log.reader.checkpoint("relay") == 8, "a save under a term that is over changes nothing"
+    log.reader.save_checkpoint("relay", 12, term=2)
+    log.reader.save_checkpoint("relay", 10, term=2)
+    assert log.reader.checkpoint("relay") == 12, "never backwards"
+    assert log.reader.take_office("new") == (1, 0), "a checkpoint not saved yet starts at term 1, position 0"
+
+
+def test_concurrent_candidates_each_get_a_term_of_their_own(log: Log) -> None:
+    terms: list[int] = []
+    lock = threading.Lock()
+
+    def candidate() -> None:
+        term, _ = log.reader.take_office("relay")
+        with lock:
+            terms.append(term)
+
+    threads = [threading.Thread(target=candidate) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(terms) == list(range(1, 9))
+    for term in range(1, 8):
+        with pytest.raises(Deposed):
+            log.reader.save_checkpoint("relay", 1, term=term)
+    log.reader.save_checkpoint("relay", 1, term=8)
+    assert log.reader.checkpoint("relay") == 1

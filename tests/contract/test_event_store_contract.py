@@ -153,13 +153,31 @@ def test_deadlines_are_set_and_cleared_with_the_events(store: EventStore) -> Non
     early, late = uuid.uuid4(), uuid.uuid4()
     store.append(AppendRequest((write("transfer-1", 0),), set_deadlines=(Deadline(late, now + timedelta(seconds=2)),)))
     store.append(AppendRequest((write("transfer-2", 0),), set_deadlines=(Deadline(early, now - timedelta(seconds=1)),)))
-    assert [tid for tid, _ in store.due_deadlines(now + timedelta(seconds=3))] == [early, late]
-    assert [tid for tid, _ in store.due_deadlines(now)] == [early]
+
+    def due(at: datetime) -> list[uuid.UUID]:
+        return [tid for tid, _ in store.claim_due_deadlines(at, lease=timedelta(0))]  # no lease: claimable again
+
+    assert due(now) == [early]
     with pytest.raises(ConcurrencyConflict):
         store.append(AppendRequest((write("transfer-2", 0),), clear_deadlines=(early,)))
-    assert [tid for tid, _ in store.due_deadlines(now)] == [early], "a failed append clears nothing"
+    assert due(now) == [early], "a failed append clears nothing"
     store.append(AppendRequest((write("transfer-2", 1),), clear_deadlines=(early,)))
-    assert store.due_deadlines(now) == []
+    assert due(now) == []
+    assert due(now + timedelta(seconds=3)) == [late]
+
+
+def test_a_claimed_deadline_is_skipped_until_its_lease_ends(store: EventStore) -> None:
+    now = datetime.now(UTC)
+    ids = [uuid.uuid4() for _ in range(3)]
+    for i, transfer_id in enumerate(ids):
+        due_at = now - timedelta(seconds=10 - i)
+        store.append(AppendRequest((write(f"transfer-c{i}", 0),), set_deadlines=(Deadline(transfer_id, due_at),)))
+    lease = timedelta(seconds=30)
+    assert [tid for tid, _ in store.claim_due_deadlines(now, 2, lease)] == ids[:2], "earliest first, up to the limit"
+    assert [tid for tid, _ in store.claim_due_deadlines(now, 2, lease)] == ids[2:], "claimed ones are skipped"
+    assert store.claim_due_deadlines(now + timedelta(seconds=29), 10, lease) == []
+    # The claimer died: when its lease ends, the deadlines are anyone's again.
+    assert [tid for tid, _ in store.claim_due_deadlines(now + lease, 10, lease)] == ids
 
 
 def test_the_latest_snapshot_wins(store: EventStore) -> None:

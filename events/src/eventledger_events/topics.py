@@ -34,6 +34,8 @@ HEADER_TRACEPARENT = "traceparent"
 """W3C Trace Context; absent when the appending request was not traced."""
 HEADER_TRACESTATE = "tracestate"
 """W3C Trace Context vendor state; optional."""
+HEADER_RELAY_TERM = "relay-term"
+"""The term of the relay leader that published the message (ADR 0016); absent from a relay that runs alone."""
 
 
 def topic_for(stream_id: str) -> str:

@@ -80,7 +80,12 @@ def test_headers_are_the_ones_the_relay_writes() -> None:
     }
     headers = DOCUMENT["components"]["schemas"]["EventHeaders"]
     assert set(headers["properties"]) == constants
-    optional = {topic_names.HEADER_CAUSATION_ID, topic_names.HEADER_TRACEPARENT, topic_names.HEADER_TRACESTATE}
+    optional = {
+        topic_names.HEADER_CAUSATION_ID,
+        topic_names.HEADER_TRACEPARENT,
+        topic_names.HEADER_TRACESTATE,
+        topic_names.HEADER_RELAY_TERM,
+    }
     assert set(headers["required"]) == constants - optional
 
 

@@ -63,6 +63,16 @@ def test_a_resumed_worker_gets_a_full_period_before_it_is_judged() -> None:
     assert detector.observe(131, Sample(head=100, position=40)).stalled
 
 
+def test_a_standby_far_behind_is_never_stalled_and_a_new_leader_gets_a_full_period() -> None:
+    """A relay standing by does not move its position: that is the leader's work, watched by the leader's watchdog."""
+    detector = StallDetector(stall_seconds=30)
+    for now in range(0, 200, 10):
+        assert detector.observe(now, Sample(head=10_000, position=40, standby=True)).state == "standby"
+    assert detector.observe(200, Sample(head=10_000, position=40)).state == "running"
+    assert detector.observe(229, Sample(head=10_000, position=40)).state == "running"
+    assert detector.observe(230, Sample(head=10_000, position=40)).stalled
+
+
 def _get(url: str) -> tuple[int, dict[str, object]]:
     try:
         with urllib.request.urlopen(url, timeout=5) as answer:

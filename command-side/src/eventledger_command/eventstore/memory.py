@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from eventledger_command.eventstore.errors import ConcurrencyConflict, IdempotencyKeyTaken
-from eventledger_command.eventstore.port import EventStore, Responder
+from eventledger_command.eventstore.port import DEFAULT_DEADLINE_LEASE, EventStore, Responder
 from eventledger_command.eventstore.records import (
     AppendRequest,
     AppendResult,
@@ -26,6 +26,7 @@ class InMemoryEventStore(EventStore):
         self._streams: dict[str, list[RecordedEvent]] = {}
         self._idempotency: dict[tuple[str, str], tuple[StoredIdempotency, datetime]] = {}
         self._deadlines: dict[UUID, datetime] = {}
+        self._claimed_until: dict[UUID, datetime] = {}
         self._snapshots: dict[str, Snapshot] = {}
 
     def append(self, request: AppendRequest, respond: Responder | None = None) -> AppendResult:
@@ -64,6 +65,7 @@ class InMemoryEventStore(EventStore):
                 )
             for transfer_id in request.clear_deadlines:
                 self._deadlines.pop(transfer_id, None)
+                self._claimed_until.pop(transfer_id, None)
             for deadline in request.set_deadlines:
                 self._deadlines[deadline.transfer_id] = deadline.due_at
             return result
@@ -110,10 +112,18 @@ class InMemoryEventStore(EventStore):
                 del self._idempotency[k]
         return len(old)
 
-    def due_deadlines(self, now: datetime, limit: int = 100) -> list[tuple[UUID, datetime]]:
+    def claim_due_deadlines(
+        self, now: datetime, limit: int = 100, lease: timedelta = DEFAULT_DEADLINE_LEASE
+    ) -> list[tuple[UUID, datetime]]:
         with self._lock:
-            due = sorted((at, tid) for tid, at in self._deadlines.items() if at <= now)
-        return [(tid, at) for at, tid in due[:limit]]
+            due = sorted(
+                (at, tid)
+                for tid, at in self._deadlines.items()
+                if at <= now and self._claimed_until.get(tid, now) <= now
+            )[:limit]
+            for _, tid in due:
+                self._claimed_until[tid] = now + lease
+        return [(tid, at) for at, tid in due]
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         with self._lock:

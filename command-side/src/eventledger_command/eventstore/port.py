@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from eventledger_command.eventstore.records import (
@@ -18,6 +18,10 @@ from eventledger_command.eventstore.records import (
 )
 
 Responder = Callable[[AppendResult], StoredResponse]
+
+DEFAULT_DEADLINE_LEASE = timedelta(seconds=30)
+"""How long a claimed deadline is left to its claimer: far longer than expiring a batch takes, and than clocks of
+replicas differ."""
 
 
 class EventStore(ABC):
@@ -74,8 +78,14 @@ class EventStore(ABC):
         """Forget idempotency keys recorded before ``older_than``; returns how many."""
 
     @abstractmethod
-    def due_deadlines(self, now: datetime, limit: int = 100) -> list[tuple[UUID, datetime]]:
-        """Pending transfers whose deadline is at or before ``now``, earliest first."""
+    def claim_due_deadlines(
+        self, now: datetime, limit: int = 100, lease: timedelta = DEFAULT_DEADLINE_LEASE
+    ) -> list[tuple[UUID, datetime]]:
+        """Claim up to ``limit`` pending transfers whose deadline is at or before ``now`` and that nobody holds a
+        claim on at ``now``; answers them earliest first. Each stays claimed until ``now + lease``: concurrent
+        callers (expiry workers in several command-service replicas) never get the same deadline while its claim
+        runs, and a claimer that died frees it when the lease ends. The transfer's own append clears the deadline.
+        """
 
     @abstractmethod
     def save_snapshot(self, snapshot: Snapshot) -> None:

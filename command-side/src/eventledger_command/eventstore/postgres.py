@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -21,7 +21,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
 from eventledger_command.eventstore.errors import ConcurrencyConflict, IdempotencyKeyTaken
-from eventledger_command.eventstore.port import EventStore, Responder
+from eventledger_command.eventstore.port import DEFAULT_DEADLINE_LEASE, EventStore, Responder
 from eventledger_command.eventstore.records import (
     AppendRequest,
     AppendResult,
@@ -38,6 +38,18 @@ from eventledger_runtime.migrations import migrate
 _APPEND = """
 SELECT * FROM append_events(%s::text[], %s::bigint[], %s::uuid[], %s::text[], %s::int[], %s::timestamptz[],
     %s::text[], %s::uuid[], %s::uuid[], %s::jsonb[], %s::uuid[], %s::uuid[], %s::timestamptz[])
+"""
+
+_CLAIM_DEADLINES = """
+UPDATE transfer_deadlines AS d SET claimed_until = %(until)s
+FROM (
+    SELECT transfer_id FROM transfer_deadlines
+    WHERE due_at <= %(now)s AND (claimed_until IS NULL OR claimed_until <= %(now)s)
+    ORDER BY due_at LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+) AS due
+WHERE d.transfer_id = due.transfer_id
+RETURNING d.transfer_id, d.due_at
 """
 
 _CONFLICT_DETAIL = re.compile(r"Key \(stream_id, stream_version\)=\((?P<stream>.+), (?P<version>\d+)\) already exists")
@@ -193,13 +205,14 @@ class PostgresEventStore(EventStore):
             cursor = conn.execute("DELETE FROM idempotency_keys WHERE recorded_at < %s", [older_than])
             return cursor.rowcount
 
-    def due_deadlines(self, now: datetime, limit: int = 100) -> list[tuple[UUID, datetime]]:
+    def claim_due_deadlines(
+        self, now: datetime, limit: int = 100, lease: timedelta = DEFAULT_DEADLINE_LEASE
+    ) -> list[tuple[UUID, datetime]]:
+        # One statement, one short transaction: rows another claimer (or an append clearing them) has locked are
+        # skipped, not waited for; the claim commits at once, so the expiry's own append never waits on it.
         with self._pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT transfer_id, due_at FROM transfer_deadlines WHERE due_at <= %s ORDER BY due_at LIMIT %s",
-                [now, limit],
-            ).fetchall()
-        return [(row[0], row[1]) for row in rows]
+            rows = conn.execute(_CLAIM_DEADLINES, {"now": now, "until": now + lease, "limit": limit}).fetchall()
+        return sorted(((row[0], row[1]) for row in rows), key=lambda row: row[1])
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         with self._pool.connection() as conn:

@@ -6,6 +6,7 @@ import logging
 import sys
 
 from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_command.relay.leadership import PostgresAdvisoryLock
 from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS
@@ -26,6 +27,10 @@ def main() -> int:
     checkpoints = PostgresEventLogReader(settings.postgres.dsn, name="checkpoints")
     publisher = KafkaEventPublisher(kafka.bootstrap)
     topics = [settings.names.topic(topic) for topic in ALL_TOPICS]
+    # Any number of relays may run: the one holding the lock publishes, the others stand by (ADR 0016).
+    leadership = PostgresAdvisoryLock(
+        settings.postgres.dsn, namespace=settings.names.value, name=settings.relay.checkpoint_name
+    )
     relay = Relay(
         store,
         publisher,
@@ -34,7 +39,9 @@ def main() -> int:
             checkpoint_name=settings.relay.checkpoint_name,
             batch_size=settings.relay.batch_size,
             topic_namespace=settings.names.topic_prefix,
+            standby_poll_seconds=settings.relay.standby_poll_seconds,
         ),
+        leadership,
     )
     stop_on_signals(relay.stop)
 
@@ -43,7 +50,9 @@ def main() -> int:
 
     watchdog = Watchdog(
         "relay",
-        unless_kafka_is_down(kafka_up, lambda: Sample(store.head_position(), relay.position)),
+        unless_kafka_is_down(
+            kafka_up, lambda: Sample(store.head_position(), relay.position, standby=not relay.leading)
+        ),
         relay.stop,
         settings.watchdog,
     )
@@ -51,19 +60,20 @@ def main() -> int:
         settings.deployment.bind_host,
         settings.relay.ops_port,
         ready=kafka_up,
-        status=watchdog.status,
+        status=lambda: {**watchdog.status(), "role": relay.role, "term": relay.term},
         stalled=lambda: watchdog.stall_reason,
     )
     # Kafka may be down when the relay starts: wait for it (commands are accepted meanwhile).
     when_kafka_answers(
         lambda: ensure_topics(kafka.bootstrap, topics, kafka.partitions), stopping=lambda: relay.stopping
     )
-    logging.info("relaying from position %d to %s", relay.position, ", ".join(topics))
+    logging.info("relaying to %s once leading (checkpoint now %d)", ", ".join(topics), relay.position)
     watchdog.start()
     try:
         relay.run()
     finally:
         watchdog.close()
+        leadership.close()
         publisher.close()
         checkpoints.close()
         store.close()

@@ -6,14 +6,17 @@ import logging
 import time
 from dataclasses import dataclass
 
+import psycopg
 from prometheus_client import Counter, Gauge
 
 from eventledger_command.eventstore.envelopes import to_envelope
 from eventledger_command.eventstore.port import EventStore
 from eventledger_command.eventstore.records import RecordedEvent
+from eventledger_command.relay.leadership import Leadership
 from eventledger_command.relay.publisher import EventPublisher, PublishFailed
 from eventledger_events import KafkaRecord, to_kafka_record
-from eventledger_runtime.eventlog import EventLogReader
+from eventledger_events.topics import HEADER_RELAY_TERM
+from eventledger_runtime.eventlog import Deposed, EventLogReader
 from eventledger_runtime.worker import StoppableLoop
 
 log = logging.getLogger(__name__)
@@ -23,6 +26,16 @@ FAILURES = Counter("eventledger_relay_publish_failures_total", "Batches the brok
 CHECKPOINT = Gauge("eventledger_relay_checkpoint_position", "Global position up to which every event is published")
 LAG = Gauge("eventledger_relay_lag_events", "Events recorded but not yet published (head - checkpoint)")
 LAG_SECONDS = Gauge("eventledger_relay_lag_seconds", "Age of the oldest event not yet published when last seen")
+LEADER = Gauge("eventledger_relay_leader", "1 while this relay is the leader that publishes, 0 while it stands by")
+TERM = Gauge("eventledger_relay_term", "The leader term this relay publishes under (0 while standing by)")
+TERMS = Counter("eventledger_relay_terms_total", "Times this relay took office")
+STEPPED_DOWN = Counter("eventledger_relay_stepped_down_total", "Times this relay stopped leading", ["reason"])
+
+TERM_HEADER = HEADER_RELAY_TERM
+
+
+class LeadershipLost(Exception):
+    """The leader's lock session is gone: another relay may lead now."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,7 @@ class RelayConfig:
     max_idle_sleep_seconds: float = 0.05
     retry_sleep_seconds: float = 1.0
     topic_namespace: str = ""
+    standby_poll_seconds: float = 0.5
 
 
 class Relay(StoppableLoop):
@@ -42,46 +56,135 @@ class Relay(StoppableLoop):
     delivery, and a batch that was not fully acknowledged is published again from its first event. The relay keeps
     its place in the log as a checkpoint of ``checkpoints`` (the event-log reader), saved only after the broker
     acknowledged every event up to it.
+
+    With a ``leadership``, several relays may run: only the holder of the leadership publishes, the others stand by
+    and poll for it every ``standby_poll_seconds``. A relay that takes the leadership takes office (a new term of the
+    checkpoint) and resumes from the checkpoint; every checkpoint save names its term, so a relay that lost the
+    leadership without noticing publishes at most the batch it has in hand and then stops leading (:class:`Deposed`).
+    Without one, the relay leads alone and unfenced (tests and benchmarks that run one relay in a thread).
     """
 
     def __init__(
-        self, store: EventStore, publisher: EventPublisher, checkpoints: EventLogReader, config: RelayConfig
+        self,
+        store: EventStore,
+        publisher: EventPublisher,
+        checkpoints: EventLogReader,
+        config: RelayConfig,
+        leadership: Leadership | None = None,
     ) -> None:
         self._store = store
         self._publisher = publisher
         self._checkpoints = checkpoints
         self._config = config
+        self._leadership = leadership
         super().__init__()
+        self.term: int | None = None
+        self.leading = leadership is None
         self.position = checkpoints.checkpoint(config.checkpoint_name)
         CHECKPOINT.set(self.position)
+        LEADER.set(1 if self.leading else 0)
+
+    @property
+    def role(self) -> str:
+        return "leader" if self.leading else "standby"
+
+    def campaign(self) -> bool:
+        """Lead if the leadership is free (or ours): take office and resume from the checkpoint. Answers whether this
+        relay leads now."""
+        if self.leading:
+            return True
+        assert self._leadership is not None
+        if not self._leadership.try_acquire():
+            return False
+        try:
+            self.term, self.position = self._checkpoints.take_office(self._config.checkpoint_name)
+        except BaseException:
+            self._leadership.release()
+            raise
+        self.leading = True
+        TERMS.inc()
+        LEADER.set(1)
+        TERM.set(self.term)
+        CHECKPOINT.set(self.position)
+        log.info("leading under term %d from position %d", self.term, self.position)
+        return True
+
+    def step_down(self, reason: str) -> None:
+        """Stop leading: give the leadership up (if still held) and stand by."""
+        if self._leadership is None or not self.leading:
+            return
+        log.warning("no longer leading (term %s): %s", self.term, reason)
+        self.leading = False
+        self.term = None
+        LEADER.set(0)
+        TERM.set(0)
+        STEPPED_DOWN.labels(reason.split(":", 1)[0]).inc()
+        try:
+            self._leadership.release()
+        except Exception as exc:  # a broken lock session: its lock is gone anyway
+            log.warning("releasing the leadership failed: %s", exc)
 
     def run_once(self) -> int:
-        """Publish one batch; returns how many events were published (0 when the log has nothing new)."""
+        """Publish one batch; returns how many events were published (0 when the log has nothing new).
+
+        A leader checks its lock's session before it publishes (``LeadershipLost``); a save under a term that is
+        over raises :class:`Deposed` after the batch was published: that batch is the only overlap a leader change
+        can cause.
+        """
+        if not self.leading:
+            return 0
         events = self._store.read_all(after_position=self.position, limit=self._config.batch_size, wait=0.2)
         if not events:
             return 0
+        if self._leadership is not None and not self._leadership.held():
+            raise LeadershipLost("the lock's session is gone")
         LAG_SECONDS.set(max(0.0, time.time() - events[0].recorded_at.timestamp()))
         records = [self._record(kafka_record_of(event)) for event in events]
         self._publisher.publish(records, should_stop=self._stop.is_set)
         last = events[-1].position
-        self._checkpoints.save_checkpoint(self._config.checkpoint_name, last)
+        self._checkpoints.save_checkpoint(self._config.checkpoint_name, last, term=self.term)
         self.position = last
         PUBLISHED.inc(len(events))
         CHECKPOINT.set(last)
         return len(events)
 
     def _record(self, record: KafkaRecord) -> KafkaRecord:
-        """The record under the configured topic namespace (tests run their own topics side by side)."""
-        if not self._config.topic_namespace:
+        """The record under the configured topic namespace (tests run their own topics side by side), with the
+        leader's term when it leads under one."""
+        topic = self._config.topic_namespace + record.topic
+        headers = record.headers
+        if self.term is not None:
+            headers = (*headers, (TERM_HEADER, str(self.term).encode()))
+        if topic == record.topic and headers is record.headers:
             return record
-        return KafkaRecord(self._config.topic_namespace + record.topic, record.key, record.value, record.headers)
+        return KafkaRecord(topic, record.key, record.value, headers)
 
     def run(self) -> None:
-        """Until ``stop``: publish what is new, sleep a little when idle, retry after a failed batch."""
+        """Until ``stop``: stand by until leading, then publish what is new, sleep a little when idle, retry after a
+        failed batch, and stand by again on losing the leadership."""
         idle = self._config.idle_sleep_seconds
+        try:
+            self._run(idle)
+        finally:
+            if self._leadership is not None:
+                self.step_down("stopped: the relay is stopping")
+
+    def _run(self, idle: float) -> None:
         while not self._stop.is_set():
+            if not self.leading:
+                try:
+                    leading = self.campaign()
+                except psycopg.Error as exc:
+                    log.warning("cannot campaign for the leadership now: %s", exc)
+                    leading = False
+                if not leading:
+                    self._stop.wait(self._config.standby_poll_seconds)
+                    continue
             try:
                 published = self.run_once()
+            except (Deposed, LeadershipLost) as exc:
+                self.step_down(f"{'deposed' if isinstance(exc, Deposed) else 'lost'}: {exc}")
+                continue
             except PublishFailed as exc:
                 FAILURES.inc()
                 log.warning("publish failed, the batch will be published again: %s", exc)

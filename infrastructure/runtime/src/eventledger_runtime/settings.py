@@ -369,6 +369,9 @@ class RelaySettings(Section):
 
     batch_size: int = Field(default=2000, ge=1, description="events per batch")
     ops_port: int = Field(default=18091, ge=0, le=65535)
+    standby_poll_seconds: float = Field(
+        default=0.5, gt=0, description="how often a standby relay tries to take the leadership (bounds failover)"
+    )
     checkpoint_name: str = fixed(RELAY_CHECKPOINT_NAME)
 
 

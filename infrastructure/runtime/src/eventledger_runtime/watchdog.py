@@ -37,16 +37,18 @@ BEHIND = Gauge("eventledger_worker_behind_events", "Head minus position at the l
 
 @dataclass(frozen=True)
 class Sample:
-    """What a worker reports of itself: the head it follows, where it is, whether an operator paused it."""
+    """What a worker reports of itself: the head it follows, where it is, whether an operator paused it, whether it
+    stands by while another instance does the work (a relay that does not lead)."""
 
     head: int
     position: int
     paused: bool = False
+    standby: bool = False
 
 
 @dataclass(frozen=True)
 class Verdict:
-    state: str  # "running" | "paused" | "stalled" | "unknown"
+    state: str  # "running" | "paused" | "standby" | "stalled" | "unknown"
     reason: str = ""
 
     @property
@@ -71,6 +73,10 @@ class StallDetector:
         behind = sample.head - sample.position
         moved = sample.position != self._position
         self._position = sample.position
+        if sample.standby:  # not its work to move: the leader is watched by its own watchdog
+            self._since = None
+            self.verdict = Verdict("standby")
+            return self.verdict
         if sample.paused or behind <= 0 or moved or self._since is None:
             self._since = now
             self.verdict = Verdict("paused" if sample.paused else "running")

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Collection
 from datetime import UTC, datetime
 
-from eventledger_runtime.eventlog.port import EventLogReader
+from eventledger_runtime.eventlog.port import Deposed, EventLogReader
 from eventledger_runtime.eventlog.records import LoggedEvent
 
 
@@ -21,6 +21,7 @@ class InMemoryEventLog(EventLogReader):
         self._events: list[LoggedEvent] = []
         self._positions: list[int] = []
         self._checkpoints: dict[str, int] = {}
+        self._terms: dict[str, int] = {}
         self._lock = threading.Lock()
         self._next_position = 1
 
@@ -97,6 +98,15 @@ class InMemoryEventLog(EventLogReader):
         with self._lock:
             return self._checkpoints.get(name, 0)
 
-    def save_checkpoint(self, name: str, position: int) -> None:
+    def save_checkpoint(self, name: str, position: int, *, term: int | None = None) -> None:
         with self._lock:
+            if term is not None and self._terms.get(name) != term:
+                raise Deposed(name, term)
             self._checkpoints[name] = max(position, self._checkpoints.get(name, 0))
+
+    def take_office(self, name: str) -> tuple[int, int]:
+        with self._lock:
+            term = self._terms.get(name, 0) + 1
+            self._terms[name] = term
+            self._checkpoints.setdefault(name, 0)
+            return term, self._checkpoints[name]

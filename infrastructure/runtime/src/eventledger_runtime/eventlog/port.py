@@ -15,6 +15,16 @@ RELAY_CHECKPOINT = "kafka-relay"
 """The checkpoint the relay saves once Kafka acknowledged every event at or below it."""
 
 
+class Deposed(Exception):
+    """A fenced checkpoint save named a term that is no longer the checkpoint's: another leader took office since.
+    The caller must stop acting as leader at once (docs/adr/0016-relay-leader-election-and-fencing.md)."""
+
+    def __init__(self, name: str, term: int) -> None:
+        super().__init__(f"checkpoint {name!r}: term {term} is over, another leader took office")
+        self.name = name
+        self.term = term
+
+
 class EventLogReader(ABC):
     """Reads the global log of the event store: every recorded event, in one order of increasing positions.
 
@@ -36,6 +46,10 @@ class EventLogReader(ABC):
     - Checkpoints are named positions. ``checkpoint`` answers the last position saved under a name (0 if none, or
       while the event store has no checkpoint table yet); ``save_checkpoint`` is durable when it returns and never
       moves a checkpoint backwards.
+    - A checkpoint may be *fenced* for a reader that runs as one leader among standbys: ``take_office`` gives the
+      caller a new term (one above every term given before under that name, atomically) and the position saved; a
+      save that names a term moves the checkpoint only while that term is still the checkpoint's, in the same
+      statement, and otherwise raises :class:`Deposed` and changes nothing.
     """
 
     @abstractmethod
@@ -65,8 +79,14 @@ class EventLogReader(ABC):
         """The position last saved under ``name`` (0 if none)."""
 
     @abstractmethod
-    def save_checkpoint(self, name: str, position: int) -> None:
-        """Save ``position`` under ``name`` unless a later position is saved there already."""
+    def save_checkpoint(self, name: str, position: int, *, term: int | None = None) -> None:
+        """Save ``position`` under ``name`` unless a later position is saved there already. With ``term``, only while
+        ``term`` is the checkpoint's current term; otherwise raise :class:`Deposed` and save nothing."""
+
+    @abstractmethod
+    def take_office(self, name: str) -> tuple[int, int]:
+        """Start a new term for checkpoint ``name`` (creating it at 0 if absent): answers ``(term, position)``. Every
+        save under an earlier term fails from now on. Call it only while holding the leadership of ``name``."""
 
     def close(self) -> None:  # noqa: B027 - backends without resources need not override
         """Release connections."""

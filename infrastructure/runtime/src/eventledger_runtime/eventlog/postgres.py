@@ -21,7 +21,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
-from eventledger_runtime.eventlog.port import EventLogReader
+from eventledger_runtime.eventlog.port import Deposed, EventLogReader
 from eventledger_runtime.eventlog.records import LoggedEvent
 
 LOGGED_EVENT_COLUMNS = (
@@ -150,14 +150,36 @@ class PostgresEventLogReader(EventLogReader):
                 return 0
         return int(row[0]) if row else 0
 
-    def save_checkpoint(self, name: str, position: int) -> None:
+    def save_checkpoint(self, name: str, position: int, *, term: int | None = None) -> None:
         with self._pool.connection() as conn:
+            if term is not None:
+                # The fence and the write are one statement: a leader that took office meanwhile holds the row's
+                # lock or has committed a higher term, and either way this matches no row.
+                moved = conn.execute(
+                    "UPDATE log_checkpoints SET position = greatest(position, %s), updated_at = statement_timestamp()"
+                    " WHERE name = %s AND term = %s",
+                    [position, name, term],
+                ).rowcount
+                if moved != 1:
+                    raise Deposed(name, term)
+                return
             conn.execute(
                 "INSERT INTO log_checkpoints (name, position) VALUES (%s, %s)"
                 " ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = statement_timestamp()"
                 " WHERE log_checkpoints.position < excluded.position",
                 [name, position],
             )
+
+    def take_office(self, name: str) -> tuple[int, int]:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "INSERT INTO log_checkpoints (name, position, term) VALUES (%s, 0, 1)"
+                " ON CONFLICT (name) DO UPDATE SET term = log_checkpoints.term + 1, updated_at = statement_timestamp()"
+                " RETURNING term, position",
+                [name],
+            ).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
 
 
 def _next_xid(conn: psycopg.Connection[Any]) -> int:
