@@ -109,8 +109,8 @@ class Upstreams:
         return problem
 
 
-def _upstream_headers(request: Request, principal: Principal, ids: RequestIds) -> dict[str, str | bytes]:
-    headers: dict[str, str | bytes] = {
+def _upstream_headers(request: Request, principal: Principal, ids: RequestIds) -> list[tuple[bytes, bytes]]:
+    headers = {
         "x-actor": principal.subject,
         "x-request-id": ids.request_id,
         "x-correlation-id": str(ids.correlation_id),
@@ -121,10 +121,10 @@ def _upstream_headers(request: Request, principal: Principal, ids: RequestIds) -
     for name in FORWARDED_REQUEST_HEADERS:
         value = request.headers.get(name)
         if value is not None:
-            # Passed on as the very bytes the client sent (Starlette decoded them as latin-1): a header that is not
-            # ASCII is the upstream's to refuse with a named 422, never a 500 of the gateway's own encoding.
-            headers[name] = value.encode("latin-1")
-    return headers
+            headers[name] = value
+    # Passed on as the very bytes the client sent (Starlette decoded them as latin-1): a header that is not ASCII is
+    # the upstream's to refuse with a named 422, never a 500 of the gateway's own encoding.
+    return [(name.encode(), value.encode("latin-1")) for name, value in headers.items()]
 
 
 def _relay_stream(answer: httpx.Response, route: Route) -> StreamingResponse:

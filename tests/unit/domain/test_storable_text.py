@@ -4,6 +4,7 @@ types themselves, so no path (HTTP, a CLI, a replayed event) can carry it to the
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -64,7 +65,7 @@ def test_an_unstorable_description_is_an_invalid_command_on_every_movement(text:
         ),
     )
     assert funded is not None
-    movements = [
+    movements: list[Callable[[], object]] = [
         lambda: domain.deposit(destination, transfer_id=uuid.uuid4(), amount=1, description=text),
         lambda: domain.withdrawal(funded, transfer_id=uuid.uuid4(), amount=1, description=text),
         lambda: domain.transfer(funded, destination, transfer_id=uuid.uuid4(), amount=1, now=NOW, description=text),
