@@ -194,16 +194,27 @@ def _link(operation: str, description: str, **how: Any) -> dict[str, Any]:
     return {"operationId": operation, "description": description, **how}
 
 
+def _read_and_audit(kind: str, read: str, by_path: dict[str, str]) -> dict[str, Any]:
+    """Reading what a command made, once the read model reflects it, and its audit stream (``<kind>-<id>``)."""
+    entity = next(iter(by_path.values()))
+    return {
+        f"Get{kind.capitalize()}": _link(
+            read,
+            f"Read the {kind} once the read model reflects the command.",
+            parameters={**by_path, "header.X-Min-Position": "$response.body#/position"},
+        ),
+        "AuditStream": _link(
+            "audit_stream_events", "Its events.", parameters={"path.stream_id": f"{kind}-{{{entity}}}"}
+        ),
+    }
+
+
 def _account_links(source: str) -> dict[str, Any]:
     """What an account id answered by ``source`` feeds: every operation on that account."""
     account = f"$response.body#/{source}"
     by_path = {"path.account_id": account}
     return {
-        "GetAccount": _link(
-            "get_account",
-            "Read the account once the read model reflects the command.",
-            parameters={**by_path, "header.X-Min-Position": "$response.body#/position"},
-        ),
+        **_read_and_audit("account", "get_account", by_path),
         "GetStatement": _link("get_statement", "The account's statement.", parameters=by_path),
         "Deposit": _link("deposit", "Put money in.", requestBody={"account_id": account}),
         "Withdraw": _link("withdraw", "Take money out.", requestBody={"account_id": account}),
@@ -213,27 +224,16 @@ def _account_links(source: str) -> dict[str, Any]:
         "Unfreeze": _link("unfreeze_account", "Unfreeze it.", parameters=by_path),
         "Close": _link("close_account", "Close it.", parameters=by_path),
         "AuditState": _link("audit_account_state", "Replay it to a version.", parameters=by_path),
-        "AuditStream": _link(
-            "audit_stream_events", "Its events.", parameters={"path.stream_id": f"account-{{{account}}}"}
-        ),
     }
 
 
 def _transfer_links() -> dict[str, Any]:
     """What a transfer id answered by a movement feeds: reading it, posting or voiding it, its audit stream."""
-    transfer = "$response.body#/transfer_id"
-    by_path = {"path.transfer_id": transfer}
+    by_path = {"path.transfer_id": "$response.body#/transfer_id"}
     return {
-        "GetTransfer": _link(
-            "get_transfer",
-            "Read the transfer once the read model reflects the command.",
-            parameters={**by_path, "header.X-Min-Position": "$response.body#/position"},
-        ),
+        **_read_and_audit("transfer", "get_transfer", by_path),
         "PostTransfer": _link("post_transfer", "Post it (when pending).", parameters=by_path),
         "VoidTransfer": _link("void_transfer", "Void it (when pending).", parameters=by_path),
-        "AuditStream": _link(
-            "audit_stream_events", "Its events.", parameters={"path.stream_id": f"transfer-{{{transfer}}}"}
-        ),
     }
 
 
