@@ -23,6 +23,7 @@ from eventledger_infra.process import port_in_use
 from eventledger_infra.settings import Settings
 from eventledger_runtime.settings import Namespace
 from tests.support.kafka_groups import delete_groups_with_prefix
+from tests.support.logscan import require_no_unexpected_errors
 from tests.support.processes import scratch_database
 
 ROLES = ("writer", "reader", "auditor", "admin")
@@ -96,6 +97,8 @@ def running_system(
                 capture_output=True,
             )
             _clean(settings, namespace, prefix, key_base)
+    # Reached only when the tier's tests ended normally (an error of theirs is the one to report).
+    require_no_unexpected_errors(system.system_dir(settings))
 
 
 def _clean(settings: Settings, namespace: str, prefix: str, key_base: str) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, Field, Strict, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, Strict, StringConstraints
+
+from eventledger_events.bounds import MAX_INT64, STORABLE_TEXT_PATTERN, require_storable_text
 
 
 def _to_utc(moment: datetime) -> datetime:
@@ -48,12 +50,28 @@ SignedMinorUnits = Annotated[
 UtcDateTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 """A timezone-aware instant, normalised to UTC. Naive datetimes are refused."""
 
-HolderName = Annotated[
+
+def _storable(value: object) -> object:
+    return require_storable_text(value) if isinstance(value, str) else value
+
+
+StorableText = Annotated[
     str,
+    BeforeValidator(_storable),
+    Field(json_schema_extra={"pattern": STORABLE_TEXT_PATTERN}),
+]
+"""Text PostgreSQL can store: no NUL character, no lone surrogate (:mod:`eventledger_events.bounds`). Every text
+field a client gives (holder names, descriptions, search terms) has this type, at every edge and in every event."""
+
+Int64 = Annotated[int, Field(le=MAX_INT64)]
+"""An integer the store's ``bigint`` columns can hold (positions, versions, counts); combine with a lower bound."""
+
+HolderName = Annotated[
+    StorableText,
     StringConstraints(min_length=1),
     Field(description="Name of the account holder."),
 ]
 """A non-empty name."""
 
-Description = Annotated[str, Field(description="Free text given by the client; may be empty.")]
+Description = Annotated[StorableText, Field(description="Free text given by the client; may be empty.")]
 """Free text attached to a money movement."""

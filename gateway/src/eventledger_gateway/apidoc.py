@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from eventledger_events.bounds import MAX_POSITION, MAX_VERSION, STORABLE_TEXT_PATTERN
 from eventledger_gateway import schemas
 from eventledger_gateway.routetable import ROUTES, Role, Route
 
@@ -58,10 +59,22 @@ _CURSOR = Param("cursor", "The next_cursor of the previous page.")
 _PATH_PARAMS = {
     "account_id": Param("account_id", "The account's id.", _UUID, schemas.ACCOUNT_ID),
     "transfer_id": Param("transfer_id", "The transfer's id.", _UUID, schemas.TRANSFER_ID),
-    "stream_id": Param("stream_id", "A stream id, e.g. account-<uuid>.", example=f"account-{schemas.ACCOUNT_ID}"),
+    "stream_id": Param(
+        "stream_id",
+        "A stream id, e.g. account-<uuid>.",
+        {"type": "string", "maxLength": 200, "pattern": STORABLE_TEXT_PATTERN},
+        f"account-{schemas.ACCOUNT_ID}",
+    ),
     "projection": Param("projection", "A projection's name.", example="accounts-postgres"),
 }
 _TIME = {"type": "string", "format": "date-time"}
+_POSITION = {"type": "integer", "minimum": 0, "maximum": MAX_POSITION}
+_FIRST = {"type": "integer", "minimum": 1, "maximum": MAX_VERSION}
+_IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]{1,255}$"}
+
+
+def _text(max_length: int, *, min_length: int = 0) -> dict[str, Any]:
+    return {"type": "string", "minLength": min_length, "maxLength": max_length, "pattern": STORABLE_TEXT_PATTERN}
 
 
 def _command(
@@ -92,7 +105,7 @@ OPERATIONS: dict[str, OperationDoc] = {
         query=(
             Param("status", "Filter by status.", {"type": "string", "enum": ["open", "frozen", "closed"]}),
             Param("currency", "Filter by currency.", {"type": "string", "pattern": "^[A-Z]{3}$"}, "EUR"),
-            Param("holder", "Filter by holder name (prefix).", example="Ada"),
+            Param("holder", "Filter by holder name (prefix).", _text(200, min_length=1), "Ada"),
             _LIMIT,
             _CURSOR,
         ),
@@ -117,7 +130,7 @@ OPERATIONS: dict[str, OperationDoc] = {
         200,
         schemas.TransferSearchResult,
         query=(
-            Param("q", "Full-text query over descriptions and holders.", example="rent"),
+            Param("q", "Full-text query over descriptions and holders.", _text(500), "rent"),
             Param("currency", "Filter by currency.", {"type": "string", "pattern": "^[A-Z]{3}$"}),
             Param("min_amount", "Smallest amount (minor units).", {"type": "integer", "minimum": 0, "maximum": 10**15}),
             Param("max_amount", "Largest amount (minor units).", {"type": "integer", "minimum": 0, "maximum": 10**15}),
@@ -138,7 +151,7 @@ OPERATIONS: dict[str, OperationDoc] = {
         "A stream's events with full metadata (from the event store)",
         200,
         schemas.StreamHistory,
-        query=(Param("from_version", "First version (default 1).", {"type": "integer", "minimum": 1}, 1), _AUDIT_LIMIT),
+        query=(Param("from_version", "First version (default 1).", _FIRST, 1), _AUDIT_LIMIT),
         problems=(404, 422),
     ),
     "audit_global_log": OperationDoc(
@@ -146,7 +159,7 @@ OPERATIONS: dict[str, OperationDoc] = {
         200,
         schemas.GlobalLogPage,
         query=(
-            Param("from_position", "First position (default 1).", {"type": "integer", "minimum": 1}, 1),
+            Param("from_position", "First position (default 1).", _FIRST, 1),
             _AUDIT_LIMIT,
         ),
         problems=(422,),
@@ -157,9 +170,7 @@ OPERATIONS: dict[str, OperationDoc] = {
         schemas.AccountStateAt,
         query=(
             Param("at", "An RFC 3339 instant (give exactly one of at and version).", _TIME, "2026-11-25T12:00:00Z"),
-            Param(
-                "version", "A stream version (give exactly one of at and version).", {"type": "integer", "minimum": 1}
-            ),
+            Param("version", "A stream version (give exactly one of at and version).", _FIRST),
         ),
         problems=(404, 422),
     ),
@@ -177,6 +188,63 @@ OPERATIONS: dict[str, OperationDoc] = {
     ),
     "resume_projection": OperationDoc("Resume a paused projector", 200, schemas.ProjectionStatus, problems=(404,)),
 }
+
+
+def _link(operation: str, description: str, **how: Any) -> dict[str, Any]:
+    return {"operationId": operation, "description": description, **how}
+
+
+def _read_and_audit(kind: str, read: str, by_path: dict[str, str]) -> dict[str, Any]:
+    """Reading what a command made, once the read model reflects it, and its audit stream (``<kind>-<id>``)."""
+    entity = next(iter(by_path.values()))
+    return {
+        f"Get{kind.capitalize()}": _link(
+            read,
+            f"Read the {kind} once the read model reflects the command.",
+            parameters={**by_path, "header.X-Min-Position": "$response.body#/position"},
+        ),
+        "AuditStream": _link(
+            "audit_stream_events", "Its events.", parameters={"path.stream_id": f"{kind}-{{{entity}}}"}
+        ),
+    }
+
+
+def _account_links(source: str) -> dict[str, Any]:
+    """What an account id answered by ``source`` feeds: every operation on that account."""
+    account = f"$response.body#/{source}"
+    by_path = {"path.account_id": account}
+    return {
+        **_read_and_audit("account", "get_account", by_path),
+        "GetStatement": _link("get_statement", "The account's statement.", parameters=by_path),
+        "Deposit": _link("deposit", "Put money in.", requestBody={"account_id": account}),
+        "Withdraw": _link("withdraw", "Take money out.", requestBody={"account_id": account}),
+        "TransferFrom": _link("make_transfer", "Move money from it.", requestBody={"from_account_id": account}),
+        "TransferTo": _link("make_transfer", "Move money to it.", requestBody={"to_account_id": account}),
+        "Freeze": _link("freeze_account", "Freeze it.", parameters=by_path),
+        "Unfreeze": _link("unfreeze_account", "Unfreeze it.", parameters=by_path),
+        "Close": _link("close_account", "Close it.", parameters=by_path),
+        "AuditState": _link("audit_account_state", "Replay it to a version.", parameters=by_path),
+    }
+
+
+def _transfer_links() -> dict[str, Any]:
+    """What a transfer id answered by a movement feeds: reading it, posting or voiding it, its audit stream."""
+    by_path = {"path.transfer_id": "$response.body#/transfer_id"}
+    return {
+        **_read_and_audit("transfer", "get_transfer", by_path),
+        "PostTransfer": _link("post_transfer", "Post it (when pending).", parameters=by_path),
+        "VoidTransfer": _link("void_transfer", "Void it (when pending).", parameters=by_path),
+    }
+
+
+LINKS: dict[str, dict[str, Any]] = {
+    "open_account": _account_links("account_id"),
+    "freeze_account": _account_links("account_id"),
+    "unfreeze_account": _account_links("account_id"),
+    **{name: _transfer_links() for name in ("deposit", "withdraw", "make_transfer", "post_transfer", "void_transfer")},
+}
+"""OpenAPI links: how an answer's ids feed other operations (clients and the fuzz tier's stateful phase follow them)."""
+
 
 _TAGS = {Role.WRITER: "commands", Role.READER: "queries", Role.AUDITOR: "audit", Role.ADMIN: "operations"}
 _PROBLEM_TEXT = {
@@ -247,7 +315,14 @@ def _parameters(route: Route, doc: OperationDoc) -> list[dict[str, Any]]:
     parameters += [_param(param, "query") for param in doc.query]
     if route.role is Role.WRITER:
         parameters.append(
-            _param(Param("Idempotency-Key", "Same key + same body = the original answer, done once."), "header")
+            _param(
+                Param(
+                    "Idempotency-Key",
+                    "Same key + same body = the original answer, done once. 1 to 255 visible ASCII characters.",
+                    _IDEMPOTENCY_KEY,
+                ),
+                "header",
+            )
         )
     if route.role is Role.READER:
         parameters.append(
@@ -255,7 +330,7 @@ def _parameters(route: Route, doc: OperationDoc) -> list[dict[str, Any]]:
                 Param(
                     "X-Min-Position",
                     "Wait (bounded) until the read model reflects this position, else 503.",
-                    {"type": "integer", "minimum": 0},
+                    _POSITION,
                 ),
                 "header",
             )
@@ -286,6 +361,8 @@ def _responses(route: Route, doc: OperationDoc) -> dict[str, Any]:
             }
         else:
             success["content"] = {"application/json": {"schema": reference, "example": _first_example(doc.answer)}}
+    if route.name in LINKS:
+        success["links"] = LINKS[route.name]
     responses: dict[str, Any] = {str(doc.answer_status): success}
     for status in sorted(set(doc.problems) | set(_ALWAYS)):
         problem: dict[str, Any] = {

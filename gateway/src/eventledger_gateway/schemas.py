@@ -13,9 +13,16 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from eventledger_events.bounds import MAX_POSITION, STORABLE_TEXT_PATTERN
+
 Amount = Annotated[int, Field(gt=0, le=10**15, description="Minor units (cents); an integer, never a float.")]
+Text = Annotated[str, Field(pattern=STORABLE_TEXT_PATTERN, description="Any text but the NUL character.")]
+HolderName = Annotated[
+    Text, Field(min_length=1, max_length=200, description="Surrounding blanks are removed; what is left is not empty.")
+]
+Description = Annotated[Text, Field(max_length=500, description="Free text shown on statements and searched.")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.", examples=["EUR"])]
-Position = Annotated[int, Field(ge=0, description="Global log position (use it as X-Min-Position).")]
+Position = Annotated[int, Field(ge=0, le=MAX_POSITION, description="Global log position (use it as X-Min-Position).")]
 ACCOUNT_ID = "0b7f2a8e-5f55-4c11-9d0e-8a4c2f0d9b10"
 OTHER_ACCOUNT_ID = "5d1c9f0a-2b8e-4e7d-a6c3-1f9e8d7c6b5a"
 TRANSFER_ID = "7c0e1d2f-3a4b-4c5d-8e9f-0a1b2c3d4e5f"
@@ -31,7 +38,7 @@ class OpenAccountRequest(BaseModel):
         extra="forbid",
         json_schema_extra={"examples": [{"holder_name": "Ada Lovelace", "currency": "EUR", "overdraft_limit": 0}]},
     )
-    holder_name: Annotated[str, Field(min_length=1, max_length=200)]
+    holder_name: HolderName
     currency: Currency
     overdraft_limit: Annotated[int, Field(ge=0, le=10**15)] = 0
 
@@ -43,7 +50,7 @@ class MovementRequest(BaseModel):
     )
     account_id: UUID
     amount: Amount
-    description: Annotated[str, Field(max_length=500)] = ""
+    description: Description = ""
 
 
 class TransferRequest(BaseModel):
@@ -65,7 +72,7 @@ class TransferRequest(BaseModel):
     from_account_id: UUID
     to_account_id: UUID
     amount: Amount
-    description: Annotated[str, Field(max_length=500)] = ""
+    description: Description = ""
     pending: bool = Field(default=False, description="Hold the amount until posted, voided or expired.")
     timeout_seconds: Annotated[int, Field(ge=1, le=30 * 24 * 3600)] | None = Field(
         default=None, description="Required with pending=true: the hold expires after this many seconds."

@@ -109,7 +109,7 @@ class Upstreams:
         return problem
 
 
-def _upstream_headers(request: Request, principal: Principal, ids: RequestIds) -> dict[str, str]:
+def _upstream_headers(request: Request, principal: Principal, ids: RequestIds) -> list[tuple[bytes, bytes]]:
     headers = {
         "x-actor": principal.subject,
         "x-request-id": ids.request_id,
@@ -122,7 +122,9 @@ def _upstream_headers(request: Request, principal: Principal, ids: RequestIds) -
         value = request.headers.get(name)
         if value is not None:
             headers[name] = value
-    return headers
+    # Passed on as the very bytes the client sent (Starlette decoded them as latin-1): a header that is not ASCII is
+    # the upstream's to refuse with a named 422, never a 500 of the gateway's own encoding.
+    return [(name.encode(), value.encode("latin-1")) for name, value in headers.items()]
 
 
 def _relay_stream(answer: httpx.Response, route: Route) -> StreamingResponse:

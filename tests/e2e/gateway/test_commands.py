@@ -168,3 +168,26 @@ def _open_with(client: httpx.Client, correlation: uuid.UUID) -> str:
         "/v1/accounts", json={"holder_name": "Ada", "currency": "EUR"}, headers={"X-Correlation-Id": str(correlation)}
     )
     return str(_ok(answer, 201)["account_id"])
+
+
+def test_unstorable_input_through_the_gateway_is_a_named_422_never_a_5xx(system: System) -> None:
+    """Issue 16: NUL in a body field reached PostgreSQL (502); a non-ASCII Idempotency-Key broke the gateway's own
+    forwarding (500). Each is now the command service's named 422, passed through."""
+    with system.client("writer", "auditor") as client:
+        account = _open(client)
+        opened = client.post("/v1/accounts", json={"holder_name": "a\u0000b", "currency": "EUR"})
+        assert [e["field"] for e in _problem(opened, 422, "validation-error")["errors"]] == ["body.holder_name"]
+        deposited = client.post("/v1/deposits", json={"account_id": account, "amount": 1, "description": "a\u0000b"})
+        assert [e["field"] for e in _problem(deposited, 422, "validation-error")["errors"]] == ["body.description"]
+        keyed = client.post(
+            "/v1/accounts",
+            json={"holder_name": "Ada", "currency": "EUR"},
+            headers={b"Idempotency-Key": b"\xd7\xf8\x9b"},
+        )
+        assert _problem(keyed, 422, "validation-error")["errors"][0]["field"] == "header.idempotency-key"
+        stream = client.get("/v1/audit/streams/account-%00/events")
+        assert _problem(stream, 422, "validation-error")["errors"][0]["field"] == "path.stream_id"
+        state = client.get(f"/v1/audit/accounts/{account}/state", params={"version": "99999999999999999999"})
+        assert _problem(state, 422, "validation-error")["errors"][0]["field"] == "query.version"
+        log = client.get("/v1/audit/events", params={"from_position": "99999999999999999999"})
+        assert _problem(log, 422, "validation-error")["errors"][0]["field"] == "query.from_position"

@@ -16,10 +16,3 @@ def ledger(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> It
             yield running
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
-
-
-@pytest.fixture(scope="package")
-def fuzz_token(ledger: RunningSystem) -> str:
-    from tests.support.system import ROLES
-
-    return ledger.token(*ROLES, subject="fuzzer")

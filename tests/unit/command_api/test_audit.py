@@ -54,8 +54,12 @@ def test_account_state_at_a_version_and_at_a_moment(api: Api) -> None:
     assert (at_version["balance"], at_version["version"]) == (1_000, 2)
     at_moment = api.client.get(f"/v1/audit/accounts/{account}/state", params={"at": between.isoformat()}).json()
     assert (at_moment["balance"], at_moment["version"]) == (1_000, 2)
-    now = api.client.get(f"/v1/audit/accounts/{account}/state", params={"version": 99}).json()
+    now = api.client.get(f"/v1/audit/accounts/{account}/state", params={"version": 3}).json()
     assert (now["balance"], now["available"], now["version"]) == (600, 600, 3)
+    # A version the stream has not reached is no state the account ever stood in (issue 16): 404, never today's.
+    beyond = api.client.get(f"/v1/audit/accounts/{account}/state", params={"version": 4})
+    assert beyond.status_code == 404
+    assert "has no version 4" in beyond.json()["detail"]
 
 
 def test_audit_refusals_are_problems(client: TestClient, api: Api) -> None:

@@ -28,6 +28,7 @@ EXPECTED_CODES = {
     "InvalidAmountError": "invalid_amount",
     "InvalidCurrencyError": "invalid_currency",
     "InvalidHolderNameError": "invalid_holder_name",
+    "InvalidDescriptionError": "invalid_description",
     "InvalidOverdraftLimitError": "invalid_overdraft_limit",
     "InvalidTimeoutError": "invalid_timeout",
     "SameAccountError": "same_account",

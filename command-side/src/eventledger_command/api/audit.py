@@ -10,14 +10,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from eventledger_command.api.problems import Problem, invalid
 from eventledger_command.application.audit import Auditor, event_document
+from eventledger_events.bounds import MAX_POSITION, MAX_VERSION, STORABLE_TEXT_PATTERN
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
+Version = Annotated[int, Query(ge=1, le=MAX_VERSION)]
+StreamId = Annotated[str, Path(max_length=200, pattern=STORABLE_TEXT_PATTERN)]
 
 
 def _auditor(request: Request) -> Auditor:
@@ -27,7 +30,7 @@ def _auditor(request: Request) -> Auditor:
 
 @router.get("/streams/{stream_id}/events")
 def stream_events(
-    stream_id: str, request: Request, from_version: Annotated[int, Query(ge=1)] = 1, limit: Limit = 100
+    stream_id: StreamId, request: Request, from_version: Version = 1, limit: Limit = 100
 ) -> dict[str, Any]:
     """The stream's events from ``from_version`` on, with full metadata."""
     if not stream_id.startswith(("account-", "transfer-")):
@@ -41,7 +44,9 @@ def stream_events(
 
 
 @router.get("/events")
-def global_log(request: Request, from_position: Annotated[int, Query(ge=1)] = 1, limit: Limit = 100) -> dict[str, Any]:
+def global_log(
+    request: Request, from_position: Annotated[int, Query(ge=1, le=MAX_POSITION)] = 1, limit: Limit = 100
+) -> dict[str, Any]:
     """The global log in position order, from ``from_position`` on (never skipping a late commit)."""
     events = _auditor(request).global_log(from_position, limit)
     items = [event_document(e) for e in events]
@@ -54,7 +59,7 @@ def account_state(
     account_id: uuid.UUID,
     request: Request,
     at: Annotated[datetime | None, Query(description="RFC 3339 instant, e.g. 2026-11-25T12:00:00Z")] = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> dict[str, Any]:
     """The account as it stood at a moment (``at``) or after its ``version``-th event, rebuilt by replay."""
     if (at is None) == (version is None):

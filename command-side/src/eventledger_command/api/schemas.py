@@ -7,8 +7,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from eventledger_events.values import StorableText
+
 Amount = Annotated[StrictInt, Field(gt=0, le=10**15, description="Minor units (cents); an integer, never a float.")]
-Description = Annotated[str, Field(max_length=500, description="Free text shown on statements and searched.")]
+Description = Annotated[StorableText, Field(max_length=500, description="Free text shown on statements and searched.")]
 
 
 class _Request(BaseModel):
@@ -16,7 +18,7 @@ class _Request(BaseModel):
 
 
 class OpenAccountRequest(_Request):
-    holder_name: Annotated[str, Field(min_length=1, max_length=200)]
+    holder_name: Annotated[StorableText, Field(min_length=1, max_length=200)]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")]
     overdraft_limit: Annotated[StrictInt, Field(ge=0, le=10**15)] = 0
 

@@ -68,4 +68,9 @@ class Auditor:
         if state is None or last is None:
             when = f"at {at.isoformat()}" if at else f"at version {version}"
             raise AccountNotFoundError(f"account {account_id} did not exist {when}", account_id=str(account_id))
+        if version is not None and last.stream_version < version:  # a version not reached yet is no state at all
+            raise AccountNotFoundError(
+                f"account {account_id} has no version {version} (its last is {last.stream_version})",
+                account_id=str(account_id),
+            )
         return AccountAsOf(state, last.stream_version, last.recorded_at)

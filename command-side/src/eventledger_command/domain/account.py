@@ -46,6 +46,7 @@ from eventledger_events.account_events import (
     AccountUnfrozen,
     HoldReleaseReason,
 )
+from eventledger_events.bounds import unstorable_text_reason
 
 
 class AccountStatus(StrEnum):
@@ -99,6 +100,8 @@ class Account:
         name = holder_name.strip()
         if not name:
             raise InvalidHolderNameError("holder name must not be empty")
+        if (reason := unstorable_text_reason(name)) is not None:
+            raise InvalidHolderNameError(f"holder name {reason}")
         return [
             AccountOpened(
                 account_id=account_id,

@@ -60,9 +60,15 @@ class InvalidCurrencyError(InvalidCommandError):
 
 
 class InvalidHolderNameError(InvalidCommandError):
-    """A holder name is empty or blank."""
+    """A holder name is empty or blank, or holds a character the store cannot keep."""
 
     code = "invalid_holder_name"
+
+
+class InvalidDescriptionError(InvalidCommandError):
+    """A description holds a character the store cannot keep (NUL, a lone surrogate)."""
+
+    code = "invalid_description"
 
 
 class InvalidOverdraftLimitError(InvalidCommandError):

@@ -18,6 +18,7 @@ from eventledger_command.domain.amounts import require_positive_amount
 from eventledger_command.domain.decision import Decision
 from eventledger_command.domain.errors import (
     AccountNotFoundError,
+    InvalidDescriptionError,
     InvalidTimeoutError,
     SameAccountError,
     TransferNotFoundError,
@@ -30,6 +31,7 @@ from eventledger_command.domain.identifiers import (
 from eventledger_command.domain.transfer import Transfer
 from eventledger_events.account_events import HoldReleaseReason
 from eventledger_events.base import DomainEvent
+from eventledger_events.bounds import unstorable_text_reason
 from eventledger_events.transfer_events import TransferKind
 
 
@@ -77,6 +79,7 @@ def close_account(account: Account) -> Decision:
 
 def deposit(account: Account, *, transfer_id: UUID, amount: int, description: str = "") -> Decision:
     """Money comes in from outside: external account of the currency -> ``account`` (open or frozen)."""
+    _require_storable_description(description)
     return _posted(
         transfer_id,
         TransferKind.DEPOSIT,
@@ -89,6 +92,7 @@ def deposit(account: Account, *, transfer_id: UUID, amount: int, description: st
 
 def withdrawal(account: Account, *, transfer_id: UUID, amount: int, description: str = "") -> Decision:
     """Money goes out: ``account`` (open, enough available) -> external account of the currency."""
+    _require_storable_description(description)
     return _posted(
         transfer_id,
         TransferKind.WITHDRAWAL,
@@ -116,6 +120,7 @@ def transfer(
     receive (not closed, same currency) but is credited only when the transfer is posted.
     """
     require_positive_amount(amount)
+    _require_storable_description(description)
     if source.account_id == destination.account_id:
         raise SameAccountError("a transfer needs two different accounts", account_id=str(source.account_id))
     destination.ensure_can_receive(amount, source.currency)
@@ -189,6 +194,12 @@ def expire_pending(pending: Transfer, source: Account, *, now: datetime) -> Deci
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _require_storable_description(description: str) -> None:
+    """A description travels in every leg's event: refuse what the store cannot keep before any leg is decided."""
+    if (reason := unstorable_text_reason(description)) is not None:
+        raise InvalidDescriptionError(f"description {reason}")
 
 
 def _posted(

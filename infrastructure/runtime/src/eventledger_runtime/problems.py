@@ -128,7 +128,8 @@ def install(
 
         @app.exception_handler(Exception)
         async def _unexpected(request: Request, exc: Exception) -> Response:
-            log.exception("unexpected error on %s %s", request.method, request.url.path)
+            request_id = request.headers.get("x-request-id", "-")
+            log.exception("unexpected error on %s %s (request %s)", request.method, request.url.path, request_id)
             return answer(exc).response(request.url.path)
 
 

@@ -15,6 +15,8 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from redis.exceptions import RedisError
 
+from eventledger_events.bounds import MAX_POSITION
+from eventledger_events.values import StorableText
 from eventledger_projections.elasticsearch.search import TransferQuery
 from eventledger_query.api import cursor
 from eventledger_query.api.problems import Problem, invalid
@@ -26,7 +28,12 @@ router = APIRouter(prefix="/v1")
 
 MinPosition = Annotated[
     int | None,
-    Header(alias="X-Min-Position", ge=0, description="Wait (bounded) until the read model reflects this position."),
+    Header(
+        alias="X-Min-Position",
+        ge=0,
+        le=MAX_POSITION,
+        description="Wait (bounded) until the read model reflects this position.",
+    ),
 ]
 Limit = Annotated[int, Query(ge=1, le=200)]
 MAX_AMOUNT = 10**15  # the command API's bound on amounts: larger values cannot exist
@@ -85,7 +92,7 @@ def list_accounts(
     request: Request,
     status: Literal["open", "frozen", "closed"] | None = None,
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
-    holder: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    holder: Annotated[StorableText | None, Query(min_length=1, max_length=200)] = None,
     limit: Limit = 50,
     cursor_: Annotated[str | None, Query(alias="cursor")] = None,
     min_position: MinPosition = None,
@@ -170,7 +177,7 @@ def get_transfer(transfer_id: uuid.UUID, request: Request, min_position: MinPosi
 @router.get("/search/transfers", tags=["search"])
 def search_transfers(
     request: Request,
-    q: Annotated[str | None, Query(max_length=500)] = None,
+    q: Annotated[StorableText | None, Query(max_length=500)] = None,
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
     status: Literal["pending", "posted", "voided", "expired"] | None = None,
     min_amount: Annotated[int | None, Query(ge=0, le=MAX_AMOUNT)] = None,
