@@ -159,33 +159,24 @@ class TransferFacts:
     def hold_released(self, reason: ev.HoldReleaseReason) -> ev.AccountHoldReleased:
         return ev.AccountHoldReleased(**self._hold(), reason=reason)
 
+    def _money(self) -> dict[str, Any]:
+        """What every event of the transfer and of its legs carries: the transfer's id, amount and currency."""
+        return {"transfer_id": self.transfer_id, "amount": self.amount, "currency": self.currency}
+
     def _transfer(self) -> dict[str, Any]:
-        return {
-            "transfer_id": self.transfer_id,
-            "from_account_id": self.source,
-            "to_account_id": self.destination,
-            "amount": self.amount,
-            "currency": self.currency,
-        }
+        return {**self._money(), "from_account_id": self.source, "to_account_id": self.destination}
 
     def _leg(self, account_id: UUID, counterparty: UUID, balance_after: int) -> dict[str, Any]:
         return {
+            **self._money(),
             "account_id": account_id,
-            "transfer_id": self.transfer_id,
-            "amount": self.amount,
-            "currency": self.currency,
             "balance_after": balance_after,
             "counterparty_account_id": counterparty,
             "description": self.description,
         }
 
     def _hold(self) -> dict[str, Any]:
-        return {
-            "account_id": self.source,
-            "transfer_id": self.transfer_id,
-            "amount": self.amount,
-            "currency": self.currency,
-        }
+        return {**self._money(), "account_id": self.source}
 
 
 @dataclass
