@@ -419,14 +419,15 @@ class ScratchLedger:
         return ProjectorProcess(name, env, log_dir)
 
     @contextlib.contextmanager
-    def serving_projector(self, name: str, log_dir: Path, ops_port: int) -> Iterator[ProjectorProcess]:
-        """:meth:`projector_process` started and ready: its ops endpoint on ``ops_port`` answers /readyz with 200 and
-        /healthz with ok. Killed at the end, if it still runs."""
-        projector = self.projector_process(name, log_dir, ops_port=ops_port)
+    def serving_projector(self, name: str, log_dir: Path) -> Iterator[ProjectorProcess]:
+        """:meth:`projector_process` started and ready: its ops endpoint (on a free port, ``ops_port``) answers
+        /readyz with 200 and /healthz with ok. Killed at the end, if it still runs."""
+        projector = self.projector_process(name, log_dir)
         try:
             projector.start()
-            wait_for(lambda: local_get(ops_port, "/readyz")[0] == 200, 30, f"readiness:\n{projector.log_tail()}")
-            assert local_get(ops_port, "/healthz") == (200, '{"status":"ok"}')
+            port = projector.ops_port
+            wait_for(lambda: local_get(port, "/readyz")[0] == 200, 30, f"readiness:\n{projector.log_tail()}")
+            assert local_get(port, "/healthz") == (200, '{"status":"ok"}')
             yield projector
         finally:
             projector.kill()
@@ -520,6 +521,17 @@ class ScratchLedger:
                 delete_topics(settings.kafka_bootstrap, namespace)
 
 
+@contextlib.contextmanager
+def scratch_ledger_with_projector(name: str, log_dir: Path) -> Iterator[tuple[ScratchLedger, ProjectorProcess]]:
+    """A scratch ledger and its projector process for read model ``name``, serving (see
+    :meth:`ScratchLedger.serving_projector`)."""
+    with (
+        ScratchLedger.created(f"{name}-proc", pool_size=2) as ledger,
+        ledger.serving_projector(name, log_dir) as projector,
+    ):
+        yield ledger, projector
+
+
 def parked_poison(
     poison: Poison, parked: list[dict[str, Any]], projection: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -571,6 +583,10 @@ class ProjectorProcess(ManagedProcess):
         super().__init__("eventledger_projections", env, log_dir)
         self.name = name
         self.log_path = log_dir / f"projector-{name}.log"
+
+    @property
+    def ops_port(self) -> int:
+        return int(self.env["EVENTLEDGER_PROJECTION_OPS_PORT"])
 
     def start(self, **extra_env: str) -> None:
         self.starts += 1
