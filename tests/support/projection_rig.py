@@ -410,6 +410,39 @@ class ScratchLedger:
         parked = dead_letters(self.bootstrap, self.namespace, expected=2)
         return poison, *parked_poison(poison, parked, projection)
 
+    def check_claims_while_moving(
+        self,
+        workload: Workload,
+        reflected: Callable[[], int],
+        wait_until_reflected: Callable[[], None],
+        assert_applied_up_to: Callable[[int], None],
+    ) -> None:
+        """400 commands published while the projection's reflected position is read and checked, again and again,
+        with ``assert_applied_up_to`` (every event at or below it is applied); then once more when everything is
+        reflected. More than five checks must have seen a position above zero."""
+        checked = 0
+        with self.relay():
+            stop = threading.Event()
+
+            def commands() -> None:
+                for _ in range(40):
+                    if not stop.is_set():
+                        workload.run(10)
+
+            runner = threading.Thread(target=commands)
+            runner.start()
+            try:
+                while runner.is_alive():
+                    claimed = reflected()
+                    assert_applied_up_to(claimed)
+                    checked += claimed > 0
+            finally:
+                stop.set()
+                runner.join(120)
+            wait_until_reflected()
+        assert_applied_up_to(reflected())
+        assert checked > 5, "the claim was checked while the projection was moving"
+
     def projector_process(
         self, name: str, log_dir: Path, *, ops_port: int | None = None, extra_env: dict[str, str] | None = None
     ) -> ProjectorProcess:
