@@ -396,11 +396,13 @@ class ScratchLedger:
             wait_until_reflected()
 
     def poison_midway(
-        self, workload: Workload, wait_until_reflected: Callable[[], None], projection: str
+        self, seed: int, wait_until_reflected: Callable[[], None], projection: str
     ) -> tuple[Poison, dict[str, Any], dict[str, Any]]:
-        """60 commands, the two messages of :func:`produce_poison`, 60 more (the projection goes on), each half
-        awaited with ``wait_until_reflected``. Answers the poison and the two messages ``projection`` parked in the
-        dead-letter topic (garbage, then the unappliable event), checked by :func:`parked_poison`."""
+        """60 commands of a workload seeded ``seed``, the two messages of :func:`produce_poison`, 60 more (the
+        projection goes on), each half awaited with ``wait_until_reflected``. Answers the poison and the two messages
+        ``projection`` parked in the dead-letter topic (garbage, then the unappliable event), checked by
+        :func:`parked_poison`."""
+        workload = Workload(self.store, seed=seed)
         with self.relay():
             workload.run(60)
             wait_until_reflected()
