@@ -1,4 +1,5 @@
-"""Shared plumbing for benchmarks: alternated rounds, medians, ratios, a scratch database."""
+"""Shared plumbing for benchmarks: alternated rounds, medians, ratios (:func:`compare` does it all), a scratch
+database."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 
 from tests.support.processes import scratch_database
 
-__all__ = ["alternate", "report", "scratch_database", "timed_rate"]
+__all__ = ["alternate", "compare", "report", "scratch_database", "timed_rate"]
 
 
 def timed_rate(work: Callable[[], int]) -> float:
@@ -44,3 +45,13 @@ def report(
         print(
             f"  ratio {numerator} / {denominator} = {ratio:.2f} ({verdict} target {'≤' if at_most else '≥'} {target})"
         )
+
+
+def compare(
+    title: str,
+    rounds: int,
+    contenders: dict[str, Callable[[], float]],
+    ratios: list[tuple[str, str, float] | tuple[str, str, float, str]],
+) -> None:
+    """The contenders run in alternated rounds (:func:`alternate`), then their medians and ratios (:func:`report`)."""
+    report(title, alternate(rounds, contenders), ratios)

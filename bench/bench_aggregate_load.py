@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import orjson
 from tests.support.ledger import credit, open_account
 
-from bench._common import alternate, report, scratch_database, timed_rate
+from bench._common import compare, scratch_database, timed_rate
 from eventledger_command.application.repository import LedgerRepository
 from eventledger_command.domain import account_to_snapshot
 from eventledger_command.eventstore.postgres import PostgresEventStore
@@ -76,24 +76,21 @@ def main() -> None:
         long = account_with(store, repository, 100_000, 100_000)
         between = account_with(store, repository, 100_000 + SNAPSHOT_INTERVAL - 1, 100_000)
         print(f"aggregate load benchmark: {SECONDS} s per run, {ROUNDS} alternated rounds")
-        results = alternate(
+        # Cost ratio = time per long load / time per 10-event load = rate of the 10-event load / rate of the long one.
+        compare(
+            "aggregate loads per second",
             ROUNDS,
             {
                 "load 10 events": lambda: load_rate(repository, short, 10),
                 "load 100,000 events (snapshot)": lambda: load_rate(repository, long, 100_000),
                 WORST: lambda: load_rate(repository, between, 100_000 + SNAPSHOT_INTERVAL - 1),
             },
+            [
+                ("load 10 events", "load 100,000 events (snapshot)", 2.0, "≤"),
+                ("load 10 events", WORST, 2.0, "≤"),
+            ],
         )
         store.close()
-    # Cost ratio = time per long load / time per 10-event load = rate of the 10-event load / rate of the long one.
-    report(
-        "aggregate loads per second",
-        results,
-        [
-            ("load 10 events", "load 100,000 events (snapshot)", 2.0, "≤"),
-            ("load 10 events", WORST, 2.0, "≤"),
-        ],
-    )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 import psycopg
 from tests.support.ledger import credit
 
-from bench._common import alternate, report, scratch_database, timed_rate
+from bench._common import compare, scratch_database, timed_rate
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import AppendRequest, StreamWrite
 from eventledger_infra.settings import Settings
@@ -107,6 +107,13 @@ def store_rate(store: PostgresEventStore, clients: int) -> float:
     return timed_rate(lambda: _run_clients(clients, client))
 
 
+# The contenders, under the names the results are reported with.
+RAW_1 = "raw insert+commit, 1 client"
+STORE_1 = "event store append, 1 client"
+RAW_4 = "raw insert+commit, 4 clients"
+STORE_4 = "event store append, 4 clients"
+
+
 def main() -> None:
     base = Settings.from_env()
     with scratch_database(base) as database:
@@ -115,26 +122,18 @@ def main() -> None:
             conn.execute(RAW_TABLE)
         store = PostgresEventStore(dsn, pool_size=8)
         print(f"append benchmark: {SECONDS:.0f} s per run, {ROUNDS} alternated rounds")
-        results = alternate(
+        compare(
+            "event store appends (one event per append, one stream per client)",
             ROUNDS,
             {
-                "raw insert+commit, 1 client": lambda: raw_rate(dsn, 1),
-                "event store append, 1 client": lambda: store_rate(store, 1),
-                "raw insert+commit, 4 clients": lambda: raw_rate(dsn, 4),
-                "event store append, 4 clients": lambda: store_rate(store, 4),
+                RAW_1: lambda: raw_rate(dsn, 1),
+                STORE_1: lambda: store_rate(store, 1),
+                RAW_4: lambda: raw_rate(dsn, 4),
+                STORE_4: lambda: store_rate(store, 4),
             },
+            [(STORE_1, RAW_1, 0.5), (STORE_4, RAW_4, 0.5), (STORE_4, STORE_1, 1.8), (RAW_4, RAW_1, 0.0)],
         )
         store.close()
-    report(
-        "event store appends (one event per append, one stream per client)",
-        results,
-        [
-            ("event store append, 1 client", "raw insert+commit, 1 client", 0.5),
-            ("event store append, 4 clients", "raw insert+commit, 4 clients", 0.5),
-            ("event store append, 4 clients", "event store append, 1 client", 1.8),
-            ("raw insert+commit, 4 clients", "raw insert+commit, 1 client", 0.0),
-        ],
-    )
 
 
 if __name__ == "__main__":

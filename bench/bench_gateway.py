@@ -29,12 +29,15 @@ import httpx
 from fastapi import FastAPI
 from tests.support.processes import free_port
 
-from bench._common import alternate, report, timed_rate
+from bench._common import compare, timed_rate
 from eventledger_gateway.tokens import mint_token
 from eventledger_runtime.settings import GatewaySettings
 
 SECONDS = 3.0
 ROUNDS = 5
+TRIVIAL = "trivial endpoint"
+GATEWAY = "deposit through the gateway"
+DIRECT = "deposit, command service direct"
 # Connections held open by the load generator; `python -m bench.bench_gateway 64` runs at another concurrency.
 DEFAULT_CONCURRENCY = 16
 
@@ -166,22 +169,16 @@ def main() -> None:
             f"{os.cpu_count()} CPUs"
         )
         rate(ports["gateway"], deposits, 201)  # warm-up
-        results = alternate(
+        compare(
+            "commands through the gateway (deposits, command service on the in-memory store)",
             ROUNDS,
             {
-                "trivial endpoint": lambda: rate(ports["trivial"], trivial, 200),
-                "deposit through the gateway": lambda: rate(ports["gateway"], deposits, 201),
-                "deposit, command service direct": lambda: rate(ports["command"], deposits, 201),
+                TRIVIAL: lambda: rate(ports["trivial"], trivial, 200),
+                GATEWAY: lambda: rate(ports["gateway"], deposits, 201),
+                DIRECT: lambda: rate(ports["command"], deposits, 201),
             },
+            [(GATEWAY, TRIVIAL, 0.25), (GATEWAY, DIRECT, 0.0)],
         )
-    report(
-        "commands through the gateway (deposits, command service on the in-memory store)",
-        results,
-        [
-            ("deposit through the gateway", "trivial endpoint", 0.25),
-            ("deposit through the gateway", "deposit, command service direct", 0.0),
-        ],
-    )
 
 
 if __name__ == "__main__":

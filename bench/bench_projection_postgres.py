@@ -16,7 +16,7 @@ import uuid
 import psycopg
 from tests.support.ledger import LedgerScript, append_in_chunks
 
-from bench._common import alternate, report
+from bench._common import compare
 from bench._replay import PublishedLog, published_log, replay_rate
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_events import EventEnvelope
@@ -34,6 +34,9 @@ EVENTS = 20_000
 ACCOUNTS = 500
 BATCH = 500
 ROUNDS = 5
+RAW = "raw batched upsert (same rows)"
+REPLAY = "projection replay from Kafka"
+REBUILD = "rebuild from the event store"
 
 
 # ---------------------------------------------------------------------- the log
@@ -122,22 +125,16 @@ def main() -> None:
         batches = rows_per_batch(log.envelopes)
         rows = sum(len(a) + len(e) + len(t) for a, e, t in batches)
         print(f"{total:,} events, {rows:,} row writes in batches of {BATCH}; {ROUNDS} alternated rounds")
-        results = alternate(
+        compare(
+            "PostgreSQL read model, replaying from zero (events per second)",
             ROUNDS,
             {
-                "raw batched upsert (same rows)": lambda: raw_rate(settings, batches, total),
-                "projection replay from Kafka": lambda: projection_rate(log),
-                "rebuild from the event store": lambda: rebuild_rate(settings, total),
+                RAW: lambda: raw_rate(settings, batches, total),
+                REPLAY: lambda: projection_rate(log),
+                REBUILD: lambda: rebuild_rate(settings, total),
             },
+            [(REPLAY, RAW, 0.5), (REBUILD, RAW, 0.0)],
         )
-    report(
-        "PostgreSQL read model, replaying from zero (events per second)",
-        results,
-        [
-            ("projection replay from Kafka", "raw batched upsert (same rows)", 0.5),
-            ("rebuild from the event store", "raw batched upsert (same rows)", 0.0),
-        ],
-    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from typing import Any
 
 from tests.support.redis_rig import delete_base, scratch_base
 
-from bench._common import alternate, report
+from bench._common import compare
 from bench._replay import PublishedLog, published_log, replay_rate
 from bench.bench_projection_postgres import build_log
 from eventledger_events import EventEnvelope
@@ -32,6 +32,10 @@ from eventledger_projections.runtime.port import ConsumedEvent, LogMessage
 
 BATCH = 500
 ROUNDS = 5
+RAW = "raw pipelined writes (same keys)"
+REBUILD = "rebuild from the event store"
+APPLY = "projection apply (decoded events)"
+REPLAY = "projection replay from Kafka"
 
 Command = tuple[str, tuple[Any, ...], dict[str, Any]]
 """A pipeline method, its arguments and keyword arguments."""
@@ -130,24 +134,17 @@ def main() -> None:
         batches = writes_per_batch(envelopes, raw_base)
         commands = sum(len(batch) for batch in batches)
         print(f"{total:,} events, {commands:,} raw commands in batches of {BATCH}; {ROUNDS} alternated rounds")
-        results = alternate(
+        compare(
+            "Redis read model, replaying from zero (events per second)",
             ROUNDS,
             {
-                "raw pipelined writes (same keys)": lambda: raw_rate(settings, raw_base, batches, total),
-                "rebuild from the event store": lambda: rebuild_rate(settings, total),
-                "projection apply (decoded events)": lambda: apply_rate(settings, decoded),
-                "projection replay from Kafka": lambda: projection_rate(log),
+                RAW: lambda: raw_rate(settings, raw_base, batches, total),
+                REBUILD: lambda: rebuild_rate(settings, total),
+                APPLY: lambda: apply_rate(settings, decoded),
+                REPLAY: lambda: projection_rate(log),
             },
+            [(REBUILD, RAW, 0.5), (APPLY, RAW, 0.5), (REPLAY, RAW, 0.5)],
         )
-    report(
-        "Redis read model, replaying from zero (events per second)",
-        results,
-        [
-            ("rebuild from the event store", "raw pipelined writes (same keys)", 0.5),
-            ("projection apply (decoded events)", "raw pipelined writes (same keys)", 0.5),
-            ("projection replay from Kafka", "raw pipelined writes (same keys)", 0.5),
-        ],
-    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from tests.support.ledger import credit, open_account
 
-from bench._common import alternate, report, scratch_database, timed_rate
+from bench._common import compare, scratch_database, timed_rate
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import AppendRequest
 from eventledger_command.relay.publisher import KafkaEventPublisher, producer_config
@@ -78,23 +78,20 @@ def main() -> None:
             events = store.read_all(limit=10 * EVENTS)
             records = [dataclasses.replace(r, topic=namespace + r.topic) for r in (kafka_record_of(e) for e in events)]
             print(f"relay benchmark: {len(records)} events per run, {ROUNDS} alternated rounds")
-            results = alternate(
+            compare(
+                "relay vs bare producer",
                 ROUNDS,
                 {
                     "bare producer (acks=all, idempotent)": lambda: bare_producer_rate(base.kafka_bootstrap, records),
                     "relay (read store, encode, publish)": lambda: relay_rate(store, base.kafka_bootstrap, namespace),
                 },
+                [
+                    ("relay (read store, encode, publish)", "bare producer (acks=all, idempotent)", 0.5),
+                ],
             )
             store.close()
     finally:
         AdminClient({"bootstrap.servers": base.kafka_bootstrap}).delete_topics(topics)
-    report(
-        "relay vs bare producer",
-        results,
-        [
-            ("relay (read store, encode, publish)", "bare producer (acks=all, idempotent)", 0.5),
-        ],
-    )
 
 
 if __name__ == "__main__":

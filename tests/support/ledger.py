@@ -3,7 +3,8 @@ positions, as the write side appends them and the store records them.
 
 - :func:`envelope` and :func:`recorded` build one event (appended, or recorded at a position);
 - :class:`LedgerScript` plays commands (open, deposit, withdraw, transfer, hold, post, void, expire) into the
-  events the write side appends for them, legs and balances included;
+  events the write side appends for them, legs and balances included; :func:`ada_and_alan` starts one with two
+  accounts open, :func:`random_script` plays a reproducible mix;
 - :func:`open_account`, :func:`credit` and :func:`append_in_chunks` turn events into the store's writes;
 - :class:`Partitioner` gives events the Kafka placement (topic, partition, offset) the runner hands them over with.
 
@@ -159,33 +160,24 @@ class TransferFacts:
     def hold_released(self, reason: ev.HoldReleaseReason) -> ev.AccountHoldReleased:
         return ev.AccountHoldReleased(**self._hold(), reason=reason)
 
+    def _money(self) -> dict[str, Any]:
+        """What every event of the transfer and of its legs carries: the transfer's id, amount and currency."""
+        return {"transfer_id": self.transfer_id, "amount": self.amount, "currency": self.currency}
+
     def _transfer(self) -> dict[str, Any]:
-        return {
-            "transfer_id": self.transfer_id,
-            "from_account_id": self.source,
-            "to_account_id": self.destination,
-            "amount": self.amount,
-            "currency": self.currency,
-        }
+        return {**self._money(), "from_account_id": self.source, "to_account_id": self.destination}
 
     def _leg(self, account_id: UUID, counterparty: UUID, balance_after: int) -> dict[str, Any]:
         return {
+            **self._money(),
             "account_id": account_id,
-            "transfer_id": self.transfer_id,
-            "amount": self.amount,
-            "currency": self.currency,
             "balance_after": balance_after,
             "counterparty_account_id": counterparty,
             "description": self.description,
         }
 
     def _hold(self) -> dict[str, Any]:
-        return {
-            "account_id": self.source,
-            "transfer_id": self.transfer_id,
-            "amount": self.amount,
-            "currency": self.currency,
-        }
+        return {**self._money(), "account_id": self.source}
 
 
 @dataclass
@@ -297,11 +289,16 @@ class LedgerScript:
         self.clock += timedelta(minutes=1)
 
 
+def ada_and_alan() -> tuple[LedgerScript, UUID, UUID]:
+    """A script that opened two accounts in euros: Ada Lovelace's, then Alan Turing's."""
+    script = LedgerScript()
+    return script, script.open("Ada Lovelace"), script.open("Alan Turing")
+
+
 def random_script(seed: int, commands: int = 120) -> LedgerScript:
     """A reproducible mix of openings, deposits, withdrawals, transfers and holds posted, voided or expired."""
     rng = random.Random(seed)
-    script = LedgerScript()
-    accounts = [script.open(name, currency) for name, currency in [("Ada Lovelace", "EUR"), ("Alan Turing", "EUR")]]
+    script, *accounts = ada_and_alan()
     pending = []
     for _ in range(commands):
         roll = rng.random()

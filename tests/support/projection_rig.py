@@ -396,11 +396,13 @@ class ScratchLedger:
             wait_until_reflected()
 
     def poison_midway(
-        self, workload: Workload, wait_until_reflected: Callable[[], None], projection: str
+        self, seed: int, wait_until_reflected: Callable[[], None], projection: str
     ) -> tuple[Poison, dict[str, Any], dict[str, Any]]:
-        """60 commands, the two messages of :func:`produce_poison`, 60 more (the projection goes on), each half
-        awaited with ``wait_until_reflected``. Answers the poison and the two messages ``projection`` parked in the
-        dead-letter topic (garbage, then the unappliable event), checked by :func:`parked_poison`."""
+        """60 commands of a workload seeded ``seed``, the two messages of :func:`produce_poison`, 60 more (the
+        projection goes on), each half awaited with ``wait_until_reflected``. Answers the poison and the two messages
+        ``projection`` parked in the dead-letter topic (garbage, then the unappliable event), checked by
+        :func:`parked_poison`."""
+        workload = Workload(self.store, seed=seed)
         with self.relay():
             workload.run(60)
             wait_until_reflected()
@@ -409,6 +411,39 @@ class ScratchLedger:
             wait_until_reflected()
         parked = dead_letters(self.bootstrap, self.namespace, expected=2)
         return poison, *parked_poison(poison, parked, projection)
+
+    def check_claims_while_moving(
+        self,
+        workload: Workload,
+        reflected: Callable[[], int],
+        wait_until_reflected: Callable[[], None],
+        assert_applied_up_to: Callable[[int], None],
+    ) -> None:
+        """400 commands published while the projection's reflected position is read and checked, again and again,
+        with ``assert_applied_up_to`` (every event at or below it is applied); then once more when everything is
+        reflected. More than five checks must have seen a position above zero."""
+        checked = 0
+        with self.relay():
+            stop = threading.Event()
+
+            def commands() -> None:
+                for _ in range(40):
+                    if not stop.is_set():
+                        workload.run(10)
+
+            runner = threading.Thread(target=commands)
+            runner.start()
+            try:
+                while runner.is_alive():
+                    claimed = reflected()
+                    assert_applied_up_to(claimed)
+                    checked += claimed > 0
+            finally:
+                stop.set()
+                runner.join(120)
+            wait_until_reflected()
+        assert_applied_up_to(reflected())
+        assert checked > 5, "the claim was checked while the projection was moving"
 
     def projector_process(
         self, name: str, log_dir: Path, *, ops_port: int | None = None, extra_env: dict[str, str] | None = None
@@ -419,14 +454,15 @@ class ScratchLedger:
         return ProjectorProcess(name, env, log_dir)
 
     @contextlib.contextmanager
-    def serving_projector(self, name: str, log_dir: Path, ops_port: int) -> Iterator[ProjectorProcess]:
-        """:meth:`projector_process` started and ready: its ops endpoint on ``ops_port`` answers /readyz with 200 and
-        /healthz with ok. Killed at the end, if it still runs."""
-        projector = self.projector_process(name, log_dir, ops_port=ops_port)
+    def serving_projector(self, name: str, log_dir: Path) -> Iterator[ProjectorProcess]:
+        """:meth:`projector_process` started and ready: its ops endpoint (on a free port, ``ops_port``) answers
+        /readyz with 200 and /healthz with ok. Killed at the end, if it still runs."""
+        projector = self.projector_process(name, log_dir)
         try:
             projector.start()
-            wait_for(lambda: local_get(ops_port, "/readyz")[0] == 200, 30, f"readiness:\n{projector.log_tail()}")
-            assert local_get(ops_port, "/healthz") == (200, '{"status":"ok"}')
+            port = projector.ops_port
+            wait_for(lambda: local_get(port, "/readyz")[0] == 200, 30, f"readiness:\n{projector.log_tail()}")
+            assert local_get(port, "/healthz") == (200, '{"status":"ok"}')
             yield projector
         finally:
             projector.kill()
@@ -520,6 +556,17 @@ class ScratchLedger:
                 delete_topics(settings.kafka_bootstrap, namespace)
 
 
+@contextlib.contextmanager
+def scratch_ledger_with_projector(name: str, log_dir: Path) -> Iterator[tuple[ScratchLedger, ProjectorProcess]]:
+    """A scratch ledger and its projector process for read model ``name``, serving (see
+    :meth:`ScratchLedger.serving_projector`)."""
+    with (
+        ScratchLedger.created(f"{name}-proc", pool_size=2) as ledger,
+        ledger.serving_projector(name, log_dir) as projector,
+    ):
+        yield ledger, projector
+
+
 def parked_poison(
     poison: Poison, parked: list[dict[str, Any]], projection: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -571,6 +618,10 @@ class ProjectorProcess(ManagedProcess):
         super().__init__("eventledger_projections", env, log_dir)
         self.name = name
         self.log_path = log_dir / f"projector-{name}.log"
+
+    @property
+    def ops_port(self) -> int:
+        return int(self.env["EVENTLEDGER_PROJECTION_OPS_PORT"])
 
     def start(self, **extra_env: str) -> None:
         self.starts += 1

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 
@@ -13,29 +10,10 @@ from eventledger_query.api import problems
 from eventledger_query.api.admin_routes import router as admin_router
 from eventledger_query.api.routes import router
 from eventledger_query.services import Readers
-from eventledger_runtime.http_operations import install_operations
+from eventledger_runtime.http_operations import service_app
 
 
 def create_app(readers: Readers) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            readers.close()
-
-    app = FastAPI(
-        title="EventLedger query service",
-        version="1.0.0",
-        description="Reads of the ledger's read models (internal: reached through the gateway).",
-        lifespan=lifespan,
-    )
-    app.state.readers = readers
-    app.state.operations = Operations(readers.postgres.pool)
-    problems.install(app)
-    app.include_router(router)
-    app.include_router(admin_router)
-
     def readyz() -> Response:
         checks = {
             "postgres": readers.postgres.ready,
@@ -52,5 +30,14 @@ def create_app(readers: Readers) -> FastAPI:
             return JSONResponse({"status": "not ready", "failed": failed}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    install_operations(app, readyz)
+    app = service_app(
+        title="EventLedger query service",
+        description="Reads of the ledger's read models (internal: reached through the gateway).",
+        routers=[router, admin_router],
+        readyz=readyz,
+        close=readers.close,
+    )
+    app.state.readers = readers
+    app.state.operations = Operations(readers.postgres.pool)
+    problems.install(app)
     return app

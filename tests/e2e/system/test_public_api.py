@@ -37,24 +37,10 @@ def test_a_ledger_story_end_to_end(client: httpx.Client) -> None:
         "/v1/deposits", json={"account_id": ada["account_id"], "amount": 10_000, "description": "salary november"}
     )
     assert deposit.status_code == 201
-    moved = client.post(
-        "/v1/transfers",
-        json={
-            "from_account_id": ada["account_id"],
-            "to_account_id": bob_id,
-            "amount": 2_500,
-            "description": "bicycle repair",
-        },
-    ).json()
+    ada_to_bob = {"from_account_id": ada["account_id"], "to_account_id": bob_id}
+    moved = client.post("/v1/transfers", json={**ada_to_bob, "amount": 2_500, "description": "bicycle repair"}).json()
     pending = client.post(
-        "/v1/transfers",
-        json={
-            "from_account_id": ada["account_id"],
-            "to_account_id": bob_id,
-            "amount": 1_000,
-            "pending": True,
-            "timeout_seconds": 600,
-        },
+        "/v1/transfers", json={**ada_to_bob, "amount": 1_000, "pending": True, "timeout_seconds": 600}
     ).json()
     assert pending["status"] == "pending"
     posted = client.post(f"/v1/transfers/{pending['transfer_id']}/post").json()

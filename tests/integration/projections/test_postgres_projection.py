@@ -114,8 +114,7 @@ def _lag(rig: Rig) -> int:
 
 
 def test_poison_messages_are_parked_with_reason_and_headers_and_the_projection_goes_on(rig: Rig) -> None:
-    workload = Workload(rig.store, seed=13)
-    _, _, unappliable = rig.poison_midway(workload, rig.wait_until_reflected, "postgres")
+    _, _, unappliable = rig.poison_midway(13, rig.wait_until_reflected, "postgres")
     assert "never seen opened" in unappliable["headers"]["dlq-reason"]
     assert_read_model_matches(rig.store, rig.dsn)
     with psycopg.connect(rig.dsn) as conn:
@@ -124,29 +123,12 @@ def test_poison_messages_are_parked_with_reason_and_headers_and_the_projection_g
 
 
 def test_the_reflected_position_is_never_ahead_of_what_is_applied(rig: Rig) -> None:
-    workload = Workload(rig.store, seed=14)
-    checked = 0
-    with rig.relay():
-        stop = threading.Event()
-
-        def commands() -> None:
-            for _ in range(40):
-                if not stop.is_set():
-                    workload.run(10)
-
-        runner = threading.Thread(target=commands)
-        runner.start()
-        try:
-            while runner.is_alive():
-                claimed = rig.reflected()
-                _assert_everything_up_to_is_applied(rig, claimed)
-                checked += claimed > 0
-        finally:
-            stop.set()
-            runner.join(120)
-        rig.wait_until_reflected()
-    _assert_everything_up_to_is_applied(rig, rig.reflected())
-    assert checked > 5, "the claim was checked while the projection was moving"
+    rig.check_claims_while_moving(
+        Workload(rig.store, seed=14),
+        rig.reflected,
+        rig.wait_until_reflected,
+        lambda claimed: _assert_everything_up_to_is_applied(rig, claimed),
+    )
 
 
 def _assert_everything_up_to_is_applied(rig: Rig, claimed: int) -> None:

@@ -7,8 +7,8 @@ import signal
 from pathlib import Path
 
 from tests.support.http_service import local_get
-from tests.support.processes import free_port, wait_for
-from tests.support.projection_rig import ScratchLedger, Workload, assert_read_model_matches, reflected
+from tests.support.processes import wait_for
+from tests.support.projection_rig import Workload, assert_read_model_matches, reflected, scratch_ledger_with_projector
 from tests.support.servers import Endpoints
 
 
@@ -23,11 +23,8 @@ def _metric(port: int, name: str) -> float:
 def test_the_projector_process_serves_ops_pauses_resumes_and_stops_on_sigterm(
     endpoints: Endpoints, tmp_path: Path
 ) -> None:
-    port = free_port()
-    with (
-        ScratchLedger.created("proc", pool_size=2) as ledger,
-        ledger.serving_projector("postgres", tmp_path, port) as projector,
-    ):
+    with scratch_ledger_with_projector("postgres", tmp_path) as (ledger, projector):
+        port = projector.ops_port
         store, dsn = ledger.store, ledger.dsn
         workload = Workload(store, seed=21)
         with ledger.relay():

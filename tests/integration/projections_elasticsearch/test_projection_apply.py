@@ -11,7 +11,7 @@ from tests.support.elasticsearch_rig import (
     indexed_documents,
     live_version_with_32_bit_amounts,
 )
-from tests.support.ledger import LedgerScript, Partitioner, batches, parked, random_script
+from tests.support.ledger import LedgerScript, Partitioner, ada_and_alan, batches, parked, random_script
 
 from eventledger_events import ACCOUNTS_TOPIC, TRANSFERS_TOPIC
 from eventledger_projections.elasticsearch import ElasticsearchProjection, IndexNames
@@ -54,8 +54,7 @@ def test_delivering_every_event_twice_changes_nothing(es: Elasticsearch, project
 
 
 def test_an_older_event_never_overwrites_a_newer_document(es: Elasticsearch, names: IndexNames) -> None:
-    script = LedgerScript()
-    ada, alan = script.open("Ada Lovelace"), script.open("Alan Turing")
+    script, ada, alan = ada_and_alan()
     hold = script.hold(ada, alan, 300, "deposit for the flat")
     creation = len(script.envelopes) - 2  # transfer.pending_created, then the hold on Ada's account
     script.void(hold)
@@ -76,8 +75,7 @@ def test_an_older_event_never_overwrites_a_newer_document(es: Elasticsearch, nam
 def test_a_transfer_indexed_before_its_accounts_opening_gets_the_names_before_the_position_is_claimed(
     es: Elasticsearch, projection: ElasticsearchProjection
 ) -> None:
-    script = LedgerScript()
-    ada, alan = script.open("Ada Lovelace"), script.open("Alan Turing")
+    script, ada, alan = ada_and_alan()
     transfer = script.transfer(ada, alan, 120, "chess lessons")
     partitioner = Partitioner()
     placed = partitioner.place(script.envelopes)
@@ -120,8 +118,7 @@ def test_a_bulk_item_refused_by_the_mapping_fails_the_batch_and_moves_no_progres
 def test_a_settlement_of_an_unknown_transfer_is_poison_unless_a_switch_is_catching_up(
     es: Elasticsearch, projection: ElasticsearchProjection
 ) -> None:
-    script = LedgerScript()
-    ada, alan = script.open("Ada Lovelace"), script.open("Alan Turing")
+    script, ada, alan = ada_and_alan()
     hold = script.hold(ada, alan, 10, "hold")
     script.post(hold)
     settlement = [e for e in Partitioner().place(script.envelopes) if e.envelope.stream_id == f"transfer-{hold}"][1:]

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import pytest
 from elasticsearch import Elasticsearch
-from tests.support.ledger import LedgerScript, Partitioner
+from tests.support.ledger import Partitioner, ada_and_alan
 
 from eventledger_projections.elasticsearch import (
     ElasticsearchProjection,
@@ -40,8 +40,7 @@ class Ledger:
 
 @pytest.fixture
 def ledger(es: Elasticsearch, projection: ElasticsearchProjection) -> Ledger:
-    script = LedgerScript()
-    ada, alan = script.open("Ada Lovelace"), script.open("Alan Turing")
+    script, ada, alan = ada_and_alan()
     grace = script.open("Grace Hopper", "USD")
     ids: dict[str, UUID] = {}
     times: dict[str, datetime] = {}

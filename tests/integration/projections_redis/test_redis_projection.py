@@ -4,7 +4,6 @@ reflected position never runs ahead of what is applied."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 from confluent_kafka import Consumer, TopicPartition
@@ -76,8 +75,7 @@ def _high_watermarks(rig: RedisRig) -> dict[tuple[str, int], int]:
 
 
 def test_poison_messages_are_parked_with_reason_and_the_projection_goes_on(rig: RedisRig) -> None:
-    workload = Workload(rig.store, seed=23)
-    poison, _, unappliable = rig.poison_midway(workload, rig.wait_until_reflected, "redis")
+    poison, _, unappliable = rig.poison_midway(23, rig.wait_until_reflected, "redis")
     assert "ELPOISON" in unappliable["headers"]["dlq-reason"]
     assert "never opened" in unappliable["headers"]["dlq-reason"]
     assert_redis_matches(rig.store, rig.client, rig.base)
@@ -85,21 +83,12 @@ def test_poison_messages_are_parked_with_reason_and_the_projection_goes_on(rig: 
 
 
 def test_the_reflected_position_is_never_ahead_of_what_is_applied(rig: RedisRig) -> None:
-    workload = Workload(rig.store, seed=24)
-    checked = 0
-    with rig.relay():
-        writer = threading.Thread(target=workload.run, args=(400,))
-        writer.start()
-        try:
-            while writer.is_alive():
-                claimed = rig.projector.projection.reflected_position()
-                _assert_everything_up_to_is_applied(rig, claimed)
-                checked += claimed > 0
-        finally:
-            writer.join(120)
-        rig.wait_until_reflected()
-    _assert_everything_up_to_is_applied(rig, rig.projector.projection.reflected_position())
-    assert checked > 5, "the claim was checked while the projection was moving"
+    rig.check_claims_while_moving(
+        Workload(rig.store, seed=24),
+        rig.projector.projection.reflected_position,
+        rig.wait_until_reflected,
+        lambda claimed: _assert_everything_up_to_is_applied(rig, claimed),
+    )
 
 
 def _assert_everything_up_to_is_applied(rig: RedisRig, claimed: int) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import redis
 from tests.support.http_service import local_get
-from tests.support.processes import free_port, wait_for
-from tests.support.projection_rig import ScratchLedger, Workload, namespace_of
+from tests.support.processes import wait_for
+from tests.support.projection_rig import Workload, namespace_of, scratch_ledger_with_projector
 from tests.support.redis_rig import assert_redis_matches, delete_base
 from tests.support.servers import Endpoints
 
@@ -23,11 +23,7 @@ def _reflected(client: redis.Redis, base: str) -> int:
 def test_the_redis_projector_process_projects_serves_ops_and_stops_on_sigterm(
     endpoints: Endpoints, tmp_path: Path
 ) -> None:
-    port = free_port()
-    with (
-        ScratchLedger.created("redis-proc", pool_size=2) as ledger,
-        ledger.serving_projector("redis", tmp_path, port) as projector,
-    ):
+    with scratch_ledger_with_projector("redis", tmp_path) as (ledger, projector):
         store = ledger.store
         base = namespace_of(ledger.namespace).redis_base
         client = connect(ledger.settings.redis_url)
@@ -37,7 +33,7 @@ def test_the_redis_projector_process_projects_serves_ops_and_stops_on_sigterm(
                 head = store.head_position()
                 wait_for(lambda: _reflected(client, base) >= head, 60, f"projection:\n{projector.log_tail()}")
             assert_redis_matches(store, client, base)
-            _, metrics = local_get(port, "/metrics")
+            _, metrics = local_get(projector.ops_port, "/metrics")
             assert 'eventledger_projection_events_applied_total{projection="redis"}' in metrics
             projector.stop()
             assert projector.process is not None

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 import pytest
+from tests.support.domain import make_id
 from tests.support.ledger import TransferFacts
 
 import eventledger_events as ev
@@ -36,10 +37,8 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.unit
 
-_NS = UUID("3b1f1c52-8f8a-4c43-9b1e-0a4b1c9f7e21")
-ACCOUNT = uuid5(_NS, "account")
-OTHER = uuid5(_NS, "other")
-T1, T2, T3 = uuid5(_NS, "t1"), uuid5(_NS, "t2"), uuid5(_NS, "t3")
+ACCOUNT, OTHER = make_id("account"), make_id("other")
+T1, T2, T3 = make_id("t1"), make_id("t2"), make_id("t3")
 EXPIRES = datetime(2030, 6, 1, 13, 0, tzinfo=UTC)
 
 

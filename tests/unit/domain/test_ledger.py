@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
 import pytest
+from tests.support.domain import make_id
 from tests.support.ledger import TransferFacts
 
 import eventledger_events as ev
@@ -18,9 +19,8 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.unit
 
-_NS = UUID("7e2d3c4b-5a69-4788-9a0b-1c2d3e4f5061")
-ALICE, BOB, CAROL = uuid5(_NS, "alice"), uuid5(_NS, "bob"), uuid5(_NS, "carol")
-T1, T2 = uuid5(_NS, "t1"), uuid5(_NS, "t2")
+ALICE, BOB, CAROL = make_id("alice"), make_id("bob"), make_id("carol")
+T1, T2 = make_id("t1"), make_id("t2")
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 TIMEOUT = timedelta(minutes=10)
 EUR_EXTERNAL = domain.external_account_id("EUR")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 import pytest
+from tests.support.domain import make_id
 from tests.support.ledger import TransferFacts
 
 import eventledger_events as ev
@@ -30,9 +31,8 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.unit
 
-_NS = UUID("5a0c1d0e-2b3f-4c5d-8e9f-a0b1c2d3e4f5")
-TRANSFER = uuid5(_NS, "transfer")
-SOURCE, DESTINATION = uuid5(_NS, "source"), uuid5(_NS, "destination")
+TRANSFER = make_id("transfer")
+SOURCE, DESTINATION = make_id("source"), make_id("destination")
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 EXPIRES = NOW + timedelta(minutes=5)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.support.ledger import LedgerScript
+from tests.support.ledger import ada_and_alan
 
 from eventledger_projections.elasticsearch.documents import fold
 from eventledger_projections.elasticsearch.holders import HolderNameCache
@@ -22,8 +22,7 @@ def test_the_name_cache_forgets_the_least_recently_used() -> None:
 
 
 def test_only_pending_transfers_are_kept_and_a_settled_one_is_dropped() -> None:
-    script = LedgerScript()
-    ada, alan = script.open("Ada Lovelace"), script.open("Alan Turing")
+    script, ada, alan = ada_and_alan()
     hold = script.hold(ada, alan, 50, "piano")
     posted = script.transfer(ada, alan, 20, "tea")
     script.void(hold)

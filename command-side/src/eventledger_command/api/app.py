@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -16,36 +14,21 @@ from eventledger_command.api.idempotency import CommandRunner
 from eventledger_command.api.routes import router
 from eventledger_command.application.audit import Auditor
 from eventledger_command.bootstrap import Container
-from eventledger_runtime.http_operations import install_operations
+from eventledger_runtime.http_operations import service_app
 
 
 def create_app(container: Container, *, background: bool = True) -> FastAPI:
     """The FastAPI app over ``container``; ``background`` starts the expiry worker and the key purge."""
     stop = threading.Event()
 
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    def start() -> None:
         if background:
             container.expiry.start(container.settings.expiry_interval_seconds)
             threading.Thread(target=_purge_keys, args=(container, stop), name="key-purge", daemon=True).start()
-        try:
-            yield
-        finally:
-            stop.set()
-            container.close()
 
-    app = FastAPI(
-        title="EventLedger command service",
-        version="1.0.0",
-        description="Commands of the ledger (internal: reached through the gateway, which authenticates callers).",
-        lifespan=lifespan,
-    )
-    app.state.runner = CommandRunner(container.bus, container.store)
-    app.state.auditor = Auditor(container.store)
-    app.state.container = container
-    problems.install(app)
-    app.include_router(router)
-    app.include_router(audit_router)
+    def close() -> None:
+        stop.set()
+        container.close()
 
     def readyz() -> Response:
         try:
@@ -54,7 +37,18 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
             return JSONResponse({"status": "not ready", "reason": str(exc)[:200]}, status_code=503)
         return JSONResponse({"status": "ready", "head_position": position})
 
-    install_operations(app, readyz)
+    app = service_app(
+        title="EventLedger command service",
+        description="Commands of the ledger (internal: reached through the gateway, which authenticates callers).",
+        routers=[router, audit_router],
+        readyz=readyz,
+        close=close,
+        start=start,
+    )
+    app.state.runner = CommandRunner(container.bus, container.store)
+    app.state.auditor = Auditor(container.store)
+    app.state.container = container
+    problems.install(app)
     return app
 
 

@@ -1,4 +1,5 @@
-"""The operations endpoints of an HTTP service (FastAPI): what ``ops_http`` serves for the workers.
+"""The FastAPI app of an internal HTTP service (command, query): its routers, its lifespan, and the operations
+endpoints that ``ops_http`` serves for the workers too:
 
 ``/healthz`` (the process answers), ``/readyz`` (the service's own check of its dependencies) and ``/metrics``
 (Prometheus, the default registry).
@@ -6,11 +7,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+
+def service_app(
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    readyz: Callable[[], Response],
+    close: Callable[[], None],
+    start: Callable[[], None] = lambda: None,
+) -> FastAPI:
+    """The app of a service: its ``routers``, then the operations endpoints; ``start`` runs at startup and ``close``
+    at shutdown (once started)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        start()
+        try:
+            yield
+        finally:
+            close()
+
+    app = FastAPI(title=title, version="1.0.0", description=description, lifespan=lifespan)
+    for router in routers:
+        app.include_router(router)
+    install_operations(app, readyz)
+    return app
 
 
 def install_operations(app: FastAPI, readyz: Callable[[], Response]) -> None:
