@@ -14,15 +14,16 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 
-def stream_lock_key(stream_id: str) -> int:
-    """A signed 64-bit advisory-lock key for ``stream_id``, apart from the relay's leadership keys."""
-    digest = hashlib.blake2b(("eventledger-stream\x1f" + stream_id).encode(), digest_size=8).digest()
+def stream_lock_key(stream_id: str, scope: str = "") -> int:
+    """A signed 64-bit advisory-lock key for ``stream_id`` in ``scope`` (the store's schema: advisory locks are
+    per database, and stores in two schemas of one database must not contend), apart from the relay's keys."""
+    digest = hashlib.blake2b("\x1f".join(("eventledger-stream", scope, stream_id)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
-def stream_lock_keys(stream_ids: Iterable[str]) -> list[int]:
+def stream_lock_keys(stream_ids: Iterable[str], scope: str = "") -> list[int]:
     """The distinct keys of ``stream_ids`` in the one order every holder takes them in (no deadlock)."""
-    return sorted({stream_lock_key(stream_id) for stream_id in stream_ids})
+    return sorted({stream_lock_key(stream_id, scope) for stream_id in stream_ids})
 
 
 class StreamLocks:

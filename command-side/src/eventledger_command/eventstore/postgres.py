@@ -77,6 +77,9 @@ class PostgresEventStore(EventStore):
         if migrate_schema:
             with self._pool.connection() as conn:
                 migrate(conn, "event-store", "eventledger_command.eventstore")
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT current_schema()").fetchone()
+        self._lock_scope = str(row[0]) if row else ""
         self._log = PostgresEventLogReader(pool=self._pool)
         self._stream_locks = StreamLocks()
         self._held = threading.local()
@@ -91,7 +94,7 @@ class PostgresEventStore(EventStore):
         transaction-level advisory locks in ascending key order (other replicas). Every store call of this thread
         inside the block runs in that transaction; its commit at the end publishes the append and frees the locks.
         """
-        keys = stream_lock_keys(stream_ids)
+        keys = stream_lock_keys(stream_ids, self._lock_scope)
         if getattr(self._held, "conn", None) is not None:
             raise RuntimeError("exclusive() does not nest: take every stream's lock at once")
         with self._stream_locks.hold(keys), self._pool.connection() as conn, conn.transaction():
