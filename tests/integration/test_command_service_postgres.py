@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from tests.support.eventstore import isolated_schema
 from tests.support.http_service import serve
 from tests.support.servers import Endpoints
@@ -157,6 +158,17 @@ def test_random_concurrent_workload_conserves_money_per_currency(service: tuple[
         assert total == 0, f"{currency}: money created or destroyed ({total})"
 
 
+def _conflict_retries() -> float:
+    """Retries after a concurrency conflict so far, in this process (the locks should leave none to retry)."""
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "eventledger_command_conflict_retries"
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    )
+
+
 def _balance(container: Container, account: str) -> int:
     state = container.repository.load_account(uuid.UUID(account)).state
     assert state is not None
@@ -172,9 +184,11 @@ def test_32_clients_depositing_into_one_account_are_never_refused(service: tuple
         def send(number: int) -> int:
             return client.post("/v1/deposits", json={"account_id": account, "amount": number + 1}).status_code
 
+        retries = _conflict_retries()
         with ThreadPoolExecutor(max_workers=32) as pool:
             statuses = list(pool.map(send, range(320)))
     assert statuses == [201] * 320
+    assert _conflict_retries() == retries, "the per-stream lock should leave no conflict to retry"
     assert _balance(container, account) == sum(range(1, 321))
 
 
@@ -197,9 +211,11 @@ def test_deposits_and_transfers_both_ways_between_two_hot_accounts_conserve_mone
             body = {"from_account_id": source, "to_account_id": target, "amount": 7}
             return client.post("/v1/transfers", json=body).status_code
 
+        retries = _conflict_retries()
         with ThreadPoolExecutor(max_workers=32) as pool:
             statuses = list(pool.map(act, range(320)))
     assert statuses == [201] * 320
+    assert _conflict_retries() == retries, "the per-stream locks should leave no conflict to retry"
     deposits = 80 * 10
     assert _balance(container, a) + _balance(container, b) == 200_000 + deposits
     # 160 transfers a -> b and 80 b -> a of 7 each; the 80 deposits went 40 to each
@@ -222,7 +238,9 @@ def test_two_replicas_depositing_into_one_account_are_never_refused(endpoints: E
             body = {"account_id": account, "amount": 1}
             return clients[number % 2].post("/v1/deposits", json=body).status_code
 
+        retries = _conflict_retries()
         with ThreadPoolExecutor(max_workers=32) as pool:
             statuses = list(pool.map(send, range(320)))
         assert statuses == [201] * 320
+        assert _conflict_retries() == retries, "the advisory lock should leave no cross-replica conflict to retry"
         assert _balance(container, account) == 320
