@@ -106,13 +106,15 @@ def main() -> None:
             # Connection k deposits round-robin into accounts k, k + clients, ... : all 32 are used at any count.
             spread_work = [spread[k::clients] for k in range(clients)]
             tallies[one], tallies[many] = Tally(), Tally()
-            results |= alternate(
-                ROUNDS,
-                {
-                    one: lambda c=clients, t=tallies[one]: _run(port, [[hot]] * c, t),
-                    many: lambda w=spread_work, t=tallies[many]: _run(port, w, t),
-                },
-            )
+            hot_tally, spread_tally = tallies[one], tallies[many]
+
+            def hot_run(c: int = clients, t: Tally = hot_tally) -> float:
+                return _run(port, [[hot]] * c, t)
+
+            def spread_run(w: list[list[bytes]] = spread_work, t: Tally = spread_tally) -> float:
+                return _run(port, w, t)
+
+            results |= alternate(ROUNDS, {one: hot_run, many: spread_run})
             ratios.append((one, many, 0.5))
     report("deposits into one hot account vs the same clients over 32 accounts", results, ratios)
     print("\n  contender                               requests   errors   p50 ms   p99 ms   median /s")

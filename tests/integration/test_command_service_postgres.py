@@ -6,8 +6,8 @@ import random
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import ExitStack
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 import httpx
 import pytest
