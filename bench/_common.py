@@ -3,13 +3,20 @@ database."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+import httpx
 from tests.support.processes import scratch_database
 
-__all__ = ["alternate", "compare", "report", "scratch_database", "timed_rate"]
+__all__ = ["alternate", "child_server", "compare", "http_exchange", "report", "scratch_database", "timed_rate"]
 
 
 def timed_rate(work: Callable[[], int]) -> float:
@@ -55,3 +62,46 @@ def compare(
 ) -> None:
     """The contenders run in alternated rounds (:func:`alternate`), then their medians and ratios (:func:`report`)."""
     report(title, alternate(rounds, contenders), ratios)
+
+
+@contextmanager
+def child_server(args: list[str], env: dict[str, str], log: Path, health_url: str) -> Iterator[None]:
+    """``python -m <args>`` as a child process, until it leaves the block; ready once ``health_url`` answers."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", *args], env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(health_url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{args[0]} did not start:\n{log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def http_exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    """Send one prepared HTTP/1.1 request on a keep-alive connection; answer the status (the body is read)."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return status

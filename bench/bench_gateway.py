@@ -16,20 +16,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 from tests.support.processes import free_port
 
-from bench._common import compare, timed_rate
+from bench._common import child_server, compare, http_exchange, timed_rate
 from eventledger_gateway.tokens import mint_token
 from eventledger_runtime.settings import GatewaySettings
 
@@ -50,54 +48,12 @@ async def trivial() -> dict[str, bool]:
     return {"ok": True}
 
 
-@contextmanager
-def _server(args: list[str], env: dict[str, str], log: Path, health_url: str) -> Iterator[None]:
-    """``python -m <args>`` as a child process, until it leaves the block; ready once ``health_url`` answers."""
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", *args], env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while not _answers(health_url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{args[0]} did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
-    writer.write(request)
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    await reader.readexactly(length)
-    return status
-
-
 async def _connection(port: int, request: bytes, expected: int, deadline: float) -> int:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     done = 0
     try:
         while time.perf_counter() < deadline:
-            status = await _exchange(reader, writer, request)
+            status = await http_exchange(reader, writer, request)
             if status != expected:
                 raise RuntimeError(f"expected {expected}, got {status}")
             done += 1
@@ -150,12 +106,12 @@ def main() -> None:
         command = f"http://127.0.0.1:{ports['command']}"
         trivial_server = ["uvicorn", "bench.bench_gateway:trivial_app", "--port", str(ports["trivial"])]
         trivial_server += ["--log-level", "warning", "--no-access-log"]
-        stack.enter_context(_server(["eventledger_command"], env, log_dir / "command.log", f"{command}/healthz"))
+        stack.enter_context(child_server(["eventledger_command"], env, log_dir / "command.log", f"{command}/healthz"))
         stack.enter_context(
-            _server(["eventledger_gateway", "serve"], env, log_dir / "gateway.log", f"{gateway}/healthz")
+            child_server(["eventledger_gateway", "serve"], env, log_dir / "gateway.log", f"{gateway}/healthz")
         )
         stack.enter_context(
-            _server(trivial_server, env, log_dir / "trivial.log", f"http://127.0.0.1:{ports['trivial']}/docs")
+            child_server(trivial_server, env, log_dir / "trivial.log", f"http://127.0.0.1:{ports['trivial']}/docs")
         )
         accounts = _open_accounts(gateway, token, concurrency)
         deposits = [_post("/v1/deposits", {"account_id": a, "amount": 1}, token) for a in accounts]

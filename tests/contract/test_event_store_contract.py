@@ -220,3 +220,50 @@ def test_concurrent_writers_and_a_tailing_reader_see_every_event_once_in_order(s
     assert len(positions) == len(set(positions)), "the tailer saw an event twice"
     assert sorted(str(e.event_id) for e in seen) == sorted(str(e) for e in appended), "the tailer missed events"
     assert len(appended) == writers * appends_each * 2
+
+
+def _hammer(store: EventStore, work: list[tuple[str, ...]], threads: int) -> list[BaseException]:
+    """Each thread, for each stream set of ``work`` (rotated by the thread's number), reads the streams' versions
+    and appends one event to each, inside ``exclusive``; answers the errors raised."""
+    errors: list[BaseException] = []
+
+    def run(number: int) -> None:
+        try:
+            for streams in work[number % len(work) :] + work[: number % len(work)]:
+                with store.exclusive(streams):
+                    store.append(AppendRequest(tuple(write(s, store.stream_version(s)) for s in streams)))
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert not any(worker.is_alive() for worker in workers), "holders of exclusive() deadlocked"
+    return errors
+
+
+def test_holders_of_a_stream_never_conflict(store: EventStore) -> None:
+    """A read-then-append on one hot stream inside exclusive() never meets a concurrency conflict."""
+    assert _hammer(store, [("account-hot",)] * 25, threads=8) == []
+    assert store.stream_version("account-hot") == 200
+
+
+def test_holders_of_overlapping_streams_in_any_order_neither_conflict_nor_deadlock(store: EventStore) -> None:
+    work = [("account-a", "account-b"), ("account-b", "account-a"), ("account-b",), ("account-c", "account-a")] * 5
+    assert _hammer(store, work, threads=8) == []
+    versions = [store.stream_version(s) for s in ("account-a", "account-b", "account-c")]
+    assert versions == [8 * 15, 8 * 15, 8 * 5]
+
+
+def test_exclusive_keeps_the_version_check_against_writers_that_hold_no_lock(store: EventStore) -> None:
+    store.append(AppendRequest((write("account-s", 0),)))
+    outsider = threading.Thread(target=lambda: store.append(AppendRequest((write("account-s", 1),))))
+    with store.exclusive(["account-s"]):
+        version = store.stream_version("account-s")
+        outsider.start()
+        outsider.join(timeout=10)
+        with pytest.raises(ConcurrencyConflict):
+            store.append(AppendRequest((write("account-s", version),)))
+    assert store.stream_version("account-s") == 2

@@ -1,4 +1,6 @@
-"""Runs commands: the handler decides, the repository appends, conflicts of commutative commands are retried."""
+"""Runs commands: under the locks of the streams they write, the handler decides and the repository appends;
+conflicts of commutative commands (only with writers that hold no lock, or a rolled-back idempotent twin) are
+retried."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ class Executed:
 
 
 class CommandBus:
-    """Executes a command once: decide on fresh state, append atomically, answer.
+    """Executes a command once: lock its streams, decide on fresh state, append atomically, answer.
 
     Contract: a command whose registration allows it is decided again and retried up to ``max_attempts`` times
     after a :class:`ConcurrencyConflict`; afterwards (or for other commands at once) the conflict propagates.
@@ -54,18 +56,20 @@ class CommandBus:
         name = type(command).__name__
         attempts = self._max_attempts if registration.retry_on_conflict else 1
         with LATENCY.labels(name).time():
+            streams = registration.streams(command, self._repository)
             for attempt in range(1, attempts + 1):
-                outcome = registration.handler(command, Context(self._repository, self._clock()))
-                respond = (lambda r, o=outcome: render(o.reply(r))) if render else None
                 try:
-                    result = self._repository.save(
-                        outcome.decision,
-                        outcome.versions,
-                        metadata,
-                        idempotency=idempotency,
-                        respond=respond,
-                        states=outcome.states,
-                    )
+                    with self._repository.exclusive(streams):
+                        outcome = registration.handler(command, Context(self._repository, self._clock()))
+                        respond = (lambda r, o=outcome: render(o.reply(r))) if render else None
+                        result = self._repository.save(
+                            outcome.decision,
+                            outcome.versions,
+                            metadata,
+                            idempotency=idempotency,
+                            respond=respond,
+                            states=outcome.states,
+                        )
                 except ConcurrencyConflict:
                     if attempt == attempts:
                         COMMANDS.labels(name, "conflict").inc()

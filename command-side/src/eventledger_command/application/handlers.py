@@ -179,23 +179,60 @@ def handle_expire(cmd: ExpireTransfer, ctx: Context) -> Outcome:
     )
 
 
+def _no_streams(cmd: OpenAccount, repository: LedgerRepository) -> tuple[str, ...]:
+    return ()  # a new stream: two opens of one id must conflict, and nothing else writes it
+
+
+def _account_streams(
+    cmd: FreezeAccount | UnfreezeAccount | CloseAccount | Deposit | Withdraw, repository: LedgerRepository
+) -> tuple[str, ...]:
+    return (account_stream_id(cmd.account_id),)
+
+
+def _transfer_streams(cmd: MakeTransfer, repository: LedgerRepository) -> tuple[str, ...]:
+    return account_stream_id(cmd.from_account_id), account_stream_id(cmd.to_account_id)
+
+
+def _pending_streams(
+    cmd: PostTransfer | VoidTransfer | ExpireTransfer, repository: LedgerRepository, *, both: bool
+) -> tuple[str, ...]:
+    # A transfer's accounts never change once it exists, so reading them before taking the locks is safe.
+    pending = repository.load_transfer(cmd.transfer_id).state
+    if pending is None:
+        return (transfer_stream_id(cmd.transfer_id),)
+    accounts = (pending.from_account_id, pending.to_account_id) if both else (pending.from_account_id,)
+    return transfer_stream_id(cmd.transfer_id), *(account_stream_id(a) for a in accounts)
+
+
+def _post_streams(cmd: PostTransfer, repository: LedgerRepository) -> tuple[str, ...]:
+    return _pending_streams(cmd, repository, both=True)
+
+
+def _release_streams(cmd: VoidTransfer | ExpireTransfer, repository: LedgerRepository) -> tuple[str, ...]:
+    return _pending_streams(cmd, repository, both=False)
+
+
 @dataclass(frozen=True)
 class Registration:
     handler: Callable[[Any, Context], Outcome]
     # Movements commute with each other: after a concurrency conflict they are decided again on fresh state and
     # retried. Status changes are not: their conflict is reported to the caller.
     retry_on_conflict: bool
+    # The existing streams the command may write. The bus decides and appends while it holds their locks
+    # (EventStore.exclusive), so that commands on one hot account wait for each other instead of conflicting
+    # (docs/adr/0017-hot-streams-serialised-per-stream.md). The version check on append stays the guarantee.
+    streams: Callable[[Any, LedgerRepository], tuple[str, ...]]
 
 
 HANDLERS: dict[type[Command], Registration] = {
-    OpenAccount: Registration(handle_open_account, retry_on_conflict=False),
-    FreezeAccount: Registration(handle_freeze, retry_on_conflict=False),
-    UnfreezeAccount: Registration(handle_unfreeze, retry_on_conflict=False),
-    CloseAccount: Registration(handle_close, retry_on_conflict=False),
-    Deposit: Registration(handle_deposit, retry_on_conflict=True),
-    Withdraw: Registration(handle_withdraw, retry_on_conflict=True),
-    MakeTransfer: Registration(handle_transfer, retry_on_conflict=True),
-    PostTransfer: Registration(handle_post, retry_on_conflict=True),
-    VoidTransfer: Registration(handle_void, retry_on_conflict=True),
-    ExpireTransfer: Registration(handle_expire, retry_on_conflict=True),
+    OpenAccount: Registration(handle_open_account, retry_on_conflict=False, streams=_no_streams),
+    FreezeAccount: Registration(handle_freeze, retry_on_conflict=False, streams=_account_streams),
+    UnfreezeAccount: Registration(handle_unfreeze, retry_on_conflict=False, streams=_account_streams),
+    CloseAccount: Registration(handle_close, retry_on_conflict=False, streams=_account_streams),
+    Deposit: Registration(handle_deposit, retry_on_conflict=True, streams=_account_streams),
+    Withdraw: Registration(handle_withdraw, retry_on_conflict=True, streams=_account_streams),
+    MakeTransfer: Registration(handle_transfer, retry_on_conflict=True, streams=_transfer_streams),
+    PostTransfer: Registration(handle_post, retry_on_conflict=True, streams=_post_streams),
+    VoidTransfer: Registration(handle_void, retry_on_conflict=True, streams=_release_streams),
+    ExpireTransfer: Registration(handle_expire, retry_on_conflict=True, streams=_release_streams),
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -74,6 +75,10 @@ class LedgerRepository:
         self._store = store
         self._interval = snapshot_interval
         self._clock = clock
+
+    def exclusive(self, stream_ids: Iterable[str]) -> AbstractContextManager[None]:
+        """Loads and saves inside the block meet no conflict from other holders of these streams' locks."""
+        return self._store.exclusive(stream_ids)
 
     def load_account(self, account_id: uuid.UUID) -> Loaded[Account]:
         return self._load(account_stream_id(account_id), account_from_snapshot, evolve_account, _account_event)

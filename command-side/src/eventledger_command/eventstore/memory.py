@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from eventledger_command.eventstore.errors import ConcurrencyConflict, IdempotencyKeyTaken
+from eventledger_command.eventstore.locks import StreamLocks, stream_lock_keys
 from eventledger_command.eventstore.port import DEFAULT_DEADLINE_LEASE, EventStore, Responder
 from eventledger_command.eventstore.records import (
     AppendRequest,
@@ -28,6 +31,11 @@ class InMemoryEventStore(EventStore):
         self._deadlines: dict[UUID, datetime] = {}
         self._claimed_until: dict[UUID, datetime] = {}
         self._snapshots: dict[str, Snapshot] = {}
+        self._stream_locks = StreamLocks()
+
+    def exclusive(self, stream_ids: Iterable[str]) -> AbstractContextManager[None]:
+        # One process holds the whole store, so the in-process locks are the whole contract.
+        return self._stream_locks.hold(stream_lock_keys(stream_ids))
 
     def append(self, request: AppendRequest, respond: Responder | None = None) -> AppendResult:
         with self._lock:

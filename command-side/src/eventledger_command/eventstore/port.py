@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -40,10 +41,19 @@ class EventStore(ABC):
       same transaction as the events. If the claim's key is already taken, nothing is written and
       :class:`~.errors.IdempotencyKeyTaken` carries the stored fingerprint and response.
     - Deadlines (pending-transfer expiries) are set and cleared in the same transaction as the events.
+    - ``exclusive(streams)`` serialises its holders per stream, across every process sharing the store: while a
+      thread holds it, no other holder of an overlapping set of streams runs, so a load-decide-append done inside
+      meets no conflict from another holder. It does not replace the version check: a writer that does not hold it
+      still conflicts as before. Holders of several streams never deadlock each other.
     """
 
     @abstractmethod
     def append(self, request: AppendRequest, respond: Responder | None = None) -> AppendResult: ...
+
+    @abstractmethod
+    def exclusive(self, stream_ids: Iterable[str]) -> AbstractContextManager[None]:
+        """Hold the streams' locks for the block (see the class contract). Appends made in it are visible to
+        other holders by the time it ends; on PostgreSQL they commit when it ends, or roll back if it raises."""
 
     @abstractmethod
     def read_stream(

@@ -11,7 +11,9 @@ different streams never wait for each other. See docs/adr/0005-gap-safe-global-l
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -21,6 +23,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
 from eventledger_command.eventstore.errors import ConcurrencyConflict, IdempotencyKeyTaken
+from eventledger_command.eventstore.locks import StreamLocks, stream_lock_keys
 from eventledger_command.eventstore.port import DEFAULT_DEADLINE_LEASE, EventStore, Responder
 from eventledger_command.eventstore.records import (
     AppendRequest,
@@ -74,10 +77,44 @@ class PostgresEventStore(EventStore):
         if migrate_schema:
             with self._pool.connection() as conn:
                 migrate(conn, "event-store", "eventledger_command.eventstore")
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT current_schema()").fetchone()
+        self._lock_scope = str(row[0]) if row else ""
         self._log = PostgresEventLogReader(pool=self._pool)
+        self._stream_locks = StreamLocks()
+        self._held = threading.local()
 
     def close(self) -> None:
         self._pool.close()
+
+    # ------------------------------------------------------------------ per-stream exclusion
+    @contextmanager
+    def exclusive(self, stream_ids: Iterable[str]) -> Iterator[None]:
+        """In-process locks first (waiters hold no connection), then one transaction that takes the streams'
+        transaction-level advisory locks in ascending key order (other replicas). Every store call of this thread
+        inside the block runs in that transaction; its commit at the end publishes the append and frees the locks.
+        """
+        keys = stream_lock_keys(stream_ids, self._lock_scope)
+        if getattr(self._held, "conn", None) is not None:
+            raise RuntimeError("exclusive() does not nest: take every stream's lock at once")
+        with self._stream_locks.hold(keys), self._pool.connection() as conn, conn.transaction():
+            for key in keys:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", [key], prepare=True)
+            self._held.conn = conn
+            try:
+                yield
+            finally:
+                self._held.conn = None
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """The connection of this thread's :meth:`exclusive` block, else one from the pool."""
+        held: psycopg.Connection[Any] | None = getattr(self._held, "conn", None)
+        if held is not None:
+            yield held
+        else:
+            with self._pool.connection() as conn:
+                yield conn
 
     # ------------------------------------------------------------------ append
     def append(self, request: AppendRequest, respond: Responder | None = None) -> AppendResult:
@@ -102,10 +139,11 @@ class PostgresEventStore(EventStore):
             [d.due_at for d in request.set_deadlines],
         ]
         claim = request.idempotency
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             try:
                 if claim is None and self._before_commit is None:
-                    # The common case: one statement, its own transaction, one round trip.
+                    # The common case: one statement, one round trip; its own transaction, or the transaction of
+                    # this thread's exclusive() block (a conflict then aborts that block, which rolls back).
                     returned = conn.execute(_APPEND, params, prepare=True).fetchall()
                     return self._result(request, rows, versions, returned)
                 with conn.transaction():
@@ -146,7 +184,7 @@ class PostgresEventStore(EventStore):
         return taken is not None
 
     def remember_response(self, claim: IdempotencyClaim, response: StoredResponse) -> StoredIdempotency | None:
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             if self._claim(conn, claim, response):
                 return None
         return self.find_idempotency(claim.scope, claim.key)
@@ -166,7 +204,7 @@ class PostgresEventStore(EventStore):
     def read_stream(
         self, stream_id: str, *, after_version: int = 0, to_version: int | None = None, limit: int | None = None
     ) -> list[RecordedEvent]:
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             rows = conn.execute(
                 f"SELECT {LOGGED_EVENT_COLUMNS} FROM events WHERE stream_id = %s AND stream_version > %s"
                 " AND stream_version <= %s ORDER BY stream_version LIMIT %s",
@@ -182,7 +220,7 @@ class PostgresEventStore(EventStore):
         return self._log.head_position()
 
     def stream_version(self, stream_id: str) -> int:
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             row = conn.execute(
                 "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = %s", [stream_id], prepare=True
             ).fetchone()
@@ -190,7 +228,7 @@ class PostgresEventStore(EventStore):
 
     # ------------------------------------------------------------------ idempotency, deadlines, snapshots
     def find_idempotency(self, scope: str, key: str) -> StoredIdempotency | None:
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             row = conn.execute(
                 "SELECT request_fingerprint, status_code, response FROM idempotency_keys WHERE scope = %s AND key = %s",
                 [scope, key],
@@ -215,7 +253,7 @@ class PostgresEventStore(EventStore):
         return sorted(((row[0], row[1]) for row in rows), key=lambda row: row[1])
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             conn.execute(
                 "INSERT INTO snapshots (stream_id, stream_version, state) VALUES (%s, %s, %s)"
                 " ON CONFLICT (stream_id) DO UPDATE SET stream_version = excluded.stream_version,"
@@ -225,7 +263,7 @@ class PostgresEventStore(EventStore):
             )
 
     def latest_snapshot(self, stream_id: str) -> Snapshot | None:
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             row = conn.execute(
                 "SELECT stream_version, state FROM snapshots WHERE stream_id = %s", [stream_id], prepare=True
             ).fetchone()
