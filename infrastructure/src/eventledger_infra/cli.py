@@ -171,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("supervise", help=argparse.SUPPRESS)
     commands.add_parser("browser", help="install Debian's chromium for the dashboard's browser test if missing")
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        parser.exit(2, f"{parser.prog}: invalid settings: {exc}\n")
     actions: dict[str, Callable[[], int]] = {
         "up": lambda: up(settings, args.services),
         "down": lambda: down(settings, args.services),

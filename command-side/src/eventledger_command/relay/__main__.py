@@ -10,6 +10,7 @@ from eventledger_command.relay.leadership import PostgresAdvisoryLock
 from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS
+from eventledger_runtime.cli import no_arguments
 from eventledger_runtime.eventlog import PostgresEventLogReader
 from eventledger_runtime.kafka import ensure_topics, when_kafka_answers
 from eventledger_runtime.ops_http import serve_ops
@@ -20,6 +21,7 @@ from eventledger_runtime.worker import stop_on_signals
 
 
 def main() -> int:
+    no_arguments("python -m eventledger_command.relay", __doc__)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s relay %(message)s")
     settings = settings_or_exit("relay")
     kafka = settings.kafka
