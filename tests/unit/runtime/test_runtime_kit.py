@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import socket
 
+import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from psycopg_pool import PoolTimeout
 
 from eventledger_runtime.kafka import when_kafka_answers
 from eventledger_runtime.probes import kafka_answers
@@ -68,6 +70,14 @@ def client() -> TestClient:
     def broken() -> None:
         raise RuntimeError("a bug")
 
+    @app.get("/restarting")
+    def restarting() -> None:
+        raise psycopg.errors.AdminShutdown("terminating connection due to administrator command")
+
+    @app.get("/busy")
+    def busy() -> None:
+        raise PoolTimeout("couldn't get a connection after 30.00 sec")
+
     @app.get("/items/{number}")
     def item(number: int) -> dict[str, int]:
         return {"number": number}
@@ -97,3 +107,15 @@ def test_validation_routing_and_unexpected_errors_are_problems_without_a_trace(c
     broken = client.get("/broken")
     assert broken.status_code == 500
     assert "a bug" not in broken.text
+
+
+@pytest.mark.parametrize("path", ["/restarting", "/busy"])
+def test_postgres_unavailable_is_a_503_to_retry_not_an_unexpected_error(
+    client: TestClient, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    answer = client.get(path)
+    assert (answer.status_code, answer.headers["content-type"]) == (503, PROBLEM_JSON)
+    assert answer.headers["retry-after"] == "1"
+    assert answer.json()["type"] == "https://eventledger.dev/problems/database-unavailable"
+    assert "unexpected error" not in caplog.text
+    assert "Traceback" not in caplog.text

@@ -12,9 +12,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,19 @@ def invalid(field: str, message: str, *, also: tuple[str, ...] = ()) -> Problem:
     )
 
 
+def database_unavailable() -> Problem:
+    """503 while PostgreSQL cannot answer (restarting, failing over, every connection busy). A command's outcome may
+    be unknown (a commit cut off): the client sends it again with its ``Idempotency-Key``."""
+    return Problem(
+        503,
+        "database_unavailable",
+        "Database unavailable",
+        "PostgreSQL did not answer; send the request again (a command with the same Idempotency-Key, which answers "
+        "its first outcome if it was recorded)",
+        headers={"Retry-After": "1"},
+    )
+
+
 def plain_http_problem(exc: StarletteHTTPException) -> Problem:
     """A routing error (unknown path, wrong method) as a problem titled with Starlette's own words."""
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, f"http_{exc.status_code}")
@@ -111,6 +126,18 @@ def install(
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
         return exc.response(request.url.path)
+
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_unavailable(request: Request, exc: Exception) -> Response:
+        log.warning(
+            "PostgreSQL unavailable on %s %s (request %s): %s",
+            request.method,
+            request.url.path,
+            request.headers.get("x-request-id", "-"),
+            str(exc).strip() or type(exc).__name__,
+        )
+        return database_unavailable().response(request.url.path)
 
     for error_type, to_problem in (errors or {}).items():
         app.add_exception_handler(error_type, _handler(to_problem))
