@@ -11,6 +11,9 @@ from typing import Any
 
 import httpx
 
+LATEST = {"at": "2100-01-01T00:00:00Z"}
+"""Query of an audit replay up to every event recorded so far (a version not reached yet is a 404)."""
+
 
 class Depositors:
     """Clients depositing 1..100 into a few accounts, each deposit retried with its key until it is answered."""

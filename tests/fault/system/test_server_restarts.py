@@ -22,7 +22,7 @@ import pytest
 from tests.support.processes import wait_for
 from tests.support.servers import Endpoints, restart
 from tests.support.system import ROLES, RunningSystem, running_system
-from tests.support.workload import Depositors, deposit
+from tests.support.workload import LATEST, Depositors, deposit
 
 from eventledger_infra.services.base import LocalServer
 from eventledger_infra.services.elasticsearch import ElasticsearchServer
@@ -130,7 +130,7 @@ def _stale_epoch_failures(ledger: RunningSystem) -> dict[str, int]:
 
 def _balances_match(client: httpx.Client, credited: dict[str, int]) -> None:
     for account, amount in credited.items():
-        balance = client.get(f"/v1/audit/accounts/{account}/state", params={"version": 1_000_000}).json()["balance"]
+        balance = client.get(f"/v1/audit/accounts/{account}/state", params=LATEST).json()["balance"]
         assert balance == amount, f"{account}: event store says {balance}, clients were acknowledged {amount}"
 
 

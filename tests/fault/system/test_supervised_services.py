@@ -14,7 +14,7 @@ import pytest
 from tests.support.processes import wait_for
 from tests.support.servers import Endpoints
 from tests.support.system import ROLES, RunningSystem, running_system
-from tests.support.workload import Depositors
+from tests.support.workload import LATEST, Depositors
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_every_service_sigkilled_under_load_recovers_without_loss_or_duplicates(
                 return False
 
         wait_for(converged, 120, "every account to show exactly the deposits that were answered 201")
-        audit = client.get(f"/v1/audit/accounts/{accounts[0]}/state", params={"version": 100_000}).json()
+        audit = client.get(f"/v1/audit/accounts/{accounts[0]}/state", params=LATEST).json()
         assert audit["balance"] == load.credited[accounts[0]]
         statuses = client.get("/v1/admin/projections").json()["items"]
         assert all(s["state"] == "running" for s in statuses), statuses
