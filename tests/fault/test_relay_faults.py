@@ -4,7 +4,6 @@ other test or process."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import random
 import time
@@ -14,9 +13,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from confluent_kafka.admin import AdminClient
 from tests.support.kafka_checker import check_at_least_once_in_order, consume_all
 from tests.support.processes import ManagedProcess, free_port, scratch_database, wait_for
+from tests.support.projection_rig import delete_topics
 from tests.support.relay_load import Load
 
 from eventledger_command.eventstore.postgres import PostgresEventStore
@@ -66,10 +65,7 @@ def rig(private_kafka: KafkaServer, tmp_path: Path) -> Iterator[RelayRig]:
         finally:
             relay.kill()
             store.close()
-            admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-            for future in admin.delete_topics(rig.topics).values():
-                with contextlib.suppress(Exception):
-                    future.result(timeout=30)
+            delete_topics(settings.kafka_bootstrap, namespace)
 
 
 def _finish_and_check(rig: RelayRig) -> dict[str, int]:
