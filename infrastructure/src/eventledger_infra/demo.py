@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -18,6 +19,8 @@ HOLDERS = [
     ("Marie Curie", "USD"),
     ("Katherine Johnson", "USD"),
 ]
+RETRY_FOR_SECONDS = 60.0
+"""How long seeding honours a 503 with ``Retry-After`` before it gives up."""
 DEPOSITS = [250_000, 120_000, 80_000, 300_000, 150_000]
 TRANSFERS = [
     (0, 1, 12_500, "rent share for March"),
@@ -64,11 +67,19 @@ class Client:
                 **(headers or {}),
             },
         )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
-                return dict(json.loads(answer.read() or b"{}"))
-        except urllib.error.HTTPError as error:
-            raise ProvisioningError(f"{method} {path} answered {error.code}: {error.read()[:300]!r}") from error
+        deadline = time.monotonic() + RETRY_FOR_SECONDS
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+                    return dict(json.loads(answer.read() or b"{}"))
+            except urllib.error.HTTPError as error:
+                body = error.read()[:300]
+                retry_after = error.headers.get("Retry-After")
+                if error.code != 503 or retry_after is None or time.monotonic() >= deadline:
+                    raise ProvisioningError(f"{method} {path} answered {error.code}: {body!r}") from error
+                # A read model behind, a database restarting: the service says when to ask again. Every write
+                # carries an Idempotency-Key, so asking again never applies it twice.
+                time.sleep(min(float(retry_after), 5.0))
 
 
 def seed(gateway_url: str, token: str) -> dict[str, Any]:
