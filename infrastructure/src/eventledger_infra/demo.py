@@ -73,10 +73,10 @@ class Client:
                 with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
                     return dict(json.loads(answer.read() or b"{}"))
             except urllib.error.HTTPError as error:
-                body = error.read()[:300]
+                detail = error.read()[:300]
                 retry_after = error.headers.get("Retry-After")
                 if error.code != 503 or retry_after is None or time.monotonic() >= deadline:
-                    raise ProvisioningError(f"{method} {path} answered {error.code}: {body!r}") from error
+                    raise ProvisioningError(f"{method} {path} answered {error.code}: {detail!r}") from error
                 # A read model behind, a database restarting: the service says when to ask again. Every write
                 # carries an Idempotency-Key, so asking again never applies it twice.
                 time.sleep(min(float(retry_after), 5.0))
