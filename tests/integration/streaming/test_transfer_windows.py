@@ -15,13 +15,17 @@ from pathlib import Path
 import pytest
 import redis
 from confluent_kafka import Producer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tests.support.background import Repeatedly
+from tests.support.poison import PoisonMessage, poison_messages
 from tests.support.processes import free_port
 from tests.support.projection_rig import (
     ScratchLedger,
     Workload,
     dead_letters,
     namespace_of,
+    produce,
 )
 from tests.support.redis_rig import delete_base
 from tests.support.servers import Endpoints
@@ -186,6 +190,30 @@ def test_a_worker_killed_again_and_again_while_it_counts_converges(rig: Rig) -> 
 
 
 KILLS = 5
+
+
+@given(data=st.data())
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+def test_any_poison_message_is_parked_with_a_reason_and_the_figures_stay_exact(rig: Rig, data: st.DataObject) -> None:
+    """Issue 16: whatever is produced into the transfers topic (random bytes, truncated Avro, an unknown schema
+    fingerprint, a missing or malformed header, an oversized value, an event of an unknown type) is parked with a
+    reason, the worker lives, and the postings the relay publishes after it are counted exactly. One worker for
+    every example (hypothesis runs them in one call), so each example's poison lands behind the last one's."""
+    poison: PoisonMessage = data.draw(poison_messages(TRANSFERS_TOPIC), label="poison")
+    topic = rig.namespace + TRANSFERS_TOPIC
+    before = len(dead_letters(rig.bootstrap, rig.namespace, expected=10_000, timeout=2))
+    produce(rig.bootstrap, topic, poison.key, poison.value, list(poison.headers))
+    with rig.relay():
+        Workload(rig.store, seed=data.draw(st.integers(0, 2**16), label="seed")).run(20)
+        expected = rig.wait_for_redis()
+    parked = dead_letters(rig.bootstrap, rig.namespace, expected=before + 1)
+    assert len(parked) == before + 1, f"{poison.kind} was not parked"
+    mine = [p for p in parked if (p["value"] or b"") == poison.value]
+    assert mine, f"{poison.kind}: not among the parked messages"
+    assert mine[-1]["headers"]["dlq-projection"] == "stream-windows"
+    assert mine[-1]["headers"]["dlq-reason"].startswith("undecodable"), mine[-1]["headers"]["dlq-reason"]
+    assert rig.worker.alive(), f"{poison.kind} stopped the stream job"
+    assert redis_windows(rig.client, rig.base) == expected
 
 
 def _counted(worker: StreamWorker) -> float:
