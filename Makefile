@@ -24,9 +24,11 @@ $(STAMP): pyproject.toml $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 install: $(STAMP) ## create .venv and install every part (editable) with the pinned dependencies
 
-up: install ## the whole system: servers, every service under a supervisor, demo data; prints URLs and a token
+REPLICAS ?= 1
+
+up: install ## the whole system: servers, REPLICAS (default 1) instances of each service behind HAProxy, demo data
 	@$(INFRA) up
-	@$(PY) -m eventledger_infra system up
+	@$(PY) -m eventledger_infra system up --replicas $(REPLICAS)
 
 down: ## stop the services and the servers this project started
 	@if [ -x $(PY) ]; then $(PY) -m eventledger_infra system down; fi
@@ -35,7 +37,7 @@ down: ## stop the services and the servers this project started
 servers: ## only the four servers (PostgreSQL, Redis, Kafka, Elasticsearch), as the tests need them
 	@$(INFRA) up
 
-status: ## show which servers and services run, where, and their memory
+status: ## show which servers run, every service instance, and HAProxy's view of each
 	@$(INFRA) status; if [ -x $(PY) ]; then $(PY) -m eventledger_infra system status; fi
 
 logs: ## tail the servers' logs

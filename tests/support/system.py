@@ -50,14 +50,17 @@ class RunningSystem:
 
 @contextlib.contextmanager
 def running_system(
-    state_dir: Path, *, kafka_port: int | None = None, extra_env: dict[str, str] | None = None
+    state_dir: Path, *, kafka_port: int | None = None, extra_env: dict[str, str] | None = None, replicas: int = 1
 ) -> Iterator[RunningSystem]:
     """``kafka_port``: run the system against that broker (a test's private one) instead of the shared one;
-    ``extra_env``: settings of the test's own."""
+    ``extra_env``: settings of the test's own; ``replicas``: instances of each service (``make up REPLICAS=N``)."""
     base = Settings.from_env()
     if kafka_port is not None:
         base = dataclasses.replace(base, kafka_port=kafka_port)
-    busy = [spec.name for spec in system.services() if port_in_use("127.0.0.1", spec.port)]
+    ports = {spec.name: spec.port for spec in system.services(replicas)}
+    ports.update({f"{system.LOAD_BALANCER} ({service})": port for service, port in system.public_ports().items()})
+    ports[f"{system.LOAD_BALANCER} (operations)"] = system.load_balancer_ops_port()
+    busy = [name for name, port in ports.items() if port_in_use("127.0.0.1", port)]
     if busy:
         raise RuntimeError(f"ports of {', '.join(busy)} are taken: stop a running `make up` first (make down)")
     tag = uuid.uuid4().hex[:8]
@@ -77,7 +80,7 @@ def running_system(
             **(extra_env or {}),
         }
         up = subprocess.run(
-            [sys.executable, "-m", "eventledger_infra", "system", "up"],
+            [sys.executable, "-m", "eventledger_infra", "system", "up", "--replicas", str(replicas)],
             capture_output=True,
             text=True,
             env=env,

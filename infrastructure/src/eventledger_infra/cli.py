@@ -6,6 +6,8 @@ status               which servers run, where, their memory
 logs [SERVICE] [-n]  the tail of each server's log
 reset                stop everything and wipe the state folder (data is lost; downloads stay cached)
 run -- COMMAND...    start the servers that are not running, run COMMAND, stop only those it started
+system up|down|status [--replicas N]
+                     the whole system under a supervisor: N instances of each service behind HAProxy
 """
 
 from __future__ import annotations
@@ -128,9 +130,9 @@ def run_with_servers(settings: Settings, command: list[str]) -> int:
             down(settings, started_here)
 
 
-def _system(settings: Settings, action: str) -> int:
+def _system(settings: Settings, action: str, replicas: int) -> int:
     if action == "up":
-        return system.start(settings) or system.seed_and_print(settings)
+        return system.start(settings, replicas) or system.seed_and_print(settings)
     if action == "down":
         return system.stop(settings)
     return system.status(settings)
@@ -152,6 +154,16 @@ def print_env(settings: Settings) -> int:
     return 0
 
 
+def _replicas(text: str) -> int:
+    """An argparse type: a whole number of instances within the supervisor's bound (else exit 2 with a message)."""
+    try:
+        return system.check_replicas(int(text))
+    except (ValueError, ProvisioningError) as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of replicas from 1 to {system.MAX_REPLICAS}"
+        ) from exc
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="eventledger-infra", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -168,7 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("env", help="print the settings as environment variables")
     system_parser = commands.add_parser("system")
     system_parser.add_argument("action", choices=["up", "down", "status"])
-    commands.add_parser("supervise", help=argparse.SUPPRESS)
+    system_parser.add_argument(
+        "--replicas", type=_replicas, default=1, help=f"instances of each service (1 to {system.MAX_REPLICAS})"
+    )
+    supervise_parser = commands.add_parser("supervise", help=argparse.SUPPRESS)
+    supervise_parser.add_argument("--replicas", type=_replicas, default=1)
     commands.add_parser("browser", help="install Debian's chromium for the dashboard's browser test if missing")
     args = parser.parse_args(argv)
     try:
@@ -183,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         "reset": lambda: reset(settings),
         "run": lambda: run_with_servers(settings, args.argv[1:] if args.argv[:1] == ["--"] else args.argv),
         "env": lambda: print_env(settings),
-        "system": lambda: _system(settings, args.action),
-        "supervise": lambda: system.Supervisor(settings, system.services()).run(),
+        "system": lambda: _system(settings, args.action, args.replicas),
+        "supervise": lambda: system.Supervisor(settings, system.supervised(settings, args.replicas)).run(),
         "browser": install_browser,
     }
     try:

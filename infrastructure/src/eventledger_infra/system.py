@@ -1,13 +1,16 @@
-"""The whole EventLedger system as local processes under one supervisor that restarts a crashed service.
+"""The whole EventLedger system as local processes under one supervisor that restarts a crashed one.
 
-``system up`` starts the supervisor in the background (its own session, pid file), which starts every service with
-the running interpreter (the project's virtualenv), restarts any that exits with a growing back-off, and stops them
-all on SIGTERM. Each service has a pid file (``.state/system/<name>.pid``, for fault tests that SIGKILL one) and a
-log file beside it.
+``system up --replicas N`` starts the supervisor in the background (its own session, pid file), which runs N
+instances of each service with the running interpreter (the project's virtualenv) and HAProxy in front of the
+command services, the query services and the gateways (ADR 0019), restarts any process that exits with a growing
+back-off, and stops them all on SIGTERM, HAProxy first. Each instance has a pid file
+(``.state/system/<instance>.pid``, for fault tests that SIGKILL one) and a log file beside it; ``instances.json``
+records what runs, for ``system status``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,18 +20,27 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eventledger_infra import loadbalancer
 from eventledger_infra.process import ProvisioningError, read_pid, stop_pid, tail
 from eventledger_infra.settings import Settings
+
+MAX_REPLICAS = 5
+INSTANCE_PORT_STEP = 1000
+"""Instance ``k`` (from 1) of a service listens on its base port plus ``k`` steps when HAProxy holds the base port
+(command, query, gateway), else plus ``k - 1`` steps (the workers' operations ports: the first keeps its base)."""
+LOAD_BALANCED = ("command", "query", "gateway")
+LOAD_BALANCER = "load-balancer"
 
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """One EventLedger process: how to run it and where it answers /readyz."""
+    """One process the supervisor runs: how to start it, where it answers ``/readyz``, which service it is an
+    instance of (the first instance bears the service's name, the others ``<service>-<k>``)."""
 
     name: str
-    module: str
-    args: tuple[str, ...] = ()
-    port: int = 0
+    service: str
+    argv: tuple[str, ...]
+    port: int
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -40,35 +52,120 @@ def _port(name: str, default: int) -> int:
     return int(os.environ.get(f"EVENTLEDGER_{name}", default))
 
 
-def services() -> list[ServiceSpec]:
-    """Every service, in start order (dependencies first). Ports come from the same variables, with the same
-    defaults, as the services' settings (eventledger_runtime.settings; a unit test compares them)."""
-    command_port = _port("COMMAND_PORT", 18081)
-    query_port = _port("QUERY_PORT", 18082)
-    gateway_port = _port("GATEWAY_PORT", 18080)
-    return [
-        ServiceSpec("command", "eventledger_command", port=command_port),
-        ServiceSpec("relay", "eventledger_command.relay", port=_port("RELAY_OPS_PORT", 18091)),
-        # Projectors answer on their registered ops ports (eventledger_projections.bootstrap.PROJECTIONS), which is
-        # where the query service's admin routes look for them.
-        ServiceSpec("projector-postgres", "eventledger_projections", ("run", "postgres"), 18101),
-        ServiceSpec("projector-redis", "eventledger_projections", ("run", "redis"), 18102),
-        ServiceSpec("projector-elasticsearch", "eventledger_projections", ("run", "elasticsearch"), 18103),
-        ServiceSpec(
-            "stream-windows", "eventledger_projections", ("run", "windows"), _port("STREAMING_OPS_PORT", 18111)
+def _python(module: str, *args: str) -> tuple[str, ...]:
+    return (sys.executable, "-m", module, *args)
+
+
+def check_replicas(replicas: int) -> int:
+    if not 1 <= replicas <= MAX_REPLICAS:
+        raise ProvisioningError(f"REPLICAS must be between 1 and {MAX_REPLICAS}, not {replicas}")
+    return replicas
+
+
+def _instances(
+    service: str, replicas: int, argv: tuple[str, ...], base_port: int, port_variable: str, env: dict[str, str]
+) -> list[ServiceSpec]:
+    offset = 1 if service in LOAD_BALANCED else 0
+    specs = []
+    for k in range(1, replicas + 1):
+        port = base_port + INSTANCE_PORT_STEP * (k - 1 + offset)
+        name = service if k == 1 else f"{service}-{k}"
+        specs.append(ServiceSpec(name, service, argv, port, {**env, port_variable: str(port)}))
+    return specs
+
+
+def public_ports() -> dict[str, int]:
+    """The ports HAProxy holds: the gateway's (clients), the command and query services' (the gateway's upstreams).
+    The same variables and defaults as the services' own settings (a unit test compares them)."""
+    return {
+        "gateway": _port("GATEWAY_PORT", 18080),
+        "command": _port("COMMAND_PORT", 18081),
+        "query": _port("QUERY_PORT", 18082),
+    }
+
+
+def load_balancer_ops_port() -> int:
+    return public_ports()["gateway"] + loadbalancer.OPS_PORT_OFFSET
+
+
+def services(replicas: int = 1) -> list[ServiceSpec]:
+    """Every process, in start order (dependencies first), with ``replicas`` instances of each service: the command
+    and query services and the gateway behind HAProxy, relays (one leads, the others stand by: ADR 0016),
+    projectors sharing their consumer group's partitions, stream-job workers sharing theirs."""
+    check_replicas(replicas)
+    public = public_ports()
+    upstreams = {
+        "EVENTLEDGER_GATEWAY_COMMAND_URL": f"http://127.0.0.1:{public['command']}",
+        "EVENTLEDGER_GATEWAY_QUERY_URL": f"http://127.0.0.1:{public['query']}",
+    }
+    specs = [
+        *_instances(
+            "command", replicas, _python("eventledger_command"), public["command"], "EVENTLEDGER_COMMAND_PORT", {}
         ),
-        ServiceSpec("query", "eventledger_query", port=query_port),
-        ServiceSpec(
-            "gateway",
-            "eventledger_gateway",
-            ("serve",),
-            gateway_port,
-            {
-                "EVENTLEDGER_GATEWAY_COMMAND_URL": f"http://127.0.0.1:{command_port}",
-                "EVENTLEDGER_GATEWAY_QUERY_URL": f"http://127.0.0.1:{query_port}",
-            },
+        *_instances(
+            "relay",
+            replicas,
+            _python("eventledger_command.relay"),
+            _port("RELAY_OPS_PORT", 18091),
+            "EVENTLEDGER_RELAY_OPS_PORT",
+            {},
         ),
     ]
+    for projection, ops_port in PROJECTOR_OPS_PORTS.items():
+        specs += _instances(
+            f"projector-{projection}",
+            replicas,
+            _python("eventledger_projections", "run", projection),
+            ops_port,
+            "EVENTLEDGER_PROJECTION_OPS_PORT",
+            {},
+        )
+    specs += _instances(
+        "stream-windows",
+        replicas,
+        _python("eventledger_projections", "run", "windows"),
+        _port("STREAMING_OPS_PORT", 18111),
+        "EVENTLEDGER_STREAMING_OPS_PORT",
+        {},
+    )
+    specs += _instances("query", replicas, _python("eventledger_query"), public["query"], "EVENTLEDGER_QUERY_PORT", {})
+    specs += _instances(
+        "gateway",
+        replicas,
+        _python("eventledger_gateway", "serve"),
+        public["gateway"],
+        "EVENTLEDGER_GATEWAY_PORT",
+        upstreams,
+    )
+    return specs
+
+
+PROJECTOR_OPS_PORTS = {"postgres": 18101, "redis": 18102, "elasticsearch": 18103}
+"""The first projector instance's operations port per projection (eventledger_projections.bootstrap.PROJECTIONS)."""
+
+
+def load_balancer_spec(settings: Settings, haproxy: str) -> ServiceSpec:
+    """HAProxy in the foreground (``-db``) in master-worker mode (``-W``: SIGUSR1 stops it softly), ready when a
+    gateway answers ``/readyz`` through it."""
+    config = system_dir(settings) / "haproxy.cfg"
+    return ServiceSpec(
+        LOAD_BALANCER, LOAD_BALANCER, (haproxy, "-W", "-db", "-f", str(config)), public_ports()["gateway"]
+    )
+
+
+def write_load_balancer_config(settings: Settings, specs: list[ServiceSpec], haproxy: str) -> Path:
+    directory = system_dir(settings)
+    backends = [
+        loadbalancer.Backend(
+            service, public_ports()[service], tuple((s.name, s.port) for s in specs if s.service == service)
+        )
+        for service in LOAD_BALANCED
+    ]
+    pages = loadbalancer.write_error_pages(directory / "haproxy-errors")
+    config = directory / "haproxy.cfg"
+    config.write_text(loadbalancer.render("127.0.0.1", backends, load_balancer_ops_port(), pages))
+    loadbalancer.check(haproxy, config)
+    return config
 
 
 def system_dir(settings: Settings) -> Path:
@@ -79,10 +176,24 @@ def supervisor_pid_file(settings: Settings) -> Path:
     return system_dir(settings) / "supervisor.pid"
 
 
+def instances_file(settings: Settings) -> Path:
+    return system_dir(settings) / "instances.json"
+
+
+def supervised(settings: Settings, replicas: int) -> list[ServiceSpec]:
+    """What the supervisor runs: every service instance, then HAProxy (installed when missing) in front."""
+    haproxy = loadbalancer.ensure_installed()
+    specs = services(replicas)
+    return [*specs, load_balancer_spec(settings, haproxy)]
+
+
 class Supervisor:
-    """Keeps every service running until told to stop."""
+    """Keeps every instance running until told to stop; then stops them in the reverse order of the start, one
+    service at a time, so that HAProxy stops taking requests first and every service drains what it holds while
+    the services it calls still answer."""
 
     def __init__(self, settings: Settings, specs: list[ServiceSpec]) -> None:
+        self._settings = settings
         self._dir = system_dir(settings)
         self._specs = specs
         self._children: dict[str, subprocess.Popen[bytes]] = {}
@@ -93,7 +204,7 @@ class Supervisor:
     def _start(self, spec: ServiceSpec) -> None:
         log = open(self._dir / f"{spec.name}.log", "ab")  # noqa: SIM115 - handed to the child
         child = subprocess.Popen(
-            [sys.executable, "-m", spec.module, *spec.args],
+            list(spec.argv),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -108,6 +219,12 @@ class Supervisor:
         self._dir.mkdir(parents=True, exist_ok=True)
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
+        balancer = next((spec for spec in self._specs if spec.service == LOAD_BALANCER), None)
+        if balancer is not None:
+            write_load_balancer_config(self._settings, self._specs, balancer.argv[0])
+        instances_file(self._settings).write_text(
+            json.dumps([{"name": s.name, "service": s.service, "port": s.port} for s in self._specs], indent=2)
+        )
         for spec in self._specs:
             self._start(spec)
         restart_due: dict[str, float] = {}
@@ -132,30 +249,45 @@ class Supervisor:
                 )
                 restart_due[spec.name] = now + delay
             time.sleep(0.2)
-        for child in self._children.values():
+        for service in reversed(list(dict.fromkeys(spec.service for spec in self._specs))):
+            self._stop_service([self._children[s.name] for s in self._specs if s.service == service], service)
+        return 0
+
+    def _stop_service(self, children: list[subprocess.Popen[bytes]], service: str) -> None:
+        """SIGTERM (HAProxy: SIGUSR1, its soft stop) to every instance of one service, then wait for them to drain;
+        SIGKILL what is still running after the bound."""
+        sig = signal.SIGUSR1 if service == LOAD_BALANCER else signal.SIGTERM
+        for child in children:
             if child.poll() is None:
-                child.terminate()
-        deadline = time.monotonic() + 20
-        for child in self._children.values():
+                child.send_signal(sig)
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for child in children:
             try:
                 child.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                print(f"supervisor: {service} pid {child.pid} did not stop in time; killed", flush=True)
                 child.kill()
-        return 0
+                child.wait(5)
 
     def _stop(self, *_: object) -> None:
         self._stopping = True
 
 
-def start(settings: Settings) -> int:
-    """Start the supervisor in the background unless it runs; wait until every service is ready."""
+STOP_TIMEOUT_SECONDS = 20.0
+
+
+def start(settings: Settings, replicas: int = 1) -> int:
+    """Start the supervisor in the background unless it runs; wait until every instance is ready, and HAProxy
+    routes to a ready gateway."""
+    check_replicas(replicas)
     directory = system_dir(settings)
     directory.mkdir(parents=True, exist_ok=True)
     pid_file = supervisor_pid_file(settings)
+    specs = supervised(settings, replicas)  # installs HAProxy first when missing: a refusal is readable here
     if read_pid(pid_file) is None:
         log = open(directory / "supervisor.log", "ab")  # noqa: SIM115 - handed to the child
         process = subprocess.Popen(
-            [sys.executable, "-m", "eventledger_infra", "supervise"],
+            [sys.executable, "-m", "eventledger_infra", "supervise", "--replicas", str(replicas)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -163,13 +295,12 @@ def start(settings: Settings) -> int:
         )
         log.close()
         pid_file.write_text(f"{process.pid}\n")
-    specs = services()
     deadline = time.monotonic() + 180
     pending = {spec.name: spec for spec in specs}
     while pending and time.monotonic() < deadline:
         for name, spec in list(pending.items()):
             if _ready(spec):
-                print(f"  {name:<24} ready      http://127.0.0.1:{spec.port}")
+                print(f"  {name:<26} ready      http://127.0.0.1:{spec.port}")
                 del pending[name]
         time.sleep(0.5)
     if pending:
@@ -187,40 +318,53 @@ def _ready(spec: ServiceSpec) -> bool:
 
 
 def seed_and_print(settings: Settings) -> int:
-    """Seed the demo data through the gateway and print where everything is, with a ready-to-use token."""
+    """Seed the demo data through HAProxy and print where everything is, with a ready-to-use token."""
     from eventledger_infra import demo
 
-    gateway = f"http://127.0.0.1:{_port('GATEWAY_PORT', 18080)}"
+    gateway = f"http://127.0.0.1:{public_ports()['gateway']}"
     token = demo.mint_token(["writer", "reader", "auditor", "admin"])
     seeded = demo.seed(gateway, token)
     print(f"""
 EventLedger is up, with demo data ({len(seeded["accounts"])} accounts, log at position {seeded["position"]}).
-  API (gateway)   {gateway}/v1           OpenAPI  {gateway}/docs
+  API (HAProxy)   {gateway}/v1           OpenAPI  {gateway}/docs
   dashboard       {gateway}/dashboard/#token={token}
+  load balancer   http://127.0.0.1:{load_balancer_ops_port()}/stats   metrics  /metrics
   demo account    {seeded["accounts"][0]}
   token (writer, reader, auditor, admin; 24 h):
 {token}
   try: curl -H "Authorization: Bearer $TOKEN" {gateway}/v1/stats/overview
-  stop with `make down`; logs in {system_dir(settings)}""")
+  every instance: `make status`; stop with `make down`; logs in {system_dir(settings)}""")
     return 0
 
 
 def stop(settings: Settings) -> int:
-    stopped = stop_pid(supervisor_pid_file(settings), timeout=40)
+    stopped = stop_pid(supervisor_pid_file(settings), timeout=STOP_TIMEOUT_SECONDS * 10)
     print(f"  supervisor     {'stopped with every service' if stopped else 'was not running'}")
     return 0
 
 
+def recorded_instances(settings: Settings) -> list[ServiceSpec]:
+    """The instances the supervisor runs (as it recorded them at its start); one of each when it never ran."""
+    try:
+        rows = json.loads(instances_file(settings).read_text())
+    except (FileNotFoundError, ValueError):
+        return services()
+    return [ServiceSpec(row["name"], row["service"], (), int(row["port"])) for row in rows]
+
+
 def status(settings: Settings) -> int:
+    """Every instance: ready or not, pid, address; for those behind HAProxy, HAProxy's own view of them."""
     supervisor = read_pid(supervisor_pid_file(settings))
-    print(f"  supervisor               {'pid ' + str(supervisor) if supervisor else 'stopped'}")
+    print(f"  supervisor                 {'pid ' + str(supervisor) if supervisor else 'stopped'}")
+    balanced = loadbalancer.server_states("127.0.0.1", load_balancer_ops_port()) if supervisor else {}
     all_ready = supervisor is not None
-    for spec in services():
+    for spec in recorded_instances(settings):
         pid = read_pid(system_dir(settings) / f"{spec.name}.pid")
         ready = pid is not None and _ready(spec)
         all_ready &= ready
+        seen = balanced.get(f"{spec.service}-instances/{spec.name}")
         print(
-            f"  {spec.name:<24} {'ready' if ready else 'NOT READY':<10} pid {pid or '-':<8} "
-            f"http://127.0.0.1:{spec.port}"
+            f"  {spec.name:<26} {'ready' if ready else 'NOT READY':<10} pid {pid or '-':<8} "
+            f"http://127.0.0.1:{spec.port}" + (f"  (HAProxy: {seen})" if seen else "")
         )
     return 0 if all_ready else 3

@@ -86,13 +86,24 @@ def test_provisioning_finds_the_oldest_jdk_new_enough(tmp_path: Path) -> None:
 
 
 def test_the_supervisor_starts_the_services_on_the_models_ports() -> None:
-    ports = {spec.name: spec.port for spec in system.services()}
+    """HAProxy holds the ports the services' settings name (clients and the gateway's upstream URLs use them); the
+    instances behind it listen one step up each, the workers' first instance on its own port."""
+    ports = {spec.name: spec.port for spec in system.services(replicas=2)}
     settings = load_settings()
-    assert ports["command"] == settings.command.port
-    assert ports["query"] == settings.query.port
-    assert ports["gateway"] == settings.gateway.port
-    assert ports["relay"] == settings.relay.ops_port
+    step = system.INSTANCE_PORT_STEP
+    assert system.public_ports() == {
+        "gateway": settings.gateway.port,
+        "command": settings.command.port,
+        "query": settings.query.port,
+    }
+    assert (ports["command"], ports["command-2"]) == (settings.command.port + step, settings.command.port + 2 * step)
+    assert ports["query"] == settings.query.port + step
+    assert ports["gateway"] == settings.gateway.port + step
+    assert (ports["relay"], ports["relay-2"]) == (settings.relay.ops_port, settings.relay.ops_port + step)
     assert ports["stream-windows"] == settings.streaming.ops_port
+    gateway = next(spec for spec in system.services() if spec.name == "gateway")
+    assert gateway.env["EVENTLEDGER_GATEWAY_COMMAND_URL"] == settings.gateway.command_url
+    assert gateway.env["EVENTLEDGER_GATEWAY_QUERY_URL"] == settings.gateway.query_url
 
 
 def test_the_readme_tables_are_generated_from_the_model() -> None:
