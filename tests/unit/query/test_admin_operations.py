@@ -51,13 +51,21 @@ class Rig:
         self.heartbeats: dict[str, tuple[Registration, Heartbeat]] = {}
         self.deaf: set[str] = set()
         self.posts: list[str] = []
+        self.late = False
+        """True: an instance beats its new state only while the admin waits (the heartbeat thread runs later)."""
+        self.waits = 0
         self.operations = Operations(
             registry=self.registry,
             event_log=self.log,
             positions={name: self._position(name) for name in self.reflected},
             http=httpx.Client(transport=httpx.MockTransport(self._ops)),
-            sleep=lambda _: None,
+            sleep=self._wait,
         )
+
+    def _wait(self, _: float) -> None:
+        self.waits += 1
+        for beat in self.heartbeats.values():
+            self.registry.beat(*beat)
 
     def _position(self, name: str) -> Callable[[], int]:
         def position() -> int:
@@ -83,7 +91,8 @@ class Rig:
         registration, heartbeat = self.heartbeats[address]
         state = PAUSED if request.url.path == "/pause" else RUNNING
         self.heartbeats[address] = (registration, Heartbeat(state, heartbeat.position, partitions=heartbeat.partitions))
-        self.registry.beat(*self.heartbeats[address])
+        if not self.late:
+            self.registry.beat(*self.heartbeats[address])
         return httpx.Response(200, json={"done": request.url.path.lstrip("/")})
 
     def client(self) -> TestClient:
@@ -213,3 +222,14 @@ def test_an_instance_that_does_not_answer_makes_the_action_a_503_naming_it() -> 
         nobody = client.post("/v1/admin/projections/elasticsearch/pause")
         assert nobody.status_code == 503
         assert "no live elasticsearch projector" in nobody.json()["detail"]
+
+
+def test_pause_answers_only_once_every_instance_reached_beat_its_new_state() -> None:
+    rig = Rig()
+    rig.start("postgres-a", "postgres", 40001)
+    rig.start("postgres-b", "postgres", 40002)
+    rig.late = True
+    with rig.client() as client:
+        paused = client.post("/v1/admin/projections/postgres/pause")
+    assert paused.json()["state"] == PAUSED
+    assert rig.waits >= 1, "the answer waited for the heartbeats"
