@@ -19,16 +19,24 @@ from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS
 from eventledger_infra.settings import Settings
-from eventledger_projections.bootstrap import PROJECTIONS, Projector, build_projector, prepare_topics
+from eventledger_projections.bootstrap import (
+    PROJECTIONS,
+    Projector,
+    build_projector,
+    instance_actions,
+    instance_report,
+    prepare_topics,
+)
 from eventledger_query.app import create_app as create_query_app
 from eventledger_query.services import build as build_query
 from eventledger_runtime.eventlog import PostgresEventLogReader
+from eventledger_runtime.instances import HeartbeatLoop, PostgresInstanceRegistry, registration_for
 from eventledger_runtime.kafka import ensure_topics
 from eventledger_runtime.ops_http import serve_ops
 from eventledger_runtime.settings import CommandSettings, Namespace, ProjectionSettings, QuerySettings
 from tests.support.http_service import serve
 from tests.support.kafka_groups import delete_groups_with_prefix
-from tests.support.processes import free_port, scratch_database
+from tests.support.processes import scratch_database
 
 
 @dataclass
@@ -63,36 +71,35 @@ def pipeline(projections: tuple[str, ...] | None = None) -> Iterator[Pipeline]:
             run.command_url = stack.enter_context(serve(create_command_app(run.command)))
             _thread(stack, _relay(settings, run.namespace))
             projection_settings = ProjectionSettings(namespace=own.value)
-            ops_ports: dict[str, int] = {}
+            registry = PostgresInstanceRegistry(settings.postgres_dsn)
+            stack.callback(registry.close)
             for name in names:
                 prepare_topics(name, projection_settings, settings)
                 projector = build_projector(name, projection_settings, settings)
                 run.projectors[name] = projector
                 stack.callback(projector.close)  # after the runner's thread has stopped (the stack unwinds last first)
                 _thread(stack, (projector.runner.run, projector.runner.stop))
-                ops_ports[name] = free_port()
-                server = serve_ops(
-                    "127.0.0.1",
-                    ops_ports[name],
-                    ready=lambda: True,
-                    status=_status(name, projector),
-                    actions={"pause": projector.runner.pause, "resume": projector.runner.resume},
-                )
-                stack.callback(server.shutdown)
+                _register(stack, registry, projector)
             readers = build_query(QuerySettings(namespace=own.value), settings)
-            query_app = create_query_app(readers)
-            query_app.state.operations.ports = ops_ports
-            run.query_url = stack.enter_context(serve(query_app))
+            run.query_url = stack.enter_context(serve(create_query_app(readers)))
             stack.callback(delete_groups_with_prefix, settings.kafka_bootstrap, run.namespace)  # after the stops
             yield run
 
 
-def _status(name: str, projector: Projector) -> Callable[[], dict[str, object]]:
-    return lambda: {
-        "projection": name,
-        "state": "paused" if projector.runner.paused else "running",
-        "reflected_position": projector.projection.reflected_position(),
-    }
+def _register(stack: contextlib.ExitStack, registry: PostgresInstanceRegistry, projector: Projector) -> None:
+    """Serve the projector's ops endpoint on an ephemeral port and register it, as ``run`` does (no watchdog)."""
+    runner = projector.runner
+    heartbeat = HeartbeatLoop(registry, instance_report(projector, lambda: None))
+    server = serve_ops(
+        "127.0.0.1",
+        0,
+        ready=lambda: True,
+        status=lambda: {"projection": projector.name, "reflected_position": runner.reflected},
+        actions=instance_actions(projector, heartbeat),
+    )
+    stack.callback(server.shutdown)
+    heartbeat.start(registration_for(projector.name, "127.0.0.1", server.server_address[1]))
+    stack.callback(heartbeat.close)
 
 
 def _relay(settings: Settings, namespace: str) -> tuple[Callable[[], None], Callable[[], None]]:

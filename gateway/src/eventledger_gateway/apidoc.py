@@ -175,18 +175,20 @@ OPERATIONS: dict[str, OperationDoc] = {
         problems=(404, 422),
     ),
     "projection_statuses": OperationDoc(
-        "Every projection's position, lag and state", 200, schemas.ProjectionStatusList
+        "Every projection's position, lag and state, with its instances", 200, schemas.ProjectionStatusList
     ),
     "projection_status": OperationDoc(
-        "One projection's position, lag and state", 200, schemas.ProjectionStatus, problems=(404,)
+        "One projection's position, lag and state, with its instances", 200, schemas.ProjectionStatus, problems=(404,)
     ),
     "rebuild_projection": OperationDoc(
         "Rebuild a projection beside the live one, then switch", 202, schemas.RebuildStarted, problems=(404, 409)
     ),
     "pause_projection": OperationDoc(
-        "Pause a projector between batches", 200, schemas.ProjectionStatus, problems=(404,)
+        "Pause every live instance of a projector between batches", 200, schemas.ProjectionStatus, problems=(404,)
     ),
-    "resume_projection": OperationDoc("Resume a paused projector", 200, schemas.ProjectionStatus, problems=(404,)),
+    "resume_projection": OperationDoc(
+        "Resume every live instance of a paused projector", 200, schemas.ProjectionStatus, problems=(404,)
+    ),
 }
 
 

@@ -336,6 +336,21 @@ class AccountStateAt(BaseModel):
 
 
 # ---------------------------------------------------------------- operations (role admin)
+INSTANCE_EXAMPLE: dict[str, Any] = {
+    "instance_id": "postgres-3f9a1c2e",
+    "address": "127.0.0.1:18101",
+    "pid": 41230,
+    "started_at": "2026-12-04T09:12:03.512+00:00",
+    "state": "running",
+    "position": 1200,
+    "lag_events": 2,
+    "lag_seconds": 0.04,
+    "heartbeat_age_seconds": 0.4,
+    "partitions": [
+        {"topic": "eventledger.accounts.v1", "partition": 0, "offset": 412, "lag": 2},
+        {"topic": "eventledger.transfers.v1", "partition": 0, "offset": 198, "lag": 0},
+    ],
+}
 PROJECTION_EXAMPLE: dict[str, Any] = {
     "projection": "postgres",
     "head_position": 1203,
@@ -343,20 +358,50 @@ PROJECTION_EXAMPLE: dict[str, Any] = {
     "lag_events": 3,
     "lag_seconds": 0.04,
     "state": "running",
+    "instances": [INSTANCE_EXAMPLE],
 }
+
+
+class PartitionProgress(BaseModel):
+    topic: str
+    partition: int
+    offset: int | None = Field(description="the next offset the instance applies (null until it knows)")
+    lag: int | None = Field(description="messages below the high watermark not applied yet")
+
+
+class ProjectorInstance(BaseModel):
+    """One process running the projection, as it last said in the instance registry (a heartbeat every second)."""
+
+    model_config = _example(INSTANCE_EXAMPLE)
+    instance_id: str
+    address: str = Field(description="host:port of its operations endpoint (pause, resume, /metrics)")
+    pid: int
+    started_at: datetime
+    state: str = Field(
+        description="`running`, `paused`, `stalled` (see `reason`), or `stale`: no heartbeat for 5 s, the process is"
+        " gone (listed for 10 minutes after its last heartbeat)"
+    )
+    reason: str | None = Field(default=None, description="why the instance is stalled")
+    position: Position = Field(description="the position its read model reflected at its last refresh")
+    lag_events: int = Field(description="messages waiting in its assigned partitions")
+    lag_seconds: float
+    heartbeat_age_seconds: float
+    partitions: list[PartitionProgress] = Field(description="the partitions its consumer group assigned to it")
 
 
 class ProjectionStatus(BaseModel):
     model_config = _example(PROJECTION_EXAMPLE)
-    name: str
-    position: Position
-    lag_events: int
-    lag_seconds: float
+    projection: str
+    head_position: Position
+    position: Position | None = Field(description="what the read model reflects (what X-Min-Position waits for)")
+    lag_events: int | None
+    lag_seconds: float | None
     state: str = Field(
-        description="`running`, `paused`, `stalled` (behind its head and not moving: it restarts itself; see"
-        " `reason`) or `unreachable`"
+        description="`running`, `paused` (every live instance), `partly paused`, `stalled` (an instance is behind its"
+        " head and not moving: it restarts itself; see `reason`) or `unreachable` (no live instance)"
     )
     reason: str | None = Field(default=None, description="why the projector is stalled")
+    instances: list[ProjectorInstance] = Field(description="every registered instance, stale ones included")
 
 
 class ProjectionStatusList(BaseModel):

@@ -20,10 +20,18 @@ import logging
 import sys
 from collections.abc import Callable
 
-from eventledger_projections.bootstrap import PROJECTIONS, build_projector, group_id, prepare_topics
+from eventledger_projections.bootstrap import (
+    PROJECTIONS,
+    build_projector,
+    group_id,
+    instance_actions,
+    instance_report,
+    prepare_topics,
+)
 from eventledger_projections.rebuild.port import RebuildRefused
 from eventledger_projections.rebuild.progress import ProgressBarListener
 from eventledger_projections.streaming import process as stream_job
+from eventledger_runtime.instances import HeartbeatLoop, PostgresInstanceRegistry, registration_for
 from eventledger_runtime.kafka import when_kafka_answers
 from eventledger_runtime.ops_http import serve_ops
 from eventledger_runtime.probes import kafka_answers
@@ -65,7 +73,6 @@ def run(name: str, *, after_store_write: Callable[[int], None] | None = None) ->
     settings, kafka = infra.projections, infra.kafka
     projector = build_projector(name, settings, infra, after_store_write=after_store_write)
     runner = projector.runner
-    stop_on_signals(runner.stop, pause=runner.pause, resume=runner.resume)
 
     def kafka_up() -> bool:
         return kafka_answers(kafka.host, kafka.port)
@@ -83,6 +90,10 @@ def run(name: str, *, after_store_write: Callable[[int], None] | None = None) ->
         runner.stop,
         infra.watchdog,
     )
+    registry = PostgresInstanceRegistry(infra.postgres_dsn)
+    heartbeat = HeartbeatLoop(registry, instance_report(projector, lambda: watchdog.stall_reason))
+    actions = instance_actions(projector, heartbeat)
+    stop_on_signals(runner.stop, pause=actions["pause"], resume=actions["resume"])
 
     def status() -> dict[str, object]:
         verdict = watchdog.verdict
@@ -99,9 +110,11 @@ def run(name: str, *, after_store_write: Callable[[int], None] | None = None) ->
         port,
         ready=lambda: projector.projection.ready() and kafka_up(),
         status=status,
-        actions={"pause": runner.pause, "resume": runner.resume},
+        actions=actions,
         stalled=lambda: watchdog.stall_reason,
     )
+    # Registered with the port actually bound: an ops port of 0 takes an ephemeral one.
+    heartbeat.start(registration_for(name, infra.deployment.bind_host, server.server_address[1]))
     try:
         # Kafka may be down at start: wait for it.
         when_kafka_answers(lambda: prepare_topics(name, settings, infra), stopping=lambda: runner.stopping)
@@ -110,9 +123,11 @@ def run(name: str, *, after_store_write: Callable[[int], None] | None = None) ->
         runner.run()
         logging.info("stopped")
     finally:
+        heartbeat.close()
         watchdog.close()
         server.shutdown()
         projector.close()
+        registry.close()
     return EXIT_STALLED if watchdog.stall_reason is not None else 0
 
 

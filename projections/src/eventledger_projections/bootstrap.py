@@ -21,6 +21,7 @@ from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC, DeadLetterSin
 from eventledger_projections.runtime.port import Projection
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
 from eventledger_runtime.eventlog import PostgresEventLogReader
+from eventledger_runtime.instances import PAUSED, RUNNING, STALLED, Heartbeat, HeartbeatLoop
 from eventledger_runtime.kafka import ensure_topics
 from eventledger_runtime.settings import ProjectionSettings, Servers, load_settings
 
@@ -144,6 +145,41 @@ def build_projector(
     return Projector(
         name, projection, runner, relay_checkpoint, [projection.close, event_store.close, dead_letters.close]
     )
+
+
+def instance_report(projector: Projector, stall_reason: Callable[[], str | None]) -> Callable[[], Heartbeat]:
+    """What the projector says of itself in each heartbeat of the instance registry: its state, the position its
+    read model reflected at the runner's last refresh, its assigned partitions and their lag (read from the runner
+    without touching the store or Kafka)."""
+    runner = projector.runner
+
+    def report() -> Heartbeat:
+        reason = stall_reason()
+        assigned = runner.assigned
+        return Heartbeat(
+            state=STALLED if reason is not None else PAUSED if runner.paused else RUNNING,
+            position=runner.reflected,
+            lag_events=sum(p.lag or 0 for p in assigned),
+            lag_seconds=round(runner.lag_seconds, 3),
+            partitions=assigned,
+            reason=reason,
+        )
+
+    return report
+
+
+def instance_actions(projector: Projector, heartbeat: HeartbeatLoop) -> dict[str, Callable[[], None]]:
+    """The projector's actions (``pause``, ``resume``) for its ops endpoint and signals: each beats at once, since
+    the admin view waits for the instance to report the new state."""
+
+    def then_beat(action: Callable[[], None]) -> Callable[[], None]:
+        def acted() -> None:
+            action()
+            heartbeat.nudge()
+
+        return acted
+
+    return {"pause": then_beat(projector.runner.pause), "resume": then_beat(projector.runner.resume)}
 
 
 def prepare_topics(name: str, settings: ProjectionSettings, infra: Servers) -> None:

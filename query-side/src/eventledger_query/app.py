@@ -5,15 +5,20 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 
-from eventledger_query.admin import Operations
 from eventledger_query.api import problems
 from eventledger_query.api.admin_routes import router as admin_router
 from eventledger_query.api.routes import router
-from eventledger_query.services import Readers
+from eventledger_query.services import Readers, operations
 from eventledger_runtime.http_operations import service_app
 
 
 def create_app(readers: Readers) -> FastAPI:
+    admin = operations(readers)
+
+    def close() -> None:
+        admin.close()
+        readers.close()
+
     def readyz() -> Response:
         checks = {
             "postgres": readers.postgres.ready,
@@ -35,9 +40,9 @@ def create_app(readers: Readers) -> FastAPI:
         description="Reads of the ledger's read models (internal: reached through the gateway).",
         routers=[router, admin_router],
         readyz=readyz,
-        close=readers.close,
+        close=close,
     )
     app.state.readers = readers
-    app.state.operations = Operations(readers.postgres.pool)
+    app.state.operations = admin
     problems.install(app)
     return app

@@ -10,8 +10,11 @@ from psycopg_pool import ConnectionPool
 from redis import Redis
 
 from eventledger_projections.elasticsearch.names import IndexNames
+from eventledger_query.admin import Operations
 from eventledger_query.readers import PostgresReadModelReader, RedisFigures, TransferSearch
 from eventledger_query.windows import WindowFigures
+from eventledger_runtime.eventlog import PostgresEventLogReader
+from eventledger_runtime.instances import PostgresInstanceRegistry
 from eventledger_runtime.settings import QuerySettings, Servers, load_settings
 
 
@@ -60,4 +63,19 @@ def build(settings: QuerySettings | None = None, infra: Servers | None = None) -
         search=TransferSearch(es, IndexNames(settings.elasticsearch_prefix)),
         window_figures=WindowFigures(redis, settings.redis_base),
         _closers=(pool, redis, es),
+    )
+
+
+def operations(readers: Readers) -> Operations:
+    """The admin operations over the query service's own PostgreSQL pool (the instance registry and the event log
+    live in the event store's database) and each read model's reflected position."""
+    pool = readers.postgres.pool
+    return Operations(
+        registry=PostgresInstanceRegistry(pool=pool),
+        event_log=PostgresEventLogReader(pool=pool),
+        positions={
+            "postgres": readers.postgres.position,
+            "redis": readers.redis.position,
+            "elasticsearch": readers.search.position,
+        },
     )

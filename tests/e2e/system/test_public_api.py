@@ -140,6 +140,13 @@ def test_operations_for_admins(client: httpx.Client) -> None:
 
     wait_for(lambda: set(states().values()) == {"running"}, 30, f"every projector running: {states()}")
     assert set(states()) == {"postgres", "redis", "elasticsearch"}
+    for status in client.get("/v1/admin/projections").json()["items"]:
+        live = [i for i in status["instances"] if i["state"] != "stale"]
+        assert live, f"{status['projection']}: a live instance is registered: {status}"
+        held = [(p["topic"], p["partition"]) for i in live for p in i["partitions"]]
+        assert len(held) == len(set(held)), f"{status['projection']}: no partition held twice: {status}"
+        assert {topic.rsplit(".", 2)[-2] for topic, _ in held} == {"accounts", "transfers"}, status
+        assert all(i["heartbeat_age_seconds"] < 5 and ":" in i["address"] for i in live), status
 
 
 def test_credentials_and_roles(ledger: RunningSystem) -> None:

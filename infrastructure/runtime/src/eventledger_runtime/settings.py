@@ -390,7 +390,7 @@ class ProjectionSettings(Section):
         default=None,
         ge=0,
         le=65535,
-        description="unset: 18101 / 18102 / 18103 by projection (the query service looks for them there)",
+        description="unset: 18101 / 18102 / 18103 by projection; 0: an ephemeral one (the instance registry has it)",
     )
     poll_timeout_seconds: float = fixed(0.1, gt=0)
     backoff_initial_seconds: float = fixed(0.05, gt=0)

@@ -28,6 +28,7 @@ from eventledger_projections.runtime.port import (
     Projection,
     TopicPartition,
 )
+from eventledger_runtime.instances import PartitionProgress
 from eventledger_runtime.worker import StoppableLoop
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,10 @@ class ProjectionRunner(StoppableLoop):
         self._subscribed = False
         self.batches = 0
         self.caught_up = False
+        # What this instance knows of itself, for its heartbeat (read from another thread: replaced, never mutated).
+        self.reflected = 0
+        self.lag_seconds = 0.0
+        self.assigned: tuple[PartitionProgress, ...] = ()
 
     # ------------------------------------------------------------------ control
     def pause(self) -> None:
@@ -276,6 +281,8 @@ class ProjectionRunner(StoppableLoop):
         return starts
 
     def _on_revoke(self, partitions: Sequence[TopicPartition]) -> None:
+        revoked = set(partitions)
+        self.assigned = tuple(p for p in self.assigned if (p.topic, p.partition) not in revoked)
         for tp in partitions:
             self._next_offsets.pop(tp, None)
             self._paused.discard(tp)
@@ -337,24 +344,29 @@ class ProjectionRunner(StoppableLoop):
             log.warning("%s: cannot refresh progress: %s", self._name, error)
             return False
         metrics.REFLECTED_POSITION.labels(self._name).set(reflected)
+        self.reflected = reflected
         self._update_lag(watermarks)
         return bool(self._partitions)
 
     def _update_lag(self, watermarks: Mapping[TopicPartition, int]) -> None:
         behind = False
-        for tp in self._log.assignment():
+        assigned = []
+        for tp in sorted(self._log.assignment()):
             next_offset = self._next_offsets.get(tp)
             high = watermarks.get(tp)
-            if next_offset is None or high is None:
+            lag = None if next_offset is None or high is None else max(0, high - next_offset)
+            assigned.append(PartitionProgress(tp[0], tp[1], next_offset, lag))
+            if lag is None:
                 continue
-            lag = max(0, high - next_offset)
             behind = behind or lag > 0
             metrics.LAG_EVENTS.labels(self._name, tp[0], str(tp[1])).set(lag)
+        self.assigned = tuple(assigned)
         self.caught_up = not behind
         if not behind or self._last_recorded_at is None:
-            metrics.LAG_SECONDS.labels(self._name).set(0)
+            self.lag_seconds = 0.0
         else:
-            metrics.LAG_SECONDS.labels(self._name).set(max(0.0, time.time() - self._last_recorded_at))
+            self.lag_seconds = max(0.0, time.time() - self._last_recorded_at)
+        metrics.LAG_SECONDS.labels(self._name).set(self.lag_seconds)
 
     # ------------------------------------------------------------------ helpers
     def _backoff(self, attempt: int) -> float:

@@ -25,7 +25,7 @@ def _known(operations: Operations, name: str) -> None:
 
 @router.get("/projections")
 def projection_statuses(request: Request) -> dict[str, Any]:
-    """Every projection: position, lag in events and seconds, state."""
+    """Every projection: position, lag in events and seconds, state, and the instances that run it."""
     operations = _operations(request)
     return {"items": [operations.status(name) for name in operations.names()]}
 
@@ -39,14 +39,21 @@ def projection_status(projection: str, request: Request) -> dict[str, Any]:
 
 @router.post("/projections/{projection}/{action}")
 def projection_action(projection: str, action: Literal["pause", "resume", "rebuild"], request: Request) -> JSONResponse:
-    """Pause or resume a projector between batches, or rebuild its read model from the event store beside the
-    live one and switch (202: the rebuild runs in the background; follow it with GET)."""
+    """Pause or resume every live instance of a projection between batches, or rebuild its read model from the event
+    store beside the live one and switch (202: the rebuild runs in the background; follow it with GET)."""
     operations = _operations(request)
     _known(operations, projection)
     if action == "rebuild":
         return JSONResponse({"projection": projection, "rebuild": operations.rebuild(projection)}, status_code=202)
-    if not operations.act(projection, action):
+    outcome = operations.act(projection, action)
+    if not outcome.reached and not outcome.unanswered:
+        raise Problem(503, "projector_unreachable", "Projector unreachable", f"no live {projection} projector")
+    if outcome.unanswered:
+        reached = ", ".join(outcome.reached) or "none"
         raise Problem(
-            503, "projector_unreachable", "Projector unreachable", f"the {projection} projector did not answer"
+            503,
+            "projector_unreachable",
+            "Projector unreachable",
+            f"{projection}: instances {', '.join(outcome.unanswered)} did not answer ({action} reached: {reached})",
         )
     return JSONResponse(operations.status(projection))
