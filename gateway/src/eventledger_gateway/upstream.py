@@ -45,6 +45,7 @@ from eventledger_gateway.translation import (
     translate_answer,
 )
 from eventledger_gateway.transport import LeanHTTPTransport
+from eventledger_runtime.http_service import is_draining
 from eventledger_runtime.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ class Upstreams:
             except httpx.HTTPError as exc:
                 raise self._failure(route, exc) from None
             if content is None:
-                return _relay_stream(answer, route)
+                return _relay_stream(answer, route, request)
             return translate_answer(
                 route, answer.status_code, answer.headers, content, instance=request.url.path, request_id=ids.request_id
             )
@@ -212,13 +213,16 @@ def _upstream_headers(request: Request, principal: Principal, ids: RequestIds) -
     return [(name.encode(), value.encode("latin-1")) for name, value in headers.items()]
 
 
-def _relay_stream(answer: httpx.Response, route: Route) -> StreamingResponse:
-    """Relay an event stream as it arrives; closing the client's side closes the upstream's."""
+def _relay_stream(answer: httpx.Response, route: Route, request: Request) -> StreamingResponse:
+    """Relay an event stream as it arrives; closing the client's side closes the upstream's. A draining gateway ends
+    it after the next chunk (the client reconnects, through a gateway that is not stopping)."""
 
     async def chunks() -> AsyncIterator[bytes]:
         try:
             async for chunk in answer.aiter_raw():
                 yield chunk
+                if is_draining(request.app):
+                    return
         except httpx.HTTPError as exc:
             metrics.UPSTREAM_ERRORS.labels(route.upstream, "stream_interrupted").inc()
             log.warning("%s stream %s ended early: %r", route.upstream, route.path, exc)
