@@ -75,7 +75,7 @@ def balancer(tmp_path: Path) -> Iterator[Balancer]:
     haproxy = loadbalancer.ensure_installed()
     one, two = Instance("one"), Instance("two")
     port, ops_port = free_port(), free_port()
-    backend = loadbalancer.Backend("gateway", port, (("one", one.start()), ("two", two.start())))
+    backend = loadbalancer.Backend("gateway", port, (("one", one.start()), ("two", two.start())), public=True)
     pages = loadbalancer.write_error_pages(tmp_path / "errors")
     config = tmp_path / "haproxy.cfg"
     config.write_text(loadbalancer.render("127.0.0.1", [backend], ops_port, pages))

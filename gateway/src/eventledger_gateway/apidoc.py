@@ -257,7 +257,8 @@ _PROBLEM_TEXT = {
     422: "Invalid request; each bad field is named in `errors`",
     429: "Rate limit used up; see Retry-After",
     502: "An upstream service failed; nothing of its error is shown",
-    503: "A service is unavailable, or a read model has not reached X-Min-Position in time; see Retry-After",
+    503: "A service is unavailable (or its circuit is open), or a read model has not reached X-Min-Position in time; "
+    "see Retry-After",
     504: "An upstream service did not answer in time",
 }
 _ALWAYS = (401, 403, 429, 502, 503, 504)

@@ -5,7 +5,7 @@ Labels stay bounded: ``route`` is the route's path template (``/v1/accounts/{acc
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 REQUESTS = Counter(
     "eventledger_gateway_requests_total",
@@ -30,4 +30,20 @@ UPSTREAM_ERRORS = Counter(
     "eventledger_gateway_upstream_errors_total",
     "Upstream failures answered as 502/503/504, by upstream and kind",
     ["upstream", "kind"],
+)
+UPSTREAM_RETRIES = Counter(
+    "eventledger_gateway_upstream_retries_total",
+    "Extra attempts of requests that are safe to repeat (reads, commands with an Idempotency-Key), by upstream and "
+    "the failure that caused them",
+    ["upstream", "reason"],
+)
+CIRCUIT_STATE = Gauge(
+    "eventledger_gateway_upstream_circuit_state",
+    "The circuit breaker of each upstream address: 0 closed, 1 open, 2 half-open (its probe may be under way)",
+    ["upstream"],
+)
+CIRCUIT_TRANSITIONS = Counter(
+    "eventledger_gateway_upstream_circuit_transitions_total",
+    "Circuit breaker state changes, by upstream address and the state entered (open, half_open, closed)",
+    ["upstream", "state"],
 )

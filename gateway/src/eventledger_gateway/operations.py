@@ -1,6 +1,7 @@
 """``/healthz`` (the process answers), ``/readyz`` (its dependencies answer) and ``/metrics`` (Prometheus).
 
-Contract of ``/readyz``: 200 when Redis (if rate limiting is on) answers PING and every distinct upstream answers
+Contract of ``/readyz``: 503 ``draining`` once the gateway was asked to stop (it finishes the requests in flight,
+ADR 0018); otherwise 200 when Redis (if rate limiting is on) answers PING and every distinct upstream answers
 its ``/healthz`` within the connect timeout; otherwise 503 naming what does not answer. Upstream readiness is not
 cascaded (a service that is up but whose database is down is that service's own ``/readyz`` to report).
 """
@@ -16,6 +17,8 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
+from eventledger_runtime.http_service import is_draining
+
 router = APIRouter(tags=["operations"])
 
 
@@ -27,6 +30,8 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", summary="Redis and the upstream services answer", responses={503: {"description": "Not ready"}})
 async def readyz(request: Request) -> Response:
     state = request.app.state
+    if is_draining(request.app):
+        return JSONResponse({"status": "draining"}, status_code=503)
     checks: dict[str, asyncio.Task[str]] = {}
     async with asyncio.TaskGroup() as group:
         if state.redis is not None:

@@ -5,7 +5,10 @@ Contract:
 - a 4xx problem+json passes through unchanged; a 4xx without a problem body becomes the generic problem of that
   status (its body is not relayed);
 - a 503 problem+json passes through (the query side's bounded ``X-Min-Position`` wait), given a ``Retry-After``
-  if it came without one; every other 5xx becomes 502 ``bad-gateway`` whose body says nothing of the upstream's;
+  if it came without one; a 503 without one (a proxy's: HAProxy has no replica to send it to) becomes 503
+  ``upstream-unavailable`` with ``Retry-After``; every other 5xx becomes 502 ``bad-gateway`` whose body says
+  nothing of the upstream's;
+- an open circuit (:mod:`eventledger_gateway.breaker`) is 503 ``upstream-circuit-open`` with ``Retry-After``;
 - transport failures: could not connect, or no free connection in time → 503 ``upstream-unavailable`` with
   ``Retry-After``; no answer in time → 504 ``upstream-timeout``; anything else (connection dropped mid-answer,
   broken protocol) → 502 ``bad-gateway``. For a command, the 504 and 502 details say that it may have been applied
@@ -49,6 +52,16 @@ def translate_answer(
     if status == 503 and is_problem:
         passed.setdefault("retry-after", "1")
         return Response(content, status_code=status, headers=passed)
+    if status == 503:
+        # A proxy's own 503 (HAProxy: no replica is up, or none came free in time), not a service's considered one.
+        detail = f"no {route.upstream} service can take the request now; try again later"
+        return Problem(
+            503,
+            "upstream_unavailable",
+            "Service unavailable",
+            detail + (f"; {_MAY_HAVE_RUN}" if route.has_body else ""),
+            headers={"Retry-After": passed.get("retry-after", "1")},
+        ).response(instance)
     log.warning(
         "%s service answered %s to %s %s (request %s): %r",
         route.upstream,
@@ -80,3 +93,15 @@ def problem_for_transport_error(route: Route, exc: httpx.HTTPError, retry_after_
             504, "upstream_timeout", "Gateway timeout", f"the {route.upstream} service did not answer in time{suffix}"
         )
     return Problem(502, "bad_gateway", "Bad gateway", f"the {route.upstream} service broke off its answer{suffix}")
+
+
+def problem_for_open_circuit(route: Route, retry_after_seconds: int) -> Problem:
+    """The problem for a request not sent because the upstream's circuit is open."""
+    return Problem(
+        503,
+        "upstream_circuit_open",
+        "Service unavailable",
+        f"the {route.upstream} service failed repeatedly, so the gateway holds requests to it back for a moment; "
+        "nothing was sent, try again later",
+        headers={"Retry-After": str(retry_after_seconds)},
+    )

@@ -10,13 +10,22 @@ Contract of :meth:`Upstreams.forward`:
 - errors are mapped by :mod:`eventledger_gateway.translation`: an upstream that cannot be reached → 503 with
   ``Retry-After``; one that does not answer in time → 504; an upstream 5xx → 502 without its body (a 503
   problem+json, the query side's "not there yet", passes through); an upstream 4xx problem passes through as is;
-- a streaming route's answer is relayed chunk by chunk as the upstream sends it.
+- a streaming route's answer is relayed chunk by chunk as the upstream sends it;
+- each attempt goes through the upstream address's circuit breaker (:mod:`eventledger_gateway.breaker`): while
+  it is open the answer is 503 ``upstream-circuit-open`` with ``Retry-After`` at once, nothing sent;
+- a request that is harmless to repeat (GET, or one with an ``Idempotency-Key``) is sent again after a failure of
+  a transport kind (:mod:`eventledger_gateway.retries`), at most ``upstream_retries`` times, after a short jittered
+  pause, and only while the route's deadline (``upstream_timeout_seconds`` from the first attempt) leaves time;
+  otherwise the last failure is answered as above.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import httpx
 from fastapi import Request
@@ -25,11 +34,18 @@ from starlette.background import BackgroundTask
 
 from eventledger_gateway import metrics
 from eventledger_gateway.auth import Principal
+from eventledger_gateway.breaker import Breakers, CircuitOpen, UpstreamBreaker
 from eventledger_gateway.context import RequestIds
 from eventledger_gateway.problems import Problem
+from eventledger_gateway.retries import AttemptFailed, is_proxy_failure, may_repeat, pause_before, transport_failure
 from eventledger_gateway.routetable import Route, Upstream
-from eventledger_gateway.translation import problem_for_transport_error, translate_answer
+from eventledger_gateway.translation import (
+    problem_for_open_circuit,
+    problem_for_transport_error,
+    translate_answer,
+)
 from eventledger_gateway.transport import LeanHTTPTransport
+from eventledger_runtime.http_service import is_draining
 from eventledger_runtime.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -38,8 +54,17 @@ FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "idempotency-key", "x-min
 UPSTREAMS: tuple[Upstream, ...] = ("command", "query", "audit", "admin")
 
 
+@dataclass(frozen=True)
+class _Target:
+    """One upstream address: its pooled client and its circuit breaker."""
+
+    client: httpx.AsyncClient
+    breaker: UpstreamBreaker
+
+
 class Upstreams:
-    """One pooled ``httpx.AsyncClient`` per upstream address. Create inside the app's lifespan; ``aclose`` after."""
+    """One pooled ``httpx.AsyncClient`` and one circuit breaker per upstream address. Create inside the app's
+    lifespan; ``aclose`` after."""
 
     def __init__(self, settings: GatewaySettings) -> None:
         self._settings = settings
@@ -53,17 +78,19 @@ class Upstreams:
             connect=settings.upstream_connect_timeout_seconds,
             pool=settings.upstream_pool_timeout_seconds,
         )
-        by_url: dict[str, httpx.AsyncClient] = {}
+        breakers = Breakers(
+            threshold=settings.breaker_failure_threshold, cooldown_seconds=settings.breaker_cooldown_seconds
+        )
         served: dict[str, list[str]] = {}
-        self._clients: dict[Upstream, httpx.AsyncClient] = {}
         for upstream in UPSTREAMS:
-            url = settings.upstream_url(upstream)
-            if url not in by_url:
-                transport = LeanHTTPTransport(max_connections=settings.upstream_max_connections)
-                by_url[url] = httpx.AsyncClient(base_url=url, transport=transport, timeout=self._timeout)
-            served.setdefault(url, []).append(upstream)
-            self._clients[upstream] = by_url[url]
-        self._distinct = {"+".join(served[url]): client for url, client in by_url.items()}
+            served.setdefault(settings.upstream_url(upstream), []).append(upstream)
+        by_url: dict[str, _Target] = {}
+        for url, names in served.items():
+            transport = LeanHTTPTransport(max_connections=settings.upstream_max_connections)
+            client = httpx.AsyncClient(base_url=url, transport=transport, timeout=self._timeout)
+            by_url[url] = _Target(client, breakers.breaker("+".join(names)))
+        self._targets = {upstream: by_url[settings.upstream_url(upstream)] for upstream in UPSTREAMS}
+        self._distinct = {target.breaker.name: target.client for target in by_url.values()}
 
     async def aclose(self) -> None:
         for client in self._distinct.values():
@@ -75,38 +102,97 @@ class Upstreams:
 
     async def forward(self, request: Request, route: Route, principal: Principal, body: bytes | None) -> Response:
         ids: RequestIds = request.state.ids
-        client = self._clients[route.upstream]
+        target = self._targets[route.upstream]
         raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
         query = request.scope.get("query_string", b"")
-        target = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
-        outgoing = client.build_request(
+        path = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        outgoing = target.client.build_request(
             route.method,
-            target,
+            path,
             headers=_upstream_headers(request, principal, ids),
             content=body,
             timeout=self._stream_timeout if route.streaming else self._timeout,
         )
-        try:
-            answer = await client.send(outgoing, stream=True)
-        except httpx.HTTPError as exc:
-            raise self._failure(route, exc) from None
-        if route.streaming and answer.status_code < 300:
-            return _relay_stream(answer, route)
-        try:
-            content = await answer.aread()
-        except httpx.HTTPError as exc:
-            raise self._failure(route, exc) from None
-        finally:
-            await answer.aclose()
+        deadline = time.monotonic() + self._settings.upstream_timeout_seconds
+        retries = self._settings.upstream_retries if may_repeat(route.method, outgoing.headers) else 0
+        failed: AttemptFailed | None = None
+        for extra in range(retries + 1):
+            if failed is not None:
+                pause = pause_before(extra)
+                left = deadline - time.monotonic() - pause
+                if left <= 0:
+                    break
+                metrics.UPSTREAM_RETRIES.labels(route.upstream, failed.reason).inc()
+                await asyncio.sleep(pause)
+                outgoing.extensions["timeout"] = _within(outgoing.extensions["timeout"], left, route.streaming)
+            try:
+                answer, content = await self._attempt(target, outgoing, route)
+            except CircuitOpen as refused:
+                if failed is not None:
+                    break  # the circuit opened between two attempts: answer what the last one got
+                metrics.UPSTREAM_ERRORS.labels(route.upstream, "upstream_circuit_open").inc()
+                raise problem_for_open_circuit(route, refused.retry_after_seconds) from None
+            except AttemptFailed as failure:
+                failed = failure
+                continue
+            except httpx.HTTPError as exc:
+                raise self._failure(route, exc) from None
+            if content is None:
+                return _relay_stream(answer, route, request)
+            return translate_answer(
+                route, answer.status_code, answer.headers, content, instance=request.url.path, request_id=ids.request_id
+            )
+        assert failed is not None
+        if failed.error is not None:
+            raise self._failure(route, failed.error)
+        metrics.UPSTREAM_ERRORS.labels(route.upstream, failed.reason).inc()
         return translate_answer(
-            route, answer.status_code, answer.headers, content, instance=request.url.path, request_id=ids.request_id
+            route, failed.status, failed.headers, failed.content, instance=request.url.path, request_id=ids.request_id
         )
+
+    async def _attempt(
+        self, target: _Target, outgoing: httpx.Request, route: Route
+    ) -> tuple[httpx.Response, bytes | None]:
+        """One exchange through the circuit breaker: the answer and its body (None: a stream to relay as it comes).
+
+        Raises :class:`AttemptFailed` for a failure (it counts against the circuit), ``CircuitOpen`` when nothing
+        was sent, and any other ``httpx.HTTPError`` as it came.
+        """
+        async with target.breaker.attempt():
+            try:
+                answer = await target.client.send(outgoing, stream=True)
+            except httpx.HTTPError as exc:
+                raise transport_failure(exc) or exc from None
+            if route.streaming and answer.status_code < 300:
+                return answer, None
+            try:
+                content = await answer.aread()
+            except httpx.HTTPError as exc:
+                raise transport_failure(exc) or exc from None
+            finally:
+                await answer.aclose()
+            if is_proxy_failure(answer.status_code, answer.headers):
+                raise AttemptFailed(
+                    f"http_{answer.status_code}", status=answer.status_code, headers=answer.headers, content=content
+                )
+            return answer, content
 
     def _failure(self, route: Route, exc: httpx.HTTPError) -> Problem:
         problem = problem_for_transport_error(route, exc, self._settings.upstream_retry_after_seconds)
         metrics.UPSTREAM_ERRORS.labels(route.upstream, problem.code).inc()
         log.warning("%s service failed on %s %s: %r", route.upstream, route.method, route.path, exc)
         return problem
+
+
+def _within(timeout: dict[str, float | None], seconds: float, streaming: bool) -> dict[str, float | None]:
+    """The timeouts of an extra attempt: none longer than what is left of the route's deadline (a stream's idle
+    read timeout excepted: it bounds the silence between frames, not the exchange)."""
+    capped: dict[str, float | None] = {
+        name: seconds if value is None else min(value, seconds) for name, value in timeout.items()
+    }
+    if streaming:
+        capped["read"] = timeout["read"]
+    return capped
 
 
 def _upstream_headers(request: Request, principal: Principal, ids: RequestIds) -> list[tuple[bytes, bytes]]:
@@ -127,13 +213,16 @@ def _upstream_headers(request: Request, principal: Principal, ids: RequestIds) -
     return [(name.encode(), value.encode("latin-1")) for name, value in headers.items()]
 
 
-def _relay_stream(answer: httpx.Response, route: Route) -> StreamingResponse:
-    """Relay an event stream as it arrives; closing the client's side closes the upstream's."""
+def _relay_stream(answer: httpx.Response, route: Route, request: Request) -> StreamingResponse:
+    """Relay an event stream as it arrives; closing the client's side closes the upstream's. A draining gateway ends
+    it after the next chunk (the client reconnects, through a gateway that is not stopping)."""
 
     async def chunks() -> AsyncIterator[bytes]:
         try:
             async for chunk in answer.aiter_raw():
                 yield chunk
+                if is_draining(request.app):
+                    return
         except httpx.HTTPError as exc:
             metrics.UPSTREAM_ERRORS.labels(route.upstream, "stream_interrupted").inc()
             log.warning("%s stream %s ended early: %r", route.upstream, route.path, exc)

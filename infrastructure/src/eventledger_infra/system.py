@@ -157,7 +157,10 @@ def write_load_balancer_config(settings: Settings, specs: list[ServiceSpec], hap
     directory = system_dir(settings)
     backends = [
         loadbalancer.Backend(
-            service, public_ports()[service], tuple((s.name, s.port) for s in specs if s.service == service)
+            service,
+            public_ports()[service],
+            tuple((s.name, s.port) for s in specs if s.service == service),
+            public=service == "gateway",
         )
         for service in LOAD_BALANCED
     ]

@@ -59,7 +59,7 @@ def test_the_query_sides_503_problem_passes_through_and_always_has_retry_after()
     assert _translate(QUERY, 503, {**PROBLEM, "retry-after": "3"}, body)[1]["retry-after"] == "3"
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 504])
+@pytest.mark.parametrize("status", [500, 502, 504])
 def test_an_upstream_5xx_becomes_502_without_its_body(status: int) -> None:
     leak = b"Traceback (most recent call last):\n  File secret.py\npassword=hunter2"
     answer_status, headers, body = _translate(COMMAND, status, {"content-type": "text/plain"}, leak)
@@ -71,6 +71,18 @@ def test_an_upstream_5xx_becomes_502_without_its_body(status: int) -> None:
     assert "hunter2" not in body.decode()
     assert "req-7" in problem["detail"]
     assert "Idempotency-Key" in problem["detail"]  # a command may have been applied
+
+
+def test_a_proxys_plain_503_is_upstream_unavailable_with_retry_after_and_leaks_nothing() -> None:
+    """HAProxy answers 503 itself when no replica is up: the client may retry later, as with a refused connection."""
+    page = b"<html><body><h1>503 Service Unavailable</h1>No server is available to handle this request.</body></html>"
+    status, headers, body = _translate(COMMAND, 503, {"content-type": "text/html", "retry-after": "4"}, page)
+    problem = json.loads(body)
+    assert (status, headers["retry-after"]) == (503, "4")
+    assert problem["type"] == "https://eventledger.dev/problems/upstream-unavailable"
+    assert "No server" not in body.decode()
+    assert "Idempotency-Key" in problem["detail"]
+    assert _translate(QUERY, 503, {}, b"")[1]["retry-after"] == "1"
 
 
 def test_a_query_5xx_does_not_talk_about_idempotency() -> None:

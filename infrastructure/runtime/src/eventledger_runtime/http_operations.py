@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import Response
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from eventledger_runtime.http_service import is_draining
 
 
 def service_app(
@@ -43,9 +45,16 @@ def service_app(
 
 
 def install_operations(app: FastAPI, readyz: Callable[[], Response]) -> None:
-    """Add the three endpoints to ``app`` under the ``operations`` tag; ``readyz`` answers ``/readyz``."""
+    """Add the three endpoints to ``app`` under the ``operations`` tag; ``readyz`` answers ``/readyz``, except while
+    the service drains (503 ``draining``: a load balancer must send it no new work)."""
+
+    def ready(request: Request) -> Response:
+        if is_draining(request.app):
+            return JSONResponse({"status": "draining"}, status_code=503)
+        return readyz()
+
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["operations"])
-    app.add_api_route("/readyz", readyz, methods=["GET"], tags=["operations"])
+    app.add_api_route("/readyz", ready, methods=["GET"], tags=["operations"])
     app.add_api_route("/metrics", metrics, methods=["GET"], tags=["operations"])
 
 

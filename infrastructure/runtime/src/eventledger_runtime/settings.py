@@ -515,6 +515,9 @@ class GatewaySettings(Section):
     upstream_connect_timeout_seconds: float = fixed(2.0, gt=0)
     upstream_pool_timeout_seconds: float = fixed(5.0, gt=0)
     upstream_retry_after_seconds: int = fixed(2, ge=1, description="the Retry-After of the gateway's own 503s")
+    upstream_retries: int = fixed(2, "extra attempts of a request that is safe to repeat (ADR 0018)", ge=0)
+    breaker_failure_threshold: int = fixed(5, "failures in a row that open an upstream's circuit", ge=1)
+    breaker_cooldown_seconds: float = fixed(5.0, "how long an open circuit refuses before its probe", gt=0)
 
     @field_validator("command_url", "query_url", "audit_url", "admin_url")
     @classmethod

@@ -23,6 +23,7 @@ from eventledger_query.api.problems import Problem, invalid
 from eventledger_query.consistency import wait_for_position
 from eventledger_query.readers import AccountFilter
 from eventledger_query.services import Readers
+from eventledger_runtime.http_service import is_draining
 
 router = APIRouter(prefix="/v1")
 
@@ -243,14 +244,15 @@ def stats_overview(request: Request, min_position: MinPosition = None) -> Respon
 
 @router.get("/stats/stream", tags=["stats"])
 async def stats_stream(request: Request) -> StreamingResponse:
-    """The same figures pushed as Server-Sent Events, each time they change (and at least every 15 s)."""
+    """The same figures pushed as Server-Sent Events, each time they change (and at least every 15 s). The stream
+    ends when the service drains (ADR 0018): the client reconnects to a replica that is not stopping."""
     readers = _readers(request)
     interval = readers.stream_interval
 
     async def frames(read: Callable[[], tuple[dict[str, Any], int]]) -> AsyncIterator[bytes]:
         last: bytes | None = None
         quiet = 0.0
-        while not await request.is_disconnected():
+        while not (is_draining(request.app) or await request.is_disconnected()):
             body, position = await asyncio.to_thread(read)
             data = orjson.dumps(body)
             if data != last or quiet >= 15:
