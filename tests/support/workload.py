@@ -7,7 +7,8 @@ import random
 import threading
 import time
 import uuid
-from typing import Any
+from abc import ABC, abstractmethod
+from typing import Any, Self
 
 import httpx
 
@@ -15,18 +16,39 @@ LATEST = {"at": "2100-01-01T00:00:00Z"}
 """Query of an audit replay up to every event recorded so far (a version not reached yet is a 404)."""
 
 
-class Depositors:
+class Clients(ABC):
+    """Three client threads running ``_run(seed)`` from the ``with`` block's start until its end."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(3)]
+
+    @abstractmethod
+    def _run(self, seed: int) -> None:
+        """What one client does until ``stop`` is set."""
+
+    def __enter__(self) -> Self:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(180)
+
+
+class Depositors(Clients):
     """Clients depositing 1..100 into a few accounts, each deposit retried with its key until it is answered."""
 
     def __init__(self, client: httpx.Client, accounts: list[str], *, pause: float = 0.0) -> None:
         """``pause``: seconds each client waits after an answered deposit (0: as fast as the system answers)."""
+        super().__init__()
         self.client = client
         self.accounts = accounts
         self.pause = pause
         self.credited = dict.fromkeys(accounts, 0)
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._run, args=(n,)) for n in range(3)]
 
     def _run(self, seed: int) -> None:
         rng = random.Random(seed)
@@ -50,16 +72,6 @@ class Depositors:
                 time.sleep(0.2)
             else:
                 raise AssertionError("a deposit was never answered")
-
-    def __enter__(self) -> Depositors:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(180)
 
 
 def deposit(client: httpx.Client, account: str, amount: int, *, within: float = 120) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import pytest
 from tests.support.processes import wait_for
 from tests.support.servers import Endpoints
 from tests.support.system import ROLES, RunningSystem, running_system
-from tests.support.workload import LATEST, deposit
+from tests.support.workload import LATEST, Clients, deposit
 
 from eventledger_infra import loadbalancer, system
 
@@ -52,12 +51,13 @@ def ledger(endpoints: Endpoints, tmp_path: Path) -> Iterator[RunningSystem]:
         pytest.fail(str(exc), pytrace=False)
 
 
-class Movers:
+class Movers(Clients):
     """Clients moving money between accounts (and depositing into them) through HAProxy. Each command is retried
     with its Idempotency-Key until it is answered; a 201 is applied to the expected balances, a refusal (409/422:
     funds, a frozen account) is not."""
 
     def __init__(self, client: httpx.Client, accounts: list[str]) -> None:
+        super().__init__()
         self.client = client
         self.accounts = accounts
         self.expected = dict.fromkeys(accounts, OPENING)
@@ -65,10 +65,7 @@ class Movers:
         self.postings = len(accounts)
         self.volume = OPENING * len(accounts)
         self.retried = 0
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
         self.errors: list[str] = []
-        self.threads = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(3)]
 
     def _send(self, path: str, body: dict[str, Any]) -> int:
         key = str(uuid.uuid4())
@@ -110,16 +107,6 @@ class Movers:
                         self.volume += amount
         except Exception as exc:  # reported by the test, which would otherwise wait on a dead thread
             self.errors.append(repr(exc))
-
-    def __enter__(self) -> Movers:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(180)
 
 
 def _leading_relay(ledger: RunningSystem) -> str:
