@@ -4,6 +4,7 @@ database."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -16,7 +17,17 @@ from pathlib import Path
 import httpx
 from tests.support.processes import scratch_database
 
-__all__ = ["alternate", "child_server", "compare", "http_exchange", "report", "scratch_database", "timed_rate"]
+__all__ = [
+    "alternate",
+    "child_server",
+    "compare",
+    "http_exchange",
+    "keep_alive_rate",
+    "post_request",
+    "report",
+    "scratch_database",
+    "timed_rate",
+]
 
 
 def timed_rate(work: Callable[[], int]) -> float:
@@ -105,3 +116,41 @@ async def http_exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
             length = int(line[15:])
     await reader.readexactly(length)
     return status
+
+
+async def _keep_alive_connection(port: int, request: bytes, expected: int, deadline: float) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    done = 0
+    try:
+        while time.perf_counter() < deadline:
+            status = await http_exchange(reader, writer, request)
+            if status != expected:
+                raise RuntimeError(f"expected {expected}, got {status}")
+            done += 1
+    finally:
+        writer.close()
+    return done
+
+
+def keep_alive_rate(port: int, requests: list[bytes], expected: int, seconds: float) -> float:
+    """One keep-alive connection per prepared request, each sending it again as soon as it is answered (closed loop)
+    for ``seconds``; answers requests per second. Any status but ``expected`` stops the run."""
+
+    async def load() -> int:
+        deadline = time.perf_counter() + seconds
+        counts = await asyncio.gather(*(_keep_alive_connection(port, r, expected, deadline) for r in requests))
+        return sum(counts)
+
+    began = time.perf_counter()
+    done = asyncio.run(load())
+    return done / (time.perf_counter() - began)
+
+
+def post_request(path: str, body: dict[str, object], token: str) -> bytes:
+    """A prepared HTTP/1.1 POST of a JSON body with a bearer token."""
+    content = json.dumps(body).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(content)}\r\n\r\n"
+    )
+    return head.encode() + content

@@ -13,12 +13,9 @@ little next to the servers it measures. Run with the servers up: ``.venv/bin/pyt
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import sys
 import tempfile
-import time
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
@@ -27,7 +24,7 @@ import httpx
 from fastapi import FastAPI
 from tests.support.processes import free_port
 
-from bench._common import child_server, compare, http_exchange, timed_rate
+from bench._common import child_server, compare, keep_alive_rate, post_request
 from eventledger_gateway.tokens import mint_token
 from eventledger_runtime.settings import GatewaySettings
 
@@ -46,35 +43,6 @@ trivial_app = FastAPI()
 async def trivial() -> dict[str, bool]:
     """Does nothing: the baseline of what one FastAPI + uvicorn process answers."""
     return {"ok": True}
-
-
-async def _connection(port: int, request: bytes, expected: int, deadline: float) -> int:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    done = 0
-    try:
-        while time.perf_counter() < deadline:
-            status = await http_exchange(reader, writer, request)
-            if status != expected:
-                raise RuntimeError(f"expected {expected}, got {status}")
-            done += 1
-    finally:
-        writer.close()
-    return done
-
-
-async def _load(port: int, requests: list[bytes], expected: int) -> int:
-    deadline = time.perf_counter() + SECONDS
-    counts = await asyncio.gather(*(_connection(port, request, expected, deadline) for request in requests))
-    return sum(counts)
-
-
-def _post(path: str, body: dict[str, object], token: str) -> bytes:
-    content = json.dumps(body).encode()
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(content)}\r\n\r\n"
-    )
-    return head.encode() + content
 
 
 def _open_accounts(gateway: str, token: str, count: int) -> list[str]:
@@ -114,11 +82,11 @@ def main() -> None:
             child_server(trivial_server, env, log_dir / "trivial.log", f"http://127.0.0.1:{ports['trivial']}/docs")
         )
         accounts = _open_accounts(gateway, token, concurrency)
-        deposits = [_post("/v1/deposits", {"account_id": a, "amount": 1}, token) for a in accounts]
-        trivial = [_post("/trivial", {"account_id": a, "amount": 1}, token) for a in accounts]
+        deposits = [post_request("/v1/deposits", {"account_id": a, "amount": 1}, token) for a in accounts]
+        trivial = [post_request("/trivial", {"account_id": a, "amount": 1}, token) for a in accounts]
 
         def rate(port: int, requests: list[bytes], expected: int) -> float:
-            return timed_rate(lambda: asyncio.run(_load(port, requests, expected)))
+            return keep_alive_rate(port, requests, expected, SECONDS)
 
         print(
             f"gateway benchmark: {SECONDS:.0f} s per run, {ROUNDS} alternated rounds, {concurrency} connections, "
