@@ -10,7 +10,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,16 +48,21 @@ def alternate(rounds: int, contenders: dict[str, Callable[[], float]]) -> dict[s
     return results
 
 
-def report(
-    title: str, results: dict[str, list[float]], ratios: list[tuple[str, str, float] | tuple[str, str, float, str]]
-) -> None:
-    """Print medians and the ratios PRODUCT.md §6 asks for: (numerator, denominator, target[, "≥" or "≤"])."""
+Ratio = tuple[str, str, float | None] | tuple[str, str, float, str]
+"""(numerator, denominator, target[, "≥" or "≤"]); a target of None prints the ratio without a verdict."""
+
+
+def report(title: str, results: dict[str, list[float]], ratios: Sequence[Ratio]) -> None:
+    """Print medians and the ratios PRODUCT.md §6 asks for (see :data:`Ratio`)."""
     print(f"\n{title}")
     medians = {name: statistics.median(rates) for name, rates in results.items()}
     for name, median in medians.items():
         print(f"  median {name:<34} {median:12,.0f} /s")
     for numerator, denominator, target, *direction in ratios:
         ratio = medians[numerator] / medians[denominator]
+        if target is None:
+            print(f"  ratio {numerator} / {denominator} = {ratio:.2f}")
+            continue
         at_most = direction == ["≤"]
         verdict = "meets" if (ratio <= target if at_most else ratio >= target) else "MISSES"
         print(
@@ -65,12 +70,7 @@ def report(
         )
 
 
-def compare(
-    title: str,
-    rounds: int,
-    contenders: dict[str, Callable[[], float]],
-    ratios: list[tuple[str, str, float] | tuple[str, str, float, str]],
-) -> None:
+def compare(title: str, rounds: int, contenders: dict[str, Callable[[], float]], ratios: Sequence[Ratio]) -> None:
     """The contenders run in alternated rounds (:func:`alternate`), then their medians and ratios (:func:`report`)."""
     report(title, alternate(rounds, contenders), ratios)
 

@@ -40,12 +40,13 @@ REBUILD = "rebuild from the event store"
 
 
 # ---------------------------------------------------------------------- the log
-def build_script() -> LedgerScript:
-    """A realistic log: accounts, then deposits and transfers (2 and 3 events each, legs included)."""
+def build_script(events: int = EVENTS) -> LedgerScript:
+    """A realistic log of about ``events`` events: accounts, then deposits and transfers (2 and 3 events each, legs
+    included)."""
     rng = random.Random(4)
     script = LedgerScript()
     accounts = [script.open(f"holder {i}") for i in range(ACCOUNTS)]
-    while len(script.envelopes) < EVENTS:
+    while len(script.envelopes) < events:
         destination, source = rng.choice(accounts), rng.choice(accounts)
         if source == destination or script.balance(source) < 100:
             amount = rng.randint(100, 10_000)

@@ -140,3 +140,18 @@ def difference(expected: Windows, actual: Windows) -> str:
         (k, expected.get(k), actual.get(k)) for k in expected.keys() | actual.keys() if expected.get(k) != actual.get(k)
     )
     return f"{len(wrong)} windows differ, first: {wrong[:3]}" if wrong else "no difference"
+
+
+def delete_namespace_topics(bootstrap: str, namespace: str) -> None:
+    """Every topic of the namespace: the ledger's, the derived topic and any internal topic faust created for the
+    test's app."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(namespace)]
+    if topics:
+        for future in admin.delete_topics(topics).values():
+            try:
+                future.result(timeout=30)
+            except Exception as error:
+                print(f"could not delete a topic: {error}")

@@ -33,6 +33,7 @@ from tests.support.stream_rig import (
     DerivedTopicReader,
     StreamWorker,
     Windows,
+    delete_namespace_topics,
     difference,
     expected_windows,
     redis_windows,
@@ -101,21 +102,7 @@ def rig(endpoints: Endpoints, tmp_path: Path) -> Iterator[Rig]:
             derived.close()
             delete_base(client, base)
             client.close()
-            _delete_internal_topics(bootstrap, namespace)
-
-
-def _delete_internal_topics(bootstrap: str, namespace: str) -> None:
-    """The derived topic and any internal topic faust created for this test's app."""
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(namespace)]
-    if topics:
-        for future in admin.delete_topics(topics).values():
-            try:
-                future.result(timeout=30)
-            except Exception as error:
-                print(f"could not delete a topic: {error}")
+            delete_namespace_topics(bootstrap, namespace)
 
 
 def test_the_window_figures_in_redis_and_on_the_derived_topic_equal_a_count_of_the_event_store(rig: Rig) -> None:

@@ -417,7 +417,13 @@ class StreamingSettings(Section):
     title: ClassVar[str] = "Stream job"
 
     namespace: NamespaceName
-    ops_port: int = Field(default=18111, ge=0, le=65535)
+    ops_port: int = Field(
+        default=18111,
+        ge=1,
+        le=65535,
+        description="also names the worker to faust (its data folder `<state>/streaming/worker-<port>` and its member "
+        "URL): each worker of the job on a host has its own",
+    )
     publish_interval_seconds: float = fixed(1.0, "between publications of changed windows", gt=0)
     session_timeout_seconds: SessionTimeout
 

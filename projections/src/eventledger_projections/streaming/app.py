@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from typing import Any, TypeVar
 
 import faust
@@ -63,6 +65,19 @@ def source_partitions(bootstrap: str, topic: str, timeout: float = 10.0) -> int:
     if metadata is None or metadata.error is not None or not metadata.partitions:
         raise LookupError(f"topic {topic} does not exist yet")
     return len(metadata.partitions)
+
+
+def worker_data_dir(state_dir: Path, ops_port: int) -> Path:
+    """faust's data folder for the worker whose ops endpoint is ``ops_port``: one per worker of the app on a host
+    (faust keeps a worker's local state there; two workers must not share one), under ``<state>/streaming/``."""
+    return state_dir / "streaming" / f"worker-{ops_port}"
+
+
+def worker_url(ops_port: int) -> str:
+    """How faust names this worker to the other members of its group (its ``canonical_url``, sent with every join):
+    the host and the ops port, so that two workers of the app never pass for one (faust's web server, which the
+    setting would otherwise describe, is off)."""
+    return f"http://{socket.gethostname()}:{ops_port}"
 
 
 def _pairs(headers: Mapping[str, bytes] | RawHeaders | None) -> list[tuple[str, bytes | None]]:
@@ -110,14 +125,15 @@ class TransferWindowsJob:
         self.infra = infra
         self.partitions = partitions
         namespace = settings.names.topic_prefix
-        datadir = infra.state_dir / "streaming"
-        datadir.mkdir(parents=True, exist_ok=True)  # faust creates only the last folder
+        datadir = worker_data_dir(infra.state_dir, settings.ops_port)
+        datadir.parent.mkdir(parents=True, exist_ok=True)  # faust creates only the last folder
         self.app = faust.App(
             settings.app_id,
             broker=f"kafka://{infra.kafka_bootstrap}",
             store="memory://",
             datadir=str(datadir),
             web_enabled=False,
+            canonical_url=worker_url(settings.ops_port),
             processing_guarantee="at_least_once",
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
