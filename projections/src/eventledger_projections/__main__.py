@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from eventledger_projections.bootstrap import (
     PROJECTIONS,
+    Projector,
     build_projector,
     group_id,
     instance_actions,
@@ -66,6 +67,20 @@ def main(argv: list[str] | None = None) -> int:
     return status(args.name)
 
 
+def _sample(projector: Projector) -> Sample:
+    """The projector's progress for its watchdog. Its reflected position is a minimum over every partition, which
+    one partition far behind holds still during a long replay: the offsets of its own partitions, moving while they
+    are behind their high watermarks, show it is catching up (a replay from zero is not a stall)."""
+    assigned = projector.runner.assigned
+    return Sample(
+        projector.relay_checkpoint(),
+        projector.projection.reflected_position(),
+        projector.runner.paused,
+        applied=sum(p.offset or 0 for p in assigned),
+        backlog=any((p.lag or 0) > 0 for p in assigned),
+    )
+
+
 def run(name: str, *, after_store_write: Callable[[int], None] | None = None) -> int:
     """Run the projector ``name`` until stopped; ``after_store_write`` is the runner's seam (tests wrap it)."""
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s projection-{name} %(message)s")
@@ -81,11 +96,7 @@ def run(name: str, *, after_store_write: Callable[[int], None] | None = None) ->
         f"projection-{name}",
         unless_kafka_is_down(
             kafka_up,
-            lambda: Sample(
-                projector.relay_checkpoint(),
-                projector.projection.reflected_position(),
-                runner.paused,
-            ),
+            lambda: _sample(projector),
         ),
         runner.stop,
         infra.watchdog,

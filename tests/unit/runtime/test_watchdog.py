@@ -32,6 +32,24 @@ def test_moving_resets_the_clock() -> None:
     assert detector.observe(55, Sample(head=100, position=41)).stalled
 
 
+def test_a_long_replay_whose_own_partitions_move_is_catching_up_not_stalled() -> None:
+    """A projector replaying from zero: its reflected position (a minimum over every partition) holds still while
+    one partition waits, but the offsets of its own partitions move and they are behind their high watermarks."""
+    detector = StallDetector(stall_seconds=30)
+    for second in range(0, 100, 5):
+        sample = Sample(head=60_000, position=0, applied=second * 100, backlog=True)
+        assert detector.observe(second, sample).state == "running"
+    assert detector.observe(130, Sample(head=60_000, position=0, applied=9_500, backlog=True)).stalled
+
+
+def test_work_done_without_a_backlog_does_not_excuse_a_frozen_position() -> None:
+    """Issue 17's class: new events applied as they come (no backlog of its own), the reflected position frozen."""
+    detector = StallDetector(stall_seconds=30)
+    for second in range(0, 30, 5):
+        detector.observe(second, Sample(head=100 + second, position=40, applied=second, backlog=False))
+    assert detector.observe(30, Sample(head=130, position=40, applied=30, backlog=False)).stalled
+
+
 @pytest.mark.parametrize(
     "sample",
     [Sample(head=100, position=100), Sample(head=90, position=100), Sample(head=100, position=40, paused=True)],

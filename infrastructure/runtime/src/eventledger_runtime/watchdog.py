@@ -44,6 +44,13 @@ class Sample:
     position: int
     paused: bool = False
     standby: bool = False
+    applied: int | None = None
+    """How far the worker got in its own share of the work (a projector: the sum of its assigned partitions' next
+    offsets), for a worker whose ``position`` is a minimum over shares that one slow share holds still."""
+    backlog: bool = False
+    """Its own share is behind what it follows (a projector: an assigned partition below its high watermark). A
+    worker with a backlog whose ``applied`` moves is catching up, not stalled; without a backlog, work done does not
+    excuse a position that does not move (issue 17: events applied, the position frozen)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,7 @@ class StallDetector:
     def __init__(self, stall_seconds: float) -> None:
         self._stall_seconds = stall_seconds
         self._position: int | None = None
+        self._applied: int | None = None
         self._since: float | None = None
         self.verdict = Verdict("unknown", "no sample yet")
 
@@ -71,8 +79,9 @@ class StallDetector:
             self.verdict = Verdict("unknown", "cannot sample the position or the head")
             return self.verdict
         behind = sample.head - sample.position
-        moved = sample.position != self._position
-        self._position = sample.position
+        catching_up = sample.backlog and sample.applied is not None and sample.applied != self._applied
+        moved = sample.position != self._position or catching_up
+        self._position, self._applied = sample.position, sample.applied
         if sample.standby:  # not its work to move: the leader is watched by its own watchdog
             self._since = None
             self.verdict = Verdict("standby")
