@@ -6,8 +6,10 @@ services' (what the gateway calls: one upstream address per side, however many r
 the operations frontend, serves HAProxy's Prometheus metrics (``/metrics``), its statistics page (``/stats``, CSV at
 ``/stats;csv``) and a liveness answer (``/healthz``).
 
-Every instance is health-checked on ``/readyz`` twice a second; two failures take it out, two successes bring it
-back, so an instance that drains on SIGTERM (its ``/readyz`` answers 503) stops getting new requests. A request that
+Every instance is health-checked on ``/readyz`` twice a second; three failures in a row take it out (a check may
+take 2 s: on a loaded machine a slow answer is not a dead instance, and with one replica taking it out answers every
+client 503), two successes bring it back, so an instance that drains on SIGTERM (its ``/readyz`` answers 503 at
+once) stops getting new requests within about 1.5 s. A request that
 could not reach an instance (connection refused or reset before it was sent) goes to another one: it never reached
 a service, so this is safe for every method. Nothing else is retried here; the gateway retries what is safe to retry
 (ADR 0018).
@@ -149,7 +151,10 @@ def render(host: str, backends: Sequence[Backend], ops_port: int, error_pages: E
         "    timeout server 65s",
         "    timeout client-fin 5s",
         "    timeout server-fin 5s",
-        "    default-server inter 500ms fastinter 250ms downinter 1s fall 2 rise 2",
+        # A check answered late is a loaded machine, not a dead instance: give it 2 s, and three failures in a row
+        # (a draining instance answers 503 at once, so it still leaves within about 1.5 s).
+        "    timeout check 2s",
+        "    default-server inter 500ms fastinter 250ms downinter 1s fall 3 rise 2",
         *errorfiles("problem"),
         "",
         "frontend operations",
