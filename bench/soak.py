@@ -670,7 +670,7 @@ def judge(run: Run) -> list[Verdict]:
     soaked = {"warm-up", "soak", "drain"}
     failed = {
         status: sum(n for (phase, _, s), n in run.recorder.statuses.items() if phase in soaked and s == status)
-        for status in sorted({s for (_, _, s) in run.recorder.statuses if s == 0 or s >= 500})
+        for status in sorted({s for (phase, _, s) in run.recorder.statuses if phase in soaked and (s == 0 or s >= 500)})
     }
     total = sum(n for (phase, _, _), n in run.recorder.statuses.items() if phase in soaked)
     verdicts.append(
