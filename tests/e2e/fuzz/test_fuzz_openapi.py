@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from tests.support.fuzz import CASES, check_answer
 from tests.support.system import RunningSystem
 
