@@ -57,6 +57,10 @@ def test_no_sequence_of_linked_operations_makes_the_system_fail(fuzzed: RunningS
         settings=settings(
             max_examples=SCENARIOS,
             stateful_step_count=STEPS_PER_SCENARIO,
+            # No shrinking: a sequence's draws depend on the live system's answers (the links feed on them), so a
+            # replay never draws the same again and hypothesis reports FlakyStrategyDefinition instead of the
+            # failure; the first failing sequence is reported as it ran.
+            phases=[Phase.generate],
             deadline=None,
             suppress_health_check=list(HealthCheck),
             database=None,
