@@ -179,6 +179,29 @@ def test_a_worker_killed_again_and_again_while_it_counts_converges(rig: Rig) -> 
 KILLS = 5
 
 
+STOP_WITHIN_SECONDS = 30
+
+
+def test_sigterm_under_load_stops_the_worker_cleanly_and_the_figures_stay_exact(rig: Rig) -> None:
+    """Issue 10 item 5: told to stop while it counts, a worker stops faust cleanly and exits 0; every count it made
+    is in Redis with its partition's progress (one script call each), so its successor goes on from there."""
+    workload = Workload(rig.store, seed=47)
+    with rig.relay():
+        workload.run(60)
+        wait_until(lambda: _counted(rig.worker) > 0, 90, "the job counting", rig.worker.log_tail)
+        with Repeatedly(lambda: workload.run(10), name="workload") as load:
+            time.sleep(1.0)
+            process = rig.worker.process
+            assert process is not None
+            process.terminate()
+            code = process.wait(STOP_WITHIN_SECONDS)
+        assert not load.errors, load.errors
+        assert code == 0, rig.worker.log_tail()
+        rig.worker.start()
+        expected = rig.wait_for_redis(timeout=120)
+    rig.wait_for_derived(expected)
+
+
 @given(data=st.data())
 @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 def test_any_poison_message_is_parked_with_a_reason_and_the_figures_stay_exact(rig: Rig, data: st.DataObject) -> None:
