@@ -10,6 +10,9 @@ import schemathesis
 CASES: Counter[str] = Counter()
 """Calls made by the fuzz tier, by phase."""
 
+RESTARTS: Counter[str] = Counter()
+"""Fresh hypothesis engines the stateful phase started after a FlakyStrategyDefinition with every answer passing."""
+
 
 def _headers(response: Any) -> dict[str, str]:
     return {name.lower(): value[0] if isinstance(value, list) else value for name, value in response.headers.items()}

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.support.fuzz import CASES
+from tests.support.fuzz import CASES, RESTARTS
 from tests.support.servers import Endpoints
 from tests.support.system import ROLES, RunningSystem, running_system
 
@@ -32,4 +32,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """How many cases the fuzz tier ran (the closing note of issue 16 asks for it)."""
     if CASES:
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(CASES.items()))
-        terminalreporter.write_line(f"fuzz tier: {sum(CASES.values())} cases ({counts})")
+        restarted = f"; {RESTARTS['sequence engines']} sequence engines restarted" if RESTARTS else ""
+        terminalreporter.write_line(f"fuzz tier: {sum(CASES.values())} cases ({counts}){restarted}")
