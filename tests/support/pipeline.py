@@ -30,6 +30,7 @@ from eventledger_projections.bootstrap import (
 from eventledger_query.app import create_app as create_query_app
 from eventledger_query.services import build as build_query
 from eventledger_runtime.eventlog import PostgresEventLogReader
+from eventledger_runtime.eventlog.notice import PostgresNewEventsAnnouncer, PostgresNewEventsListener
 from eventledger_runtime.instances import HeartbeatLoop, PostgresInstanceRegistry, registration_for
 from eventledger_runtime.kafka import ensure_topics
 from eventledger_runtime.ops_http import serve_ops
@@ -65,8 +66,11 @@ def pipeline(projections: tuple[str, ...] | None = None) -> Iterator[Pipeline]:
         run.env = {"EVENTLEDGER_PG_DATABASE": database, "EVENTLEDGER_NAMESPACE": own.value}
         with _environment(run.env):
             ensure_topics(settings.kafka_bootstrap, [run.namespace + t for t in ALL_TOPICS], settings.kafka_partitions)
+            announcer = PostgresNewEventsAnnouncer(settings.postgres_dsn)
+            stack.callback(announcer.close)
             run.command = build_command(
-                CommandSettings(), store=PostgresEventStore(settings.postgres_dsn, pool_size=16)
+                CommandSettings(),
+                store=PostgresEventStore(settings.postgres_dsn, pool_size=16, announcer=announcer),
             )
             run.command_url = stack.enter_context(serve(create_command_app(run.command)))
             _thread(stack, _relay(settings, run.namespace))
@@ -106,7 +110,8 @@ def _relay(settings: Settings, namespace: str) -> tuple[Callable[[], None], Call
     store = PostgresEventStore(settings.postgres_dsn, pool_size=2)
     publisher = KafkaEventPublisher(settings.kafka_bootstrap)
     checkpoints = PostgresEventLogReader(settings.postgres_dsn)
-    relay = Relay(store, publisher, checkpoints, RelayConfig(topic_namespace=namespace))
+    new_events = PostgresNewEventsListener(settings.postgres_dsn)
+    relay = Relay(store, publisher, checkpoints, RelayConfig(topic_namespace=namespace), new_events=new_events)
 
     def stop() -> None:
         relay.stop()
@@ -117,6 +122,7 @@ def _relay(settings: Settings, namespace: str) -> tuple[Callable[[], None], Call
         finally:
             publisher.close()
             checkpoints.close()
+            new_events.close()
             store.close()
 
     return run, stop

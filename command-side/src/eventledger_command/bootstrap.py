@@ -12,6 +12,7 @@ from eventledger_command.application.repository import LedgerRepository
 from eventledger_command.eventstore.memory import InMemoryEventStore
 from eventledger_command.eventstore.port import EventStore
 from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_runtime.eventlog.notice import NewEventsAnnouncer, PostgresNewEventsAnnouncer
 from eventledger_runtime.settings import CommandSettings, PostgresSettings
 
 
@@ -27,10 +28,13 @@ class Container:
     bus: CommandBus
     expiry: ExpiryWorker
     clock: Callable[[], datetime]
+    announcer: NewEventsAnnouncer | None = None
 
     def close(self) -> None:
         self.expiry.stop()
         self.store.close()
+        if self.announcer is not None:
+            self.announcer.close()
 
 
 def build(
@@ -42,11 +46,14 @@ def build(
 ) -> Container:
     """Wire the command side. Tests pass an in-memory ``store`` and a fixed ``clock``."""
     settings = settings or CommandSettings()
+    announcer: NewEventsAnnouncer | None = None
     if store is None:
         if settings.store == "memory":
             store = InMemoryEventStore()
         else:
-            store = PostgresEventStore((postgres or PostgresSettings()).dsn, pool_size=settings.pool_size)
+            dsn = (postgres or PostgresSettings()).dsn
+            announcer = PostgresNewEventsAnnouncer(dsn)  # wakes the relay after each append (ADR 0021)
+            store = PostgresEventStore(dsn, pool_size=settings.pool_size, announcer=announcer)
     repository = LedgerRepository(store, snapshot_interval=settings.snapshot_interval, clock=clock)
     bus = CommandBus(repository, clock, max_attempts=settings.max_attempts)
-    return Container(settings, store, repository, bus, ExpiryWorker(store, bus, clock), clock)
+    return Container(settings, store, repository, bus, ExpiryWorker(store, bus, clock), clock, announcer)

@@ -35,6 +35,7 @@ from eventledger_command.eventstore.records import (
     StoredResponse,
 )
 from eventledger_runtime.eventlog import PostgresEventLogReader
+from eventledger_runtime.eventlog.notice import NewEventsAnnouncer
 from eventledger_runtime.eventlog.postgres import LOGGED_EVENT_COLUMNS
 from eventledger_runtime.migrations import migrate
 
@@ -66,11 +67,14 @@ class PostgresEventStore(EventStore):
         pool_size: int = 10,
         migrate_schema: bool = True,
         before_commit: Callable[[psycopg.Connection[Any]], None] | None = None,
+        announcer: NewEventsAnnouncer | None = None,
     ) -> None:
         """``before_commit`` runs inside each append's transaction just before it commits: a seam for tests that
         need transactions to commit out of position order. Production leaves it None (one round trip per append).
+        ``announcer`` is told after each committed append, so that the relay wakes at once instead of polling.
         """
         self._before_commit = before_commit
+        self._announcer = announcer
         self._pool = ConnectionPool(
             dsn, min_size=1, max_size=pool_size, open=True, kwargs={"autocommit": True}, name="event-store"
         )
@@ -101,10 +105,13 @@ class PostgresEventStore(EventStore):
             for key in keys:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", [key], prepare=True)
             self._held.conn = conn
+            self._held.appended = False
             try:
                 yield
             finally:
                 self._held.conn = None
+        if self._held.appended:  # committed (an exception does not get here): the block's append is visible now
+            self._announce()
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
@@ -145,7 +152,9 @@ class PostgresEventStore(EventStore):
                     # The common case: one statement, one round trip; its own transaction, or the transaction of
                     # this thread's exclusive() block (a conflict then aborts that block, which rolls back).
                     returned = conn.execute(_APPEND, params, prepare=True).fetchall()
-                    return self._result(request, rows, versions, returned)
+                    result = self._result(request, rows, versions, returned)
+                    self._announce_unless_held()
+                    return result
                 with conn.transaction():
                     returned = conn.execute(_APPEND, params, prepare=True).fetchall()
                     result = self._result(request, rows, versions, returned)
@@ -155,6 +164,7 @@ class PostgresEventStore(EventStore):
                             raise _KeyTaken
                     if self._before_commit is not None:
                         self._before_commit(conn)
+                self._announce_unless_held()
                 return result
             except pg_errors.UniqueViolation as exc:
                 raise self._conflict(exc, expected) from exc
@@ -164,6 +174,17 @@ class PostgresEventStore(EventStore):
                 if existing is None:  # the other request rolled back after all: let the caller try again
                     raise ConcurrencyConflict(f"idempotency:{claim.key}", 0) from None
                 raise IdempotencyKeyTaken(existing) from None
+
+    def _announce_unless_held(self) -> None:
+        """Announce an append that committed; one inside an :meth:`exclusive` block is announced when it commits."""
+        if getattr(self._held, "conn", None) is None:
+            self._announce()
+        else:
+            self._held.appended = True
+
+    def _announce(self) -> None:
+        if self._announcer is not None:
+            self._announcer.announce()
 
     @staticmethod
     def _result(

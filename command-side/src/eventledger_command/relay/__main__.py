@@ -12,6 +12,7 @@ from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS
 from eventledger_runtime.cli import no_arguments
 from eventledger_runtime.eventlog import PostgresEventLogReader
+from eventledger_runtime.eventlog.notice import PostgresNewEventsListener
 from eventledger_runtime.kafka import ensure_topics, when_kafka_answers
 from eventledger_runtime.ops_http import serve_ops
 from eventledger_runtime.probes import kafka_answers
@@ -28,6 +29,7 @@ def main() -> int:
     store = PostgresEventStore(settings.postgres.dsn, pool_size=2)
     checkpoints = PostgresEventLogReader(settings.postgres.dsn, name="checkpoints")
     publisher = KafkaEventPublisher(kafka.bootstrap)
+    new_events = PostgresNewEventsListener(settings.postgres.dsn)  # command services notify after appends (ADR 0021)
     topics = [settings.names.topic(topic) for topic in ALL_TOPICS]
     # Any number of relays may run: the one holding the lock publishes, the others stand by (ADR 0016).
     leadership = PostgresAdvisoryLock(
@@ -44,6 +46,7 @@ def main() -> int:
             standby_poll_seconds=settings.relay.standby_poll_seconds,
         ),
         leadership,
+        new_events,
     )
     stop_on_signals(relay.stop)
 
@@ -76,6 +79,7 @@ def main() -> int:
     finally:
         watchdog.close()
         leadership.close()
+        new_events.close()
         publisher.close()
         checkpoints.close()
         store.close()

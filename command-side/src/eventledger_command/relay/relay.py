@@ -17,6 +17,7 @@ from eventledger_command.relay.publisher import EventPublisher, PublishFailed
 from eventledger_events import KafkaRecord, to_kafka_record
 from eventledger_events.topics import HEADER_RELAY_TERM
 from eventledger_runtime.eventlog import Deposed, EventLogReader
+from eventledger_runtime.eventlog.notice import NewEventsListener
 from eventledger_runtime.worker import StoppableLoop
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,10 @@ class Relay(StoppableLoop):
     its place in the log as a checkpoint of ``checkpoints`` (the event-log reader), saved only after the broker
     acknowledged every event up to it.
 
+    When the log is drained the relay waits for ``new_events`` (a notice the event store sends after each append),
+    at most ``max_idle_sleep_seconds``, then reads again; without one it polls, backing off from
+    ``idle_sleep_seconds`` to ``max_idle_sleep_seconds``. A notice only decides when the relay looks.
+
     With a ``leadership``, several relays may run: only the holder of the leadership publishes, the others stand by
     and poll for it every ``standby_poll_seconds``. A relay that takes the leadership takes office (a new term of the
     checkpoint) and resumes from the checkpoint; every checkpoint save names its term, so a relay that lost the
@@ -71,8 +76,10 @@ class Relay(StoppableLoop):
         checkpoints: EventLogReader,
         config: RelayConfig,
         leadership: Leadership | None = None,
+        new_events: NewEventsListener | None = None,
     ) -> None:
         self._store = store
+        self._new_events = new_events
         self._publisher = publisher
         self._checkpoints = checkpoints
         self._config = config
@@ -196,8 +203,11 @@ class Relay(StoppableLoop):
                 continue
             LAG.set(max(0, self._store.head_position() - self.position))
             LAG_SECONDS.set(0)
-            self._stop.wait(idle)
-            idle = min(idle * 2, self._config.max_idle_sleep_seconds)
+            if self._new_events is not None and self._new_events.wait(self._config.max_idle_sleep_seconds):
+                continue  # an append committed: read at once
+            if self._new_events is None:
+                self._stop.wait(idle)
+                idle = min(idle * 2, self._config.max_idle_sleep_seconds)
 
 
 def kafka_record_of(event: RecordedEvent) -> KafkaRecord:
