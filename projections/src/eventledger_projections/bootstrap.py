@@ -139,6 +139,7 @@ def build_projector(
         backoff_initial=settings.backoff_initial_seconds,
         backoff_max=settings.backoff_max_seconds,
         progress_interval=settings.progress_interval_seconds,
+        eager_progress_interval=settings.eager_progress_interval_seconds,
         after_store_write=after_store_write,
     )
     runner = ProjectionRunner(projection, event_log, dead_letters, relay_checkpoint, config)

@@ -4,6 +4,7 @@ poison events are isolated and parked while the projection goes on, pause/resume
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -12,8 +13,8 @@ from tests.support.projection_fakes import InMemoryBalances, Ledger
 from eventledger_events import ACCOUNTS_TOPIC, ALL_TOPICS, account_stream_id
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.runtime.memory import InMemoryBroker, InMemoryDeadLetters, InMemoryEventLog
-from eventledger_projections.runtime.port import LogMessage, OffsetsMoved
-from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
+from eventledger_projections.runtime.port import LogMessage, OffsetsMoved, TopicPartition
+from eventledger_projections.runtime.runner import EAGER_REFRESHES, ProjectionRunner, RunnerConfig
 
 FAST = RunnerConfig(batch_size=40, max_attempts=3, backoff_initial=0.0005, backoff_max=0.001, progress_interval=0)
 
@@ -290,3 +291,75 @@ def test_empty_partitions_count_as_caught_up(rig: Rig) -> None:
 
 def test_the_dead_letter_topic_is_one_topic_for_every_projection() -> None:
     assert DEAD_LETTER_TOPIC == "eventledger.deadletter.v1"
+
+
+class _CountingLog(InMemoryEventLog):
+    """Counts the position refreshes (each asks for the high watermarks) and records the consumer's waits."""
+
+    refreshes = 0
+    timeouts: list[float]
+
+    def high_watermarks(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        self.refreshes += 1
+        return super().high_watermarks(partitions)
+
+    def consume(self, max_messages: int, timeout: float) -> list[LogMessage]:
+        self.timeouts.append(timeout)
+        return super().consume(max_messages, timeout)
+
+
+PUSH = RunnerConfig(batch_size=40, progress_interval=3600.0, eager_progress_interval=0.0)
+"""A regular refresh never comes due in a test; an eager one at once."""
+
+
+def _push_rig(relay_position: Callable[[], int] | None = None) -> tuple[Rig, _CountingLog]:
+    rig = make_rig(config=PUSH)
+    counting = _CountingLog(rig.broker, "group")
+    counting.timeouts = []
+    rig.event_log = counting
+    rig.runner = ProjectionRunner(
+        rig.projection, counting, rig.dead_letters, relay_position or (lambda: rig.ledger.position), PUSH
+    )
+    rig.runner.start()
+    return rig, counting
+
+
+def test_a_caught_up_runner_makes_what_it_applied_visible_at_once_without_waiting_for_the_regular_refresh() -> None:
+    rig, counting = _push_rig()
+    account_id = rig.ledger.open()
+    rig.ledger.credit(account_id, 5, 5)  # one partition: the others need the refresh to claim the position
+    assert rig.runner.run_once() == 2
+    assert rig.projection.reflected_position() == rig.ledger.position == 2
+    refreshes = counting.refreshes
+    assert rig.runner.run_once() == 0
+    assert counting.refreshes == refreshes, "reflected: back to the regular interval"
+    assert counting.timeouts[-1] == PUSH.poll_timeout
+
+
+def test_a_runner_with_a_backlog_keeps_the_regular_refresh() -> None:
+    rig, counting = _push_rig()
+    account_id = rig.ledger.open()
+    for n in range(1, 60):
+        rig.ledger.credit(account_id, 1, n)
+    refreshes = counting.refreshes
+    assert rig.runner.run_once() == PUSH.batch_size, "a full batch: there is more to read"
+    assert counting.refreshes == refreshes
+    assert rig.runner.run_once() == 60 - PUSH.batch_size
+    assert counting.refreshes == refreshes + 1, "caught up again: refreshed at once"
+
+
+def test_eager_refreshes_stop_when_the_position_cannot_be_claimed_yet() -> None:
+    """The relay's checkpoint lags (or a partition another member holds stays behind): a bounded number of eager
+    refreshes, then the regular interval."""
+    rig, counting = _push_rig(relay_position=lambda: 0)
+    account_id = rig.ledger.open()
+    rig.ledger.credit(account_id, 5, 5)
+    refreshes = counting.refreshes
+    assert rig.runner.run_once() == 2
+    for _ in range(EAGER_REFRESHES + 5):
+        eager_due = counting.refreshes - refreshes < EAGER_REFRESHES
+        rig.runner.run_once()
+        if eager_due:
+            assert counting.timeouts[-1] == 0.0, "while an eager refresh is due, the consumer does not wait past it"
+    assert rig.projection.reflected_position() < rig.ledger.position
+    assert counting.refreshes == refreshes + EAGER_REFRESHES

@@ -385,6 +385,9 @@ class ProjectionSettings(Section):
         5, "failures of a batch before it is bisected, and of one event before it is parked", ge=1
     )
     progress_interval_seconds: float = fixed(0.2, "between refreshes of the position", gt=0)
+    eager_progress_interval_seconds: float = fixed(
+        0.005, "between refreshes while what a caught-up projector applied is not visible yet", gt=0
+    )
     session_timeout_seconds: SessionTimeout
     ops_port: int | None = Field(
         default=None,

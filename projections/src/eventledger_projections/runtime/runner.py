@@ -34,6 +34,9 @@ from eventledger_runtime.worker import StoppableLoop
 log = logging.getLogger(__name__)
 
 PARTITION_REFRESH_SECONDS = 60.0
+EAGER_REFRESHES = 10
+"""Refreshes at the eager interval after a batch, at most: a partition another member holds may stay behind (paused,
+its member gone until the group rebalances), and then the regular interval is soon enough."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,11 @@ class RunnerConfig:
 
     ``after_store_write`` is a test-only seam: it runs after each batch's store write and before its Kafka offsets
     are committed (the fault tests kill the process there). Production leaves it ``None``.
+
+    The position is refreshed every ``progress_interval``. After a batch that left the runner caught up, and while the
+    read model does not yet reflect what it applied, every ``eager_progress_interval`` instead (``EAGER_REFRESHES``
+    times at most; the consumer waits no longer than that), so that an event just applied becomes visible within
+    about that interval of the relay recording it as published.
     """
 
     topic_namespace: str = ""
@@ -51,6 +59,7 @@ class RunnerConfig:
     backoff_initial: float = 0.05
     backoff_max: float = 5.0
     progress_interval: float = 0.2
+    eager_progress_interval: float = 0.005
     after_store_write: Callable[[int], None] | None = None
 
 
@@ -93,6 +102,8 @@ class ProjectionRunner(StoppableLoop):
         self._partitions: list[TopicPartition] = []
         self._partitions_listed_at = float("-inf")
         self._last_refresh = float("-inf")
+        self._applied_position = 0
+        self._eager_refreshes_left = 0
         self._last_recorded_at: float | None = None
         self._subscribed = False
         self.batches = 0
@@ -142,12 +153,21 @@ class ProjectionRunner(StoppableLoop):
         """One iteration; answers how many messages were consumed."""
         self.start()
         self._sync_pause()
-        messages = self._log.consume(self._config.batch_size, self._config.poll_timeout)
+        timeout = min(self._config.poll_timeout, max(0.0, self._refresh_due() - time.monotonic()))
+        messages = self._log.consume(self._config.batch_size, timeout)
         if messages:
             self._handle(messages)
-        if time.monotonic() - self._last_refresh >= self._config.progress_interval:
+        if time.monotonic() >= self._refresh_due():
             self.refresh_progress()
         return len(messages)
+
+    def _refresh_due(self) -> float:
+        """When the position is next refreshed: soon while what this runner applied is not reflected yet (push
+        visibility, ADR 0021), else at the regular interval."""
+        eager = self._eager_refreshes_left > 0 and self._applied_position > self.reflected
+        regular = self._config.progress_interval
+        interval = min(self._config.eager_progress_interval, regular) if eager else regular
+        return self._last_refresh + interval
 
     # ------------------------------------------------------------------ one batch
     def _handle(self, messages: list[LogMessage]) -> None:
@@ -174,6 +194,9 @@ class ProjectionRunner(StoppableLoop):
             return
         offsets = _next_offsets(messages)
         self.batches += 1
+        # Caught up (a batch short of full): refresh soon, a few times, until what was applied is reflected. With a
+        # backlog (a full batch), throughput first: the regular interval.
+        self._eager_refreshes_left = EAGER_REFRESHES if len(messages) < self._config.batch_size else 0
         if self._config.after_store_write is not None:
             self._config.after_store_write(self.batches)
         self._log.commit(offsets)
@@ -230,6 +253,7 @@ class ProjectionRunner(StoppableLoop):
                 self._wait(self._backoff(failures - 1))
                 continue
             metrics.APPLIED.labels(self._name).inc(len(events))
+            self._applied_position = max(self._applied_position, *(event.position for event in events))
             recorded_at = events[-1].envelope.recorded_at
             if recorded_at is not None:
                 self._last_recorded_at = recorded_at.timestamp()
@@ -326,6 +350,7 @@ class ProjectionRunner(StoppableLoop):
         below it is already below the watermark of its partition (docs/adr/0007-projection-runtime.md).
         """
         self._last_refresh = time.monotonic()
+        self._eager_refreshes_left = max(0, self._eager_refreshes_left - 1)
         try:
             if not self._partitions or self._last_refresh - self._partitions_listed_at > PARTITION_REFRESH_SECONDS:
                 self._partitions = self._log.partitions(self.topics)
