@@ -26,6 +26,14 @@ def is_root() -> bool:
     return os.geteuid() == 0
 
 
+def write_pid(pid_file: Path, pid: int) -> None:
+    """Record ``pid`` in ``pid_file`` atomically: a reader sees the old file or the new one, never an empty one
+    (``write_text`` truncates first, and a fault test reading a restarted instance's pid once caught it empty)."""
+    partial = pid_file.with_name(f".{pid_file.name}.{os.getpid()}")
+    partial.write_text(f"{pid}\n")
+    os.replace(partial, pid_file)
+
+
 def read_pid(pid_file: Path) -> int | None:
     """The pid recorded in ``pid_file`` (first line) if that process is alive, else None."""
     try:

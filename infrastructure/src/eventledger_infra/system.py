@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eventledger_infra import loadbalancer
-from eventledger_infra.process import ProvisioningError, read_pid, stop_pid, tail
+from eventledger_infra.process import ProvisioningError, read_pid, stop_pid, tail, write_pid
 from eventledger_infra.settings import Settings
 
 MAX_REPLICAS = 5
@@ -216,7 +216,7 @@ class Supervisor:
         log.close()
         self._children[spec.name] = child
         self._started_at[spec.name] = time.monotonic()
-        (self._dir / f"{spec.name}.pid").write_text(f"{child.pid}\n")
+        write_pid(self._dir / f"{spec.name}.pid", child.pid)
 
     def run(self) -> int:
         self._dir.mkdir(parents=True, exist_ok=True)
@@ -297,7 +297,7 @@ def start(settings: Settings, replicas: int = 1) -> int:
             start_new_session=True,
         )
         log.close()
-        pid_file.write_text(f"{process.pid}\n")
+        write_pid(pid_file, process.pid)
     deadline = time.monotonic() + 180
     pending = {spec.name: spec for spec in specs}
     while pending and time.monotonic() < deadline:

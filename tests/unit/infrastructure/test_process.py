@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from eventledger_infra.cli import main
-from eventledger_infra.process import ProvisioningError, read_pid, require_free_port, stop_pid
+from eventledger_infra.process import ProvisioningError, read_pid, require_free_port, stop_pid, write_pid
 
 
 def test_a_taken_port_is_refused_naming_the_variable_to_change() -> None:
@@ -27,6 +27,18 @@ def test_a_pid_file_of_a_dead_process_reads_as_not_running(tmp_path: Path) -> No
     pid_file.write_text(f"{child.pid}\n")
     assert read_pid(pid_file) is None
     assert stop_pid(pid_file) is False
+
+
+def test_a_pid_file_is_replaced_whole_so_a_reader_never_sees_it_empty(tmp_path: Path) -> None:
+    """A reader holding the old file keeps reading the old pid: the new one arrives by rename, not by truncating
+    and rewriting the file a reader may be reading at that moment."""
+    pid_file = tmp_path / "gateway-2.pid"
+    write_pid(pid_file, 111)
+    with pid_file.open() as before:
+        write_pid(pid_file, 222)
+        assert before.read() == "111\n"
+    assert pid_file.read_text() == "222\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["gateway-2.pid"]
 
 
 def test_stop_pid_stops_only_the_process_named_in_its_file(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from eventledger_infra import artifacts, probes
-from eventledger_infra.process import require_free_port, run, stop_pid, wait_until
+from eventledger_infra.process import require_free_port, run, stop_pid, wait_until, write_pid
 from eventledger_infra.services.base import LocalServer, jdk_home
 
 # The broker logs to standard output, which goes to kafka.log together with anything the JVM itself prints
@@ -146,7 +146,7 @@ class KafkaServer(LocalServer):
                 cwd=self.state,
                 env={**os.environ, "LOG_DIR": str(self.state)},
             )
-        self.pid_file.write_text(f"{process.pid}\n")
+        write_pid(self.pid_file, process.pid)
         wait_until("Kafka", self.ready, self.start_timeout, self.running, self.log_path)
 
     def ready(self) -> bool:
