@@ -5,72 +5,41 @@ it stopped: the at-least-once overlap a SIGKILL can cause (one batch) does not h
 
 from __future__ import annotations
 
-import dataclasses
 import time
-import uuid
 from pathlib import Path
 
-import psycopg
 from tests.support.kafka_checker import consume_all
-from tests.support.processes import scratch_database, wait_for
-from tests.support.projection_rig import delete_topics
-from tests.support.relay_cluster import RelayCluster
+from tests.support.processes import wait_for
+from tests.support.relay_cluster import relay_rig
 from tests.support.relay_load import Load
 from tests.support.servers import Endpoints
 
-from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_events import ALL_TOPICS
 from eventledger_events.topics import HEADER_POSITION
-from eventledger_infra.settings import Settings
-from eventledger_runtime.eventlog import RELAY_CHECKPOINT
 
 BATCH = 200
 EXIT_WITHIN_SECONDS = 15.0
 
 
-def _checkpoint(settings: Settings) -> int:
-    with psycopg.connect(settings.postgres_dsn) as conn:
-        row = conn.execute("SELECT position FROM log_checkpoints WHERE name = %s", [RELAY_CHECKPOINT]).fetchone()
-    return int(row[0]) if row else 0
-
-
 def test_sigterm_lets_the_leader_finish_its_batch_then_exit_0(endpoints: Endpoints, tmp_path: Path) -> None:
-    base = Settings.from_env()
-    with scratch_database(base) as database:
-        settings = dataclasses.replace(base, pg_database=database)
-        namespace = f"drain-{uuid.uuid4().hex[:8]}"
-        store = PostgresEventStore(settings.postgres_dsn, pool_size=4)
-        relay = RelayCluster(
-            1,
-            database=database,
-            kafka_port=settings.kafka_port,
-            namespace=namespace,
-            log_dir=tmp_path,
-            batch_size=BATCH,
+    with relay_rig(1, name="drain", log_dir=tmp_path, batch_size=BATCH) as rig:
+        store, relay = rig.store, rig.cluster
+        with Load(store, max_seconds=60) as load:
+            relay.start()
+            wait_for(lambda: rig.checkpoint()[0] > 0, 60, f"the relay to publish:\n{relay.log_tails()}")
+            time.sleep(1.0)  # well into the load: a batch is in hand whenever the signal lands
+            process = relay.instances[0].process.process
+            assert process is not None
+            process.terminate()
+            code = process.wait(EXIT_WITHIN_SECONDS)
+        assert not load.errors, load.errors
+        assert code == 0, relay.log_tails()
+        checkpoint = rig.checkpoint()[0]
+        assert store.head_position() > checkpoint, "the load went on after the relay stopped"
+        recorded = [e.position for e in store.read_all(limit=1_000_000, wait=0) if e.position <= checkpoint]
+        delivered = consume_all(rig.settings.kafka_bootstrap, rig.topics, expected=len(recorded), timeout=60)
+        positions = sorted(int(d.headers[HEADER_POSITION]) for d in delivered)
+        # Every event up to the checkpoint once, nothing past it: the batch in hand was finished and recorded.
+        assert positions == recorded, (
+            f"published {len(positions)} events up to {positions[-1] if positions else 0}; "
+            f"recorded {len(recorded)} up to the checkpoint {checkpoint}"
         )
-        try:
-            with Load(store, max_seconds=60) as load:
-                relay.start()
-                wait_for(lambda: _checkpoint(settings) > 0, 60, f"the relay to publish:\n{relay.log_tails()}")
-                time.sleep(1.0)  # well into the load: a batch is in hand whenever the signal lands
-                process = relay.instances[0].process.process
-                assert process is not None
-                process.terminate()
-                code = process.wait(EXIT_WITHIN_SECONDS)
-            assert not load.errors, load.errors
-            assert code == 0, relay.log_tails()
-            checkpoint = _checkpoint(settings)
-            assert store.head_position() > checkpoint, "the load went on after the relay stopped"
-            recorded = [e.position for e in store.read_all(limit=1_000_000, wait=0) if e.position <= checkpoint]
-            topics = [f"{namespace}.{topic}" for topic in ALL_TOPICS]
-            delivered = consume_all(settings.kafka_bootstrap, topics, expected=len(recorded), timeout=60)
-            positions = sorted(int(d.headers[HEADER_POSITION]) for d in delivered)
-            # Every event up to the checkpoint once, nothing past it: the batch in hand was finished and recorded.
-            assert positions == recorded, (
-                f"published {len(positions)} events up to {positions[-1] if positions else 0}; "
-                f"recorded {len(recorded)} up to the checkpoint {checkpoint}"
-            )
-        finally:
-            relay.stop()
-            store.close()
-            delete_topics(settings.kafka_bootstrap, f"{namespace}.")

@@ -3,14 +3,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+
+from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.relay.relay import TERM_HEADER
+from eventledger_events import ALL_TOPICS
+from eventledger_infra.settings import Settings
+from eventledger_runtime.eventlog import RELAY_CHECKPOINT
 from tests.support.kafka_checker import Delivered
-from tests.support.processes import ManagedProcess, free_port
+from tests.support.processes import ManagedProcess, free_port, scratch_database
+from tests.support.projection_rig import delete_topics
 
 
 @dataclass
@@ -116,3 +127,50 @@ def check_one_publisher_at_a_time(delivered: list[Delivered], batch_size: int) -
                 assert len(shared) <= batch_size, f"terms {earlier}->{later} overlap by {len(shared)} positions"
                 overlaps.append(len(shared))
     return {"terms": len(ordered), "max_overlap": max(overlaps, default=0)}
+
+
+@dataclass
+class RelayRig:
+    """Relay processes over an event store of their own (a scratch database) and topics of their own."""
+
+    settings: Settings
+    store: PostgresEventStore
+    cluster: RelayCluster
+    namespace: str
+
+    @property
+    def topics(self) -> list[str]:
+        return [f"{self.namespace}.{t}" for t in ALL_TOPICS]
+
+    def checkpoint(self) -> tuple[int, int]:
+        """The relay checkpoint's position and term (0, 0 before the first save)."""
+        with psycopg.connect(self.settings.postgres_dsn) as conn:
+            row = conn.execute(
+                "SELECT position, term FROM log_checkpoints WHERE name = %s", [RELAY_CHECKPOINT]
+            ).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+@contextmanager
+def relay_rig(size: int, *, name: str, log_dir: Path, batch_size: int) -> Iterator[RelayRig]:
+    """``size`` relays (not started) on a scratch database, in the namespace ``<name>-<8 hex>``; stopped, and their
+    topics deleted, afterwards."""
+    base = Settings.from_env()
+    with scratch_database(base) as database:
+        settings = dataclasses.replace(base, pg_database=database)
+        namespace = f"{name}-{uuid.uuid4().hex[:8]}"
+        store = PostgresEventStore(settings.postgres_dsn, pool_size=4)
+        cluster = RelayCluster(
+            size,
+            database=database,
+            kafka_port=settings.kafka_port,
+            namespace=namespace,
+            log_dir=log_dir,
+            batch_size=batch_size,
+        )
+        try:
+            yield RelayRig(settings, store, cluster, namespace)
+        finally:
+            cluster.stop()
+            store.close()
+            delete_topics(settings.kafka_bootstrap, f"{namespace}.")
