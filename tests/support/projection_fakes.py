@@ -20,11 +20,13 @@ from eventledger_events import (
 )
 from eventledger_projections.runtime.memory import InMemoryBroker
 from eventledger_projections.runtime.port import (
-    ConsumedEvent,
+    Applicable,
     LogMessage,
     ParkedMessage,
+    PassedEvent,
     Projection,
     TopicPartition,
+    decoded,
 )
 from tests.support.ledger import recorded
 
@@ -98,17 +100,19 @@ class InMemoryBalances(Projection):
         self.poison: set[uuid.UUID] = set()
         self.unavailable_for = 0
         self.apply_calls = 0
+        self.passed = 0
 
-    def apply(self, batch: Sequence[ConsumedEvent]) -> None:
+    def apply(self, batch: Sequence[Applicable]) -> None:
         self.apply_calls += 1
         if self.unavailable_for > 0:
             self.unavailable_for -= 1
             raise ConnectionError("store unavailable (simulated)")
-        for event in batch:
-            if event.envelope.event_id in self.poison:
-                raise ValueError(f"cannot apply {event.envelope.event_id}")
-        for event in batch:  # all checks passed: commit the whole batch "atomically"
-            envelope = event.envelope
+        envelopes = decoded(batch)
+        for envelope in envelopes:
+            if envelope.event_id in self.poison:
+                raise ValueError(f"cannot apply {envelope.event_id}")
+        self.passed += sum(isinstance(event, PassedEvent) for event in batch)
+        for envelope in envelopes:  # all checks passed: commit the whole batch "atomically"
             if envelope.stream_version <= self.versions.get(envelope.stream_id, 0):
                 continue
             self.versions[envelope.stream_id] = envelope.stream_version
@@ -147,3 +151,10 @@ class InMemoryBalances(Projection):
 
     def double_effects(self) -> dict[uuid.UUID, int]:
         return {event_id: count for event_id, count in self.effects.items() if count > 1}
+
+
+class InMemoryCredits(InMemoryBalances):
+    """Balances from credits alone: names the one event type it uses, so the runner decodes nothing else."""
+
+    name: ClassVar[str] = "credits"
+    event_types: ClassVar[frozenset[str] | None] = frozenset({AccountCredited.EVENT_TYPE})

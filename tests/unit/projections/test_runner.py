@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pytest
-from tests.support.projection_fakes import InMemoryBalances, Ledger
+from tests.support.projection_fakes import InMemoryBalances, InMemoryCredits, Ledger
 
-from eventledger_events import ACCOUNTS_TOPIC, ALL_TOPICS, account_stream_id
+from eventledger_events import ACCOUNTS_TOPIC, ALL_TOPICS, AccountOpened, account_stream_id
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.runtime.memory import InMemoryBroker, InMemoryDeadLetters, InMemoryEventLog
 from eventledger_projections.runtime.port import LogMessage, OffsetsMoved, TopicPartition
@@ -129,6 +129,64 @@ def test_an_undecodable_message_is_parked_at_once_with_its_headers_and_the_proje
     assert rig.projection.apply_calls <= 3, "the events around it were applied, nothing was retried"
     assert rig.projection.partitions[bad.topic_partition].dead_letters == 1
     assert rig.broker.committed["group"][bad.topic_partition] == bad.offset + 2
+
+
+def _opening(ledger: Ledger) -> LogMessage:
+    account_id = uuid.uuid4()
+    payload = AccountOpened(account_id=account_id, holder_name="Passed By", currency="EUR")
+    return ledger.append(account_stream_id(account_id), payload)
+
+
+def test_events_of_types_a_projection_does_not_use_are_never_decoded_yet_move_its_progress() -> None:
+    """ADR 0022: a projection naming its ``event_types`` gets the others as passed events (headers only)."""
+    rig = make_rig(InMemoryCredits())
+    expected = _workload(rig.ledger, accounts=3, credits=2)
+    opened = _opening(rig.ledger)
+    # The same opening with its body cut short: its headers and fingerprint say what it is, so it is passed
+    # without being decoded (a projection using every type parks it: the next test but one).
+    cut = rig.broker.produce(opened.topic, opened.key, (opened.value or b"")[:12], opened.headers)
+    rig.drain()
+
+    assert rig.projection.balances == expected
+    assert rig.projection.passed == 3 + 1 + 1, "the openings, the cut one too, were passed"
+    assert rig.dead_letters.parked == []
+    assert rig.broker.committed["group"] == rig.high_watermarks()
+    assert rig.projection.partitions[cut.topic_partition].next_offset == cut.offset + 1
+    assert rig.projection.reflected_position() == rig.ledger.position
+
+
+def test_a_message_that_does_not_say_what_it_is_is_decoded_and_parked_even_by_a_projection_naming_its_types() -> None:
+    rig = make_rig(InMemoryCredits())
+    opened = _opening(rig.ledger)
+    credited = rig.ledger.credit(uuid.uuid4(), 5, 5)
+    cut = (opened.value or b"")[:12]
+
+    def headers(drop: str = "", **replace: bytes) -> tuple[tuple[str, bytes | None], ...]:
+        renamed = {name.replace("_", "-"): value for name, value in replace.items()}
+        return tuple((name, renamed.get(name, value)) for name, value in opened.headers if name != drop)
+
+    poisons = {
+        "a used type": ((credited.value or b"")[:12], credited.headers),
+        "an unknown type": (cut, headers(event_type=b"account.zzopened")),
+        "no type": (cut, headers(drop="event-type")),
+        "no position": (cut, headers(drop="position")),
+        "a position that is not one": (cut, headers(position=b"three")),
+        "a fingerprint of another type": ((credited.value or b"")[:12], opened.headers),
+        "not Avro": (b"\x00not avro", opened.headers),
+    }
+    for value, poison_headers in poisons.values():
+        rig.broker.produce(opened.topic, opened.key, value, poison_headers)
+    rig.drain()
+    assert len(rig.dead_letters.parked) == len(poisons), [p.headers for p in rig.dead_letters.parked]
+    assert rig.projection.passed == 1, "only the valid opening was passed"
+
+
+def test_a_projection_using_every_type_parks_a_cut_body(rig: Rig) -> None:
+    opened = _opening(rig.ledger)
+    rig.broker.produce(opened.topic, opened.key, (opened.value or b"")[:12], opened.headers)
+    rig.drain()
+    assert len(rig.dead_letters.parked) == 1
+    assert rig.projection.passed == 0
 
 
 def test_an_event_that_keeps_failing_is_isolated_by_bisection_and_parked_alone(rig: Rig) -> None:

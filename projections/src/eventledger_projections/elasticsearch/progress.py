@@ -32,7 +32,7 @@ from elasticsearch import Elasticsearch, NotFoundError
 from eventledger_projections.elasticsearch.bulk import IndexOp, bulk_index, fetch
 from eventledger_projections.elasticsearch.names import IndexNames
 from eventledger_projections.elasticsearch.search import read_position
-from eventledger_projections.runtime.port import ConsumedEvent, ParkedMessage, TopicPartition
+from eventledger_projections.runtime.port import Applicable, ParkedMessage, TopicPartition
 
 CAP_ID = "cap"
 MAX_PARTITIONS = 10_000
@@ -63,7 +63,7 @@ class ProgressStore:
         self._flushed_at = time.monotonic()
 
     # ------------------------------------------------------------------ offsets
-    def advance(self, events: Sequence[ConsumedEvent]) -> None:
+    def advance(self, events: Sequence[Applicable]) -> None:
         """Record that ``events`` are applied (call once their documents are written); written by :meth:`flush`,
         here when ``flush_interval`` has passed since the last write."""
         for event in events:

@@ -19,8 +19,8 @@ from eventledger_projections.elasticsearch.documents import UnknownTransfer
 from eventledger_projections.elasticsearch.indices import ensure_read_model
 from eventledger_projections.elasticsearch.names import IndexNames, Target
 from eventledger_projections.elasticsearch.progress import ProgressStore
-from eventledger_projections.elasticsearch.writer import TransferIndexWriter, WriteReport
-from eventledger_projections.runtime.port import ConsumedEvent, ParkedMessage, Projection, TopicPartition
+from eventledger_projections.elasticsearch.writer import RELEVANT_EVENT_TYPES, TransferIndexWriter, WriteReport
+from eventledger_projections.runtime.port import Applicable, ParkedMessage, Projection, TopicPartition, decoded
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,14 @@ class ElasticsearchProjection(Projection):
     - ``is_transient`` is true for connection failures, timeouts, 429/502/503/504 and a missing index (a version
       switch in progress, :class:`SwitchInProgress`); false for documents refused by the mapping and for events
       that cannot be applied.
+    - Only the events that change the read model are decoded (``event_types``: accounts opened, and transfers); the
+      others (credits, debits, holds, ...) pass with their offsets and positions (ADR 0022).
     - The indices are created on first use (version 1 behind the aliases when there is none), so that the runner's
       retries cover an Elasticsearch that is not up yet.
     """
 
     name: ClassVar[str] = "elasticsearch"
+    event_types: ClassVar[frozenset[str] | None] = frozenset(RELEVANT_EVENT_TYPES)
 
     def __init__(
         self,
@@ -78,10 +81,10 @@ class ElasticsearchProjection(Projection):
             ensure_read_model(self._es, self.names, replicas=self._replicas)
             self._ensured = True
 
-    def apply(self, batch: Sequence[ConsumedEvent]) -> None:
+    def apply(self, batch: Sequence[Applicable]) -> None:
         self._ensure()
         try:
-            self.last_report = self.writer.write(self._target, [event.envelope for event in batch])
+            self.last_report = self.writer.write(self._target, decoded(batch))
         except UnknownTransfer as error:
             if self.progress.cap() is not None:
                 raise SwitchInProgress(str(error)) from error

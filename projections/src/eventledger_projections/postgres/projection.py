@@ -19,11 +19,12 @@ from eventledger_projections.postgres.schema import PROJECTION_NAME, ReadModelSc
 from eventledger_projections.postgres.writer import ReadModelWriter
 from eventledger_projections.runtime.pgprogress import PostgresProgress
 from eventledger_projections.runtime.port import (
-    ConsumedEvent,
+    Applicable,
     OffsetsMoved,
     ParkedMessage,
     Projection,
     TopicPartition,
+    decoded,
 )
 
 
@@ -56,10 +57,10 @@ class PostgresProjection(Projection):
         if live != self.version:
             raise OffsetsMoved(f"live version is now {live}, was {self.version}")
 
-    def apply(self, batch: Sequence[ConsumedEvent]) -> None:
+    def apply(self, batch: Sequence[Applicable]) -> None:
         """One transaction, two round trips in pipeline mode: the live check and the row loads, then the writes,
         the progress and the commit."""
-        envelopes = [event.envelope for event in batch]
+        envelopes = decoded(batch)
         with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
             live = self.schemas.query_live(conn, lock="share")
             stored = self._writer.load(conn, envelopes)

@@ -12,11 +12,12 @@ from eventledger_projections.redis.keys import KeySpace, parse_partition_field, 
 from eventledger_projections.redis.operations import flatten, operation
 from eventledger_projections.redis.scripts import MOVED
 from eventledger_projections.runtime.port import (
-    ConsumedEvent,
+    Applicable,
     OffsetsMoved,
     ParkedMessage,
     Projection,
     TopicPartition,
+    decoded,
 )
 
 _TRANSIENT_ERRORS = (
@@ -57,10 +58,10 @@ class RedisProjection(Projection):
         self._moved = False
 
     # ------------------------------------------------------------------ the port
-    def apply(self, batch: Sequence[ConsumedEvent]) -> None:
+    def apply(self, batch: Sequence[Applicable]) -> None:
         if not batch:
             return
-        operations = [operation(event.envelope) for event in batch]
+        operations = [operation(envelope) for envelope in decoded(batch)]
         progress = _progress((e.topic_partition, e.offset, e.position) for e in batch)
         self._write(progress, flatten(operations))
 

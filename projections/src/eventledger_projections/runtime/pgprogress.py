@@ -13,7 +13,7 @@ from typing import Any
 
 from psycopg import Connection, sql
 
-from eventledger_projections.runtime.port import ConsumedEvent, ParkedMessage, TopicPartition
+from eventledger_projections.runtime.port import Applicable, ParkedMessage, TopicPartition
 from eventledger_runtime.migrations import migrate
 
 
@@ -76,7 +76,7 @@ class PostgresProgress:
             "SELECT coalesce(min(greatest(last_position, caught_up_position)), 0) FROM {t} WHERE projection = %s"
         ).format(t=table)
 
-    def advance(self, conn: Connection[Any], events: Sequence[ConsumedEvent]) -> None:
+    def advance(self, conn: Connection[Any], events: Sequence[Applicable]) -> None:
         """Record that ``events`` are applied (offsets and positions only ever move forward)."""
         progress: dict[TopicPartition, tuple[int, int]] = {}
         for event in events:

@@ -11,9 +11,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar
 
-from eventledger_events import ALL_TOPICS, EventEnvelope
+from eventledger_events import ALL_TOPICS, EventContractError, EventEnvelope, default_avro_catalog
+from eventledger_events.topics import HEADER_EVENT_TYPE, HEADER_POSITION, HEADER_RECORDED_AT
 
 TopicPartition = tuple[str, int]
 """``(topic, partition)``, the topic as consumed (with the test namespace when there is one)."""
@@ -58,6 +60,91 @@ class ConsumedEvent:
         assert self.envelope.position is not None
         return self.envelope.position
 
+    @property
+    def recorded_at(self) -> datetime | None:
+        return self.envelope.recorded_at
+
+    @property
+    def kind(self) -> str:
+        """What the event is, for logs."""
+        return self.envelope.full_event_type
+
+
+@dataclass(frozen=True, slots=True)
+class PassedEvent:
+    """An event of a type the projection does not use (see :attr:`Projection.event_types`), never decoded: it
+    only moves the projection's progress past itself (its offset, and its ``position`` from the header)."""
+
+    message: LogMessage
+    position: int
+
+    @property
+    def topic_partition(self) -> TopicPartition:
+        return self.message.topic_partition
+
+    @property
+    def offset(self) -> int:
+        return self.message.offset
+
+    @property
+    def recorded_at(self) -> datetime | None:
+        try:
+            return datetime.fromisoformat(_header(self.message.headers, HEADER_RECORDED_AT) or "")
+        except ValueError:
+            return None
+
+    @property
+    def kind(self) -> str:
+        """What the event is, for logs (its header: it was never decoded)."""
+        return _header(self.message.headers, HEADER_EVENT_TYPE) or "?"
+
+    @staticmethod
+    def of(message: LogMessage, used: frozenset[str]) -> PassedEvent | None:
+        """``message`` as a passed event when it is an event of a known type outside ``used``: its ``event-type``
+        header names that type, its value was written with one of that type's schemas (the fingerprint, read
+        without decoding the body) and its ``position`` header is a position. None when it must be decoded: a used
+        type, or a message that does not say what it is (decoding then parks it). A body that lies behind a
+        right header and fingerprint is parked by the projections that use its type, not by this one."""
+        event_type = position = None
+        for name, value in message.headers:  # one pass: this runs for every message consumed
+            if name == HEADER_EVENT_TYPE:
+                event_type = value
+            elif name == HEADER_POSITION:
+                position = value
+        if event_type is None or position is None or message.value is None or not position.isdigit():
+            return None
+        try:
+            named = event_type.decode()
+            written = default_avro_catalog().writer_schema_of(message.value)
+        except (UnicodeDecodeError, EventContractError):
+            return None
+        if named in used or written.event_type != named:
+            return None
+        return PassedEvent(message, int(position))
+
+
+Applicable = ConsumedEvent | PassedEvent
+"""What ``apply`` receives: decoded events, and (only for a projection that names its ``event_types``) passed ones."""
+
+
+def decoded(batch: Sequence[Applicable]) -> list[EventEnvelope]:
+    """The envelopes of ``batch``'s decoded events, in order (its passed events only move the progress)."""
+    return [event.envelope for event in batch if isinstance(event, ConsumedEvent)]
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    """The last value of header ``name`` as text (None when absent or not UTF-8)."""
+    found: bytes | None = None
+    for key, value in headers:
+        if key == name and value is not None:
+            found = value
+    if found is None:
+        return None
+    try:
+        return found.decode()
+    except UnicodeDecodeError:
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class ParkedMessage:
@@ -91,6 +178,9 @@ class Projection(ABC):
 
     - ``name`` is stable: it names the consumer group (``eventledger-projection-<name>``), the metrics label and
       the CLI argument. ``topics`` are the base topic names consumed (the runner adds its namespace).
+    - ``event_types``: the event types (the ``event-type`` header, e.g. ``account.opened``) ``apply`` needs
+      decoded; None (the default) for every type. Messages of other types are never decoded: they reach
+      ``apply`` as :class:`PassedEvent`, which move the progress exactly like applied events and change nothing else.
     - ``apply(batch)`` applies the events in the order given (per partition: offset order). It is **idempotent**:
       applying an event again, or an older event of a stream after a newer one, changes nothing (guard by the
       stream version, or by the event id or position). Where the store allows, it records its progress
@@ -120,9 +210,10 @@ class Projection(ABC):
 
     name: ClassVar[str]
     topics: ClassVar[tuple[str, ...]] = ALL_TOPICS
+    event_types: ClassVar[frozenset[str] | None] = None
 
     @abstractmethod
-    def apply(self, batch: Sequence[ConsumedEvent]) -> None: ...
+    def apply(self, batch: Sequence[Applicable]) -> None: ...
 
     @abstractmethod
     def skip(self, parked: Sequence[ParkedMessage]) -> None: ...

@@ -21,10 +21,12 @@ from eventledger_events import EventEnvelope, envelope_from_kafka
 from eventledger_projections.runtime import metrics
 from eventledger_projections.runtime.log import DeadLetterSink, EventLog
 from eventledger_projections.runtime.port import (
+    Applicable,
     ConsumedEvent,
     LogMessage,
     OffsetsMoved,
     ParkedMessage,
+    PassedEvent,
     Projection,
     TopicPartition,
 )
@@ -175,9 +177,14 @@ class ProjectionRunner(StoppableLoop):
             self._rewind(messages)  # fetched as the pause began (or on a new assignment): not ours to apply yet
             return
         started = time.perf_counter()
+        used = self._projection.event_types
         try:
-            segment: list[ConsumedEvent] = []
+            segment: list[Applicable] = []
             for message in messages:
+                passed = None if used is None else PassedEvent.of(message, used)
+                if passed is not None:
+                    segment.append(passed)  # a type the projection does not use: not decoded (ADR 0022)
+                    continue
                 envelope = self._decode(message)
                 if isinstance(envelope, EventEnvelope):
                     segment.append(ConsumedEvent(envelope, message))
@@ -212,7 +219,7 @@ class ProjectionRunner(StoppableLoop):
         except Exception as error:
             return f"{type(error).__name__}: {error}"
 
-    def _apply_or_isolate(self, events: list[ConsumedEvent], attempts: int) -> None:
+    def _apply_or_isolate(self, events: list[Applicable], attempts: int) -> None:
         """Apply ``events``; if they keep failing, bisect down to the failing event and park it alone."""
         if not events:
             return
@@ -222,14 +229,14 @@ class ProjectionRunner(StoppableLoop):
         if len(events) == 1:
             event = events[0]
             reason = f"apply failed {self._config.max_attempts} times: {type(failure).__name__}: {failure}"
-            log.error("%s: parking %s at %s", self._name, event.envelope.full_event_type, _where(event.message))
+            log.error("%s: parking %s at %s", self._name, event.kind, _where(event.message))
             self._park(event.message, reason, position=event.position)
             return
         middle = len(events) // 2
         for half in (events[:middle], events[middle:]):
             self._apply_or_isolate(half, self._config.max_attempts if len(half) == 1 else 1)
 
-    def _try_apply(self, events: list[ConsumedEvent], attempts: int) -> Exception | None:
+    def _try_apply(self, events: list[Applicable], attempts: int) -> Exception | None:
         """None once applied; the last failure after ``attempts`` non-transient failures."""
         failures = 0
         outage = 0
@@ -254,7 +261,7 @@ class ProjectionRunner(StoppableLoop):
                 continue
             metrics.APPLIED.labels(self._name).inc(len(events))
             self._applied_position = max(self._applied_position, *(event.position for event in events))
-            recorded_at = events[-1].envelope.recorded_at
+            recorded_at = events[-1].recorded_at
             if recorded_at is not None:
                 self._last_recorded_at = recorded_at.timestamp()
             return None
