@@ -37,7 +37,13 @@ from eventledger_events.errors import (
     UnknownSchemaVersionError,
 )
 from eventledger_events.json_codec import payload_from_json, payload_to_json
-from eventledger_events.kafka_message import KafkaRecord, envelope_from_kafka, to_kafka_record
+from eventledger_events.kafka_message import (
+    KafkaRecord,
+    MessageIdentity,
+    envelope_from_kafka,
+    identify_from_kafka,
+    to_kafka_record,
+)
 from eventledger_events.legacy import AccountOpenedV1
 from eventledger_events.metadata import EventMetadata
 from eventledger_events.registry import EventRegistry
@@ -86,6 +92,7 @@ __all__ = [
     "HoldReleaseReason",
     "KafkaRecord",
     "MalformedMessageError",
+    "MessageIdentity",
     "MissingUpcasterError",
     "TransferEvent",
     "TransferExpired",
@@ -104,6 +111,7 @@ __all__ = [
     "encode_avro",
     "envelope_from_kafka",
     "external_account_id",
+    "identify_from_kafka",
     "model_for",
     "parse_stream_id",
     "payload_from_dict",

@@ -118,6 +118,15 @@ class AvroSchemaCatalog:
 
     def decode(self, message: bytes) -> DomainEvent:
         """Decode a single-object encoded message and answer the payload upcast to the current version."""
+        entry, record = self.read(message)
+        try:
+            return self._registry.payload_from_dict(entry.event_type, entry.schema_version, record)
+        except ValidationError as error:
+            raise MalformedMessageError(f"invalid {entry.name} payload: {error}") from error
+
+    def read(self, message: bytes) -> tuple[RegisteredSchema, dict[str, Any]]:
+        """The schema a message was written with and its body as an Avro record, not yet a payload (nothing is
+        validated beyond the Avro types): ``MalformedMessageError`` unless the body is exactly one record."""
         entry = self.writer_schema_of(message)
         body = io.BytesIO(message[HEADER_LENGTH:])
         try:
@@ -128,10 +137,7 @@ class AvroSchemaCatalog:
             raise MalformedMessageError(f"trailing bytes after the {entry.name} body")
         if not isinstance(record, dict):
             raise MalformedMessageError("Avro body is not a record")
-        try:
-            return self._registry.payload_from_dict(entry.event_type, entry.schema_version, record)
-        except ValidationError as error:
-            raise MalformedMessageError(f"invalid {entry.name} payload: {error}") from error
+        return entry, record
 
     def writer_schema_of(self, message: bytes) -> RegisteredSchema:
         """The schema a single-object encoded message was written with, found by its fingerprint."""

@@ -87,6 +87,57 @@ def header_values(headers: Iterable[tuple[str, bytes | None]] | None) -> dict[st
     return values
 
 
+ENVELOPE_HEADERS = (
+    HEADER_EVENT_ID,
+    HEADER_EVENT_TYPE,
+    HEADER_STREAM_VERSION,
+    HEADER_POSITION,
+    HEADER_OCCURRED_AT,
+    HEADER_RECORDED_AT,
+    HEADER_ACTOR,
+    HEADER_CORRELATION_ID,
+)
+"""The headers no envelope can be rebuilt without (the schema version is the value's fingerprint's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageIdentity:
+    """What a consumed message is, as far as :func:`identify_from_kafka` checked it."""
+
+    event_type: str
+    position: int
+
+
+def identify_from_kafka(
+    key: bytes | None,
+    value: bytes | None,
+    headers: Iterable[tuple[str, bytes | None]] | None,
+    *,
+    catalog: AvroSchemaCatalog | None = None,
+) -> MessageIdentity:
+    """The event type and position of a consumed message, for a reader that will not use it: everything that can be
+    checked without building the payload and the envelope is. It has a key; every envelope header is there and is
+    text; the position and stream version are numbers; the value is one Avro record of a schema of the header's
+    event type, with nothing after it. ``MalformedMessageError`` otherwise. What only the full decoding finds (a
+    field's domain rules, a date or UUID that does not parse) is left to :func:`envelope_from_kafka`."""
+    if key is None or value is None:
+        raise MalformedMessageError("an EventLedger message always has a key and a value")
+    try:
+        text = header_values(headers)
+    except UnicodeDecodeError as error:
+        raise MalformedMessageError(f"a header is not UTF-8 text: {error}") from error
+    missing = [name for name in ENVELOPE_HEADERS if name not in text]
+    if missing:
+        raise MalformedMessageError(f"missing headers: {', '.join(missing)}")
+    position, stream_version = text[HEADER_POSITION], text[HEADER_STREAM_VERSION]
+    if not (position.isdecimal() and stream_version.isdecimal()):
+        raise MalformedMessageError("the position and the stream version headers must be numbers")
+    entry, _ = (catalog or default_avro_catalog()).read(value)
+    if entry.event_type != text[HEADER_EVENT_TYPE]:
+        raise MalformedMessageError(f"header {HEADER_EVENT_TYPE} does not match the {entry.name} value")
+    return MessageIdentity(entry.event_type, int(position))
+
+
 def envelope_from_kafka(
     key: bytes | None,
     value: bytes | None,

@@ -6,20 +6,27 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.support import ledger
+from tests.support.poison import poison_messages, valid_record
 
 from eventledger_events import (
     ACCOUNTS_TOPIC,
+    TRANSFERS_TOPIC,
     AccountFrozen,
     AccountOpened,
     AccountOpenedV1,
     DomainEvent,
+    EventContractError,
     EventEnvelope,
     EventMetadata,
+    KafkaRecord,
     MalformedMessageError,
     account_stream_id,
     decode_avro,
     envelope_from_kafka,
+    identify_from_kafka,
     to_kafka_record,
     topic_for,
 )
@@ -112,3 +119,24 @@ def test_foreign_or_damaged_messages_are_refused() -> None:
         envelope_from_kafka(record.key, record.value, wrong_type)
     with pytest.raises(MalformedMessageError):
         envelope_from_kafka(b"account-nope", record.value, record.headers)
+
+
+@pytest.mark.parametrize("topic", [ACCOUNTS_TOPIC, TRANSFERS_TOPIC])
+def test_a_valid_message_is_identified_by_its_type_and_position(topic: str) -> None:
+    record = valid_record(topic, position=42)
+    identity = identify_from_kafka(record.key, record.value, record.headers)
+    assert (identity.event_type, identity.position) == (envelope_from_kafka(*_parts(record)).event_type, 42)
+
+
+@given(data=st.data())
+@settings(max_examples=300, deadline=None)
+def test_no_poison_message_is_identified(data: st.DataObject) -> None:
+    """What a projector may pass over undecoded (ADR 0022) must be refused here whenever it is poison, so that the
+    runner decodes it and parks it (issue 16)."""
+    poison = data.draw(poison_messages(data.draw(st.sampled_from([ACCOUNTS_TOPIC, TRANSFERS_TOPIC]))))
+    with pytest.raises(EventContractError):
+        identify_from_kafka(poison.key, poison.value, poison.headers)
+
+
+def _parts(record: KafkaRecord) -> tuple[bytes, bytes, tuple[tuple[str, bytes], ...]]:
+    return record.key, record.value, record.headers

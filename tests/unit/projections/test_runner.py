@@ -131,6 +131,10 @@ def test_an_undecodable_message_is_parked_at_once_with_its_headers_and_the_proje
     assert rig.broker.committed["group"][bad.topic_partition] == bad.offset + 2
 
 
+def _undated(message: LogMessage) -> tuple[tuple[str, bytes | None], ...]:
+    return tuple((n, b"no date" if n == "occurred-at" else v) for n, v in message.headers)
+
+
 def _opening(ledger: Ledger) -> LogMessage:
     account_id = uuid.uuid4()
     payload = AccountOpened(account_id=account_id, holder_name="Passed By", currency="EUR")
@@ -142,13 +146,13 @@ def test_events_of_types_a_projection_does_not_use_are_never_decoded_yet_move_it
     rig = make_rig(InMemoryCredits())
     expected = _workload(rig.ledger, accounts=3, credits=2)
     opened = _opening(rig.ledger)
-    # The same opening with its body cut short: its headers and fingerprint say what it is, so it is passed
-    # without being decoded (a projection using every type parks it: the next test but one).
-    cut = rig.broker.produce(opened.topic, opened.key, (opened.value or b"")[:12], opened.headers)
+    # The same opening with a date that is no date: its headers and its Avro body say what it is, so it is passed
+    # without being decoded (a projection using every type decodes it, and parks it: the next test but one).
+    cut = rig.broker.produce(opened.topic, opened.key, opened.value, _undated(opened))
     rig.drain()
 
     assert rig.projection.balances == expected
-    assert rig.projection.passed == 3 + 1 + 1, "the openings, the cut one too, were passed"
+    assert rig.projection.passed == 3 + 1 + 1, "the openings, the undated one too, were passed"
     assert rig.dead_letters.parked == []
     assert rig.broker.committed["group"] == rig.high_watermarks()
     assert rig.projection.partitions[cut.topic_partition].next_offset == cut.offset + 1
@@ -173,6 +177,10 @@ def test_a_message_that_does_not_say_what_it_is_is_decoded_and_parked_even_by_a_
         "a position that is not one": (cut, headers(position=b"three")),
         "a fingerprint of another type": ((credited.value or b"")[:12], opened.headers),
         "not Avro": (b"\x00not avro", opened.headers),
+        "a cut body": (cut, opened.headers),
+        "bytes after the body": ((opened.value or b"") + bytes(8), opened.headers),
+        "no event id": (opened.value, headers(drop="event-id")),
+        "a header that is not text": (opened.value, headers(actor=b"\xff")),
     }
     for value, poison_headers in poisons.values():
         rig.broker.produce(opened.topic, opened.key, value, poison_headers)
@@ -181,9 +189,9 @@ def test_a_message_that_does_not_say_what_it_is_is_decoded_and_parked_even_by_a_
     assert rig.projection.passed == 1, "only the valid opening was passed"
 
 
-def test_a_projection_using_every_type_parks_a_cut_body(rig: Rig) -> None:
+def test_a_projection_using_every_type_decodes_and_parks_what_another_passes(rig: Rig) -> None:
     opened = _opening(rig.ledger)
-    rig.broker.produce(opened.topic, opened.key, (opened.value or b"")[:12], opened.headers)
+    rig.broker.produce(opened.topic, opened.key, opened.value, _undated(opened))
     rig.drain()
     assert len(rig.dead_letters.parked) == 1
     assert rig.projection.passed == 0

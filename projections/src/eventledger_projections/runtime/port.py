@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from eventledger_events import ALL_TOPICS, EventContractError, EventEnvelope, default_avro_catalog
-from eventledger_events.topics import HEADER_EVENT_TYPE, HEADER_POSITION, HEADER_RECORDED_AT
+from eventledger_events import ALL_TOPICS, EventContractError, EventEnvelope, identify_from_kafka
+from eventledger_events.topics import HEADER_EVENT_TYPE, HEADER_RECORDED_AT
 
 TopicPartition = tuple[str, int]
 """``(topic, partition)``, the topic as consumed (with the test namespace when there is one)."""
@@ -100,27 +100,20 @@ class PassedEvent:
 
     @staticmethod
     def of(message: LogMessage, used: frozenset[str]) -> PassedEvent | None:
-        """``message`` as a passed event when it is an event of a known type outside ``used``: its ``event-type``
-        header names that type, its value was written with one of that type's schemas (the fingerprint, read
-        without decoding the body) and its ``position`` header is a position. None when it must be decoded: a used
-        type, or a message that does not say what it is (decoding then parks it). A body that lies behind a
-        right header and fingerprint is parked by the projections that use its type, not by this one."""
-        event_type = position = None
-        for name, value in message.headers:  # one pass: this runs for every message consumed
-            if name == HEADER_EVENT_TYPE:
-                event_type = value
-            elif name == HEADER_POSITION:
-                position = value
-        if event_type is None or position is None or message.value is None or not position.isdigit():
-            return None
+        """``message`` as a passed event when it is an event of a type outside ``used``, checked as far as that is
+        possible without building its payload and envelope (:func:`~eventledger_events.identify_from_kafka`: every
+        envelope header there and text, the value one Avro record of a schema of the header's type). None when it
+        must be decoded: a type in ``used``, or a message those checks refuse (decoding then parks it)."""
+        for name, value in message.headers:
+            if name == HEADER_EVENT_TYPE and value is not None and value.decode(errors="replace") in used:
+                return None
         try:
-            named = event_type.decode()
-            written = default_avro_catalog().writer_schema_of(message.value)
-        except (UnicodeDecodeError, EventContractError):
+            identity = identify_from_kafka(message.key, message.value, message.headers)
+        except EventContractError:
             return None
-        if named in used or written.event_type != named:
+        if identity.event_type in used:  # a second event-type header names a used type: decode, and park
             return None
-        return PassedEvent(message, int(position))
+        return PassedEvent(message, identity.position)
 
 
 Applicable = ConsumedEvent | PassedEvent
