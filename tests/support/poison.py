@@ -10,29 +10,12 @@ from dataclasses import dataclass
 from hypothesis import strategies as st
 
 import eventledger_events as ev
-from eventledger_events.topics import (
-    HEADER_ACTOR,
-    HEADER_CORRELATION_ID,
-    HEADER_EVENT_ID,
-    HEADER_EVENT_TYPE,
-    HEADER_OCCURRED_AT,
-    HEADER_POSITION,
-    HEADER_RECORDED_AT,
-    HEADER_STREAM_VERSION,
-)
+from eventledger_events.kafka_message import ENVELOPE_HEADERS
+from eventledger_events.topics import HEADER_EVENT_TYPE
 from tests.support.ledger import recorded
 
 Headers = list[tuple[str, bytes]]
-REQUIRED_HEADERS = (
-    HEADER_EVENT_ID,
-    HEADER_EVENT_TYPE,
-    HEADER_STREAM_VERSION,
-    HEADER_POSITION,
-    HEADER_OCCURRED_AT,
-    HEADER_RECORDED_AT,
-    HEADER_ACTOR,
-    HEADER_CORRELATION_ID,
-)
+REQUIRED_HEADERS = ENVELOPE_HEADERS
 """The headers an event cannot be decoded without (the schema version is the fingerprint's; trace context and the
 causation id are optional)."""
 OVERSIZED = 600 * 1024  # more than any event, well under the broker's 1 MiB, so the dead-letter copy fits too

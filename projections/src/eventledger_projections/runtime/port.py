@@ -39,11 +39,10 @@ class LogMessage:
         return (self.topic, self.partition)
 
 
-@dataclass(frozen=True, slots=True)
-class ConsumedEvent:
-    """A decoded event and where it was read: the unit a projection applies."""
+class _ReadFromLog:
+    """Where an event given to ``apply`` was read (its ``message``)."""
 
-    envelope: EventEnvelope
+    __slots__ = ()
     message: LogMessage
 
     @property
@@ -53,6 +52,14 @@ class ConsumedEvent:
     @property
     def offset(self) -> int:
         return self.message.offset
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumedEvent(_ReadFromLog):
+    """A decoded event and where it was read: the unit a projection applies."""
+
+    envelope: EventEnvelope
+    message: LogMessage
 
     @property
     def position(self) -> int:
@@ -71,20 +78,12 @@ class ConsumedEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class PassedEvent:
+class PassedEvent(_ReadFromLog):
     """An event of a type the projection does not use (see :attr:`Projection.event_types`), never decoded: it
     only moves the projection's progress past itself (its offset, and its ``position`` from the header)."""
 
     message: LogMessage
     position: int
-
-    @property
-    def topic_partition(self) -> TopicPartition:
-        return self.message.topic_partition
-
-    @property
-    def offset(self) -> int:
-        return self.message.offset
 
     @property
     def recorded_at(self) -> datetime | None:
