@@ -15,9 +15,6 @@ from eventledger_events.topics import HEADER_EVENT_TYPE
 from tests.support.ledger import recorded
 
 Headers = list[tuple[str, bytes]]
-REQUIRED_HEADERS = ENVELOPE_HEADERS
-"""The headers an event cannot be decoded without (the schema version is the fingerprint's; trace context and the
-causation id are optional)."""
 OVERSIZED = 600 * 1024  # more than any event, well under the broker's 1 MiB, so the dead-letter copy fits too
 
 
@@ -77,10 +74,10 @@ def poison_messages(draw: st.DrawFn, topic_suffix: str) -> PoisonMessage:
     elif kind == "unknown fingerprint":  # single-object encoding: C3 01, then the schema's 8-byte fingerprint
         value = value[:2] + draw(st.binary(min_size=8, max_size=8).filter(lambda f: f != value[2:10])) + value[10:]
     elif kind == "missing header":
-        missing = draw(st.sampled_from(REQUIRED_HEADERS))
+        missing = draw(st.sampled_from(ENVELOPE_HEADERS))
         headers = [(n, v) for n, v in headers if n != missing]
     elif kind == "malformed header":  # a leading 0xFF is never UTF-8, so the value is malformed whatever follows
-        malformed = draw(st.sampled_from(REQUIRED_HEADERS))
+        malformed = draw(st.sampled_from(ENVELOPE_HEADERS))
         junk = b"\xff" + draw(st.binary(max_size=40))
         headers = [(n, junk if n == malformed else v) for n, v in headers]
     elif kind == "oversized":

@@ -148,14 +148,14 @@ def test_events_of_types_a_projection_does_not_use_are_never_decoded_yet_move_it
     opened = _opening(rig.ledger)
     # The same opening with a date that is no date: its headers and its Avro body say what it is, so it is passed
     # without being decoded (a projection using every type decodes it, and parks it: the next test but one).
-    cut = rig.broker.produce(opened.topic, opened.key, opened.value, _undated(opened))
+    undated = rig.broker.produce(opened.topic, opened.key, opened.value, _undated(opened))
     rig.drain()
 
     assert rig.projection.balances == expected
     assert rig.projection.passed == 3 + 1 + 1, "the openings, the undated one too, were passed"
     assert rig.dead_letters.parked == []
     assert rig.broker.committed["group"] == rig.high_watermarks()
-    assert rig.projection.partitions[cut.topic_partition].next_offset == cut.offset + 1
+    assert rig.projection.partitions[undated.topic_partition].next_offset == undated.offset + 1
     assert rig.projection.reflected_position() == rig.ledger.position
 
 

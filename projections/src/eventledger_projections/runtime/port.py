@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from eventledger_events import ALL_TOPICS, EventContractError, EventEnvelope, identify_from_kafka
+from eventledger_events.kafka_message import header_values
 from eventledger_events.topics import HEADER_EVENT_TYPE, HEADER_RECORDED_AT
 
 TopicPartition = tuple[str, int]
@@ -87,15 +88,16 @@ class PassedEvent(_ReadFromLog):
 
     @property
     def recorded_at(self) -> datetime | None:
+        # Its headers are text: it was identified (``of``). The date was not checked.
         try:
-            return datetime.fromisoformat(_header(self.message.headers, HEADER_RECORDED_AT) or "")
+            return datetime.fromisoformat(header_values(self.message.headers)[HEADER_RECORDED_AT])
         except ValueError:
             return None
 
     @property
     def kind(self) -> str:
         """What the event is, for logs (its header: it was never decoded)."""
-        return _header(self.message.headers, HEADER_EVENT_TYPE) or "?"
+        return header_values(self.message.headers)[HEADER_EVENT_TYPE]
 
     @staticmethod
     def of(message: LogMessage, used: frozenset[str]) -> PassedEvent | None:
@@ -110,8 +112,6 @@ class PassedEvent(_ReadFromLog):
             identity = identify_from_kafka(message.key, message.value, message.headers)
         except EventContractError:
             return None
-        if identity.event_type in used:  # a second event-type header names a used type: decode, and park
-            return None
         return PassedEvent(message, identity.position)
 
 
@@ -122,20 +122,6 @@ Applicable = ConsumedEvent | PassedEvent
 def decoded(batch: Sequence[Applicable]) -> list[EventEnvelope]:
     """The envelopes of ``batch``'s decoded events, in order (its passed events only move the progress)."""
     return [event.envelope for event in batch if isinstance(event, ConsumedEvent)]
-
-
-def _header(headers: Headers, name: str) -> str | None:
-    """The last value of header ``name`` as text (None when absent or not UTF-8)."""
-    found: bytes | None = None
-    for key, value in headers:
-        if key == name and value is not None:
-            found = value
-    if found is None:
-        return None
-    try:
-        return found.decode()
-    except UnicodeDecodeError:
-        return None
 
 
 @dataclass(frozen=True, slots=True)
