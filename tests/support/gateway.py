@@ -3,12 +3,14 @@ test upstreams, the role each route must require (PRODUCT.md §3), and the end-t
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from eventledger_command.bootstrap import Container
+from eventledger_gateway.auth import Principal, TokenVerifier
 from eventledger_gateway.tokens import mint_token
 from eventledger_runtime.settings import GatewaySettings
 from tests.support.query_service_standin import QueryServiceStandIn
@@ -41,6 +43,22 @@ SPEC: dict[tuple[str, str], str] = {
 }
 """The role every route requires, written out (not derived from the route table) so that a row missing from the table
 or given the wrong role fails."""
+LOCAL_SPEC: dict[tuple[str, str], str] = {
+    ("GET", "/v1/admin/clients"): "admin",
+    ("POST", "/v1/admin/clients"): "admin",
+    ("GET", "/v1/admin/clients/{client_id}"): "admin",
+    ("POST", "/v1/admin/clients/{client_id}/disable"): "admin",
+    ("POST", "/v1/admin/clients/{client_id}/enable"): "admin",
+    ("POST", "/v1/admin/clients/{client_id}/rotate-secret"): "admin",
+    ("GET", "/v1/admin/signing-keys"): "admin",
+    ("POST", "/v1/admin/signing-keys/rotate"): "admin",
+}
+"""The routes the gateway answers itself (its authorization server's administration, ADR 0024), with their role."""
+
+
+def authenticate_now(verifier: TokenVerifier, authorization: str | None) -> Principal:
+    """:meth:`TokenVerifier.authenticate` from synchronous test code."""
+    return asyncio.run(verifier.authenticate(authorization))
 
 
 def bearer(settings: GatewaySettings, *roles: str, subject: str = "alice", ttl: int = 600) -> dict[str, str]:

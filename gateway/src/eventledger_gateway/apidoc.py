@@ -24,7 +24,9 @@ REF = "#/components/schemas/{model}"
 DESCRIPTION = """The EventLedger public API: an event-sourced, double-entry ledger.
 
 Every `/v1` request needs `Authorization: Bearer <JWT>` whose `roles` claim holds the role the operation names:
-`writer` (commands), `reader` (queries), `auditor` (audit), `admin` (operations). A development token is printed by
+`writer` (commands), `reader` (queries), `auditor` (audit), `admin` (operations). A machine client obtains one at
+`POST /oauth/token` with its client id and secret (OAuth 2.0 client credentials); the keys that sign them are at
+`/.well-known/jwks.json`. In development, a token is also printed by
 `python -m eventledger_gateway token --role writer --role reader`.
 
 Errors are RFC 9457 `application/problem+json` with a stable `type`. Each client (the token's subject) has a rate
@@ -276,7 +278,12 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     components = document.setdefault("components", {})
     components.setdefault("schemas", {}).update(definitions.get("$defs", {}))
     components["securitySchemes"] = {
-        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "A JWT with `roles`."}
+        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "A JWT with `roles`."},
+        "clientBasic": {
+            "type": "http",
+            "scheme": "basic",
+            "description": "client_id:client_secret, each form-encoded (RFC 6749 §2.3.1)",
+        },
     }
     paths = document.setdefault("paths", {})
     for route in ROUTES:
@@ -286,6 +293,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         {"name": "queries", "description": "Role `reader`. Each answer carries X-Read-Position."},
         {"name": "audit", "description": "Role `auditor`. Served from the event store itself."},
         {"name": "operations", "description": "Role `admin`, and the unauthenticated health and metrics endpoints."},
+        {"name": "authorization", "description": "OAuth 2.0 client credentials: tokens, revocation, metadata, keys."},
     ]
     return document
 

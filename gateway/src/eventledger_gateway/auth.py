@@ -1,11 +1,18 @@
 """Bearer JWT authentication and role authorization.
 
+Two kinds of token are accepted:
+- the gateway's own (ADR 0024): ``EdDSA`` with the ``kid`` of a published signing key, this gateway's issuer and
+  audience, ``exp``, ``iat``, ``sub``, ``jti`` and ``client_id`` present, and not on the revocation list;
+- another issuer's, with the one configured algorithm and key (``jwt_algorithm``: HS256 development tokens, or
+  RS256/ES256 with a public key; ``off`` accepts none).
+
 Contract of :meth:`TokenVerifier.authenticate`: given the ``Authorization`` header, it answers the
 :class:`Principal` (the token's ``sub`` and the known roles of its ``roles`` claim) or raises a 401
 :class:`~eventledger_gateway.problems.Problem` with a ``WWW-Authenticate`` challenge (RFC 6750 §3):
 no header (no error code), a malformed header (``invalid_request``), or a token that is not valid now
-(``invalid_token``: bad signature, another algorithm than the configured one, expired, not yet valid, wrong
-issuer or audience, no ``sub`` or ``exp``, a ``roles`` claim that is not a list of strings).
+(``invalid_token``: bad signature, an algorithm not accepted, an unknown or no longer published key, expired, not
+yet valid, wrong issuer or audience, a required claim missing, a ``roles`` claim that is not a list of strings,
+revoked). When the revocation list cannot be read it raises 503 (fail closed).
 :func:`authorize` raises a 403 problem when the principal lacks the route's role.
 """
 
@@ -15,6 +22,9 @@ from dataclasses import dataclass
 
 import jwt
 
+from eventledger_gateway.oauth.keys import ALGORITHM as OWN_ALGORITHM
+from eventledger_gateway.oauth.keys import KeyRing
+from eventledger_gateway.oauth.revocation import RevocationList, RevocationListUnavailable
 from eventledger_gateway.problems import Problem
 from eventledger_gateway.routetable import Role
 from eventledger_runtime.settings import GatewaySettings
@@ -30,12 +40,17 @@ class Principal:
 
     subject: str
     roles: frozenset[str]
+    client_id: str | None = None
+    """Set for the gateway's own tokens: the client that obtained it."""
 
 
 class TokenVerifier:
-    """Verifies bearer tokens with the configured algorithm and key (the only algorithm accepted)."""
+    """Verifies bearer tokens: the gateway's own against the published keys and the revocation list, others with
+    the configured algorithm and key (the only other algorithm accepted)."""
 
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(
+        self, settings: GatewaySettings, keys: KeyRing | None = None, revocations: RevocationList | None = None
+    ) -> None:
         self._key = settings.verification_key
         self._algorithms = [settings.jwt_algorithm]
         self._issuer = settings.jwt_issuer
@@ -45,9 +60,25 @@ class TokenVerifier:
         required += ["iss"] if self._issuer else []
         required += ["aud"] if self._audience else []
         self._options: jwt.types.Options = {"require": required, "verify_aud": self._audience is not None}
+        self._keys = keys
+        self._revocations = revocations
+        self._own_issuer = settings.oauth_issuer
+        self._own_audience = settings.oauth_audience
+        self._own_options: jwt.types.Options = {"require": ["exp", "iat", "sub", "jti", "iss", "aud"]}
 
-    def authenticate(self, authorization: str | None) -> Principal:
+    async def authenticate(self, authorization: str | None) -> Principal:
         token = _bearer_token(authorization)
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise _invalid_token(f"the token is not valid: {_reason(exc)}") from None
+        if header.get("alg") == OWN_ALGORITHM and self._keys is not None:
+            return await self._own(token, header.get("kid"))
+        return self._external(token)
+
+    def _external(self, token: str) -> Principal:
+        if self._key is None:
+            raise _invalid_token(f"only tokens issued by this gateway ({self._own_issuer}/oauth/token) are accepted")
         try:
             claims = jwt.decode(
                 token,
@@ -63,6 +94,44 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise _invalid_token(f"the token is not valid: {_reason(exc)}") from None
         return _principal(claims)
+
+    async def _own(self, token: str, kid: object) -> Principal:
+        assert self._keys is not None
+        key = await self._keys.public_key(kid) if isinstance(kid, str) and kid else None
+        if key is None:
+            raise _invalid_token("the token is signed with a key that is unknown or no longer published")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[OWN_ALGORITHM],
+                issuer=self._own_issuer,
+                audience=self._own_audience,
+                leeway=self._leeway,
+                options=self._own_options,
+            )
+        except jwt.ExpiredSignatureError:
+            raise _invalid_token("the token expired") from None
+        except jwt.PyJWTError as exc:
+            raise _invalid_token(f"the token is not valid: {_reason(exc)}") from None
+        client_id, jti, issued_at = claims.get("client_id"), claims["jti"], claims["iat"]
+        if not isinstance(client_id, str) or not isinstance(jti, str) or not isinstance(issued_at, int):
+            raise _invalid_token("the token's client_id, jti and iat must be present")
+        if self._revocations is not None:
+            try:
+                revoked = await self._revocations.refused(client_id, jti, issued_at)
+            except RevocationListUnavailable:
+                raise Problem(
+                    503,
+                    "revocation_list_unavailable",
+                    "Service unavailable",
+                    "the revocation list cannot be read, so no issued token is accepted; nothing was done, try again",
+                    headers={"Retry-After": "2"},
+                ) from None
+            if revoked:
+                raise _invalid_token("the token was revoked")
+        principal = _principal(claims)
+        return Principal(principal.subject, principal.roles, client_id)
 
 
 def authorize(principal: Principal, role: Role) -> None:

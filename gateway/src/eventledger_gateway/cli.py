@@ -1,11 +1,14 @@
-"""``python -m eventledger_gateway``: ``serve`` runs the gateway; ``token`` mints a development token.
+"""``python -m eventledger_gateway``: ``serve`` runs the gateway; ``clients`` administers the OAuth clients in
+the database (the way to make the first admin client, before any token exists); ``token`` mints a development token.
 
-Exit codes: 0 done; 2 refused (invalid settings, or minting outside development), with the reason on stderr.
+Exit codes: 0 done; 1 the database or Redis cannot be reached; 2 refused (invalid settings or arguments, an unknown
+client, minting outside development), with the reason on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from collections.abc import Sequence
@@ -14,18 +17,22 @@ from pathlib import Path
 from eventledger_gateway.routetable import Role
 from eventledger_gateway.tokens import mint_token
 from eventledger_runtime.http_service import log_as, serve_http
-from eventledger_runtime.settings import GatewaySettings, SettingsError, load_settings
+from eventledger_runtime.settings import GatewaySettings, Settings, SettingsError, load_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
     try:
-        settings = load_settings().gateway
+        settings = load_settings()
     except SettingsError as exc:
         return _refuse(str(exc))
     if arguments.command == "token":
-        return _token(settings, arguments)
+        return _token(settings.gateway, arguments)
+    if arguments.command == "clients":
+        from eventledger_gateway.oauth.admin_cli import run_clients
+
+        return asyncio.run(run_clients(settings, arguments))
     return _serve(settings)
 
 
@@ -40,6 +47,21 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--subject", default="developer", help="the token's sub: who the ledger records as actor")
     token.add_argument("--ttl", type=int, default=3600, help="seconds until the token expires (default 3600)")
     token.add_argument("--private-key-file", type=Path, help="PEM private key, for RS256/ES256 settings")
+    clients = commands.add_parser("clients", help="administer the OAuth clients (prints JSON)")
+    actions = clients.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="register a client; prints its id and secret (shown once)")
+    create.add_argument("--name", required=True)
+    create.add_argument(
+        "--role", action="append", required=True, choices=[role.value for role in Role], help="repeat for several"
+    )
+    create.add_argument("--scope", action="append", default=[], help="an extra scope; repeat for several")
+    actions.add_parser("list", help="every client (never a secret)")
+    for action, text in (("show", "one client"), ("disable", "disable a client and revoke its tokens")):
+        actions.add_parser(action, help=text).add_argument("client_id")
+    actions.add_parser("enable", help="enable a client again").add_argument("client_id")
+    rotate = actions.add_parser("rotate-secret", help="a new secret (shown once); the old one stops working")
+    rotate.add_argument("client_id")
+    rotate.add_argument("--revoke-tokens", action="store_true", help="also refuse the tokens issued before")
     return parser
 
 
@@ -62,12 +84,14 @@ def _token(settings: GatewaySettings, arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(settings: GatewaySettings) -> int:
+def _serve(settings: Settings) -> int:
     from eventledger_gateway.app import create_app
 
     log_as("gateway")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO
-    serve_http(create_app(settings), host=settings.host, port=settings.port, proxy_headers=False)
+    gateway = settings.gateway
+    app = create_app(gateway, postgres_dsn=settings.postgres_dsn)
+    serve_http(app, host=gateway.host, port=gateway.port, proxy_headers=False)
     return 0
 
 

@@ -36,7 +36,7 @@ class Gateway:
         max_body_bytes: int,
         retry_after_seconds: int,
     ) -> None:
-        self._verifier = verifier
+        self.verifier = verifier
         self._limiter = limiter
         self._upstreams = upstreams
         self._max_body_bytes = max_body_bytes
@@ -44,20 +44,22 @@ class Gateway:
         self._last_limiter_warning = 0.0
 
     async def handle(self, request: Request, route: Route) -> Response:
-        principal = self._verifier.authenticate(request.headers.get("authorization"))
+        principal = await self.verifier.authenticate(request.headers.get("authorization"))
         authorize(principal, route.role)
-        await self._admit(principal, route)
+        await self.admit(principal, route.path, fail_closed=route.fail_closed)
         body = await self._read_body(request) if route.has_body else None
         return await self._upstreams.forward(request, route, principal, body)
 
-    async def _admit(self, principal: Principal, route: Route) -> None:
+    async def admit(self, principal: Principal, path: str, *, fail_closed: bool) -> None:
+        """Take one request from the subject's bucket: 429 when it is empty; when the limiter cannot decide, 503
+        if ``fail_closed`` else let the request through unmetered."""
         try:
             decision = await self._limiter.acquire(principal.subject)
         except RateLimiterUnavailable as exc:
-            policy = "closed" if route.fail_closed else "open"
+            policy = "closed" if fail_closed else "open"
             metrics.RATE_LIMITER_FAILURES.labels(policy).inc()
             self._warn_limiter_down(exc, policy)
-            if route.fail_closed:
+            if fail_closed:
                 raise Problem(
                     503,
                     "rate_limiter_unavailable",
@@ -68,7 +70,7 @@ class Gateway:
                 ) from None
             return
         if not decision.allowed:
-            metrics.RATE_LIMITED.labels(route.path).inc()
+            metrics.RATE_LIMITED.labels(path).inc()
             raise Problem(
                 429,
                 "too_many_requests",

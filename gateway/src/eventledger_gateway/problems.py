@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from eventledger_gateway.oauth.revocation import RevocationListUnavailable
 from eventledger_runtime.problems import PROBLEM_JSON, Problem
 from eventledger_runtime.problems import install as install_problems
 
@@ -43,7 +44,17 @@ def install(app: FastAPI) -> None:
     that even a 500 carries the request's ids.
     """
 
-    install_problems(app, http_error=_routing_problem)
+    install_problems(app, http_error=_routing_problem, errors={RevocationListUnavailable: _revocation_unavailable})
+
+
+def _revocation_unavailable(_: RevocationListUnavailable) -> Problem:
+    return Problem(
+        503,
+        "revocation_list_unavailable",
+        "Service unavailable",
+        "the revocation list (Redis) cannot be written, so the change was not made; try again",
+        headers={"Retry-After": "2"},
+    )
 
 
 def _routing_problem(exc: StarletteHTTPException) -> Problem:

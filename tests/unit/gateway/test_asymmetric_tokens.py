@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from tests.support.gateway import authenticate_now
 
 from eventledger_gateway.auth import TokenVerifier
 from eventledger_gateway.cli import main
@@ -38,7 +39,7 @@ def test_a_token_signed_with_the_private_key_is_verified_with_the_public_key_fil
     monkeypatch.setenv("EVENTLEDGER_GATEWAY_JWT_PUBLIC_KEY_FILE", str(key_file))
     settings = GatewaySettings(jwt_algorithm=algorithm, environment="production")
     token = mint_token(settings, ["auditor"], subject="carol", private_key=private_pem)
-    principal = TokenVerifier(settings).authenticate(f"Bearer {token}")
+    principal = authenticate_now(TokenVerifier(settings), f"Bearer {token}")
     assert (principal.subject, principal.roles) == ("carol", frozenset({"auditor"}))
 
 
@@ -48,7 +49,7 @@ def test_a_token_signed_with_another_key_is_refused(tmp_path: Path) -> None:
     settings = GatewaySettings(jwt_algorithm="RS256", jwt_public_key=public_pem)
     token = mint_token(settings, ["reader"], private_key=stranger_private)
     with pytest.raises(Problem) as refused:
-        TokenVerifier(settings).authenticate(f"Bearer {token}")
+        authenticate_now(TokenVerifier(settings), f"Bearer {token}")
     assert refused.value.code == "invalid_token"
 
 
@@ -60,7 +61,7 @@ def test_an_hmac_token_made_with_the_public_key_as_secret_is_refused() -> None:
     settings = GatewaySettings(jwt_algorithm="RS256", jwt_public_key=public_pem)
     forged = jwt.encode({"sub": "mallory", "roles": ["admin"], "exp": 2**31}, b"x" * 32, algorithm="HS256")
     with pytest.raises(Problem):
-        TokenVerifier(settings).authenticate(f"Bearer {forged}")
+        authenticate_now(TokenVerifier(settings), f"Bearer {forged}")
 
 
 def test_the_cli_mints_rs256_tokens_with_a_private_key_file(
@@ -75,4 +76,4 @@ def test_the_cli_mints_rs256_tokens_with_a_private_key_file(
     assert main(["token", "--role", "reader", "--private-key-file", str(tmp_path / "private.pem")]) == 0
     token = capsys.readouterr().out.strip()
     settings = GatewaySettings()
-    assert TokenVerifier(settings).authenticate(f"Bearer {token}").roles == frozenset({"reader"})
+    assert authenticate_now(TokenVerifier(settings), f"Bearer {token}").roles == frozenset({"reader"})

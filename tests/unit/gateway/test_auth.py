@@ -6,6 +6,7 @@ import time
 
 import jwt
 import pytest
+from tests.support.gateway import authenticate_now
 
 from eventledger_gateway.auth import Principal, TokenVerifier, authorize
 from eventledger_gateway.problems import Problem
@@ -32,20 +33,20 @@ def _claims(**overrides: object) -> dict[str, object]:
 
 def _refusal(verifier: TokenVerifier, header: str | None) -> Problem:
     with pytest.raises(Problem) as refused:
-        verifier.authenticate(header)
+        authenticate_now(verifier, header)
     assert refused.value.status == 401
     return refused.value
 
 
 def test_a_minted_token_gives_its_subject_and_roles(settings: GatewaySettings) -> None:
     token = mint_token(settings, ["writer", "reader"], subject="alice")
-    principal = TokenVerifier(settings).authenticate(f"Bearer {token}")
+    principal = authenticate_now(TokenVerifier(settings), f"Bearer {token}")
     assert principal == Principal("alice", frozenset({"writer", "reader"}))
 
 
 def test_the_scheme_is_case_insensitive_and_unknown_roles_are_dropped(settings: GatewaySettings) -> None:
     token = _sign(_claims(roles=["reader", "superuser"]))
-    assert TokenVerifier(settings).authenticate(f"bearer {token}").roles == frozenset({"reader"})
+    assert authenticate_now(TokenVerifier(settings), f"bearer {token}").roles == frozenset({"reader"})
 
 
 def test_no_header_is_a_challenge_without_an_error_code(settings: GatewaySettings) -> None:
@@ -106,14 +107,14 @@ def test_the_subject_must_be_a_short_non_empty_string(settings: GatewaySettings,
 def test_a_token_without_roles_authenticates_but_holds_no_role(settings: GatewaySettings) -> None:
     claims = _claims()
     del claims["roles"]
-    principal = TokenVerifier(settings).authenticate(f"Bearer {_sign(claims)}")
+    principal = authenticate_now(TokenVerifier(settings), f"Bearer {_sign(claims)}")
     assert principal.roles == frozenset()
 
 
 def test_issuer_and_audience_are_required_when_configured() -> None:
     settings = GatewaySettings(jwt_secret=SECRET, jwt_issuer="https://id.example", jwt_audience="eventledger")
     verifier = TokenVerifier(settings)
-    assert verifier.authenticate(f"Bearer {mint_token(settings, ['reader'])}").subject == "developer"
+    assert authenticate_now(verifier, f"Bearer {mint_token(settings, ['reader'])}").subject == "developer"
     for claims in (
         _claims(),
         _claims(iss="https://id.example"),
@@ -126,7 +127,7 @@ def test_issuer_and_audience_are_required_when_configured() -> None:
 def test_leeway_tolerates_small_clock_skew() -> None:
     settings = GatewaySettings(jwt_secret=SECRET, jwt_leeway_seconds=30)
     token = _sign(_claims(exp=int(time.time()) - 5))
-    assert TokenVerifier(settings).authenticate(f"Bearer {token}").subject == "alice"
+    assert authenticate_now(TokenVerifier(settings), f"Bearer {token}").subject == "alice"
 
 
 def test_authorize_needs_the_exact_role() -> None:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from tests.support.gateway import authenticate_now
 
 from eventledger_gateway.auth import TokenVerifier
 from eventledger_gateway.cli import main
@@ -15,7 +16,7 @@ from eventledger_runtime.settings import GatewaySettings
 def test_token_prints_a_token_the_gateway_accepts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["token", "--role", "writer", "--role", "reader", "--subject", "bob", "--ttl", "120"]) == 0
     token = capsys.readouterr().out.strip()
-    principal = TokenVerifier(GatewaySettings()).authenticate(f"Bearer {token}")
+    principal = authenticate_now(TokenVerifier(GatewaySettings()), f"Bearer {token}")
     assert principal.subject == "bob"
     assert principal.roles == frozenset({"writer", "reader"})
 
@@ -24,7 +25,8 @@ def test_token_is_refused_outside_development(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("EVENTLEDGER_ENVIRONMENT", "production")
-    monkeypatch.setenv("EVENTLEDGER_GATEWAY_JWT_SECRET", "s" * 48)
+    monkeypatch.setenv("EVENTLEDGER_GATEWAY_JWT_ALGORITHM", "off")
+    monkeypatch.setenv("EVENTLEDGER_GATEWAY_KEY_ENCRYPTION_KEY", "k" * 40)
     monkeypatch.setenv("EVENTLEDGER_PG_PASSWORD", "p" * 24)
     assert main(["token", "--role", "admin"]) == 2
     captured = capsys.readouterr()
@@ -39,7 +41,7 @@ def test_serve_refuses_the_development_secret_in_production_with_a_clear_message
     assert main(["serve"]) == 2
     err = capsys.readouterr().err
     assert "invalid settings" in err
-    assert "EVENTLEDGER_GATEWAY_JWT_SECRET is the development default" in err
+    assert "refusing to start in production with EVENTLEDGER_GATEWAY_JWT_ALGORITHM=HS256" in err
     assert "Traceback" not in err
 
 
@@ -57,7 +59,7 @@ def test_the_module_runs_as_a_program() -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    principal = TokenVerifier(GatewaySettings()).authenticate(f"Bearer {done.stdout.strip()}")
+    principal = authenticate_now(TokenVerifier(GatewaySettings()), f"Bearer {done.stdout.strip()}")
     assert principal.roles == frozenset({"auditor"})
 
 

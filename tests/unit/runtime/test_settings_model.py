@@ -174,16 +174,28 @@ def test_a_secret_given_twice_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_pa
         load_settings()
 
 
-def test_production_refuses_every_default_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_refuses_every_default_or_short_secret_naming_it_without_its_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("EVENTLEDGER_ENVIRONMENT", "production")
-    monkeypatch.setenv("EVENTLEDGER_GATEWAY_JWT_SECRET", "g" * 40)
-    with pytest.raises(SettingsError, match="EVENTLEDGER_PG_PASSWORD: refusing to start in production"):
+    monkeypatch.setenv("EVENTLEDGER_GATEWAY_JWT_ALGORITHM", "off")
+    with pytest.raises(SettingsError) as refused:
         load_settings()
-    monkeypatch.delenv("EVENTLEDGER_GATEWAY_JWT_SECRET")
-    monkeypatch.setenv("EVENTLEDGER_PG_PASSWORD", "p" * 24)
-    with pytest.raises(SettingsError, match="EVENTLEDGER_GATEWAY_JWT_SECRET is the development default"):
+    assert "EVENTLEDGER_PG_PASSWORD: refusing to start in production with the default" in str(refused.value)
+    assert "EVENTLEDGER_GATEWAY_KEY_ENCRYPTION_KEY: refusing to start in production with the default" in str(
+        refused.value
+    )
+    monkeypatch.setenv("EVENTLEDGER_PG_PASSWORD", "short-pw-1234")
+    monkeypatch.setenv("EVENTLEDGER_GATEWAY_KEY_ENCRYPTION_KEY", "k" * 31)
+    with pytest.raises(SettingsError) as refused:
         load_settings()
-    monkeypatch.setenv("EVENTLEDGER_GATEWAY_JWT_SECRET", "g" * 40)
+    message = str(refused.value)
+    assert "EVENTLEDGER_PG_PASSWORD: refusing to start in production with a secret under 16 bytes" in message
+    assert "EVENTLEDGER_GATEWAY_KEY_ENCRYPTION_KEY: refusing to start in production with a secret under 32" in message
+    assert "short-pw-1234" not in message
+    assert "k" * 31 not in message
+    monkeypatch.setenv("EVENTLEDGER_PG_PASSWORD", "p" * 16)
+    monkeypatch.setenv("EVENTLEDGER_GATEWAY_KEY_ENCRYPTION_KEY", "k" * 32)
     assert load_settings().deployment.environment == "production"
 
 

@@ -9,7 +9,8 @@ Contract:
   annotated types below and read from one variable each.
 - Every secret (:class:`~pydantic.SecretStr`) may instead be read from a file named by ``<VARIABLE>_FILE``, as
   container secrets are mounted. Setting both is an error.
-- In the ``production`` environment every secret still at its default is refused, and so is a short JWT secret.
+- In the ``production`` environment every secret still at its default is refused, and so is a secret shorter than
+  its field's ``min_production_bytes`` (the database password, the key-encryption key).
 - One **namespace** (``EVENTLEDGER_NAMESPACE``) names everything a deployment owns on the shared servers: topic and
   consumer-group names, Redis keys, Elasticsearch indices (:class:`Namespace`). The default, empty, keeps today's
   names (``eventledger.accounts.v1``, ``el:...``, ``eventledger-...``).
@@ -40,7 +41,9 @@ PREFIX = "EVENTLEDGER_"
 
 DEVELOPMENT_PG_PASSWORD = "eventledger"  # noqa: S105 - refused in production
 DEVELOPMENT_JWT_SECRET = "eventledger-development-secret-do-not-use-in-production"  # noqa: S105 - refused in production
-MIN_JWT_SECRET_BYTES = 32
+DEVELOPMENT_KEY_ENCRYPTION_KEY = "eventledger-development-key-encryption-key-not-for-production"
+MIN_PRODUCTION_SECRET_BYTES = "min_production_bytes"  # noqa: S105 - a field marker's name
+"""The ``json_schema_extra`` key of a secret's shortest length in production (bytes of UTF-8)."""
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 RELAY_CHECKPOINT_NAME = "kafka-relay"
 """The relay's row in ``log_checkpoints``; the projectors read it to know how far the log was published."""
@@ -114,8 +117,8 @@ Environment = Annotated[
     _shared(
         "ENVIRONMENT",
         "development",
-        "`production` refuses every secret left at its default (database password, JWT secret) and JWT "
-        "secrets under 32 bytes, and the gateway's `token` command refuses to mint",
+        "`production` refuses every secret left at its default (database password, key-encryption key) or shorter "
+        "than its minimum, refuses HMAC (development) tokens, and the gateway's `token` command refuses to mint",
     ),
 ]
 NamespaceName = Annotated[
@@ -256,7 +259,9 @@ class PostgresSettings(Section):
     port: int = Field(default=15432, ge=1, le=65535)
     user: str = Field(default="eventledger")
     password: SecretStr = Field(
-        default=SecretStr(DEVELOPMENT_PG_PASSWORD), description="a local-development default, refused in production"
+        default=SecretStr(DEVELOPMENT_PG_PASSWORD),
+        description="a local-development default, refused in production (as is one under 16 bytes)",
+        json_schema_extra={MIN_PRODUCTION_SECRET_BYTES: 16},
     )
     database: str = Field(default="eventledger", description="the event store's and the read models' database")
     read_model_schema: str = fixed(
@@ -476,7 +481,9 @@ class QuerySettings(Section):
         return Namespace(self.namespace).index_prefix
 
 
-Algorithm = Literal["HS256", "HS384", "HS512", "RS256", "ES256"]
+Algorithm = Literal["HS256", "HS384", "HS512", "RS256", "ES256", "off"]
+NO_EXTERNAL_TOKENS = "off"
+"""The ``jwt_algorithm`` that accepts only the tokens the gateway's authorization server issued (ADR 0024)."""
 
 
 def _redis_url() -> str:
@@ -489,7 +496,9 @@ def _rate_limit_key_prefix() -> str:
 
 class GatewaySettings(Section):
     """The gateway: a constructed instance is usable. Construction refuses (with the variable to set):
-    - in ``production``, an HMAC algorithm with the development secret or a secret under 32 bytes;
+    - in ``production``, an HMAC algorithm: shared-secret tokens are for development (tokens come from the
+      gateway's own authorization server, ADR 0024, or from an RS256/ES256 issuer whose public key is configured);
+    - an HMAC secret under 32 bytes outside development, an empty one anywhere;
     - an asymmetric algorithm (RS256, ES256) without a public key, or without the ``cryptography`` package."""
 
     model_config = SettingsConfigDict(env_prefix="EVENTLEDGER_GATEWAY_")
@@ -500,14 +509,40 @@ class GatewaySettings(Section):
     port: int = Field(default=18080, ge=0, le=65535)
     command_url: str = Field(default="http://127.0.0.1:18081", description="plain `http://` only")
     query_url: str = Field(default="http://127.0.0.1:18082", description="plain `http://` only")
-    jwt_algorithm: Algorithm = Field(default="HS256")
+    jwt_algorithm: Algorithm = Field(
+        default="HS256",
+        description="tokens the gateway did not issue itself: HS256/384/512 from the development `token` command "
+        "(development only), RS256/ES256 from another issuer with its public key; `off`: only the gateway's own",
+    )
     jwt_secret: SecretStr = Field(
-        default=SecretStr(DEVELOPMENT_JWT_SECRET), description="a development secret; refused in production"
+        default=SecretStr(DEVELOPMENT_JWT_SECRET),
+        description="signs and checks development tokens (HS256/384/512, never accepted in production)",
+        json_schema_extra={"development_only": True},
     )
     jwt_public_key: SecretStr | None = Field(default=None, description="a PEM key, for RS256/ES256")
     jwt_issuer: str | None = Field(default=None, description="checked when set")
     jwt_audience: str | None = Field(default=None, description="checked when set")
     jwt_leeway_seconds: float = fixed(30.0, "clock skew allowed on `exp` and `nbf`", ge=0)
+    # The authorization server: OAuth 2.0 client credentials, rotating EdDSA signing keys (ADR 0024)
+    oauth_issuer: str = Field(
+        default="http://127.0.0.1:18080",
+        description="the `iss` of the access tokens the gateway issues, and the issuer of its metadata: the address "
+        "clients reach the gateway at",
+    )
+    oauth_audience: str = Field(default="eventledger-api", description="the `aud` of the access tokens it issues")
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400, description="an access token's lifetime")
+    signing_key_rotation_seconds: int = Field(
+        default=86_400, ge=600, description="a signing key older than this is replaced by a new one"
+    )
+    key_encryption_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_KEY_ENCRYPTION_KEY),
+        description="encrypts the signing keys stored in PostgreSQL; a development default, refused in production "
+        "(as is one under 32 bytes)",
+        json_schema_extra={MIN_PRODUCTION_SECRET_BYTES: 32},
+    )
+    signing_key_refresh_seconds: float = fixed(5.0, "how often each gateway reloads the published keys", gt=0)
+    token_requests_per_second: float = fixed(2.0, "token requests per client id, refilled per second", gt=0)
+    token_request_burst: int = fixed(10, "token requests per client id at once", ge=1)
     rate_limit_enabled: bool = fixed(True)
     rate_limit_per_second: float = Field(default=50.0, gt=0, description="per subject")
     rate_limit_burst: int = Field(default=100, ge=1, description="per subject")
@@ -540,7 +575,7 @@ class GatewaySettings(Section):
     def _refuse_unsafe_keys(self) -> Self:
         if self.jwt_algorithm in HMAC_ALGORITHMS:
             self._check_secret()
-        else:
+        elif self.jwt_algorithm != NO_EXTERNAL_TOKENS:
             self._check_public_key()
         return self
 
@@ -548,18 +583,12 @@ class GatewaySettings(Section):
         secret = self.jwt_secret.get_secret_value()
         if not secret:
             raise ValueError("EVENTLEDGER_GATEWAY_JWT_SECRET is empty")
-        if self.environment == "development":
-            return
-        if secret == DEVELOPMENT_JWT_SECRET:
+        if self.environment != "development":
             raise ValueError(
-                f"refusing to start in {self.environment}: EVENTLEDGER_GATEWAY_JWT_SECRET is the development "
-                "default, which anybody can read in the source; set a secret of your own "
-                f"(at least {MIN_JWT_SECRET_BYTES} random bytes)"
-            )
-        if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
-            raise ValueError(
-                f"refusing to start in {self.environment}: EVENTLEDGER_GATEWAY_JWT_SECRET is shorter than "
-                f"{MIN_JWT_SECRET_BYTES} bytes"
+                f"refusing to start in {self.environment} with EVENTLEDGER_GATEWAY_JWT_ALGORITHM="
+                f"{self.jwt_algorithm}: shared-secret tokens are for development; set it to `off` (clients obtain "
+                "tokens at POST /oauth/token) or to RS256/ES256 with your issuer's public key "
+                "(EVENTLEDGER_GATEWAY_JWT_PUBLIC_KEY_FILE)"
             )
 
     def _check_public_key(self) -> None:
@@ -572,10 +601,12 @@ class GatewaySettings(Section):
             raise ValueError(f"EVENTLEDGER_GATEWAY_JWT_ALGORITHM={self.jwt_algorithm} needs the 'cryptography' package")
 
     @property
-    def verification_key(self) -> str:
-        """The key tokens are verified with: the HMAC secret or the PEM public key."""
+    def verification_key(self) -> str | None:
+        """The key other issuers' tokens are verified with: the HMAC secret, the PEM public key, or none (`off`)."""
         if self.jwt_algorithm in HMAC_ALGORITHMS:
             return self.jwt_secret.get_secret_value()
+        if self.jwt_algorithm == NO_EXTERNAL_TOKENS:
+            return None
         assert self.jwt_public_key is not None  # guaranteed by the validator
         return self.jwt_public_key.get_secret_value()
 
@@ -696,21 +727,28 @@ def _describe(section: type[Section], exc: ValidationError) -> list[str]:
 
 
 def production_refusals(settings: Settings) -> list[str]:
-    """In production, each secret still at its declared default, named by its variable."""
+    """In production, each secret still at its declared default or shorter than its minimum, named by its
+    variable (never with its value)."""
     if settings.deployment.environment != "production":
         return []
     refused = []
     for section in settings.sections():
         for name, field in type(section).model_fields.items():
-            if not _is_secret(field) or not isinstance(field.default, SecretStr):
+            development_only = _extra(field).get("development_only")
+            if not _is_secret(field) or not isinstance(field.default, SecretStr) or development_only:
                 continue
             value = getattr(section, name)
-            if isinstance(value, SecretStr) and value.get_secret_value() == field.default.get_secret_value():
+            if not isinstance(value, SecretStr):
+                continue
+            variable = type(section).variable(name)
+            shortest = int(_extra(field).get(MIN_PRODUCTION_SECRET_BYTES, 0))
+            if value.get_secret_value() == field.default.get_secret_value():
                 refused.append(
-                    f"{type(section).variable(name)}: refusing to start in production with the default, which "
-                    "anybody can read in the source; set your own (or point "
-                    f"{type(section).variable(name)}_FILE at a file holding it)"
+                    f"{variable}: refusing to start in production with the default, which anybody can read in the "
+                    f"source; set your own (or point {variable}_FILE at a file holding it)"
                 )
+            elif len(value.get_secret_value().encode()) < shortest:
+                refused.append(f"{variable}: refusing to start in production with a secret under {shortest} bytes")
     return refused
 
 
