@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 import uuid
 
 import httpx
 import pytest
+from authlib.integrations.requests_client import OAuth2Session
 from tests.support.processes import wait_for
 from tests.support.system import ROLES, RunningSystem
 
@@ -159,3 +163,40 @@ def test_credentials_and_roles(ledger: RunningSystem) -> None:
         )
         assert anonymous.get("/v1/audit/events", headers=reader).status_code == 403
         assert anonymous.get("/v1/stats/overview", headers=reader).status_code == 200
+
+
+def test_a_machine_client_registered_with_the_cli_works_through_the_load_balancer(ledger: RunningSystem) -> None:
+    """README's three commands: register a client, obtain a token (here with authlib), call the API."""
+    created = subprocess.run(
+        [sys.executable, "-m", "eventledger_gateway", "clients", "create", "--name", "e2e", "--role", "writer"],
+        capture_output=True,
+        text=True,
+        env=ledger.env,
+        timeout=60,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    registered = json.loads(created.stdout)
+    session = OAuth2Session(
+        registered["client_id"], registered["client_secret"], token_endpoint=f"{ledger.gateway_url}/oauth/token"
+    )
+    session.fetch_token(grant_type="client_credentials")
+    opened = session.post(
+        f"{ledger.gateway_url}/v1/accounts",
+        json={"holder_name": "Machine Client", "currency": "EUR"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+        timeout=30,
+    )
+    assert opened.status_code == 201, opened.text
+    admin = {"Authorization": f"Bearer {ledger.token('admin')}"}
+    disabled = httpx.post(
+        f"{ledger.gateway_url}/v1/admin/clients/{registered['client_id']}/disable", headers=admin, timeout=30
+    )
+    assert disabled.status_code == 200
+    refused = session.post(
+        f"{ledger.gateway_url}/v1/accounts",
+        json={"holder_name": "Machine Client", "currency": "EUR"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+        timeout=30,
+    )
+    assert refused.status_code == 401
