@@ -212,8 +212,8 @@ def test_a_gateway_that_cannot_read_the_revocation_list_refuses_issued_tokens(re
         assert "retry-after" in refused.headers
 
 
-def _jwks(replicas: Replicas, replica: int) -> dict[str, Any]:
-    return dict(httpx.get(f"{replicas.urls[replica]}/.well-known/jwks.json", timeout=30).json())
+def _jwks(replicas: Replicas, replica: int) -> Any:
+    return httpx.get(f"{replicas.urls[replica]}/.well-known/jwks.json", timeout=30).json()
 
 
 def _with_token(token: str, url: str) -> int:

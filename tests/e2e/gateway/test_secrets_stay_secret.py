@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import httpx
@@ -23,7 +24,7 @@ PG_PASSWORD = "pg-secret-9e8d7c6b5a4f3e2d1c0b"
 
 
 @pytest.fixture
-def gateway(endpoints: Endpoints) -> httpx.Client:
+def gateway(endpoints: Endpoints) -> Iterator[httpx.Client]:
     settings = GatewaySettings(
         command_url="http://127.0.0.1:9",
         query_url="http://127.0.0.1:9",
