@@ -6,6 +6,7 @@ the revocation list refuses issued tokens (fail closed)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -241,3 +242,16 @@ def _cli(replicas: Replicas, *args: str, env: dict[str, str] | None = None) -> s
         timeout=60,
         check=False,
     )
+
+
+@pytest.mark.parametrize("client_id", ["client-nul%00", "client-%ED%A0%80", "client-" + "f" * 20, "x" * 300])
+def test_a_client_id_the_database_could_not_hold_is_no_client_not_an_error(replicas: Replicas, client_id: str) -> None:
+    read = httpx.get(f"{replicas.urls[0]}/v1/admin/clients/{client_id}", headers=replicas.admin(), timeout=30)
+    assert read.status_code == 404, read.text
+    token = httpx.post(
+        f"{replicas.urls[0]}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": "Basic " + base64.b64encode(f"{client_id}:secret".encode()).decode()},
+        timeout=30,
+    )
+    assert token.status_code in {400, 401}, token.text

@@ -139,7 +139,8 @@ FORM = "grant_type=client_credentials"
 # Each bad request: (its form, the headers changed from a good request, the OAuth error, the status).
 BAD_TOKEN_REQUESTS: dict[str, tuple[str, dict[str, str | None], str, int]] = {
     "wrong secret": (FORM, {"Authorization": "{id}:not-the-secret"}, "invalid_client", 401),
-    "unknown client": (FORM, {"Authorization": "client-0000:{secret}"}, "invalid_client", 401),
+    "unknown client": (FORM, {"Authorization": "client-00000000000000000000:{secret}"}, "invalid_client", 401),
+    "malformed client id": (FORM, {"Authorization": "client-%00:{secret}"}, "invalid_client", 401),
     "no credentials": (FORM, {"Authorization": None}, "invalid_client", 401),
     "bearer instead of basic": (FORM, {"Authorization": "Bearer something"}, "invalid_client", 401),
     "both basic and form": (FORM + "&client_id={id}&client_secret=x", {}, "invalid_request", 400),

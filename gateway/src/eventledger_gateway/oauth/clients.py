@@ -9,6 +9,7 @@ request (the revocation list, :mod:`eventledger_gateway.oauth.revocation`).
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -18,6 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 CLIENT_ID_PREFIX = "client-"
+CLIENT_ID_PATTERN = re.compile(r"^client-[0-9a-f]{20}$")
 SECRET_BYTES = 32
 
 
@@ -53,6 +55,11 @@ class StoredClient:
 
 def new_client_id() -> str:
     return CLIENT_ID_PREFIX + secrets.token_hex(10)
+
+
+def is_client_id(text: str) -> bool:
+    """Whether ``text`` has the form of a client id: anything else is no client, without asking the store."""
+    return CLIENT_ID_PATTERN.fullmatch(text) is not None
 
 
 def new_secret() -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from eventledger_events.bounds import require_storable_text
 from eventledger_gateway.oauth.clients import Client
 from eventledger_gateway.oauth.keys import StoredKey
 from eventledger_gateway.routetable import Role
@@ -30,7 +31,9 @@ class TokenAnswer(BaseModel):
 
 
 class NewClient(_Strict):
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$", examples=["reporting"])
+    name: Annotated[str, AfterValidator(require_storable_text)] = Field(
+        min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$", examples=["reporting"]
+    )
     roles: list[Role] = Field(min_length=1, max_length=4, examples=[["reader"]])
     scopes: list[ScopeToken] = Field(
         default_factory=list, max_length=20, description="extra scopes a token may carry (RFC 6749 scope tokens)"

@@ -32,6 +32,7 @@ from eventledger_gateway.oauth.clients import (
     ClientRegistry,
     SecretHasher,
     StoredClient,
+    is_client_id,
     new_client_id,
     new_secret,
 )
@@ -174,7 +175,7 @@ class AuthorizationServer:
         return IssuedToken(token, self._lifetime, claims["scope"])
 
     async def authenticate_client(self, credentials: Credentials) -> Client:
-        stored = await self._clients.get(credentials.client_id)
+        stored = await self._clients.get(credentials.client_id) if is_client_id(credentials.client_id) else None
         matches = await self._hasher.matches(None if stored is None else stored.secret_hash, credentials.client_secret)
         if stored is None or not matches or not stored.client.enabled:
             raise _invalid_client()
@@ -220,7 +221,7 @@ class AuthorizationServer:
         return await self._clients.all()
 
     async def client(self, client_id: str) -> Client:
-        stored = await self._clients.get(client_id)
+        stored = await self._clients.get(client_id) if is_client_id(client_id) else None
         if stored is None:
             raise _no_such_client(client_id)
         return stored.client
@@ -239,6 +240,7 @@ class AuthorizationServer:
 
     async def enable(self, client_id: str) -> Client:
         """Enable the client again: it may obtain new tokens; the ones refused when it was disabled stay refused."""
+        await self.client(client_id)
         updated = await self._clients.set_disabled(client_id, None)
         if updated is None:
             raise _no_such_client(client_id)
@@ -260,4 +262,5 @@ class AuthorizationServer:
 
 
 def _no_such_client(client_id: str) -> Problem:
-    return Problem(404, "client_not_found", "Client not found", f"no client has the id {client_id[:100]!r}")
+    shown = client_id[:100].encode("unicode_escape").decode("ascii")  # a NUL or a lone surrogate, shown escaped
+    return Problem(404, "client_not_found", "Client not found", f"no client has the id '{shown}'")
