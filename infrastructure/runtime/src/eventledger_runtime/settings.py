@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import ssl
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from typing import Annotated, Any, ClassVar, Literal, Protocol, Self
 
 from pydantic import AfterValidator, AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[4]
 PREFIX = "EVENTLEDGER_"
@@ -494,12 +495,43 @@ def _rate_limit_key_prefix() -> str:
     return Namespace(DeploymentSettings().namespace).redis_prefix + "eventledger:gateway:ratelimit:"
 
 
+CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "X-Min-Position", "X-Request-Id")
+CORS_EXPOSED_HEADERS = (
+    "X-Request-Id",
+    "X-Correlation-Id",
+    "X-Read-Position",
+    "Retry-After",
+    "Location",
+    "Idempotent-Replayed",
+    "WWW-Authenticate",
+)
+CORS_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
+_ORIGIN = re.compile(r"^https?://([a-z0-9.-]+|\[[0-9a-f:]+\])(:[0-9]{1,5})?$")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+
+
+def _check_certificate_and_key(cert: Path, key: Path) -> None:
+    """Refuse at start-up what uvicorn would refuse later with a bare OpenSSL error."""
+    for variable, path in (("TLS_CERT_FILE", cert), ("TLS_KEY_FILE", key)):
+        if not path.is_file():
+            raise ValueError(f"EVENTLEDGER_GATEWAY_{variable}: no such file {str(path)!r}")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        raise ValueError(
+            f"EVENTLEDGER_GATEWAY_TLS_CERT_FILE and EVENTLEDGER_GATEWAY_TLS_KEY_FILE: {str(cert)!r} and "
+            f"{str(key)!r} are not a PEM certificate and its private key ({exc})"
+        ) from None
+
+
 class GatewaySettings(Section):
     """The gateway: a constructed instance is usable. Construction refuses (with the variable to set):
     - in ``production``, an HMAC algorithm: shared-secret tokens are for development (tokens come from the
       gateway's own authorization server, ADR 0024, or from an RS256/ES256 issuer whose public key is configured);
     - an HMAC secret under 32 bytes outside development, an empty one anywhere;
-    - an asymmetric algorithm (RS256, ES256) without a public key, or without the ``cryptography`` package."""
+    - an asymmetric algorithm (RS256, ES256) without a public key, or without the ``cryptography`` package;
+    - a TLS certificate without its key (or the reverse), a missing file, or a pair OpenSSL does not load;
+    - a CORS entry that is not a bare origin, method or header name; ``*`` as an origin in ``production``."""
 
     model_config = SettingsConfigDict(env_prefix="EVENTLEDGER_GATEWAY_")
     title: ClassVar[str] = "Gateway"
@@ -550,6 +582,36 @@ class GatewaySettings(Section):
     upstream_max_connections: int = fixed(200, "requests in flight per upstream", ge=1)
     stream_idle_timeout_seconds: float = fixed(300.0, gt=0)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="larger bodies: 413")
+    # Transport and browser rules (ADR 0023)
+    tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate (chain); with `TLS_KEY_FILE` the gateway answers HTTPS only, with HSTS. Under "
+        "`make up` HAProxy serves it on the public port instead",
+    )
+    tls_key_file: Path | None = Field(default=None, description="the PEM private key of `TLS_CERT_FILE`")
+    hsts_max_age_seconds: int = fixed(
+        31_536_000, "`Strict-Transport-Security: max-age` when TLS is on (a year; no `includeSubDomains`)", ge=0
+    )
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="browser origins (`https://app.example.com`, comma-separated) whose pages may call the API; "
+        "empty: no CORS headers at all. `*` stands alone and is refused in production",
+        json_schema_extra={"shown": "empty"},
+    )
+    cors_allow_methods: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["GET", "POST"],
+        description="methods a listed origin may use (comma-separated)",
+        json_schema_extra={"shown": "`GET,POST`"},
+    )
+    cors_allow_headers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(CORS_REQUEST_HEADERS),
+        description="request headers a listed origin may send (comma-separated)",
+        json_schema_extra={"shown": "`" + ",".join(CORS_REQUEST_HEADERS) + "`"},
+    )
+    cors_expose_headers: list[str] = fixed(
+        list(CORS_EXPOSED_HEADERS), "answer headers a listed origin's script may read"
+    )
+    cors_max_age_seconds: int = fixed(600, "how long a browser may keep a preflight's answer", ge=0)
     # Not set by any variable: derived from the sections above, or constants tests may override.
     audit_url: str | None = fixed(None, description="unset: the command service (ADR 0009)")
     admin_url: str | None = fixed(None, description="unset: the query service")
@@ -570,6 +632,63 @@ class GatewaySettings(Section):
         if url is not None and not url.startswith("http://"):
             raise ValueError(f"an upstream address must start with http://, got {url!r}")
         return url.rstrip("/") if url else url
+
+    @field_validator("cors_allow_origins", "cors_allow_methods", "cors_allow_headers", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        """Bare origins only: a path or a trailing slash would never equal a browser's ``Origin`` and so fail
+        silently."""
+        if "*" in origins and len(origins) > 1:
+            raise ValueError("`*` allows every origin, so it stands alone")
+        for origin in origins:
+            if origin != "*" and not _ORIGIN.match(origin):
+                raise ValueError(f"{origin!r} is not an origin: scheme://host[:port], lower case, no path or slash")
+        return origins
+
+    @field_validator("cors_allow_methods")
+    @classmethod
+    def _methods(cls, methods: list[str]) -> list[str]:
+        unknown = [method for method in methods if method not in CORS_METHODS]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: not one of {', '.join(sorted(CORS_METHODS))} (upper case)")
+        return methods
+
+    @field_validator("cors_allow_headers")
+    @classmethod
+    def _headers(cls, headers: list[str]) -> list[str]:
+        bad = [header for header in headers if not _HEADER_NAME.match(header)]
+        if bad:
+            raise ValueError(f"{', '.join(map(repr, bad))}: not a header name (`*` is not taken: list them)")
+        return headers
+
+    @model_validator(mode="after")
+    def _transport_and_browser_rules(self) -> Self:
+        if self.cors_allow_origins == ["*"] and self.environment == "production":
+            raise ValueError(
+                "EVENTLEDGER_GATEWAY_CORS_ALLOW_ORIGINS: refusing `*` in production: list the origins whose pages "
+                "may call the API"
+            )
+        cert, key = self.tls_cert_file, self.tls_key_file
+        if (cert is None) != (key is None):
+            raise ValueError(
+                "EVENTLEDGER_GATEWAY_TLS_CERT_FILE and EVENTLEDGER_GATEWAY_TLS_KEY_FILE go together: "
+                "set both or neither"
+            )
+        if cert is not None and key is not None:
+            _check_certificate_and_key(cert, key)
+        return self
+
+    @property
+    def tls(self) -> bool:
+        """Whether the gateway itself answers HTTPS (and so sends HSTS)."""
+        return self.tls_cert_file is not None
 
     @model_validator(mode="after")
     def _refuse_unsafe_keys(self) -> Self:

@@ -88,9 +88,16 @@ def effective(settings: Settings) -> str:
             if variable not in documented_here:
                 continue
             value = getattr(section, name)
-            shown = MASK if isinstance(value, SecretStr) else ("" if value is None else str(value))
+            shown = MASK if isinstance(value, SecretStr) else _as_variable(value)
             lines.append(f"{variable}={shown}")
     return "\n".join(lines) + "\n"
+
+
+def _as_variable(value: Any) -> str:
+    """A value as its variable takes it (lists comma-separated)."""
+    if value is None:
+        return ""
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def values(settings: Settings) -> dict[str, Any]:
