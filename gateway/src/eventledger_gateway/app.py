@@ -25,7 +25,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from starlette.routing import Route as StarletteRoute
 
-from eventledger_gateway import operations, problems
+from eventledger_gateway import operations, problems, security
 from eventledger_gateway.apidoc import build_openapi
 from eventledger_gateway.auth import TokenVerifier
 from eventledger_gateway.gateway import Gateway
@@ -117,6 +117,7 @@ def create_app(settings: GatewaySettings | None = None, *, postgres_dsn: str | N
     app.state.settings = settings
     problems.install(app)
     app.add_middleware(RequestContextMiddleware)
+    security.install(app, settings)  # outside the ids layer: its last-resort 500 gets the headers too
     app.include_router(operations.router)
     app.include_router(oauth_routes.public)
     app.include_router(oauth_routes.admin)
