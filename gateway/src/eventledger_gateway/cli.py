@@ -1,5 +1,7 @@
-"""``python -m eventledger_gateway``: ``serve`` runs the gateway; ``clients`` administers the OAuth clients in
-the database (the way to make the first admin client, before any token exists); ``token`` mints a development token.
+"""``python -m eventledger_gateway``: ``serve`` runs the gateway (HTTPS when a certificate is set); ``clients``
+administers the OAuth clients in the database (the way to make the first admin client, before any token exists);
+``token`` mints a development token; ``dev-certificate`` makes a local authority and a certificate for development
+HTTPS.
 
 Exit codes: 0 done; 1 the database or Redis cannot be reached; 2 refused (invalid settings or arguments, an unknown
 client, minting outside development), with the reason on stderr.
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eventledger_gateway.routetable import Role
+from eventledger_gateway.security import tls_options
 from eventledger_gateway.tokens import mint_token
 from eventledger_runtime.http_service import log_as, serve_http
 from eventledger_runtime.settings import GatewaySettings, Settings, SettingsError, load_settings
@@ -23,6 +26,8 @@ from eventledger_runtime.settings import GatewaySettings, Settings, SettingsErro
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
+    if arguments.command == "dev-certificate":  # before the settings, which may already name its files
+        return _dev_certificate(arguments.dir)
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -62,7 +67,22 @@ def _parser() -> argparse.ArgumentParser:
     rotate = actions.add_parser("rotate-secret", help="a new secret (shown once); the old one stops working")
     rotate.add_argument("client_id")
     rotate.add_argument("--revoke-tokens", action="store_true", help="also refuse the tokens issued before")
+    certificate = commands.add_parser(
+        "dev-certificate", help="make (once) a local CA and a certificate for localhost in DIR (ADR 0023)"
+    )
+    certificate.add_argument("--dir", type=Path, required=True, help="e.g. .state/tls")
     return parser
+
+
+def _dev_certificate(directory: Path) -> int:
+    from eventledger_gateway.devcert import ensure_dev_certificate
+
+    files, made = ensure_dev_certificate(directory)
+    print(
+        f"{'made' if made else 'kept'}: trust {files.ca_file} (curl --cacert); "
+        f"EVENTLEDGER_GATEWAY_TLS_CERT_FILE={files.cert_file} EVENTLEDGER_GATEWAY_TLS_KEY_FILE={files.key_file}"
+    )
+    return 0
 
 
 def _token(settings: GatewaySettings, arguments: argparse.Namespace) -> int:
@@ -91,7 +111,7 @@ def _serve(settings: Settings) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO
     gateway = settings.gateway
     app = create_app(gateway, postgres_dsn=settings.postgres_dsn)
-    serve_http(app, host=gateway.host, port=gateway.port, proxy_headers=False)
+    serve_http(app, host=gateway.host, port=gateway.port, proxy_headers=False, **tls_options(gateway))
     return 0
 
 

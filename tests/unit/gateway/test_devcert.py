@@ -8,9 +8,12 @@ import ssl
 import stat
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 
+from eventledger_gateway.cli import main
 from eventledger_gateway.devcert import ensure_dev_certificate
+from eventledger_runtime.settings import load_settings
 
 
 def test_it_is_made_once_and_then_kept(tmp_path: Path) -> None:
@@ -51,3 +54,14 @@ def test_the_authority_can_vouch_for_the_local_names_only(tmp_path: Path) -> Non
         "::1/128",
     }
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.path_length == 0
+
+
+def test_the_command_makes_it_even_while_the_settings_already_name_its_files(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``make up TLS=1`` sets the variables and then makes the files: the command must not check them first."""
+    monkeypatch.setenv("EVENTLEDGER_GATEWAY_TLS_CERT_FILE", str(tmp_path / "server.pem"))
+    monkeypatch.setenv("EVENTLEDGER_GATEWAY_TLS_KEY_FILE", str(tmp_path / "server-key.pem"))
+    assert main(["dev-certificate", "--dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.startswith("made: trust ")
+    assert load_settings().gateway.tls
