@@ -25,10 +25,16 @@ $(STAMP): pyproject.toml $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 install: $(STAMP) ## create .venv and install every part (editable) with the pinned dependencies
 
 REPLICAS ?= 1
+# TLS=1: HTTPS on the gateway port with a development certificate, made once under the state folder (ADR 0023).
+TLS ?=
+TLS_DIR ?= $(or $(EVENTLEDGER_STATE_DIR),$(CURDIR)/.state)/tls
+TLS_ENV := $(if $(TLS),EVENTLEDGER_GATEWAY_TLS_CERT_FILE=$(TLS_DIR)/server.pem \
+                       EVENTLEDGER_GATEWAY_TLS_KEY_FILE=$(TLS_DIR)/server-key.pem)
 
-up: install ## the whole system: servers, REPLICAS (default 1) instances of each service behind HAProxy, demo data
+up: install ## the whole system: servers, REPLICAS (default 1) instances of each service behind HAProxy, demo data; TLS=1 for HTTPS
 	@$(INFRA) up
-	@$(PY) -m eventledger_infra system up --replicas $(REPLICAS)
+	@$(if $(TLS),$(PY) -m eventledger_gateway dev-certificate --dir $(TLS_DIR))
+	@$(TLS_ENV) $(PY) -m eventledger_infra system up --replicas $(REPLICAS)
 
 down: ## stop the services and the servers this project started
 	@if [ -x $(PY) ]; then $(PY) -m eventledger_infra system down; fi

@@ -6,6 +6,7 @@ request in flight when it is told to stop softly (SIGUSR1)."""
 from __future__ import annotations
 
 import signal
+import ssl
 import subprocess
 import threading
 import time
@@ -162,3 +163,79 @@ def test_a_soft_stop_finishes_the_request_in_flight(balancer: Balancer) -> None:
     slow.join(10)
     assert result["answer"].status_code == 200
     assert balancer.process.wait(10) == 0
+
+
+@dataclass
+class TlsBalancer:
+    url: str
+    ops_port: int
+    instance: Instance
+    ca_file: Path
+
+
+@pytest.fixture
+def tls_balancer(tmp_path: Path) -> Iterator[TlsBalancer]:
+    """The generated configuration with the public frontend on TLS (a development certificate), one instance behind
+    it over plain HTTP."""
+    from eventledger_gateway.devcert import ensure_dev_certificate
+
+    haproxy = loadbalancer.ensure_installed()
+    files, _ = ensure_dev_certificate(tmp_path / "tls")
+    pem = tmp_path / "gateway.pem"
+    pem.write_bytes(files.cert_file.read_bytes() + files.key_file.read_bytes())
+    instance = Instance("one")
+    port, ops_port = free_port(), free_port()
+    backend = loadbalancer.Backend("gateway", port, (("one", instance.start()),), public=True)
+    config = tmp_path / "haproxy.cfg"
+    pages = loadbalancer.write_error_pages(tmp_path / "errors")
+    config.write_text(loadbalancer.render("127.0.0.1", [backend], ops_port, pages, loadbalancer.PublicTls(pem)))
+    loadbalancer.check(haproxy, config)
+    with open(tmp_path / "haproxy.log", "wb") as out:
+        process = subprocess.Popen([haproxy, "-W", "-db", "-f", str(config)], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(
+            lambda: loadbalancer.server_states("127.0.0.1", ops_port) == {"gateway-instances/one": "UP"},
+            15,
+            "HAProxy to see the instance up",
+        )
+        yield TlsBalancer(f"https://127.0.0.1:{port}", ops_port, instance, files.ca_file)
+    finally:
+        process.kill()
+        process.wait(10)
+        instance.stop()
+
+
+def test_with_tls_a_client_trusting_the_ca_reaches_an_instance_and_gets_hsts(tls_balancer: TlsBalancer) -> None:
+    trusting = ssl.create_default_context(cafile=tls_balancer.ca_file)
+    answer = httpx.get(f"{tls_balancer.url}/v1/x", verify=trusting, timeout=5)
+    assert (answer.status_code, answer.text) == (200, "one")
+    assert answer.headers["strict-transport-security"] == "max-age=31536000"
+    assert tls_balancer.instance.served == ["/v1/x"]
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning")
+def test_with_tls_untrusting_clients_old_protocols_and_plain_http_get_nothing(tls_balancer: TlsBalancer) -> None:
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        httpx.get(f"{tls_balancer.url}/v1/x", timeout=5)
+    old = ssl.create_default_context(cafile=tls_balancer.ca_file)
+    old.set_ciphers("DEFAULT:@SECLEVEL=0")
+    old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_1  # the point: HAProxy must refuse it
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{tls_balancer.url}/v1/x", verify=old, timeout=5)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(tls_balancer.url.replace("https://", "http://") + "/v1/x", timeout=5)
+    assert tls_balancer.instance.served == []
+
+
+def test_with_tls_haproxys_own_problem_answers_carry_hsts(tls_balancer: TlsBalancer) -> None:
+    tls_balancer.instance.ready = False
+    wait_for(
+        lambda: loadbalancer.server_states("127.0.0.1", tls_balancer.ops_port) == {"gateway-instances/one": "DOWN"},
+        10,
+        "the instance down",
+    )
+    answer = httpx.get(f"{tls_balancer.url}/v1/x", verify=ssl.create_default_context(cafile=tls_balancer.ca_file))
+    assert answer.status_code == 503
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["strict-transport-security"] == "max-age=31536000"
+    assert answer.headers["x-content-type-options"] == "nosniff"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 import sys
 import time
@@ -44,9 +45,10 @@ def mint_token(roles: list[str], subject: str = "demo", ttl_seconds: int = 86_40
 
 
 class Client:
-    def __init__(self, base_url: str, token: str) -> None:
+    def __init__(self, base_url: str, token: str, context: ssl.SSLContext | None = None) -> None:
         self.base_url = base_url
         self.token = token
+        self.context = context
 
     def call(
         self,
@@ -70,7 +72,7 @@ class Client:
         deadline = time.monotonic() + RETRY_FOR_SECONDS
         while True:
             try:
-                with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+                with urllib.request.urlopen(request, timeout=30, context=self.context) as answer:  # noqa: S310
                     return dict(json.loads(answer.read() or b"{}"))
             except urllib.error.HTTPError as error:
                 detail = error.read()[:300]
@@ -82,9 +84,10 @@ class Client:
                 time.sleep(min(float(retry_after), 5.0))
 
 
-def seed(gateway_url: str, token: str) -> dict[str, Any]:
-    """Open the demo accounts, fund them, move money, leave one transfer pending; answer what was done."""
-    client = Client(gateway_url, token)
+def seed(gateway_url: str, token: str, context: ssl.SSLContext | None = None) -> dict[str, Any]:
+    """Open the demo accounts, fund them, move money, leave one transfer pending; answer what was done. ``context``:
+    whom to trust when the gateway's address is ``https://``."""
+    client = Client(gateway_url, token, context)
     accounts = []
     last = 0
     for number, (holder, currency) in enumerate(HOLDERS):

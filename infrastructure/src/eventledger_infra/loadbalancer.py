@@ -6,6 +6,10 @@ services' (what the gateway calls: one upstream address per side, however many r
 the operations frontend, serves HAProxy's Prometheus metrics (``/metrics``), its statistics page (``/stats``, CSV at
 ``/stats;csv``) and a liveness answer (``/healthz``).
 
+With :class:`PublicTls` the gateway's frontend answers HTTPS only (ADR 0023): TLS 1.2 at least, forward-secret AEAD
+suites, ``Strict-Transport-Security`` on every answer (HAProxy's own included); the hop to the gateway instances
+stays plain HTTP on loopback, like every hop between the services on one host.
+
 Every instance is health-checked on ``/readyz`` twice a second; three failures in a row take it out (a check may
 take 2 s: on a loaded machine a slow answer is not a dead instance, and with one replica taking it out answers every
 client 503), two successes bring it back, so an instance that drains on SIGTERM (its ``/readyz`` answers 503 at
@@ -29,6 +33,22 @@ OPS_PORT_OFFSET = 8
 """The operations frontend listens on the gateway's public port plus this (18088 by default)."""
 HARD_STOP_AFTER = "15s"
 """A soft stop (SIGUSR1: stop accepting, finish what is in flight) gives up on connections still open after this."""
+
+
+HSTS_MAX_AGE_SECONDS = 31_536_000
+"""The gateway's own ``hsts_max_age_seconds`` (a unit test compares them)."""
+TLS_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+)
+"""The gateway's own TLS 1.2 suites (``eventledger_gateway.security.TLS_CIPHERS``; a unit test compares them)."""
+
+
+@dataclass(frozen=True)
+class PublicTls:
+    """What the public frontend serves HTTPS with: one PEM file holding the certificate chain and then its key."""
+
+    pem: Path
 
 
 @dataclass(frozen=True)
@@ -69,6 +89,11 @@ def _problem(status: int, reason: str, kind: str, title: str, detail: str) -> st
         f"HTTP/1.1 {status} {reason}\r\n"
         "Content-Type: application/problem+json\r\n"
         "Cache-Control: no-store\r\n"
+        # What the gateway sends on every answer (ADR 0023): clients see these pages where they expect its own.
+        "X-Content-Type-Options: nosniff\r\n"
+        "Referrer-Policy: no-referrer\r\n"
+        "X-Frame-Options: DENY\r\n"
+        "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"
         "Retry-After: 1\r\n"
         "Connection: close\r\n"
         f"Content-Length: {len(body.encode())}\r\n"
@@ -121,8 +146,10 @@ def write_error_pages(directory: Path) -> ErrorPages:
     return pages
 
 
-def render(host: str, backends: Sequence[Backend], ops_port: int, error_pages: ErrorPages) -> str:
-    """The whole ``haproxy.cfg``."""
+def render(
+    host: str, backends: Sequence[Backend], ops_port: int, error_pages: ErrorPages, tls: PublicTls | None = None
+) -> str:
+    """The whole ``haproxy.cfg``; with ``tls``, the public backends' frontends answer HTTPS only."""
 
     def errorfiles(kind: str) -> list[str]:
         return [f"    errorfile {status} {page}" for status, page in sorted(error_pages[kind].items())]
@@ -133,6 +160,8 @@ def render(host: str, backends: Sequence[Backend], ops_port: int, error_pages: E
         "    log stdout format raw local0",
         "    maxconn 4096",
         f"    hard-stop-after {HARD_STOP_AFTER}",
+        f"    ssl-default-bind-ciphers {TLS_CIPHERS}",
+        "    ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets",
         "",
         "defaults",
         "    mode http",
@@ -166,10 +195,16 @@ def render(host: str, backends: Sequence[Backend], ops_port: int, error_pages: E
         "    stats refresh 5s",
     ]
     for backend in backends:
+        lines += ["", f"frontend {backend.name}"]
+        if tls is not None and backend.public:
+            lines += [
+                f"    bind {host}:{backend.port} ssl crt {tls.pem} alpn http/1.1",
+                # after-response: HAProxy's own error answers carry it too
+                f'    http-after-response set-header Strict-Transport-Security "max-age={HSTS_MAX_AGE_SECONDS}"',
+            ]
+        else:
+            lines.append(f"    bind {host}:{backend.port}")
         lines += [
-            "",
-            f"frontend {backend.name}",
-            f"    bind {host}:{backend.port}",
             f"    default_backend {backend.name}-instances",
             "",
             f"backend {backend.name}-instances",

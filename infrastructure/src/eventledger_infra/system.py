@@ -6,6 +6,11 @@ command services, the query services and the gateways (ADR 0019), restarts any p
 back-off, and stops them all on SIGTERM, HAProxy first. Each instance has a pid file
 (``.state/system/<instance>.pid``, for fault tests that SIGKILL one) and a log file beside it; ``instances.json``
 records what runs, for ``system status``.
+
+TLS (ADR 0023): when ``EVENTLEDGER_GATEWAY_TLS_CERT_FILE`` and ``..._KEY_FILE`` are set (``make up TLS=1`` sets them
+to a development certificate), HAProxy serves that certificate on the public gateway port, HTTPS only; the gateway
+instances behind it do not get the variables and answer plain HTTP on loopback, like every other hop between the
+services on one host.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -30,6 +36,8 @@ INSTANCE_PORT_STEP = 1000
 (command, query, gateway), else plus ``k - 1`` steps (the workers' operations ports: the first keeps its base)."""
 LOAD_BALANCED = ("command", "query", "gateway")
 LOAD_BALANCER = "load-balancer"
+TLS_VARIABLES = ("EVENTLEDGER_GATEWAY_TLS_CERT_FILE", "EVENTLEDGER_GATEWAY_TLS_KEY_FILE")
+"""The gateway's certificate and key (its own settings' variables): HAProxy takes them; instances behind it do not."""
 
 
 @dataclass(frozen=True)
@@ -42,10 +50,12 @@ class ServiceSpec:
     argv: tuple[str, ...]
     port: int
     env: dict[str, str] = field(default_factory=dict)
+    unset_env: tuple[str, ...] = ()
+    scheme: str = "http"
 
     @property
     def ready_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/readyz"
+        return f"{self.scheme}://127.0.0.1:{self.port}/readyz"
 
 
 def _port(name: str, default: int) -> int:
@@ -63,15 +73,39 @@ def check_replicas(replicas: int) -> int:
 
 
 def _instances(
-    service: str, replicas: int, argv: tuple[str, ...], base_port: int, port_variable: str, env: dict[str, str]
+    service: str,
+    replicas: int,
+    argv: tuple[str, ...],
+    base_port: int,
+    port_variable: str,
+    env: dict[str, str],
+    unset_env: tuple[str, ...] = (),
 ) -> list[ServiceSpec]:
     offset = 1 if service in LOAD_BALANCED else 0
     specs = []
     for k in range(1, replicas + 1):
         port = base_port + INSTANCE_PORT_STEP * (k - 1 + offset)
         name = service if k == 1 else f"{service}-{k}"
-        specs.append(ServiceSpec(name, service, argv, port, {**env, port_variable: str(port)}))
+        specs.append(ServiceSpec(name, service, argv, port, {**env, port_variable: str(port)}, unset_env))
     return specs
+
+
+def public_tls_files() -> tuple[Path, Path] | None:
+    """The certificate and key HAProxy serves on the public gateway port, or None (plain HTTP); refuses half a pair
+    and a missing file, naming the variable."""
+    cert, key = (os.environ.get(variable, "") for variable in TLS_VARIABLES)
+    if not cert and not key:
+        return None
+    if not cert or not key:
+        raise ProvisioningError(f"{TLS_VARIABLES[0]} and {TLS_VARIABLES[1]} go together: set both or neither")
+    for variable, path in zip(TLS_VARIABLES, (cert, key), strict=True):
+        if not Path(path).is_file():
+            raise ProvisioningError(f"{variable}: no such file {path!r}")
+    return Path(cert), Path(key)
+
+
+def public_scheme() -> str:
+    return "https" if public_tls_files() else "http"
 
 
 def public_ports() -> dict[str, int]:
@@ -136,6 +170,7 @@ def services(replicas: int = 1) -> list[ServiceSpec]:
         public["gateway"],
         "EVENTLEDGER_GATEWAY_PORT",
         upstreams,
+        unset_env=TLS_VARIABLES,  # HAProxy serves the certificate; the hop to an instance is loopback
     )
     return specs
 
@@ -149,7 +184,11 @@ def load_balancer_spec(settings: Settings, haproxy: str) -> ServiceSpec:
     gateway answers ``/readyz`` through it."""
     config = system_dir(settings) / "haproxy.cfg"
     return ServiceSpec(
-        LOAD_BALANCER, LOAD_BALANCER, (haproxy, "-W", "-db", "-f", str(config)), public_ports()["gateway"]
+        LOAD_BALANCER,
+        LOAD_BALANCER,
+        (haproxy, "-W", "-db", "-f", str(config)),
+        public_ports()["gateway"],
+        scheme=public_scheme(),
     )
 
 
@@ -165,10 +204,24 @@ def write_load_balancer_config(settings: Settings, specs: list[ServiceSpec], hap
         for service in LOAD_BALANCED
     ]
     pages = loadbalancer.write_error_pages(directory / "haproxy-errors")
+    tls = _haproxy_pem(directory / "haproxy-gateway.pem")
     config = directory / "haproxy.cfg"
-    config.write_text(loadbalancer.render("127.0.0.1", backends, load_balancer_ops_port(), pages))
+    config.write_text(loadbalancer.render("127.0.0.1", backends, load_balancer_ops_port(), pages, tls))
     loadbalancer.check(haproxy, config)
     return config
+
+
+def _haproxy_pem(path: Path) -> loadbalancer.PublicTls | None:
+    """HAProxy reads the chain and the key from one file: written owner-only, or removed when TLS is off."""
+    files = public_tls_files()
+    path.unlink(missing_ok=True)
+    if files is None:
+        return None
+    cert, key = files
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(cert.read_bytes().rstrip(b"\n") + b"\n" + key.read_bytes())
+    return loadbalancer.PublicTls(path)
 
 
 def system_dir(settings: Settings) -> Path:
@@ -206,12 +259,13 @@ class Supervisor:
 
     def _start(self, spec: ServiceSpec) -> None:
         log = open(self._dir / f"{spec.name}.log", "ab")  # noqa: SIM115 - handed to the child
+        inherited = {name: value for name, value in os.environ.items() if name not in spec.unset_env}
         child = subprocess.Popen(
             list(spec.argv),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **spec.env},
+            env={**inherited, **spec.env},
         )
         log.close()
         self._children[spec.name] = child
@@ -226,7 +280,10 @@ class Supervisor:
         if balancer is not None:
             write_load_balancer_config(self._settings, self._specs, balancer.argv[0])
         instances_file(self._settings).write_text(
-            json.dumps([{"name": s.name, "service": s.service, "port": s.port} for s in self._specs], indent=2)
+            json.dumps(
+                [{"name": s.name, "service": s.service, "port": s.port, "scheme": s.scheme} for s in self._specs],
+                indent=2,
+            )
         )
         for spec in self._specs:
             self._start(spec)
@@ -287,7 +344,15 @@ def start(settings: Settings, replicas: int = 1) -> int:
     directory.mkdir(parents=True, exist_ok=True)
     pid_file = supervisor_pid_file(settings)
     specs = supervised(settings, replicas)  # installs HAProxy first when missing: a refusal is readable here
-    if read_pid(pid_file) is None:
+    running = read_pid(pid_file) is not None
+    wanted = public_scheme()
+    recorded = next((s.scheme for s in recorded_instances(settings) if s.service == LOAD_BALANCER), wanted)
+    if running and recorded != wanted:
+        raise ProvisioningError(
+            f"the system already runs with {recorded.upper()} on the gateway port, not {wanted.upper()}: "
+            "`make down`, then `make up` again"
+        )
+    if not running:
         log = open(directory / "supervisor.log", "ab")  # noqa: SIM115 - handed to the child
         process = subprocess.Popen(
             [sys.executable, "-m", "eventledger_infra", "supervise", "--replicas", str(replicas)],
@@ -303,7 +368,7 @@ def start(settings: Settings, replicas: int = 1) -> int:
     while pending and time.monotonic() < deadline:
         for name, spec in list(pending.items()):
             if _ready(spec):
-                print(f"  {name:<26} ready      http://127.0.0.1:{spec.port}")
+                print(f"  {name:<26} ready      {spec.scheme}://127.0.0.1:{spec.port}")
                 del pending[name]
         time.sleep(0.5)
     if pending:
@@ -314,19 +379,31 @@ def start(settings: Settings, replicas: int = 1) -> int:
 
 def _ready(spec: ServiceSpec) -> bool:
     try:
-        with urllib.request.urlopen(spec.ready_url, timeout=2) as answer:  # noqa: S310 - loopback
+        with urllib.request.urlopen(spec.ready_url, timeout=2, context=_probe_context()) as answer:  # noqa: S310
             return bool(answer.status == 200)
     except (OSError, ValueError):
         return False
+
+
+def _probe_context() -> ssl.SSLContext:
+    """For readiness probes of our own loopback listeners: whether they answer, not whom to trust (a probe sends
+    nothing secret, and the certificate may come from an authority this host does not know)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def seed_and_print(settings: Settings) -> int:
     """Seed the demo data through HAProxy and print where everything is, with a ready-to-use token."""
     from eventledger_infra import demo
 
-    gateway = f"http://127.0.0.1:{public_ports()['gateway']}"
+    tls = public_tls_files()
+    gateway = f"{public_scheme()}://127.0.0.1:{public_ports()['gateway']}"
     token = demo.mint_token(["writer", "reader", "auditor", "admin"])
-    seeded = demo.seed(gateway, token)
+    seeded = demo.seed(gateway, token, _trusting(tls[0]) if tls else None)
+    ca = tls[0].with_name("ca.pem") if tls else None
+    trust = f" --cacert {ca}" if ca and ca.is_file() else ""
     print(f"""
 EventLedger is up, with demo data ({len(seeded["accounts"])} accounts, log at position {seeded["position"]}).
   API (HAProxy)   {gateway}/v1           OpenAPI  {gateway}/docs
@@ -335,9 +412,16 @@ EventLedger is up, with demo data ({len(seeded["accounts"])} accounts, log at po
   demo account    {seeded["accounts"][0]}
   token (writer, reader, auditor, admin; 24 h):
 {token}
-  try: curl -H "Authorization: Bearer $TOKEN" {gateway}/v1/stats/overview
+  try: curl{trust} -H "Authorization: Bearer $TOKEN" {gateway}/v1/stats/overview
   every instance: `make status`; stop with `make down`; logs in {system_dir(settings)}""")
     return 0
+
+
+def _trusting(chain: Path) -> ssl.SSLContext:
+    """The host's authorities plus the certificates of the served chain (a development CA travels in it)."""
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=str(chain))
+    return context
 
 
 def stop(settings: Settings) -> int:
@@ -352,7 +436,9 @@ def recorded_instances(settings: Settings) -> list[ServiceSpec]:
         rows = json.loads(instances_file(settings).read_text())
     except (FileNotFoundError, ValueError):
         return services()
-    return [ServiceSpec(row["name"], row["service"], (), int(row["port"])) for row in rows]
+    return [
+        ServiceSpec(row["name"], row["service"], (), int(row["port"]), scheme=row.get("scheme", "http")) for row in rows
+    ]
 
 
 def status(settings: Settings) -> int:
@@ -368,6 +454,6 @@ def status(settings: Settings) -> int:
         seen = balanced.get(f"{spec.service}-instances/{spec.name}")
         print(
             f"  {spec.name:<26} {'ready' if ready else 'NOT READY':<10} pid {pid or '-':<8} "
-            f"http://127.0.0.1:{spec.port}" + (f"  (HAProxy: {seen})" if seen else "")
+            f"{spec.scheme}://127.0.0.1:{spec.port}" + (f"  (HAProxy: {seen})" if seen else "")
         )
     return 0 if all_ready else 3

@@ -49,3 +49,36 @@ def test_every_error_page_is_a_whole_http_response(tmp_path: Path) -> None:
                 assert json.loads(body)["status"] == status
             else:
                 assert headers["Content-Type"] == "text/plain"
+
+
+def test_with_tls_only_the_public_frontend_answers_https_with_hsts(tmp_path: Path) -> None:
+    pages = loadbalancer.write_error_pages(tmp_path)
+    backends = [
+        loadbalancer.Backend("gateway", 18080, (("gateway", 19080),), public=True),
+        loadbalancer.Backend("command", 18081, (("command", 19081),)),
+    ]
+    pem = tmp_path / "gateway.pem"
+    config = loadbalancer.render("127.0.0.1", backends, 18088, pages, loadbalancer.PublicTls(pem))
+    sections = _sections(config)
+    assert f"bind 127.0.0.1:18080 ssl crt {pem} alpn http/1.1" in sections["frontend gateway"]
+    assert 'http-after-response set-header Strict-Transport-Security "max-age=31536000"' in sections["frontend gateway"]
+    assert sections["frontend command"].startswith("bind 127.0.0.1:18081\n")  # the gateway's upstreams: loopback
+    assert "Strict-Transport-Security" not in sections["frontend command"]
+    assert "server gateway 127.0.0.1:19080 check\n" in sections["backend gateway-instances"]  # plain hop
+    assert "ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets" in sections["global"]
+    plain = loadbalancer.render("127.0.0.1", backends, 18088, pages)
+    assert " ssl " not in plain
+    assert "Strict-Transport-Security" not in plain
+
+
+def test_haproxy_sends_what_the_gateway_sends(tmp_path: Path) -> None:
+    """Its own answers to clients carry the gateway's browser headers, and its TLS the gateway's suites and HSTS."""
+    from eventledger_gateway.security import API_CSP, EVERY_ANSWER, TLS_CIPHERS
+    from eventledger_runtime.settings import GatewaySettings
+
+    assert loadbalancer.TLS_CIPHERS == TLS_CIPHERS
+    assert GatewaySettings().hsts_max_age_seconds == loadbalancer.HSTS_MAX_AGE_SECONDS
+    for page in loadbalancer.write_error_pages(tmp_path)["problem"].values():
+        head = page.read_bytes().decode().partition("\r\n\r\n")[0]
+        for name, value in (*EVERY_ANSWER, ("Cache-Control", "no-store"), ("Content-Security-Policy", API_CSP)):
+            assert f"\r\n{name}: {value}\r\n" in head + "\r\n", (page, name)
