@@ -90,7 +90,8 @@ def running_system(
         try:
             if up.returncode != 0:
                 raise RuntimeError(f"system up failed:\n{up.stdout}\n{up.stderr}")
-            yield RunningSystem(settings, env, "http://127.0.0.1:18080", state_dir, up.stdout)
+            scheme = "https" if env.get(system.TLS_VARIABLES[0]) else "http"  # HAProxy serves the certificate
+            yield RunningSystem(settings, env, f"{scheme}://127.0.0.1:18080", state_dir, up.stdout)
         finally:
             subprocess.run(
                 [sys.executable, "-m", "eventledger_infra", "system", "down"],

@@ -1,4 +1,5 @@
-"""The dashboard page in a real headless Chromium (Debian's), driven by Playwright."""
+"""The dashboard page in a real headless Chromium (Debian's), driven by Playwright, under the gateway's strict
+Content-Security-Policy (ADR 0023): the page works and the browser reports no violation of it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from tests.support.system import ROLES, RunningSystem
+
+from eventledger_gateway.security import DASHBOARD_CSP
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -38,15 +41,41 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
         launched.close()
 
 
+# Every violation the page meets, as the browser reports it to the page (before any of the page's own scripts).
+COLLECT_VIOLATIONS = """
+window.cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.cspViolations.push(`${event.violatedDirective} blocked ${event.blockedURI || "inline"}`);
+});
+"""
+
+
 @pytest.fixture
-def page(browser: Browser, ledger: RunningSystem) -> Iterator[Page]:
+def csp_console() -> list[str]:
+    """What Chromium logged about the Content-Security-Policy (it logs each violation as well)."""
+    return []
+
+
+def _keep_csp_lines(kept: list[str], text: str) -> None:
+    if "Security Policy" in text:
+        kept.append(text)
+
+
+@pytest.fixture
+def page(browser: Browser, ledger: RunningSystem, csp_console: list[str]) -> Iterator[Page]:
     opened = browser.new_page()
-    opened.goto(f"{ledger.gateway_url}/dashboard/#token={ledger.token('reader')}")
+    opened.add_init_script(COLLECT_VIOLATIONS)
+    opened.on("console", lambda message: _keep_csp_lines(csp_console, message.text))
+    answer = opened.goto(f"{ledger.gateway_url}/dashboard/#token={ledger.token('reader')}")
+    assert answer is not None
+    assert answer.headers["content-security-policy"] == DASHBOARD_CSP  # the policy under test is in force
     yield opened
     opened.close()
 
 
-def test_the_page_loads_live_figures_and_a_transfer_shows_up(page: Page, ledger: RunningSystem, tmp_path: Path) -> None:
+def test_the_page_loads_live_figures_and_a_transfer_shows_up(
+    page: Page, ledger: RunningSystem, tmp_path: Path, csp_console: list[str]
+) -> None:
     expect(page.locator("#connection")).to_have_text("live", timeout=20_000)
     expect(page.locator("#open-accounts")).not_to_have_text("–", timeout=20_000)  # noqa: RUF001 - the page's dash
 
@@ -74,3 +103,13 @@ def test_the_page_loads_live_figures_and_a_transfer_shows_up(page: Page, ledger:
     expect(page.locator("#account-summary")).to_contain_text("Dora Dashboard")
     expect(page.locator("#entries")).to_contain_text(marker)
     page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+    assert page.evaluate("window.cspViolations") == []
+    assert csp_console == []
+
+
+def test_the_violation_report_works_so_no_violation_means_none(page: Page, csp_console: list[str]) -> None:
+    """An inline style is what the policy forbids: the page and the console both report it."""
+    page.evaluate("document.body.insertAdjacentHTML('beforeend', '<style>body { color: red }</style>')")
+    page.wait_for_function("window.cspViolations.length > 0")
+    assert page.evaluate("window.cspViolations") == ["style-src-elem blocked inline"]
+    assert any("style-src" in line for line in csp_console)
