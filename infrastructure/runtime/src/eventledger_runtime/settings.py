@@ -628,7 +628,7 @@ class GatewaySettings(Section):
     @field_validator("command_url", "query_url", "audit_url", "admin_url")
     @classmethod
     def _plain_http(cls, url: str | None) -> str | None:
-        """The sides are reached over plain HTTP inside the deployment (TLS ends at the gateway's ingress)."""
+        """The sides are reached over plain HTTP on one host (ADR 0023 §6 says what TLS there would take)."""
         if url is not None and not url.startswith("http://"):
             raise ValueError(f"an upstream address must start with http://, got {url!r}")
         return url.rstrip("/") if url else url
