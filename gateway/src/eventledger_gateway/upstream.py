@@ -6,7 +6,8 @@ Contract of :meth:`Upstreams.forward`:
   subject; a client's own ``X-Actor`` is never passed on), ``X-Request-Id``, ``X-Correlation-Id`` and
   ``traceparent``;
 - the client gets the upstream's status and body with ``Content-Type``, ``X-Read-Position``, ``Retry-After``,
-  ``Idempotent-Replayed``, ``Location`` and ``Cache-Control``;
+  ``Idempotent-Replayed``, ``Location`` and ``Cache-Control`` (which :mod:`eventledger_gateway.security` then
+  replaces with ``no-store`` on every API answer: ADR 0023);
 - errors are mapped by :mod:`eventledger_gateway.translation`: an upstream that cannot be reached → 503 with
   ``Retry-After``; one that does not answer in time → 504; an upstream 5xx → 502 without its body (a 503
   problem+json, the query side's "not there yet", passes through); an upstream 4xx problem passes through as is;
