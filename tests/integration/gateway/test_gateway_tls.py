@@ -109,6 +109,7 @@ def test_tls_12_with_a_forward_secret_aead_suite_is_served(gateway: TlsGateway) 
         (ssl.TLSVersion.TLSv1_1, "ECDHE-ECDSA-AES128-SHA"),  # below the floor
         (ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES128-SHA256"),  # CBC, not AEAD
     ],
+    ids=["tls-1.1", "tls-1.2-cbc"],
 )
 def test_old_protocols_and_weak_suites_are_refused(gateway: TlsGateway, version: ssl.TLSVersion, ciphers: str) -> None:
     with pytest.raises(httpx.ConnectError):
