@@ -7,9 +7,11 @@ last-resort 500 and CORS preflights. Contract:
   no-referrer``, ``X-Frame-Options: DENY``; ``Strict-Transport-Security`` only when the gateway itself serves TLS
   (HSTS sent over plain HTTP is ignored by browsers and wrong to promise);
 - API answers (everything but the pages below: ``/v1/...``, ``/oauth/...``, ``/openapi.json``, the ops endpoints,
-  unknown paths): ``Cache-Control: no-store`` (it replaces what an upstream sent: ledger data is never kept by a
-  cache) and ``Content-Security-Policy: default-src 'none'; frame-ancestors 'none'`` (a JSON answer opened as a page
-  can run nothing);
+  unknown paths): ``Cache-Control: no-store`` (it replaces what an upstream sent: ledger data and tokens are never
+  kept by a cache) and ``Content-Security-Policy: default-src 'none'; frame-ancestors 'none'`` (a JSON answer opened
+  as a page can run nothing);
+- public documents (``/.well-known/...``: the signing keys, the authorization server's metadata) get the same CSP
+  but keep the ``Cache-Control`` their endpoint chose: they hold no secret, and clients are meant to cache them;
 - the dashboard (``/dashboard...``): a strict page policy (:data:`DASHBOARD_CSP`): scripts, styles and calls from
   its own origin only, no inline code, no plugins, no framing, no form posts elsewhere;
 - ``/docs`` (FastAPI's Swagger UI, which loads its assets from a CDN with an inline script) gets the headers of
@@ -47,6 +49,7 @@ TLS_CIPHERS = (
 )
 """TLS 1.2 suites with forward secrecy and AEAD only (TLS 1.3 suites are all such); TLS 1.2 is the floor."""
 _PAGES = ("/dashboard", "/docs")
+_PUBLIC_DOCUMENTS = "/.well-known/"
 
 
 def install(app: FastAPI, settings: GatewaySettings) -> None:
@@ -85,7 +88,9 @@ def headers_for(path: str, hsts: str | None) -> list[tuple[str, str]]:
     if page == "/dashboard":
         headers.append(("Content-Security-Policy", DASHBOARD_CSP))
     elif page is None:
-        headers += [("Cache-Control", "no-store"), ("Content-Security-Policy", API_CSP)]
+        headers.append(("Content-Security-Policy", API_CSP))
+        if not path.startswith(_PUBLIC_DOCUMENTS):
+            headers.append(("Cache-Control", "no-store"))
     return headers
 
 

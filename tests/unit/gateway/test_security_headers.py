@@ -66,6 +66,17 @@ def test_api_answers_of_every_kind_are_not_stored_and_run_nothing(
         _is_an_api_answer(answer)
 
 
+def test_oauth_answers_are_not_stored_and_public_documents_keep_their_own_caching(client: TestClient) -> None:
+    refused = client.post("/oauth/token", data={"grant_type": "client_credentials"})
+    assert refused.status_code == 401
+    _is_an_api_answer(refused)
+    keys = client.get("/.well-known/jwks.json")
+    assert keys.status_code == 200
+    _has_every_answer_header(keys)
+    assert keys.headers["content-security-policy"] == API_CSP
+    assert keys.headers["cache-control"] == "public, max-age=60"  # the endpoint's own: keys are public, cacheable
+
+
 def test_the_last_resort_500_carries_the_headers_too(with_a_bug: TestClient) -> None:
     answer = with_a_bug.get("/v1/boom")
     assert answer.status_code == 500
