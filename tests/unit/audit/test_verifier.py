@@ -4,6 +4,8 @@ by the previous tree head, and unusable input refused with a message."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +26,7 @@ from tests.support.audit_log import (
     swap_rows,
 )
 
+from eventledger_events import audit
 from eventledger_events.audit import (
     ALTERED,
     BAD_SIGNATURE,
@@ -269,8 +272,14 @@ def test_the_command_line_checks_a_previous_head(tmp_path: Path, capsys: pytest.
         (lambda paths: paths["tree_head"].write_text("{}"), "not a signed tree head"),
         (lambda paths: paths["public_key"].write_text("-----BEGIN nothing"), "not an Ed25519 public key"),
         (lambda paths: _drop_line(paths["export"], 0), "leaf 1 where leaf 0 belongs"),
+        (
+            lambda paths: paths["export"].write_text(
+                f'{{"leaf_index":0,"position":{2**64},"leaf_hash":"{"0" * 64}","event":null}}\n'
+            ),
+            "not a 64-bit integer",
+        ),
     ],
-    ids=["no file", "bad json", "not utf-8", "missing field", "bad tree head", "bad key", "partial export"],
+    ids=["no file", "bad json", "not utf-8", "missing field", "bad tree head", "bad key", "partial export", "huge"],
 )
 def test_unusable_input_exits_2_with_a_message(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: object, message: str
@@ -317,3 +326,22 @@ def test_the_module_runs_as_a_program(tmp_path: Path) -> None:
     )
     assert broken.returncode == 2
     assert "Traceback" not in broken.stderr
+
+
+def test_an_auditor_runs_a_copy_of_the_package_without_the_rest_of_ours(tmp_path: Path) -> None:
+    # The copy under another name, with pydantic, fastavro, orjson and eventledger_events made unimportable.
+    shutil.copytree(Path(audit.__file__).parent, tmp_path / "ledger_audit")
+    log = make_audit_log(6)
+    edit_payload(log, 4)
+    blocked = "import sys; sys.modules.update(dict.fromkeys(['pydantic', 'fastavro', 'orjson', 'eventledger_events']))"
+    script = f"{blocked}; import runpy; runpy.run_module('ledger_audit', run_name='__main__', alter_sys=True)"
+    done = subprocess.run(
+        [sys.executable, "-c", script, *run(log, tmp_path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path), "PATH": os.environ.get("PATH", "")},
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith("altered: event at position")

@@ -8,6 +8,10 @@ notary, the audit API and this verifier; each module's docstring states its part
 - :mod:`.merkle`: leaf and node hashes, roots, inclusion and consistency proofs and their verification;
 - :mod:`.tree_head`: the Ed25519-signed tree head;
 - :mod:`.verify`: the export's form and the checks (``python -m eventledger_events.audit verify``).
+
+``python -m eventledger_events.audit`` loads the parent package, and with it pydantic, fastavro and orjson. An auditor
+who wants none of that copies this folder under any name (its imports are relative) and runs ``python -m <name>
+verify ...`` with only ``cryptography`` installed.
 """
 
 from .hashing import (

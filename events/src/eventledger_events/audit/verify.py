@@ -135,7 +135,7 @@ def parse_export(lines: Iterable[str]) -> list[ExportLine]:
         if text.strip():
             try:
                 parsed.append(parse_export_line(json.loads(text)))
-            except (ValueError, TypeError, KeyError) as error:
+            except (ValueError, TypeError, KeyError, RecursionError) as error:
                 raise UnusableInput(f"export line {number}: {_reason(error)}") from error
     return parsed
 
@@ -149,8 +149,8 @@ def parse_export_line(data: Any) -> ExportLine:
         raise ValueError("leaf_index and leaf_hash must both be null or both be set")
     if index is not None and (not _is_int(index) or index < 0):
         raise TypeError("leaf_index is not a non-negative integer")
-    if not _is_int(position):
-        raise TypeError("position is not an integer")
+    if not _is_int(position) or not -(2**63) <= position < 2**63:
+        raise TypeError("position is not a 64-bit integer")
     if event is None and index is None:
         raise ValueError("a line with neither leaf nor event")
     if event is not None:
@@ -324,6 +324,8 @@ def _check_event(event: Any) -> None:
         value = event[name]
         if not isinstance(value, kind) or isinstance(value, bool):
             raise TypeError(f"event.{name} is not of the export's form")
+    if not -(2**63) <= event["position"] < 2**63:
+        raise ValueError("event.position is not a 64-bit integer")
     if "payload" not in event:
         raise KeyError("payload")
     _hash(event["event_hash"], "event.event_hash")
