@@ -5,7 +5,9 @@ The gateway runs as in production (``python -m eventledger_gateway serve``): JWT
 bucket on the real Redis (with a limit no client reaches), ids, metrics, and a pooled connection to the command
 service (``python -m eventledger_command`` on the in-memory store). Each connection deposits into an account of
 its own. The trivial endpoint answers a small JSON document to the same request (same body, same headers). The
-command service reached directly is measured too, to show what the gateway itself costs (no target).
+command service reached directly is measured too, to show what the gateway itself costs (no target), and so are
+deposits with a token the gateway issued itself (ADR 0024: an EdDSA signature and a revocation-list lookup in Redis
+per request, against the development HS256 token of the main contender).
 
 The load comes from a lean keep-alive HTTP/1.1 client on asyncio (one per connection), so that the client costs
 little next to the servers it measures. Run with the servers up: ``.venv/bin/python -m bench.bench_gateway``.
@@ -13,7 +15,9 @@ little next to the servers it measures. Run with the servers up: ``.venv/bin/pyt
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -33,6 +37,7 @@ ROUNDS = 5
 TRIVIAL = "trivial endpoint"
 GATEWAY = "deposit through the gateway"
 DIRECT = "deposit, command service direct"
+ISSUED = "deposit through the gateway, issued token"
 # Connections held open by the load generator; `python -m bench.bench_gateway 64` runs at another concurrency.
 DEFAULT_CONCURRENCY = 16
 
@@ -51,6 +56,25 @@ def _open_accounts(gateway: str, token: str, count: int) -> list[str]:
             client.post("/v1/accounts", json={"holder_name": f"bench {i}", "currency": "EUR"}).json()["account_id"]
             for i in range(count)
         ]
+
+
+def _issued_token(gateway: str, env: dict[str, str]) -> str:
+    """A client registered with the CLI (same database and namespace as the gateway), its token from /oauth/token."""
+    created = subprocess.run(
+        [sys.executable, "-m", "eventledger_gateway", "clients", "create", "--name", "bench", "--role", "writer"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=True,
+    )
+    client = json.loads(created.stdout)
+    answer = httpx.post(
+        f"{gateway}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client["client_id"], client["client_secret"]),
+    )
+    answer.raise_for_status()
+    return str(answer.json()["access_token"])
 
 
 def main() -> None:
@@ -83,6 +107,8 @@ def main() -> None:
         )
         accounts = _open_accounts(gateway, token, concurrency)
         deposits = [post_request("/v1/deposits", {"account_id": a, "amount": 1}, token) for a in accounts]
+        issued_token = _issued_token(gateway, env)
+        issued = [post_request("/v1/deposits", {"account_id": a, "amount": 1}, issued_token) for a in accounts]
         trivial = [post_request("/trivial", {"account_id": a, "amount": 1}, token) for a in accounts]
 
         def rate(port: int, requests: list[bytes], expected: int) -> float:
@@ -100,8 +126,9 @@ def main() -> None:
                 TRIVIAL: lambda: rate(ports["trivial"], trivial, 200),
                 GATEWAY: lambda: rate(ports["gateway"], deposits, 201),
                 DIRECT: lambda: rate(ports["command"], deposits, 201),
+                ISSUED: lambda: rate(ports["gateway"], issued, 201),
             },
-            [(GATEWAY, TRIVIAL, 0.25), (GATEWAY, DIRECT, 0.0)],
+            [(GATEWAY, TRIVIAL, 0.25), (GATEWAY, DIRECT, 0.0), (ISSUED, GATEWAY, 0.0), (ISSUED, TRIVIAL, 0.25)],
         )
 
 

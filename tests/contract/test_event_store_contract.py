@@ -23,6 +23,7 @@ from eventledger_command.eventstore.records import (
     StoredResponse,
     StreamWrite,
 )
+from eventledger_events.audit.hashing import GENESIS_HASH, content_digest, event_hash, to_micros
 
 
 @pytest.fixture(params=["memory", "postgres"])
@@ -267,3 +268,30 @@ def test_exclusive_keeps_the_version_check_against_writers_that_hold_no_lock(sto
         with pytest.raises(ConcurrencyConflict):
             store.append(AppendRequest((write("account-s", version),)))
     assert store.stream_version("account-s") == 2
+
+
+def test_every_stream_is_a_hash_chain_made_at_append_by_the_published_formula(store: EventStore) -> None:
+    """ADR 0025: each event's hash covers its content, position, recorded time and the previous event's hash, computed
+    by the store (PL/pgSQL for PostgreSQL) exactly as the offline verifier recomputes it, across appends of several
+    events and streams at once."""
+    store.append(AppendRequest((write("account-h", 0, 2), write("account-i", 0, 1))))
+    store.append(AppendRequest((write("account-h", 2, 3),)))
+    store.append(AppendRequest((StreamWrite("account-h", 5, (new_event(note="Zoë 💶", amount=10**15),)),)))
+    for stream_id in ("account-h", "account-i"):
+        previous: bytes | None = None
+        for event in store.read_stream(stream_id):
+            digest = content_digest(
+                stream_id=event.stream_id,
+                stream_version=event.stream_version,
+                event_id=event.event_id,
+                event_type=event.event_type,
+                schema_version=event.schema_version,
+                occurred_at=event.occurred_at,
+                actor=event.actor,
+                correlation_id=event.correlation_id,
+                causation_id=event.causation_id,
+                payload=orjson.loads(event.payload),
+            )
+            expected = event_hash(digest, event.position, to_micros(event.recorded_at), previous or GENESIS_HASH)
+            assert event.event_hash == expected, (stream_id, event.stream_version)
+            previous = event.event_hash

@@ -62,6 +62,11 @@ def test_the_relay_publishes_every_event_with_key_avro_value_and_headers(endpoin
         assert first.key.startswith("account-")
         assert set(first.headers) >= {"event-id", "event-type", "schema-version", "position", "correlation-id"}
         assert first.headers["event-type"] == decode_avro(first.value).EVENT_TYPE
+        by_position = {event.position: event for event in recorded}
+        for message in delivered:  # each message carries its event's chain hash (ADR 0025)
+            stored = by_position[int(message.headers["position"])]
+            assert stored.event_hash is not None
+            assert message.headers["event-hash"] == stored.event_hash.hex()
         admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
         metadata = admin.list_topics(topic=topics[0], timeout=10)
         assert len(metadata.topics[topics[0]].partitions) == 4

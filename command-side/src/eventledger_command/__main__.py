@@ -13,7 +13,7 @@ def main() -> None:
     no_arguments("python -m eventledger_command", __doc__)
     log_as("command")
     settings = settings_or_exit("eventledger_command")
-    container = build(settings.command, postgres=settings.postgres)
+    container = build(settings.command, postgres=settings.postgres, audit=settings.audit)
     serve_http(create_app(container), host=container.settings.host, port=container.settings.port)
 
 

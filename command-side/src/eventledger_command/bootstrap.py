@@ -12,8 +12,10 @@ from eventledger_command.application.repository import LedgerRepository
 from eventledger_command.eventstore.memory import InMemoryEventStore
 from eventledger_command.eventstore.port import EventStore
 from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_command.notary.notary import TreeHeads, load_signing_key
+from eventledger_command.notary.service import VerifiableLog
 from eventledger_runtime.eventlog.notice import NewEventsAnnouncer, PostgresNewEventsAnnouncer
-from eventledger_runtime.settings import CommandSettings, PostgresSettings
+from eventledger_runtime.settings import AuditSettings, CommandSettings, PostgresSettings
 
 
 def utc_now() -> datetime:
@@ -29,10 +31,13 @@ class Container:
     expiry: ExpiryWorker
     clock: Callable[[], datetime]
     announcer: NewEventsAnnouncer | None = None
+    verifiable_log: VerifiableLog | None = None
 
     def close(self) -> None:
         self.expiry.stop()
         self.store.close()
+        if self.verifiable_log is not None:
+            self.verifiable_log.close()
         if self.announcer is not None:
             self.announcer.close()
 
@@ -43,8 +48,12 @@ def build(
     postgres: PostgresSettings | None = None,
     store: EventStore | None = None,
     clock: Callable[[], datetime] = utc_now,
+    audit: AuditSettings | None = None,
+    verifiable_log: VerifiableLog | None = None,
 ) -> Container:
-    """Wire the command side. Tests pass an in-memory ``store`` and a fixed ``clock``."""
+    """Wire the command side. Tests pass an in-memory ``store`` and a fixed ``clock``. The verifiable log's audit
+    API (ADR 0025) runs on the PostgreSQL store: with ``audit`` settings when the store is built here, or a
+    ``verifiable_log`` a test made."""
     settings = settings or CommandSettings()
     announcer: NewEventsAnnouncer | None = None
     if store is None:
@@ -54,6 +63,10 @@ def build(
             dsn = (postgres or PostgresSettings()).dsn
             announcer = PostgresNewEventsAnnouncer(dsn)  # wakes the relay after each append (ADR 0021)
             store = PostgresEventStore(dsn, pool_size=settings.pool_size, announcer=announcer)
+            if audit is not None and verifiable_log is None:
+                key = load_signing_key(audit.tree_head_key.get_secret_value())
+                verifiable_log = VerifiableLog(dsn, lambda tree: TreeHeads(tree, key))
     repository = LedgerRepository(store, snapshot_interval=settings.snapshot_interval, clock=clock)
     bus = CommandBus(repository, clock, max_attempts=settings.max_attempts)
-    return Container(settings, store, repository, bus, ExpiryWorker(store, bus, clock), clock, announcer)
+    expiry = ExpiryWorker(store, bus, clock)
+    return Container(settings, store, repository, bus, expiry, clock, announcer, verifiable_log)

@@ -17,6 +17,7 @@ from eventledger_events.topics import (
     HEADER_ACTOR,
     HEADER_CAUSATION_ID,
     HEADER_CORRELATION_ID,
+    HEADER_EVENT_HASH,
     HEADER_EVENT_ID,
     HEADER_EVENT_TYPE,
     HEADER_OCCURRED_AT,
@@ -48,6 +49,7 @@ def to_kafka_record(
     traceparent: str | None = None,
     tracestate: str | None = None,
     catalog: AvroSchemaCatalog | None = None,
+    event_hash: bytes | None = None,
 ) -> KafkaRecord:
     """The Kafka message of an appended event; ``ValueError`` if it has no position yet."""
     if envelope.position is None or envelope.recorded_at is None:
@@ -69,6 +71,8 @@ def to_kafka_record(
         headers.append((HEADER_TRACEPARENT, traceparent))
     if tracestate is not None:
         headers.append((HEADER_TRACESTATE, tracestate))
+    if event_hash is not None:
+        headers.append((HEADER_EVENT_HASH, event_hash.hex()))
     value = (catalog or default_avro_catalog()).encode(envelope.payload)
     return KafkaRecord(
         topic=topic_for(envelope.stream_id),

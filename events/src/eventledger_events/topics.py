@@ -34,6 +34,8 @@ HEADER_TRACEPARENT = "traceparent"
 """W3C Trace Context; absent when the appending request was not traced."""
 HEADER_TRACESTATE = "tracestate"
 """W3C Trace Context vendor state; optional."""
+HEADER_EVENT_HASH = "event-hash"
+"""The event's hash in its stream's chain, hex (ADR 0025): a copy of a topic can be checked against a tree head."""
 HEADER_RELAY_TERM = "relay-term"
 """The term of the relay leader that published the message (ADR 0016); absent from a relay that runs alone."""
 

@@ -41,6 +41,7 @@ class Param:
     description: str
     schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
     example: Any = None
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class OperationDoc:
     query: tuple[Param, ...] = ()
     problems: tuple[int, ...] = ()
     event_stream: bool = False
+    media_type: str | None = None
+    """An answer that is not one JSON document (``answer`` is then None): its media type."""
 
 
 _UUID = {"type": "string", "format": "uuid"}
@@ -72,6 +75,8 @@ _PATH_PARAMS = {
 _TIME = {"type": "string", "format": "date-time"}
 _POSITION = {"type": "integer", "minimum": 0, "maximum": MAX_POSITION}
 _FIRST = {"type": "integer", "minimum": 1, "maximum": MAX_VERSION}
+_SIZE = {"type": "integer", "minimum": 1, "maximum": MAX_POSITION}
+_LEAF = {"type": "integer", "minimum": 0, "maximum": MAX_POSITION}
 _IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]{1,255}$"}
 
 
@@ -175,6 +180,52 @@ OPERATIONS: dict[str, OperationDoc] = {
             Param("version", "A stream version (give exactly one of at and version).", _FIRST),
         ),
         problems=(404, 422),
+    ),
+    "audit_latest_tree_head": OperationDoc(
+        "The latest signed tree head of the verifiable log", 200, schemas.TreeHead, problems=(404,)
+    ),
+    "audit_sign_tree_head": OperationDoc(
+        "Sign the tree of the global log as it stands now", 201, schemas.TreeHead, problems=(404,)
+    ),
+    "audit_tree_head_key": OperationDoc(
+        "The Ed25519 public key that signs tree heads (check it out of band)", 200, schemas.TreeHeadKey
+    ),
+    "audit_inclusion_proof": OperationDoc(
+        "Proof that the event at a position is in the tree of a given size (RFC 9162)",
+        200,
+        schemas.InclusionProof,
+        query=(
+            Param("position", "The event's position.", _SIZE, 1, required=True),
+            Param("tree_size", "A signed tree size.", _SIZE, 1, required=True),
+        ),
+        problems=(404, 422),
+    ),
+    "audit_consistency_proof": OperationDoc(
+        "Proof that an older tree is a prefix of a newer one (RFC 9162)",
+        200,
+        schemas.ConsistencyProof,
+        query=(
+            Param("first", "The older tree size.", _SIZE, 1, required=True),
+            Param("second", "The newer tree size.", _SIZE, 1, required=True),
+        ),
+        problems=(404, 422),
+    ),
+    "audit_log_export": OperationDoc(
+        "The log's leaves with the event rows as stored now, as JSON lines, for the offline verifier",
+        200,
+        None,
+        query=(
+            Param("from_leaf", "First leaf index (default 0).", _LEAF, 0),
+            Param("to_leaf", "Leaf index after the last (default: the latest tree head's size).", _LEAF),
+        ),
+        problems=(422,),
+        media_type="application/x-ndjson",
+    ),
+    "audit_log_check": OperationDoc(
+        "The offline verifier's check of the whole log against the latest head, run on the server",
+        200,
+        schemas.LogCheck,
+        problems=(404,),
     ),
     "projection_statuses": OperationDoc(
         "Every projection's position, lag and state, with its instances", 200, schemas.ProjectionStatusList
@@ -323,7 +374,7 @@ def _operation(route: Route, doc: OperationDoc) -> dict[str, Any]:
 
 def _parameters(route: Route, doc: OperationDoc) -> list[dict[str, Any]]:
     parameters = [_param(_PATH_PARAMS[name], "path", required=True) for name in _path_names(route.path)]
-    parameters += [_param(param, "query") for param in doc.query]
+    parameters += [_param(param, "query", required=param.required) for param in doc.query]
     if route.role is Role.WRITER:
         parameters.append(
             _param(
@@ -372,6 +423,13 @@ def _responses(route: Route, doc: OperationDoc) -> dict[str, Any]:
             }
         else:
             success["content"] = {"application/json": {"schema": reference, "example": _first_example(doc.answer)}}
+    if doc.media_type is not None:
+        success["content"] = {
+            doc.media_type: {
+                "schema": {"type": "string", "description": "One JSON document per line."},
+                "example": '{"leaf_index": 0, "position": 1, "leaf_hash": "9e1c…", "event": {"position": 1, …}}\n',
+            }
+        }
     if route.name in LINKS:
         success["links"] = LINKS[route.name]
     responses: dict[str, Any] = {str(doc.answer_status): success}

@@ -88,6 +88,14 @@ def _audit() -> list[Route]:
         get("/v1/audit/streams/{stream_id}/events", "audit_stream_events"),
         get("/v1/audit/events", "audit_global_log"),
         get("/v1/audit/accounts/{account_id}/state", "audit_account_state"),
+        # The verifiable log (ADR 0025).
+        get("/v1/audit/tree-heads/latest", "audit_latest_tree_head"),
+        Route("POST", "/v1/audit/tree-heads", Role.AUDITOR, "audit", "audit_sign_tree_head"),
+        get("/v1/audit/tree-heads/key", "audit_tree_head_key"),
+        get("/v1/audit/proofs/inclusion", "audit_inclusion_proof"),
+        get("/v1/audit/proofs/consistency", "audit_consistency_proof"),
+        Route("GET", "/v1/audit/log-export", Role.AUDITOR, "audit", "audit_log_export", streaming=True),
+        get("/v1/audit/log-check", "audit_log_check"),
     ]
 
 

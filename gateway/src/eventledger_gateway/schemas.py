@@ -448,6 +448,106 @@ class ProblemDetails(BaseModel):
     errors: list[ValidationIssue] | None = Field(default=None, description="On 422: each bad field and why.")
 
 
+# ---------------------------------------------------------------- the verifiable log (role auditor, ADR 0025)
+_ROOT = "5d7ac2b1" + "0" * 56
+
+
+class TreeHead(BaseModel):
+    model_config = _example(
+        {
+            "tree_size": 1204,
+            "root_hash": _ROOT,
+            "timestamp": 1796512800000,
+            "key_id": "3f1a9b0c2d4e5f60",
+            "signature": "MEUCIQ…",
+        }
+    )
+    tree_size: int = Field(description="Leaves: the events of the global log, in position order.")
+    root_hash: str = Field(description="RFC 9162 Merkle tree hash, hex.")
+    timestamp: int = Field(description="Milliseconds since the Unix epoch.")
+    key_id: str = Field(description="The first 16 hex digits of SHA-256 of the raw Ed25519 public key.")
+    signature: str = Field(description="Base64 Ed25519 signature (ADR 0025 gives the signed bytes).")
+
+
+class TreeHeadKey(BaseModel):
+    model_config = _example(
+        {
+            "key_id": "3f1a9b0c2d4e5f60",
+            "algorithm": "Ed25519",
+            "public_key": "8a" * 32,
+            "public_key_pem": "-----BEGIN PUBLIC KEY-----\n…",
+        }
+    )
+    key_id: str
+    algorithm: str
+    public_key: str = Field(description="The raw 32-byte key, hex.")
+    public_key_pem: str
+
+
+class InclusionProof(BaseModel):
+    model_config = _example(
+        {
+            "position": 98231,
+            "leaf_index": 97012,
+            "tree_size": 98000,
+            "leaf_hash": _ROOT,
+            "inclusion_path": [_ROOT],
+            "root_hash": _ROOT,
+        }
+    )
+    position: int
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    inclusion_path: list[str] = Field(description="RFC 9162 §2.1.3 audit path, bottom-up, hex.")
+    root_hash: str
+
+
+class ConsistencyProof(BaseModel):
+    model_config = _example(
+        {
+            "tree_size_1": 900,
+            "tree_size_2": 1204,
+            "consistency_path": [_ROOT],
+            "first_root_hash": _ROOT,
+            "second_root_hash": _ROOT,
+        }
+    )
+    tree_size_1: int
+    tree_size_2: int
+    consistency_path: list[str] = Field(description="RFC 9162 §2.1.4 consistency proof, hex.")
+    first_root_hash: str
+    second_root_hash: str
+
+
+class LogProblem(BaseModel):
+    kind: Literal["altered", "missing", "inserted", "reordered", "tree head mismatch", "bad signature", "inconsistent"]
+    detail: str
+    position: int | None
+    stream_id: str | None
+    stream_version: int | None
+    leaf_index: int | None
+
+
+class LogCheck(BaseModel):
+    model_config = _example(
+        {
+            "intact": True,
+            "tree_size": 1204,
+            "root_hash": _ROOT,
+            "events": 1204,
+            "verdict": "intact: 1204 events, tree size 1204, root 5d7a…",
+            "problem": None,
+        }
+    )
+    intact: bool
+    tree_size: int
+    root_hash: str
+    events: int
+    verdict: str
+    problem: LogProblem | None
+
+
 DOCUMENTED_MODELS: tuple[type[BaseModel], ...] = (
     OpenAccountRequest,
     MovementRequest,
@@ -463,6 +563,11 @@ DOCUMENTED_MODELS: tuple[type[BaseModel], ...] = (
     StreamHistory,
     GlobalLogPage,
     AccountStateAt,
+    TreeHead,
+    TreeHeadKey,
+    InclusionProof,
+    ConsistencyProof,
+    LogCheck,
     ProjectionStatus,
     ProjectionStatusList,
     RebuildStarted,

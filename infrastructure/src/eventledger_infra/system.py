@@ -131,6 +131,10 @@ def services(replicas: int = 1) -> list[ServiceSpec]:
     upstreams = {
         "EVENTLEDGER_GATEWAY_COMMAND_URL": f"http://127.0.0.1:{public['command']}",
         "EVENTLEDGER_GATEWAY_QUERY_URL": f"http://127.0.0.1:{public['query']}",
+        # The issuer of the tokens the gateways issue is the address clients reach them at (ADR 0024): HAProxy's.
+        "EVENTLEDGER_GATEWAY_OAUTH_ISSUER": os.environ.get(
+            "EVENTLEDGER_GATEWAY_OAUTH_ISSUER", f"{public_scheme()}://127.0.0.1:{public['gateway']}"
+        ),
     }
     specs = [
         *_instances(

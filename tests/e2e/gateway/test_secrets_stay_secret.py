@@ -59,7 +59,7 @@ def test_no_secret_in_answers_logs_or_metrics_whatever_fails(
         gateway.post(
             "/oauth/token",
             data={"grant_type": "client_credentials"},
-            auth=("client-somebody", "a-guessed-client-secret"),
+            auth=("client-" + "0" * 20, "a-guessed-client-secret"),  # well formed: the database is asked
         ),
         gateway.get(
             "/v1/admin/clients",

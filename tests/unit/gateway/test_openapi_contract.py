@@ -14,6 +14,7 @@ import schemathesis
 from fastapi import FastAPI
 
 from eventledger_command.api.audit import router as audit_router
+from eventledger_command.api.proofs import router as proofs_router
 from eventledger_command.api.routes import router as command_router
 from eventledger_events.bounds import MAX_INT64
 from eventledger_gateway.apidoc import LINKS
@@ -37,7 +38,7 @@ def _document(*routers: Any) -> dict[str, Any]:
 PUBLIC = create_app(GatewaySettings(rate_limit_enabled=False)).openapi()
 UPSTREAM = {
     "command": _document(command_router),
-    "audit": _document(audit_router),
+    "audit": _document(audit_router, proofs_router),
     "query": _document(query_router),
 }
 

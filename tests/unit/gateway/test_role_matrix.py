@@ -38,7 +38,7 @@ def test_only_read_model_queries_fail_open() -> None:
     assert {route.name for route in ROUTES if not route.fail_closed} == {
         route.name for route in ROUTES if route.role is Role.READER
     }
-    assert [route.name for route in ROUTES if route.streaming] == ["stats_stream"]
+    assert [route.name for route in ROUTES if route.streaming] == ["stats_stream", "audit_log_export"]
 
 
 CASES = sorted(SPEC.items())

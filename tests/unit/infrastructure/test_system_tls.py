@@ -39,6 +39,8 @@ def test_haproxy_serves_the_certificate_and_the_gateway_instances_do_not_get_it(
     for spec in gateways:
         assert set(system.TLS_VARIABLES) <= set(spec.unset_env)
         assert spec.ready_url.startswith("http://127.0.0.1:")
+        # The tokens they issue name the address clients use: HAProxy's, over HTTPS (ADR 0024).
+        assert spec.env["EVENTLEDGER_GATEWAY_OAUTH_ISSUER"] == f"https://127.0.0.1:{system.public_ports()['gateway']}"
 
 
 def test_haproxys_file_holds_the_chain_then_the_key_readable_by_its_owner_only(

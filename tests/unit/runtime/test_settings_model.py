@@ -196,6 +196,9 @@ def test_production_refuses_every_default_or_short_secret_naming_it_without_its_
     assert "k" * 31 not in message
     monkeypatch.setenv("EVENTLEDGER_PG_PASSWORD", "p" * 16)
     monkeypatch.setenv("EVENTLEDGER_GATEWAY_KEY_ENCRYPTION_KEY", "k" * 32)
+    with pytest.raises(SettingsError, match="EVENTLEDGER_AUDIT_TREE_HEAD_KEY: refusing to start in production"):
+        load_settings()
+    monkeypatch.setenv("EVENTLEDGER_AUDIT_TREE_HEAD_KEY", "ab" * 32)
     assert load_settings().deployment.environment == "production"
 
 

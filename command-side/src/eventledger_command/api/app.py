@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from eventledger_command.api import problems
 from eventledger_command.api.audit import router as audit_router
 from eventledger_command.api.idempotency import CommandRunner
+from eventledger_command.api.proofs import router as proofs_router
 from eventledger_command.api.routes import router
 from eventledger_command.application.audit import Auditor
 from eventledger_command.bootstrap import Container
@@ -40,7 +41,7 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
     app = service_app(
         title="EventLedger command service",
         description="Commands of the ledger (internal: reached through the gateway, which authenticates callers).",
-        routers=[router, audit_router],
+        routers=[router, audit_router, proofs_router],
         readyz=readyz,
         close=close,
         start=start,

@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from eventledger_command.eventstore.chain import chained, digest_of
 from eventledger_command.eventstore.errors import ConcurrencyConflict, IdempotencyKeyTaken
 from eventledger_command.eventstore.locks import StreamLocks, stream_lock_keys
 from eventledger_command.eventstore.port import DEFAULT_DEADLINE_LEASE, EventStore, Responder
@@ -51,14 +52,23 @@ class InMemoryEventStore(EventStore):
             position = len(self._log)
             for write in request.writes:
                 version = write.expected_version
+                stream = self._streams.get(write.stream_id, [])
+                previous = stream[-1].event_hash if stream else None
                 for event in write.events:
                     position += 1
                     version += 1
+                    digest = digest_of(write.stream_id, version, event)
+                    link = chained(digest, position=position, recorded_at=now, previous=previous)
                     recorded.append(
                         event.recorded(
-                            position=position, stream_id=write.stream_id, stream_version=version, recorded_at=now
+                            position=position,
+                            stream_id=write.stream_id,
+                            stream_version=version,
+                            recorded_at=now,
+                            event_hash=link,
                         )
                     )
+                    previous = link
                 versions[write.stream_id] = version
             result = AppendResult(tuple(e.position for e in recorded), versions)
             # Compute everything that can fail before changing any state: the append stays all-or-nothing.

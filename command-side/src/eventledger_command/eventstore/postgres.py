@@ -22,6 +22,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
+from eventledger_command.eventstore.chain import chained, digest_of
 from eventledger_command.eventstore.errors import ConcurrencyConflict, IdempotencyKeyTaken
 from eventledger_command.eventstore.locks import StreamLocks, stream_lock_keys
 from eventledger_command.eventstore.port import DEFAULT_DEADLINE_LEASE, EventStore, Responder
@@ -29,6 +30,7 @@ from eventledger_command.eventstore.records import (
     AppendRequest,
     AppendResult,
     IdempotencyClaim,
+    NewEvent,
     RecordedEvent,
     Snapshot,
     StoredIdempotency,
@@ -41,7 +43,7 @@ from eventledger_runtime.migrations import migrate
 
 _APPEND = """
 SELECT * FROM append_events(%s::text[], %s::bigint[], %s::uuid[], %s::text[], %s::int[], %s::timestamptz[],
-    %s::text[], %s::uuid[], %s::uuid[], %s::jsonb[], %s::uuid[], %s::uuid[], %s::timestamptz[])
+    %s::text[], %s::uuid[], %s::uuid[], %s::jsonb[], %s::uuid[], %s::uuid[], %s::timestamptz[], %s::bytea[])
 """
 
 _CLAIM_DEADLINES = """
@@ -57,6 +59,45 @@ RETURNING d.transfer_id, d.due_at
 """
 
 _CONFLICT_DETAIL = re.compile(r"Key \(stream_id, stream_version\)=\((?P<stream>.+), (?P<version>\d+)\) already exists")
+
+
+_UNHASHED = f"SELECT {LOGGED_EVENT_COLUMNS} FROM events WHERE event_hash IS NULL ORDER BY stream_id, stream_version"
+
+
+def hash_older_events(conn: psycopg.Connection[Any]) -> int:
+    """Give the events recorded before the verifiable log (migration 007) their chain hashes, once: every stream of
+    theirs from version 1 (later events of such a stream cannot exist: the append refuses to chain to an unhashed
+    event). Runs under the migrations' lock with the append-only trigger off for this transaction only; answers how
+    many events it hashed."""
+    if conn.execute("SELECT 1 FROM events WHERE event_hash IS NULL LIMIT 1").fetchone() is None:
+        return 0
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('eventledger-hash-older-events'))")
+        conn.execute("ALTER TABLE events DISABLE TRIGGER events_append_only")
+        previous: dict[str, bytes] = {}
+        rows = [RecordedEvent._make(row) for row in conn.execute(_UNHASHED).fetchall()]
+        for event in rows:
+            digest = digest_of(event.stream_id, event.stream_version, _as_new(event))
+            link = chained(
+                digest, position=event.position, recorded_at=event.recorded_at, previous=previous.get(event.stream_id)
+            )
+            previous[event.stream_id] = link
+            conn.execute("UPDATE events SET event_hash = %s WHERE position = %s", [link, event.position])
+        conn.execute("ALTER TABLE events ENABLE TRIGGER events_append_only")
+    return len(rows)
+
+
+def _as_new(event: RecordedEvent) -> NewEvent:
+    return NewEvent(
+        event.event_id,
+        event.event_type,
+        event.schema_version,
+        event.occurred_at,
+        event.actor,
+        event.correlation_id,
+        event.causation_id,
+        event.payload.encode(),
+    )
 
 
 class PostgresEventStore(EventStore):
@@ -81,6 +122,7 @@ class PostgresEventStore(EventStore):
         if migrate_schema:
             with self._pool.connection() as conn:
                 migrate(conn, "event-store", "eventledger_command.eventstore")
+                hash_older_events(conn)
         with self._pool.connection() as conn:
             row = conn.execute("SELECT current_schema()").fetchone()
         self._lock_scope = str(row[0]) if row else ""
@@ -144,6 +186,7 @@ class PostgresEventStore(EventStore):
             list(request.clear_deadlines),
             [d.transfer_id for d in request.set_deadlines],
             [d.due_at for d in request.set_deadlines],
+            [digest_of(w.stream_id, v, e) for (w, e), v in zip(rows, versions, strict=True)],
         ]
         claim = request.idempotency
         with self._connection() as conn:

@@ -31,12 +31,25 @@ class NewEvent:
     causation_id: UUID | None
     payload: bytes
 
-    def recorded(self, *, position: int, stream_id: str, stream_version: int, recorded_at: datetime) -> RecordedEvent:
-        """The event as the store holds it once appended: the same fields, plus where and when."""
+    def recorded(
+        self,
+        *,
+        position: int,
+        stream_id: str,
+        stream_version: int,
+        recorded_at: datetime,
+        event_hash: bytes | None = None,
+    ) -> RecordedEvent:
+        """The event as the store holds it once appended: the same fields, plus where, when, and its chain link."""
         kept = {column.name: getattr(self, column.name) for column in fields(NewEvent)}
         kept["payload"] = self.payload.decode()
         return RecordedEvent(
-            position=position, stream_id=stream_id, stream_version=stream_version, recorded_at=recorded_at, **kept
+            position=position,
+            stream_id=stream_id,
+            stream_version=stream_version,
+            recorded_at=recorded_at,
+            event_hash=event_hash,
+            **kept,
         )
 
 

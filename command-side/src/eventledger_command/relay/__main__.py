@@ -1,11 +1,19 @@
-"""Run the relay: ``python -m eventledger_command.relay`` (settings from EVENTLEDGER_* variables)."""
+"""Run the relay: ``python -m eventledger_command.relay`` (settings from EVENTLEDGER_* variables).
+
+The process also runs a notary in a thread of its own: it grows the Merkle tree of the global log and signs tree
+heads (ADR 0025); the notaries of several relays never interleave."""
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
+
+from psycopg_pool import ConnectionPool
 
 from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_command.notary.notary import Notary, TreeHeads, load_signing_key
+from eventledger_command.notary.tree import PostgresMerkleTree
 from eventledger_command.relay.leadership import PostgresAdvisoryLock
 from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
@@ -48,7 +56,22 @@ def main() -> int:
         leadership,
         new_events,
     )
-    stop_on_signals(relay.stop)
+    notary_pool = ConnectionPool(settings.postgres.dsn, min_size=1, max_size=2, open=True, kwargs={"autocommit": True})
+    notary_reader = PostgresEventLogReader(settings.postgres.dsn, name="notary")
+    tree = PostgresMerkleTree(notary_pool)
+    notary = Notary(
+        tree,
+        notary_reader,
+        TreeHeads(tree, load_signing_key(settings.audit.tree_head_key.get_secret_value())),
+        batch=settings.audit.notary_batch,
+        head_every_seconds=settings.audit.tree_head_seconds,
+    )
+
+    def stop() -> None:
+        relay.stop()
+        notary.stop()
+
+    stop_on_signals(stop)
 
     def kafka_up() -> bool:
         return kafka_answers(kafka.host, kafka.port)
@@ -74,9 +97,15 @@ def main() -> int:
     )
     logging.info("relaying to %s once leading (checkpoint now %d)", ", ".join(topics), relay.position)
     watchdog.start()
+    notarising = threading.Thread(target=notary.run, name="notary", daemon=True)
+    notarising.start()
     try:
         relay.run()
     finally:
+        notary.stop()
+        notarising.join(10)
+        notary_reader.close()
+        notary_pool.close()
         watchdog.close()
         leadership.close()
         new_events.close()

@@ -211,7 +211,7 @@ class Relay(StoppableLoop):
 
 
 def kafka_record_of(event: RecordedEvent) -> KafkaRecord:
-    """The event's message, with W3C trace context: the correlation id is the trace, the event the span, so
-    that every message of one business conversation lands in one trace."""
+    """The event's message, with W3C trace context (the correlation id is the trace, the event the span, so
+    that every message of one business conversation lands in one trace) and its chain hash (ADR 0025)."""
     traceparent = f"00-{event.correlation_id.hex}-{event.event_id.hex[:16]}-01"
-    return to_kafka_record(to_envelope(event), traceparent=traceparent)
+    return to_kafka_record(to_envelope(event), traceparent=traceparent, event_hash=event.event_hash)

@@ -43,6 +43,7 @@ PREFIX = "EVENTLEDGER_"
 DEVELOPMENT_PG_PASSWORD = "eventledger"  # noqa: S105 - refused in production
 DEVELOPMENT_JWT_SECRET = "eventledger-development-secret-do-not-use-in-production"  # noqa: S105 - refused in production
 DEVELOPMENT_KEY_ENCRYPTION_KEY = "eventledger-development-key-encryption-key-not-for-production"
+DEVELOPMENT_TREE_HEAD_KEY = "6576656e746c65646765722d646576656c6f706d656e742d747265652d6b6579"
 MIN_PRODUCTION_SECRET_BYTES = "min_production_bytes"  # noqa: S105 - a field marker's name
 """The ``json_schema_extra`` key of a secret's shortest length in production (bytes of UTF-8)."""
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
@@ -379,6 +380,24 @@ class RelaySettings(Section):
         default=0.5, gt=0, description="how often a standby relay tries to take the leadership (bounds failover)"
     )
     checkpoint_name: str = fixed(RELAY_CHECKPOINT_NAME)
+
+
+class AuditSettings(Section):
+    """The verifiable log (ADR 0025): the key that signs tree heads, and how often a grown tree gets one."""
+
+    model_config = SettingsConfigDict(env_prefix="EVENTLEDGER_AUDIT_")
+    title: ClassVar[str] = "Verifiable log"
+
+    tree_head_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_TREE_HEAD_KEY),
+        description="the Ed25519 private key that signs tree heads: 64 hex digits (the 32-byte seed) or a PKCS#8 "
+        "PEM; a development default, refused in production",
+        json_schema_extra={MIN_PRODUCTION_SECRET_BYTES: 32},
+    )
+    tree_head_seconds: float = Field(
+        default=10.0, gt=0, description="the notary signs a new tree head at most this often while the log grows"
+    )
+    notary_batch: int = fixed(5000, "events the notary adds to the tree per transaction", ge=1)
 
 
 class ProjectionSettings(Section):
@@ -748,6 +767,7 @@ SECTIONS: tuple[type[Section], ...] = (
     ElasticsearchSettings,
     CommandSettings,
     RelaySettings,
+    AuditSettings,
     ProjectionSettings,
     StreamingSettings,
     WatchdogSettings,
@@ -767,6 +787,7 @@ class Settings:
     elasticsearch: ElasticsearchSettings
     command: CommandSettings
     relay: RelaySettings
+    audit: AuditSettings
     projections: ProjectionSettings
     streaming: StreamingSettings
     watchdog: WatchdogSettings

@@ -29,6 +29,8 @@ class LoggedEvent(NamedTuple):
     correlation_id: UUID
     causation_id: UUID | None
     payload: str
+    event_hash: bytes | None = None
+    """The event's link in its stream's hash chain (ADR 0025); ``None`` where a log keeps none (in-memory test logs)."""
 
     def envelope(self) -> EventEnvelope:
         """The event as a validated envelope; an older payload version is upcast to the current one."""
