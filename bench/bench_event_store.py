@@ -1,6 +1,10 @@
 """PRODUCT.md §6 items 1 and 2: event-store append rate against a raw psycopg insert+commit of the same payload,
 at 1 and 4 clients, and 4 writers on distinct streams against 1 writer.
 
+Also the cost of the verifiable log's hash chain on the append path (ADR 0025): the same store with the append of
+migration 004 (no content digest in Python, no chaining in PL/pgSQL), installed beside it in the scratch database
+and alternated with it in the same run.
+
 Run with the servers up: ``make up && .venv/bin/python -m bench.bench_event_store``.
 """
 
@@ -18,7 +22,7 @@ from tests.support.ledger import credit
 
 from bench._common import compare, scratch_database, timed_rate
 from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_command.eventstore.records import AppendRequest, StreamWrite
+from eventledger_command.eventstore.records import AppendRequest, NewEvent, StreamWrite
 from eventledger_infra.settings import Settings
 
 SECONDS = 3.0
@@ -107,11 +111,44 @@ def store_rate(store: PostgresEventStore, clients: int) -> float:
     return timed_rate(lambda: _run_clients(clients, client))
 
 
+# The append of migration 004, before the verifiable log: identity positions, no hashes (the digests are ignored).
+UNCHAINED_FUNCTION = """
+CREATE OR REPLACE FUNCTION append_events_unchained(
+    p_stream_ids text[], p_versions bigint[], p_event_ids uuid[], p_types text[], p_schema_versions integer[],
+    p_occurred timestamptz[], p_actors text[], p_correlations uuid[], p_causations uuid[], p_payloads jsonb[],
+    p_clear_deadlines uuid[], p_deadline_ids uuid[], p_deadline_dues timestamptz[], p_digests bytea[]
+) RETURNS TABLE (r_position bigint, r_stream_id text, r_stream_version bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_current_xact_id();
+    RETURN QUERY
+    INSERT INTO events (tx_id, stream_id, stream_version, event_id, event_type, schema_version, occurred_at,
+                        actor, correlation_id, causation_id, payload)
+    SELECT pg_current_xact_id(), e.*
+    FROM unnest(p_stream_ids, p_versions, p_event_ids, p_types, p_schema_versions, p_occurred, p_actors,
+                p_correlations, p_causations, p_payloads) AS e
+    RETURNING events.position, events.stream_id, events.stream_version;
+END;
+$$"""
+
+
+class UnchainedStore(PostgresEventStore):
+    """The event store as it appended before the verifiable log (for this comparison only)."""
+
+    append_sql = PostgresEventStore.append_sql.replace("append_events(", "append_events_unchained(")
+
+    @staticmethod
+    def _digests(rows: list[tuple[StreamWrite, NewEvent]], versions: list[int]) -> list[bytes]:
+        return [b""] * len(rows)
+
+
 # The contenders, under the names the results are reported with.
 RAW_1 = "raw insert+commit, 1 client"
 STORE_1 = "event store append, 1 client"
 RAW_4 = "raw insert+commit, 4 clients"
 STORE_4 = "event store append, 4 clients"
+UNCHAINED_1 = "append without the hash chain, 1 client"
+UNCHAINED_4 = "append without the hash chain, 4 clients"
 
 
 def main() -> None:
@@ -121,6 +158,9 @@ def main() -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(RAW_TABLE)
         store = PostgresEventStore(dsn, pool_size=8)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(UNCHAINED_FUNCTION)
+        unchained = UnchainedStore(dsn, pool_size=8, migrate_schema=False)
         print(f"append benchmark: {SECONDS:.0f} s per run, {ROUNDS} alternated rounds")
         compare(
             "event store appends (one event per append, one stream per client)",
@@ -130,9 +170,19 @@ def main() -> None:
                 STORE_1: lambda: store_rate(store, 1),
                 RAW_4: lambda: raw_rate(dsn, 4),
                 STORE_4: lambda: store_rate(store, 4),
+                UNCHAINED_1: lambda: store_rate(unchained, 1),
+                UNCHAINED_4: lambda: store_rate(unchained, 4),
             },
-            [(STORE_1, RAW_1, 0.5), (STORE_4, RAW_4, 0.5), (STORE_4, STORE_1, 1.8), (RAW_4, RAW_1, 0.0)],
+            [
+                (STORE_1, RAW_1, 0.5),
+                (STORE_4, RAW_4, 0.5),
+                (STORE_4, STORE_1, 1.8),
+                (RAW_4, RAW_1, 0.0),
+                (STORE_1, UNCHAINED_1, 0.0),
+                (STORE_4, UNCHAINED_4, 0.0),
+            ],
         )
+        unchained.close()
         store.close()
 
 

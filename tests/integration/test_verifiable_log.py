@@ -5,9 +5,7 @@ and by the API alike; a rewritten past that is internally valid is caught by the
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
+from tests.support.audit_log import verify_offline
 from tests.support.eventstore import isolated_schema, new_event
 
 from eventledger_command.api.app import create_app
@@ -98,21 +97,10 @@ def _offline(ledger: Ledger, tmp_path: Path, head: dict[str, Any]) -> subprocess
     export = ledger.api.get("/v1/audit/log-export", params={"to_leaf": head["tree_size"]})
     assert export.status_code == 200
     assert export.headers["content-type"].startswith("application/x-ndjson")
-    (tmp_path / "log.jsonl").write_text(export.text)
-    (tmp_path / "head.json").write_text(json.dumps(head))
-    (tmp_path / "key.pem").write_bytes(
-        KEY.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public_pem = KEY.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    return subprocess.run(
-        [
-            *(sys.executable, "-m", "eventledger_events.audit", "verify", "--export", str(tmp_path / "log.jsonl")),
-            *("--tree-head", str(tmp_path / "head.json"), "--public-key", str(tmp_path / "key.pem")),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    return verify_offline(tmp_path, export.text, head, public_pem.decode())
 
 
 def test_an_intact_log_verifies_offline_and_every_proof_checks_out(ledger: Ledger, tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -178,3 +180,16 @@ def rewrite_past(log: AuditLog, leaf: int) -> AuditLog:
     events[leaf]["payload"]["amount"] = "0.01"
     lines = export_of(rehash(events))
     return AuditLog(lines, sign(lines, log.private_key, log.head.timestamp + 1000), log.private_key)
+
+
+def verify_offline(
+    folder: Path, export: str, head: dict[str, Any], public_key_pem: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the standalone verifier (``python -m eventledger_events.audit verify``) as an auditor would, on files."""
+    (folder / "log.jsonl").write_text(export)
+    (folder / "head.json").write_text(json.dumps(head))
+    (folder / "key.pem").write_text(public_key_pem)
+    command = [sys.executable, "-m", "eventledger_events.audit", "verify"]
+    command += ["--export", str(folder / "log.jsonl"), "--tree-head", str(folder / "head.json")]
+    command += ["--public-key", str(folder / "key.pem")]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)

@@ -1,5 +1,6 @@
-"""End-to-end fixtures: the REAL command service on PostgreSQL (an isolated schema), the query service STAND-IN,
-and the gateway in front of both, each on a real port; tokens minted with the gateway's settings."""
+"""End-to-end fixtures: the REAL command service on PostgreSQL (an isolated schema, its verifiable log included), the
+query service STAND-IN, and the gateway in front of both, each on a real port; tokens minted with the gateway's
+settings."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-import redis
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tests.support.eventstore import isolated_schema
 from tests.support.gateway import System
 from tests.support.http_service import serve
 from tests.support.query_service_standin import QueryServiceStandIn
+from tests.support.redis_keys import delete_keys
 from tests.support.servers import Endpoints
 
 from eventledger_command.api.app import create_app as create_command_app
 from eventledger_command.bootstrap import Container, build
 from eventledger_command.eventstore.postgres import PostgresEventStore
+from eventledger_command.notary.notary import TreeHeads
+from eventledger_command.notary.service import VerifiableLog
 from eventledger_gateway.app import create_app
 from eventledger_runtime.settings import CommandSettings, GatewaySettings
 
@@ -24,7 +28,9 @@ from eventledger_runtime.settings import CommandSettings, GatewaySettings
 @pytest.fixture(scope="module")
 def command_service(endpoints: Endpoints) -> Iterator[tuple[str, Container]]:
     with isolated_schema(endpoints.postgres_dsn, prefix="gw") as dsn:
-        container = build(CommandSettings(), store=PostgresEventStore(dsn, pool_size=8))
+        key = Ed25519PrivateKey.generate()
+        verifiable = VerifiableLog(dsn, lambda tree: TreeHeads(tree, key))
+        container = build(CommandSettings(), store=PostgresEventStore(dsn, pool_size=8), verifiable_log=verifiable)
         with serve(create_command_app(container)) as url:
             yield url, container
 
@@ -51,8 +57,4 @@ def system(
     )
     with serve(create_app(settings)) as url:
         yield System(url, settings, command_service[1], query_standin[1])
-    client = redis.Redis.from_url(endpoints.redis_url)
-    keys = list(client.scan_iter(match=prefix + "*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_keys(endpoints.redis_url, prefix)

@@ -20,7 +20,6 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-import redis
 from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
@@ -28,6 +27,7 @@ from tests.support.eventstore import isolated_schema
 from tests.support.gateway import bearer
 from tests.support.http_service import serve
 from tests.support.query_service_standin import QueryServiceStandIn
+from tests.support.redis_keys import delete_keys
 from tests.support.servers import Endpoints
 
 from eventledger_command.bootstrap import Container
@@ -93,11 +93,7 @@ def replicas(
             serve(create_app(settings, postgres_dsn=dsn)) as second,
         ):
             yield Replicas((first, second), settings, dsn, search_path, namespace)
-    client = redis.Redis.from_url(endpoints.redis_url)
-    keys = list(client.scan_iter(match=prefix + "*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_keys(endpoints.redis_url, prefix)
 
 
 def _verified_claims(replicas: Replicas, token: str, replica: int) -> dict[str, Any]:

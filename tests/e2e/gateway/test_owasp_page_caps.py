@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from tests.support.http_service import serve
 from tests.support.pipeline import pipeline
+from tests.support.redis_keys import delete_keys
 from tests.support.servers import Endpoints
 
 from eventledger_gateway.app import create_app
@@ -75,11 +75,7 @@ def ledger(endpoints: Endpoints) -> Iterator[tuple[httpx.Client, str]]:
             assert deposit.status_code == 201, deposit.text
             client.headers["X-Min-Position"] = str(deposit.json()["position"])
             yield client, account
-    keys = redis.Redis.from_url(endpoints.redis_url)
-    found = list(keys.scan_iter(match=prefix + "*"))
-    if found:
-        keys.delete(*found)
-    keys.close()
+    delete_keys(endpoints.redis_url, prefix)
 
 
 def _url(path: str, account: str) -> str:

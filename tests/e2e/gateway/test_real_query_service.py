@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-import redis
 from tests.support.http_service import serve
 from tests.support.pipeline import pipeline
+from tests.support.redis_keys import delete_keys
 from tests.support.servers import Endpoints
 
 from eventledger_gateway.app import create_app
@@ -36,11 +36,7 @@ def gateway(endpoints: Endpoints) -> Iterator[tuple[str, GatewaySettings]]:
         )
         with serve(create_app(settings)) as url:
             yield url, settings
-    client = redis.Redis.from_url(endpoints.redis_url)
-    keys = list(client.scan_iter(match=prefix + "*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_keys(endpoints.redis_url, prefix)
 
 
 def _client(gateway: tuple[str, GatewaySettings], *roles: str) -> httpx.Client:

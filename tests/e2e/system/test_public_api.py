@@ -7,10 +7,12 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
 from authlib.integrations.requests_client import OAuth2Session
+from tests.support.audit_log import verify_offline
 from tests.support.processes import wait_for
 from tests.support.system import ROLES, RunningSystem
 
@@ -200,3 +202,20 @@ def test_a_machine_client_registered_with_the_cli_works_through_the_load_balance
         timeout=30,
     )
     assert refused.status_code == 401
+
+
+def test_an_auditor_verifies_the_running_systems_log_offline(ledger: RunningSystem, tmp_path: Path) -> None:
+    """ADR 0025: the tree head, its key and the export come through the gateway; the standalone verifier checks them."""
+    auditor = {"Authorization": f"Bearer {ledger.token('auditor')}"}
+    with httpx.Client(base_url=ledger.gateway_url, headers=auditor, timeout=60) as client:
+        wait_for(lambda: client.post("/v1/audit/tree-heads").status_code == 201, 30, "a signed tree head")
+        head = client.get("/v1/audit/tree-heads/latest").json()
+        key = client.get("/v1/audit/tree-heads/key").json()
+        export = client.get("/v1/audit/log-export", params={"to_leaf": head["tree_size"]})
+        assert export.status_code == 200
+        check = client.get("/v1/audit/log-check").json()
+    assert head["tree_size"] > 0
+    assert check["intact"] is True, check
+    verified = verify_offline(tmp_path, export.text, head, key["public_key_pem"])
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.stdout.startswith(f"intact: {head['tree_size']} events")

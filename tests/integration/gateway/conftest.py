@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 from fastapi import FastAPI, Request
 from tests.support.gateway import gateway_settings
 from tests.support.http_service import serve
+from tests.support.redis_keys import delete_keys
 from tests.support.servers import Endpoints
 
 from eventledger_gateway.app import create_app
@@ -43,13 +43,7 @@ def key_prefix(endpoints: Endpoints) -> Iterator[str]:
     """A rate-limit key prefix of this test's own; its keys are deleted afterwards."""
     prefix = f"test:gateway:{uuid.uuid4().hex[:12]}:"
     yield prefix
-    client = redis.Redis.from_url(endpoints.redis_url)
-    try:
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    delete_keys(endpoints.redis_url, prefix)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 import psycopg
@@ -35,6 +35,7 @@ from eventledger_command.eventstore.records import (
     Snapshot,
     StoredIdempotency,
     StoredResponse,
+    StreamWrite,
 )
 from eventledger_runtime.eventlog import PostgresEventLogReader
 from eventledger_runtime.eventlog.notice import NewEventsAnnouncer
@@ -101,6 +102,9 @@ def _as_new(event: RecordedEvent) -> NewEvent:
 
 
 class PostgresEventStore(EventStore):
+    append_sql: ClassVar[str] = _APPEND
+    """The append statement (``append_events`` of sql/007); the append benchmark measures a variant."""
+
     def __init__(
         self,
         dsn: str,
@@ -186,7 +190,7 @@ class PostgresEventStore(EventStore):
             list(request.clear_deadlines),
             [d.transfer_id for d in request.set_deadlines],
             [d.due_at for d in request.set_deadlines],
-            [digest_of(w.stream_id, v, e) for (w, e), v in zip(rows, versions, strict=True)],
+            self._digests(rows, versions),
         ]
         claim = request.idempotency
         with self._connection() as conn:
@@ -194,12 +198,12 @@ class PostgresEventStore(EventStore):
                 if claim is None and self._before_commit is None:
                     # The common case: one statement, one round trip; its own transaction, or the transaction of
                     # this thread's exclusive() block (a conflict then aborts that block, which rolls back).
-                    returned = conn.execute(_APPEND, params, prepare=True).fetchall()
+                    returned = conn.execute(self.append_sql, params, prepare=True).fetchall()
                     result = self._result(request, rows, versions, returned)
                     self._announce_unless_held()
                     return result
                 with conn.transaction():
-                    returned = conn.execute(_APPEND, params, prepare=True).fetchall()
+                    returned = conn.execute(self.append_sql, params, prepare=True).fetchall()
                     result = self._result(request, rows, versions, returned)
                     if claim is not None:
                         response = respond(result) if respond else StoredResponse(200, b"")
@@ -217,6 +221,11 @@ class PostgresEventStore(EventStore):
                 if existing is None:  # the other request rolled back after all: let the caller try again
                     raise ConcurrencyConflict(f"idempotency:{claim.key}", 0) from None
                 raise IdempotencyKeyTaken(existing) from None
+
+    @staticmethod
+    def _digests(rows: list[tuple[StreamWrite, NewEvent]], versions: list[int]) -> list[bytes]:
+        """Each event's content digest, the writer's part of its chain hash (ADR 0025)."""
+        return [digest_of(w.stream_id, v, e) for (w, e), v in zip(rows, versions, strict=True)]
 
     def _announce_unless_held(self) -> None:
         """Announce an append that committed; one inside an :meth:`exclusive` block is announced when it commits."""

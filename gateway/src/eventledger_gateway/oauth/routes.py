@@ -83,8 +83,21 @@ _REVOKE_FORM = {
     },
     "security": [{"clientBasic": []}, {}],
 }
-_ADMIN: dict[str, Any] = {"security": [{"bearerAuth": []}]}
 ADMIN_ONLY = "Role: `admin`."
+
+
+def _admin_doc(summary: str, answer: type[Any], *, not_found: bool = False, created: bool = False) -> dict[str, Any]:
+    """What every admin route's OpenAPI entry says: its role, bearer security and the problems it can answer."""
+    statuses = (401, 403, 404, 429, 503) if not_found else (401, 403, 429, 503)
+    return {
+        "summary": summary,
+        "response_model": answer,
+        "status_code": 201 if created else 200,
+        "responses": _problems(*statuses),
+        "description": ADMIN_ONLY,
+        "openapi_extra": {"security": [{"bearerAuth": []}]},
+    }
+
 
 public = APIRouter(tags=["authorization"])
 admin = APIRouter(prefix="/v1/admin", tags=["operations"])
@@ -170,26 +183,13 @@ async def jwks(request: Request) -> Response:
     return JSONResponse(keys, headers={"Cache-Control": "public, max-age=60"})
 
 
-@admin.get(
-    "/clients",
-    summary="List the OAuth clients",
-    response_model=ClientList,
-    responses=_problems(401, 403, 429, 503),
-    description=ADMIN_ONLY,
-    openapi_extra=_ADMIN,
-)
+@admin.get("/clients", **_admin_doc("List the OAuth clients", ClientList))
 async def list_clients(_: Admin, server: Server) -> ClientList:
     return ClientList(clients=[ClientAnswer.of(c) for c in await server.clients()])
 
 
 @admin.post(
-    "/clients",
-    summary="Register a client; its secret is in this answer only",
-    status_code=201,
-    response_model=ClientWithSecret,
-    responses=_problems(401, 403, 429, 503),
-    description=ADMIN_ONLY,
-    openapi_extra=_ADMIN,
+    "/clients", **_admin_doc("Register a client; its secret is in this answer only", ClientWithSecret, created=True)
 )
 async def create_client(body: NewClient, _: Admin, server: Server) -> Response:
     client, secret = await server.create_client(body.name, [r.value for r in body.roles], list(body.scopes))
@@ -197,25 +197,16 @@ async def create_client(body: NewClient, _: Admin, server: Server) -> Response:
     return JSONResponse(answer.model_dump(mode="json"), status_code=201, headers={"Cache-Control": "no-store"})
 
 
-@admin.get(
-    "/clients/{client_id}",
-    summary="Read one client",
-    response_model=ClientAnswer,
-    responses=_problems(401, 403, 404, 429, 503),
-    description=ADMIN_ONLY,
-    openapi_extra=_ADMIN,
-)
+@admin.get("/clients/{client_id}", **_admin_doc("Read one client", ClientAnswer, not_found=True))
 async def get_client(client_id: str, _: Admin, server: Server) -> ClientAnswer:
     return ClientAnswer.of(await server.client(client_id))
 
 
 @admin.post(
     "/clients/{client_id}/disable",
-    summary="Disable a client: no new token, and its tokens are refused from the next request",
-    response_model=ClientAnswer,
-    responses=_problems(401, 403, 404, 429, 503),
-    description=ADMIN_ONLY,
-    openapi_extra=_ADMIN,
+    **_admin_doc(
+        "Disable a client: no new token, and its tokens are refused from the next request", ClientAnswer, not_found=True
+    ),
 )
 async def disable_client(client_id: str, _: Admin, server: Server) -> ClientAnswer:
     return ClientAnswer.of(await server.disable(client_id))
@@ -223,11 +214,9 @@ async def disable_client(client_id: str, _: Admin, server: Server) -> ClientAnsw
 
 @admin.post(
     "/clients/{client_id}/enable",
-    summary="Enable a client again (tokens refused while it was disabled stay refused)",
-    response_model=ClientAnswer,
-    responses=_problems(401, 403, 404, 429, 503),
-    description=ADMIN_ONLY,
-    openapi_extra=_ADMIN,
+    **_admin_doc(
+        "Enable a client again (tokens refused while it was disabled stay refused)", ClientAnswer, not_found=True
+    ),
 )
 async def enable_client(client_id: str, _: Admin, server: Server) -> ClientAnswer:
     return ClientAnswer.of(await server.enable(client_id))
@@ -235,11 +224,7 @@ async def enable_client(client_id: str, _: Admin, server: Server) -> ClientAnswe
 
 @admin.post(
     "/clients/{client_id}/rotate-secret",
-    summary="Give a client a new secret; the old one stops working at once",
-    response_model=ClientWithSecret,
-    responses=_problems(401, 403, 404, 429, 503),
-    description=ADMIN_ONLY,
-    openapi_extra=_ADMIN,
+    **_admin_doc("Give a client a new secret; the old one stops working at once", ClientWithSecret, not_found=True),
 )
 async def rotate_secret(client_id: str, body: SecretRotation, _: Admin, server: Server) -> Response:
     client, secret = await server.rotate_secret(client_id, revoke_tokens=body.revoke_tokens)
@@ -247,14 +232,7 @@ async def rotate_secret(client_id: str, body: SecretRotation, _: Admin, server: 
     return JSONResponse(answer.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 
-@admin.get(
-    "/signing-keys",
-    summary="The published signing keys and which one signs",
-    response_model=SigningKeyList,
-    responses=_problems(401, 403, 429, 503),
-    description=ADMIN_ONLY,
-    openapi_extra=_ADMIN,
-)
+@admin.get("/signing-keys", **_admin_doc("The published signing keys and which one signs", SigningKeyList))
 async def list_signing_keys(request: Request, _: Admin) -> SigningKeyList:
     ring = request.app.state.key_ring
     await ring.load()
@@ -263,12 +241,11 @@ async def list_signing_keys(request: Request, _: Admin) -> SigningKeyList:
 
 @admin.post(
     "/signing-keys/rotate",
-    summary="Replace the signing key now; the previous one stays published until its last token expires",
-    status_code=201,
-    response_model=SigningKeyAnswer,
-    responses=_problems(401, 403, 429, 503),
-    description=ADMIN_ONLY,
-    openapi_extra=_ADMIN,
+    **_admin_doc(
+        "Replace the signing key now; the previous one stays published until its last token expires",
+        SigningKeyAnswer,
+        created=True,
+    ),
 )
 async def rotate_signing_key(request: Request, _: Admin) -> SigningKeyAnswer:
     return SigningKeyAnswer.of(await request.app.state.key_ring.rotate())
