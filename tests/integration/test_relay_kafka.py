@@ -8,13 +8,16 @@ from collections.abc import Iterator
 
 import pytest
 from confluent_kafka.admin import AdminClient
+from tests.support.avro_reference import as_reference_reads, current_payloads, decode_with_reference, reference_schemas
 from tests.support.eventstore import isolated_schema
 from tests.support.kafka_checker import check_at_least_once_in_order, consume_all
-from tests.support.ledger import credit, open_account
+from tests.support.ledger import credit, envelope, open_account
 from tests.support.servers import Endpoints
 
+import eventledger_events as ev
+from eventledger_command.eventstore.envelopes import to_new_event
 from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_command.eventstore.records import AppendRequest
+from eventledger_command.eventstore.records import AppendRequest, StreamWrite
 from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS, decode_avro
@@ -72,3 +75,40 @@ def test_the_relay_publishes_every_event_with_key_avro_value_and_headers(endpoin
         assert len(metadata.topics[topics[0]].partitions) == 4
         checkpoints.close()
         store.close()
+
+
+def test_every_event_type_the_relay_publishes_decodes_with_the_reference_avro_implementation(
+    endpoints: Endpoints, namespace: str
+) -> None:
+    """Issue 15 item 2: one event of every current type through the real relay and broker, each message value read
+    by the Apache ``avro`` package alone (schema by the header's fingerprint among the published .avsc files)."""
+    payloads = current_payloads()
+    with isolated_schema(endpoints.postgres_dsn) as dsn:
+        store = PostgresEventStore(dsn)
+        checkpoints = PostgresEventLogReader(dsn)
+        topics = [namespace + t for t in ALL_TOPICS]
+        ensure_topics(endpoints.kafka_bootstrap, topics, partitions=2)
+        for payload in payloads:
+            stream_id = (
+                ev.account_stream_id(payload.account_id)  # type: ignore[attr-defined]
+                if payload.EVENT_TYPE.startswith("account.")
+                else ev.transfer_stream_id(payload.transfer_id)  # type: ignore[attr-defined]
+            )
+            store.append(AppendRequest((StreamWrite(stream_id, 0, (to_new_event(envelope(payload, stream_id, 1)),)),)))
+        publisher = KafkaEventPublisher(endpoints.kafka_bootstrap)
+        relay = Relay(store, publisher, checkpoints, RelayConfig(topic_namespace=namespace))
+        runner = threading.Thread(target=relay.run)
+        runner.start()
+        try:
+            delivered = consume_all(endpoints.kafka_bootstrap, topics, expected=len(payloads))
+        finally:
+            relay.stop()
+            runner.join(30)
+            publisher.close()
+            checkpoints.close()
+            store.close()
+    schemas = reference_schemas()
+    read = {message.headers["event-type"]: decode_with_reference(message.value, schemas) for message in delivered}
+    assert set(read) == {payload.EVENT_TYPE for payload in payloads}
+    for message in delivered:
+        assert read[message.headers["event-type"]] == as_reference_reads(decode_avro(message.value))
