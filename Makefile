@@ -28,13 +28,15 @@ REPLICAS ?= 1
 # TLS=1: HTTPS on the gateway port with a development certificate, made once under the state folder (ADR 0023).
 TLS ?=
 TLS_DIR ?= $(or $(EVENTLEDGER_STATE_DIR),$(CURDIR)/.state)/tls
+# PROMETHEUS=1: Prometheus (Debian's package) scrapes every process and evaluates the alert rules (ADR 0027).
+PROMETHEUS ?=
 TLS_ENV := $(if $(TLS),EVENTLEDGER_GATEWAY_TLS_CERT_FILE=$(TLS_DIR)/server.pem \
                        EVENTLEDGER_GATEWAY_TLS_KEY_FILE=$(TLS_DIR)/server-key.pem)
 
-up: install ## the whole system: servers, REPLICAS (default 1) instances of each service behind HAProxy, demo data; TLS=1 for HTTPS
+up: install ## the whole system: servers, REPLICAS (default 1) instances of each service behind HAProxy, demo data; TLS=1 for HTTPS, PROMETHEUS=1 for metrics and alerts
 	@$(INFRA) up
 	@$(if $(TLS),$(PY) -m eventledger_gateway dev-certificate --dir $(TLS_DIR))
-	@$(TLS_ENV) $(PY) -m eventledger_infra system up --replicas $(REPLICAS)
+	@$(TLS_ENV) $(PY) -m eventledger_infra system up --replicas $(REPLICAS) $(if $(PROMETHEUS),--prometheus)
 
 down: ## stop the services and the servers this project started
 	@if [ -x $(PY) ]; then $(PY) -m eventledger_infra system down; fi

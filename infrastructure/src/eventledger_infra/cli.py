@@ -6,8 +6,9 @@ status               which servers run, where, their memory
 logs [SERVICE] [-n]  the tail of each server's log
 reset                stop everything and wipe the state folder (data is lost; downloads stay cached)
 run -- COMMAND...    start the servers that are not running, run COMMAND, stop only those it started
-system up|down|status [--replicas N]
-                     the whole system under a supervisor: N instances of each service behind HAProxy
+system up|down|status [--replicas N] [--prometheus]
+                     the whole system under a supervisor: N instances of each service behind HAProxy,
+                     and Prometheus scraping every process with --prometheus
 """
 
 from __future__ import annotations
@@ -130,9 +131,9 @@ def run_with_servers(settings: Settings, command: list[str]) -> int:
             down(settings, started_here)
 
 
-def _system(settings: Settings, action: str, replicas: int) -> int:
+def _system(settings: Settings, action: str, replicas: int, prometheus: bool) -> int:
     if action == "up":
-        return system.start(settings, replicas) or system.seed_and_print(settings)
+        return system.start(settings, replicas, prometheus) or system.seed_and_print(settings)
     if action == "down":
         return system.stop(settings)
     return system.status(settings)
@@ -183,8 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     system_parser.add_argument(
         "--replicas", type=_replicas, default=1, help=f"instances of each service (1 to {system.MAX_REPLICAS})"
     )
+    system_parser.add_argument(
+        "--prometheus", action="store_true", help="also run Prometheus, scraping every process (ADR 0027)"
+    )
     supervise_parser = commands.add_parser("supervise", help=argparse.SUPPRESS)
     supervise_parser.add_argument("--replicas", type=_replicas, default=1)
+    supervise_parser.add_argument("--prometheus", action="store_true")
     commands.add_parser("browser", help="install Debian's chromium for the dashboard's browser test if missing")
     args = parser.parse_args(argv)
     try:
@@ -199,8 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         "reset": lambda: reset(settings),
         "run": lambda: run_with_servers(settings, args.argv[1:] if args.argv[:1] == ["--"] else args.argv),
         "env": lambda: print_env(settings),
-        "system": lambda: _system(settings, args.action, args.replicas),
-        "supervise": lambda: system.Supervisor(settings, system.supervised(settings, args.replicas)).run(),
+        "system": lambda: _system(settings, args.action, args.replicas, args.prometheus),
+        "supervise": lambda: system.Supervisor(
+            settings, system.supervised(settings, args.replicas, args.prometheus)
+        ).run(),
         "browser": install_browser,
     }
     try:

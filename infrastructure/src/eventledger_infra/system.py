@@ -11,6 +11,10 @@ TLS (ADR 0023): when ``EVENTLEDGER_GATEWAY_TLS_CERT_FILE`` and ``..._KEY_FILE`` 
 to a development certificate), HAProxy serves that certificate on the public gateway port, HTTPS only; the gateway
 instances behind it do not get the variables and answer plain HTTP on loopback, like every other hop between the
 services on one host.
+
+Prometheus (ADR 0027): ``system up --prometheus`` (``make up PROMETHEUS=1``) adds one Prometheus to the supervised
+processes, scraping every instance's ``/metrics``, HAProxy's and its own, and evaluating
+``infrastructure/monitoring/alerts.yml``; it is started last and stopped first.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eventledger_infra import loadbalancer
+from eventledger_infra import loadbalancer, monitoring
 from eventledger_infra.process import ProvisioningError, read_pid, stop_pid, tail, write_pid
 from eventledger_infra.settings import Settings
 
@@ -36,6 +40,7 @@ INSTANCE_PORT_STEP = 1000
 (command, query, gateway), else plus ``k - 1`` steps (the workers' operations ports: the first keeps its base)."""
 LOAD_BALANCED = ("command", "query", "gateway")
 LOAD_BALANCER = "load-balancer"
+PROMETHEUS = "prometheus"
 TLS_VARIABLES = ("EVENTLEDGER_GATEWAY_TLS_CERT_FILE", "EVENTLEDGER_GATEWAY_TLS_KEY_FILE")
 """The gateway's certificate and key (its own settings' variables): HAProxy takes them; instances behind it do not."""
 
@@ -52,10 +57,11 @@ class ServiceSpec:
     env: dict[str, str] = field(default_factory=dict)
     unset_env: tuple[str, ...] = ()
     scheme: str = "http"
+    ready_path: str = "/readyz"
 
     @property
     def ready_url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}/readyz"
+        return f"{self.scheme}://127.0.0.1:{self.port}{self.ready_path}"
 
 
 def _port(name: str, default: int) -> int:
@@ -120,6 +126,10 @@ def public_ports() -> dict[str, int]:
 
 def load_balancer_ops_port() -> int:
     return public_ports()["gateway"] + loadbalancer.OPS_PORT_OFFSET
+
+
+def prometheus_port() -> int:
+    return _port("PROMETHEUS_PORT", 18089)
 
 
 def services(replicas: int = 1) -> list[ServiceSpec]:
@@ -228,6 +238,37 @@ def _haproxy_pem(path: Path) -> loadbalancer.PublicTls | None:
     return loadbalancer.PublicTls(path)
 
 
+def prometheus_spec(settings: Settings, binary: str) -> ServiceSpec:
+    """Prometheus in the foreground, its data in the state folder; ready when ``/-/ready`` answers 200."""
+    directory = system_dir(settings)
+    return ServiceSpec(
+        PROMETHEUS,
+        PROMETHEUS,
+        monitoring.argv(binary, directory / "prometheus.yml", directory / "prometheus-data", prometheus_port()),
+        prometheus_port(),
+        ready_path="/-/ready",
+    )
+
+
+def scrape_targets(specs: list[ServiceSpec]) -> list[monitoring.Target]:
+    """Every supervised process's ``/metrics``: the services on their ports (workers: their operations ports),
+    HAProxy on its operations frontend (plain HTTP, whatever the gateway port serves), Prometheus itself."""
+    targets = []
+    for spec in specs:
+        if spec.service == LOAD_BALANCER:
+            targets.append(monitoring.Target(LOAD_BALANCER, LOAD_BALANCER, load_balancer_ops_port()))
+        else:
+            targets.append(monitoring.Target(spec.service, spec.name, spec.port, spec.scheme))
+    return targets
+
+
+def write_prometheus_config(settings: Settings, specs: list[ServiceSpec], promtool: str) -> Path:
+    config = system_dir(settings) / "prometheus.yml"
+    config.write_text(monitoring.render(scrape_targets(specs), [monitoring.ALERT_RULES]))
+    monitoring.check_config(promtool, config)
+    return config
+
+
 def system_dir(settings: Settings) -> Path:
     return settings.state_dir / "system"
 
@@ -240,11 +281,14 @@ def instances_file(settings: Settings) -> Path:
     return system_dir(settings) / "instances.json"
 
 
-def supervised(settings: Settings, replicas: int) -> list[ServiceSpec]:
-    """What the supervisor runs: every service instance, then HAProxy (installed when missing) in front."""
+def supervised(settings: Settings, replicas: int, prometheus: bool = False) -> list[ServiceSpec]:
+    """What the supervisor runs: every service instance, then HAProxy (installed when missing) in front; with
+    ``prometheus``, Prometheus last (installed when missing)."""
     haproxy = loadbalancer.ensure_installed()
-    specs = services(replicas)
-    return [*specs, load_balancer_spec(settings, haproxy)]
+    specs = [*services(replicas), load_balancer_spec(settings, haproxy)]
+    if prometheus:
+        specs.append(prometheus_spec(settings, monitoring.ensure_installed().prometheus))
+    return specs
 
 
 class Supervisor:
@@ -283,9 +327,14 @@ class Supervisor:
         balancer = next((spec for spec in self._specs if spec.service == LOAD_BALANCER), None)
         if balancer is not None:
             write_load_balancer_config(self._settings, self._specs, balancer.argv[0])
+        if any(spec.service == PROMETHEUS for spec in self._specs):
+            write_prometheus_config(self._settings, self._specs, monitoring.ensure_installed().promtool)
         instances_file(self._settings).write_text(
             json.dumps(
-                [{"name": s.name, "service": s.service, "port": s.port, "scheme": s.scheme} for s in self._specs],
+                [
+                    {"name": s.name, "service": s.service, "port": s.port, "scheme": s.scheme, "ready": s.ready_path}
+                    for s in self._specs
+                ],
                 indent=2,
             )
         )
@@ -340,15 +389,17 @@ class Supervisor:
 STOP_TIMEOUT_SECONDS = 20.0
 
 
-def start(settings: Settings, replicas: int = 1) -> int:
+def start(settings: Settings, replicas: int = 1, prometheus: bool = False) -> int:
     """Start the supervisor in the background unless it runs; wait until every instance is ready, and HAProxy
-    routes to a ready gateway."""
+    routes to a ready gateway (and Prometheus serves, with ``prometheus``)."""
     check_replicas(replicas)
     directory = system_dir(settings)
     directory.mkdir(parents=True, exist_ok=True)
     pid_file = supervisor_pid_file(settings)
-    specs = supervised(settings, replicas)  # installs HAProxy first when missing: a refusal is readable here
+    specs = supervised(settings, replicas, prometheus)  # installs what is missing first: a refusal is readable here
     running = read_pid(pid_file) is not None
+    if running and prometheus and not any(s.service == PROMETHEUS for s in recorded_instances(settings)):
+        raise ProvisioningError("the system already runs without Prometheus: `make down`, then `make up PROMETHEUS=1`")
     wanted = public_scheme()
     recorded = next((s.scheme for s in recorded_instances(settings) if s.service == LOAD_BALANCER), wanted)
     if running and recorded != wanted:
@@ -359,7 +410,15 @@ def start(settings: Settings, replicas: int = 1) -> int:
     if not running:
         log = open(directory / "supervisor.log", "ab")  # noqa: SIM115 - handed to the child
         process = subprocess.Popen(
-            [sys.executable, "-m", "eventledger_infra", "supervise", "--replicas", str(replicas)],
+            [
+                sys.executable,
+                "-m",
+                "eventledger_infra",
+                "supervise",
+                "--replicas",
+                str(replicas),
+                *(["--prometheus"] if prometheus else []),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -412,13 +471,19 @@ def seed_and_print(settings: Settings) -> int:
 EventLedger is up, with demo data ({len(seeded["accounts"])} accounts, log at position {seeded["position"]}).
   API (HAProxy)   {gateway}/v1           OpenAPI  {gateway}/docs
   dashboard       {gateway}/dashboard/#token={token}
-  load balancer   http://127.0.0.1:{load_balancer_ops_port()}/stats   metrics  /metrics
+  load balancer   http://127.0.0.1:{load_balancer_ops_port()}/stats   metrics  /metrics{_prometheus_line(settings)}
   demo account    {seeded["accounts"][0]}
   token (writer, reader, auditor, admin; 24 h):
 {token}
   try: curl{trust} -H "Authorization: Bearer $TOKEN" {gateway}/v1/stats/overview
   every instance: `make status`; stop with `make down`; logs in {system_dir(settings)}""")
     return 0
+
+
+def _prometheus_line(settings: Settings) -> str:
+    if not any(spec.service == PROMETHEUS for spec in recorded_instances(settings)):
+        return ""
+    return f"\n  Prometheus      http://127.0.0.1:{prometheus_port()}/targets   alerts  /alerts"
 
 
 def _trusting(chain: Path) -> ssl.SSLContext:
@@ -441,7 +506,15 @@ def recorded_instances(settings: Settings) -> list[ServiceSpec]:
     except (FileNotFoundError, ValueError):
         return services()
     return [
-        ServiceSpec(row["name"], row["service"], (), int(row["port"]), scheme=row.get("scheme", "http")) for row in rows
+        ServiceSpec(
+            row["name"],
+            row["service"],
+            (),
+            int(row["port"]),
+            scheme=row.get("scheme", "http"),
+            ready_path=row.get("ready", "/readyz"),
+        )
+        for row in rows
     ]
 
 
