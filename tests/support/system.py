@@ -50,16 +50,24 @@ class RunningSystem:
 
 @contextlib.contextmanager
 def running_system(
-    state_dir: Path, *, kafka_port: int | None = None, extra_env: dict[str, str] | None = None, replicas: int = 1
+    state_dir: Path,
+    *,
+    kafka_port: int | None = None,
+    extra_env: dict[str, str] | None = None,
+    replicas: int = 1,
+    prometheus: bool = False,
 ) -> Iterator[RunningSystem]:
     """``kafka_port``: run the system against that broker (a test's private one) instead of the shared one;
-    ``extra_env``: settings of the test's own; ``replicas``: instances of each service (``make up REPLICAS=N``)."""
+    ``extra_env``: settings of the test's own; ``replicas``: instances of each service (``make up REPLICAS=N``);
+    ``prometheus``: Prometheus too (``make up PROMETHEUS=1``)."""
     base = Settings.from_env()
     if kafka_port is not None:
         base = dataclasses.replace(base, kafka_port=kafka_port)
     ports = {spec.name: spec.port for spec in system.services(replicas)}
     ports.update({f"{system.LOAD_BALANCER} ({service})": port for service, port in system.public_ports().items()})
     ports[f"{system.LOAD_BALANCER} (operations)"] = system.load_balancer_ops_port()
+    if prometheus:
+        ports[system.PROMETHEUS] = system.prometheus_port()
     busy = [name for name, port in ports.items() if port_in_use("127.0.0.1", port)]
     if busy:
         raise RuntimeError(f"ports of {', '.join(busy)} are taken: stop a running `make up` first (make down)")
@@ -80,7 +88,16 @@ def running_system(
             **(extra_env or {}),
         }
         up = subprocess.run(
-            [sys.executable, "-m", "eventledger_infra", "system", "up", "--replicas", str(replicas)],
+            [
+                sys.executable,
+                "-m",
+                "eventledger_infra",
+                "system",
+                "up",
+                "--replicas",
+                str(replicas),
+                *(["--prometheus"] if prometheus else []),
+            ],
             capture_output=True,
             text=True,
             env=env,
