@@ -88,13 +88,17 @@ def test_every_event_type_the_relay_publishes_decodes_with_the_reference_avro_im
         checkpoints = PostgresEventLogReader(dsn)
         topics = [namespace + t for t in ALL_TOPICS]
         ensure_topics(endpoints.kafka_bootstrap, topics, partitions=2)
+        versions: dict[str, int] = {}
         for payload in payloads:
             stream_id = (
                 ev.account_stream_id(payload.account_id)  # type: ignore[attr-defined]
                 if payload.EVENT_TYPE.startswith("account.")
                 else ev.transfer_stream_id(payload.transfer_id)  # type: ignore[attr-defined]
             )
-            store.append(AppendRequest((StreamWrite(stream_id, 0, (to_new_event(envelope(payload, stream_id, 1)),)),)))
+            version = versions.get(stream_id, 0)
+            event = to_new_event(envelope(payload, stream_id, version + 1))
+            store.append(AppendRequest((StreamWrite(stream_id, version, (event,)),)))
+            versions[stream_id] = version + 1
         publisher = KafkaEventPublisher(endpoints.kafka_bootstrap)
         relay = Relay(store, publisher, checkpoints, RelayConfig(topic_namespace=namespace))
         runner = threading.Thread(target=relay.run)
