@@ -28,7 +28,7 @@ REPLICAS ?= 1
 # TLS=1: HTTPS on the gateway port with a development certificate, made once under the state folder (ADR 0023).
 TLS ?=
 TLS_DIR ?= $(or $(EVENTLEDGER_STATE_DIR),$(CURDIR)/.state)/tls
-# PROMETHEUS=1: Prometheus (Debian's package) scrapes every process and evaluates the alert rules (ADR 0027).
+# PROMETHEUS=1: Prometheus (Debian's package) scrapes every process and evaluates the alert rules (ADR 0026).
 PROMETHEUS ?=
 TLS_ENV := $(if $(TLS),EVENTLEDGER_GATEWAY_TLS_CERT_FILE=$(TLS_DIR)/server.pem \
                        EVENTLEDGER_GATEWAY_TLS_KEY_FILE=$(TLS_DIR)/server-key.pem)

@@ -1,4 +1,4 @@
-"""Issue 15 item 3: the eventsourcing library's application recorder on our gap-safe log (ADR 0028) against the
+"""Issue 15 item 3: the eventsourcing library's application recorder on our gap-safe log (ADR 0027) against the
 library's own ``eventsourcing.postgres`` recorder (``LOCK TABLE ... IN EXCLUSIVE MODE`` on every insert), at 1 and 4
 writers, alternated in the same run, on the same database and the same settings.
 

@@ -1,5 +1,5 @@
 """The eventsourcing library's own persistence test cases (``eventsourcing.tests.persistence``), concurrent ones
-included, run against our gap-safe persistence module (issue 15 item 3, ADR 0028); then what the library's cases do
+included, run against our gap-safe persistence module (issue 15 item 3, ADR 0027); then what the library's cases do
 not cover: a reader never steps over an id whose transaction may still commit, and a tailer racing writers sees
 every notification once, in order.
 
@@ -154,7 +154,7 @@ class TestInfrastructureFactory(_InOwnSchema, library_cases.InfrastructureFactor
 
 
 @pytest.mark.xfail(
-    reason="ADR 0028: without the table lock two concurrent inserts draw ids from the sequence at once, so their ids "
+    reason="ADR 0027: without the table lock two concurrent inserts draw ids from the sequence at once, so their ids "
     "may interleave; each insert's ids are increasing, and readers stay gap-safe",
     strict=False,
 )

@@ -1,4 +1,4 @@
-"""The real Prometheus (Debian's package), configured as ``make up PROMETHEUS=1`` configures it (ADR 0027), scrapes a
+"""The real Prometheus (Debian's package), configured as ``make up PROMETHEUS=1`` configures it (ADR 0026), scrapes a
 worker's real operations endpoint, sees an instance that does not answer as down, and evaluates the project's alert
 rules against what it scraped: ServiceDown goes pending for the silent instance, RelayNoLeader for a relay that
 stands by. Needs none of the shared servers or ports: every port is a free one."""

@@ -1,4 +1,4 @@
-"""What the monitoring files (infrastructure/monitoring, ADR 0027) name, and what the services really export.
+"""What the monitoring files (infrastructure/monitoring, ADR 0026) name, and what the services really export.
 
 ``exported_metric_names`` derives the exported set from the code: it finds every module under the packages' ``src``
 folders that constructs a prometheus_client metric, imports it, and reads the default registry the services serve

@@ -1,4 +1,4 @@
-"""The eventsourcing persistence module (ADR 0028) without a server: the library finds its one factory by
+"""The eventsourcing persistence module (ADR 0027) without a server: the library finds its one factory by
 ``PERSISTENCE_MODULE``, and no statement of it takes a table lock or notifies inside an insert."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 ``PERSISTENCE_MODULE=eventledger_command.eventsourcing`` with the same ``POSTGRES_*`` settings as
 ``eventsourcing.postgres`` (the library's settings code and connection pool are reused as they are). The tables are
-the library's shapes plus our log's design (docs/adr/0005-gap-safe-global-log.md, docs/adr/0028-eventsourcing-on-our-
+the library's shapes plus our log's design (docs/adr/0005-gap-safe-global-log.md, docs/adr/0027-eventsourcing-on-our-
 gap-safe-log.md):
 
 - notification ids come from an identity column, and every insert takes its transaction id (``pg_current_xact_id()``,

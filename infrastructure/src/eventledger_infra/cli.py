@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "--replicas", type=_replicas, default=1, help=f"instances of each service (1 to {system.MAX_REPLICAS})"
     )
     system_parser.add_argument(
-        "--prometheus", action="store_true", help="also run Prometheus, scraping every process (ADR 0027)"
+        "--prometheus", action="store_true", help="also run Prometheus, scraping every process (ADR 0026)"
     )
     supervise_parser = commands.add_parser("supervise", help=argparse.SUPPRESS)
     supervise_parser.add_argument("--replicas", type=_replicas, default=1)

@@ -1,4 +1,4 @@
-"""Prometheus for the running system (ADR 0027): the binaries from Debian's ``prometheus`` package (``promtool``
+"""Prometheus for the running system (ADR 0026): the binaries from Debian's ``prometheus`` package (``promtool``
 comes with it), installed on demand like HAProxy, and the scrape configuration rendered from the instances the
 supervisor runs.
 

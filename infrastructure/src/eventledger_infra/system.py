@@ -12,7 +12,7 @@ to a development certificate), HAProxy serves that certificate on the public gat
 instances behind it do not get the variables and answer plain HTTP on loopback, like every other hop between the
 services on one host.
 
-Prometheus (ADR 0027): ``system up --prometheus`` (``make up PROMETHEUS=1``) adds one Prometheus to the supervised
+Prometheus (ADR 0026): ``system up --prometheus`` (``make up PROMETHEUS=1``) adds one Prometheus to the supervised
 processes, scraping every instance's ``/metrics``, HAProxy's and its own, and evaluating
 ``infrastructure/monitoring/alerts.yml``; it is started last and stopped first.
 """

@@ -1,4 +1,4 @@
-"""``make up PROMETHEUS=1`` on the running system (ADR 0027): Prometheus scrapes every process the supervisor runs,
+"""``make up PROMETHEUS=1`` on the running system (ADR 0026): Prometheus scrapes every process the supervisor runs,
 each one answers its scrape, the services' metrics are in Prometheus, and every alert rule evaluates."""
 
 from __future__ import annotations

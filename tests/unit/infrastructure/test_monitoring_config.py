@@ -1,4 +1,4 @@
-"""The Prometheus configuration ``make up PROMETHEUS=1`` generates (ADR 0027): every process the supervisor runs is a
+"""The Prometheus configuration ``make up PROMETHEUS=1`` generates (ADR 0026): every process the supervisor runs is a
 target on the port where it serves ``/metrics``, and the real ``promtool check config`` accepts the file with the
 alert rules it loads."""
 

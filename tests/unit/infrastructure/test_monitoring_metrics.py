@@ -1,4 +1,4 @@
-"""The alert rules and the Grafana dashboard (infrastructure/monitoring, ADR 0027) name only metrics the services
+"""The alert rules and the Grafana dashboard (infrastructure/monitoring, ADR 0026) name only metrics the services
 export, as the code defines them today: renaming a metric, or naming a histogram without ``_bucket`` or a counter
 without ``_total``, fails here. The exported set is read from prometheus_client's registry after importing every
 module that constructs a metric (tests/support/monitoring.py)."""

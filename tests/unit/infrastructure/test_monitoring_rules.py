@@ -1,4 +1,4 @@
-"""The alert rules (infrastructure/monitoring/alerts.yml, ADR 0027) proven with the real promtool: the file is valid,
+"""The alert rules (infrastructure/monitoring/alerts.yml, ADR 0026) proven with the real promtool: the file is valid,
 its unit tests pass, every rule has a case where it fires and one where it must not, and those cases bite: a rule
 that never fires, or always fires, fails them.
 
