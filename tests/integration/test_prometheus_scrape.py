@@ -36,9 +36,13 @@ def binaries() -> monitoring.Binaries:
 
 @pytest.fixture
 def relay_ops_port() -> Iterator[int]:
-    """A relay's operations endpoint as the relay serves it, with the relay's metrics registered (it stands by)."""
-    import eventledger_command.relay.relay  # noqa: F401 - registers the relay's metrics on the default registry
+    """A relay's operations endpoint as the relay serves it, with the relay's metrics registered (it stands by).
 
+    The metrics live in this process's default registry, which every earlier test in the same pytest process shares:
+    a relay an earlier test ran in a thread led alone and left ``eventledger_relay_leader`` at 1. A standby says 0."""
+    from eventledger_command.relay.relay import LEADER
+
+    LEADER.set(0)
     server = serve_ops("127.0.0.1", free_port(), ready=lambda: True)
     try:
         yield int(server.server_address[1])
