@@ -18,9 +18,12 @@ revoked). When the revocation list cannot be read it raises 503 (fail closed).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from eventledger_gateway.oauth.keys import ALGORITHM as OWN_ALGORITHM
 from eventledger_gateway.oauth.keys import KeyRing
@@ -79,20 +82,7 @@ class TokenVerifier:
     def _external(self, token: str) -> Principal:
         if self._key is None:
             raise _invalid_token(f"only tokens issued by this gateway ({self._own_issuer}/oauth/token) are accepted")
-        try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=self._algorithms,
-                issuer=self._issuer,
-                audience=self._audience,
-                leeway=self._leeway,
-                options=self._options,
-            )
-        except jwt.ExpiredSignatureError:
-            raise _invalid_token("the token expired") from None
-        except jwt.PyJWTError as exc:
-            raise _invalid_token(f"the token is not valid: {_reason(exc)}") from None
+        claims = self._decode(token, self._key, self._algorithms, self._issuer, self._audience, self._options)
         return _principal(claims)
 
     async def _own(self, token: str, kid: object) -> Principal:
@@ -100,20 +90,7 @@ class TokenVerifier:
         key = await self._keys.public_key(kid) if isinstance(kid, str) and kid else None
         if key is None:
             raise _invalid_token("the token is signed with a key that is unknown or no longer published")
-        try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[OWN_ALGORITHM],
-                issuer=self._own_issuer,
-                audience=self._own_audience,
-                leeway=self._leeway,
-                options=self._own_options,
-            )
-        except jwt.ExpiredSignatureError:
-            raise _invalid_token("the token expired") from None
-        except jwt.PyJWTError as exc:
-            raise _invalid_token(f"the token is not valid: {_reason(exc)}") from None
+        claims = self._decode(token, key, [OWN_ALGORITHM], self._own_issuer, self._own_audience, self._own_options)
         client_id, jti, issued_at = claims.get("client_id"), claims["jti"], claims["iat"]
         if not isinstance(client_id, str) or not isinstance(jti, str) or not isinstance(issued_at, int):
             raise _invalid_token("the token's client_id, jti and iat must be present")
@@ -132,6 +109,31 @@ class TokenVerifier:
                 raise _invalid_token("the token was revoked")
         principal = _principal(claims)
         return Principal(principal.subject, principal.roles, client_id)
+
+    def _decode(
+        self,
+        token: str,
+        key: str | Ed25519PublicKey,
+        algorithms: Sequence[str],
+        issuer: str | None,
+        audience: str | None,
+        options: jwt.types.Options,
+    ) -> dict[str, Any]:
+        """The token's claims once its signature, times, issuer and audience check out; else 401."""
+        try:
+            return jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                issuer=issuer,
+                audience=audience,
+                leeway=self._leeway,
+                options=options,
+            )
+        except jwt.ExpiredSignatureError:
+            raise _invalid_token("the token expired") from None
+        except jwt.PyJWTError as exc:
+            raise _invalid_token(f"the token is not valid: {_reason(exc)}") from None
 
 
 def authorize(principal: Principal, role: Role) -> None:
