@@ -18,6 +18,7 @@ from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS
+from eventledger_gateway.app import create_app as create_gateway_app
 from eventledger_infra.settings import Settings
 from eventledger_projections.bootstrap import (
     PROJECTIONS,
@@ -34,10 +35,11 @@ from eventledger_runtime.eventlog.notice import PostgresNewEventsAnnouncer, Post
 from eventledger_runtime.instances import HeartbeatLoop, PostgresInstanceRegistry, registration_for
 from eventledger_runtime.kafka import ensure_topics
 from eventledger_runtime.ops_http import serve_ops
-from eventledger_runtime.settings import CommandSettings, Namespace, ProjectionSettings, QuerySettings
+from eventledger_runtime.settings import CommandSettings, GatewaySettings, Namespace, ProjectionSettings, QuerySettings
 from tests.support.http_service import serve
 from tests.support.kafka_groups import delete_groups_with_prefix
 from tests.support.processes import scratch_database
+from tests.support.redis_keys import delete_keys
 
 
 @dataclass
@@ -138,6 +140,25 @@ def _thread(stack: contextlib.ExitStack, run_stop: tuple[Callable[[], None], Cal
         thread.join(30)
 
     stack.callback(finish)
+
+
+@contextlib.contextmanager
+def gateway_over_pipeline(redis_url: str, label: str) -> Iterator[tuple[str, GatewaySettings]]:
+    """A gateway (its URL and settings) in front of a :func:`pipeline`'s real services, its rate limit out of the way
+    and its Redis keys under a prefix of ``label``'s, removed afterwards."""
+    prefix = f"test:{label}:{uuid.uuid4().hex[:12]}:"
+    with pipeline() as run:
+        settings = GatewaySettings(
+            command_url=run.command_url,
+            query_url=run.query_url,
+            redis_url=redis_url,
+            rate_limit_key_prefix=prefix,
+            rate_limit_per_second=1000,
+            rate_limit_burst=1000,
+        )
+        with serve(create_gateway_app(settings)) as url:
+            yield url, settings
+    delete_keys(redis_url, prefix)
 
 
 @contextlib.contextmanager

@@ -6,15 +6,12 @@ taken from the document, and a paged operation without a cap fails here."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from tests.support.http_service import serve
-from tests.support.pipeline import pipeline
-from tests.support.redis_keys import delete_keys
+from tests.support.pipeline import gateway_over_pipeline
 from tests.support.servers import Endpoints
 
 from eventledger_gateway.app import create_app
@@ -53,21 +50,9 @@ def test_every_paged_operation_of_the_document_has_its_cap() -> None:
 def ledger(endpoints: Endpoints) -> Iterator[tuple[httpx.Client, str]]:
     """A gateway in front of the real services, a client holding every role but admin, and an account with a
     deposit (so that every paged operation has a subject to page over)."""
-    prefix = f"test:gateway-caps:{uuid.uuid4().hex[:12]}:"
-    with pipeline() as run:
-        settings = GatewaySettings(
-            command_url=run.command_url,
-            query_url=run.query_url,
-            redis_url=endpoints.redis_url,
-            rate_limit_key_prefix=prefix,
-            rate_limit_per_second=1000,
-            rate_limit_burst=1000,
-        )
+    with gateway_over_pipeline(endpoints.redis_url, "gateway-caps") as (url, settings):
         token = mint_token(settings, ["writer", "reader", "auditor"], subject="pager")
-        with (
-            serve(create_app(settings)) as url,
-            httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client,
-        ):
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
             opened = client.post("/v1/accounts", json={"holder_name": "Page Capped", "currency": "EUR"})
             assert opened.status_code == 201, opened.text
             account = opened.json()["account_id"]
@@ -75,7 +60,6 @@ def ledger(endpoints: Endpoints) -> Iterator[tuple[httpx.Client, str]]:
             assert deposit.status_code == 201, deposit.text
             client.headers["X-Min-Position"] = str(deposit.json()["position"])
             yield client, account
-    delete_keys(endpoints.redis_url, prefix)
 
 
 def _url(path: str, account: str) -> str:

@@ -12,31 +12,17 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.support.http_service import serve
-from tests.support.pipeline import pipeline
-from tests.support.redis_keys import delete_keys
+from tests.support.pipeline import gateway_over_pipeline
 from tests.support.servers import Endpoints
 
-from eventledger_gateway.app import create_app
 from eventledger_gateway.tokens import mint_token
 from eventledger_runtime.settings import GatewaySettings
 
 
 @pytest.fixture(scope="module")
 def gateway(endpoints: Endpoints) -> Iterator[tuple[str, GatewaySettings]]:
-    prefix = f"test:gateway-pipeline:{uuid.uuid4().hex[:12]}:"
-    with pipeline() as run:
-        settings = GatewaySettings(
-            command_url=run.command_url,
-            query_url=run.query_url,
-            redis_url=endpoints.redis_url,
-            rate_limit_key_prefix=prefix,
-            rate_limit_per_second=1000,
-            rate_limit_burst=1000,
-        )
-        with serve(create_app(settings)) as url:
-            yield url, settings
-    delete_keys(endpoints.redis_url, prefix)
+    with gateway_over_pipeline(endpoints.redis_url, "gateway-pipeline") as served:
+        yield served
 
 
 def _client(gateway: tuple[str, GatewaySettings], *roles: str) -> httpx.Client:
