@@ -261,3 +261,73 @@ def test_events_recorded_before_the_verifiable_log_get_their_chain_once(ledger: 
     assert after == before
     assert triggers == ("O",), "the append-only trigger is on again"
     _record(ledger, rounds=1)  # and appends chain on
+
+
+def _offline_range(
+    ledger: Ledger, tmp_path: Path, head: dict[str, Any], first: int, end: int
+) -> subprocess.CompletedProcess[str]:
+    export = ledger.api.get(
+        "/v1/audit/log-export", params={"from_leaf": first, "to_leaf": end, "tree_size": head["tree_size"]}
+    )
+    assert export.status_code == 200, export.text
+    assert export.text.startswith('{"range":')
+    public_pem = KEY.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return verify_offline(tmp_path, export.text, head, public_pem.decode())
+
+
+def test_a_range_of_the_log_verifies_offline_against_the_latest_head_and_its_tampering_is_found(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """An auditor who checks only the last part of a long log: the range's leaves, the nodes outside it and the
+    chain links before it come from the store; an edit inside the range is named at its event."""
+    positions = _record(ledger)
+    head = ledger.notarize()
+    intact = _offline_range(ledger, tmp_path, head, 9, 20)
+    assert intact.returncode == 0, intact.stdout + intact.stderr
+    assert intact.stdout.startswith(f"intact: 11 events, tree size {head['tree_size']}")
+    ledger.sql(
+        "UPDATE events SET payload = jsonb_set(payload, '{who}', '\"Mallory\"') WHERE position = %s", [positions[14]]
+    )
+    altered = _offline_range(ledger, tmp_path, head, 9, 20)
+    assert altered.returncode == 1, altered.stdout + altered.stderr
+    assert altered.stdout.startswith(f"altered: event at position {positions[14]}"), altered.stdout
+    outside = _offline_range(ledger, tmp_path, head, 16, head["tree_size"])
+    assert outside.returncode == 0, "an edit before the range is not the range's problem: " + outside.stdout
+
+
+def test_the_log_export_refuses_a_range_the_tree_does_not_hold(ledger: Ledger) -> None:
+    _record(ledger, rounds=1)
+    head = ledger.notarize()
+    size = head["tree_size"]
+    for params, status in (
+        ({"from_leaf": 3, "to_leaf": 2}, 422),
+        ({"from_leaf": 0, "to_leaf": size, "tree_size": size - 1}, 422),
+        ({"from_leaf": 0, "to_leaf": size + 1, "tree_size": size + 1}, 404),
+    ):
+        answer = ledger.api.get("/v1/audit/log-export", params=params)
+        assert answer.status_code == status, (params, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_a_row_inserted_between_two_export_batches_is_found(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export reads leaves in batches; a forged row in the hole between the last leaf of one batch and the first
+    of the next belongs to one of them, or it would escape both."""
+    positions = _record(ledger)
+    head = ledger.notarize()
+    hole = next(p for p in range(positions[0], positions[-1]) if p not in positions)
+    boundary = next(index for index, position in enumerate(positions) if position > hole)
+    monkeypatch.setattr("eventledger_command.notary.service.EXPORT_BATCH", boundary)
+    ledger.sql(
+        "INSERT INTO events (position, tx_id, stream_id, stream_version, event_id, event_type, schema_version,"
+        " occurred_at, actor, correlation_id, payload, event_hash) OVERRIDING SYSTEM VALUE"
+        " VALUES (%s, pg_current_xact_id(), 'account-forged', 1, %s, 'test.happened', 1, now(), 'mallory',"
+        " %s, '{\"n\": 1}', %s)",
+        [hole, uuid.uuid4(), uuid.uuid4(), bytes(32)],
+    )
+    verified = _offline(ledger, tmp_path, head)
+    assert verified.returncode == 1, verified.stdout + verified.stderr
+    assert verified.stdout.startswith(f"inserted: event at position {hole}"), verified.stdout

@@ -21,12 +21,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from eventledger_events.audit import (
     GENESIS_HASH,
+    InMemoryNodeSource,
     TreeHead,
     event_hash,
     exported_content_digest,
     format_timestamp,
     leaf_hash,
     parse_timestamp,
+    range_nodes,
     root,
     sign_tree_head,
     to_micros,
@@ -54,10 +56,10 @@ class AuditLog:
         )
 
     def leaf_hashes(self) -> list[bytes]:
-        return [bytes.fromhex(line["leaf_hash"]) for line in self.lines if line["leaf_index"] is not None]
+        return [bytes.fromhex(line["leaf_hash"]) for line in self.lines if line.get("leaf_index") is not None]
 
     def line_of_leaf(self, index: int) -> Line:
-        return next(line for line in self.lines if line["leaf_index"] == index)
+        return next(line for line in self.lines if line.get("leaf_index") == index)
 
     def write(self, folder: Path) -> dict[str, Path]:
         """The export, tree head and public key as the files the verifier's command line reads."""
@@ -132,6 +134,34 @@ def make_audit_log(count: int = 12, private_key: Ed25519PrivateKey | None = None
     key = private_key or Ed25519PrivateKey.generate()
     lines = export_of(make_events(count))
     return AuditLog(lines, sign(lines, key), key)
+
+
+def partial_export(log: AuditLog, start: int, end: int) -> AuditLog:
+    """The export of leaves ``[start, end)`` of ``log``'s tree, as the audit API makes it: the range line with the
+    nodes outside the range, then the range's lines, each stream's first carrying the link its chain resumes from.
+    The same head and key; the lines are copies."""
+    leaves = log.leaf_hashes()
+    source = InMemoryNodeSource(leaves)
+    nodes = [
+        {"start": lo, "end": hi, "hash": source.subtree_hash(lo, hi).hex()}
+        for lo, hi in range_nodes(len(leaves), start, end)
+    ]
+    first, last = log.line_of_leaf(start), log.line_of_leaf(end - 1)
+    inside = copy.deepcopy(log.lines[log.lines.index(first) : log.lines.index(last) + 1])
+    before: dict[str, Line] = {}
+    for line in log.lines[: log.lines.index(first)]:
+        if line["event"] is not None:
+            before[line["event"]["stream_id"]] = line["event"]
+    seen: set[str] = set()
+    for line in inside:
+        stream = None if line["event"] is None else line["event"]["stream_id"]
+        if stream is not None and stream not in seen:
+            seen.add(stream)
+            if stream in before:
+                link = before[stream]
+                line["chain_previous"] = {"stream_version": link["stream_version"], "event_hash": link["event_hash"]}
+    opening = {"range": {"tree_size": len(leaves), "from_leaf": start, "to_leaf": end, "nodes": nodes}}
+    return AuditLog([opening, *inside], log.head, log.private_key)
 
 
 # ---------------------------------------------------------------- what a superuser might do to the event table

@@ -217,8 +217,14 @@ OPERATIONS: dict[str, OperationDoc] = {
         query=(
             Param("from_leaf", "First leaf index (default 0).", _LEAF, 0),
             Param("to_leaf", "Leaf index after the last (default: the latest tree head's size).", _LEAF),
+            Param(
+                "tree_size",
+                "The size of the tree the export is checked against (default: to_leaf); a range short of it is a "
+                "partial export, opening with the hashes of the nodes outside the range.",
+                _LEAF,
+            ),
         ),
-        problems=(422,),
+        problems=(404, 422),
         media_type="application/x-ndjson",
     ),
     "audit_log_check": OperationDoc(

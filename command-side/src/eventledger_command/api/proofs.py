@@ -87,16 +87,27 @@ def consistency_proof(request: Request, first: Size, second: Size) -> dict[str, 
 
 
 @router.get("/log-export")
-def export(request: Request, from_leaf: Leaf = 0, to_leaf: Leaf | None = None) -> StreamingResponse:
-    """Leaves ``[from_leaf, to_leaf)`` (default: up to the latest tree head) with the event rows as stored now, as
-    JSON lines: what ``python -m eventledger_events.audit verify`` checks."""
+def export(
+    request: Request, from_leaf: Leaf = 0, to_leaf: Leaf | None = None, tree_size: Leaf | None = None
+) -> StreamingResponse:
+    """Leaves ``[from_leaf, to_leaf)`` of the tree of ``tree_size`` leaves with the event rows as stored now, as JSON
+    lines: what ``python -m eventledger_events.audit verify`` checks against a tree head of that size. ``to_leaf``
+    defaults to the latest tree head's size, ``tree_size`` to ``to_leaf``. A range short of the whole tree is a
+    partial export: it opens with the hashes of the tree's nodes outside the range."""
     verifiable = _log(request)
     if to_leaf is None:
         head = verifiable.latest_head()
         to_leaf = 0 if head is None else head.tree_size
+    tree_size = to_leaf if tree_size is None else tree_size
     if from_leaf > to_leaf:
         raise Problem(422, "validation_error", "Invalid request", "from_leaf must not exceed to_leaf")
-    return StreamingResponse(verifiable.export(from_leaf, to_leaf), media_type="application/x-ndjson")
+    if to_leaf > tree_size:
+        raise Problem(422, "validation_error", "Invalid request", "to_leaf must not exceed tree_size")
+    try:
+        lines = verifiable.export(from_leaf, to_leaf, tree_size)
+    except NotInTree as exc:
+        raise Problem(404, "not_in_tree", "Not in the tree", str(exc)) from None
+    return StreamingResponse(lines, media_type="application/x-ndjson")
 
 
 @router.get("/log-check")

@@ -4,9 +4,11 @@ Contract of :class:`VerifiableLog`:
 - :meth:`inclusion` proves the event at ``position`` is leaf ``i`` of the tree of ``tree_size`` leaves (RFC 9162
   §2.1.3); :meth:`consistency` proves the tree of ``first`` leaves is a prefix of the tree of ``second`` (§2.1.4);
   both refuse sizes beyond the tree (:class:`NotInTree`);
-- :meth:`export` streams the export format of ``eventledger_events.audit.verify`` for leaves ``[start, end)``: each
-  notarized leaf with the event row the store holds NOW (``null`` when the row is gone), and the rows without a leaf
-  between them — the bytes an auditor verifies offline;
+- :meth:`export` streams the export format of ``eventledger_events.audit.verify`` for leaves ``[start, end)`` of the
+  tree of ``tree_size`` leaves: each notarized leaf with the event row the store holds NOW (``null`` when the row is
+  gone), and the rows without a leaf between them — the bytes an auditor verifies offline. A range that is not the
+  whole tree is a partial export: it opens with the range line (the hashes of the nodes outside it) and each stream's
+  first line there carries the chain link it resumes from (``chain_previous``), read from the store;
 - :meth:`check` runs that same verifier here, over the same export, against the latest head.
 """
 
@@ -23,17 +25,23 @@ from psycopg_pool import ConnectionPool
 from eventledger_command.notary.notary import TreeHeads
 from eventledger_command.notary.tree import PostgresMerkleTree
 from eventledger_events.audit.hashing import format_timestamp
-from eventledger_events.audit.merkle import consistency_proof, inclusion_proof
+from eventledger_events.audit.merkle import consistency_proof, inclusion_proof, range_nodes
 from eventledger_events.audit.tree_head import TreeHead
 from eventledger_events.audit.verify import Verdict, parse_export, verify_export
 
 EXPORT_BATCH = 2000
 
+# The rows without a leaf are taken up to the next batch's first leaf, so that none between two batches is left out.
 _EXPORT = """
 WITH leaves AS (
     SELECT leaf_index, position, leaf_hash FROM log_leaves
     WHERE leaf_index >= %(start)s AND leaf_index < %(end)s
-), bounds AS (SELECT min(position) AS low, max(position) AS high FROM leaves)
+), bounds AS (
+    SELECT min(position) AS low,
+           coalesce((SELECT position - 1 FROM log_leaves WHERE leaf_index = %(end)s AND %(end)s < %(last)s),
+                    max(position)) AS high
+    FROM leaves
+)
 SELECT l.leaf_index, coalesce(l.position, e.position) AS at, l.leaf_hash, e.position, e.stream_id, e.stream_version,
        e.event_id, e.event_type, e.schema_version, e.occurred_at, e.recorded_at, e.actor, e.correlation_id,
        e.causation_id, e.payload, e.event_hash
@@ -41,6 +49,13 @@ FROM leaves l
 FULL OUTER JOIN (SELECT events.* FROM events, bounds WHERE events.position BETWEEN bounds.low AND bounds.high) e
     ON e.position = l.position
 ORDER BY at, l.leaf_index NULLS LAST
+"""
+
+
+_CHAIN_LINKS = """
+SELECT DISTINCT ON (stream_id) stream_id, stream_version, event_hash FROM events
+WHERE stream_id = ANY(%(streams)s) AND position < %(before)s
+ORDER BY stream_id, stream_version DESC
 """
 
 
@@ -98,29 +113,82 @@ class VerifiableLog:
             "second_root_hash": nodes.root().hex(),
         }
 
-    def export(self, start: int, end: int) -> Iterator[str]:
-        """JSON lines for leaves ``[start, end)`` (see the module contract), each ending with a newline."""
+    def export(self, start: int, end: int, tree_size: int | None = None) -> Iterator[str]:
+        """JSON lines for leaves ``[start, end)`` of the tree of ``tree_size`` leaves (default: all the tree holds;
+        see the module contract), each ending with a newline; :class:`NotInTree` for a range the tree lacks."""
         size, _ = self.tree.end()
-        end = min(end, size)
+        tree_size = size if tree_size is None else tree_size
+        if not 0 <= start <= end <= tree_size <= size:
+            raise NotInTree(f"the tree has {size} leaves; need 0 <= from_leaf <= to_leaf <= tree_size <= {size}")
+        if start == end:
+            return iter(())
+        return self._export(start, end, tree_size)
+
+    def _export(self, start: int, end: int, tree_size: int) -> Iterator[str]:
+        partial = (start, end) != (0, tree_size)
+        if partial:
+            nodes = self.tree.at(tree_size)
+            hashes = [
+                {"start": lo, "end": hi, "hash": nodes.subtree_hash(lo, hi).hex()}
+                for lo, hi in range_nodes(tree_size, start, end)
+            ]
+            yield _json({"range": {"tree_size": tree_size, "from_leaf": start, "to_leaf": end, "nodes": hashes}})
+        seen: set[str] = set()
         with self._pool.connection() as conn:
+            before = self._position_of_leaf(conn, start)
             for first in range(start, end, EXPORT_BATCH):
-                rows = self._rows(conn, first, min(first + EXPORT_BATCH, end))
+                rows = self._rows(conn, first, min(first + EXPORT_BATCH, end), end)
+                links = self._chain_links(conn, rows, seen, before) if partial else {}
                 for row in rows:
-                    yield json.dumps(_line(row), separators=(",", ":"), ensure_ascii=False) + "\n"
+                    line = _line(row)
+                    if (link := links.pop(row["position"], None)) is not None:
+                        line["chain_previous"] = link
+                    yield _json(line)
 
     @staticmethod
-    def _rows(conn: psycopg.Connection[Any], start: int, end: int) -> list[dict[str, Any]]:
+    def _rows(conn: psycopg.Connection[Any], start: int, end: int, last: int) -> list[dict[str, Any]]:
         with conn.cursor(row_factory=dict_row) as cursor:
-            cursor.execute(_EXPORT, {"start": start, "end": end})
+            cursor.execute(_EXPORT, {"start": start, "end": end, "last": last})
             return cursor.fetchall()
+
+    @staticmethod
+    def _position_of_leaf(conn: psycopg.Connection[Any], index: int) -> int:
+        row = conn.execute("SELECT position FROM log_leaves WHERE leaf_index = %s", (index,)).fetchone()
+        if row is None:
+            raise NotInTree(f"no leaf {index}")
+        return int(row[0])
+
+    @staticmethod
+    def _chain_links(
+        conn: psycopg.Connection[Any], rows: list[dict[str, Any]], seen: set[str], before: int
+    ) -> dict[int, dict[str, Any]]:
+        """For each stream first met in ``rows``: the position of its first row there, and the version and hash of
+        its last event before the range (the link its chain resumes from), when it has one."""
+        first_rows: dict[str, int] = {}
+        for row in rows:
+            stream = row["stream_id"]
+            if stream is not None and stream not in seen:
+                seen.add(stream)
+                first_rows[stream] = row["position"]
+        if not first_rows:
+            return {}
+        found = conn.execute(_CHAIN_LINKS, {"streams": list(first_rows), "before": before}).fetchall()
+        return {
+            first_rows[stream]: {"stream_version": version, "event_hash": bytes(hashed).hex()}
+            for stream, version, hashed in found
+        }
 
     def check(self) -> tuple[TreeHead | None, Verdict | None]:
         """The server-side check of the whole log against the latest head (the verifier of the offline tool)."""
         head = self.latest_head()
         if head is None:
             return None, None
-        lines = parse_export(self.export(0, head.tree_size))
+        lines = parse_export(self.export(0, head.tree_size, head.tree_size))
         return head, verify_export(lines, head, self.public_key)
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
 def _line(row: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ sections 2.1.3.2 and 2.1.4.2, step by step.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 HASH_SIZE = 32
@@ -147,6 +147,50 @@ def _subproof(source: NodeSource, m: int, start: int, end: int, *, complete: boo
     if m <= k:
         return [*_subproof(source, m, start, start + k, complete=complete), source.subtree_hash(start + k, end)]
     return [*_subproof(source, m - k, start + k, end, complete=False), source.subtree_hash(start, start + k)]
+
+
+def range_nodes(size: int, start: int, end: int) -> list[tuple[int, int]]:
+    """The nodes of the tree of ``size`` leaves that an auditor holding only the leaves ``D[start:end]`` needs to
+    recompute its root: each node ``[lo, hi)`` wholly outside the range whose parent is not, left to right.
+
+    They are nodes of RFC 9162's recursion, so a :class:`NodeSource` answers them; with their hashes,
+    :func:`root_of_range` gives ``MTH(D[size])``. An empty range is refused (there is nothing to check).
+    """
+    if not 0 <= start < end <= size:
+        raise ValueError(f"no range [{start}, {end}) of leaves in a tree of {size}")
+    nodes: list[tuple[int, int]] = []
+
+    def walk(lo: int, hi: int) -> None:
+        if hi <= start or lo >= end:
+            nodes.append((lo, hi))
+        elif not (start <= lo and hi <= end):
+            k = split_point(hi - lo)
+            walk(lo, lo + k)
+            walk(lo + k, hi)
+
+    walk(0, size)
+    return nodes
+
+
+def root_of_range(size: int, start: int, leaf_hashes: Sequence[bytes], nodes: Mapping[tuple[int, int], bytes]) -> bytes:
+    """``MTH(D[size])`` from the leaf hashes of ``D[start:start + len(leaf_hashes)]`` and the hashes of
+    :func:`range_nodes` (keyed by ``(lo, hi)``); ``ValueError`` when a node it needs is not given."""
+    end = start + len(leaf_hashes)
+    if not 0 <= start < end <= size:
+        raise ValueError(f"no range [{start}, {end}) of leaves in a tree of {size}")
+
+    def mth(lo: int, hi: int) -> bytes:
+        if start <= lo and hi <= end:
+            return root(leaf_hashes[lo - start : hi - start])
+        if hi <= start or lo >= end:
+            try:
+                return nodes[(lo, hi)]
+            except KeyError:
+                raise ValueError(f"the hash of node [{lo}, {hi}) is needed and not given") from None
+        k = split_point(hi - lo)
+        return node_hash(mth(lo, lo + k), mth(lo + k, hi))
+
+    return mth(0, size)
 
 
 def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root_hash: bytes) -> bool:

@@ -13,6 +13,18 @@ for each leaf, where ``event`` is the row the event store holds now::
 and ``null`` when the row of a notarized leaf is gone. A row without a leaf appears, placed by position, as
 ``{"leaf_index": null, "leaf_hash": null, "position": ..., "event": {...}}``.
 
+A partial export (leaves ``[from_leaf, to_leaf)`` of the tree a head signs, not all of them) opens with one line
+that names the range and carries the hashes of the tree's nodes outside it (:func:`.merkle.range_nodes`), so that
+the root can be recomputed from the range's leaves::
+
+    {"range": {"tree_size": int, "from_leaf": int, "to_leaf": int,
+               "nodes": [{"start": int, "end": int, "hash": hex}, ...]}}
+
+and the first line of each stream that has events before the range carries the hash and version of the last of
+them, ``"chain_previous": {"stream_version": int, "event_hash": hex}``, where that stream's chain resumes. Neither
+needs to be trusted: a wrong node gives another root, and a wrong chain link another event hash than the notarized
+one. A full export carries neither (a ``chain_previous`` there is ignored).
+
 A previous tree head is linked to the current one by a consistency proof, in the JSON form (the field names of RFC
 9162's ``ConsistencyProofDataV2``)::
 
@@ -24,7 +36,8 @@ position breaks the leaf order, is ``reordered``; a row whose stated hash is no 
 its content, position, recorded_at and its stream's chain differs from the stated one, is ``altered``; a stream
 version gap is ``missing`` and a repeated version ``inserted``; a row without a leaf inside the tree's range is
 ``inserted``); then the root of the leaves against the signed root (``tree head mismatch``); then the previous tree
-head against the consistency proof and the export's first leaves (``inconsistent``).
+head against the consistency proof and, for a full export, the export's first leaves (``inconsistent``; a partial
+export needs the proof).
 """
 
 from __future__ import annotations
@@ -37,7 +50,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .hashing import GENESIS_HASH, event_hash, exported_content_digest, parse_timestamp, to_micros
-from .merkle import leaf_hash, root, verify_consistency
+from .merkle import leaf_hash, root, root_of_range, verify_consistency
 from .tree_head import TreeHead, verify_tree_head
 
 ALTERED = "altered"
@@ -65,7 +78,8 @@ _EVENT_FIELDS: dict[str, type | tuple[type, ...]] = {
 
 
 class UnusableInput(ValueError):
-    """The input cannot be checked at all (not JSON, not the export's form, not a full export)."""
+    """The input cannot be checked at all (not JSON, not the export's form, leaves out of order or not the range of
+    the tree head)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,19 @@ class ExportLine:
     position: int
     leaf_hash: bytes | None
     event: dict[str, Any] | None
+    chain_previous: tuple[int, bytes] | None = None
+    """In a partial export: the stream version and event hash its chain resumes from (see the module docstring)."""
+
+
+@dataclass(frozen=True)
+class ExportRange:
+    """The opening line of a partial export: leaves ``[from_leaf, to_leaf)`` of the tree of ``tree_size`` leaves,
+    and the hashes of the nodes outside that range, keyed by ``(start, end)``."""
+
+    tree_size: int
+    from_leaf: int
+    to_leaf: int
+    nodes: dict[tuple[int, int], bytes]
 
 
 @dataclass(frozen=True)
@@ -128,16 +155,40 @@ class Verdict:
         return f"intact: {self.events} events, tree size {self.tree_size}, root {self.root_hash.hex()}"
 
 
-def parse_export(lines: Iterable[str]) -> list[ExportLine]:
-    """The export's lines (blank lines skipped); :class:`UnusableInput` names the first line that is not of its form."""
-    parsed: list[ExportLine] = []
+def parse_export(lines: Iterable[str]) -> list[ExportLine | ExportRange]:
+    """The export's lines (blank lines skipped), a partial export's range first; :class:`UnusableInput` names the
+    first line that is not of its form."""
+    parsed: list[ExportLine | ExportRange] = []
     for number, text in enumerate(lines, start=1):
         if text.strip():
             try:
-                parsed.append(parse_export_line(json.loads(text)))
+                data = json.loads(text)
+                if isinstance(data, dict) and "range" in data:
+                    if parsed:
+                        raise ValueError("the range line must come first")
+                    parsed.append(parse_export_range(data["range"]))
+                else:
+                    parsed.append(parse_export_line(data))
             except (ValueError, TypeError, KeyError, RecursionError) as error:
                 raise UnusableInput(f"export line {number}: {_reason(error)}") from error
     return parsed
+
+
+def parse_export_range(data: Any) -> ExportRange:
+    """A partial export's range from its decoded JSON; ``ValueError`` or ``TypeError`` if it is not of its form."""
+    if not isinstance(data, dict):
+        raise TypeError("range is not a JSON object")
+    size, first, end, nodes = data["tree_size"], data["from_leaf"], data["to_leaf"], data["nodes"]
+    if not (_is_int(size) and _is_int(first) and _is_int(end) and 0 <= first < end <= size):
+        raise ValueError("range needs integers 0 <= from_leaf < to_leaf <= tree_size")
+    if not isinstance(nodes, list):
+        raise TypeError("range.nodes is not a list")
+    hashes: dict[tuple[int, int], bytes] = {}
+    for node in nodes:
+        if not isinstance(node, dict) or not _is_int(node["start"]) or not _is_int(node["end"]):
+            raise TypeError("a range node is not {start, end, hash}")
+        hashes[(node["start"], node["end"])] = _hash(node["hash"], "range.nodes.hash")
+    return ExportRange(size, first, end, hashes)
 
 
 def parse_export_line(data: Any) -> ExportLine:
@@ -155,7 +206,13 @@ def parse_export_line(data: Any) -> ExportLine:
         raise ValueError("a line with neither leaf nor event")
     if event is not None:
         _check_event(event)
-    return ExportLine(index, position, None if hashed is None else _hash(hashed, "leaf_hash"), event)
+    previous = data.get("chain_previous")
+    seed = None
+    if previous is not None:
+        if not isinstance(previous, dict) or not _is_int(previous["stream_version"]):
+            raise TypeError("chain_previous is not {stream_version, event_hash}")
+        seed = (previous["stream_version"], _hash(previous["event_hash"], "chain_previous.event_hash"))
+    return ExportLine(index, position, None if hashed is None else _hash(hashed, "leaf_hash"), event, seed)
 
 
 def parse_consistency_proof(value: str | bytes | Mapping[str, Any]) -> ConsistencyProof:
@@ -173,58 +230,98 @@ def parse_consistency_proof(value: str | bytes | Mapping[str, Any]) -> Consisten
 
 
 def verify_export(
-    lines: Sequence[ExportLine],
+    lines: Sequence[ExportLine | ExportRange],
     head: TreeHead,
     public_key: Ed25519PublicKey | bytes | str,
     *,
     previous_head: TreeHead | None = None,
     consistency: ConsistencyProof | None = None,
 ) -> Verdict:
-    """Check a full export (leaves ``0 .. head.tree_size - 1``) against ``head``; the first problem, or intact.
+    """Check an export against ``head``: a full one (leaves ``0 .. head.tree_size - 1``) or a partial one (its range
+    line first); the first problem, or intact.
 
-    Raises :class:`UnusableInput` when the export's leaves do not start at 0 or are not consecutive.
+    Raises :class:`UnusableInput` when the leaves are not the consecutive leaves of the tree or of the range, when a
+    partial export is for another tree size than the head's or lacks a node, and when a partial export is to be
+    linked to a previous head without a consistency proof.
     """
     events, problem = _first_problem(lines, head, public_key, previous_head, consistency)
     return Verdict(problem, events, head.tree_size, head.root_hash)
 
 
 def _first_problem(
-    lines: Sequence[ExportLine],
+    lines: Sequence[ExportLine | ExportRange],
     head: TreeHead,
     public_key: Ed25519PublicKey | bytes | str,
     previous_head: TreeHead | None,
     consistency: ConsistencyProof | None,
 ) -> tuple[int, Problem | None]:
     """How many events passed the walk, and the first problem."""
-    if not verify_tree_head(head, public_key):
-        return 0, Problem(BAD_SIGNATURE, "the tree head is not signed by this key")
-    if previous_head is not None and not verify_tree_head(previous_head, public_key):
-        return 0, Problem(BAD_SIGNATURE, "the previous tree head is not signed by this key")
-    leaves = _leaves_of(lines, head.tree_size)
-    if len(leaves) < head.tree_size:
-        return 0, Problem(
-            TREE_HEAD_MISMATCH, f"the export holds {len(leaves)} leaves, the tree head signs {head.tree_size}"
-        )
-    walk = _Walk(leaves)
-    for line in lines:
-        in_tree = line.leaf_index is None or line.leaf_index < head.tree_size
+    if (unsigned := _unsigned(head, previous_head, public_key)) is not None:
+        return 0, unsigned
+    part, rows = _split_range(lines, head)
+    first, end = (0, head.tree_size) if part is None else (part.from_leaf, part.to_leaf)
+    leaves = _leaves_of(rows, first, end)
+    if len(leaves) < end - first:
+        expected = f"the tree head signs {head.tree_size}" if part is None else f"the range holds {end - first}"
+        return 0, Problem(TREE_HEAD_MISMATCH, f"the export holds {len(leaves)} leaves, {expected}")
+    walk = _Walk(leaves, resumes=part is not None)
+    for line in rows:
+        in_tree = line.leaf_index is None or line.leaf_index < end
         if in_tree and (problem := walk.check(line)) is not None:
             return walk.events, problem
     leaf_hashes = [line.leaf_hash for line in leaves if line.leaf_hash is not None]
-    computed = root(leaf_hashes)
+    computed = _root(leaf_hashes, part)
     if computed != head.root_hash:
-        detail = (
-            f"the {head.tree_size} leaves give the root {computed.hex()}, the tree head signs {head.root_hash.hex()}"
-        )
+        what = f"the {head.tree_size} leaves" if part is None else f"the leaves [{first}, {end}) and the nodes"
+        detail = f"{what} give the root {computed.hex()}, the tree head signs {head.root_hash.hex()}"
         return walk.events, Problem(TREE_HEAD_MISMATCH, detail)
-    previous = None if previous_head is None else _check_previous(previous_head, head, leaf_hashes, consistency)
-    return walk.events, previous
+    if previous_head is None:
+        return walk.events, None
+    if part is not None and consistency is None:
+        raise UnusableInput("a partial export is linked to a previous tree head by a consistency proof only")
+    return walk.events, _check_previous(previous_head, head, None if part else leaf_hashes, consistency)
+
+
+def _unsigned(
+    head: TreeHead, previous_head: TreeHead | None, public_key: Ed25519PublicKey | bytes | str
+) -> Problem | None:
+    if not verify_tree_head(head, public_key):
+        return Problem(BAD_SIGNATURE, "the tree head is not signed by this key")
+    if previous_head is not None and not verify_tree_head(previous_head, public_key):
+        return Problem(BAD_SIGNATURE, "the previous tree head is not signed by this key")
+    return None
+
+
+def _split_range(
+    lines: Sequence[ExportLine | ExportRange], head: TreeHead
+) -> tuple[ExportRange | None, list[ExportLine]]:
+    """A partial export's range (None for a full export) and the lines of leaves and rows."""
+    part = lines[0] if lines and isinstance(lines[0], ExportRange) else None
+    rows = [line for line in lines if isinstance(line, ExportLine)]
+    if len(rows) + (part is not None) != len(lines):
+        raise UnusableInput("the range line must come first, and only once")
+    if part is not None and part.tree_size != head.tree_size:
+        raise UnusableInput(
+            f"the export is a range of the tree of {part.tree_size} leaves, the tree head signs {head.tree_size}"
+        )
+    return part, rows
+
+
+def _root(leaf_hashes: Sequence[bytes], part: ExportRange | None) -> bytes:
+    if part is None:
+        return root(leaf_hashes)
+    try:
+        return root_of_range(part.tree_size, part.from_leaf, leaf_hashes, part.nodes)
+    except ValueError as error:
+        raise UnusableInput(f"the partial export cannot give a root: {error}") from error
 
 
 class _Walk:
     """The per-line checks in leaf order, keeping each stream's chain (last event hash and version)."""
 
-    def __init__(self, leaves: Sequence[ExportLine]) -> None:
+    def __init__(self, leaves: Sequence[ExportLine], *, resumes: bool = False) -> None:
+        """``resumes``: a partial export, whose streams' chains may resume from a line's ``chain_previous``."""
+        self._resumes = resumes
         self._owner = {line.leaf_hash: line.leaf_index for line in leaves}
         self._last_position = leaves[-1].position if leaves else None
         self._previous_position: int | None = None
@@ -257,7 +354,10 @@ class _Walk:
 
     def _check_chain(self, line: ExportLine, event: dict[str, Any], stated: bytes) -> Problem | None:
         stream, version = event["stream_id"], event["stream_version"]
-        previous, last_version = self._chains.get(stream, (GENESIS_HASH, 0))
+        start = (GENESIS_HASH, 0)
+        if self._resumes and line.chain_previous is not None:
+            start = (line.chain_previous[1], line.chain_previous[0])
+        previous, last_version = self._chains.get(stream, start)
         try:
             digest = exported_content_digest(event)
             recorded = to_micros(parse_timestamp(event["recorded_at"]))
@@ -281,8 +381,9 @@ class _Walk:
 
 
 def _check_previous(
-    previous: TreeHead, head: TreeHead, leaf_hashes: Sequence[bytes], consistency: ConsistencyProof | None
+    previous: TreeHead, head: TreeHead, leaf_hashes: Sequence[bytes] | None, consistency: ConsistencyProof | None
 ) -> Problem | None:
+    """The previous head against the proof, and against the first leaves when the export holds them all."""
     sizes = f"from size {previous.tree_size} to {head.tree_size}"
     if previous.tree_size > head.tree_size:
         return Problem(INCONSISTENT, f"the previous tree head is larger ({sizes})")
@@ -295,21 +396,21 @@ def _check_previous(
         path = consistency.consistency_path
         if not verify_consistency(previous.tree_size, head.tree_size, path, previous.root_hash, head.root_hash):
             return Problem(INCONSISTENT, f"the consistency proof does not link the previous tree head ({sizes})")
-    if root(leaf_hashes[: previous.tree_size]) != previous.root_hash:
+    if leaf_hashes is not None and root(leaf_hashes[: previous.tree_size]) != previous.root_hash:
         detail = f"the first {previous.tree_size} leaves do not give the previous tree head's root: the past changed"
         return Problem(INCONSISTENT, detail)
     return None
 
 
-def _leaves_of(lines: Sequence[ExportLine], tree_size: int) -> list[ExportLine]:
+def _leaves_of(lines: Sequence[ExportLine], first: int, end: int) -> list[ExportLine]:
     leaves = [line for line in lines if line.leaf_index is not None]
-    for expected, line in enumerate(leaves):
+    for expected, line in enumerate(leaves, start=first):
         if line.leaf_index != expected:
             raise UnusableInput(
-                f"the export's leaves must be 0, 1, 2, ... in order (a full export): leaf {line.leaf_index} "
-                f"where leaf {expected} belongs"
+                f"the export's leaves must be {first}, {first + 1}, {first + 2}, ... in order: leaf "
+                f"{line.leaf_index} where leaf {expected} belongs"
             )
-    return leaves[:tree_size]
+    return leaves[: end - first]
 
 
 def _problem(kind: str, line: ExportLine, detail: str) -> Problem:
@@ -363,11 +464,13 @@ __all__ = [
     "TREE_HEAD_MISMATCH",
     "ConsistencyProof",
     "ExportLine",
+    "ExportRange",
     "Problem",
     "UnusableInput",
     "Verdict",
     "parse_consistency_proof",
     "parse_export",
     "parse_export_line",
+    "parse_export_range",
     "verify_export",
 ]
