@@ -226,8 +226,19 @@ class TransferSearchResult(BaseModel):
 
 class AccountVolume(BaseModel):
     account_id: UUID
+    holder_name: str | None = Field(description="The account's holder (null while the read model lacks it).")
     currency: Currency
     volume: int
+
+
+class LastHour(BaseModel):
+    """The stream job's one-minute windows of the last hour, in columns (one value per minute of ``starts``)."""
+
+    window: str = Field(description="The window family: `tumbling-1m`.")
+    step_seconds: int
+    starts: list[int] = Field(description="Each minute's start (epoch seconds), oldest first, the current one last.")
+    transfers: dict[str, list[int]] = Field(description="Transfers posted in each minute, per currency.")
+    volume: dict[str, list[int]] = Field(description="Volume posted in each minute, per currency, in minor units.")
 
 
 class StatsOverview(BaseModel):
@@ -242,7 +253,16 @@ class StatsOverview(BaseModel):
                     "transfers_per_currency": {"EUR": 5120, "USD": 2210},
                     "transfers_per_minute": 37,
                     "windows": {"transfers_per_minute": 37},
-                    "top_accounts": [{"account_id": ACCOUNT_ID, "currency": "EUR", "volume": 250000}],
+                    "last_hour": {
+                        "window": "tumbling-1m",
+                        "step_seconds": 60,
+                        "starts": [1780308060, 1780308120, 1780308180],
+                        "transfers": {"EUR": [0, 4, 2]},
+                        "volume": {"EUR": [0, 125000, 9900]},
+                    },
+                    "top_accounts": [
+                        {"account_id": ACCOUNT_ID, "holder_name": "Ada Lovelace", "currency": "EUR", "volume": 250000}
+                    ],
                     "position": 98231,
                 }
             ]
@@ -254,6 +274,7 @@ class StatsOverview(BaseModel):
     transfers_per_currency: dict[str, int]
     transfers_per_minute: float = Field(description="From the stream-processing job's windows.")
     windows: dict[str, Any]
+    last_hour: LastHour = Field(description="For charts: the last 60 minutes, minute by minute (ADR 0029).")
     top_accounts: list[AccountVolume]
     position: Position
 

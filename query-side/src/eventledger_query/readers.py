@@ -135,6 +135,9 @@ class RedisFigures:
     def account(self, account_id: uuid.UUID) -> AccountView | None:
         return self._model.account(account_id)
 
+    def holder_names(self, account_ids: list[str]) -> dict[str, str]:
+        return self._model.holder_names(account_ids)
+
     def overview(self, top: int = 10) -> Overview:
         return self._model.overview(top)
 

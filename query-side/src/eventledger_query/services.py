@@ -38,6 +38,9 @@ class Readers:
     def windows(self) -> dict[str, Any]:
         return self.window_figures.latest()
 
+    def last_hour(self) -> dict[str, Any]:
+        return self.window_figures.last_hour()
+
     def close(self) -> None:
         for closer in self._closers:
             closer.close()

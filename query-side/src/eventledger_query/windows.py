@@ -1,5 +1,6 @@
 """The windowed figures the stream job keeps in Redis (docs/adr/0010): transfers per minute (tumbling one-minute
-windows) and volume per currency over five minutes (hopping every minute).
+windows) and volume per currency over five minutes (hopping every minute), and the last hour minute by minute (the
+dashboard's charts, ADR 0029).
 
 Keys under ``<base>:stream:``: ``index:<window>`` lists ``<start>:<currency>`` members scored by the window start;
 ``w:<window>:<start>:<currency>`` holds ``transfers`` and ``volume`` (totals over the source partitions).
@@ -13,6 +14,10 @@ from typing import Any
 from redis import Redis
 
 from eventledger_projections.streaming.windows import TRANSFERS_PER_MINUTE, VOLUME_FIVE_MINUTES
+
+LAST_HOUR_MINUTES = 60
+"""How many one-minute windows :meth:`WindowFigures.last_hour` answers (the current minute included); the stream
+job keeps each window ``KEEP_SECONDS`` (an hour) after it ends."""
 
 
 class WindowFigures:
@@ -46,4 +51,35 @@ class WindowFigures:
             "minute_started_at": minute_start,
             "volume_per_currency_5m": {currency: cell["volume"] for currency, cell in sorted(five.items())},
             "five_minutes_started_at": five_start,
+        }
+
+    def last_hour(self, now: float | None = None) -> dict[str, Any]:
+        """Transfers and volume per currency in each of the last :data:`LAST_HOUR_MINUTES` one-minute windows, in
+        columns (what a chart takes): ``starts`` (epoch seconds, oldest first, the current minute last) and, per
+        currency that posted in the hour, ``transfers`` and ``volume`` lists of the same length. A minute without
+        postings counts 0. Windows are in event time (when the posting was recorded), as the stream job counts
+        them; it keeps each window an hour after it ends, so the whole hour is in Redis."""
+        step = TRANSFERS_PER_MINUTE.size
+        last = int((time.time() if now is None else now) // step) * step
+        starts = [last - step * n for n in range(LAST_HOUR_MINUTES - 1, -1, -1)]
+        index = self._prefix + "index:" + TRANSFERS_PER_MINUTE.name
+        members: list[str] = self._client.zrangebyscore(index, starts[0], last)  # type: ignore[assignment]
+        pipe = self._client.pipeline(transaction=False)
+        for member in members:
+            pipe.hmget(f"{self._prefix}w:{TRANSFERS_PER_MINUTE.name}:{member}", "transfers", "volume")
+        slot = {start: n for n, start in enumerate(starts)}
+        transfers: dict[str, list[int]] = {}
+        volume: dict[str, list[int]] = {}
+        for member, (count, amount) in zip(members, pipe.execute() if members else [], strict=True):
+            start, currency = member.split(":", 1)
+            if count is None:  # the window expired between the index and the read
+                continue
+            transfers.setdefault(currency, [0] * len(starts))[slot[int(start)]] = int(count)
+            volume.setdefault(currency, [0] * len(starts))[slot[int(start)]] = int(amount or 0)
+        return {
+            "window": TRANSFERS_PER_MINUTE.name,
+            "step_seconds": step,
+            "starts": starts,
+            "transfers": dict(sorted(transfers.items())),
+            "volume": dict(sorted(volume.items())),
         }

@@ -7,7 +7,7 @@ MULTI with a ``GET`` of the live pointer: if a rebuild switched versions in betw
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -99,6 +99,20 @@ class RedisReadModel:
         if version is None or not answers[0]:
             return None
         return AccountView.from_hash(str(account_id), answers[0])
+
+    def holder_names(self, account_ids: Iterable[UUID | str]) -> dict[str, str]:
+        """The holder name of each of ``account_ids`` that the live version holds, in one MULTI (the dashboard's
+        names beside ids); an account it does not hold is left out."""
+        wanted = list(dict.fromkeys(str(account_id) for account_id in account_ids))
+
+        def read(pipe: Any, version: int) -> None:
+            for account_id in wanted:
+                pipe.hget(self.keys.account(version, account_id), "holder_name")
+
+        version, answers = self._read(read)
+        if version is None:
+            return {}
+        return {account_id: name for account_id, name in zip(wanted, answers, strict=True) if name is not None}
 
     def all_accounts(self) -> dict[str, AccountView]:
         """Every account of the live version (a SCAN: for checkers and tools, not for request paths)."""

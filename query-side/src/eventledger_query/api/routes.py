@@ -37,6 +37,8 @@ MinPosition = Annotated[
     ),
 ]
 Limit = Annotated[int, Query(ge=1, le=200)]
+RECONNECT_AFTER_MS = 2000
+"""The ``retry`` the figures stream sends: how long a client waits before it reconnects after the stream ends."""
 MAX_AMOUNT = 10**15  # the command API's bound on amounts: larger values cannot exist
 
 
@@ -219,7 +221,11 @@ def overview_body(readers: Readers) -> tuple[dict[str, Any], int]:
         ((volume, account, currency) for currency, rows in overview.top_accounts.items() for account, volume in rows),
         reverse=True,
     )[:10]
-    top = [{"account_id": account, "currency": currency, "volume": volume} for volume, account, currency in ranked]
+    names = readers.redis.holder_names([account for _, account, _ in ranked])
+    top = [
+        {"account_id": account, "holder_name": names.get(account), "currency": currency, "volume": volume}
+        for volume, account, currency in ranked
+    ]
     body = {
         "open_accounts": overview.open_accounts,
         "accounts_by_status": overview.accounts_by_status,
@@ -227,6 +233,7 @@ def overview_body(readers: Readers) -> tuple[dict[str, Any], int]:
         "transfers_per_currency": overview.posted_transfers,
         "transfers_per_minute": windows.get("transfers_per_minute", 0),
         "windows": windows,
+        "last_hour": readers.last_hour(),
         "top_accounts": top,
         "position": overview.reflected_position,
     }
@@ -244,14 +251,17 @@ def stats_overview(request: Request, min_position: MinPosition = None) -> Respon
 
 @router.get("/stats/stream", tags=["stats"])
 async def stats_stream(request: Request) -> StreamingResponse:
-    """The same figures pushed as Server-Sent Events, each time they change (and at least every 15 s). The stream
-    ends when the service drains (ADR 0018): the client reconnects to a replica that is not stopping."""
+    """The same figures pushed as Server-Sent Events, each time they change (and at least every 15 s, so that a
+    client can tell a quiet stream from a dead one). The first frame tells the client to wait ``retry`` ms before
+    it reconnects. The stream ends when the service drains (ADR 0018): the client reconnects to a replica that is
+    not stopping (ADR 0029)."""
     readers = _readers(request)
     interval = readers.stream_interval
 
     async def frames(read: Callable[[], tuple[dict[str, Any], int]]) -> AsyncIterator[bytes]:
         last: bytes | None = None
         quiet = 0.0
+        yield b"retry: " + str(RECONNECT_AFTER_MS).encode() + b"\n\n"
         while not (is_draining(request.app) or await request.is_disconnected()):
             body, position = await asyncio.to_thread(read)
             data = orjson.dumps(body)
