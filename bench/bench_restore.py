@@ -63,8 +63,9 @@ def _head(dsn: str) -> int:
 def _republish(server: PostgresServer, namespace: Namespace) -> float:
     dsn = server.settings.postgres_dsn
     ensure_topics(server.settings.kafka_bootstrap, [namespace.topic(t) for t in ALL_TOPICS], 6)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("UPDATE log_checkpoints SET position = 0 WHERE name = 'kafka-relay'")
+    reader = PostgresEventLogReader(dsn)
+    reader.rewind_checkpoint("kafka-relay", 0)  # what ``python -m eventledger_command.relay.republish`` does
+    reader.close()
     head = _head(dsn)
     store = PostgresEventStore(dsn, pool_size=2)
     checkpoints = PostgresEventLogReader(dsn)

@@ -13,10 +13,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -54,11 +56,14 @@ ACCOUNTS = 6
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, endpoints: Endpoints) -> Iterator[PostgresServer]:
-    """A PostgreSQL cluster of this module's own with continuous backup, made by the provisioning code."""
-    settings = dataclasses.replace(
-        Settings.from_env(), state_dir=tmp_path_factory.mktemp("drill"), pg_port=restartable_port()
-    )
+def cluster(endpoints: Endpoints) -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster of this module's own with continuous backup, made by the provisioning code.
+
+    Its state folder is not under pytest's temporary folder: the server runs as the service user, and every pytest
+    session that starts on the machine takes the search permission off ``/tmp/pytest-of-<user>`` again (it keeps
+    that folder private), which once cut the server and the backup tool off from their own files mid-test."""
+    state = Path(tempfile.mkdtemp(prefix="eventledger-drill-"))
+    settings = dataclasses.replace(Settings.from_env(), state_dir=state, pg_port=restartable_port())
     server = PostgresServer(settings)
     server.enable_continuous_backup()
     server.install()
@@ -249,7 +254,16 @@ def _drill(cluster: PostgresServer, dsn: str, before: Namespace, after: Namespac
     (events,) = _rows(dsn, "SELECT count(*) FROM events")[0]
 
     # Kafka lost too: the relay republishes the restored log, from its start, into a fresh namespace.
-    _rows(dsn, "UPDATE log_checkpoints SET position = 0 WHERE name = 'kafka-relay' RETURNING name")
+    republish = subprocess.run(
+        [sys.executable, "-m", "eventledger_command.relay.republish"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "EVENTLEDGER_PG_PORT": str(cluster.settings.pg_port), "EVENTLEDGER_NAMESPACE": after.value},
+    )
+    assert republish.returncode == 0, republish.stderr
+    assert "moved from" in republish.stdout
     ensure_topics(endpoints.kafka_bootstrap, [after.topic(t) for t in ALL_TOPICS], 3)
     store = PostgresEventStore(dsn, pool_size=2)
     checkpoints = PostgresEventLogReader(dsn)
