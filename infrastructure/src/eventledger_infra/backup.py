@@ -169,8 +169,16 @@ def restore(server: PostgresServer, target: datetime | None) -> Restored:
     (server.data_dir / "recovery.signal").touch()
     (server.data_dir / "postmaster.pid").unlink(missing_ok=True)
     chown_tree(server.state, server._user())
-    server.start_server()
-    server.wait_until_promoted()
+    try:
+        server.start_server()
+        server.wait_until_promoted()
+    except ProvisioningError as failed:
+        if target is not None and "before configured recovery target" in str(failed):
+            raise ProvisioningError(
+                f"{target.isoformat()} is after the last commit the backups hold: restore to 'latest' instead "
+                f"(the data directory this attempt made is {server.data_dir}; the next restore sets it aside)"
+            ) from failed
+        raise
     # The old receiver folder ends on the timeline just left: a new one follows the new timeline from here on.
     # Its files stay beside it (the archive has every finished segment; the set-aside folder the rest).
     if server.backup.stream.exists() and any(server.backup.stream.iterdir()):
