@@ -169,11 +169,13 @@ def restore(server: PostgresServer, target: datetime | None) -> Restored:
     (server.data_dir / "recovery.signal").touch()
     (server.data_dir / "postmaster.pid").unlink(missing_ok=True)
     chown_tree(server.state, server._user())
+    log_offset = server.log_path.stat().st_size if server.log_path.exists() else 0
     try:
         server.start_server()
         server.wait_until_promoted()
     except ProvisioningError as failed:
-        if target is not None and "before configured recovery target" in str(failed):
+        # pg_ctl or our own wait may notice the failed recovery first: the reason is in this attempt's log lines.
+        if target is not None and "before configured recovery target" in _log_since(server.log_path, log_offset):
             raise ProvisioningError(
                 f"{target.isoformat()} is after the last commit the backups hold: restore to 'latest' instead "
                 f"(the data directory this attempt made is {server.data_dir}; the next restore sets it aside)"
@@ -187,3 +189,12 @@ def restore(server: PostgresServer, target: datetime | None) -> Restored:
     for setting in RECOVERY_SETTINGS:  # read only in recovery: gone from the file, no reload needed
         server._psql(f"ALTER SYSTEM RESET {setting}")
     return Restored(backup, target, time.monotonic() - began, set_aside)
+
+
+def _log_since(log: Path, offset: int) -> str:
+    try:
+        with log.open("rb") as lines:
+            lines.seek(offset)
+            return lines.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
