@@ -11,7 +11,7 @@ PACKAGES := events infrastructure infrastructure/runtime command-side query-side
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest
 
-.PHONY: help install up down servers status logs reset test test-unit test-contract test-integration test-e2e test-fault \
+.PHONY: help install up down servers status logs reset backup restore test test-unit test-contract test-integration test-e2e test-fault \
         test-tiers lint format bench clean
 
 help: ## list the targets
@@ -33,8 +33,12 @@ PROMETHEUS ?=
 TLS_ENV := $(if $(TLS),EVENTLEDGER_GATEWAY_TLS_CERT_FILE=$(TLS_DIR)/server.pem \
                        EVENTLEDGER_GATEWAY_TLS_KEY_FILE=$(TLS_DIR)/server-key.pem)
 
-up: install ## the whole system: servers, REPLICAS (default 1) instances of each service behind HAProxy, demo data; TLS=1 for HTTPS, PROMETHEUS=1 for metrics and alerts
-	@$(INFRA) up
+# BACKUP=1: PostgreSQL archives its WAL and streams it synchronously to a receiver, so no acknowledged commit can be
+# lost with its data directory (ADR 0033); kept for later starts of the same cluster.
+BACKUP ?=
+
+up: install ## the whole system: servers, REPLICAS (default 1) instances of each service behind HAProxy, demo data; TLS=1 for HTTPS, PROMETHEUS=1 for metrics and alerts, BACKUP=1 for continuous backup
+	@$(INFRA) up $(if $(BACKUP),--backup)
 	@$(if $(TLS),$(PY) -m eventledger_gateway dev-certificate --dir $(TLS_DIR))
 	@$(TLS_ENV) $(PY) -m eventledger_infra system up --replicas $(REPLICAS) $(if $(PROMETHEUS),--prometheus)
 
@@ -42,14 +46,22 @@ down: ## stop the services and the servers this project started
 	@if [ -x $(PY) ]; then $(PY) -m eventledger_infra system down; fi
 	@$(INFRA) down
 
-servers: ## only the four servers (PostgreSQL, Redis, Kafka, Elasticsearch), as the tests need them
-	@$(INFRA) up
+servers: ## only the four servers (PostgreSQL, Redis, Kafka, Elasticsearch), as the tests need them; BACKUP=1 as for up
+	@$(INFRA) up $(if $(BACKUP),--backup)
 
 status: ## show which servers run, every service instance, and HAProxy's view of each
 	@$(INFRA) status; if [ -x $(PY) ]; then $(PY) -m eventledger_infra system status; fi
 
 logs: ## tail the servers' logs
 	@$(INFRA) logs
+
+TIME ?= latest
+
+backup: ## a base backup of PostgreSQL (needs BACKUP=1 at `make up`); see docs/operations.md
+	@$(INFRA) backup
+
+restore: ## restore PostgreSQL (stopped first) to TIME=<ISO 8601 with zone> or the latest commit; see docs/operations.md
+	@$(INFRA) restore --to '$(TIME)'
 
 reset: ## stop the servers and wipe their state (downloads stay cached)
 	@$(INFRA) reset

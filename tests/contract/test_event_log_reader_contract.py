@@ -204,6 +204,20 @@ def test_a_fenced_checkpoint_moves_only_under_its_current_term(log: Log) -> None
     assert log.reader.take_office("new") == (1, 0), "a checkpoint not saved yet starts at term 1, position 0"
 
 
+def test_a_rewind_moves_the_checkpoint_back_and_deposes_the_leader(log: Log) -> None:
+    assert log.reader.rewind_checkpoint("never-saved") == 0
+    assert log.reader.checkpoint("never-saved") == 0
+    log.reader.save_checkpoint("relay", 9)
+    term, _ = log.reader.take_office("relay")
+    assert log.reader.rewind_checkpoint("relay") == 9, "it answers where the checkpoint was"
+    assert log.reader.checkpoint("relay") == 0
+    with pytest.raises(Deposed):
+        log.reader.save_checkpoint("relay", 9, term=term)
+    assert log.reader.take_office("relay") == (term + 2, 0), "the successor resumes from the rewound position"
+    log.reader.rewind_checkpoint("relay", 3)
+    assert log.reader.checkpoint("relay") == 3
+
+
 def test_concurrent_candidates_each_get_a_term_of_their_own(log: Log) -> None:
     terms: list[int] = []
     lock = threading.Lock()

@@ -1,6 +1,11 @@
 """`eventledger-infra` — provision, start, stop and inspect the local servers.
 
-up [SERVICE...]      install what is missing, start, wait until each answers a real query
+up [SERVICE...] [--backup]
+                     install what is missing, start, wait until each answers a real query; --backup turns on
+                     PostgreSQL's continuous backup (WAL archived and streamed synchronously, ADR 0033)
+backup               a base backup of PostgreSQL (needs continuous backup on)
+restore [--to TIME]  rebuild PostgreSQL's data directory from the backups, to TIME (ISO 8601 with a zone) or to
+                     the latest acknowledged commit (the default), then promote it
 down [SERVICE...]    stop what this project started (by its own pid files)
 status               which servers run, where, their memory
 logs [SERVICE] [-n]  the tail of each server's log
@@ -21,7 +26,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from eventledger_infra import system
+from eventledger_infra import backup, system
 from eventledger_infra.process import ProvisioningError, tail
 from eventledger_infra.services.base import LocalServer, apt_install
 from eventledger_infra.services.elasticsearch import ElasticsearchServer
@@ -53,8 +58,10 @@ def _bring_up(server: LocalServer) -> tuple[str, float, bool]:
     return server.name, time.monotonic() - began, was_running
 
 
-def up(settings: Settings, names: list[str]) -> int:
+def up(settings: Settings, names: list[str], *, continuous_backup: bool = False) -> int:
     chosen = servers(settings, names)
+    if continuous_backup:
+        _enable_continuous_backup(settings)
     began = time.monotonic()
     failures: list[str] = []
     # Installs and starts run side by side: the JVMs take most of the time and barely contend on 2 cores.
@@ -72,6 +79,32 @@ def up(settings: Settings, names: list[str]) -> int:
         print("\n".join(["", "up failed:", *failures]), file=sys.stderr)
         return 1
     print(f"all ready in {time.monotonic() - began:.1f} s")
+    return 0
+
+
+def _enable_continuous_backup(settings: Settings) -> None:
+    postgres = PostgresServer(settings)
+    if postgres.running() and not postgres.continuous_backup:
+        raise ProvisioningError(
+            "PostgreSQL is running without continuous backup, which takes effect at a start: stop it "
+            "(`python -m eventledger_infra down postgres`) and run this again"
+        )
+    postgres.enable_continuous_backup()
+
+
+def take_backup(settings: Settings) -> int:
+    taken = backup.take_base_backup(PostgresServer(settings))
+    print(f"  base backup    {taken.folder} (consistent at {taken.consistent_at.isoformat()})")
+    return 0
+
+
+def restore(settings: Settings, target_text: str) -> int:
+    target = backup.parse_target(target_text)
+    done = backup.restore(PostgresServer(settings), target)
+    print(f"  restored       from {done.backup.folder} to {done.target.isoformat() if done.target else 'latest'}")
+    if done.set_aside is not None:
+        print(f"  set aside      the data directory found: {done.set_aside} (delete it once the restore is checked)")
+    print(f"  promoted in    {done.seconds:.1f} s; take a new base backup now (`make backup`)")
     return 0
 
 
@@ -100,6 +133,11 @@ def status(settings: Settings, names: list[str]) -> int:
             f"  {server.name:<14} {'ready' if answering else 'NOT ANSWERING':<14} pid {pid:<8} "
             f"{memory or 0:7.0f} MiB  {server.address()}"
         )
+        if isinstance(server, PostgresServer) and server.continuous_backup:
+            receiver = server.receiver_pid()
+            all_up &= receiver is not None
+            state = f"pid {receiver}" if receiver else "NOT RUNNING: every commit waits for it"
+            print(f"  {'wal receiver':<14} {state}  {server.backup.root}")
     return 0 if all_up else 3
 
 
@@ -172,6 +210,14 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("up", "down", "status"):
         commands.add_parser(name).add_argument("services", nargs="*")
+    commands.choices["up"].add_argument(
+        "--backup", action="store_true", help="PostgreSQL with continuous backup (kept for later starts)"
+    )
+    commands.add_parser("backup", help="a base backup of PostgreSQL")
+    restore_parser = commands.add_parser("restore", help="restore PostgreSQL to a time or to the latest commit")
+    restore_parser.add_argument(
+        "--to", default="latest", help="ISO 8601 time with a zone (2026-12-06T01:02:03Z), or latest (the default)"
+    )
     logs_parser = commands.add_parser("logs")
     logs_parser.add_argument("services", nargs="*")
     logs_parser.add_argument("-n", "--lines", type=int, default=40)
@@ -197,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.exit(2, f"{parser.prog}: invalid settings: {exc}\n")
     actions: dict[str, Callable[[], int]] = {
-        "up": lambda: up(settings, args.services),
+        "up": lambda: up(settings, args.services, continuous_backup=args.backup),
+        "backup": lambda: take_backup(settings),
+        "restore": lambda: restore(settings, args.to),
         "down": lambda: down(settings, args.services),
         "status": lambda: status(settings, args.services),
         "logs": lambda: logs(settings, args.services, args.lines),

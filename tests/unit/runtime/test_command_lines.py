@@ -12,6 +12,7 @@ import pytest
 PROGRAMS = {
     "command service": ["eventledger_command"],
     "relay": ["eventledger_command.relay"],
+    "republish": ["eventledger_command.relay.republish"],
     "query service": ["eventledger_query"],
     "gateway": ["eventledger_gateway", "serve"],
     "projector": ["eventledger_projections", "run", "postgres"],
@@ -24,6 +25,7 @@ PROGRAMS = {
 BAD_ARGUMENTS = {
     "command service": ["eventledger_command", "--port", "1"],
     "relay": ["eventledger_command.relay", "now"],
+    "republish": ["eventledger_command.relay.republish", "--from", "7"],
     "query service": ["eventledger_query", "--verbose"],
     "gateway": ["eventledger_gateway", "token", "--role", "owner"],
     "projector": ["eventledger_projections", "run", "nowhere"],

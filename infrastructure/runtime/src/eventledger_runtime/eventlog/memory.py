@@ -110,3 +110,10 @@ class InMemoryEventLog(EventLogReader):
             self._terms[name] = term
             self._checkpoints.setdefault(name, 0)
             return term, self._checkpoints[name]
+
+    def rewind_checkpoint(self, name: str, position: int = 0) -> int:
+        with self._lock:
+            was = self._checkpoints.get(name, 0)
+            self._terms[name] = self._terms.get(name, 0) + 1
+            self._checkpoints[name] = position
+            return was

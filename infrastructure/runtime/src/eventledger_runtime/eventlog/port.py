@@ -50,6 +50,8 @@ class EventLogReader(ABC):
       caller a new term (one above every term given before under that name, atomically) and the position saved; a
       save that names a term moves the checkpoint only while that term is still the checkpoint's, in the same
       statement, and otherwise raises :class:`Deposed` and changes nothing.
+    - ``rewind_checkpoint`` is the one way back: it sets the position and starts a new term in one statement, so a
+      leader still holding the old term is deposed at its next save and its successor resumes from there.
     """
 
     @abstractmethod
@@ -87,6 +89,11 @@ class EventLogReader(ABC):
     def take_office(self, name: str) -> tuple[int, int]:
         """Start a new term for checkpoint ``name`` (creating it at 0 if absent): answers ``(term, position)``. Every
         save under an earlier term fails from now on. Call it only while holding the leadership of ``name``."""
+
+    @abstractmethod
+    def rewind_checkpoint(self, name: str, position: int = 0) -> int:
+        """Move checkpoint ``name`` back to ``position`` (republishing after Kafka lost its topics) and start a new
+        term, deposing the leader that holds the old one; answers the position it was at (0 if none was saved)."""
 
     def close(self) -> None:  # noqa: B027 - backends without resources need not override
         """Release connections."""

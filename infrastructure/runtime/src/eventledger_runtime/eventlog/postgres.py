@@ -181,6 +181,17 @@ class PostgresEventLogReader(EventLogReader):
         assert row is not None
         return int(row[0]), int(row[1])
 
+    def rewind_checkpoint(self, name: str, position: int = 0) -> int:
+        with self._pool.connection() as conn, conn.transaction():
+            row = conn.execute("SELECT position FROM log_checkpoints WHERE name = %s FOR UPDATE", [name]).fetchone()
+            conn.execute(
+                "INSERT INTO log_checkpoints (name, position, term) VALUES (%s, %s, 1)"
+                " ON CONFLICT (name) DO UPDATE SET position = excluded.position, term = log_checkpoints.term + 1,"
+                " updated_at = statement_timestamp()",
+                [name, position],
+            )
+        return int(row[0]) if row else 0
+
 
 def _next_xid(conn: psycopg.Connection[Any]) -> int:
     """An xid above every xid assigned so far: one drawn now, in a transaction rolled back at once."""
