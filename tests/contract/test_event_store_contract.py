@@ -10,11 +10,12 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.support.eventstore import new_event, out_of_order_store, tail_while_writing, write
+from tests.support.eventstore import isolated_schema, new_event, out_of_order_store, tail_while_writing, write
 
 from eventledger_command.eventstore.errors import ConcurrencyConflict, IdempotencyKeyTaken
 from eventledger_command.eventstore.memory import InMemoryEventStore
 from eventledger_command.eventstore.port import EventStore
+from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import (
     AppendRequest,
     Deadline,
@@ -295,3 +296,55 @@ def test_every_stream_is_a_hash_chain_made_at_append_by_the_published_formula(st
             expected = event_hash(digest, event.position, to_micros(event.recorded_at), previous or GENESIS_HASH)
             assert event.event_hash == expected, (stream_id, event.stream_version)
             previous = event.event_hash
+
+
+@pytest.fixture(params=["memory", "postgres"])
+def clocked_store(request: pytest.FixtureRequest) -> Iterator[tuple[EventStore, list[datetime]]]:
+    """A store whose recording times come from a clock the test sets (ADR 0034's seam), with that clock."""
+    moments = [datetime(2026, 4, 5, 9, 0, 0, 123456, tzinfo=UTC)]
+    if request.param == "memory":
+        yield InMemoryEventStore(recording_clock=lambda: moments[0]), moments
+        return
+    with isolated_schema(request.getfixturevalue("endpoints").postgres_dsn) as dsn:
+        backend = PostgresEventStore(dsn, pool_size=2, recording_clock=lambda: moments[0])
+        try:
+            yield backend, moments
+        finally:
+            backend.close()
+
+
+def test_a_recording_clock_gives_each_append_its_recorded_time_and_the_chain_covers_it(
+    clocked_store: tuple[EventStore, list[datetime]],
+) -> None:
+    """ADR 0034: the recording time ("when the ledger learnt it") is the store's, or its recording clock's when one is
+    given, for every event of an append; the chain hash covers that time, as the offline verifier recomputes it."""
+    store, moments = clocked_store
+    store.append(AppendRequest((write("account-r", 0, 2), write("account-q", 0, 1))))
+    moments[0] = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)  # a clock may even go back: the log order stays the position
+    store.append(AppendRequest((write("account-r", 2, 1),)))
+    recorded = {(e.stream_id, e.stream_version): e.recorded_at for e in store.read_all(after_position=0, limit=10)}
+    first = datetime(2026, 4, 5, 9, 0, 0, 123456, tzinfo=UTC)
+    assert recorded == {
+        ("account-r", 1): first,
+        ("account-r", 2): first,
+        ("account-q", 1): first,
+        ("account-r", 3): moments[0],
+    }
+    previous: bytes | None = None
+    for event in store.read_stream("account-r"):
+        digest = content_digest(
+            stream_id=event.stream_id,
+            stream_version=event.stream_version,
+            event_id=event.event_id,
+            event_type=event.event_type,
+            schema_version=event.schema_version,
+            occurred_at=event.occurred_at,
+            actor=event.actor,
+            correlation_id=event.correlation_id,
+            causation_id=event.causation_id,
+            payload=orjson.loads(event.payload),
+        )
+        assert event.event_hash == event_hash(
+            digest, event.position, to_micros(event.recorded_at), previous or GENESIS_HASH
+        )
+        previous = event.event_hash

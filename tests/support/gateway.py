@@ -35,6 +35,8 @@ SPEC: dict[tuple[str, str], str] = {
     ("GET", "/v1/audit/streams/{stream_id}/events"): "auditor",
     ("GET", "/v1/audit/events"): "auditor",
     ("GET", "/v1/audit/accounts/{account_id}/state"): "auditor",
+    ("GET", "/v1/audit/accounts/{account_id}/balance"): "auditor",
+    ("GET", "/v1/audit/accounts/{account_id}/statement"): "auditor",
     ("GET", "/v1/audit/tree-heads/latest"): "auditor",
     ("POST", "/v1/audit/tree-heads"): "auditor",
     ("GET", "/v1/audit/tree-heads/key"): "auditor",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from eventledger_command.application.bus import CommandBus
 from eventledger_command.application.expiry import ExpiryWorker
 from eventledger_command.application.repository import LedgerRepository
+from eventledger_command.domain import ValueDatePolicy
 from eventledger_command.eventstore.memory import InMemoryEventStore
 from eventledger_command.eventstore.port import EventStore
 from eventledger_command.eventstore.postgres import PostgresEventStore
@@ -50,23 +51,28 @@ def build(
     clock: Callable[[], datetime] = utc_now,
     audit: AuditSettings | None = None,
     verifiable_log: VerifiableLog | None = None,
+    recording_clock: Callable[[], datetime] | None = None,
 ) -> Container:
-    """Wire the command side. Tests pass an in-memory ``store`` and a fixed ``clock``. The verifiable log's audit
-    API (ADR 0025) runs on the PostgreSQL store: with ``audit`` settings when the store is built here, or a
-    ``verifiable_log`` a test made."""
+    """Wire the command side. Tests pass an in-memory ``store`` and a fixed ``clock``; a ``recording_clock`` (tests
+    of the bitemporal audit, ADR 0034) gives the built store's recording times instead of the database's. The
+    verifiable log's audit API (ADR 0025) runs on the PostgreSQL store: with ``audit`` settings when the store is
+    built here, or a ``verifiable_log`` a test made."""
     settings = settings or CommandSettings()
     announcer: NewEventsAnnouncer | None = None
     if store is None:
         if settings.store == "memory":
-            store = InMemoryEventStore()
+            store = InMemoryEventStore(recording_clock=recording_clock)
         else:
             dsn = (postgres or PostgresSettings()).dsn
             announcer = PostgresNewEventsAnnouncer(dsn)  # wakes the relay after each append (ADR 0021)
-            store = PostgresEventStore(dsn, pool_size=settings.pool_size, announcer=announcer)
+            store = PostgresEventStore(
+                dsn, pool_size=settings.pool_size, announcer=announcer, recording_clock=recording_clock
+            )
             if audit is not None and verifiable_log is None:
                 key = load_signing_key(audit.tree_head_key.get_secret_value())
                 verifiable_log = VerifiableLog(dsn, lambda tree: TreeHeads(tree, key))
     repository = LedgerRepository(store, snapshot_interval=settings.snapshot_interval, clock=clock)
-    bus = CommandBus(repository, clock, max_attempts=settings.max_attempts)
+    value_dates = ValueDatePolicy(window=timedelta(days=settings.backdate_window_days))
+    bus = CommandBus(repository, clock, max_attempts=settings.max_attempts, value_dates=value_dates)
     expiry = ExpiryWorker(store, bus, clock)
     return Container(settings, store, repository, bus, expiry, clock, announcer, verifiable_log)

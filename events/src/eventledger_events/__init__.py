@@ -44,7 +44,7 @@ from eventledger_events.kafka_message import (
     identify_from_kafka,
     to_kafka_record,
 )
-from eventledger_events.legacy import AccountOpenedV1
+from eventledger_events.legacy import AccountCreditedV1, AccountDebitedV1, AccountOpenedV1, TransferPostedV1
 from eventledger_events.metadata import EventMetadata
 from eventledger_events.registry import EventRegistry
 from eventledger_events.streams import (
@@ -75,7 +75,9 @@ __all__ = [
     "TRANSFER_EVENT_TYPES",
     "AccountClosed",
     "AccountCredited",
+    "AccountCreditedV1",
     "AccountDebited",
+    "AccountDebitedV1",
     "AccountEvent",
     "AccountFrozen",
     "AccountHoldPlaced",
@@ -100,6 +102,7 @@ __all__ = [
     "TransferPendingCreated",
     "TransferPendingPosted",
     "TransferPosted",
+    "TransferPostedV1",
     "TransferVoided",
     "UnknownEventTypeError",
     "UnknownSchemaFingerprintError",

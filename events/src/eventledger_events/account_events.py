@@ -14,6 +14,7 @@ from pydantic import Field
 
 from eventledger_events.base import DomainEvent
 from eventledger_events.values import (
+    Backdated,
     CurrencyCode,
     Description,
     HolderName,
@@ -21,6 +22,7 @@ from eventledger_events.values import (
     PositiveMinorUnits,
     SignedMinorUnits,
     UtcDateTime,
+    ValueDate,
 )
 
 
@@ -82,10 +84,13 @@ class AccountCredited(DomainEvent):
 
     ``balance_after`` is the account's balance once this credit is applied; ``counterparty_account_id`` is the
     other leg's account (the currency's external account for a deposit).
+
+    v2 added the value date (``value_date``: when the money counts; ``None`` for v1 events, which count from when
+    they were recorded) and ``backdated``; v1 events are upcast with ``None`` and ``False``.
     """
 
     EVENT_TYPE: ClassVar[str] = "account.credited"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     account_id: UUID
     transfer_id: UUID
@@ -94,6 +99,8 @@ class AccountCredited(DomainEvent):
     balance_after: SignedMinorUnits = Field(description="The account's balance once this credit is applied.")
     counterparty_account_id: UUID
     description: Description = ""
+    value_date: ValueDate = None
+    backdated: Backdated = False
 
 
 class AccountDebited(DomainEvent):
@@ -101,10 +108,12 @@ class AccountDebited(DomainEvent):
 
     ``balance_after`` is the account's balance once this debit is applied; ``counterparty_account_id`` is the
     other leg's account (the currency's external account for a withdrawal).
+
+    v2 added ``value_date`` and ``backdated`` (see :class:`AccountCredited`).
     """
 
     EVENT_TYPE: ClassVar[str] = "account.debited"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     account_id: UUID
     transfer_id: UUID
@@ -113,6 +122,8 @@ class AccountDebited(DomainEvent):
     balance_after: SignedMinorUnits = Field(description="The account's balance once this debit is applied.")
     counterparty_account_id: UUID
     description: Description = ""
+    value_date: ValueDate = None
+    backdated: Backdated = False
 
 
 class AccountHoldPlaced(DomainEvent):

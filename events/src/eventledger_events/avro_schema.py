@@ -111,6 +111,8 @@ class _FieldTypeGenerator:
 
     def type_of(self, annotation: Any, field_name: str) -> Any:
         """The Avro type of a (non-optional) annotation."""
+        if typing.get_origin(annotation) is typing.Annotated:  # ``X | None`` keeps X's metadata: only X counts
+            annotation = typing.get_args(annotation)[0]
         if annotation in _SIMPLE_TYPES:
             return copy.deepcopy(_SIMPLE_TYPES[annotation])
         if isinstance(annotation, type) and issubclass(annotation, Enum):

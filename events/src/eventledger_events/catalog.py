@@ -13,7 +13,7 @@ from eventledger_events.base import DomainEvent
 from eventledger_events.legacy import LEGACY_EVENT_TYPES
 from eventledger_events.registry import EventRegistry
 from eventledger_events.transfer_events import TRANSFER_EVENT_TYPES
-from eventledger_events.upcasters import account_opened_v1_to_v2
+from eventledger_events.upcasters import account_opened_v1_to_v2, movement_v1_to_v2
 
 
 def build_event_registry() -> EventRegistry:
@@ -22,6 +22,8 @@ def build_event_registry() -> EventRegistry:
     for model in (*ACCOUNT_EVENT_TYPES, *TRANSFER_EVENT_TYPES, *LEGACY_EVENT_TYPES):
         registry.register(model)
     registry.register_upcaster("account.opened", 1, account_opened_v1_to_v2)
+    for movement in ("account.credited", "account.debited", "transfer.posted"):
+        registry.register_upcaster(movement, 1, movement_v1_to_v2)
     registry.check_upcaster_chains()
     return registry
 

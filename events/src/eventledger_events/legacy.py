@@ -9,8 +9,17 @@ from __future__ import annotations
 from typing import ClassVar
 from uuid import UUID
 
+from pydantic import Field
+
 from eventledger_events.base import DomainEvent
-from eventledger_events.values import CurrencyCode, HolderName
+from eventledger_events.transfer_events import TransferKind
+from eventledger_events.values import (
+    CurrencyCode,
+    Description,
+    HolderName,
+    PositiveMinorUnits,
+    SignedMinorUnits,
+)
 
 
 class AccountOpenedV1(DomainEvent):
@@ -24,5 +33,64 @@ class AccountOpenedV1(DomainEvent):
     currency: CurrencyCode
 
 
-LEGACY_EVENT_TYPES: tuple[type[DomainEvent], ...] = (AccountOpenedV1,)
+class AccountCreditedV1(DomainEvent):
+    """Money arrived on the account as one leg of a posted transfer.
+
+    v1: no value date; it counts from when it was recorded.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "account.credited"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    account_id: UUID
+    transfer_id: UUID
+    amount: PositiveMinorUnits
+    currency: CurrencyCode
+    balance_after: SignedMinorUnits = Field(description="The account's balance once this credit is applied.")
+    counterparty_account_id: UUID
+    description: Description = ""
+
+
+class AccountDebitedV1(DomainEvent):
+    """Money left the account as one leg of a posted transfer.
+
+    v1: no value date; it counts from when it was recorded.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "account.debited"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    account_id: UUID
+    transfer_id: UUID
+    amount: PositiveMinorUnits
+    currency: CurrencyCode
+    balance_after: SignedMinorUnits = Field(description="The account's balance once this debit is applied.")
+    counterparty_account_id: UUID
+    description: Description = ""
+
+
+class TransferPostedV1(DomainEvent):
+    """A one-phase transfer moved money: the source was debited and the destination credited, together.
+
+    v1: no value date; it counts from when it was recorded.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "transfer.posted"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    transfer_id: UUID
+    kind: TransferKind
+    from_account_id: UUID
+    to_account_id: UUID
+    amount: PositiveMinorUnits
+    currency: CurrencyCode
+    description: Description = ""
+
+
+LEGACY_EVENT_TYPES: tuple[type[DomainEvent], ...] = (
+    AccountOpenedV1,
+    AccountCreditedV1,
+    AccountDebitedV1,
+    TransferPostedV1,
+)
 """Every legacy model, each still registered so that its data can be decoded."""

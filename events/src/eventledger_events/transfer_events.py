@@ -14,7 +14,7 @@ from uuid import UUID
 from pydantic import Field
 
 from eventledger_events.base import DomainEvent
-from eventledger_events.values import CurrencyCode, Description, PositiveMinorUnits, UtcDateTime
+from eventledger_events.values import Backdated, CurrencyCode, Description, PositiveMinorUnits, UtcDateTime, ValueDate
 
 
 class TransferKind(StrEnum):
@@ -26,10 +26,14 @@ class TransferKind(StrEnum):
 
 
 class TransferPosted(DomainEvent):
-    """A one-phase transfer moved money: the source was debited and the destination credited, together."""
+    """A one-phase transfer moved money: the source was debited and the destination credited, together.
+
+    v2 added ``value_date`` (when the money counts, for both legs; ``None`` for v1 events, which count from when
+    they were recorded) and ``backdated``; v1 events are upcast with ``None`` and ``False``.
+    """
 
     EVENT_TYPE: ClassVar[str] = "transfer.posted"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     transfer_id: UUID
     kind: TransferKind
@@ -38,6 +42,8 @@ class TransferPosted(DomainEvent):
     amount: PositiveMinorUnits
     currency: CurrencyCode
     description: Description = ""
+    value_date: ValueDate = None
+    backdated: Backdated = False
 
 
 class TransferPendingCreated(DomainEvent):

@@ -75,3 +75,20 @@ HolderName = Annotated[
 
 Description = Annotated[StorableText, Field(description="Free text given by the client; may be empty.")]
 """Free text attached to a money movement."""
+
+ValueDate = Annotated[
+    UtcDateTime | None,
+    Field(
+        description=(
+            "When the money counts (the value date), as a UTC instant; absent on events written before v2, which "
+            "count from when they were recorded."
+        )
+    ),
+]
+"""The value date of a movement: when its money counts, as distinct from when the ledger recorded it."""
+
+Backdated = Annotated[
+    bool,
+    Field(description="True when the movement was recorded with a value date earlier than its recording."),
+]
+"""Whether a movement was back-dated (recorded after the moment its money counts from)."""

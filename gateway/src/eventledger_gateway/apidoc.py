@@ -181,6 +181,49 @@ OPERATIONS: dict[str, OperationDoc] = {
         ),
         problems=(404, 422),
     ),
+    "audit_account_balance": OperationDoc(
+        "An account's balance at a value time, as known at a recording time (bitemporal; from the event store)",
+        200,
+        schemas.AccountBalanceAt,
+        query=(
+            Param(
+                "value_time",
+                "Count the money whose value date is at or before it.",
+                _TIME,
+                "2026-03-31T23:59:59Z",
+                required=True,
+            ),
+            Param(
+                "known_at",
+                "Count only what was recorded at or before it (default: everything).",
+                _TIME,
+                "2026-04-01T00:00:00Z",
+            ),
+        ),
+        problems=(404, 422),
+    ),
+    "audit_account_statement": OperationDoc(
+        "An account's statement for a value period, as known at a recording time (bitemporal; from the event store)",
+        200,
+        schemas.AccountStatementAt,
+        query=(
+            Param(
+                "value_from",
+                "First value time of the period (inclusive).",
+                _TIME,
+                "2026-03-01T00:00:00Z",
+                required=True,
+            ),
+            Param("value_to", "End of the period (exclusive).", _TIME, "2026-04-01T00:00:00Z", required=True),
+            Param(
+                "known_at",
+                "Count only what was recorded at or before it (default: everything).",
+                _TIME,
+                "2026-04-01T00:00:00Z",
+            ),
+        ),
+        problems=(404, 422),
+    ),
     "audit_latest_tree_head": OperationDoc(
         "The latest signed tree head of the verifiable log", 200, schemas.TreeHead, problems=(404,)
     ),

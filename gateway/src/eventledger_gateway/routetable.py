@@ -88,6 +88,8 @@ def _audit() -> list[Route]:
         get("/v1/audit/streams/{stream_id}/events", "audit_stream_events"),
         get("/v1/audit/events", "audit_global_log"),
         get("/v1/audit/accounts/{account_id}/state", "audit_account_state"),
+        get("/v1/audit/accounts/{account_id}/balance", "audit_account_balance"),
+        get("/v1/audit/accounts/{account_id}/statement", "audit_account_statement"),
         # The verifiable log (ADR 0025).
         get("/v1/audit/tree-heads/latest", "audit_latest_tree_head"),
         Route("POST", "/v1/audit/tree-heads", Role.AUDITOR, "audit", "audit_sign_tree_head"),

@@ -23,6 +23,16 @@ HolderName = Annotated[
 Description = Annotated[Text, Field(max_length=500, description="Free text shown on statements and searched.")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.", examples=["EUR"])]
 Position = Annotated[int, Field(ge=0, le=MAX_POSITION, description="Global log position (use it as X-Min-Position).")]
+ValueDate = Annotated[
+    datetime | None,
+    Field(
+        description=(
+            "When the money counts (RFC 3339 instant with a time zone); default: now. An earlier one back-dates the "
+            "movement (recorded as such) within the back-dating window; outside it, or in the future beyond a few "
+            "minutes, the answer is 422 `invalid_value_date` with the `earliest` and `latest` allowed."
+        )
+    ),
+]
 ACCOUNT_ID = "0b7f2a8e-5f55-4c11-9d0e-8a4c2f0d9b10"
 OTHER_ACCOUNT_ID = "5d1c9f0a-2b8e-4e7d-a6c3-1f9e8d7c6b5a"
 TRANSFER_ID = "7c0e1d2f-3a4b-4c5d-8e9f-0a1b2c3d4e5f"
@@ -51,6 +61,7 @@ class MovementRequest(BaseModel):
     account_id: UUID
     amount: Amount
     description: Description = ""
+    value_date: ValueDate = None
 
 
 class TransferRequest(BaseModel):
@@ -77,6 +88,7 @@ class TransferRequest(BaseModel):
     timeout_seconds: Annotated[int, Field(ge=1, le=30 * 24 * 3600)] | None = Field(
         default=None, description="Required with pending=true: the hold expires after this many seconds."
     )
+    value_date: ValueDate = Field(default=None, description="For posted transfers only (both legs); see deposits.")
 
 
 class AccountCommandAnswer(BaseModel):
@@ -356,6 +368,80 @@ class AccountStateAt(BaseModel):
     as_of: datetime
 
 
+class AccountBalanceAt(BaseModel):
+    model_config = _example(
+        {
+            "account_id": ACCOUNT_ID,
+            "currency": "EUR",
+            "value_time": "2026-03-31T23:59:59Z",
+            "known_at": "2026-04-01T00:00:00Z",
+            "balance": 2500,
+            "movements": 3,
+            "backdated_movements": 0,
+            "last_position": 42,
+        }
+    )
+    account_id: UUID
+    currency: Currency
+    value_time: datetime
+    known_at: datetime | None = Field(description="Null: everything recorded so far.")
+    balance: int = Field(description="Credits minus debits whose value date is at or before value_time.")
+    movements: int = Field(description="How many movements were counted.")
+    backdated_movements: int = Field(description="How many of them were back-dated.")
+    last_position: int = Field(description="The last position of the account's stream that was known.")
+
+
+BITEMPORAL_LINE_EXAMPLE: dict[str, Any] = {
+    "transfer_id": TRANSFER_ID,
+    "amount": 2500,
+    "balance_after": 2500,
+    "description": "March rent",
+    "counterparty_account_id": OTHER_ACCOUNT_ID,
+    "value_date": "2026-03-20T10:00:00Z",
+    "recorded_at": "2026-04-05T09:00:00Z",
+    "backdated": True,
+    "position": 42,
+}
+
+
+class BitemporalStatementLine(BaseModel):
+    model_config = _example(BITEMPORAL_LINE_EXAMPLE)
+    transfer_id: UUID
+    amount: int = Field(description="Signed: credits positive, debits negative.")
+    balance_after: int = Field(description="Running balance in value order.")
+    description: str
+    counterparty_account_id: UUID
+    value_date: datetime = Field(description="When the money counts.")
+    recorded_at: datetime = Field(description="When the ledger recorded it.")
+    backdated: bool
+    position: Position
+
+
+class AccountStatementAt(BaseModel):
+    model_config = _example(
+        {
+            "account_id": ACCOUNT_ID,
+            "currency": "EUR",
+            "value_from": "2026-03-01T00:00:00Z",
+            "value_to": "2026-04-01T00:00:00Z",
+            "known_at": None,
+            "opening_balance": 0,
+            "closing_balance": 2500,
+            "items": [BITEMPORAL_LINE_EXAMPLE],
+            "last_position": 42,
+        }
+    )
+    account_id: UUID
+    currency: Currency
+    value_from: datetime
+    value_to: datetime
+    known_at: datetime | None = Field(description="Null: everything recorded so far.")
+    opening_balance: int = Field(description="Balance of the movements valued before value_from.")
+    closing_balance: int = Field(description="Balance of the movements valued before value_to.")
+    items: list[BitemporalStatementLine]
+    last_position: int
+
+
 # ---------------------------------------------------------------- operations (role admin)
 INSTANCE_EXAMPLE: dict[str, Any] = {
     "instance_id": "postgres-3f9a1c2e",
@@ -584,6 +670,8 @@ DOCUMENTED_MODELS: tuple[type[BaseModel], ...] = (
     StreamHistory,
     GlobalLogPage,
     AccountStateAt,
+    AccountBalanceAt,
+    AccountStatementAt,
     TreeHead,
     TreeHeadKey,
     InclusionProof,

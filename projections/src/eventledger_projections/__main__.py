@@ -6,6 +6,11 @@
   bar, then switch to it atomically. ``--force`` discards versions an abandoned rebuild left behind (Elasticsearch
   refuses to start without it; the others drop them anyway).
 - ``status <name>``: the live version, the reflected position and per-partition progress.
+- ``rebuild <name> --as-of-position N --sandbox S``: rebuild the read model as of position ``N`` of the log into the
+  sandbox ``S`` beside the live one (its own PostgreSQL schema, Redis key base or index prefix); nothing live changes.
+- ``diff <name> --sandbox S [--against replay|live]``: compare the sandbox with a fresh replay of the log up to its
+  position (default) or with the live version; prints what differs, exits 1 when anything does.
+- ``drop-sandbox <name> --sandbox S``; ``sandboxes``: list every sandbox and its position.
 
 ``<name>`` is one of :data:`~eventledger_projections.bootstrap.PROJECTIONS` (postgres, redis, elasticsearch), or
 ``windows``, the stream job's transfer windows in Redis (``run`` and ``status``; faust owns that process, and the
@@ -29,8 +34,15 @@ from eventledger_projections.bootstrap import (
     instance_report,
     prepare_topics,
 )
-from eventledger_projections.rebuild.port import RebuildRefused
+from eventledger_projections.rebuild.port import RebuildRefused, SilentListener
 from eventledger_projections.rebuild.progress import ProgressBarListener
+from eventledger_projections.rebuild.sandbox import (
+    SandboxCatalog,
+    SandboxError,
+    build_sandbox,
+    diff_sandbox,
+    drop_sandbox,
+)
 from eventledger_projections.streaming import process as stream_job
 from eventledger_runtime.instances import HeartbeatLoop, PostgresInstanceRegistry, registration_for
 from eventledger_runtime.kafka import when_kafka_answers
@@ -57,7 +69,24 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("name", choices=names, metavar="name", help=", ".join(names))
         if command == "rebuild":
             sub.add_argument("--force", action="store_true", help="discard versions left beside the live one")
+            sub.add_argument("--as-of-position", type=int, metavar="N", help="with --sandbox: the log up to N only")
+            sub.add_argument(
+                "--sandbox", metavar="S", help="build into the sandbox S instead of switching the live one"
+            )
+    names = sorted(PROJECTIONS)
+    diff = commands.add_parser("diff", help="compare a sandbox with a replay of the log (or with the live version)")
+    diff.add_argument("name", choices=names, metavar="name", help=", ".join(names))
+    diff.add_argument("--sandbox", metavar="S", required=True)
+    diff.add_argument("--against", choices=("replay", "live"), default="replay")
+    drop = commands.add_parser("drop-sandbox", help="delete a sandbox")
+    drop.add_argument("name", choices=names, metavar="name", help=", ".join(names))
+    drop.add_argument("--sandbox", metavar="S", required=True)
+    commands.add_parser("sandboxes", help="every sandbox, its position and where it is")
     args = parser.parse_args(argv)
+    if args.command in ("diff", "drop-sandbox", "sandboxes") or (
+        args.command == "rebuild" and (args.sandbox is not None or args.as_of_position is not None)
+    ):
+        return sandbox_command(parser, args)
     if args.command == "run":
         return stream_job.run() if args.name == WINDOWS else run(args.name)
     if args.command == "rebuild":
@@ -154,6 +183,53 @@ def rebuild(name: str, *, force: bool = False) -> int:
     listener.bar.finish()
     print(f"rebuilt {name}: {report}")
     return 0
+
+
+def sandbox_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """The sandbox commands (module docstring); a refusal is one readable line on stderr and exit status 2."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s sandbox %(message)s")
+    if args.command == "rebuild" and (args.sandbox is None or args.as_of_position is None):
+        parser.error("rebuild: --as-of-position and --sandbox go together")
+    infra = settings_or_exit(f"sandbox-{getattr(args, 'name', 'list')}")
+    try:
+        if args.command == "sandboxes":
+            for record in SandboxCatalog(infra.postgres_dsn).all():
+                print(f"{record.read_model} {record.name}: position {record.position}, {record.location}")
+            return 0
+        spec = PROJECTIONS[args.name]
+        if args.command == "rebuild":
+            listener = ProgressBarListener(f"sandbox {args.name} {args.sandbox}")
+            report = build_sandbox(
+                args.name, spec.sandboxes, infra.projections, infra, args.sandbox, args.as_of_position, listener
+            )
+            listener.bar.finish()
+            print(f"sandbox {args.sandbox} of {args.name}: {report.where} as of position {report.built_to:,}")
+            return 0
+        if args.command == "drop-sandbox":
+            dropped = drop_sandbox(args.name, spec.sandboxes, infra.projections, infra, args.sandbox)
+            print(f"dropped sandbox {args.sandbox} of {args.name}: {', '.join(dropped) or 'nothing was left'}")
+            return 0
+        outcome = diff_sandbox(
+            args.name,
+            spec.sandboxes,
+            infra.projections,
+            infra,
+            args.sandbox,
+            against=args.against,
+            listener_for=lambda _: SilentListener(),
+        )
+    except (SandboxError, RebuildRefused) as refused:
+        print(f"{args.command} {getattr(args, 'name', '')}: {refused}", file=sys.stderr)
+        return 2
+    for note in outcome.notes:
+        print(f"note: {note}")
+    if outcome.difference.same:
+        print(f"{outcome.left} and {outcome.right}: the same")
+        return 0
+    print(f"{outcome.left} and {outcome.right} differ:")
+    for line in outcome.difference.lines(outcome.left, outcome.right):
+        print(line)
+    return 1
 
 
 def status(name: str) -> int:

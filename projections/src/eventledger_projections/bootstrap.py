@@ -15,6 +15,7 @@ from typing import Protocol
 from eventledger_projections.elasticsearch import wiring as elasticsearch_wiring
 from eventledger_projections.postgres import wiring as postgres_wiring
 from eventledger_projections.rebuild.port import RebuildListener, RebuildReport
+from eventledger_projections.rebuild.sandbox import SandboxStore
 from eventledger_projections.redis import wiring as redis_wiring
 from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEventLog
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC, DeadLetterSink, EventLog
@@ -44,13 +45,15 @@ StatusFunction = Callable[[ProjectionSettings, Servers], dict[str, object]]
 @dataclass(frozen=True)
 class ProjectionSpec:
     """A read model as its wiring module declares it: how to build its projection, the topics it reads (known
-    without connecting), its default ops port, its rebuild and its status."""
+    without connecting), its default ops port, its rebuild, its status and its sandboxes (a rebuild as of a past
+    position, beside the live one)."""
 
     factory: ProjectionFactory
     topics: tuple[str, ...]
     ops_port: int
     rebuild: RebuildFunction
     status: StatusFunction
+    sandboxes: SandboxStore
 
 
 PROJECTIONS: dict[str, ProjectionSpec] = {
@@ -60,6 +63,7 @@ PROJECTIONS: dict[str, ProjectionSpec] = {
         postgres_wiring.OPS_PORT,
         postgres_wiring.run_rebuild,
         postgres_wiring.status,
+        postgres_wiring.SANDBOXES,
     ),
     redis_wiring.NAME: ProjectionSpec(
         redis_wiring.build_projection,
@@ -67,6 +71,7 @@ PROJECTIONS: dict[str, ProjectionSpec] = {
         redis_wiring.OPS_PORT,
         redis_wiring.run_rebuild,
         redis_wiring.status,
+        redis_wiring.SANDBOXES,
     ),
     elasticsearch_wiring.NAME: ProjectionSpec(
         elasticsearch_wiring.build_projection,
@@ -74,6 +79,7 @@ PROJECTIONS: dict[str, ProjectionSpec] = {
         elasticsearch_wiring.OPS_PORT,
         elasticsearch_wiring.run_rebuild,
         elasticsearch_wiring.status,
+        elasticsearch_wiring.SANDBOXES,
     ),
 }
 

@@ -31,6 +31,7 @@ EXPECTED_CODES = {
     "InvalidDescriptionError": "invalid_description",
     "InvalidOverdraftLimitError": "invalid_overdraft_limit",
     "InvalidTimeoutError": "invalid_timeout",
+    "InvalidValueDateError": "invalid_value_date",
     "SameAccountError": "same_account",
     "CurrencyMismatchError": "currency_mismatch",
     "InsufficientFundsError": "insufficient_funds",

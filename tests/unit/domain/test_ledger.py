@@ -351,10 +351,14 @@ def test_posting_captures_the_hold_and_credits_the_destination(ledger: InMemoryL
                 ev.AccountHoldReleased(
                     account_id=ALICE, transfer_id=T1, amount=300, currency="EUR", reason=ev.HoldReleaseReason.POSTED
                 ),
-                _leg(ev.AccountDebited, ALICE, amount=300, after=200, counterparty=BOB, text="rent"),
+                _leg(ev.AccountDebited, ALICE, amount=300, after=200, counterparty=BOB, text="rent").model_copy(
+                    update={"value_date": NOW + timedelta(minutes=9)}
+                ),
             ],
             domain.account_stream_id(BOB): [
-                _leg(ev.AccountCredited, BOB, amount=300, after=300, counterparty=ALICE, text="rent")
+                _leg(ev.AccountCredited, BOB, amount=300, after=300, counterparty=ALICE, text="rent").model_copy(
+                    update={"value_date": NOW + timedelta(minutes=9)}
+                )
             ],
         }
     )

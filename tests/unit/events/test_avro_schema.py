@@ -11,7 +11,7 @@ import pytest
 from fastavro import parse_schema
 from pydantic import AwareDatetime, Field
 
-from eventledger_events import EVENT_REGISTRY, AccountOpened, DomainEvent, TransferPosted
+from eventledger_events import EVENT_REGISTRY, AccountOpened, DomainEvent, TransferPendingCreated
 from eventledger_events.avro_schema import avro_full_name, avro_record_name, avro_schema_for
 
 pytestmark = pytest.mark.unit
@@ -51,8 +51,8 @@ def _field(schema: dict[str, Any], name: str) -> Any:
 def test_record_names_are_stable_and_versioned() -> None:
     assert avro_record_name("account.hold_placed", 1) == "AccountHoldPlacedV1"
     assert avro_full_name(AccountOpened) == "eventledger.account.AccountOpenedV2"
-    schema = avro_schema_for(TransferPosted)
-    assert (schema["namespace"], schema["name"]) == ("eventledger.transfer", "TransferPostedV1")
+    schema = avro_schema_for(TransferPendingCreated)
+    assert (schema["namespace"], schema["name"]) == ("eventledger.transfer", "TransferPendingCreatedV1")
     assert "aliases" not in schema
 
 

@@ -67,7 +67,8 @@ def _three_versions() -> EventRegistry:
 
 def test_current_version_is_the_highest_registered() -> None:
     assert current_version("account.opened") == 2
-    assert current_version("transfer.posted") == 1
+    assert current_version("transfer.posted") == 2
+    assert current_version("transfer.voided") == 1
 
 
 def test_model_for_finds_current_and_legacy_models() -> None:
@@ -145,11 +146,11 @@ def test_listings_are_sorted_and_complete() -> None:
         "account.frozen.v1",
         "account.unfrozen.v1",
         "account.closed.v1",
-        "account.credited.v1",
-        "account.debited.v1",
+        "account.credited.v2",
+        "account.debited.v2",
         "account.hold_placed.v1",
         "account.hold_released.v1",
-        "transfer.posted.v1",
+        "transfer.posted.v2",
         "transfer.pending_created.v1",
         "transfer.pending_posted.v1",
         "transfer.voided.v1",

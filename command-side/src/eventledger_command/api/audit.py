@@ -80,3 +80,80 @@ def account_state(
         "version": found.version,
         "as_of": found.as_of.isoformat(),
     }
+
+
+Instant = Annotated[datetime, Query(description="RFC 3339 instant with a time zone, e.g. 2026-03-31T23:59:59Z")]
+KnownAt = Annotated[
+    datetime | None,
+    Query(description="RFC 3339 instant: answer with what the ledger had recorded by then (default: everything)"),
+]
+
+
+def _instant(name: str, value: datetime | None) -> None:
+    if value is not None and value.tzinfo is None:
+        raise invalid(f"query.{name}", "an RFC 3339 instant with a time zone")
+
+
+@router.get("/accounts/{account_id}/balance")
+def account_balance(
+    account_id: uuid.UUID, request: Request, value_time: Instant, known_at: KnownAt = None
+) -> dict[str, Any]:
+    """The account's balance at value time ``value_time`` (movements whose money counts at or before it), as the
+    ledger knew it at ``known_at`` (movements recorded at or before it), rebuilt from the event store."""
+    _instant("value_time", value_time)
+    _instant("known_at", known_at)
+    known = _auditor(request).known_account(account_id, known_at=known_at)
+    counted = [m for m in known.movements if m.value_date <= value_time]
+    return {
+        "account_id": str(account_id),
+        "currency": known.currency,
+        "value_time": value_time.isoformat(),
+        "known_at": known_at.isoformat() if known_at else None,
+        "balance": known.balance_at(value_time),
+        "movements": len(counted),
+        "backdated_movements": sum(1 for m in counted if m.backdated),
+        "last_position": known.last_position,
+    }
+
+
+@router.get("/accounts/{account_id}/statement")
+def account_statement(
+    account_id: uuid.UUID, request: Request, value_from: Instant, value_to: Instant, known_at: KnownAt = None
+) -> dict[str, Any]:
+    """The account's statement for the value period ``value_from`` (inclusive) to ``value_to`` (exclusive), as the
+    ledger knew it at ``known_at``: the opening balance, each movement in value order with its running balance,
+    value date, recording time and back-dated flag, and the closing balance."""
+    _instant("value_from", value_from)
+    _instant("value_to", value_to)
+    _instant("known_at", known_at)
+    if value_from >= value_to:
+        raise invalid("query.value_to", "must be after value_from", also=("query.value_from",))
+    known = _auditor(request).known_account(account_id, known_at=known_at)
+    balance = opening = known.balance_before(value_from)
+    lines = []
+    for movement in known.in_value_period(value_from, value_to):
+        balance += movement.amount
+        lines.append(
+            {
+                "transfer_id": str(movement.transfer_id),
+                "amount": movement.amount,
+                "balance_after": balance,
+                "description": movement.description,
+                "counterparty_account_id": str(movement.counterparty_account_id),
+                "value_date": movement.value_date.isoformat(),
+                "recorded_at": movement.recorded_at.isoformat(),
+                "backdated": movement.backdated,
+                "position": movement.position,
+            }
+        )
+    return {
+        "account_id": str(account_id),
+        "currency": known.currency,
+        "value_from": value_from.isoformat(),
+        "value_to": value_to.isoformat(),
+        "known_at": known_at.isoformat() if known_at else None,
+        "opening_balance": opening,
+        "closing_balance": balance,
+        "items": lines,
+        "last_position": known.last_position,
+    }

@@ -78,14 +78,14 @@ def close(account_id: uuid.UUID, request: Request, runner: Runner, _key: Idempot
 @router.post("/deposits", status_code=201, response_model=TransferCommandResponse, tags=["movements"])
 def deposit(body: MovementRequest, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
     """Money in from outside (the currency's external account)."""
-    command = Deposit(uuid.uuid4(), body.account_id, body.amount, body.description)
+    command = Deposit(uuid.uuid4(), body.account_id, body.amount, body.description, body.value_date)
     return runner.run(request, command, 201, body.model_dump(mode="json"))
 
 
 @router.post("/withdrawals", status_code=201, response_model=TransferCommandResponse, tags=["movements"])
 def withdraw(body: MovementRequest, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
     """Money out to the outside (the currency's external account)."""
-    command = Withdraw(uuid.uuid4(), body.account_id, body.amount, body.description)
+    command = Withdraw(uuid.uuid4(), body.account_id, body.amount, body.description, body.value_date)
     return runner.run(request, command, 201, body.model_dump(mode="json"))
 
 
@@ -96,6 +96,8 @@ def make_transfer(body: TransferRequest, request: Request, runner: Runner, _key:
         raise invalid("body.timeout_seconds", "required when pending is true")
     if not body.pending and body.timeout_seconds is not None:
         raise invalid("body.timeout_seconds", "only for pending transfers")
+    if body.pending and body.value_date is not None:
+        raise invalid("body.value_date", "not for pending transfers: their money counts when they are posted")
     command = MakeTransfer(
         uuid.uuid4(),
         body.from_account_id,
@@ -104,6 +106,7 @@ def make_transfer(body: TransferRequest, request: Request, runner: Runner, _key:
         body.description,
         body.pending,
         body.timeout_seconds,
+        body.value_date,
     )
     return runner.run(request, command, 201, body.model_dump(mode="json"))
 

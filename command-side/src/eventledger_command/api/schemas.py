@@ -5,12 +5,32 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from eventledger_events.values import StorableText
 
 Amount = Annotated[StrictInt, Field(gt=0, le=10**15, description="Minor units (cents); an integer, never a float.")]
 Description = Annotated[StorableText, Field(max_length=500, description="Free text shown on statements and searched.")]
+
+
+def _rfc3339_text(value: object) -> object:
+    """A JSON number would be read as seconds since 1970: a value date is only ever written as text."""
+    if isinstance(value, int | float):
+        raise ValueError("an RFC 3339 instant as text, e.g. 2026-03-31T18:00:00Z")
+    return value
+
+
+ValueDate = Annotated[
+    Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)] | None,
+    Field(
+        description=(
+            "When the money counts (RFC 3339 instant with a time zone); default: now. An earlier one back-dates the "
+            "movement (recorded as such) within the back-dating window (EVENTLEDGER_COMMAND_BACKDATE_WINDOW_DAYS); "
+            "one outside the window, or in the future beyond a few minutes of clock skew, answers 422 "
+            "`invalid_value_date` with the `earliest` and `latest` allowed."
+        )
+    ),
+]
 
 
 class _Request(BaseModel):
@@ -33,6 +53,7 @@ class MovementRequest(_Request):
     account_id: UUID
     amount: Amount
     description: Description = ""
+    value_date: ValueDate = None
 
     model_config = ConfigDict(
         extra="forbid",
@@ -54,6 +75,7 @@ class TransferRequest(_Request):
     timeout_seconds: Annotated[StrictInt, Field(ge=1, le=30 * 24 * 3600)] | None = Field(
         default=None, description="Required with pending=true: the hold expires after this many seconds."
     )
+    value_date: ValueDate = None
 
     model_config = ConfigDict(
         extra="forbid",

@@ -15,6 +15,7 @@ from prometheus_client import Counter, Histogram
 from eventledger_command.application.commands import Command
 from eventledger_command.application.handlers import HANDLERS, Context, Reply
 from eventledger_command.application.repository import LedgerRepository
+from eventledger_command.domain import ValueDatePolicy
 from eventledger_command.eventstore.errors import ConcurrencyConflict
 from eventledger_command.eventstore.records import AppendResult, IdempotencyClaim, StoredResponse
 from eventledger_events import EventMetadata
@@ -39,10 +40,18 @@ class CommandBus:
     ``render`` turns the reply into the stored answer of an idempotent command, inside the append's transaction.
     """
 
-    def __init__(self, repository: LedgerRepository, clock: Callable[[], datetime], *, max_attempts: int = 10) -> None:
+    def __init__(
+        self,
+        repository: LedgerRepository,
+        clock: Callable[[], datetime],
+        *,
+        max_attempts: int = 10,
+        value_dates: ValueDatePolicy | None = None,
+    ) -> None:
         self._repository = repository
         self._clock = clock
         self._max_attempts = max_attempts
+        self._value_dates = value_dates or ValueDatePolicy()
 
     def execute(
         self,
@@ -60,7 +69,9 @@ class CommandBus:
             for attempt in range(1, attempts + 1):
                 try:
                     with self._repository.exclusive(streams):
-                        outcome = registration.handler(command, Context(self._repository, self._clock()))
+                        outcome = registration.handler(
+                            command, Context(self._repository, self._clock(), self._value_dates)
+                        )
                         respond = (lambda r, o=outcome: render(o.reply(r))) if render else None
                         result = self._repository.save(
                             outcome.decision,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 
@@ -35,6 +36,7 @@ class Deposit:
     account_id: UUID
     amount: int
     description: str = ""
+    value_date: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,7 @@ class Withdraw:
     account_id: UUID
     amount: int
     description: str = ""
+    value_date: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,7 @@ class MakeTransfer:
     description: str = ""
     pending: bool = False
     timeout_seconds: int | None = None
+    value_date: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,8 @@ from eventledger_command.domain import (
     Account,
     Decision,
     Transfer,
+    ValueDatePolicy,
+    ValueDating,
     account_stream_id,
     close_account,
     deposit,
@@ -70,6 +72,11 @@ class Outcome:
 class Context:
     repository: LedgerRepository
     now: datetime
+    value_dates: ValueDatePolicy = field(default_factory=ValueDatePolicy)
+
+    def dating(self, requested: datetime | None) -> ValueDating:
+        """The value date of a movement decided now (``requested`` if the back-dating window allows it)."""
+        return self.value_dates.date(requested, now=self.now)
 
 
 def _account(ctx: Context, account_id: Any) -> tuple[str, Loaded[Account], Account]:
@@ -122,13 +129,19 @@ def handle_close(cmd: CloseAccount, ctx: Context) -> Outcome:
 
 def handle_deposit(cmd: Deposit, ctx: Context) -> Outcome:
     stream, loaded, account = _account(ctx, cmd.account_id)
-    decision = deposit(account, transfer_id=cmd.transfer_id, amount=cmd.amount, description=cmd.description)
+    dating = ctx.dating(cmd.value_date)
+    decision = deposit(
+        account, transfer_id=cmd.transfer_id, amount=cmd.amount, description=cmd.description, dating=dating
+    )
     return Outcome(decision, _transfer_reply(cmd.transfer_id, "posted"), {stream: loaded})
 
 
 def handle_withdraw(cmd: Withdraw, ctx: Context) -> Outcome:
     stream, loaded, account = _account(ctx, cmd.account_id)
-    decision = withdrawal(account, transfer_id=cmd.transfer_id, amount=cmd.amount, description=cmd.description)
+    dating = ctx.dating(cmd.value_date)
+    decision = withdrawal(
+        account, transfer_id=cmd.transfer_id, amount=cmd.amount, description=cmd.description, dating=dating
+    )
     return Outcome(decision, _transfer_reply(cmd.transfer_id, "posted"), {stream: loaded})
 
 
@@ -144,6 +157,7 @@ def handle_transfer(cmd: MakeTransfer, ctx: Context) -> Outcome:
         now=ctx.now,
         description=cmd.description,
         timeout=timeout,
+        dating=ctx.dating(cmd.value_date),
     )
     status = "pending" if cmd.pending else "posted"
     return Outcome(

@@ -32,6 +32,7 @@ from eventledger_command.domain.errors import (
     InvalidHolderNameError,
     InvalidOverdraftLimitError,
     InvalidTimeoutError,
+    InvalidValueDateError,
     NotFoundError,
     RuleViolationError,
     SameAccountError,
@@ -74,6 +75,7 @@ from eventledger_command.domain.transfer import (
     evolve_transfer,
     rebuild_transfer,
 )
+from eventledger_command.domain.value_dates import ValueDatePolicy, ValueDating
 
 __all__ = [
     "ACCOUNT_SNAPSHOT_VERSION",
@@ -102,6 +104,7 @@ __all__ = [
     "InvalidHolderNameError",
     "InvalidOverdraftLimitError",
     "InvalidTimeoutError",
+    "InvalidValueDateError",
     "NotFoundError",
     "RuleViolationError",
     "SameAccountError",
@@ -112,6 +115,8 @@ __all__ = [
     "TransferNotFoundError",
     "TransferNotPendingError",
     "TransferStatus",
+    "ValueDatePolicy",
+    "ValueDating",
     "account_from_snapshot",
     "account_stream_id",
     "account_to_snapshot",

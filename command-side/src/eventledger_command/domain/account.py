@@ -34,6 +34,7 @@ from eventledger_command.domain.errors import (
     InsufficientFundsError,
     InvalidHolderNameError,
 )
+from eventledger_command.domain.value_dates import ValueDating, dated_fields
 from eventledger_events.account_events import (
     AccountClosed,
     AccountCredited,
@@ -150,6 +151,7 @@ class Account:
         currency: str,
         counterparty_account_id: UUID,
         description: str = "",
+        dating: ValueDating | None = None,
     ) -> list[AccountEvent]:
         """Receive ``amount``: allowed when open or frozen, never when closed."""
         self.ensure_can_receive(amount, currency)
@@ -162,6 +164,7 @@ class Account:
                 balance_after=self.balance + amount,
                 counterparty_account_id=counterparty_account_id,
                 description=description,
+                **dated_fields(dating),
             )
         ]
 
@@ -173,6 +176,7 @@ class Account:
         currency: str,
         counterparty_account_id: UUID,
         description: str = "",
+        dating: ValueDating | None = None,
     ) -> list[AccountEvent]:
         """Pay ``amount`` out: only when open, and only if ``available`` stays >= 0."""
         self._ensure_can_spend(amount, currency)
@@ -185,6 +189,7 @@ class Account:
                 balance_after=self.balance - amount,
                 counterparty_account_id=counterparty_account_id,
                 description=description,
+                **dated_fields(dating),
             )
         ]
 
@@ -216,7 +221,12 @@ class Account:
         return [self._released(hold, reason)]
 
     def capture_hold(
-        self, transfer_id: UUID, *, counterparty_account_id: UUID, description: str = ""
+        self,
+        transfer_id: UUID,
+        *,
+        counterparty_account_id: UUID,
+        description: str = "",
+        dating: ValueDating | None = None,
     ) -> list[AccountEvent]:
         """Post a held amount: release the hold and debit the same amount, together.
 
@@ -237,6 +247,7 @@ class Account:
                 balance_after=self.balance - hold.amount,
                 counterparty_account_id=counterparty_account_id,
                 description=description,
+                **dated_fields(dating),
             ),
         ]
 

@@ -83,6 +83,13 @@ class InvalidTimeoutError(InvalidCommandError):
     code = "invalid_timeout"
 
 
+class InvalidValueDateError(InvalidCommandError):
+    """A value date is further in the past than the back-dating window allows, or in the future beyond the clock
+    skew allowed, or given for a pending transfer (whose money counts when it is posted)."""
+
+    code = "invalid_value_date"
+
+
 class SameAccountError(InvalidCommandError):
     """A transfer names the same account as source and destination."""
 

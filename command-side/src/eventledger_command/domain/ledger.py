@@ -20,6 +20,7 @@ from eventledger_command.domain.errors import (
     AccountNotFoundError,
     InvalidDescriptionError,
     InvalidTimeoutError,
+    InvalidValueDateError,
     SameAccountError,
     TransferNotFoundError,
 )
@@ -29,6 +30,7 @@ from eventledger_command.domain.identifiers import (
     transfer_stream_id,
 )
 from eventledger_command.domain.transfer import Transfer
+from eventledger_command.domain.value_dates import ValueDating
 from eventledger_events.account_events import HoldReleaseReason
 from eventledger_events.base import DomainEvent
 from eventledger_events.bounds import unstorable_text_reason
@@ -77,7 +79,9 @@ def close_account(account: Account) -> Decision:
 # ---------------------------------------------------------------------- one-phase movements
 
 
-def deposit(account: Account, *, transfer_id: UUID, amount: int, description: str = "") -> Decision:
+def deposit(
+    account: Account, *, transfer_id: UUID, amount: int, description: str = "", dating: ValueDating | None = None
+) -> Decision:
     """Money comes in from outside: external account of the currency -> ``account`` (open or frozen)."""
     _require_storable_description(description)
     return _posted(
@@ -87,10 +91,13 @@ def deposit(account: Account, *, transfer_id: UUID, amount: int, description: st
         destination=account,
         amount=amount,
         description=description,
+        dating=dating,
     )
 
 
-def withdrawal(account: Account, *, transfer_id: UUID, amount: int, description: str = "") -> Decision:
+def withdrawal(
+    account: Account, *, transfer_id: UUID, amount: int, description: str = "", dating: ValueDating | None = None
+) -> Decision:
     """Money goes out: ``account`` (open, enough available) -> external account of the currency."""
     _require_storable_description(description)
     return _posted(
@@ -100,6 +107,7 @@ def withdrawal(account: Account, *, transfer_id: UUID, amount: int, description:
         destination=external_account_id(account.currency),
         amount=amount,
         description=description,
+        dating=dating,
     )
 
 
@@ -112,12 +120,14 @@ def transfer(
     now: datetime,
     description: str = "",
     timeout: timedelta | None = None,
+    dating: ValueDating | None = None,
 ) -> Decision:
     """Move ``amount`` between two different accounts of the same currency.
 
-    Without ``timeout`` it is posted at once (source debited, destination credited). With a ``timeout`` > 0 it
-    is pending: a hold is placed on the source until ``now + timeout``; the destination must be able to
-    receive (not closed, same currency) but is credited only when the transfer is posted.
+    Without ``timeout`` it is posted at once (source debited, destination credited), both legs at the value date
+    of ``dating``. With a ``timeout`` > 0 it is pending: a hold is placed on the source until ``now + timeout``;
+    the destination must be able to receive (not closed, same currency) but is credited only when the transfer is
+    posted, so a pending transfer takes no value date of its own.
     """
     require_positive_amount(amount)
     _require_storable_description(description)
@@ -132,7 +142,10 @@ def transfer(
             destination=destination,
             amount=amount,
             description=description,
+            dating=dating,
         )
+    if dating is not None and dating.value_date != now:
+        raise InvalidValueDateError("a pending transfer takes no value date: its money counts when it is posted")
     if timeout <= timedelta(0):
         raise InvalidTimeoutError("a pending transfer's timeout must be positive")
     expires_at = now + timeout
@@ -160,10 +173,12 @@ def post_pending(pending: Transfer, source: Account, destination: Account, *, no
     """
     _check_legs(pending, source, destination)
     transfer_events = pending.post(now)
+    dating = ValueDating(now)  # the held money counts from the moment it moves
     source_events = source.capture_hold(
         pending.transfer_id,
         counterparty_account_id=destination.account_id,
         description=pending.description,
+        dating=dating,
     )
     destination_events = destination.credit(
         pending.transfer_id,
@@ -171,6 +186,7 @@ def post_pending(pending: Transfer, source: Account, destination: Account, *, no
         currency=pending.currency,
         counterparty_account_id=source.account_id,
         description=pending.description,
+        dating=dating,
     )
     return Decision.of(
         {
@@ -210,8 +226,10 @@ def _posted(
     destination: Account | UUID,
     amount: int,
     description: str,
+    dating: ValueDating | None,
 ) -> Decision:
-    """A one-phase transfer: debit the source, credit the destination; a bare id is the external account."""
+    """A one-phase transfer: debit the source, credit the destination, both at one value date; a bare id is the
+    external account."""
     currency = (source if isinstance(source, Account) else _account(destination)).currency
     from_id = source.account_id if isinstance(source, Account) else source
     to_id = destination.account_id if isinstance(destination, Account) else destination
@@ -223,6 +241,7 @@ def _posted(
             currency=currency,
             counterparty_account_id=to_id,
             description=description,
+            dating=dating,
         )
     if isinstance(destination, Account):
         legs[to_id] = destination.credit(
@@ -231,6 +250,7 @@ def _posted(
             currency=currency,
             counterparty_account_id=from_id,
             description=description,
+            dating=dating,
         )
     transfer_events = Transfer.create(
         transfer_id,
@@ -240,6 +260,7 @@ def _posted(
         amount=amount,
         currency=currency,
         description=description,
+        dating=dating,
     )
     return _new_transfer(transfer_id, transfer_events, legs)
 

@@ -24,6 +24,7 @@ from eventledger_command.domain.errors import (
     TransferNotExpiredError,
     TransferNotPendingError,
 )
+from eventledger_command.domain.value_dates import ValueDating, dated_fields
 from eventledger_events.transfer_events import (
     TransferEvent,
     TransferExpired,
@@ -72,27 +73,28 @@ class Transfer:
         description: str = "",
         now: datetime | None = None,
         expires_at: datetime | None = None,
+        dating: ValueDating | None = None,
     ) -> list[TransferEvent]:
-        """Record a transfer: one-phase (posted, money moves now) without ``expires_at``; two-phase (pending) with
-        it, in which case it must be after ``now``."""
+        """Record a transfer: one-phase (posted, money moves now, or at the value date of ``dating``) without
+        ``expires_at``; two-phase (pending) with it, in which case it must be after ``now`` and carries no value
+        date (its money counts when it is posted; :func:`~eventledger_command.domain.ledger.transfer` refuses one)."""
         _check_movement(from_account_id, to_account_id, amount, currency)
-        if expires_at is not None:
-            if now is None:
-                raise ValueError("a pending transfer is created at a given moment (now)")
-            if expires_at <= now:
-                raise InvalidTimeoutError("a pending transfer must expire after it is created")
-        posted = TransferPosted(
-            transfer_id=transfer_id,
-            kind=kind,
-            from_account_id=from_account_id,
-            to_account_id=to_account_id,
-            amount=amount,
-            currency=currency,
-            description=description,
-        )
+        movement = {
+            "transfer_id": transfer_id,
+            "kind": kind,
+            "from_account_id": from_account_id,
+            "to_account_id": to_account_id,
+            "amount": amount,
+            "currency": currency,
+            "description": description,
+        }
         if expires_at is None:
-            return [posted]
-        return [TransferPendingCreated(**dict(posted), expires_at=expires_at)]
+            return [TransferPosted.model_validate({**movement, **dated_fields(dating)})]
+        if now is None:
+            raise ValueError("a pending transfer is created at a given moment (now)")
+        if expires_at <= now:
+            raise InvalidTimeoutError("a pending transfer must expire after it is created")
+        return [TransferPendingCreated.model_validate({**movement, "expires_at": expires_at})]
 
     def post(self, now: datetime) -> list[TransferEvent]:
         """Post a pending transfer that has not expired at ``now``."""

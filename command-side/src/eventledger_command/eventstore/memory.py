@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -24,7 +24,10 @@ from eventledger_command.eventstore.records import (
 
 
 class InMemoryEventStore(EventStore):
-    def __init__(self) -> None:
+    def __init__(self, *, recording_clock: Callable[[], datetime] | None = None) -> None:
+        """``recording_clock`` gives each append's ``recorded_at`` (default: the wall clock), as in
+        :class:`~eventledger_command.eventstore.postgres.PostgresEventStore`."""
+        self._recording_clock = recording_clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
         self._log: list[RecordedEvent] = []
         self._streams: dict[str, list[RecordedEvent]] = {}
@@ -46,7 +49,7 @@ class InMemoryEventStore(EventStore):
             for write in request.writes:
                 if len(self._streams.get(write.stream_id, ())) != write.expected_version:
                     raise ConcurrencyConflict(write.stream_id, write.expected_version)
-            now = datetime.now(UTC)
+            now = self._recording_clock()
             recorded: list[RecordedEvent] = []
             versions: dict[str, int] = {}
             position = len(self._log)

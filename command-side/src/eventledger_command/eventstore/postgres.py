@@ -47,6 +47,9 @@ SELECT * FROM append_events(%s::text[], %s::bigint[], %s::uuid[], %s::text[], %s
     %s::text[], %s::uuid[], %s::uuid[], %s::jsonb[], %s::uuid[], %s::uuid[], %s::timestamptz[], %s::bytea[])
 """
 
+_APPEND_RECORDED_AT = _APPEND.replace("%s::bytea[])", "%s::bytea[], %s::timestamptz)")
+"""The append with the recording time given (a recording clock; sql/008)."""
+
 _CLAIM_DEADLINES = """
 UPDATE transfer_deadlines AS d SET claimed_until = %(until)s
 FROM (
@@ -113,12 +116,17 @@ class PostgresEventStore(EventStore):
         migrate_schema: bool = True,
         before_commit: Callable[[psycopg.Connection[Any]], None] | None = None,
         announcer: NewEventsAnnouncer | None = None,
+        recording_clock: Callable[[], datetime] | None = None,
     ) -> None:
         """``before_commit`` runs inside each append's transaction just before it commits: a seam for tests that
         need transactions to commit out of position order. Production leaves it None (one round trip per append).
         ``announcer`` is told after each committed append, so that the relay wakes at once instead of polling.
+        ``recording_clock`` gives each append's ``recorded_at`` instead of the database's statement time: a seam
+        for tests of the bitemporal audit that must record an entry "on April 5" (ADR 0034); production leaves it
+        None.
         """
         self._before_commit = before_commit
+        self._recording_clock = recording_clock
         self._announcer = announcer
         self._pool = ConnectionPool(
             dsn, min_size=1, max_size=pool_size, open=True, kwargs={"autocommit": True}, name="event-store"
@@ -192,18 +200,22 @@ class PostgresEventStore(EventStore):
             [d.due_at for d in request.set_deadlines],
             self._digests(rows, versions),
         ]
+        append_sql = self.append_sql
+        if self._recording_clock is not None:
+            append_sql = _APPEND_RECORDED_AT
+            params.append(self._recording_clock())
         claim = request.idempotency
         with self._connection() as conn:
             try:
                 if claim is None and self._before_commit is None:
                     # The common case: one statement, one round trip; its own transaction, or the transaction of
                     # this thread's exclusive() block (a conflict then aborts that block, which rolls back).
-                    returned = conn.execute(self.append_sql, params, prepare=True).fetchall()
+                    returned = conn.execute(append_sql, params, prepare=True).fetchall()
                     result = self._result(request, rows, versions, returned)
                     self._announce_unless_held()
                     return result
                 with conn.transaction():
-                    returned = conn.execute(self.append_sql, params, prepare=True).fetchall()
+                    returned = conn.execute(append_sql, params, prepare=True).fetchall()
                     result = self._result(request, rows, versions, returned)
                     if claim is not None:
                         response = respond(result) if respond else StoredResponse(200, b"")

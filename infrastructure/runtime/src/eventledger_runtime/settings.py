@@ -368,6 +368,12 @@ class CommandSettings(Section):
     )
     expiry_interval_seconds: float = fixed(1.0, "between passes expiring due holds", gt=0)
     idempotency_retention_hours: int = Field(default=48, ge=24, description="PRODUCT.md §2: at least 24")
+    backdate_window_days: int = Field(
+        default=45,
+        ge=0,
+        le=3660,
+        description="how far back a movement's `value_date` may lie (0: no back-dating); older ones answer 422",
+    )
 
 
 class RelaySettings(Section):

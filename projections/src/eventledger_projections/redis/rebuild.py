@@ -78,10 +78,14 @@ class RedisRebuild(Rebuild):
         self._events = 0
         self._skipped = 0
 
-    def run(self) -> RebuildReport:
-        self._source = EventStoreSource(
+    def open_source(self) -> EventStoreSource:
+        """The log this rebuild reads, up to the relay's checkpoint (a sandbox's rebuild reads up to its position)."""
+        return EventStoreSource(
             PostgresEventLogReader(self._dsn, name="rebuild-source"), relay_checkpoint=self._relay_checkpoint
         )
+
+    def run(self) -> RebuildReport:
+        self._source = self.open_source()
         self._pages = OperationPages(self._source.log)
         try:
             return self._run()
