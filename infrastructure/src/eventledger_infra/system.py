@@ -219,9 +219,9 @@ def load_balancer_spec(settings: Settings, haproxy: str) -> ServiceSpec:
     )
 
 
-def write_load_balancer_config(settings: Settings, specs: list[ServiceSpec], haproxy: str) -> Path:
-    directory = system_dir(settings)
-    backends = [
+def load_balancer_backends(specs: list[ServiceSpec]) -> list[loadbalancer.Backend]:
+    """HAProxy's view of the instances: one backend per load-balanced service, its instances by name and port."""
+    return [
         loadbalancer.Backend(
             service,
             public_ports()[service],
@@ -230,6 +230,11 @@ def write_load_balancer_config(settings: Settings, specs: list[ServiceSpec], hap
         )
         for service in LOAD_BALANCED
     ]
+
+
+def write_load_balancer_config(settings: Settings, specs: list[ServiceSpec], haproxy: str) -> Path:
+    directory = system_dir(settings)
+    backends = load_balancer_backends(specs)
     pages = loadbalancer.write_error_pages(directory / "haproxy-errors")
     tls = _haproxy_pem(directory / "haproxy-gateway.pem")
     config = directory / "haproxy.cfg"
