@@ -73,3 +73,13 @@ def test_an_unknown_service_is_refused_with_the_list(image: str) -> None:
     result = podman("run", "--rm", *images.RUN_FLAGS, image, "no-such-service", check=False)
     assert result.returncode == 2
     assert "one of command, relay" in result.stderr
+
+
+def test_the_gateway_runs_from_the_image_with_its_dashboard(image: str) -> None:
+    """The gateway's package data (the dashboard's files) is in the image; its upstreams need not answer for this."""
+    port = free_port()
+    with running_container(image, "gateway", env={"EVENTLEDGER_GATEWAY_PORT": str(port)}) as container:
+        wait_until_ready(container, f"http://127.0.0.1:{port}/healthz")
+        dashboard = httpx.get(f"http://127.0.0.1:{port}/dashboard/", timeout=10)
+        assert dashboard.status_code == 200, dashboard.text
+        assert "<html" in dashboard.text.lower()
