@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from eventledger_infra import compose as compose_module
-from eventledger_infra import images, system
+from eventledger_infra import images, loadbalancer, system
 from eventledger_infra.process import ProvisioningError
 from eventledger_infra.services.kafka import KafkaServer
 from eventledger_infra.services.postgres import SERVER_OPTIONS
@@ -190,3 +190,11 @@ def test_the_compose_file_is_valid_and_a_broken_one_is_refused(tmp_path: Path) -
     (tmp_path / "docker-compose.yml").write_text(broken)
     with pytest.raises(ProvisioningError, match="condition"):
         compose_module.validate(tmp_path / "docker-compose.yml")
+
+
+def test_haproxy_accepts_the_compose_configuration(tmp_path: Path) -> None:
+    """``haproxy -c`` on the committed file, its container paths pointed at the committed error pages."""
+    committed = (compose_module.COMPOSE_DIR / "haproxy" / "haproxy.cfg").read_text()
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(committed.replace(str(compose_module.HAPROXY_DIR), str(compose_module.COMPOSE_DIR / "haproxy")))
+    loadbalancer.check(loadbalancer.ensure_installed(), config)
