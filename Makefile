@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest
 
 .PHONY: help install up down servers status logs reset backup restore test test-unit test-contract test-integration test-e2e test-fault \
-        test-tiers lint format bench clean
+        test-tiers lint format bench clean image
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ servers: ## only the four servers (PostgreSQL, Redis, Kafka, Elasticsearch), as 
 
 status: ## show which servers run, every service instance, and HAProxy's view of each
 	@$(INFRA) status; if [ -x $(PY) ]; then $(PY) -m eventledger_infra system status; fi
+
+image: ## build the services' image localhost/eventledger:<version> with buildah on a Debian base (ADR 0030)
+	@$(INFRA) image
 
 logs: ## tail the servers' logs
 	@$(INFRA) logs

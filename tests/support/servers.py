@@ -11,9 +11,7 @@ import contextlib
 import dataclasses
 import os
 import random
-import shutil
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -58,10 +56,34 @@ def local_servers_answer(settings: Settings) -> dict[str, bool]:
 
 
 def docker_answers() -> bool:
-    if shutil.which("docker") is None:
+    """Whether a Docker-compatible engine answers where testcontainers looks (``DOCKER_HOST`` or Docker's socket),
+    asked through the same client library testcontainers uses (no ``docker`` command needed)."""
+    import docker  # type: ignore[import-untyped]  # testcontainers' client library; no stubs pinned
+
+    try:
+        client = docker.from_env(timeout=10)
+    except docker.errors.DockerException:
         return False
-    result = subprocess.run(["docker", "info"], capture_output=True, check=False, timeout=10)
-    return result.returncode == 0
+    try:
+        return bool(client.ping())
+    except (docker.errors.DockerException, OSError):
+        return False
+    finally:
+        client.close()
+
+
+CONTAINER_IMAGES = {
+    "postgres": "postgres:15",
+    "redis": "redis:7",
+    "kafka": "apache/kafka:4.1.1",
+    "elasticsearch": f"elasticsearch:{Settings().es_version}",
+}
+"""The official images testcontainers starts; ``EVENTLEDGER_TEST_<SERVER>_IMAGE`` names another with the same
+interface (the tests under podman use ``localhost/eventledger-postgres:15``, built from Debian's packages)."""
+
+
+def container_image(server: str) -> str:
+    return os.environ.get(f"EVENTLEDGER_TEST_{server.upper()}_IMAGE", CONTAINER_IMAGES[server])
 
 
 @contextlib.contextmanager
@@ -84,25 +106,25 @@ def provide_endpoints() -> Iterator[Endpoints]:
 @contextlib.contextmanager
 def _containers(settings: Settings, answering: dict[str, bool]) -> Iterator[Endpoints]:
     """Start a container for each server that does not answer locally (only where a Docker engine runs)."""
-    from testcontainers.elasticsearch import ElasticSearchContainer
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.postgres import PostgresContainer
-    from testcontainers.redis import RedisContainer
+    from testcontainers.community.elasticsearch import ElasticSearchContainer
+    from testcontainers.community.kafka import KafkaContainer
+    from testcontainers.community.postgres import PostgresContainer
+    from testcontainers.community.redis import RedisContainer
 
     with contextlib.ExitStack() as stack:
         dsn, redis_url = settings.postgres_dsn, settings.redis_url
         bootstrap, es_url = settings.kafka_bootstrap, settings.elasticsearch_url
         if not answering["postgres"]:
-            pg = stack.enter_context(PostgresContainer("postgres:15", driver=None))
+            pg = stack.enter_context(PostgresContainer(container_image("postgres"), driver=None))
             dsn = pg.get_connection_url()
         if not answering["redis"]:
-            redis = stack.enter_context(RedisContainer("redis:7"))
+            redis = stack.enter_context(RedisContainer(container_image("redis")))
             redis_url = f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0"
         if not answering["kafka"]:
-            kafka = stack.enter_context(KafkaContainer("apache/kafka:4.1.1").with_kraft())
+            kafka = stack.enter_context(KafkaContainer(container_image("kafka")).with_kraft())
             bootstrap = kafka.get_bootstrap_server()
         if not answering["elasticsearch"]:
-            es = stack.enter_context(ElasticSearchContainer(f"elasticsearch:{settings.es_version}"))
+            es = stack.enter_context(ElasticSearchContainer(container_image("elasticsearch")))
             es_url = f"http://{es.get_container_host_ip()}:{es.get_exposed_port(9200)}"
         yield Endpoints(dsn, redis_url, bootstrap, es_url)
 

@@ -11,6 +11,7 @@ status               which servers run, where, their memory
 logs [SERVICE] [-n]  the tail of each server's log
 reset                stop everything and wipe the state folder (data is lost; downloads stay cached)
 run -- COMMAND...    start the servers that are not running, run COMMAND, stop only those it started
+image [--force]       build localhost/eventledger:<version> with buildah (ADR 0030); skipped when up to date
 system up|down|status [--replicas N] [--prometheus]
                      the whole system under a supervisor: N instances of each service behind HAProxy,
                      and Prometheus scraping every process with --prometheus
@@ -26,7 +27,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from eventledger_infra import backup, system
+from eventledger_infra import backup, images, system
 from eventledger_infra.process import ProvisioningError, tail
 from eventledger_infra.services.base import LocalServer, apt_install
 from eventledger_infra.services.elasticsearch import ElasticsearchServer
@@ -236,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     supervise_parser = commands.add_parser("supervise", help=argparse.SUPPRESS)
     supervise_parser.add_argument("--replicas", type=_replicas, default=1)
     supervise_parser.add_argument("--prometheus", action="store_true")
+    image_parser = commands.add_parser("image", help="build the services' image (buildah; ADR 0030)")
+    image_parser.add_argument("--force", action="store_true", help="rebuild even when the sources did not change")
     commands.add_parser("browser", help="install Debian's chromium for the dashboard's browser test if missing")
     args = parser.parse_args(argv)
     try:
@@ -257,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             settings, system.supervised(settings, args.replicas, args.prometheus)
         ).run(),
         "browser": install_browser,
+        "image": lambda: print(images.build(settings, force=args.force)) or 0,
     }
     try:
         return actions[args.command]()

@@ -58,6 +58,8 @@ class ServiceSpec:
     unset_env: tuple[str, ...] = ()
     scheme: str = "http"
     ready_path: str = "/readyz"
+    port_variable: str = ""
+    """The variable that sets the instance's port (its ``env`` holds it): a container sets it to move the port."""
 
     @property
     def ready_url(self) -> str:
@@ -92,7 +94,11 @@ def _instances(
     for k in range(1, replicas + 1):
         port = base_port + INSTANCE_PORT_STEP * (k - 1 + offset)
         name = service if k == 1 else f"{service}-{k}"
-        specs.append(ServiceSpec(name, service, argv, port, {**env, port_variable: str(port)}, unset_env))
+        specs.append(
+            ServiceSpec(
+                name, service, argv, port, {**env, port_variable: str(port)}, unset_env, port_variable=port_variable
+            )
+        )
     return specs
 
 
@@ -189,6 +195,13 @@ def services(replicas: int = 1) -> list[ServiceSpec]:
     return specs
 
 
+def service_commands() -> dict[str, ServiceSpec]:
+    """Each service's first instance, by service name: what the image runs for ``<image> <service>`` (its
+    entry point, :mod:`eventledger_infra.container`), and what docker-compose.yml and the deployment manifests
+    name. ``argv[0]`` is the running interpreter: in the image, the image's own."""
+    return {spec.service: spec for spec in services(1)}
+
+
 PROJECTOR_OPS_PORTS = {"postgres": 18101, "redis": 18102, "elasticsearch": 18103}
 """The first projector instance's operations port per projection (eventledger_projections.bootstrap.PROJECTIONS)."""
 
@@ -206,9 +219,9 @@ def load_balancer_spec(settings: Settings, haproxy: str) -> ServiceSpec:
     )
 
 
-def write_load_balancer_config(settings: Settings, specs: list[ServiceSpec], haproxy: str) -> Path:
-    directory = system_dir(settings)
-    backends = [
+def load_balancer_backends(specs: list[ServiceSpec]) -> list[loadbalancer.Backend]:
+    """HAProxy's view of the instances: one backend per load-balanced service, its instances by name and port."""
+    return [
         loadbalancer.Backend(
             service,
             public_ports()[service],
@@ -217,6 +230,11 @@ def write_load_balancer_config(settings: Settings, specs: list[ServiceSpec], hap
         )
         for service in LOAD_BALANCED
     ]
+
+
+def write_load_balancer_config(settings: Settings, specs: list[ServiceSpec], haproxy: str) -> Path:
+    directory = system_dir(settings)
+    backends = load_balancer_backends(specs)
     pages = loadbalancer.write_error_pages(directory / "haproxy-errors")
     tls = _haproxy_pem(directory / "haproxy-gateway.pem")
     config = directory / "haproxy.cfg"
