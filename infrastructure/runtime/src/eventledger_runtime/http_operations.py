@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from eventledger_runtime.http_context import RequestContextMiddleware
 from eventledger_runtime.http_service import is_draining
 
 
@@ -41,6 +42,7 @@ def service_app(
     for router in routers:
         app.include_router(router)
     install_operations(app, readyz)
+    app.add_middleware(RequestContextMiddleware)  # outermost: correlation id and server span (ADR 0032)
     return app
 
 
