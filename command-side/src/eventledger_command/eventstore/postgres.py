@@ -37,6 +37,8 @@ from eventledger_command.eventstore.records import (
     StoredResponse,
     StreamWrite,
 )
+from eventledger_command.eventstore.telemetry import append_span, note_result
+from eventledger_runtime import tracing
 from eventledger_runtime.eventlog import PostgresEventLogReader
 from eventledger_runtime.eventlog.notice import NewEventsAnnouncer
 from eventledger_runtime.eventlog.postgres import LOGGED_EVENT_COLUMNS
@@ -44,7 +46,7 @@ from eventledger_runtime.migrations import migrate
 
 _APPEND = """
 SELECT * FROM append_events(%s::text[], %s::bigint[], %s::uuid[], %s::text[], %s::int[], %s::timestamptz[],
-    %s::text[], %s::uuid[], %s::uuid[], %s::jsonb[], %s::uuid[], %s::uuid[], %s::timestamptz[], %s::bytea[])
+    %s::text[], %s::uuid[], %s::uuid[], %s::jsonb[], %s::uuid[], %s::uuid[], %s::timestamptz[], %s::bytea[], %s::text[])
 """
 
 _CLAIM_DEADLINES = """
@@ -103,7 +105,7 @@ def _as_new(event: RecordedEvent) -> NewEvent:
 
 class PostgresEventStore(EventStore):
     append_sql: ClassVar[str] = _APPEND
-    """The append statement (``append_events`` of sql/007); the append benchmark measures a variant."""
+    """The append statement (``append_events`` of sql/008); the append benchmark measures a variant."""
 
     def __init__(
         self,
@@ -171,6 +173,14 @@ class PostgresEventStore(EventStore):
 
     # ------------------------------------------------------------------ append
     def append(self, request: AppendRequest, respond: Responder | None = None) -> AppendResult:
+        if not tracing.enabled():
+            return self._append(request, respond, None)
+        with append_span(request, "postgresql") as span:
+            result = self._append(request, respond, tracing.current_traceparent())
+            note_result(span, result)
+            return result
+
+    def _append(self, request: AppendRequest, respond: Responder | None, trace_context: str | None) -> AppendResult:
         rows = [(write, event) for write in request.writes for event in write.events]
         if not rows:
             raise ValueError("an append needs at least one event")
@@ -191,6 +201,7 @@ class PostgresEventStore(EventStore):
             [d.transfer_id for d in request.set_deadlines],
             [d.due_at for d in request.set_deadlines],
             self._digests(rows, versions),
+            [trace_context] * len(rows),
         ]
         claim = request.idempotency
         with self._connection() as conn:
