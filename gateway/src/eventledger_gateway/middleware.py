@@ -8,7 +8,8 @@ A plain ASGI middleware (no per-request task, so streamed answers stay streamed)
   with the request id); if the answer had already started, the connection is left to the server to close;
 - every log line of the request carries its correlation id; with tracing on (ADR 0032) the request is a server
   span, the child of the client's ``traceparent`` when it sent a valid one, else the root of a trace whose id is
-  the correlation id; it is named ``<method> <route template>`` once routed.
+  the correlation id; it is named ``<method> <route template>`` once routed (no span for the probes and scrapes
+  of ``/healthz``, ``/readyz`` and ``/metrics``).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class RequestContextMiddleware:
         ids = RequestIds.from_headers(headers)
         scope.setdefault("state", {})["ids"] = ids
         with correlated(ids.correlation_id):
-            if not tracing.enabled():
+            if not tracing.enabled() or tracing.is_probe(scope):
                 await self._handle(scope, receive, send, ids, began)
                 return
             method = scope["method"]

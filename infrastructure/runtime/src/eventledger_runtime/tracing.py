@@ -19,6 +19,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar
+from typing import Any
 from uuid import UUID
 
 from opentelemetry import trace
@@ -48,6 +49,7 @@ __all__ = [
     "current_traceparent",
     "enabled",
     "inject_kafka_headers",
+    "is_probe",
     "new_provider",
     "recording_to",
     "trace_id_from",
@@ -99,6 +101,15 @@ def recording_to(provider: TracerProvider) -> Iterator[None]:
         yield
     finally:
         _provider = previous
+
+
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+"""The operations endpoints that balancers and Prometheus poll: no span (one every second or two, saying nothing)."""
+
+
+def is_probe(scope: MutableMapping[str, Any]) -> bool:
+    """Whether an ASGI ``scope`` is a request to one of :data:`PROBE_PATHS`."""
+    return scope.get("path") in PROBE_PATHS
 
 
 def enabled() -> bool:
