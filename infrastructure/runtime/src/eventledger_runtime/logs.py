@@ -87,3 +87,13 @@ def dict_config(service: str, *, level: int = logging.INFO) -> dict[str, Any]:
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": sys.stderr}},
         "root": {"level": logging.getLevelName(level), "handlers": ["stderr"]},
     }
+
+
+LIBRDKAFKA = logging.getLogger("librdkafka")
+
+
+def kafka_client_logging() -> dict[str, Any]:
+    """The confluent-kafka client setting that sends librdkafka's own log lines through Python logging (as JSON
+    lines, served by the client's poll) instead of writing plain text to stderr; merge it into every client's
+    configuration."""
+    return {"logger": LIBRDKAFKA}

@@ -48,6 +48,7 @@ from eventledger_projections.streaming.transport import IdempotentTransport
 from eventledger_projections.streaming.windows import posted_transfer as posting_of
 from eventledger_projections.streaming.windows import windows_of
 from eventledger_runtime import tracing
+from eventledger_runtime.logs import kafka_client_logging
 from eventledger_runtime.settings import Servers, StreamingSettings
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,11 @@ def source_partitions(bootstrap: str, topic: str, timeout: float = 10.0) -> int:
     """How many partitions the source topic has: faust creates its internal topics with as many."""
     from confluent_kafka.admin import AdminClient
 
-    metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=timeout).topics.get(topic)
+    metadata = (
+        AdminClient({"bootstrap.servers": bootstrap, **kafka_client_logging()})
+        .list_topics(topic, timeout=timeout)
+        .topics.get(topic)
+    )
     if metadata is None or metadata.error is not None or not metadata.partitions:
         raise LookupError(f"topic {topic} does not exist yet")
     return len(metadata.partitions)
