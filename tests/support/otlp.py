@@ -49,11 +49,11 @@ class ReceivedSpan:
 class OtlpReceiver:
     """Listens on 127.0.0.1 (an ephemeral port); :attr:`endpoint` is what ``OTEL_EXPORTER_OTLP_ENDPOINT`` takes."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self._spans: list[ReceivedSpan] = []
         self._lock = threading.Lock()
         self.requests = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, name="otlp-receiver", daemon=True)
 
     @property
@@ -116,6 +116,14 @@ def _value(value: AnyValue) -> Any:
 
 def _handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            """How many spans were received (a health check for a receiver run as a process)."""
+            answer = str(len(receiver.spans())).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             if self.path != "/v1/traces":
@@ -149,3 +157,9 @@ def otlp_receiver() -> Iterator[OtlpReceiver]:
         yield receiver
     finally:
         receiver.close()
+
+
+if __name__ == "__main__":  # a receiver of its own process, for the benchmark: python -m tests.support.otlp PORT
+    import sys
+
+    OtlpReceiver(int(sys.argv[1]))._server.serve_forever()

@@ -41,8 +41,14 @@ def service_app(
             close()
 
     # FastAPI's own telemetry records each request's server span once a tracer provider is installed (ADR 0032):
-    # not the probes and scrapes, which come every second or two and say nothing about a request's path.
-    telemetry: TelemetryConfig = {"exclude": tracing.is_probe, "metrics": False, "logs": False}
+    # not the probes and scrapes, which come every second or two and say nothing about a request's path; and no
+    # spans of its own for dependency resolution and the endpoint call (the append span says what the time went to).
+    telemetry: TelemetryConfig = {
+        "exclude": tracing.is_probe,
+        "operation_spans": False,
+        "metrics": False,
+        "logs": False,
+    }
     app = FastAPI(title=title, version="1.0.0", description=description, lifespan=lifespan, telemetry=telemetry)
     for router in routers:
         app.include_router(router)
