@@ -27,6 +27,21 @@ def _reached_every_consumer(spans: list[ReceivedSpan]) -> bool:
     return {s.service for s in spans if s.kind == "consumer"} >= set(CONSUMERS)
 
 
+def _complete(spans: list[ReceivedSpan]) -> bool:
+    """Every consumer reached, every appended event sent, and every span's parent received too: each process
+    exports its own batches, a parent after its children (it ends later), so the projectors' spans may arrive before
+    the relay's."""
+    ids = {s.span_id for s in spans}
+    positions = {p for s in spans if s.name == "eventstore.append" for p in s.attributes["eventledger.positions"]}
+    sent = {s.attributes["eventledger.position"] for s in spans if s.service == "relay" and s.kind == "producer"}
+    return (
+        _reached_every_consumer(spans)
+        and bool(positions)
+        and sent >= positions
+        and all(s.parent_span_id is None or s.parent_span_id in ids for s in spans)
+    )
+
+
 def test_one_command_is_one_trace_from_the_gateway_to_every_projector(
     client: httpx.Client, traces: OtlpReceiver
 ) -> None:
@@ -40,7 +55,7 @@ def test_one_command_is_one_trace_from_the_gateway_to_every_projector(
     assert deposit.status_code == 201, deposit.text
 
     # No traceparent was sent: the trace is the correlation id.
-    spans = traces.wait_for(correlation.hex, _reached_every_consumer, timeout=60)
+    spans = traces.wait_for(correlation.hex, _complete, timeout=60)
     by_id = {s.span_id: s for s in spans}
     summary = sorted((s.service, s.kind, s.name) for s in spans)
     assert _reached_every_consumer(spans), f"spans of the trace so far: {summary}"
