@@ -111,12 +111,14 @@ def store_rate(store: PostgresEventStore, clients: int) -> float:
     return timed_rate(lambda: _run_clients(clients, client))
 
 
-# The append of migration 004, before the verifiable log: identity positions, no hashes (the digests are ignored).
+# The append of migration 004, before the verifiable log: identity positions, no hashes (the digests and trace
+# contexts are ignored).
 UNCHAINED_FUNCTION = """
 CREATE OR REPLACE FUNCTION append_events_unchained(
     p_stream_ids text[], p_versions bigint[], p_event_ids uuid[], p_types text[], p_schema_versions integer[],
     p_occurred timestamptz[], p_actors text[], p_correlations uuid[], p_causations uuid[], p_payloads jsonb[],
-    p_clear_deadlines uuid[], p_deadline_ids uuid[], p_deadline_dues timestamptz[], p_digests bytea[]
+    p_clear_deadlines uuid[], p_deadline_ids uuid[], p_deadline_dues timestamptz[], p_digests bytea[],
+    p_trace_contexts text[]
 ) RETURNS TABLE (r_position bigint, r_stream_id text, r_stream_version bigint)
 LANGUAGE plpgsql AS $$
 BEGIN

@@ -3,12 +3,15 @@ or escaped a handler altogether) fails the run, naming the request it happened o
 
 What counts: the line every HTTP service's last-resort handler writes (``unexpected error on <method> <path>
 (request <id>)``, from :mod:`eventledger_runtime.problems` and the gateway's middleware) and uvicorn's ``Exception in
-ASGI application``, each with the traceback that follows it. Errors a tier provokes on purpose (a server killed by a
-fault test makes projectors log and retry) are logged by other code, with other words, and are not counted.
+ASGI application``, each with its traceback: in the ``exception`` field of a JSON line (how the services log: ADR
+0032), or on the plain-text lines that follow it (a process that wrote text). Errors a tier provokes on purpose (a
+server killed by a fault test makes projectors log and retry) are logged by other code, with other words, and are
+not counted.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +38,9 @@ def unexpected_errors(log_dir: Path) -> list[UnexpectedError]:
     for log in sorted(log_dir.glob("*.log")):
         lines = log.read_text(errors="replace").splitlines()
         for index, line in enumerate(lines):
+            if line.startswith("{"):
+                found.extend(_in_json_line(log.stem, line))
+                continue
             match = _UNEXPECTED.search(line)
             if match is None:
                 continue
@@ -53,6 +59,30 @@ def unexpected_errors(log_dir: Path) -> list[UnexpectedError]:
                 )
             )
     return found
+
+
+def _in_json_line(service: str, line: str) -> list[UnexpectedError]:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return []
+    if not isinstance(entry, dict):
+        return []
+    text = str(entry.get("message", ""))
+    match = _UNEXPECTED.search(text)
+    exception = str(entry.get("exception") or "")
+    if match is None or not exception.startswith(_TRACEBACK):
+        return []
+    message = text[match.start("where") :] if match.group("where") is not None else ""
+    named = _REQUEST.match(message.replace("\n", "\\n"))
+    return [
+        UnexpectedError(
+            service=service,
+            request_id=named.group("request") if named else "unknown",
+            where=named.group("where") if named else (message or "an ASGI application"),
+            error=_last_line_of_traceback(exception.splitlines(), 0),
+        )
+    ]
 
 
 _CHAINED = ("During handling", "The above", "Traceback")

@@ -113,6 +113,8 @@ def create_app(settings: GatewaySettings | None = None, *, postgres_dsn: str | N
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        # The server span is our middleware's (its trace id is the correlation id: ADR 0032), not FastAPI's own.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     problems.install(app)

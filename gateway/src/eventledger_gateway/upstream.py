@@ -17,7 +17,9 @@ Contract of :meth:`Upstreams.forward`:
 - a request that is harmless to repeat (GET, or one with an ``Idempotency-Key``) is sent again after a failure of
   a transport kind (:mod:`eventledger_gateway.retries`), at most ``upstream_retries`` times, after a short jittered
   pause, and only while the route's deadline (``upstream_timeout_seconds`` from the first attempt) leaves time;
-  otherwise the last failure is answered as above.
+  otherwise the last failure is answered as above;
+- with tracing on (ADR 0032), the exchange (all its attempts) is a client span, and the ``traceparent`` sent is that
+  span's.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 import httpx
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
+from opentelemetry.trace import SpanKind, StatusCode
 from starlette.background import BackgroundTask
 
 from eventledger_gateway import metrics
@@ -46,6 +49,7 @@ from eventledger_gateway.translation import (
     translate_answer,
 )
 from eventledger_gateway.transport import LeanHTTPTransport
+from eventledger_runtime import tracing
 from eventledger_runtime.http_service import is_draining
 from eventledger_runtime.settings import GatewaySettings
 
@@ -102,6 +106,25 @@ class Upstreams:
         return dict(self._distinct)
 
     async def forward(self, request: Request, route: Route, principal: Principal, body: bytes | None) -> Response:
+        if not tracing.enabled():
+            return await self._forward(request, route, principal, body)
+        with tracing.tracer().start_as_current_span(
+            route.method,
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": route.method,
+                "url.path": request.url.path,
+                "server.address": route.upstream,
+                "http.route": route.path,
+            },
+        ) as span:
+            answer = await self._forward(request, route, principal, body)
+            span.set_attribute("http.response.status_code", answer.status_code)
+            if answer.status_code >= 500:
+                span.set_status(StatusCode.ERROR)
+            return answer
+
+    async def _forward(self, request: Request, route: Route, principal: Principal, body: bytes | None) -> Response:
         ids: RequestIds = request.state.ids
         target = self._targets[route.upstream]
         raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
@@ -201,7 +224,7 @@ def _upstream_headers(request: Request, principal: Principal, ids: RequestIds) -
         "x-actor": principal.subject,
         "x-request-id": ids.request_id,
         "x-correlation-id": str(ids.correlation_id),
-        "traceparent": ids.traceparent,
+        "traceparent": (tracing.current_traceparent() if tracing.enabled() else None) or ids.traceparent,
         # The internal hop is not worth compressing, and an encoded body must never be relayed without its header.
         "accept-encoding": "identity",
     }

@@ -46,6 +46,8 @@ from eventledger_projections.rebuild.sandbox import (
 from eventledger_projections.streaming import process as stream_job
 from eventledger_runtime.instances import HeartbeatLoop, PostgresInstanceRegistry, registration_for
 from eventledger_runtime.kafka import when_kafka_answers
+from eventledger_runtime.logs import log_as
+from eventledger_runtime.observability import observe_as
 from eventledger_runtime.ops_http import serve_ops
 from eventledger_runtime.probes import kafka_answers
 from eventledger_runtime.settings import settings_or_exit
@@ -112,7 +114,7 @@ def _sample(projector: Projector) -> Sample:
 
 def run(name: str, *, after_store_write: Callable[[int], None] | None = None) -> int:
     """Run the projector ``name`` until stopped; ``after_store_write`` is the runner's seam (tests wrap it)."""
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s projection-{name} %(message)s")
+    observe_as(f"projection-{name}")
     infra = settings_or_exit(f"projection-{name}")
     settings, kafka = infra.projections, infra.kafka
     projector = build_projector(name, settings, infra, after_store_write=after_store_write)
@@ -172,7 +174,7 @@ def run(name: str, *, after_store_write: Callable[[int], None] | None = None) ->
 
 
 def rebuild(name: str, *, force: bool = False) -> int:
-    logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s %(levelname)s rebuild-{name} %(message)s")
+    log_as(f"rebuild-{name}", level=logging.WARNING)
     infra = settings_or_exit(f"rebuild-{name}")
     listener = ProgressBarListener(f"rebuild {name}")
     try:

@@ -3,6 +3,7 @@ not count the errors a tier provokes on purpose."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,28 @@ def test_logs_without_unexpected_errors_pass(tmp_path: Path) -> None:
     (tmp_path / "projector-postgres.log").write_text(PROVOKED)
     (tmp_path / "gateway.log").write_text("t WARNING gateway unexpected error on GET / (request x) without traceback\n")
     require_no_unexpected_errors(tmp_path)
+
+
+def _json_line(message: str, **fields: object) -> str:
+    return json.dumps({"time": "t", "level": "ERROR", "service": "s", "message": message, **fields})
+
+
+def test_unexpected_errors_in_json_lines_are_found_with_their_traceback(tmp_path: Path) -> None:
+    traceback = 'Traceback (most recent call last):\n  File "z.py"\nKeyError: 1'
+    (tmp_path / "gateway.log").write_text(
+        "\n".join(
+            [
+                _json_line("started"),
+                _json_line("unexpected error on GET /v1/a\nb (request abc)", exception=traceback),
+                _json_line("Exception in ASGI application", exception=traceback.replace("KeyError: 1", "OSError")),
+                _json_line("unexpected error on GET /v1/c (request d)"),  # no traceback: not counted
+                _json_line("a retry", exception=traceback),  # an error logged on purpose: not counted
+            ]
+        )
+        + "\n"
+    )
+    errors = unexpected_errors(tmp_path)
+    assert [(e.service, e.request_id, e.where, e.error) for e in errors] == [
+        ("gateway", "abc", "GET /v1/a\\nb", "KeyError: 1"),
+        ("gateway", "unknown", "an ASGI application", "OSError"),
+    ]

@@ -22,14 +22,18 @@ README = Path(__file__).resolve().parents[3] / "README.md"
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
-        if name.startswith("EVENTLEDGER_"):
+        if name.startswith(("EVENTLEDGER_", "OTEL_")):
             monkeypatch.delenv(name)
+
+
+STANDARD_VARIABLES = {"OTEL_EXPORTER_OTLP_ENDPOINT"}
+"""Variables of a standard other tools set too (ADR 0032), under their standard names."""
 
 
 def test_every_variable_is_declared_once() -> None:
     names = variables()
     assert len(names) == len(set(names))
-    assert all(name.startswith("EVENTLEDGER_") for name in names)
+    assert all(name.startswith("EVENTLEDGER_") or name in STANDARD_VARIABLES for name in names)
 
 
 def test_the_provisioning_reader_uses_the_models_names_and_defaults() -> None:

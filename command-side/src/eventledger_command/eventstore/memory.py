@@ -21,6 +21,8 @@ from eventledger_command.eventstore.records import (
     StoredIdempotency,
     StoredResponse,
 )
+from eventledger_command.eventstore.telemetry import append_span, note_result
+from eventledger_runtime import tracing
 
 
 class InMemoryEventStore(EventStore):
@@ -42,6 +44,14 @@ class InMemoryEventStore(EventStore):
         return self._stream_locks.hold(stream_lock_keys(stream_ids))
 
     def append(self, request: AppendRequest, respond: Responder | None = None) -> AppendResult:
+        if not tracing.enabled():
+            return self._append(request, respond, None)
+        with append_span(request, "memory") as span:
+            result = self._append(request, respond, tracing.current_traceparent())
+            note_result(span, result)
+            return result
+
+    def _append(self, request: AppendRequest, respond: Responder | None, trace_context: str | None) -> AppendResult:
         with self._lock:
             claim = request.idempotency
             if claim is not None and (claim.scope, claim.key) in self._idempotency:
@@ -69,6 +79,7 @@ class InMemoryEventStore(EventStore):
                             stream_version=version,
                             recorded_at=now,
                             event_hash=link,
+                            trace_context=trace_context,
                         )
                     )
                     previous = link

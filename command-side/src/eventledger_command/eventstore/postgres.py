@@ -37,6 +37,8 @@ from eventledger_command.eventstore.records import (
     StoredResponse,
     StreamWrite,
 )
+from eventledger_command.eventstore.telemetry import append_span, note_result
+from eventledger_runtime import tracing
 from eventledger_runtime.eventlog import PostgresEventLogReader
 from eventledger_runtime.eventlog.notice import NewEventsAnnouncer
 from eventledger_runtime.eventlog.postgres import LOGGED_EVENT_COLUMNS
@@ -44,11 +46,11 @@ from eventledger_runtime.migrations import migrate
 
 _APPEND = """
 SELECT * FROM append_events(%s::text[], %s::bigint[], %s::uuid[], %s::text[], %s::int[], %s::timestamptz[],
-    %s::text[], %s::uuid[], %s::uuid[], %s::jsonb[], %s::uuid[], %s::uuid[], %s::timestamptz[], %s::bytea[])
+    %s::text[], %s::uuid[], %s::uuid[], %s::jsonb[], %s::uuid[], %s::uuid[], %s::timestamptz[], %s::bytea[], %s::text[])
 """
 
-_APPEND_RECORDED_AT = _APPEND.replace("%s::bytea[])", "%s::bytea[], %s::timestamptz)")
-"""The append with the recording time given (a recording clock; sql/008)."""
+_APPEND_RECORDED_AT = _APPEND.replace("%s::text[])", "%s::text[], %s::timestamptz)")
+"""The append with the recording time given (a recording clock; sql/008, sql/009)."""
 
 _CLAIM_DEADLINES = """
 UPDATE transfer_deadlines AS d SET claimed_until = %(until)s
@@ -106,7 +108,7 @@ def _as_new(event: RecordedEvent) -> NewEvent:
 
 class PostgresEventStore(EventStore):
     append_sql: ClassVar[str] = _APPEND
-    """The append statement (``append_events`` of sql/007); the append benchmark measures a variant."""
+    """The append statement (``append_events`` of sql/009); the append benchmark measures a variant."""
 
     def __init__(
         self,
@@ -179,6 +181,14 @@ class PostgresEventStore(EventStore):
 
     # ------------------------------------------------------------------ append
     def append(self, request: AppendRequest, respond: Responder | None = None) -> AppendResult:
+        if not tracing.enabled():
+            return self._append(request, respond, None)
+        with append_span(request, "postgresql") as span:
+            result = self._append(request, respond, tracing.current_traceparent())
+            note_result(span, result)
+            return result
+
+    def _append(self, request: AppendRequest, respond: Responder | None, trace_context: str | None) -> AppendResult:
         rows = [(write, event) for write in request.writes for event in write.events]
         if not rows:
             raise ValueError("an append needs at least one event")
@@ -199,6 +209,7 @@ class PostgresEventStore(EventStore):
             [d.transfer_id for d in request.set_deadlines],
             [d.due_at for d in request.set_deadlines],
             self._digests(rows, versions),
+            [trace_context] * len(rows),
         ]
         append_sql = self.append_sql
         if self._recording_clock is not None:

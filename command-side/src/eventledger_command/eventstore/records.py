@@ -39,6 +39,7 @@ class NewEvent:
         stream_version: int,
         recorded_at: datetime,
         event_hash: bytes | None = None,
+        trace_context: str | None = None,
     ) -> RecordedEvent:
         """The event as the store holds it once appended: the same fields, plus where, when, and its chain link."""
         kept = {column.name: getattr(self, column.name) for column in fields(NewEvent)}
@@ -49,6 +50,7 @@ class NewEvent:
             stream_version=stream_version,
             recorded_at=recorded_at,
             event_hash=event_hash,
+            trace_context=trace_context,
             **kept,
         )
 

@@ -22,6 +22,7 @@ from eventledger_runtime.cli import no_arguments
 from eventledger_runtime.eventlog import PostgresEventLogReader
 from eventledger_runtime.eventlog.notice import PostgresNewEventsListener
 from eventledger_runtime.kafka import ensure_topics, when_kafka_answers
+from eventledger_runtime.observability import observe_as
 from eventledger_runtime.ops_http import serve_ops
 from eventledger_runtime.probes import kafka_answers
 from eventledger_runtime.settings import settings_or_exit
@@ -31,7 +32,7 @@ from eventledger_runtime.worker import stop_on_signals
 
 def main() -> int:
     no_arguments("python -m eventledger_command.relay", __doc__)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s relay %(message)s")
+    observe_as("relay")
     settings = settings_or_exit("relay")
     kafka = settings.kafka
     store = PostgresEventStore(settings.postgres.dsn, pool_size=2)

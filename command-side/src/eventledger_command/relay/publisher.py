@@ -11,6 +11,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from eventledger_events import KafkaRecord
+from eventledger_runtime.logs import kafka_client_logging
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def producer_config(bootstrap: str, client_id: str) -> dict[str, Any]:
         "batch.num.messages": 10000,
         "compression.type": "lz4",
         "queue.buffering.max.messages": 200000,
+        **kafka_client_logging(),
     }
 
 

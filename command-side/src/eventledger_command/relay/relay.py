@@ -14,6 +14,7 @@ from eventledger_command.eventstore.port import EventStore
 from eventledger_command.eventstore.records import RecordedEvent
 from eventledger_command.relay.leadership import Leadership
 from eventledger_command.relay.publisher import EventPublisher, PublishFailed
+from eventledger_command.relay.telemetry import producer_spans
 from eventledger_events import KafkaRecord, to_kafka_record
 from eventledger_events.topics import HEADER_RELAY_TERM
 from eventledger_runtime.eventlog import Deposed, EventLogReader
@@ -147,7 +148,8 @@ class Relay(StoppableLoop):
             raise LeadershipLost("the lock's session is gone")
         LAG_SECONDS.set(max(0.0, time.time() - events[0].recorded_at.timestamp()))
         records = [self._record(kafka_record_of(event)) for event in events]
-        self._publisher.publish(records, should_stop=self._stop.is_set)
+        with producer_spans(events, records) as traced:
+            self._publisher.publish(traced, should_stop=self._stop.is_set)
         last = events[-1].position
         self._checkpoints.save_checkpoint(self._config.checkpoint_name, last, term=self.term)
         self.position = last
@@ -211,7 +213,9 @@ class Relay(StoppableLoop):
 
 
 def kafka_record_of(event: RecordedEvent) -> KafkaRecord:
-    """The event's message, with W3C trace context (the correlation id is the trace, the event the span, so
-    that every message of one business conversation lands in one trace) and its chain hash (ADR 0025)."""
-    traceparent = f"00-{event.correlation_id.hex}-{event.event_id.hex[:16]}-01"
+    """The event's message, with W3C trace context and its chain hash (ADR 0025). The trace context is the one the
+    event store kept with the event (the span that appended it; with tracing on the relay's producer span replaces
+    it: :mod:`~eventledger_command.relay.telemetry`); for an event kept without one, the correlation id is the
+    trace and the event the span, so that every message of one business conversation lands in one trace."""
+    traceparent = event.trace_context or f"00-{event.correlation_id.hex}-{event.event_id.hex[:16]}-01"
     return to_kafka_record(to_envelope(event), traceparent=traceparent, event_hash=event.event_hash)

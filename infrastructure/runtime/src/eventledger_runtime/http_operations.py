@@ -12,8 +12,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from eventledger_runtime import tracing
+from eventledger_runtime.http_context import RequestContextMiddleware
 from eventledger_runtime.http_service import is_draining
 
 
@@ -37,10 +40,20 @@ def service_app(
         finally:
             close()
 
-    app = FastAPI(title=title, version="1.0.0", description=description, lifespan=lifespan)
+    # FastAPI's own telemetry records each request's server span once a tracer provider is installed (ADR 0032):
+    # not the probes and scrapes, which come every second or two and say nothing about a request's path; and no
+    # spans of its own for dependency resolution and the endpoint call (the append span says what the time went to).
+    telemetry: TelemetryConfig = {
+        "exclude": tracing.is_probe,
+        "operation_spans": False,
+        "metrics": False,
+        "logs": False,
+    }
+    app = FastAPI(title=title, version="1.0.0", description=description, lifespan=lifespan, telemetry=telemetry)
     for router in routers:
         app.include_router(router)
     install_operations(app, readyz)
+    app.add_middleware(RequestContextMiddleware)  # outermost: the correlation id on the log lines (ADR 0032)
     return app
 
 

@@ -26,6 +26,8 @@ from typing import Any
 
 import uvicorn
 
+from eventledger_runtime.observability import observe_as
+
 log = logging.getLogger(__name__)
 
 DRAIN_SECONDS = 10.0
@@ -36,8 +38,9 @@ CLOSE_SECONDS = 5.0
 
 
 def log_as(service: str) -> None:
-    """Log at INFO to stderr, each line naming ``service``."""
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s {service} %(name)s %(message)s")
+    """Log at INFO to stderr as JSON lines naming ``service`` (:mod:`eventledger_runtime.logs`), and export traces
+    when an endpoint is configured (:mod:`eventledger_runtime.tracing`)."""
+    observe_as(service)
 
 
 def is_draining(app: Any) -> bool:
@@ -47,13 +50,14 @@ def is_draining(app: Any) -> bool:
 
 def serve_http(app: Any, *, host: str, port: int, **options: Any) -> None:
     """Serve ``app`` until stopped, then drain (see the module contract); uvicorn logs only warnings and no access
-    lines (the metrics count requests)."""
+    lines (the metrics count requests); its log records go through the root logger's JSON lines."""
     app.state.draining = False
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level="warning",
+        log_config=None,
         access_log=False,
         timeout_graceful_shutdown=int(CLOSE_SECONDS),
         **options,

@@ -10,6 +10,8 @@ from typing import TypeVar
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from eventledger_runtime.logs import kafka_client_logging
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -20,7 +22,7 @@ RETRY_INTERVAL_SECONDS = 2.0
 def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: int, replication_factor: int = 1) -> None:
     """Create the topics that do not exist yet, with ``partitions`` partitions; existing ones are kept as they are
     (the broker creates none by itself)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, **kafka_client_logging()})
     futures = admin.create_topics(
         [NewTopic(topic, num_partitions=partitions, replication_factor=replication_factor) for topic in topics],
         operation_timeout=30,

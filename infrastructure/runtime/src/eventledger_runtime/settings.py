@@ -51,6 +51,7 @@ RELAY_CHECKPOINT_NAME = "kafka-relay"
 """The relay's row in ``log_checkpoints``; the projectors read it to know how far the log was published."""
 
 _NAMESPACE = re.compile(r"^([a-z0-9][a-z0-9-]*)?$")
+_HTTP_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
 
 
 _REPLACED_BY_NAMESPACE = "EVENTLEDGER_NAMESPACE, from which it derives"
@@ -340,6 +341,34 @@ class DeploymentSettings(Section):
     @property
     def names(self) -> Namespace:
         return Namespace(self.namespace)
+
+
+class TelemetrySettings(Section):
+    """Where traces go (ADR 0032). The standard OpenTelemetry variable, not one of ours: it is the name collectors,
+    operators and the SDK's own documentation use. The SDK's other ``OTEL_EXPORTER_OTLP_*`` knobs (headers, timeout,
+    compression) and ``OTEL_TRACES_SAMPLER`` apply as documented there; each process names its own service."""
+
+    model_config = SettingsConfigDict(env_prefix="OTEL_")
+    title: ClassVar[str] = "Telemetry"
+
+    exporter_otlp_endpoint: str = Field(
+        default="",
+        description="the OTLP/HTTP (protobuf) receiver every process exports its spans to (`/v1/traces` is added); "
+        "empty: no span is recorded or exported",
+    )
+
+    @field_validator("exporter_otlp_endpoint")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _HTTP_URL.match(value):
+            raise ValueError("must be an http:// or https:// URL (OTLP over HTTP), or empty")
+        return value.rstrip("/")
+
+    @property
+    def traces_endpoint(self) -> str | None:
+        """The URL spans are posted to, or None: tracing off."""
+        return f"{self.exporter_otlp_endpoint}/v1/traces" if self.exporter_otlp_endpoint else None
 
 
 # ---------------------------------------------------------------------------------------------- processes
@@ -779,6 +808,7 @@ SECTIONS: tuple[type[Section], ...] = (
     WatchdogSettings,
     QuerySettings,
     GatewaySettings,
+    TelemetrySettings,
 )
 
 
@@ -799,6 +829,7 @@ class Settings:
     watchdog: WatchdogSettings
     query: QuerySettings
     gateway: GatewaySettings
+    telemetry: TelemetrySettings
 
     def sections(self) -> Iterator[Section]:
         for name in self.__dataclass_fields__:

@@ -27,6 +27,7 @@ from eventledger_projections.runtime.log import (
     RevokeCallback,
     dead_letter_headers,
 )
+from eventledger_runtime.logs import kafka_client_logging
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ def consumer_config(bootstrap: str, group_id: str, *, session_timeout_ms: int = 
         "session.timeout.ms": session_timeout_ms,
         "heartbeat.interval.ms": max(500, session_timeout_ms // 5),
         "fetch.wait.max.ms": 50,
+        **kafka_client_logging(),
     }
 
 
@@ -71,7 +73,7 @@ class KafkaWatermarks:
     """
 
     def __init__(self, bootstrap: str, *, request_timeout: float = 10.0) -> None:
-        self._admin = AdminClient({"bootstrap.servers": bootstrap})
+        self._admin = AdminClient({"bootstrap.servers": bootstrap, **kafka_client_logging()})
         self._timeout = request_timeout
 
     def high(self, partitions: Sequence[port.TopicPartition]) -> dict[port.TopicPartition, int]:
@@ -212,6 +214,7 @@ class KafkaDeadLetterSink(DeadLetterSink):
                 "enable.idempotence": True,
                 "linger.ms": 0,
                 "message.timeout.ms": 30000,
+                **kafka_client_logging(),
             }
         )
         self._lock = threading.Lock()

@@ -30,6 +30,7 @@ from eventledger_projections.runtime.port import (
     Projection,
     TopicPartition,
 )
+from eventledger_projections.runtime.telemetry import consumer_spans
 from eventledger_runtime.instances import PartitionProgress
 from eventledger_runtime.worker import StoppableLoop
 
@@ -158,7 +159,8 @@ class ProjectionRunner(StoppableLoop):
         timeout = min(self._config.poll_timeout, max(0.0, self._refresh_due() - time.monotonic()))
         messages = self._log.consume(self._config.batch_size, timeout)
         if messages:
-            self._handle(messages)
+            with consumer_spans(messages, self._name):
+                self._handle(messages)
         if time.monotonic() >= self._refresh_due():
             self.refresh_progress()
         return len(messages)

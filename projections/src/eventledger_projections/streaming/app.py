@@ -40,12 +40,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from eventledger_events import TRANSFERS_TOPIC, envelope_from_kafka
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC, dead_letter_headers
 from eventledger_projections.runtime.port import LogMessage
+from eventledger_projections.runtime.telemetry import consumer_spans
 from eventledger_projections.streaming import metrics
 from eventledger_projections.streaming.publisher import DERIVED_TOPIC, WindowPublisher, producer_settings
 from eventledger_projections.streaming.sink import RedisWindowSink, progress_key
 from eventledger_projections.streaming.transport import IdempotentTransport
 from eventledger_projections.streaming.windows import posted_transfer as posting_of
 from eventledger_projections.streaming.windows import windows_of
+from eventledger_runtime import tracing
+from eventledger_runtime.logs import kafka_client_logging
 from eventledger_runtime.settings import Servers, StreamingSettings
 
 log = logging.getLogger(__name__)
@@ -61,7 +64,11 @@ def source_partitions(bootstrap: str, topic: str, timeout: float = 10.0) -> int:
     """How many partitions the source topic has: faust creates its internal topics with as many."""
     from confluent_kafka.admin import AdminClient
 
-    metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=timeout).topics.get(topic)
+    metadata = (
+        AdminClient({"bootstrap.servers": bootstrap, **kafka_client_logging()})
+        .list_topics(topic, timeout=timeout)
+        .topics.get(topic)
+    )
     if metadata is None or metadata.error is not None or not metadata.partitions:
         raise LookupError(f"topic {topic} does not exist yet")
     return len(metadata.partitions)
@@ -78,6 +85,12 @@ def worker_url(ops_port: int) -> str:
     the host and the ops port, so that two workers of the app never pass for one (faust's web server, which the
     setting would otherwise describe, is off)."""
     return f"http://{socket.gethostname()}:{ops_port}"
+
+
+def _log_message(message: Any) -> LogMessage:
+    return LogMessage(
+        message.topic, message.partition, message.offset, message.key, message.value, tuple(_pairs(message.headers))
+    )
 
 
 def _pairs(headers: Mapping[str, bytes] | RawHeaders | None) -> list[tuple[str, bytes | None]]:
@@ -276,9 +289,12 @@ class TransferWindowsJob:
         return cursor
 
     async def _handle(self, message: Any, cursor: Cursor) -> None:
-        """Count (or ignore, or park) the message, then move the cursor past it."""
-        if await self._count(message):
-            cursor.saved = message.offset  # the count script moved the progress with the counts
+        """Count (or ignore, or park) the message, then move the cursor past it; with tracing on, inside a consumer
+        span continuing the relay's (ADR 0032)."""
+        traced = [_log_message(message)] if tracing.enabled() else []
+        with consumer_spans(traced, PROJECTION_NAME):
+            if await self._count(message):
+                cursor.saved = message.offset  # the count script moved the progress with the counts
         cursor.handled(message.offset)
 
     async def _count(self, message: Any) -> bool:
@@ -338,9 +354,7 @@ class TransferWindowsJob:
 
         Key, value and headers are the original's, except that a message with neither key nor value (which the
         producer refuses to send) is parked with an empty value."""
-        original = LogMessage(
-            message.topic, message.partition, message.offset, message.key, message.value, tuple(_pairs(message.headers))
-        )
+        original = _log_message(message)
         headers = dead_letter_headers(original, projection=PROJECTION_NAME, reason=reason)
         log.error("parking %s[%d]@%d: %s", message.topic, message.partition, message.offset, reason)
         pause = 0.1

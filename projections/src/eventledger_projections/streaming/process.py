@@ -28,6 +28,8 @@ from eventledger_projections.streaming.app import TransferWindowsJob, source_par
 from eventledger_projections.streaming.publisher import DERIVED_TOPIC
 from eventledger_projections.streaming.sink import progress_key
 from eventledger_runtime.kafka import ensure_topics, when_kafka_answers
+from eventledger_runtime.logs import dict_config
+from eventledger_runtime.observability import observe_as
 from eventledger_runtime.ops_http import serve_ops
 from eventledger_runtime.probes import kafka_answers
 from eventledger_runtime.settings import Settings, settings_or_exit
@@ -51,7 +53,7 @@ def _prepare(settings: Settings) -> int:
 
 
 def run() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s stream-windows %(name)s %(message)s")
+    observe_as("stream-windows")
     settings = settings_or_exit("stream-windows")
     job = TransferWindowsJob(settings.streaming, settings, _prepare(settings))
     client = redis.Redis.from_url(settings.redis.url, socket_timeout=2.0, socket_connect_timeout=2.0)
@@ -79,7 +81,10 @@ def run() -> int:
     log.info("counting %s into %s (app %s)", job.source.get_topic_name(), job.derived_topic, settings.streaming.app_id)
     watchdog.start()
     try:
-        faust.Worker(job.app, loglevel="INFO").execute_from_commandline()
+        # faust sets logging up again: with our JSON lines, and no banner of its own on stdout.
+        faust.Worker(
+            job.app, loglevel="INFO", logging_config=dict_config("stream-windows"), quiet=True
+        ).execute_from_commandline()
     except SystemExit as done:
         if watchdog.stall_reason is None:
             raise

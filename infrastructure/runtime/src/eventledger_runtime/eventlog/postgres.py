@@ -26,7 +26,7 @@ from eventledger_runtime.eventlog.records import LoggedEvent
 
 LOGGED_EVENT_COLUMNS = (
     "position, stream_id, stream_version, event_id, event_type, schema_version, occurred_at, recorded_at, "
-    "actor, correlation_id, causation_id, payload::text, event_hash"
+    "actor, correlation_id, causation_id, payload::text, event_hash, trace_context"
 )
 """The columns of ``events`` in the order of :class:`LoggedEvent`'s fields: ``LoggedEvent._make(row)`` reads a row."""
 _TAIL = f"""

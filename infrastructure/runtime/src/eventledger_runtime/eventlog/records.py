@@ -31,6 +31,8 @@ class LoggedEvent(NamedTuple):
     payload: str
     event_hash: bytes | None = None
     """The event's link in its stream's hash chain (ADR 0025); ``None`` where a log keeps none (in-memory test logs)."""
+    trace_context: str | None = None
+    """The W3C ``traceparent`` of the span that appended the event (ADR 0032); ``None`` without one."""
 
     def envelope(self) -> EventEnvelope:
         """The event as a validated envelope; an older payload version is upcast to the current one."""
