@@ -318,6 +318,23 @@ class ElasticsearchSettings(Section):
         return f"http://{self.host}:{self.port}"
 
 
+class SchemaRegistrySettings(Section):
+    model_config = SettingsConfigDict(env_prefix="EVENTLEDGER_REGISTRY_")
+    title: ClassVar[str] = "Schema registry"
+
+    host: ServerHost
+    port: int = Field(default=18181, ge=1, le=65535, description="Apicurio Registry's HTTP port (ADR 0028)")
+    heap: str = Field(default="128m", description="the registry's JVM heap (provisioning)")
+    retry_max_seconds: float = Field(
+        default=10.0, gt=0, description="longest pause between the relay's attempts to register its schemas"
+    )
+
+    @property
+    def url(self) -> str:
+        """The Confluent-compatible API, the address every client (confluent-kafka, kcat) is given."""
+        return f"http://{self.host}:{self.port}/apis/ccompat/v7"
+
+
 class DeploymentSettings(Section):
     """What is not one server's nor one process's: the environment, the namespace, where state lives."""
 
@@ -765,6 +782,7 @@ SECTIONS: tuple[type[Section], ...] = (
     RedisSettings,
     KafkaSettings,
     ElasticsearchSettings,
+    SchemaRegistrySettings,
     CommandSettings,
     RelaySettings,
     AuditSettings,
@@ -785,6 +803,7 @@ class Settings:
     redis: RedisSettings
     kafka: KafkaSettings
     elasticsearch: ElasticsearchSettings
+    registry: SchemaRegistrySettings
     command: CommandSettings
     relay: RelaySettings
     audit: AuditSettings
@@ -818,6 +837,10 @@ class Settings:
     @property
     def elasticsearch_url(self) -> str:
         return self.elasticsearch.url
+
+    @property
+    def registry_url(self) -> str:
+        return self.registry.url
 
     @property
     def kafka_partitions(self) -> int:
@@ -904,6 +927,8 @@ class Servers(Protocol):
     def kafka_bootstrap(self) -> str: ...
     @property
     def elasticsearch_url(self) -> str: ...
+    @property
+    def registry_url(self) -> str: ...
     @property
     def kafka_partitions(self) -> int: ...
     @property
