@@ -36,6 +36,7 @@ from eventledger_runtime.instances import HeartbeatLoop, PostgresInstanceRegistr
 from eventledger_runtime.kafka import when_kafka_answers
 from eventledger_runtime.ops_http import serve_ops
 from eventledger_runtime.probes import kafka_answers
+from eventledger_runtime.schema_registry import read_wire_format_with
 from eventledger_runtime.settings import settings_or_exit
 from eventledger_runtime.watchdog import EXIT_STALLED, Sample, Watchdog, unless_kafka_is_down
 from eventledger_runtime.worker import stop_on_signals
@@ -86,6 +87,7 @@ def run(name: str, *, after_store_write: Callable[[int], None] | None = None) ->
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s projection-{name} %(message)s")
     infra = settings_or_exit(f"projection-{name}")
     settings, kafka = infra.projections, infra.kafka
+    read_wire_format_with(infra.registry.url)
     projector = build_projector(name, settings, infra, after_store_write=after_store_write)
     runner = projector.runner
 

@@ -14,7 +14,7 @@ from eventledger_command.eventstore.port import EventStore
 from eventledger_command.eventstore.records import RecordedEvent
 from eventledger_command.relay.leadership import Leadership
 from eventledger_command.relay.publisher import EventPublisher, PublishFailed
-from eventledger_events import KafkaRecord, to_kafka_record
+from eventledger_events import KafkaRecord, RegisteredSchemaIds, to_kafka_record
 from eventledger_events.topics import HEADER_RELAY_TERM
 from eventledger_runtime.eventlog import Deposed, EventLogReader
 from eventledger_runtime.eventlog.notice import NewEventsListener
@@ -67,6 +67,11 @@ class Relay(StoppableLoop):
     checkpoint) and resumes from the checkpoint; every checkpoint save names its term, so a relay that lost the
     leadership without noticing publishes at most the batch it has in hand and then stops leading (:class:`Deposed`).
     Without one, the relay leads alone and unfenced (tests and benchmarks that run one relay in a thread).
+
+    With ``schema_ids`` (the registry's ids, registered before the relay starts: ADR 0028) values are written in the
+    Confluent wire format; an event whose schema has no id there fails its batch (``LookupError``), which is then
+    neither published nor checkpointed. Without them values are in Avro single-object encoding (the loop's own
+    tests, with an in-memory publisher).
     """
 
     def __init__(
@@ -77,8 +82,10 @@ class Relay(StoppableLoop):
         config: RelayConfig,
         leadership: Leadership | None = None,
         new_events: NewEventsListener | None = None,
+        schema_ids: RegisteredSchemaIds | None = None,
     ) -> None:
         self._store = store
+        self._schema_ids = schema_ids
         self._new_events = new_events
         self._publisher = publisher
         self._checkpoints = checkpoints
@@ -90,6 +97,10 @@ class Relay(StoppableLoop):
         self.position = checkpoints.checkpoint(config.checkpoint_name)
         CHECKPOINT.set(self.position)
         LEADER.set(1 if self.leading else 0)
+
+    def use_schema_ids(self, schema_ids: RegisteredSchemaIds) -> None:
+        """Write the Confluent wire format under these ids from the next batch on (set before ``run``)."""
+        self._schema_ids = schema_ids
 
     @property
     def role(self) -> str:
@@ -146,7 +157,7 @@ class Relay(StoppableLoop):
         if self._leadership is not None and not self._leadership.held():
             raise LeadershipLost("the lock's session is gone")
         LAG_SECONDS.set(max(0.0, time.time() - events[0].recorded_at.timestamp()))
-        records = [self._record(kafka_record_of(event)) for event in events]
+        records = [self._record(kafka_record_of(event, self._schema_ids)) for event in events]
         self._publisher.publish(records, should_stop=self._stop.is_set)
         last = events[-1].position
         self._checkpoints.save_checkpoint(self._config.checkpoint_name, last, term=self.term)
@@ -210,8 +221,11 @@ class Relay(StoppableLoop):
                 idle = min(idle * 2, self._config.max_idle_sleep_seconds)
 
 
-def kafka_record_of(event: RecordedEvent) -> KafkaRecord:
+def kafka_record_of(event: RecordedEvent, schema_ids: RegisteredSchemaIds | None = None) -> KafkaRecord:
     """The event's message, with W3C trace context (the correlation id is the trace, the event the span, so
-    that every message of one business conversation lands in one trace) and its chain hash (ADR 0025)."""
+    that every message of one business conversation lands in one trace) and its chain hash (ADR 0025); in the
+    Confluent wire format under ``schema_ids`` when given."""
     traceparent = f"00-{event.correlation_id.hex}-{event.event_id.hex[:16]}-01"
-    return to_kafka_record(to_envelope(event), traceparent=traceparent, event_hash=event.event_hash)
+    return to_kafka_record(
+        to_envelope(event), traceparent=traceparent, event_hash=event.event_hash, schema_ids=schema_ids
+    )

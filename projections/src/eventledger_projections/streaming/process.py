@@ -30,6 +30,7 @@ from eventledger_projections.streaming.sink import progress_key
 from eventledger_runtime.kafka import ensure_topics, when_kafka_answers
 from eventledger_runtime.ops_http import serve_ops
 from eventledger_runtime.probes import kafka_answers
+from eventledger_runtime.schema_registry import read_wire_format_with
 from eventledger_runtime.settings import Settings, settings_or_exit
 from eventledger_runtime.watchdog import EXIT_STALLED, Sample, Watchdog, unless_kafka_is_down
 
@@ -53,6 +54,7 @@ def _prepare(settings: Settings) -> int:
 def run() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s stream-windows %(name)s %(message)s")
     settings = settings_or_exit("stream-windows")
+    read_wire_format_with(settings.registry.url)
     job = TransferWindowsJob(settings.streaming, settings, _prepare(settings))
     client = redis.Redis.from_url(settings.redis.url, socket_timeout=2.0, socket_connect_timeout=2.0)
     kafka = settings.kafka
