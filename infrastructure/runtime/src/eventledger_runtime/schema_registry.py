@@ -13,11 +13,19 @@ from confluent_kafka.schema_registry.common.schema_registry_client import Config
 from prometheus_client import Gauge
 
 from eventledger_events import (
+    COMPATIBILITY_LEVEL,
+    EVENT_REGISTRY,
+    V2_TOPICS,
     RegisteredSchemaIds,
     SchemaRegistryUnavailableError,
     default_avro_catalog,
     register_schemas,
+    subject_for,
 )
+from eventledger_events import SchemaRegistry as SchemaRegistryPort
+from eventledger_events.avro_schema import avro_schema_for
+from eventledger_events.published import render_schema
+from eventledger_events.registered_schemas import topic_of_event_type
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +98,22 @@ class ConfluentSchemaRegistry:
                 raise
 
         return self._call(ask, "compatibility check")
+
+
+def incompatible_schemas(registry: SchemaRegistryPort, topics: Iterable[str] = V2_TOPICS) -> list[str]:
+    """The CI compatibility check, asked of the registry: each event type's current schema must be acceptable under
+    its subject (the subject's level, ``BACKWARD_TRANSITIVE``, against every version registered so far). Answers
+    the subjects whose current schema the registry would refuse."""
+    chosen = set(topics)
+    refused = []
+    for model in EVENT_REGISTRY.current_models():
+        topic = topic_of_event_type(model.EVENT_TYPE)
+        if topic not in chosen:
+            continue
+        subject = subject_for(topic, model.EVENT_TYPE)
+        if not registry.compatible(subject, render_schema(avro_schema_for(model))):
+            refused.append(f"{subject}: {model.EVENT_TYPE}.v{model.SCHEMA_VERSION} is not {COMPATIBILITY_LEVEL}")
+    return refused
 
 
 def read_wire_format_with(url: str) -> ConfluentSchemaRegistry:
