@@ -13,7 +13,7 @@ Contract:
   its field's ``min_production_bytes`` (the database password, the key-encryption key).
 - One **namespace** (``EVENTLEDGER_NAMESPACE``) names everything a deployment owns on the shared servers: topic and
   consumer-group names, Redis keys, Elasticsearch indices (:class:`Namespace`). The default, empty, keeps today's
-  names (``eventledger.accounts.v1``, ``el:...``, ``eventledger-...``).
+  names (``eventledger.accounts.v2``, ``el:...``, ``eventledger-...``).
 - Fields marked :func:`fixed` are not read from the environment: they are constants that tests (and the code that
   wires a process) may still pass to the constructor.
 

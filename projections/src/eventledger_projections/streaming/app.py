@@ -1,6 +1,6 @@
 """The faust app: the transfers topic in, window cells in Redis, the derived topic out.
 
-Per message (an agent over ``<namespace>eventledger.transfers.v1``, Avro single-object values), in offset order per
+Per message (an agent over ``<namespace>eventledger.transfers.v2``, values in the Confluent wire format), in offset order per
 source partition (:class:`Cursor` keeps it):
 
 1. decode it (``envelope_from_kafka``); an undecodable message goes to the dead-letter topic with the reason;
