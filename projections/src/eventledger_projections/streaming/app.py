@@ -1,7 +1,7 @@
 """The faust app: the transfers topic in, window cells in Redis, the derived topic out.
 
-Per message (an agent over ``<namespace>eventledger.transfers.v2``, values in the Confluent wire format), in offset order per
-source partition (:class:`Cursor` keeps it):
+Per message (an agent over ``<namespace>eventledger.transfers.v2``, values in the Confluent wire format), in offset
+order per source partition (:class:`Cursor` keeps it):
 
 1. decode it (``envelope_from_kafka``); an undecodable message goes to the dead-letter topic with the reason;
 2. a posting (``transfer.posted`` or ``transfer.pending_posted``) is counted in its windows (:mod:`.windows`, in
