@@ -144,7 +144,7 @@ SessionTimeout = Annotated[
         "to the others",
     ),
 ]
-ServerHost = Annotated[str, _shared("HOST", "127.0.0.1", "the address of the four servers")]
+ServerHost = Annotated[str, _shared("HOST", "127.0.0.1", "the address of the servers")]
 BindHost = Annotated[str, _shared("BIND_HOST", "127.0.0.1", "the address every service and ops endpoint listens on")]
 
 
