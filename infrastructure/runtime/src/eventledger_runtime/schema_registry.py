@@ -125,7 +125,7 @@ def read_wire_format_with(url: str) -> ConfluentSchemaRegistry:
 
 
 def register_until_done(
-    registry: ConfluentSchemaRegistry,
+    registry: SchemaRegistryPort,
     topics: Iterable[str],
     *,
     stopping: Callable[[], bool],
@@ -140,10 +140,10 @@ def register_until_done(
         try:
             ids = register_schemas(registry, chosen)
         except SchemaRegistryUnavailableError as error:
-            log.warning("schema registry at %s unavailable, retrying in %.1f s: %s", registry.url, pause, error)
+            log.warning("schema registry unavailable, retrying in %.1f s: %s", pause, error)
             wait(pause * random.uniform(0.5, 1.0))
             pause = min(pause * 2, max_pause_seconds)
             continue
-        log.info("%d schemas registered at %s", len(ids.ids), registry.url)
+        log.info("%d schemas registered", len(ids.ids))
         return ids
     return None
