@@ -46,7 +46,7 @@ down: ## stop the services and the servers this project started
 	@if [ -x $(PY) ]; then $(PY) -m eventledger_infra system down; fi
 	@$(INFRA) down
 
-servers: ## only the four servers (PostgreSQL, Redis, Kafka, Elasticsearch), as the tests need them; BACKUP=1 as for up
+servers: ## only the five servers (PostgreSQL, Redis, Kafka, Elasticsearch, schema registry), as the tests need them; BACKUP=1 as for up
 	@$(INFRA) up $(if $(BACKUP),--backup)
 
 status: ## show which servers run, every service instance, and HAProxy's view of each

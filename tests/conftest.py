@@ -20,16 +20,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def endpoints():
-    """The four servers, for the tiers that need them (integration, contract backends, e2e, fault).
+    """The five servers, for the tiers that need them (integration, contract backends, e2e, fault).
 
     Consumer groups that appeared on the broker during the session and are still there at its end are deleted
     then (rigs delete their own by prefix; this catches the ad-hoc readers), so the broker does not collect them.
     """
+    from eventledger_runtime.schema_registry import read_wire_format_with
     from tests.support.kafka_groups import delete_groups, group_ids
     from tests.support.servers import provide_endpoints
 
     try:
         with provide_endpoints() as found:
+            read_wire_format_with(found.registry_url)  # consumers in this process read the relay's wire format
             before = group_ids(found.kafka_bootstrap)
             yield found
             delete_groups(found.kafka_bootstrap, group_ids(found.kafka_bootstrap) - before)

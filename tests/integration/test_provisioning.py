@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tests.support.servers import Endpoints, restartable_port
 
+from eventledger_infra.cli import SERVICE_TYPES
 from eventledger_infra.services.elasticsearch import ElasticsearchServer
 from eventledger_infra.services.postgres import PostgresServer
 from eventledger_infra.settings import PROJECT_ROOT, Settings
@@ -29,10 +30,10 @@ def _infra(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
 def test_up_when_everything_runs_changes_nothing_and_succeeds(endpoints: Endpoints) -> None:
     result = _infra("up")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("already running") == 4
+    assert result.stdout.count("already running") == len(SERVICE_TYPES)
     status = _infra("status")
     assert status.returncode == 0
-    assert status.stdout.count(" ready ") == 4
+    assert status.stdout.count(" ready ") == len(SERVICE_TYPES)
 
 
 def test_a_port_taken_by_a_foreign_process_fails_clearly(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from tests.support.avro_reference import as_reference_reads, current_payloads, d
 from tests.support.eventstore import isolated_schema
 from tests.support.kafka_checker import check_at_least_once_in_order, consume_all
 from tests.support.ledger import credit, envelope, open_account
+from tests.support.schema_registry import registered_schema_ids
 from tests.support.servers import Endpoints
 
 import eventledger_events as ev
@@ -46,7 +47,10 @@ def test_the_relay_publishes_every_event_with_key_avro_value_and_headers(endpoin
             for version in range(1, 5):
                 store.append(AppendRequest((credit(account_id, version),)))
         publisher = KafkaEventPublisher(endpoints.kafka_bootstrap)
-        relay = Relay(store, publisher, checkpoints, RelayConfig(batch_size=16, topic_namespace=namespace))
+        ids = registered_schema_ids(endpoints.registry_url)
+        relay = Relay(
+            store, publisher, checkpoints, RelayConfig(batch_size=16, topic_namespace=namespace), schema_ids=ids
+        )
         runner = threading.Thread(target=relay.run)
         runner.start()
         try:
@@ -61,7 +65,11 @@ def test_the_relay_publishes_every_event_with_key_avro_value_and_headers(endpoin
         assert checkpoints.checkpoint("kafka-relay") == recorded[-1].position
 
         first = delivered[0]
-        assert first.topic == namespace + "eventledger.accounts.v1"
+        assert first.topic == namespace + "eventledger.accounts.v2"
+        assert first.value[:1] == b"\x00", "the Confluent wire format (ADR 0028)"
+        assert int.from_bytes(first.value[1:5], "big") == ids.id_for(
+            "eventledger.accounts.v2", first.headers["event-type"], int(first.headers["schema-version"])
+        )
         assert first.key.startswith("account-")
         assert set(first.headers) >= {"event-id", "event-type", "schema-version", "position", "correlation-id"}
         assert first.headers["event-type"] == decode_avro(first.value).EVENT_TYPE
@@ -81,7 +89,8 @@ def test_every_event_type_the_relay_publishes_decodes_with_the_reference_avro_im
     endpoints: Endpoints, namespace: str
 ) -> None:
     """Issue 15 item 2: one event of every current type through the real relay and broker, each message value read
-    by the Apache ``avro`` package alone (schema by the header's fingerprint among the published .avsc files)."""
+    by the Apache ``avro`` package alone (schema by the header's fingerprint among the published .avsc files). The
+    relay runs without registry ids here: the single-object encoding of the ``v1`` topics, kept readable."""
     payloads = current_payloads()
     with isolated_schema(endpoints.postgres_dsn) as dsn:
         store = PostgresEventStore(dsn)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response  # what starlette's TestClient answers once httpx2 is installed (confluent-kafka needs it)
 
 
 class Api:

@@ -347,7 +347,7 @@ class Partitioner:
         """Every partition of both topics, with the offset after the last placed message."""
         return {
             (self.namespace + topic, p): self._next.get((self.namespace + topic, p), 0)
-            for topic in ("eventledger.accounts.v1", "eventledger.transfers.v1")
+            for topic in ev.ALL_TOPICS
             for p in range(self.partitions)
         }
 

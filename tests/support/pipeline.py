@@ -40,6 +40,7 @@ from tests.support.http_service import serve
 from tests.support.kafka_groups import delete_groups_with_prefix
 from tests.support.processes import scratch_database
 from tests.support.redis_keys import delete_keys
+from tests.support.schema_registry import registered_schema_ids
 
 
 @dataclass
@@ -113,7 +114,14 @@ def _relay(settings: Settings, namespace: str) -> tuple[Callable[[], None], Call
     publisher = KafkaEventPublisher(settings.kafka_bootstrap)
     checkpoints = PostgresEventLogReader(settings.postgres_dsn)
     new_events = PostgresNewEventsListener(settings.postgres_dsn)
-    relay = Relay(store, publisher, checkpoints, RelayConfig(topic_namespace=namespace), new_events=new_events)
+    relay = Relay(
+        store,
+        publisher,
+        checkpoints,
+        RelayConfig(topic_namespace=namespace),
+        new_events=new_events,
+        schema_ids=registered_schema_ids(settings.registry_url),
+    )
 
     def stop() -> None:
         relay.stop()

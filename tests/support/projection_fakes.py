@@ -15,6 +15,7 @@ from eventledger_events import (
     DomainEvent,
     EventEnvelope,
     EventMetadata,
+    RegisteredSchemaIds,
     account_stream_id,
     to_kafka_record,
 )
@@ -42,6 +43,8 @@ class Ledger:
     position: int = 0
     versions: dict[str, int] = field(default_factory=dict)
     envelopes: list[EventEnvelope] = field(default_factory=list)
+    schema_ids: RegisteredSchemaIds | None = None
+    """Given, values are in the Confluent wire format under these ids (the relay's v2 encoding)."""
 
     def append(self, stream_id: str, payload: DomainEvent) -> LogMessage:
         self.position += 1
@@ -49,7 +52,7 @@ class Ledger:
         self.versions[stream_id] = version
         envelope = recorded(payload, stream_id, version, self.position, at=EPOCH + timedelta(seconds=self.position))
         self.envelopes.append(envelope)
-        record = to_kafka_record(envelope)
+        record = to_kafka_record(envelope, schema_ids=self.schema_ids)
         return self.broker.produce(record.topic, record.key, record.value, record.headers)
 
     def open(self, account_id: uuid.UUID | None = None) -> uuid.UUID:

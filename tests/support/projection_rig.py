@@ -52,6 +52,7 @@ from tests.support.kafka_groups import delete_groups_with_prefix, reader
 from tests.support.ledger import credit_to_a_stranger
 from tests.support.processes import ManagedProcess, free_port, scratch_database, wait_for
 from tests.support.projector_launcher import KILL_AFTER_BATCHES, REPOSITORY
+from tests.support.schema_registry import registered_schema_ids
 
 R = TypeVar("R")
 
@@ -356,7 +357,13 @@ def relay_running(
     """The write side's relay, in a thread, publishing into the namespaced topics."""
     checkpoints = PostgresEventLogReader(dsn)
     publisher = KafkaEventPublisher(bootstrap, client_id=f"relay-{namespace}")
-    relay = Relay(store, publisher, checkpoints, RelayConfig(checkpoint_name=checkpoint, topic_namespace=namespace))
+    relay = Relay(
+        store,
+        publisher,
+        checkpoints,
+        RelayConfig(checkpoint_name=checkpoint, topic_namespace=namespace),
+        schema_ids=registered_schema_ids(),
+    )
     thread = threading.Thread(target=relay.run, name="relay", daemon=True)
     thread.start()
     try:

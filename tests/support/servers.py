@@ -1,4 +1,4 @@
-"""Where the tests find PostgreSQL, Redis, Kafka and Elasticsearch.
+"""Where the tests find PostgreSQL, Redis, Kafka, Elasticsearch and the schema registry.
 
 The locally provisioned servers (``make up``; settings from ``EVENTLEDGER_*`` variables) are used when they
 answer. Where they do not and a Docker engine answers, throwaway containers are started with testcontainers.
@@ -30,6 +30,7 @@ class Endpoints:
     redis_url: str
     kafka_bootstrap: str
     elasticsearch_url: str
+    registry_url: str
 
 
 def _answers(check: object) -> bool:
@@ -52,6 +53,7 @@ def local_servers_answer(settings: Settings) -> dict[str, bool]:
         "redis": _answers(lambda: probes.redis_ping(settings)),
         "kafka": _answers(lambda: probes.kafka_broker_count(settings) >= 1),
         "elasticsearch": _answers(lambda: probes.elasticsearch_health(settings) in {"green", "yellow"}),
+        "registry": _answers(lambda: probes.registry_subjects(settings) is not None),
     }
 
 
@@ -91,10 +93,16 @@ def provide_endpoints() -> Iterator[Endpoints]:
     settings = Settings.from_env()
     answering = local_servers_answer(settings)
     if all(answering.values()):
-        yield Endpoints(settings.postgres_dsn, settings.redis_url, settings.kafka_bootstrap, settings.elasticsearch_url)
+        yield Endpoints(
+            settings.postgres_dsn,
+            settings.redis_url,
+            settings.kafka_bootstrap,
+            settings.elasticsearch_url,
+            settings.registry_url,
+        )
         return
     missing = [name for name, ok in answering.items() if not ok]
-    if not docker_answers():
+    if not docker_answers() or not answering["registry"]:  # no container is offered for the registry
         raise RuntimeError(
             f"these servers do not answer: {', '.join(missing)}. Start them with `make up` "
             "(or run the tests with `make test`, which starts and stops them)."
@@ -126,7 +134,7 @@ def _containers(settings: Settings, answering: dict[str, bool]) -> Iterator[Endp
         if not answering["elasticsearch"]:
             es = stack.enter_context(ElasticSearchContainer(container_image("elasticsearch")))
             es_url = f"http://{es.get_container_host_ip()}:{es.get_exposed_port(9200)}"
-        yield Endpoints(dsn, redis_url, bootstrap, es_url)
+        yield Endpoints(dsn, redis_url, bootstrap, es_url, settings.registry_url)
 
 
 @contextlib.contextmanager

@@ -46,7 +46,15 @@ from eventledger_events.kafka_message import (
 )
 from eventledger_events.legacy import AccountCreditedV1, AccountDebitedV1, AccountOpenedV1, TransferPostedV1
 from eventledger_events.metadata import EventMetadata
+from eventledger_events.registered_schemas import RegisteredSchemaIds, register_schemas
 from eventledger_events.registry import EventRegistry
+from eventledger_events.schema_registry import (
+    COMPATIBILITY_LEVEL,
+    InMemorySchemaRegistry,
+    SchemaRegistry,
+    SchemaRegistryUnavailableError,
+    subject_for,
+)
 from eventledger_events.streams import (
     account_stream_id,
     external_account_id,
@@ -54,7 +62,14 @@ from eventledger_events.streams import (
     stream_category,
     transfer_stream_id,
 )
-from eventledger_events.topics import ACCOUNTS_TOPIC, ALL_TOPICS, TRANSFERS_TOPIC, topic_for
+from eventledger_events.topics import (
+    ACCOUNTS_TOPIC,
+    ALL_TOPICS,
+    TRANSFERS_TOPIC,
+    V1_TOPICS,
+    V2_TOPICS,
+    topic_for,
+)
 from eventledger_events.transfer_events import (
     TRANSFER_EVENT_TYPES,
     TransferEvent,
@@ -70,9 +85,12 @@ __all__ = [
     "ACCOUNTS_TOPIC",
     "ACCOUNT_EVENT_TYPES",
     "ALL_TOPICS",
+    "COMPATIBILITY_LEVEL",
     "EVENT_REGISTRY",
     "TRANSFERS_TOPIC",
     "TRANSFER_EVENT_TYPES",
+    "V1_TOPICS",
+    "V2_TOPICS",
     "AccountClosed",
     "AccountCredited",
     "AccountCreditedV1",
@@ -92,10 +110,14 @@ __all__ = [
     "EventMetadata",
     "EventRegistry",
     "HoldReleaseReason",
+    "InMemorySchemaRegistry",
     "KafkaRecord",
     "MalformedMessageError",
     "MessageIdentity",
     "MissingUpcasterError",
+    "RegisteredSchemaIds",
+    "SchemaRegistry",
+    "SchemaRegistryUnavailableError",
     "TransferEvent",
     "TransferExpired",
     "TransferKind",
@@ -120,9 +142,11 @@ __all__ = [
     "payload_from_dict",
     "payload_from_json",
     "payload_to_json",
+    "register_schemas",
     "schema_fingerprint",
     "schema_for_fingerprint",
     "stream_category",
+    "subject_for",
     "to_kafka_record",
     "topic_for",
     "transfer_stream_id",

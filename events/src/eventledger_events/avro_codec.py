@@ -1,14 +1,19 @@
-"""Avro single-object encoding of payloads, for Kafka message values.
+"""Avro encodings of payloads, for Kafka message values: Confluent's wire format and Avro single-object encoding.
 
-Layout (Avro specification, "Single object encoding"): the two marker bytes ``C3 01``, the 8-byte
-little-endian CRC-64-AVRO fingerprint of the writer schema's Parsing Canonical Form, then the Avro binary
-body. A consumer finds the writer schema by fingerprint (``AvroSchemaCatalog.by_fingerprint``), decodes with
-it, and upcasts the payload to the current version with the event registry.
+- Confluent wire format (the ``v2`` topics, ADR 0028): ``00``, the writer schema's id in the schema registry
+  (4 bytes, big-endian), the Avro binary body. The catalogue asks the registry for the schema of an id it has not
+  met yet (once: ids never change) and finds our model by that schema's fingerprint.
+- Single-object encoding (the ``v1`` topics, ADR 0006): the two marker bytes ``C3 01``, the 8-byte little-endian
+  CRC-64-AVRO fingerprint of the writer schema's Parsing Canonical Form, then the Avro binary body.
+
+A consumer reads both (the first byte tells them apart), decodes with the writer schema, and upcasts the payload
+to the current version with the event registry.
 """
 
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -22,6 +27,14 @@ from eventledger_events.base import DomainEvent
 from eventledger_events.catalog import EVENT_REGISTRY
 from eventledger_events.errors import MalformedMessageError, UnknownSchemaFingerprintError
 from eventledger_events.registry import EventRegistry
+from eventledger_events.schema_registry import (
+    CONFLUENT_HEADER_LENGTH,
+    SchemaRegistry,
+    SchemaRegistryUnavailableError,
+    is_wire_format,
+    schema_id_of,
+    wire_value,
+)
 
 SINGLE_OBJECT_MARKER = b"\xc3\x01"
 FINGERPRINT_LENGTH = 8
@@ -69,8 +82,10 @@ class AvroSchemaCatalog:
     version, legacy ones included, and answers the payload upcast to the current version.
     """
 
-    def __init__(self, registry: EventRegistry) -> None:
+    def __init__(self, registry: EventRegistry, schema_registry: SchemaRegistry | None = None) -> None:
         self._registry = registry
+        self._schema_registry = schema_registry
+        self._by_schema_id: dict[int, RegisteredSchema] = {}
         self._by_name: dict[tuple[str, int], RegisteredSchema] = {}
         self._by_fingerprint: dict[bytes, RegisteredSchema] = {}
         for model in registry.models():
@@ -107,6 +122,39 @@ class AvroSchemaCatalog:
             raise UnknownSchemaFingerprintError(schema_fingerprint.hex())
         return entry
 
+    @property
+    def schema_registry(self) -> SchemaRegistry | None:
+        return self._schema_registry
+
+    def attach_registry(self, schema_registry: SchemaRegistry | None) -> None:
+        """Read wire-format messages by asking ``schema_registry`` for the schemas of their ids (a process's wiring
+        calls this once, before it consumes). Ids already read stay remembered only when the registry is the same."""
+        if schema_registry is not self._schema_registry:
+            self._by_schema_id.clear()
+        self._schema_registry = schema_registry
+
+    def by_schema_id(self, schema_id: int) -> RegisteredSchema:
+        """The schema the registry holds under ``schema_id``, as one of ours (asked once, then remembered: an id's
+        schema never changes). ``SchemaRegistryUnavailableError`` when the registry cannot be asked;
+        ``MalformedMessageError`` for an id it never gave; ``UnknownSchemaFingerprintError`` for a schema of
+        somebody else's."""
+        entry = self._by_schema_id.get(schema_id)
+        if entry is not None:
+            return entry
+        if self._schema_registry is None:
+            raise SchemaRegistryUnavailableError(f"no schema registry configured to read schema id {schema_id}")
+        try:
+            text = self._schema_registry.schema(schema_id)
+        except LookupError as error:
+            raise MalformedMessageError(f"schema id {schema_id} is unknown to the schema registry") from error
+        try:
+            writer_schema = json.loads(text)
+            entry = self.by_fingerprint(schema_fingerprint(writer_schema))
+        except (ValueError, TypeError, KeyError) as error:
+            raise MalformedMessageError(f"schema id {schema_id} is not an Avro schema: {error}") from error
+        self._by_schema_id[schema_id] = entry
+        return entry
+
     def encode(self, payload: DomainEvent) -> bytes:
         """The payload as an Avro single-object encoded message."""
         entry = self.for_event(payload.EVENT_TYPE, payload.SCHEMA_VERSION)
@@ -116,8 +164,15 @@ class AvroSchemaCatalog:
         schemaless_writer(buffer, entry.parsed, payload.model_dump(mode="python"))
         return buffer.getvalue()
 
+    def encode_wire(self, payload: DomainEvent, schema_id: int) -> bytes:
+        """The payload in the Confluent wire format, under the registry's ``schema_id`` of its schema."""
+        entry = self.for_event(payload.EVENT_TYPE, payload.SCHEMA_VERSION)
+        buffer = io.BytesIO()
+        schemaless_writer(buffer, entry.parsed, payload.model_dump(mode="python"))
+        return wire_value(schema_id, buffer.getvalue())
+
     def decode(self, message: bytes) -> DomainEvent:
-        """Decode a single-object encoded message and answer the payload upcast to the current version."""
+        """Decode a message (either encoding) and answer the payload upcast to the current version."""
         entry, record = self.read(message)
         try:
             return self._registry.payload_from_dict(entry.event_type, entry.schema_version, record)
@@ -127,8 +182,8 @@ class AvroSchemaCatalog:
     def read(self, message: bytes) -> tuple[RegisteredSchema, dict[str, Any]]:
         """The schema a message was written with and its body as an Avro record, not yet a payload (nothing is
         validated beyond the Avro types): ``MalformedMessageError`` unless the body is exactly one record."""
-        entry = self.writer_schema_of(message)
-        body = io.BytesIO(message[HEADER_LENGTH:])
+        entry, header_length = self._writer(message)
+        body = io.BytesIO(message[header_length:])
         try:
             record = schemaless_reader(body, entry.reading, None)
         except (EOFError, ValueError, IndexError) as error:
@@ -140,10 +195,16 @@ class AvroSchemaCatalog:
         return entry, record
 
     def writer_schema_of(self, message: bytes) -> RegisteredSchema:
-        """The schema a single-object encoded message was written with, found by its fingerprint."""
+        """The schema a message was written with: by its schema id (wire format) or its fingerprint."""
+        return self._writer(message)[0]
+
+    def _writer(self, message: bytes) -> tuple[RegisteredSchema, int]:
+        """The writer schema and where the body starts."""
+        if is_wire_format(message):
+            return self.by_schema_id(schema_id_of(message)), CONFLUENT_HEADER_LENGTH
         if len(message) < HEADER_LENGTH or not message.startswith(SINGLE_OBJECT_MARKER):
-            raise MalformedMessageError("not an Avro single-object encoded message")
-        return self.by_fingerprint(message[len(SINGLE_OBJECT_MARKER) : HEADER_LENGTH])
+            raise MalformedMessageError("neither the Confluent wire format nor Avro single-object encoding")
+        return self.by_fingerprint(message[len(SINGLE_OBJECT_MARKER) : HEADER_LENGTH]), HEADER_LENGTH
 
 
 @cache

@@ -1,7 +1,8 @@
 """An appended event as a Kafka message (topic, key, Avro value, headers), and back.
 
 Key: the stream id (UTF-8), so a stream's events share a partition and keep their order. Value: the payload in
-Avro single-object encoding. Headers: the envelope's metadata (see ``topics``), plus trace context.
+the Confluent wire format under the schema registry's id (given the producer's registered ids), else in Avro
+single-object encoding; both decode. Headers: the envelope's metadata (see ``topics``), plus trace context.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 from eventledger_events.avro_codec import AvroSchemaCatalog, default_avro_catalog
 from eventledger_events.envelope import EventEnvelope
 from eventledger_events.errors import MalformedMessageError
+from eventledger_events.registered_schemas import RegisteredSchemaIds
 from eventledger_events.topics import (
     HEADER_ACTOR,
     HEADER_CAUSATION_ID,
@@ -50,8 +52,11 @@ def to_kafka_record(
     tracestate: str | None = None,
     catalog: AvroSchemaCatalog | None = None,
     event_hash: bytes | None = None,
+    schema_ids: RegisteredSchemaIds | None = None,
 ) -> KafkaRecord:
-    """The Kafka message of an appended event; ``ValueError`` if it has no position yet."""
+    """The Kafka message of an appended event; ``ValueError`` if it has no position yet. With ``schema_ids`` the
+    value is in the Confluent wire format (``LookupError`` when its schema has no id there), else in Avro
+    single-object encoding."""
     if envelope.position is None or envelope.recorded_at is None:
         raise ValueError(f"event {envelope.event_id} has not been appended: no position to publish")
     headers: list[tuple[str, str]] = [
@@ -73,9 +78,15 @@ def to_kafka_record(
         headers.append((HEADER_TRACESTATE, tracestate))
     if event_hash is not None:
         headers.append((HEADER_EVENT_HASH, event_hash.hex()))
-    value = (catalog or default_avro_catalog()).encode(envelope.payload)
+    topic = topic_for(envelope.stream_id)
+    codec = catalog or default_avro_catalog()
+    payload = envelope.payload
+    if schema_ids is None:
+        value = codec.encode(payload)
+    else:
+        value = codec.encode_wire(payload, schema_ids.id_for(topic, payload.EVENT_TYPE, payload.SCHEMA_VERSION))
     return KafkaRecord(
-        topic=topic_for(envelope.stream_id),
+        topic=topic,
         key=envelope.stream_id.encode(),
         value=value,
         headers=tuple((name, text.encode()) for name, text in headers),

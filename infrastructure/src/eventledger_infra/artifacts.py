@@ -1,4 +1,4 @@
-"""Maven Central artifacts (Kafka, Elasticsearch) copied into the cache folder by `mvn`.
+"""Maven Central artifacts (Kafka, Elasticsearch, Apicurio Registry) copied into the cache folder by `mvn`.
 
 Maven's local repository (~/.m2) is the download cache; the project's cache folder holds the unpacked result.
 A folder is complete only once its marker file exists: an interrupted copy is thrown away and made again, and a
@@ -70,3 +70,10 @@ def mvn(settings: Settings, pom_name: str, goals: list[str], what: str) -> None:
     if shutil.which("mvn") is None:
         raise ProvisioningError(f"{what}: Maven (mvn) is not installed; `apt-get install maven` brings it.")
     run(["mvn", "-q", "-B", "-f", pom(settings, pom_name), *goals], f"{what}: mvn {' '.join(goals)}")
+
+
+def mvn_in(folder: Path, arguments: list[str]) -> None:
+    """Run Maven in ``folder`` (a module copied to a staging folder, built there)."""
+    if shutil.which("mvn") is None:
+        raise ProvisioningError("Apicurio Registry: Maven (mvn) is not installed; `apt-get install maven` brings it.")
+    run(["mvn", "-q", "-B", *arguments], f"mvn {' '.join(a for a in arguments if not a.startswith('-'))}", cwd=folder)

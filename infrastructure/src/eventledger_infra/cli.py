@@ -34,6 +34,7 @@ from eventledger_infra.services.elasticsearch import ElasticsearchServer
 from eventledger_infra.services.kafka import KafkaServer
 from eventledger_infra.services.postgres import PostgresServer
 from eventledger_infra.services.redis import RedisServer
+from eventledger_infra.services.registry import SchemaRegistryServer
 from eventledger_infra.settings import Settings
 
 SERVICE_TYPES: dict[str, type[LocalServer]] = {
@@ -41,6 +42,7 @@ SERVICE_TYPES: dict[str, type[LocalServer]] = {
     "redis": RedisServer,
     "kafka": KafkaServer,
     "elasticsearch": ElasticsearchServer,
+    "registry": SchemaRegistryServer,
 }
 
 
@@ -191,6 +193,7 @@ def print_env(settings: Settings) -> int:
     print(f"EVENTLEDGER_REDIS_URL={settings.redis_url}")
     print(f"EVENTLEDGER_KAFKA_BOOTSTRAP={settings.kafka_bootstrap}")
     print(f"EVENTLEDGER_ES_URL={settings.elasticsearch_url}")
+    print(f"EVENTLEDGER_REGISTRY_URL={settings.registry_url}")
     return 0
 
 

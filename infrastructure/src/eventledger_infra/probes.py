@@ -58,3 +58,10 @@ def elasticsearch_version(settings: Settings, timeout: float = 2.0) -> str:
     with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - fixed loopback URL
         nodes = json.loads(response.read())["nodes"]
     return str(next(iter(nodes.values()))["version"])
+
+
+def registry_subjects(settings: Settings, timeout: float = 2.0) -> list[str]:
+    """The schema registry's subjects (its Confluent-compatible API answers only once its storage is up)."""
+    with urllib.request.urlopen(f"{settings.registry_url}/subjects", timeout=timeout) as response:  # noqa: S310
+        subjects = json.loads(response.read())
+    return [str(subject) for subject in subjects]

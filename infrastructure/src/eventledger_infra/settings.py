@@ -31,6 +31,8 @@ VARIABLES: Final[dict[str, str]] = {
     "kafka_partitions": "EVENTLEDGER_KAFKA_PARTITIONS",
     "es_port": "EVENTLEDGER_ES_PORT",
     "es_heap": "EVENTLEDGER_ES_HEAP",
+    "registry_port": "EVENTLEDGER_REGISTRY_PORT",
+    "registry_heap": "EVENTLEDGER_REGISTRY_HEAP",
 }
 """The variable of each field of :class:`Settings` that one sets; the other fields are constants (pinned versions,
 the JDKs provisioning installs) that code and tests may still pass to the constructor."""
@@ -58,6 +60,10 @@ class Settings:
     es_version: str = "9.5.4"
     es_heap: str = "512m"
     es_java_home: Path | None = None  # None: the oldest JDK 21+ under /usr/lib/jvm (java_home)
+    registry_port: int = 18181
+    registry_version: str = "2.4.2.Final"
+    registry_heap: str = "128m"
+    registry_java_home: Path | None = None  # None: the oldest JDK 17+ under /usr/lib/jvm (java_home)
     # The non-root system user that runs PostgreSQL and Elasticsearch when provisioning runs as root.
     service_user: str = "eventledger"
 
@@ -104,6 +110,11 @@ class Settings:
     @property
     def elasticsearch_url(self) -> str:
         return f"http://{self.host}:{self.es_port}"
+
+    @property
+    def registry_url(self) -> str:
+        """The schema registry's Confluent-compatible API (what clients, kcat and the relay are given)."""
+        return f"http://{self.host}:{self.registry_port}/apis/ccompat/v7"
 
 
 JVM_DIR: Final = Path("/usr/lib/jvm")

@@ -50,6 +50,7 @@ from eventledger_runtime.logs import log_as
 from eventledger_runtime.observability import observe_as
 from eventledger_runtime.ops_http import serve_ops
 from eventledger_runtime.probes import kafka_answers
+from eventledger_runtime.schema_registry import read_wire_format_with
 from eventledger_runtime.settings import settings_or_exit
 from eventledger_runtime.watchdog import EXIT_STALLED, Sample, Watchdog, unless_kafka_is_down
 from eventledger_runtime.worker import stop_on_signals
@@ -117,6 +118,7 @@ def run(name: str, *, after_store_write: Callable[[int], None] | None = None) ->
     observe_as(f"projection-{name}")
     infra = settings_or_exit(f"projection-{name}")
     settings, kafka = infra.projections, infra.kafka
+    read_wire_format_with(infra.registry.url)
     projector = build_projector(name, settings, infra, after_store_write=after_store_write)
     runner = projector.runner
 

@@ -15,6 +15,7 @@ from tests.support.redis_rig import (
     snapshot,
 )
 
+from eventledger_events import ALL_TOPICS
 from eventledger_projections.redis.keys import parse_partition_field
 
 
@@ -63,7 +64,7 @@ def _high_watermarks(rig: RedisRig) -> dict[tuple[str, int], int]:
     consumer = Consumer({"bootstrap.servers": rig.bootstrap, "group.id": f"hw-{uuid.uuid4()}"})
     try:
         found: dict[tuple[str, int], int] = {}
-        for topic in (rig.namespace + "eventledger.accounts.v1", rig.namespace + "eventledger.transfers.v1"):
+        for topic in [rig.namespace + name for name in ALL_TOPICS]:
             metadata = consumer.list_topics(topic, timeout=10).topics[topic]
             for partition in metadata.partitions:
                 high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]

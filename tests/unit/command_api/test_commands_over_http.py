@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
+import httpx2 as httpx  # starlette's TestClient answers httpx2 responses once httpx2 is installed
 import pytest
 from fastapi.testclient import TestClient
 from tests.support.clock import Clock

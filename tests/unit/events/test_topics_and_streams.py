@@ -10,6 +10,7 @@ from eventledger_events import (
     ACCOUNTS_TOPIC,
     ALL_TOPICS,
     TRANSFERS_TOPIC,
+    V1_TOPICS,
     account_stream_id,
     external_account_id,
     parse_stream_id,
@@ -23,9 +24,10 @@ pytestmark = pytest.mark.unit
 
 
 def test_topic_names_follow_the_published_convention() -> None:
-    assert ACCOUNTS_TOPIC == "eventledger.accounts.v1"
-    assert TRANSFERS_TOPIC == "eventledger.transfers.v1"
+    assert ACCOUNTS_TOPIC == "eventledger.accounts.v2"
+    assert TRANSFERS_TOPIC == "eventledger.transfers.v2"
     assert ALL_TOPICS == (ACCOUNTS_TOPIC, TRANSFERS_TOPIC)
+    assert V1_TOPICS == ("eventledger.accounts.v1", "eventledger.transfers.v1")
 
 
 def test_the_topic_comes_from_the_stream_category() -> None:

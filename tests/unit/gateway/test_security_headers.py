@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx  # starlette's TestClient answers httpx2 responses once httpx2 is installed
 import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient

@@ -10,7 +10,16 @@ from dataclasses import dataclass
 import pytest
 from tests.support.projection_fakes import InMemoryBalances, InMemoryCredits, Ledger
 
-from eventledger_events import ACCOUNTS_TOPIC, ALL_TOPICS, AccountOpened, account_stream_id
+from eventledger_events import (
+    ACCOUNTS_TOPIC,
+    ALL_TOPICS,
+    AccountOpened,
+    InMemorySchemaRegistry,
+    SchemaRegistryUnavailableError,
+    account_stream_id,
+    default_avro_catalog,
+    register_schemas,
+)
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.runtime.memory import InMemoryBroker, InMemoryDeadLetters, InMemoryEventLog
 from eventledger_projections.runtime.port import LogMessage, OffsetsMoved, TopicPartition
@@ -429,3 +438,27 @@ def test_eager_refreshes_stop_when_the_position_cannot_be_claimed_yet() -> None:
             assert counting.timeouts[-1] == 0.0, "while an eager refresh is due, the consumer does not wait past it"
     assert rig.projection.reflected_position() < rig.ledger.position
     assert counting.refreshes == refreshes + EAGER_REFRESHES
+
+
+def test_a_schema_registry_outage_is_waited_out_and_never_parks_anything(
+    in_memory_schema_registry: InMemorySchemaRegistry,
+) -> None:
+    """Wire-format messages (ADR 0028) whose schema the registry cannot tell yet are neither applied nor parked: the
+    batch is retried, then rewound, and applied once the registry answers."""
+    outage = {"calls": 0}
+
+    class Flaky(InMemorySchemaRegistry):
+        def schema(self, schema_id: int) -> str:
+            outage["calls"] += 1
+            if outage["calls"] <= 8:
+                raise SchemaRegistryUnavailableError("connection refused")
+            return in_memory_schema_registry.schema(schema_id)
+
+    rig = make_rig()
+    rig.ledger.schema_ids = register_schemas(in_memory_schema_registry)
+    default_avro_catalog().attach_registry(Flaky())
+    expected = _workload(rig.ledger, accounts=2, credits=2)
+    rig.drain()
+    assert outage["calls"] > 8
+    assert rig.projection.balances == expected
+    assert rig.dead_letters.parked == []

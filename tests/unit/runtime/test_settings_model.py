@@ -58,6 +58,8 @@ def test_the_provisioning_reader_reads_what_the_model_reads(monkeypatch: pytest.
         "EVENTLEDGER_KAFKA_PARTITIONS": "3",
         "EVENTLEDGER_ES_PORT": "9201",
         "EVENTLEDGER_ES_HEAP": "2g",
+        "EVENTLEDGER_REGISTRY_PORT": "8181",
+        "EVENTLEDGER_REGISTRY_HEAP": "256m",
     }
     assert set(given) | {"EVENTLEDGER_PG_PASSWORD"} == set(VARIABLES.values())
     for variable, value in given.items():
@@ -71,6 +73,7 @@ def test_the_provisioning_reader_reads_what_the_model_reads(monkeypatch: pytest.
         model.kafka_bootstrap,
         model.elasticsearch_url,
     )
+    assert provisioning.registry_url == model.registry_url
     model_values = values(model)
     for field, variable in VARIABLES.items():
         assert getattr(provisioning, field) == model_values[variable], variable

@@ -15,7 +15,7 @@ from eventledger_command.eventstore.records import RecordedEvent
 from eventledger_command.relay.leadership import Leadership
 from eventledger_command.relay.publisher import EventPublisher, PublishFailed
 from eventledger_command.relay.telemetry import producer_spans
-from eventledger_events import KafkaRecord, to_kafka_record
+from eventledger_events import KafkaRecord, RegisteredSchemaIds, to_kafka_record
 from eventledger_events.topics import HEADER_RELAY_TERM
 from eventledger_runtime.eventlog import Deposed, EventLogReader
 from eventledger_runtime.eventlog.notice import NewEventsListener
@@ -68,6 +68,11 @@ class Relay(StoppableLoop):
     checkpoint) and resumes from the checkpoint; every checkpoint save names its term, so a relay that lost the
     leadership without noticing publishes at most the batch it has in hand and then stops leading (:class:`Deposed`).
     Without one, the relay leads alone and unfenced (tests and benchmarks that run one relay in a thread).
+
+    With ``schema_ids`` (the registry's ids, registered before the relay starts: ADR 0028) values are written in the
+    Confluent wire format; an event whose schema has no id there fails its batch (``LookupError``), which is then
+    neither published nor checkpointed. Without them values are in Avro single-object encoding (the loop's own
+    tests, with an in-memory publisher).
     """
 
     def __init__(
@@ -78,8 +83,10 @@ class Relay(StoppableLoop):
         config: RelayConfig,
         leadership: Leadership | None = None,
         new_events: NewEventsListener | None = None,
+        schema_ids: RegisteredSchemaIds | None = None,
     ) -> None:
         self._store = store
+        self._schema_ids = schema_ids
         self._new_events = new_events
         self._publisher = publisher
         self._checkpoints = checkpoints
@@ -91,6 +98,10 @@ class Relay(StoppableLoop):
         self.position = checkpoints.checkpoint(config.checkpoint_name)
         CHECKPOINT.set(self.position)
         LEADER.set(1 if self.leading else 0)
+
+    def use_schema_ids(self, schema_ids: RegisteredSchemaIds) -> None:
+        """Write the Confluent wire format under these ids from the next batch on (set before ``run``)."""
+        self._schema_ids = schema_ids
 
     @property
     def role(self) -> str:
@@ -147,7 +158,7 @@ class Relay(StoppableLoop):
         if self._leadership is not None and not self._leadership.held():
             raise LeadershipLost("the lock's session is gone")
         LAG_SECONDS.set(max(0.0, time.time() - events[0].recorded_at.timestamp()))
-        records = [self._record(kafka_record_of(event)) for event in events]
+        records = [self._record(kafka_record_of(event, self._schema_ids)) for event in events]
         with producer_spans(events, records) as traced:
             self._publisher.publish(traced, should_stop=self._stop.is_set)
         last = events[-1].position
@@ -212,10 +223,13 @@ class Relay(StoppableLoop):
                 idle = min(idle * 2, self._config.max_idle_sleep_seconds)
 
 
-def kafka_record_of(event: RecordedEvent) -> KafkaRecord:
-    """The event's message, with W3C trace context and its chain hash (ADR 0025). The trace context is the one the
-    event store kept with the event (the span that appended it; with tracing on the relay's producer span replaces
-    it: :mod:`~eventledger_command.relay.telemetry`); for an event kept without one, the correlation id is the
-    trace and the event the span, so that every message of one business conversation lands in one trace."""
+def kafka_record_of(event: RecordedEvent, schema_ids: RegisteredSchemaIds | None = None) -> KafkaRecord:
+    """The event's message, with W3C trace context and its chain hash (ADR 0025); in the Confluent wire format under
+    ``schema_ids`` when given (ADR 0028). The trace context is the one the event store kept with the event (the span
+    that appended it; with tracing on the relay's producer span replaces it: :mod:`~eventledger_command.relay.telemetry`);
+    for an event kept without one, the correlation id is the trace and the event the span, so that every message of
+    one business conversation lands in one trace."""
     traceparent = event.trace_context or f"00-{event.correlation_id.hex}-{event.event_id.hex[:16]}-01"
-    return to_kafka_record(to_envelope(event), traceparent=traceparent, event_hash=event.event_hash)
+    return to_kafka_record(
+        to_envelope(event), traceparent=traceparent, event_hash=event.event_hash, schema_ids=schema_ids
+    )

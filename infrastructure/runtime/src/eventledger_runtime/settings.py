@@ -13,7 +13,7 @@ Contract:
   its field's ``min_production_bytes`` (the database password, the key-encryption key).
 - One **namespace** (``EVENTLEDGER_NAMESPACE``) names everything a deployment owns on the shared servers: topic and
   consumer-group names, Redis keys, Elasticsearch indices (:class:`Namespace`). The default, empty, keeps today's
-  names (``eventledger.accounts.v1``, ``el:...``, ``eventledger-...``).
+  names (``eventledger.accounts.v2``, ``el:...``, ``eventledger-...``).
 - Fields marked :func:`fixed` are not read from the environment: they are constants that tests (and the code that
   wires a process) may still pass to the constructor.
 
@@ -145,7 +145,7 @@ SessionTimeout = Annotated[
         "to the others",
     ),
 ]
-ServerHost = Annotated[str, _shared("HOST", "127.0.0.1", "the address of the four servers")]
+ServerHost = Annotated[str, _shared("HOST", "127.0.0.1", "the address of the servers")]
 BindHost = Annotated[str, _shared("BIND_HOST", "127.0.0.1", "the address every service and ops endpoint listens on")]
 
 
@@ -317,6 +317,23 @@ class ElasticsearchSettings(Section):
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+
+class SchemaRegistrySettings(Section):
+    model_config = SettingsConfigDict(env_prefix="EVENTLEDGER_REGISTRY_")
+    title: ClassVar[str] = "Schema registry"
+
+    host: ServerHost
+    port: int = Field(default=18181, ge=1, le=65535, description="Apicurio Registry's HTTP port (ADR 0028)")
+    heap: str = Field(default="128m", description="the registry's JVM heap (provisioning)")
+    retry_max_seconds: float = Field(
+        default=10.0, gt=0, description="longest pause between the relay's attempts to register its schemas"
+    )
+
+    @property
+    def url(self) -> str:
+        """The Confluent-compatible API, the address every client (confluent-kafka, kcat) is given."""
+        return f"http://{self.host}:{self.port}/apis/ccompat/v7"
 
 
 class DeploymentSettings(Section):
@@ -800,6 +817,7 @@ SECTIONS: tuple[type[Section], ...] = (
     RedisSettings,
     KafkaSettings,
     ElasticsearchSettings,
+    SchemaRegistrySettings,
     CommandSettings,
     RelaySettings,
     AuditSettings,
@@ -821,6 +839,7 @@ class Settings:
     redis: RedisSettings
     kafka: KafkaSettings
     elasticsearch: ElasticsearchSettings
+    registry: SchemaRegistrySettings
     command: CommandSettings
     relay: RelaySettings
     audit: AuditSettings
@@ -855,6 +874,10 @@ class Settings:
     @property
     def elasticsearch_url(self) -> str:
         return self.elasticsearch.url
+
+    @property
+    def registry_url(self) -> str:
+        return self.registry.url
 
     @property
     def kafka_partitions(self) -> int:
@@ -941,6 +964,8 @@ class Servers(Protocol):
     def kafka_bootstrap(self) -> str: ...
     @property
     def elasticsearch_url(self) -> str: ...
+    @property
+    def registry_url(self) -> str: ...
     @property
     def kafka_partitions(self) -> int: ...
     @property

@@ -36,3 +36,7 @@ class StoppableLoop:
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep ``seconds`` unless asked to stop first (answers whether it was)."""
+        return self._stop.wait(seconds)

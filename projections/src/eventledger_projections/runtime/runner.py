@@ -17,7 +17,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from eventledger_events import EventEnvelope, envelope_from_kafka
+from eventledger_events import (
+    EventContractError,
+    EventEnvelope,
+    SchemaRegistryUnavailableError,
+    default_avro_catalog,
+    envelope_from_kafka,
+)
 from eventledger_projections.runtime import metrics
 from eventledger_projections.runtime.log import DeadLetterSink, EventLog
 from eventledger_projections.runtime.port import (
@@ -178,6 +184,8 @@ class ProjectionRunner(StoppableLoop):
         if self._pause_requested.is_set():
             self._rewind(messages)  # fetched as the pause began (or on a new assignment): not ours to apply yet
             return
+        if not self._schemas_known(messages):
+            return
         started = time.perf_counter()
         used = self._projection.event_types
         try:
@@ -212,6 +220,28 @@ class ProjectionRunner(StoppableLoop):
         self._next_offsets.update(offsets)
         metrics.BATCH_SECONDS.labels(self._name).observe(time.perf_counter() - started)
         metrics.BATCH_EVENTS.labels(self._name).observe(len(messages))
+
+    def _schemas_known(self, messages: list[LogMessage]) -> bool:
+        """Learn the writer schema of every wire-format message of the batch first (ADR 0028). When the schema
+        registry cannot answer, the batch is rewound and retried after a pause: an outage is never a reason to park
+        a message, and nothing of the batch is applied meanwhile."""
+        catalog = default_avro_catalog()
+        attempt = 0
+        while True:
+            try:
+                for message in messages:
+                    if message.value is not None:
+                        with contextlib.suppress(EventContractError):  # malformed: decoding parks it
+                            catalog.writer_schema_of(message.value)
+                return True
+            except SchemaRegistryUnavailableError as error:
+                metrics.ERRORS.labels(self._name, "schema-registry").inc()
+                log.warning("%s: cannot read the batch's schemas yet: %s", self._name, error)
+                if attempt >= self._config.max_attempts:
+                    self._rewind(messages)
+                    return False
+                self._wait(self._backoff(attempt))
+                attempt += 1
 
     @staticmethod
     def _decode(message: LogMessage) -> EventEnvelope | str:

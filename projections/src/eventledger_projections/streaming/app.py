@@ -1,7 +1,7 @@
 """The faust app: the transfers topic in, window cells in Redis, the derived topic out.
 
-Per message (an agent over ``<namespace>eventledger.transfers.v1``, Avro single-object values), in offset order per
-source partition (:class:`Cursor` keeps it):
+Per message (an agent over ``<namespace>eventledger.transfers.v2``, values in the Confluent wire format), in offset
+order per source partition (:class:`Cursor` keeps it):
 
 1. decode it (``envelope_from_kafka``); an undecodable message goes to the dead-letter topic with the reason;
 2. a posting (``transfer.posted`` or ``transfer.pending_posted``) is counted in its windows (:mod:`.windows`, in
@@ -37,7 +37,7 @@ from redis.exceptions import BusyLoadingError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from eventledger_events import TRANSFERS_TOPIC, envelope_from_kafka
+from eventledger_events import TRANSFERS_TOPIC, EventEnvelope, SchemaRegistryUnavailableError, envelope_from_kafka
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC, dead_letter_headers
 from eventledger_projections.runtime.port import LogMessage
 from eventledger_projections.runtime.telemetry import consumer_spans
@@ -300,7 +300,7 @@ class TransferWindowsJob:
     async def _count(self, message: Any) -> bool:
         """Whether the message was counted (its offset is then the partition's progress in Redis)."""
         try:
-            envelope = envelope_from_kafka(message.key, message.value, _pairs(message.headers))
+            envelope = await self._until_registry_answers(message)
             posted = posting_of(envelope)
         except Exception as error:
             metrics.EVENTS.labels("parked").inc()
@@ -322,6 +322,19 @@ class TransferWindowsJob:
         metrics.CELLS.inc(changed)
         metrics.EVENTS.labels("counted").inc()
         return True
+
+    async def _until_registry_answers(self, message: Any) -> EventEnvelope:
+        """The message's envelope; while the schema registry cannot tell a wire-format message's schema, retried (an
+        outage is never a reason to park a message: ADR 0028)."""
+        pause = 0.05
+        while True:
+            try:
+                return envelope_from_kafka(message.key, message.value, _pairs(message.headers))
+            except SchemaRegistryUnavailableError as error:
+                metrics.RETRIES.labels("schema-registry").inc()
+                log.warning("schema registry unavailable, retrying: %s", error)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
     async def _until_redis_answers(self, call: Callable[[], Awaitable[T]]) -> T:
         """``call()``, retried while Redis is unreachable (the message is not done before: never skipped)."""

@@ -32,6 +32,7 @@ from eventledger_runtime.logs import dict_config
 from eventledger_runtime.observability import observe_as
 from eventledger_runtime.ops_http import serve_ops
 from eventledger_runtime.probes import kafka_answers
+from eventledger_runtime.schema_registry import read_wire_format_with
 from eventledger_runtime.settings import Settings, settings_or_exit
 from eventledger_runtime.watchdog import EXIT_STALLED, Sample, Watchdog, unless_kafka_is_down
 
@@ -55,6 +56,7 @@ def _prepare(settings: Settings) -> int:
 def run() -> int:
     observe_as("stream-windows")
     settings = settings_or_exit("stream-windows")
+    read_wire_format_with(settings.registry.url)
     job = TransferWindowsJob(settings.streaming, settings, _prepare(settings))
     client = redis.Redis.from_url(settings.redis.url, socket_timeout=2.0, socket_connect_timeout=2.0)
     kafka = settings.kafka
