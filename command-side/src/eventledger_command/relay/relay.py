@@ -226,9 +226,9 @@ class Relay(StoppableLoop):
 def kafka_record_of(event: RecordedEvent, schema_ids: RegisteredSchemaIds | None = None) -> KafkaRecord:
     """The event's message, with W3C trace context and its chain hash (ADR 0025); in the Confluent wire format under
     ``schema_ids`` when given (ADR 0028). The trace context is the one the event store kept with the event (the span
-    that appended it; with tracing on the relay's producer span replaces it: :mod:`~eventledger_command.relay.telemetry`);
-    for an event kept without one, the correlation id is the trace and the event the span, so that every message of
-    one business conversation lands in one trace."""
+    that appended it; with tracing on the relay's producer span replaces it:
+    :mod:`~eventledger_command.relay.telemetry`); for an event kept without one, the correlation id is the trace and
+    the event the span, so that every message of one business conversation lands in one trace."""
     traceparent = event.trace_context or f"00-{event.correlation_id.hex}-{event.event_id.hex[:16]}-01"
     return to_kafka_record(
         to_envelope(event), traceparent=traceparent, event_hash=event.event_hash, schema_ids=schema_ids
