@@ -35,6 +35,7 @@ class _Infra:
     redis_url: str
     elasticsearch_url: str
     kafka_bootstrap: str
+    registry_url: str
     kafka_partitions: int = 6
     state_dir: Path = Path("/nonexistent")
 
@@ -58,7 +59,14 @@ def ledger(endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch) -> Iterator[_L
         head = store.read_all(after_position=0, limit=100_000)[-1].position
         store.close()
         settings = ProjectionSettings(namespace=f"sb{tag}", postgres_schema=f"rm_{tag}")
-        infra = _Infra(settings, dsn, endpoints.redis_url, endpoints.elasticsearch_url, endpoints.kafka_bootstrap)
+        infra = _Infra(
+            settings,
+            dsn,
+            endpoints.redis_url,
+            endpoints.elasticsearch_url,
+            endpoints.kafka_bootstrap,
+            endpoints.registry_url,
+        )
         monkeypatch.setattr(cli, "settings_or_exit", lambda _program: infra)
         try:
             yield _Ledger(infra, past, head)
