@@ -30,12 +30,12 @@ import uuid
 
 import psycopg
 from elasticsearch import Elasticsearch
+from tests.support.clusters import private_cluster
 from tests.support.elasticsearch_rig import drop_read_model
 from tests.support.ledger import append_in_chunks
 from tests.support.projection_rig import delete_topics, relay_running
 from tests.support.redis_keys import delete_keys
 
-from bench._clusters import private_cluster
 from bench.bench_projection_postgres import build_script
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_events import ALL_TOPICS

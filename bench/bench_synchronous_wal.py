@@ -8,7 +8,8 @@ Run with ``flock /tmp/eventledger-system.lock .venv/bin/python -m bench.bench_sy
 
 from __future__ import annotations
 
-from bench._clusters import private_cluster
+from tests.support.clusters import private_cluster
+
 from bench._common import compare
 from bench.bench_event_store import SECONDS, store_rate
 from eventledger_command.eventstore.postgres import PostgresEventStore

@@ -8,17 +8,14 @@ with it. The cluster is this module's own (its own port and state folder): the s
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -28,11 +25,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from elasticsearch import Elasticsearch
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
+from tests.support.clusters import private_cluster
 from tests.support.elasticsearch_rig import drop_read_model
 from tests.support.kafka_checker import consume_all
 from tests.support.projection_rig import delete_topics, relay_running
 from tests.support.redis_keys import delete_keys
-from tests.support.servers import Endpoints, restartable_port
+from tests.support.servers import Endpoints
 
 from eventledger_command.api.app import create_app
 from eventledger_command.bootstrap import build
@@ -43,7 +41,7 @@ from eventledger_command.notary.tree import PostgresMerkleTree
 from eventledger_events import ALL_TOPICS
 from eventledger_events.audit.merkle import verify_consistency
 from eventledger_infra.services.postgres import PostgresServer
-from eventledger_infra.settings import PROJECT_ROOT, Settings
+from eventledger_infra.settings import PROJECT_ROOT
 from eventledger_projections.elasticsearch import IndexNames
 from eventledger_projections.elasticsearch.search import TransferQuery
 from eventledger_query.services import build as build_query
@@ -57,22 +55,9 @@ ACCOUNTS = 6
 
 @pytest.fixture(scope="module")
 def cluster(endpoints: Endpoints) -> Iterator[PostgresServer]:
-    """A PostgreSQL cluster of this module's own with continuous backup, made by the provisioning code.
-
-    Its state folder is not under pytest's temporary folder: the server runs as the service user, and every pytest
-    session that starts on the machine takes the search permission off ``/tmp/pytest-of-<user>`` again (it keeps
-    that folder private), which once cut the server and the backup tool off from their own files mid-test."""
-    state = Path(tempfile.mkdtemp(prefix="eventledger-drill-"))
-    settings = dataclasses.replace(Settings.from_env(), state_dir=state, pg_port=restartable_port())
-    server = PostgresServer(settings)
-    server.enable_continuous_backup()
-    server.install()
-    server.start()
-    try:
+    """A PostgreSQL cluster of this module's own with continuous backup, made by the provisioning code."""
+    with private_cluster(continuous_backup=True, tag="drill") as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(settings.state_dir, ignore_errors=True)
 
 
 def _infra(server: PostgresServer, *args: str) -> subprocess.CompletedProcess[str]:

@@ -5,37 +5,26 @@ message. The state folder is outside pytest's temporary folder (see the drill's 
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import psycopg
 import pytest
-from tests.support.servers import Endpoints, restartable_port
+from tests.support.clusters import private_cluster
+from tests.support.servers import Endpoints
 
 from eventledger_infra.services.postgres import PostgresServer
-from eventledger_infra.settings import PROJECT_ROOT, Settings
+from eventledger_infra.settings import PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")
 def cluster(endpoints: Endpoints) -> Iterator[PostgresServer]:
-    state = Path(tempfile.mkdtemp(prefix="eventledger-pitr-"))
-    server = PostgresServer(dataclasses.replace(Settings.from_env(), state_dir=state, pg_port=restartable_port()))
-    server.enable_continuous_backup()
-    server.install()
-    server.start()
-    try:
+    with private_cluster(continuous_backup=True, tag="pitr") as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(state, ignore_errors=True)
 
 
 def _infra(server: PostgresServer, *args: str) -> subprocess.CompletedProcess[str]:

@@ -177,13 +177,7 @@ def test_a_superusers_tampering_is_found_at_exactly_that_event(ledger: Ledger, t
         expected = ("reordered", target)
     else:
         hole = next(p for p in range(positions[0], positions[-1]) if p not in positions)
-        ledger.sql(
-            "INSERT INTO events (position, tx_id, stream_id, stream_version, event_id, event_type, schema_version,"
-            " occurred_at, actor, correlation_id, payload, event_hash) OVERRIDING SYSTEM VALUE"
-            " VALUES (%s, pg_current_xact_id(), 'account-forged', 1, %s, 'test.happened', 1, now(), 'mallory',"
-            " %s, '{\"n\": 1}', %s)",
-            [hole, uuid.uuid4(), uuid.uuid4(), bytes(32)],
-        )
+        _insert_forged_row(ledger, hole)
         expected = ("inserted", hole)
     verified = _offline(ledger, tmp_path, head)
     assert verified.returncode == 1, verified.stdout + verified.stderr
@@ -263,6 +257,17 @@ def test_events_recorded_before_the_verifiable_log_get_their_chain_once(ledger: 
     _record(ledger, rounds=1)  # and appends chain on
 
 
+def _insert_forged_row(ledger: Ledger, position: int) -> None:
+    """A row the notary never saw, at ``position``, with a valid-looking hash (as a superuser, triggers off)."""
+    ledger.sql(
+        "INSERT INTO events (position, tx_id, stream_id, stream_version, event_id, event_type, schema_version,"
+        " occurred_at, actor, correlation_id, payload, event_hash) OVERRIDING SYSTEM VALUE"
+        " VALUES (%s, pg_current_xact_id(), 'account-forged', 1, %s, 'test.happened', 1, now(), 'mallory',"
+        " %s, '{\"n\": 1}', %s)",
+        [position, uuid.uuid4(), uuid.uuid4(), bytes(32)],
+    )
+
+
 def _offline_range(
     ledger: Ledger, tmp_path: Path, head: dict[str, Any], first: int, end: int
 ) -> subprocess.CompletedProcess[str]:
@@ -321,13 +326,7 @@ def test_a_row_inserted_between_two_export_batches_is_found(
     hole = next(p for p in range(positions[0], positions[-1]) if p not in positions)
     boundary = next(index for index, position in enumerate(positions) if position > hole)
     monkeypatch.setattr("eventledger_command.notary.service.EXPORT_BATCH", boundary)
-    ledger.sql(
-        "INSERT INTO events (position, tx_id, stream_id, stream_version, event_id, event_type, schema_version,"
-        " occurred_at, actor, correlation_id, payload, event_hash) OVERRIDING SYSTEM VALUE"
-        " VALUES (%s, pg_current_xact_id(), 'account-forged', 1, %s, 'test.happened', 1, now(), 'mallory',"
-        " %s, '{\"n\": 1}', %s)",
-        [hole, uuid.uuid4(), uuid.uuid4(), bytes(32)],
-    )
+    _insert_forged_row(ledger, hole)
     verified = _offline(ledger, tmp_path, head)
     assert verified.returncode == 1, verified.stdout + verified.stderr
     assert verified.stdout.startswith(f"inserted: event at position {hole}"), verified.stdout
