@@ -309,6 +309,24 @@ def supervised(settings: Settings, replicas: int, prometheus: bool = False) -> l
     return specs
 
 
+def _log(level: str, message: str, **fields: object) -> None:
+    """One JSON line on standard output (the supervisor's log), in the services' form (ADR 0032) with the standard
+    library only: the provisioning tool imports nothing of the runtime kit."""
+    now = time.time()
+    entry = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z",
+        "level": level,
+        "service": "supervisor",
+        "logger": "eventledger_infra.system",
+        "message": message,
+        "trace_id": None,
+        "span_id": None,
+        "correlation_id": None,
+        **fields,
+    }
+    print(json.dumps(entry), flush=True)
+
+
 class Supervisor:
     """Keeps every instance running until told to stop; then stops them in the reverse order of the start, one
     service at a time, so that HAProxy stops taking requests first and every service drains what it holds while
@@ -374,9 +392,11 @@ class Supervisor:
                 lived = now - self._started_at[spec.name]
                 delay = 1.0 if lived > 60 else min(30.0, self._backoff.get(spec.name, 0.5) * 2)
                 self._backoff[spec.name] = delay
-                print(
-                    f"supervisor: {spec.name} exited with {code} after {lived:.1f} s; restart in {delay:.0f} s",
-                    flush=True,
+                _log(
+                    "WARNING",
+                    f"{spec.name} exited with {code} after {lived:.1f} s; restart in {delay:.0f} s",
+                    instance=spec.name,
+                    exit_code=code,
                 )
                 restart_due[spec.name] = now + delay
             time.sleep(0.2)
@@ -396,7 +416,7 @@ class Supervisor:
             try:
                 child.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                print(f"supervisor: {service} pid {child.pid} did not stop in time; killed", flush=True)
+                _log("ERROR", f"{service} pid {child.pid} did not stop in time; killed", pid=child.pid)
                 child.kill()
                 child.wait(5)
 
