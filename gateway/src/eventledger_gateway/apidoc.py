@@ -8,6 +8,7 @@ Every ``$ref`` points into ``components.schemas``. Security: a bearer JWT (``bea
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -480,7 +481,8 @@ def _responses(route: Route, doc: OperationDoc) -> dict[str, Any]:
             }
         }
     if route.name in LINKS:
-        success["links"] = LINKS[route.name]
+        # A copy: a reader of the document (schemathesis adds the links it infers) must not change the constant.
+        success["links"] = copy.deepcopy(LINKS[route.name])
     responses: dict[str, Any] = {str(doc.answer_status): success}
     for status in sorted(set(doc.problems) | set(_ALWAYS)):
         problem: dict[str, Any] = {

@@ -7,6 +7,7 @@ and parameters, so the fuzz tier's stateful phase can follow them.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -139,3 +140,13 @@ def test_every_link_names_a_real_operation_and_its_parameters() -> None:
                 assert set(link["requestBody"]) <= set(body["properties"]), (source, name)
     # schemathesis builds its stateful phase from them without an invalid transition
     schemathesis.openapi.from_dict(PUBLIC).as_state_machine()
+
+
+def test_a_reader_that_changes_the_document_does_not_change_the_next_one() -> None:
+    """schemathesis adds the links it infers to the document it is given; the gateway's own links stay as declared
+    for every later document (the fuzz tier builds its schema at collection, before this module's tests run)."""
+    before = copy.deepcopy(LINKS)
+    schemathesis.openapi.from_dict(create_app(GatewaySettings(rate_limit_enabled=False)).openapi()).as_state_machine()
+    assert before == LINKS
+    again = create_app(GatewaySettings(rate_limit_enabled=False)).openapi()
+    assert again["paths"]["/v1/accounts"]["post"]["responses"]["201"]["links"] == LINKS["open_account"]
