@@ -96,4 +96,4 @@ def test_a_poison_message_is_parked_with_a_reason_and_the_next_event_applied(
         f"the {worker.projector.name} projector to go on after {poison.kind}",
     )
     assert worker.thread.is_alive(), f"{poison.kind} stopped the {worker.projector.name} projector"
-    assert len(dead_letters(ledger.bootstrap, ledger.namespace, expected=worker.parked + 1, timeout=1)) == worker.parked
+    assert len(dead_letters(ledger.bootstrap, ledger.namespace)) == worker.parked

@@ -15,12 +15,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
-from confluent_kafka import Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from eventledger_command.application import commands
@@ -48,7 +48,7 @@ from eventledger_runtime.kafka import ensure_topics
 from eventledger_runtime.settings import CommandSettings, Namespace
 from tests.support.clock import Clock
 from tests.support.http_service import local_get
-from tests.support.kafka_groups import delete_groups_with_prefix, reader
+from tests.support.kafka_groups import delete_groups_with_prefix
 from tests.support.ledger import credit_to_a_stranger
 from tests.support.processes import ManagedProcess, free_port, scratch_database, wait_for
 from tests.support.projector_launcher import KILL_AFTER_BATCHES, REPOSITORY
@@ -594,16 +594,48 @@ def parked_poison(
     return garbage, unappliable
 
 
-def dead_letters(bootstrap: str, namespace: str, expected: int, timeout: float = 30.0) -> list[dict[str, Any]]:
-    """The messages of the namespaced dead-letter topic: key, value and headers (as text)."""
-    consumer = reader(bootstrap, [namespace + DEAD_LETTER_TOPIC], f"dlq-reader-{uuid.uuid4()}")
+def dead_letters(bootstrap: str, namespace: str, expected: int = 0, timeout: float = 30.0) -> list[dict[str, Any]]:
+    """Every message of the namespaced dead-letter topic (key, value, headers as text), read to the end of each
+    partition: so a count is exact, not whatever a time window happened to catch. Waits up to ``timeout`` for at least
+    ``expected`` messages (``expected=0``: what the topic holds now)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = _read_to_end(bootstrap, namespace + DEAD_LETTER_TOPIC, deadline)
+        if len(found) >= expected or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.2)
+
+
+def _read_to_end(bootstrap: str, topic: str, deadline: float) -> list[dict[str, Any]]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"dlq-reader-{uuid.uuid4()}",  # never joined: the partitions are assigned, nothing committed
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "isolation.level": "read_committed",
+        }
+    )
     found: list[dict[str, Any]] = []
-    deadline = datetime.now(UTC) + timedelta(seconds=timeout)
     try:
-        while datetime.now(UTC) < deadline and len(found) < expected:
+        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            return found  # nothing was ever parked: the topic is made on first use
+        partitions = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions]
+        consumer.assign(partitions)
+        pending = {p.partition for p in partitions}
+        while pending:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"{topic}: partitions {sorted(pending)} not read to their end in time")
             message = consumer.poll(0.5)
-            if message is None or message.error():
+            if message is None:
                 continue
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    pending.discard(message.partition())
+                    continue
+                raise AssertionError(f"{topic}: {error}")
             pairs: list[tuple[str, Any]] = list(message.headers() or [])  # type: ignore[arg-type]
             headers = {name: (raw or b"").decode(errors="replace") for name, raw in pairs}
             found.append({"key": message.key(), "value": message.value(), "headers": headers})
