@@ -100,7 +100,7 @@ def ensure(settings: Settings) -> Path:
             if missing:
                 apt_install(missing, "kcat with Avro support (its build)")
             began = time.monotonic()
-            print(f"  kcat: building libserdes and kcat into {target} (about a minute)", file=sys.stderr)
+            print(f"  kcat: building libserdes and kcat into {target} (about 20 s)", file=sys.stderr)
             artifacts.materialise(target, _build, "kcat")
             print(f"  kcat: built in {time.monotonic() - began:.0f} s", file=sys.stderr)
     return target / "bin" / "kcat"
