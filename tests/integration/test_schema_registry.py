@@ -188,49 +188,49 @@ def _unwrap_unions(record: dict[str, object]) -> dict[str, object]:
     }
 
 
-def test_kcat_prints_the_decoded_events_of_a_v2_topic(endpoints: Endpoints, namespace: str, kcat_binary: Path) -> None:
-    """examples/read_with_kcat.sh, as an analyst runs it (no $KCAT: it asks the provisioning tool for the kcat built
-    from third_party/), prints every event the real relay published, its value decoded through the registry; with
-    a registry that does not answer it stops with kcat's message and a failing exit status."""
-    with isolated_schema(endpoints.postgres_dsn) as dsn:
-        payloads = _append_every_current_type(dsn)
-        _relay_all(endpoints, dsn, namespace, expected=len(payloads))
-    topic = namespace + ev.ACCOUNTS_TOPIC
-    environment = {name: value for name, value in os.environ.items() if name != "KCAT"}
-    answer = subprocess.run(
-        [str(EXAMPLES / "read_with_kcat.sh"), topic, endpoints.kafka_bootstrap, endpoints.registry_url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-        env=environment,
-    )
-    expected = {
-        p.EVENT_TYPE: {name: _as_avro_json(value) for name, value in as_reference_reads(p).items()}
-        for p in payloads
-        if p.EVENT_TYPE.startswith("account.")
-    }
-    decoded = {}
-    for line in answer.stdout.splitlines():
-        line_topic, partition, offset, key, headers, value = line.split("\t", 5)
-        assert line_topic == topic
-        assert partition.isdecimal()
-        assert offset.isdecimal()
-        pairs = dict(pair.split("=", 1) for pair in headers.split(","))
-        assert pairs["schema-version"].isdecimal()
-        record = _unwrap_unions(json.loads(value))
-        assert key == f"account-{record['account_id']}"
-        decoded[pairs["event-type"]] = record
-    assert decoded == expected, "every account event, every field decoded by kcat through the registry"
-    assert any("amount" in record for record in decoded.values())
-    unreachable = subprocess.run(
-        [str(EXAMPLES / "read_with_kcat.sh"), topic, endpoints.kafka_bootstrap, "http://127.0.0.1:9/apis/ccompat/v7"],
+def _read_with_kcat(topic: str, endpoints: Endpoints, registry_url: str) -> subprocess.CompletedProcess[str]:
+    """examples/read_with_kcat.sh as an analyst runs it: without $KCAT it asks the provisioning tool for its kcat."""
+    return subprocess.run(
+        [str(EXAMPLES / "read_with_kcat.sh"), topic, endpoints.kafka_bootstrap, registry_url],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-        env=environment,
+        env={name: value for name, value in os.environ.items() if name != "KCAT"},
     )
+
+
+def test_kcat_prints_the_decoded_events_of_the_v2_topics(
+    endpoints: Endpoints, namespace: str, kcat_binary: Path
+) -> None:
+    """The kcat built from third_party/ prints every event the real relay published on both v2 topics, every field
+    of its value decoded through the registry; with a registry that does not answer it stops with kcat's message
+    and a failing exit status."""
+    with isolated_schema(endpoints.postgres_dsn) as dsn:
+        payloads = _append_every_current_type(dsn)
+        _relay_all(endpoints, dsn, namespace, expected=len(payloads))
+    expected = {
+        p.EVENT_TYPE: {name: _as_avro_json(value) for name, value in as_reference_reads(p).items()} for p in payloads
+    }
+    decoded: dict[str, dict[str, object]] = {}
+    for topic in (namespace + ev.ACCOUNTS_TOPIC, namespace + ev.TRANSFERS_TOPIC):
+        answer = _read_with_kcat(topic, endpoints, endpoints.registry_url)
+        assert answer.returncode == 0, answer.stderr
+        for line in answer.stdout.splitlines():
+            line_topic, partition, offset, key, headers, value = line.split("\t", 5)
+            assert line_topic == topic
+            assert partition.isdecimal()
+            assert offset.isdecimal()
+            pairs = dict(pair.split("=", 1) for pair in headers.split(","))
+            assert pairs["schema-version"].isdecimal()
+            record = _unwrap_unions(json.loads(value))
+            if pairs["event-type"].startswith("account."):
+                assert key == ev.account_stream_id(UUID(str(record["account_id"])))
+            else:
+                assert key == ev.transfer_stream_id(UUID(str(record["transfer_id"])))
+            decoded[pairs["event-type"]] = record
+    assert decoded == expected, "every event type, every field decoded by kcat through the registry"
+    unreachable = _read_with_kcat(namespace + ev.ACCOUNTS_TOPIC, endpoints, "http://127.0.0.1:9/apis/ccompat/v7")
     assert unreachable.returncode != 0, "a registry that does not answer stops the reader"
     assert "REST request failed" in unreachable.stderr
     assert "Couldn't connect to server" in unreachable.stderr
