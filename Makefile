@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest
 
 .PHONY: help install up down servers status logs reset backup restore test test-unit test-contract test-integration test-e2e test-fault \
-        test-tiers lint format bench clean image
+        test-tiers lint format bench clean image kcat
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ status: ## show which servers run, every service instance, and HAProxy's view of
 
 image: ## build the services' image localhost/eventledger:<version> with buildah on a Debian base (ADR 0030)
 	@$(INFRA) image
+
+kcat: ## build kcat with Avro/Schema-Registry support from third_party/ (once per source tree) and print its path (ADR 0028)
+	@$(INFRA) kcat --version
 
 logs: ## tail the servers' logs
 	@$(INFRA) logs

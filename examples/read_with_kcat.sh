@@ -1,16 +1,20 @@
 #!/bin/sh
-# Print every event of a topic with kcat, one JSON object per message, then exit (-e) (docs/analysts.md).
+# Print every event of a topic with kcat, its value decoded through the schema registry, then exit (docs/analysts.md).
 #   examples/read_with_kcat.sh [topic] [bootstrap] [registry]
-# With a kcat built with Avro support (libserdes, e.g. Confluent's builds) the value is decoded through the registry:
-#   kcat -C -b 127.0.0.1:19092 -t eventledger.accounts.v2 -s value=avro -r http://127.0.0.1:18181/apis/ccompat/v7 -e -J
-# Debian's kcat 1.7.1 is built without it ("This build of kcat lacks Avro/Schema-Registry support", ADR 0028): this
-# script then prints, one line per message, its topic, partition, offset, key and headers (event type, schema
-# version, position, ...), leaving out the binary value (examples/daily_volume.py decodes values).
+# One line per message, fields separated by tabs: topic, partition, offset, key, headers (event-type=…,
+# schema-version=…, position=…, …) and the value as JSON (Avro's JSON encoding: a union value is {"<type>": value},
+# a timestamp is its long). The heart of it:
+#   kcat -C -b 127.0.0.1:19092 -t eventledger.accounts.v2 -s value=avro -r http://127.0.0.1:18181/apis/ccompat/v7 -e
+# Debian's kcat lacks Avro support: this uses $KCAT when set, else the kcat the provisioning tool builds from
+# third_party/ (libserdes and kcat; the first call builds it, about half a minute, ADR 0028).
 set -eu
 topic=${1:-eventledger.accounts.v2}
 bootstrap=${2:-127.0.0.1:19092}
 registry=${3:-http://127.0.0.1:18181/apis/ccompat/v7}
-if kcat -C -b "$bootstrap" -t "$topic" -s value=avro -r "$registry" -o end -e -q >/dev/null 2>&1; then
-  exec kcat -C -b "$bootstrap" -t "$topic" -s value=avro -r "$registry" -e -J -q
+if [ -z "${KCAT:-}" ]; then
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  KCAT=$(PYTHONPATH="$root/infrastructure/src" python3 -m eventledger_infra kcat)
 fi
-exec kcat -C -b "$bootstrap" -t "$topic" -e -q -f '%t %p %o %k %h\n'
+tab=$(printf '\t')
+exec "$KCAT" -C -b "$bootstrap" -t "$topic" -s value=avro -r "$registry" -e -q \
+  -f "%t$tab%p$tab%o$tab%k$tab%h$tab%s\n"

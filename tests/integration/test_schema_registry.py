@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -34,7 +35,8 @@ from eventledger_command.eventstore.records import AppendRequest, StreamWrite
 from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS, COMPATIBILITY_LEVEL, V2_TOPICS, register_schemas, subject_for
-from eventledger_infra.services.registry import SchemaRegistryServer, ensure_kcat
+from eventledger_infra import kcat
+from eventledger_infra.services.registry import SchemaRegistryServer
 from eventledger_infra.settings import Settings
 from eventledger_runtime.eventlog import PostgresEventLogReader
 from eventledger_runtime.kafka import ensure_topics
@@ -158,34 +160,80 @@ def test_the_registry_refuses_an_incompatible_schema_and_accepts_the_published_o
     assert level.value == COMPATIBILITY_LEVEL
 
 
-def test_kcat_prints_the_events_of_a_v2_topic(endpoints: Endpoints, namespace: str) -> None:
-    ensure_kcat()
+@pytest.fixture(scope="module")
+def kcat_binary() -> Path:
+    """The kcat the provisioning tool builds from third_party/ (libserdes + kcat; once per source tree, ADR 0028)."""
+    path = kcat.ensure(Settings.from_env())
+    line = kcat.features(path)
+    assert {"JSON", "Avro"} <= {item.strip() for item in line.partition("(")[2].split(",")}, line
+    return path
+
+
+AVRO_TYPES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
+
+
+def _as_avro_json(value: object) -> object:
+    """A value as libavro writes it in Avro's JSON encoding, once union branches are unwrapped: timestamps
+    (timestamp-micros) as their long, uuids as text, enums by their symbol."""
+    if isinstance(value, datetime):
+        return (value - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    return value
+
+
+def _unwrap_unions(record: dict[str, object]) -> dict[str, object]:
+    """``{"long": 5}`` (a union's branch in Avro's JSON encoding) as ``5``."""
+    return {
+        name: next(iter(value.values())) if isinstance(value, dict) and set(value) <= AVRO_TYPES else value
+        for name, value in record.items()
+    }
+
+
+def _read_with_kcat(topic: str, endpoints: Endpoints, registry_url: str) -> subprocess.CompletedProcess[str]:
+    """examples/read_with_kcat.sh as an analyst runs it: without $KCAT it asks the provisioning tool for its kcat."""
+    return subprocess.run(
+        [str(EXAMPLES / "read_with_kcat.sh"), topic, endpoints.kafka_bootstrap, registry_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={name: value for name, value in os.environ.items() if name != "KCAT"},
+    )
+
+
+def test_kcat_prints_the_decoded_events_of_the_v2_topics(
+    endpoints: Endpoints, namespace: str, kcat_binary: Path
+) -> None:
+    """The kcat built from third_party/ prints every event the real relay published on both v2 topics, every field
+    of its value decoded through the registry; with a registry that does not answer it stops with kcat's message
+    and a failing exit status."""
     with isolated_schema(endpoints.postgres_dsn) as dsn:
         payloads = _append_every_current_type(dsn)
         _relay_all(endpoints, dsn, namespace, expected=len(payloads))
-    topic = namespace + ev.ACCOUNTS_TOPIC
-    answer = subprocess.run(
-        [str(EXAMPLES / "read_with_kcat.sh"), topic, endpoints.kafka_bootstrap, endpoints.registry_url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    account_types = {p.EVENT_TYPE for p in payloads if p.EVENT_TYPE.startswith("account.")}
-    if answer.stdout.startswith("{"):  # a kcat with Avro support: JSON with the decoded value
-        lines = [json.loads(line) for line in answer.stdout.splitlines() if line.strip()]
-        assert {line["payload"]["account_id"] for line in lines} >= {"00000000-0000-4000-8000-000000000001"}
-        return
-    lines = [line.split(" ", 4) for line in answer.stdout.splitlines() if line.strip()]  # Debian's kcat
-    assert len(lines) == len(account_types)
-    seen = set()
-    for line_topic, _partition, _offset, key, headers in lines:
-        assert line_topic == topic
-        assert key.startswith("account-")
-        pairs = dict(pair.split("=", 1) for pair in headers.split(","))
-        assert pairs["schema-version"].isdecimal()
-        seen.add(pairs["event-type"])
-    assert seen == account_types
+    expected = {
+        p.EVENT_TYPE: {name: _as_avro_json(value) for name, value in as_reference_reads(p).items()} for p in payloads
+    }
+    decoded: dict[str, dict[str, object]] = {}
+    for topic in (namespace + ev.ACCOUNTS_TOPIC, namespace + ev.TRANSFERS_TOPIC):
+        answer = _read_with_kcat(topic, endpoints, endpoints.registry_url)
+        assert answer.returncode == 0, answer.stderr
+        for line in answer.stdout.splitlines():
+            line_topic, partition, offset, key, headers, value = line.split("\t", 5)
+            assert line_topic == topic
+            assert partition.isdecimal()
+            assert offset.isdecimal()
+            pairs = dict(pair.split("=", 1) for pair in headers.split(","))
+            assert pairs["schema-version"].isdecimal()
+            record = _unwrap_unions(json.loads(value))
+            if pairs["event-type"].startswith("account."):
+                assert key == ev.account_stream_id(UUID(str(record["account_id"])))
+            else:
+                assert key == ev.transfer_stream_id(UUID(str(record["transfer_id"])))
+            decoded[pairs["event-type"]] = record
+    assert decoded == expected, "every event type, every field decoded by kcat through the registry"
+    unreachable = _read_with_kcat(namespace + ev.ACCOUNTS_TOPIC, endpoints, "http://127.0.0.1:9/apis/ccompat/v7")
+    assert unreachable.returncode != 0, "a registry that does not answer stops the reader"
+    assert "REST request failed" in unreachable.stderr
+    assert "Couldn't connect to server" in unreachable.stderr
 
 
 RECORDED_ON = datetime(2026, 12, 6, 23, 59, 59, tzinfo=UTC)

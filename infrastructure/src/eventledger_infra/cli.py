@@ -11,6 +11,8 @@ status               which servers run, where, their memory
 logs [SERVICE] [-n]  the tail of each server's log
 reset                stop everything and wipe the state folder (data is lost; downloads stay cached)
 run -- COMMAND...    start the servers that are not running, run COMMAND, stop only those it started
+kcat [--version]     the path of a kcat that decodes Avro through the schema registry, built from third_party/
+                     on first use (ADR 0028); --version prints its `kcat -V` line too
 image [--force]       build localhost/eventledger:<version> with buildah (ADR 0030); skipped when up to date
 system up|down|status [--replicas N] [--prometheus]
                      the whole system under a supervisor: N instances of each service behind HAProxy,
@@ -27,7 +29,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from eventledger_infra import backup, images, system
+from eventledger_infra import backup, images, kcat, system
 from eventledger_infra.process import ProvisioningError, tail
 from eventledger_infra.services.base import LocalServer, apt_install
 from eventledger_infra.services.elasticsearch import ElasticsearchServer
@@ -188,6 +190,15 @@ def install_browser() -> int:
     return 0
 
 
+def print_kcat(settings: Settings, show_version: bool) -> int:
+    """Build kcat when this source tree has not been built yet; print its path (progress goes to stderr)."""
+    path = kcat.ensure(settings)
+    print(path)
+    if show_version:
+        print(kcat.features(path))
+    return 0
+
+
 def print_env(settings: Settings) -> int:
     print(f"EVENTLEDGER_PG_DSN={settings.postgres_dsn}")
     print(f"EVENTLEDGER_REDIS_URL={settings.redis_url}")
@@ -242,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     supervise_parser.add_argument("--prometheus", action="store_true")
     image_parser = commands.add_parser("image", help="build the services' image (buildah; ADR 0030)")
     image_parser.add_argument("--force", action="store_true", help="rebuild even when the sources did not change")
+    kcat_parser = commands.add_parser("kcat", help="print the path of kcat with Avro support (built when missing)")
+    kcat_parser.add_argument("--version", action="store_true", help="also print its version and features")
     commands.add_parser("browser", help="install Debian's chromium for the dashboard's browser test if missing")
     args = parser.parse_args(argv)
     try:
@@ -263,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             settings, system.supervised(settings, args.replicas, args.prometheus)
         ).run(),
         "browser": install_browser,
+        "kcat": lambda: print_kcat(settings, args.version),
         "image": lambda: print(images.build(settings, force=args.force)) or 0,
     }
     try:

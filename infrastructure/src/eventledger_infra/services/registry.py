@@ -19,7 +19,7 @@ from pathlib import Path
 
 from eventledger_infra import artifacts, probes
 from eventledger_infra.process import require_free_port, stop_pid, wait_until, write_pid
-from eventledger_infra.services.base import LocalServer, apt_install, jdk_home
+from eventledger_infra.services.base import LocalServer, jdk_home
 
 APP = ("io", "apicurio", "apicurio-registry-app")
 INDEX_THE_APP = """
@@ -43,7 +43,6 @@ class SchemaRegistryServer(LocalServer):
 
     def install(self) -> None:
         self.java  # noqa: B018 - refuses early when no JDK is installed
-        ensure_kcat()
         module = artifacts.pom(self.settings, "apicurio").parent
         version = self.settings.registry_version
 
@@ -117,12 +116,3 @@ class SchemaRegistryServer(LocalServer):
 
     def version(self) -> str:
         return self.settings.registry_version
-
-
-def ensure_kcat() -> str:
-    """Debian's ``kcat``, the analysts' command-line reader of the topics (docs/analysts.md), installed when missing."""
-    found = shutil.which("kcat")
-    if found is None:
-        apt_install(["kcat"], "kcat, the command-line reader of the topics")
-        found = shutil.which("kcat") or "/usr/bin/kcat"
-    return found
