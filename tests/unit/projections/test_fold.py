@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -79,6 +80,21 @@ def test_statuses_follow_freeze_unfreeze_and_close() -> None:
     assert fold.accounts[ACCOUNT].status == "open"
     fold.apply(recorded(STREAM, 4, ev.AccountClosed(account_id=ACCOUNT)))
     assert fold.accounts[ACCOUNT].status == "closed"
+
+
+def test_an_erasure_moves_the_account_version_only_for_now() -> None:
+    fold = _fold(_opened(), _credit(2, 100, 100))
+    before = replace(fold.accounts[ACCOUNT])
+    erased = ev.AccountPersonalDataErased(
+        account_id=ACCOUNT,
+        key_id="0123456789abcdef0123456789abcdef",
+        erased_by="admin",
+        reason="asked to be forgotten",
+        erased_at=T0,
+    )
+    assert fold.apply(recorded(STREAM, 3, erased)) is True
+    assert fold.accounts[ACCOUNT].version == 3
+    assert fold.accounts[ACCOUNT].balance == before.balance
 
 
 def test_an_event_already_reflected_is_skipped_without_effect() -> None:

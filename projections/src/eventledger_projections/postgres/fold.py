@@ -111,6 +111,8 @@ class ReadModelFold:
             row.held += payload.amount
         elif isinstance(payload, ev.AccountHoldReleased):
             row.held -= payload.amount
+        elif isinstance(payload, ev.AccountPersonalDataErased):
+            pass  # the row's version moves; masking the holder's data is the erasure's own change
         else:
             raise UnappliableEvent(f"{envelope.full_event_type} is not an account event this read model knows")
         _advance(row, envelope, position)

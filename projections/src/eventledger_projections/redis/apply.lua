@@ -88,7 +88,7 @@ for i = first_op, #ARGV, 8 do
             return redis.error_reply('ELPOISON a hold release below zero on account ' .. id .. where)
           end
         end
-      else
+      elseif kind ~= 'E' then
         return redis.error_reply('ELPOISON unknown operation ' .. tostring(kind) .. where)
       end
       a.version, a.position, a.updated_at, a.changed = v, ARGV[i + 3], at, true
