@@ -13,6 +13,7 @@ from tests.support import ledger
 from tests.support.ledger import TransferFacts
 
 import eventledger_events as ev
+from eventledger_events.personal import ERASED
 from eventledger_projections.postgres.fold import ReadModelFold, UnappliableEvent, rows_to_load
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -82,7 +83,7 @@ def test_statuses_follow_freeze_unfreeze_and_close() -> None:
     assert fold.accounts[ACCOUNT].status == "closed"
 
 
-def test_an_erasure_moves_the_account_version_only_for_now() -> None:
+def test_an_erasure_masks_the_holder_name_and_is_noted_for_the_writer() -> None:
     fold = _fold(_opened(), _credit(2, 100, 100))
     before = replace(fold.accounts[ACCOUNT])
     erased = ev.AccountPersonalDataErased(
@@ -95,6 +96,8 @@ def test_an_erasure_moves_the_account_version_only_for_now() -> None:
     assert fold.apply(recorded(STREAM, 3, erased)) is True
     assert fold.accounts[ACCOUNT].version == 3
     assert fold.accounts[ACCOUNT].balance == before.balance
+    assert fold.accounts[ACCOUNT].holder_name == ERASED
+    assert fold.erased == [ACCOUNT], "the writer masks the account's lines and transfers"
 
 
 def test_an_event_already_reflected_is_skipped_without_effect() -> None:

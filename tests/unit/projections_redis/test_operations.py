@@ -55,7 +55,7 @@ def test_account_events_become_operations_with_absolute_balances() -> None:
         assert on_account(movement) == ("M", *HEAD, "-30", "70", "EUR")
 
 
-def test_an_erasure_only_moves_the_version_for_now() -> None:
+def test_an_erasure_becomes_the_masking_operation() -> None:
     erased = ev.AccountPersonalDataErased(
         account_id=ACCOUNT,
         key_id="0123456789abcdef0123456789abcdef",

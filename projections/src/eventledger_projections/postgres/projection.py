@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
+from uuid import UUID
 
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
+import eventledger_events as ev
+from eventledger_projections.postgres import erasure
 from eventledger_projections.postgres.errors import is_transient_postgres_error
 from eventledger_projections.postgres.schema import PROJECTION_NAME, ReadModelSchemas, Version
 from eventledger_projections.postgres.writer import ReadModelWriter
@@ -66,6 +69,7 @@ class PostgresProjection(Projection):
             stored = self._writer.load(conn, envelopes)
             self._check_live(self.schemas.read_live(live))
             self._writer.write_loaded(conn, envelopes, stored)
+            erasure.mask_everywhere(conn, self.schemas.base, erased_accounts(envelopes))
             self._progress.advance(conn, batch)
 
     def skip(self, parked: Sequence[ParkedMessage]) -> None:
@@ -97,3 +101,8 @@ class PostgresProjection(Projection):
 
     def close(self) -> None:
         self._pool.close()
+
+
+def erased_accounts(envelopes: Sequence[ev.EventEnvelope]) -> list[UUID]:
+    """The accounts an ``account.personal_data_erased`` of ``envelopes`` erased."""
+    return [e.payload.account_id for e in envelopes if isinstance(e.payload, ev.AccountPersonalDataErased)]

@@ -12,8 +12,10 @@ kind   events                                      a, b, c, d
 ``M``  account.credited / debited                  recorded_at, balance_after, amount, currency
 ``H``  account.hold_placed / hold_released         recorded_at, held delta (+/-amount), currency, ""
 ``T``  transfer.*                                  recorded_at, status, posted amount (0: none), currency
-``E``  account.personal_data_erased                recorded_at, "", "", "" (only the version moves, for now)
+``E``  account.personal_data_erased                recorded_at, "", "", ""
 =====  ==========================================  =====================================================
+
+``E`` sets the account's ``holder_name`` to ``[erased]`` (docs/adr/0035-key-handling-for-personal-data.md).
 
 Balances are *set* from ``balance_after`` (never incremented), so a balance heals itself from the next movement.
 """
