@@ -44,6 +44,8 @@ class IndexOp:
     doc_id: str
     document: dict[str, Any]
     version: int | None = None
+    version_type: Literal["external", "external_gte"] = "external"
+    """``external_gte`` also writes at the stored version: only for masking an erased holder (:mod:`.erasure`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,7 @@ def bulk_index(
         action: dict[str, Any] = {"_index": op.index, "_id": op.doc_id}
         if op.version is not None:
             action["version"] = op.version
-            action["version_type"] = "external"
+            action["version_type"] = op.version_type
         operations.append({"index": action})
         operations.append(op.document)
     response = es.bulk(operations=operations, refresh=refresh, filter_path=_BULK_FIELDS)

@@ -10,7 +10,8 @@ Per batch, in this order:
 4. one bulk request writes the holder documents and one document per changed transfer, each with its external
    version (:func:`~.documents.document_version`); every item is checked (:func:`~.bulk.bulk_index`).
 
-Other account events (credits, debits, holds, status changes) do not change a transfer document and are ignored.
+Other account events (credits, debits, holds, status changes) do not change a transfer document and are ignored;
+so is ``account.personal_data_erased``, which the live projection applies itself after the batch (:mod:`.erasure`).
 
 A transfer may reach the index before the opening of one of its accounts (the two travel in different
 partitions). Its document is then written without that name, with the account listed in ``pending_holders``, and
@@ -29,6 +30,7 @@ from elasticsearch import Elasticsearch
 from eventledger_events import (
     TRANSFER_EVENT_TYPES,
     AccountOpened,
+    AccountPersonalDataErased,
     EventEnvelope,
     TransferPendingCreated,
     TransferPosted,
@@ -52,6 +54,7 @@ TRANSFER_PREFIX = f"{TRANSFER_CATEGORY}-"
 
 RELEVANT_EVENT_TYPES: tuple[str, ...] = (
     AccountOpened.EVENT_TYPE,
+    AccountPersonalDataErased.EVENT_TYPE,
     *(event_type.EVENT_TYPE for event_type in TRANSFER_EVENT_TYPES),
 )
 """The only events that change this read model; a reader may leave every other one out (a rebuild does)."""
