@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 from elasticsearch import Elasticsearch
+from psycopg import sql
 from tests.support.ledger import LedgerScript, Partitioner, batches
 from tests.support.processes import scratch_database, wait_for
 from tests.support.servers import Endpoints
@@ -213,6 +214,7 @@ def index_files(es: Elasticsearch, index: str, data_dir: str) -> bytes:
     """Every file of ``index`` on disk (its segments and translog), concatenated."""
     uuid_ = es.indices.get_settings(index=index)[index]["settings"]["index"]["uuid"]
     root = Path(data_dir) / "indices" / uuid_
+    assert root.is_dir(), f"no folder of {index} at {root} (is EVENTLEDGER_STATE_DIR the servers' state folder?)"
     return b"".join(p.read_bytes() for p in root.rglob("*") if p.is_file())
 
 
@@ -265,3 +267,33 @@ def test_elasticsearch_purge_leaves_no_old_bytes_in_the_index_files(
         assert NAME.encode() not in files, concrete
         assert b"zq7" not in files, concrete
     assert KEPT_NAME.encode() in index_files(es, names.holders_version(1), data_dir), "the search looks"
+
+
+# ---------------------------------------------------------------------------------------------- errors
+def test_a_postgresql_error_is_described_without_the_failing_row(dsn: str) -> None:
+    """A constraint's DETAIL quotes the row: the runner logs and parks the error without it."""
+    projection = PostgresProjection(dsn, base_schema="read_model")
+    try:
+        with psycopg.connect(dsn) as conn:
+            conn.execute(
+                sql.SQL("CREATE TEMP TABLE named (holder text CHECK (holder <> {}))").format(sql.Literal(NAME))
+            )
+            with pytest.raises(psycopg.errors.CheckViolation) as raised:
+                conn.execute("INSERT INTO named VALUES (%s)", [NAME])
+        assert NAME in str(raised.value), "PostgreSQL's own text quotes the row"
+        described = projection.describe(raised.value)
+        assert NAME not in described
+        assert "violates check constraint" in described
+    finally:
+        projection.close()
+
+
+def test_an_elasticsearch_error_is_described_without_the_value_preview(es: Elasticsearch, names: IndexNames) -> None:
+    projection = ElasticsearchProjection(es, names)
+    error = ValueError(
+        "mapper_parsing_exception: failed to parse field [amount] of type [long] in document with id 'x'."
+        f" Preview of field's value: '{NAME}'"
+    )
+    described = projection.describe(error)
+    assert NAME not in described
+    assert "failed to parse field [amount]" in described

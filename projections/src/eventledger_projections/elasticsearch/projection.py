@@ -8,6 +8,7 @@ documents it covers are searchable (refreshed) and their holder names completed 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
@@ -25,6 +26,7 @@ from eventledger_projections.elasticsearch.writer import RELEVANT_EVENT_TYPES, T
 from eventledger_projections.runtime.port import Applicable, ParkedMessage, Projection, TopicPartition, decoded
 
 log = logging.getLogger(__name__)
+_PREVIEW = re.compile(r"Preview of field's value: '.*?'(?=[\]\)}\s,;]|$)", re.S)
 
 
 class SwitchInProgress(Exception):
@@ -128,6 +130,10 @@ class ElasticsearchProjection(Projection):
 
     def reflected_position(self) -> int:
         return self.progress.reflected_position()
+
+    def describe(self, error: BaseException) -> str:
+        """Without the value previews Elasticsearch puts in mapping errors (``Preview of field's value: '...'``)."""
+        return _PREVIEW.sub("Preview of field's value withheld", super().describe(error))
 
     def is_transient(self, error: BaseException) -> bool:
         return isinstance(error, SwitchInProgress) or is_unavailable(error)

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 from uuid import UUID
 
+import psycopg
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
@@ -94,6 +95,13 @@ class PostgresProjection(Projection):
 
     def is_transient(self, error: BaseException) -> bool:
         return is_transient_postgres_error(error)
+
+    def describe(self, error: BaseException) -> str:
+        """PostgreSQL's own message without its detail: a constraint's DETAIL quotes the failing row, holder name
+        and description included."""
+        if isinstance(error, psycopg.Error) and error.diag.message_primary:
+            return f"{type(error).__name__} ({error.sqlstate}): {error.diag.message_primary}"
+        return super().describe(error)
 
     def ready(self) -> bool:
         with self._pool.connection(timeout=2) as conn:

@@ -260,7 +260,7 @@ class ProjectionRunner(StoppableLoop):
             return
         if len(events) == 1:
             event = events[0]
-            reason = f"apply failed {self._config.max_attempts} times: {type(failure).__name__}: {failure}"
+            reason = f"apply failed {self._config.max_attempts} times: {self._projection.describe(failure)}"
             log.error("%s: parking %s at %s", self._name, event.kind, _where(event.message))
             self._park(event.message, reason, position=event.position)
             return
@@ -280,7 +280,7 @@ class ProjectionRunner(StoppableLoop):
             except Exception as error:
                 if self._projection.is_transient(error):
                     metrics.ERRORS.labels(self._name, "transient").inc()
-                    log.warning("%s: store unavailable, retrying: %s", self._name, error)
+                    log.warning("%s: store unavailable, retrying: %s", self._name, self._projection.describe(error))
                     self._wait(self._backoff(outage))
                     outage += 1
                     continue
@@ -288,7 +288,12 @@ class ProjectionRunner(StoppableLoop):
                 failures += 1
                 if failures >= attempts:
                     return error
-                log.warning("%s: apply failed (attempt %d), retrying: %s", self._name, failures, error)
+                log.warning(
+                    "%s: apply failed (attempt %d), retrying: %s",
+                    self._name,
+                    failures,
+                    self._projection.describe(error),
+                )
                 self._wait(self._backoff(failures - 1))
                 continue
             metrics.APPLIED.labels(self._name).inc(len(events))
