@@ -218,6 +218,10 @@ class ErasurePurger:
             if self._clock() - erased_at < self._cache.lifetime:
                 return False
             indices = mask(self._es, self._names, [UUID(purge.account_id)])
+            if not indices:  # no index left under the prefix: nothing to purge
+                self._es.options(ignore_status=404).delete(index=self._names.progress, id=doc_id, refresh=True)
+                self._load().pop(purge.account_id, None)
+                return True
             if indices:
                 self._es.indices.put_settings(
                     index=indices, settings={"index": {"merge": {"policy": {"expunge_deletes_allowed": 0}}}}
