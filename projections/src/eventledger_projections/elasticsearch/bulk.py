@@ -140,6 +140,8 @@ class StoredDocument:
     doc_id: str
     version: int
     source: dict[str, Any]
+    index: str = ""
+    """The concrete index it was read from (an alias resolves to one)."""
 
 
 def fetch(
@@ -157,7 +159,7 @@ def fetch(
         if error is not None:
             raise ReadFailed(index, str(error.get("type")), str(error.get("reason")))
         if doc.get("found"):
-            found[doc["_id"]] = StoredDocument(doc["_id"], int(doc["_version"]), doc["_source"])
+            found[doc["_id"]] = StoredDocument(doc["_id"], int(doc["_version"]), doc["_source"], doc.get("_index", ""))
     return found
 
 

@@ -66,6 +66,14 @@ def copies(es: Elasticsearch, names: IndexNames) -> tuple[list[str], list[str]]:
 def mask(es: Elasticsearch, names: IndexNames, account_ids: Sequence[UUID]) -> list[str]:
     """Mask ``account_ids`` in every copy (idempotent) and refresh; answers the indices that hold (or held) them."""
     transfers, holders = copies(es, names)
+    return mask_indices(es, transfers, holders, account_ids)
+
+
+def mask_indices(
+    es: Elasticsearch, transfers: Sequence[str], holders: Sequence[str], account_ids: Sequence[UUID]
+) -> list[str]:
+    """Mask ``account_ids`` in the given transfer and holder indices (or aliases) and refresh them."""
+    transfers, holders = list(transfers), list(holders)
     if not account_ids or not (transfers or holders):
         return []
     ids = [str(a) for a in account_ids]
@@ -75,7 +83,7 @@ def mask(es: Elasticsearch, names: IndexNames, account_ids: Sequence[UUID]) -> l
     for index in holders:
         for doc in fetch(es, index, ids).values():
             if doc.source.get("holder_name") != ERASED:
-                ops.append(_masked(index, doc.doc_id, doc.source | {"holder_name": ERASED}, doc.version))
+                ops.append(_masked(doc.index or index, doc.doc_id, doc.source | {"holder_name": ERASED}, doc.version))
     for index in transfers:
         ops += _masked_transfers(es, index, set(ids))
     _write(es, ops)
@@ -109,7 +117,7 @@ def _masked_transfers(es: Elasticsearch, index: str, ids: set[str]) -> list[Inde
                 if source[f"{side}_account_id"] in ids:
                     masked[f"{side}_holder_name"] = ERASED
             if masked != source:
-                ops.append(_masked(index, hit["_id"], masked, int(hit["_version"])))
+                ops.append(_masked(hit["_index"], hit["_id"], masked, int(hit["_version"])))
 
 
 def _masked(index: str, doc_id: str, document: dict[str, Any], version: int) -> IndexOp:
