@@ -44,6 +44,8 @@ class AccountOpened(DomainEvent):
 
     EVENT_TYPE: ClassVar[str] = "account.opened"
     SCHEMA_VERSION: ClassVar[int] = 2
+    PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"holder_name"})
+    PERSONAL_SUBJECTS: ClassVar[tuple[str, ...]] = ("account_id",)
 
     account_id: UUID
     holder_name: HolderName
@@ -93,6 +95,8 @@ class AccountCredited(DomainEvent):
 
     EVENT_TYPE: ClassVar[str] = "account.credited"
     SCHEMA_VERSION: ClassVar[int] = 2
+    PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"description"})
+    PERSONAL_SUBJECTS: ClassVar[tuple[str, ...]] = ("account_id", "counterparty_account_id")
 
     account_id: UUID
     transfer_id: UUID
@@ -116,6 +120,8 @@ class AccountDebited(DomainEvent):
 
     EVENT_TYPE: ClassVar[str] = "account.debited"
     SCHEMA_VERSION: ClassVar[int] = 2
+    PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"description"})
+    PERSONAL_SUBJECTS: ClassVar[tuple[str, ...]] = ("account_id", "counterparty_account_id")
 
     account_id: UUID
     transfer_id: UUID

@@ -127,6 +127,8 @@ class PostgresEventStore(EventStore):
         for tests of the bitemporal audit that must record an entry "on April 5" (ADR 0034); production leaves it
         None.
         """
+        self.dsn = dsn
+        """The database (and ``search_path``) of the store: the personal-data keys live beside it."""
         self._before_commit = before_commit
         self._recording_clock = recording_clock
         self._announcer = announcer
