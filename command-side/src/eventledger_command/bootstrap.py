@@ -36,6 +36,7 @@ class Container:
     clock: Callable[[], datetime]
     keys: DataKeyStore
     opener: PersonalDataOpener
+    personal: PersonalDataSettings
     announcer: NewEventsAnnouncer | None = None
     verifiable_log: VerifiableLog | None = None
 
@@ -70,7 +71,7 @@ def build(
     personal = personal or PersonalDataSettings()
     announcer: NewEventsAnnouncer | None = None
     if keys is None and isinstance(store, PostgresEventStore):
-        keys = PostgresDataKeyStore(store.dsn, personal.keks())
+        keys = PostgresDataKeyStore(None, personal.keks(), pool=store.pool)
     elif keys is None and (store is not None or settings.store == "memory"):
         keys = InMemoryDataKeyStore(personal.keks())
     if store is None:
@@ -83,7 +84,7 @@ def build(
                 dsn, pool_size=settings.pool_size, announcer=announcer, recording_clock=recording_clock
             )
             if keys is None:
-                keys = PostgresDataKeyStore(dsn, personal.keks())
+                keys = PostgresDataKeyStore(None, personal.keks(), pool=store.pool)
             if audit is not None and verifiable_log is None:
                 key = load_signing_key(audit.tree_head_key.get_secret_value())
                 verifiable_log = VerifiableLog(dsn, lambda tree: TreeHeads(tree, key))
@@ -95,4 +96,4 @@ def build(
     bus = CommandBus(repository, clock, max_attempts=settings.max_attempts, value_dates=value_dates)
     expiry = ExpiryWorker(store, bus, clock)
     opener = PersonalDataOpener(keys, cache_size=personal.key_cache_size)
-    return Container(settings, store, repository, bus, expiry, clock, keys, opener, announcer, verifiable_log)
+    return Container(settings, store, repository, bus, expiry, clock, keys, opener, personal, announcer, verifiable_log)
