@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from eventledger_events import AccountPersonalDataErased, EventEnvelope, model_for
-from eventledger_events.personal import DataKey, open_event, open_fields
-from eventledger_runtime.personal.port import DataKeyStore
+from eventledger_events.personal import DataKey, is_sealed, key_id_of, open_event, open_fields
+from eventledger_runtime.personal.port import DataKeyStore, UnknownDataKey
 from eventledger_runtime.personal.postgres import PostgresDataKeyStore
 
 Opener = Callable[[EventEnvelope], EventEnvelope]
@@ -57,6 +57,31 @@ class PersonalDataOpener:
                 assert self._make is not None
                 self._store = self._make()
             return self._store
+
+    def prefetch(self, key_ids: Iterable[str]) -> None:
+        """Find the keys not in the cache in one query (a page of a rebuild): each is remembered, unknown ids are
+        left for :meth:`lookup` to refuse."""
+        with self._lock:
+            missing = [key_id for key_id in dict.fromkeys(key_ids) if key_id not in self._cache]
+        if not missing:
+            return
+        store = self._keys()
+        try:
+            found = store.keys(missing)
+        except UnknownDataKey:
+            return
+        for key_id, key in found.items():
+            self._remember(key_id, key)
+
+    def open_all(self, envelopes: Sequence[EventEnvelope]) -> list[EventEnvelope]:
+        """Each envelope opened (:meth:`__call__`), the outer layers' keys found first in one query."""
+        self.prefetch(
+            key_id_of(value)
+            for envelope in envelopes
+            for name in envelope.payload.PERSONAL_FIELDS
+            if is_sealed(value := getattr(envelope.payload, name))
+        )
+        return [self(envelope) for envelope in envelopes]
 
     def forget(self, key_id: str) -> None:
         """``key_id`` was destroyed: never serve it again."""
