@@ -35,6 +35,7 @@ class Container:
     expiry: ExpiryWorker
     clock: Callable[[], datetime]
     keys: DataKeyStore
+    sealer: PersonalDataSealer
     opener: PersonalDataOpener
     personal: PersonalDataSettings
     announcer: NewEventsAnnouncer | None = None
@@ -89,11 +90,12 @@ def build(
                 key = load_signing_key(audit.tree_head_key.get_secret_value())
                 verifiable_log = VerifiableLog(dsn, lambda tree: TreeHeads(tree, key))
     assert keys is not None
-    repository = LedgerRepository(
-        store, snapshot_interval=settings.snapshot_interval, clock=clock, sealer=PersonalDataSealer(keys)
-    )
+    sealer = PersonalDataSealer(keys)
+    repository = LedgerRepository(store, snapshot_interval=settings.snapshot_interval, clock=clock, sealer=sealer)
     value_dates = ValueDatePolicy(window=timedelta(days=settings.backdate_window_days))
     bus = CommandBus(repository, clock, max_attempts=settings.max_attempts, value_dates=value_dates)
     expiry = ExpiryWorker(store, bus, clock)
     opener = PersonalDataOpener(keys, cache_size=personal.key_cache_size)
-    return Container(settings, store, repository, bus, expiry, clock, keys, opener, personal, announcer, verifiable_log)
+    return Container(
+        settings, store, repository, bus, expiry, clock, keys, sealer, opener, personal, announcer, verifiable_log
+    )

@@ -50,7 +50,7 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
     )
     app.state.runner = CommandRunner(container.bus, container.store, Fingerprints(container.personal.secrets()))
     app.state.auditor = Auditor(container.store, container.opener)
-    app.state.eraser = HolderEraser(container.repository, container.keys)
+    app.state.eraser = HolderEraser(container.repository, container.keys, container.sealer)
     app.state.container = container
     problems.install(app)
     return app
