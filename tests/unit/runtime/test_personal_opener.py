@@ -63,6 +63,9 @@ def test_keys_are_cached_fetched_by_page_and_evicted_by_the_erasure_event() -> N
     # ... never after: the event evicted the key.
     assert _name(opener(page[0])) == ERASED
     assert _name(opener(page[1])) == "holder 1"
+    # A lookup that began before the erasure and ends after the event never puts the key back.
+    opener._remember(erasure.key_id, keys[0])
+    assert _name(opener(page[0])) == ERASED
     # A new reader finds the key destroyed in the store.
     assert _name(PersonalDataOpener(store)(page[0])) == ERASED
 

@@ -33,6 +33,8 @@ class PersonalDataOpener:
         self._make = keys if not isinstance(keys, DataKeyStore) else None
         self._size = cache_size
         self._cache: OrderedDict[str, DataKey | None] = OrderedDict()
+        self._destroyed: set[str] = set()
+        """Keys seen erased: a lookup that began before the erasure never puts one back."""
         self._lock = threading.Lock()
 
     def lookup(self, key_id: str) -> DataKey | None:
@@ -85,6 +87,8 @@ class PersonalDataOpener:
 
     def forget(self, key_id: str) -> None:
         """``key_id`` was destroyed: never serve it again."""
+        with self._lock:
+            self._destroyed.add(key_id)
         self._remember(key_id, None)
 
     def __call__(self, envelope: EventEnvelope) -> EventEnvelope:
@@ -108,6 +112,8 @@ class PersonalDataOpener:
 
     def _remember(self, key_id: str, key: DataKey | None) -> None:
         with self._lock:
+            if key is not None and key_id in self._destroyed:
+                key = None
             self._cache[key_id] = key
             self._cache.move_to_end(key_id)
             while len(self._cache) > self._size:
