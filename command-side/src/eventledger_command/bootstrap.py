@@ -35,7 +35,9 @@ class Container:
     expiry: ExpiryWorker
     clock: Callable[[], datetime]
     keys: DataKeyStore
+    sealer: PersonalDataSealer
     opener: PersonalDataOpener
+    personal: PersonalDataSettings
     announcer: NewEventsAnnouncer | None = None
     verifiable_log: VerifiableLog | None = None
 
@@ -70,7 +72,7 @@ def build(
     personal = personal or PersonalDataSettings()
     announcer: NewEventsAnnouncer | None = None
     if keys is None and isinstance(store, PostgresEventStore):
-        keys = PostgresDataKeyStore(store.dsn, personal.keks())
+        keys = PostgresDataKeyStore(None, personal.keks(), pool=store.pool)
     elif keys is None and (store is not None or settings.store == "memory"):
         keys = InMemoryDataKeyStore(personal.keks())
     if store is None:
@@ -83,16 +85,17 @@ def build(
                 dsn, pool_size=settings.pool_size, announcer=announcer, recording_clock=recording_clock
             )
             if keys is None:
-                keys = PostgresDataKeyStore(dsn, personal.keks())
+                keys = PostgresDataKeyStore(None, personal.keks(), pool=store.pool)
             if audit is not None and verifiable_log is None:
                 key = load_signing_key(audit.tree_head_key.get_secret_value())
                 verifiable_log = VerifiableLog(dsn, lambda tree: TreeHeads(tree, key))
     assert keys is not None
-    repository = LedgerRepository(
-        store, snapshot_interval=settings.snapshot_interval, clock=clock, sealer=PersonalDataSealer(keys)
-    )
+    sealer = PersonalDataSealer(keys)
+    repository = LedgerRepository(store, snapshot_interval=settings.snapshot_interval, clock=clock, sealer=sealer)
     value_dates = ValueDatePolicy(window=timedelta(days=settings.backdate_window_days))
     bus = CommandBus(repository, clock, max_attempts=settings.max_attempts, value_dates=value_dates)
     expiry = ExpiryWorker(store, bus, clock)
     opener = PersonalDataOpener(keys, cache_size=personal.key_cache_size)
-    return Container(settings, store, repository, bus, expiry, clock, keys, opener, announcer, verifiable_log)
+    return Container(
+        settings, store, repository, bus, expiry, clock, keys, sealer, opener, personal, announcer, verifiable_log
+    )

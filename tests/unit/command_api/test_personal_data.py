@@ -3,10 +3,13 @@ and reads ``[erased]`` after the admin erasure, which destroys the key, records 
 
 from __future__ import annotations
 
+import hashlib
+
 import orjson
 import pytest
 from tests.support.command_api import Api
 
+from eventledger_command.api.idempotency import Fingerprints
 from eventledger_command.bootstrap import Container
 from eventledger_events.personal import ERASED, is_sealed
 
@@ -114,3 +117,18 @@ def test_sealed_values_stay_sealed_in_the_store_after_the_erasure(container: Con
     opened = container.store.read_stream(f"account-{ada}")[0]
     payload = orjson.loads(opened.payload)
     assert is_sealed(payload["holder_name"])
+
+
+def test_the_stored_request_fingerprint_is_keyed_and_matches_across_a_rotation(api: Api, container: Container) -> None:
+    body = {"holder_name": "Ada Lovelace", "currency": "EUR", "overdraft_limit": 0}
+    first = api.client.post("/v1/accounts", json=body, headers={"Idempotency-Key": "open-ada"})
+    stored = container.store.find_idempotency("anonymous", "open-ada")
+    assert stored is not None
+    canonical = b"POST /v1/accounts\n" + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    assert stored.request_fingerprint != hashlib.sha256(canonical).hexdigest()  # a guessed name cannot be confirmed
+    assert stored.request_fingerprint == Fingerprints(container.personal.secrets()).of(canonical)[0]
+    rotated = Fingerprints(["the-next-key-encryption-key", *container.personal.secrets()]).of(canonical)
+    assert rotated[0] != stored.request_fingerprint
+    assert stored.request_fingerprint in rotated  # a repeat during a rotation still matches
+    again = api.client.post("/v1/accounts", json=body, headers={"Idempotency-Key": "open-ada"})
+    assert (again.status_code, again.json()) == (201, first.json())

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from eventledger_command.api import problems
 from eventledger_command.api.admin import router as admin_router
 from eventledger_command.api.audit import router as audit_router
-from eventledger_command.api.idempotency import CommandRunner
+from eventledger_command.api.idempotency import CommandRunner, Fingerprints
 from eventledger_command.api.proofs import router as proofs_router
 from eventledger_command.api.routes import router
 from eventledger_command.application.audit import Auditor
@@ -48,9 +48,9 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
         close=close,
         start=start,
     )
-    app.state.runner = CommandRunner(container.bus, container.store)
+    app.state.runner = CommandRunner(container.bus, container.store, Fingerprints(container.personal.secrets()))
     app.state.auditor = Auditor(container.store, container.opener)
-    app.state.eraser = HolderEraser(container.repository, container.keys)
+    app.state.eraser = HolderEraser(container.repository, container.keys, container.sealer)
     app.state.container = container
     problems.install(app)
     return app

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from eventledger_command.application.personal import PersonalDataSealer
 from eventledger_command.application.repository import LedgerRepository
 from eventledger_command.domain import Decision, account_stream_id, require_account
 from eventledger_command.eventstore.errors import ConcurrencyConflict
@@ -47,15 +48,20 @@ class ErasureRecord:
 class HolderEraser:
     """Erases account holders with the keys of ``keys`` and the streams of ``repository``."""
 
-    def __init__(self, repository: LedgerRepository, keys: DataKeyStore) -> None:
+    def __init__(
+        self, repository: LedgerRepository, keys: DataKeyStore, sealer: PersonalDataSealer | None = None
+    ) -> None:
         self._repository = repository
         self._keys = keys
+        self._sealer = sealer
 
     def erase(self, account_id: uuid.UUID, *, reason: str, metadata: EventMetadata) -> ErasureRecord:
         """Destroy the account's data key and record the erasure; ``AccountNotFoundError`` for an unknown account."""
         stream = account_stream_id(account_id)
         require_account(self._repository.load_account(account_id).state, account_id)
         erasure = self._keys.erase(subject_of(account_id), erased_by=metadata.actor, reason=reason)
+        if self._sealer is not None:
+            self._sealer.forget(erasure.subject)
         event = AccountPersonalDataErased(
             account_id=account_id,
             key_id=erasure.key_id,

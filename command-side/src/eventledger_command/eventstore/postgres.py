@@ -146,6 +146,11 @@ class PostgresEventStore(EventStore):
         self._stream_locks = StreamLocks()
         self._held = threading.local()
 
+    @property
+    def pool(self) -> ConnectionPool:
+        """The store's autocommit connections, lent to what lives in its database (the personal-data keys)."""
+        return self._pool
+
     def close(self) -> None:
         self._pool.close()
 

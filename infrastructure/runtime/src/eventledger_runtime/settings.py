@@ -445,13 +445,15 @@ class PersonalDataSettings(Section):
     )
     key_cache_size: int = fixed(100_000, "data keys a reader keeps in memory (an erasure evicts its key)", ge=1)
 
+    def secrets(self) -> list[str]:
+        """The configured key-encryption secrets, the current one first."""
+        previous = self.previous_key_encryption_keys.get_secret_value() if self.previous_key_encryption_keys else ""
+        return [self.key_encryption_key.get_secret_value(), *(s.strip() for s in previous.split(",") if s.strip())]
+
     def keks(self) -> KeyEncryptionKeys:
         """The current and previous key-encryption keys, as 32-byte keys."""
-        previous = self.previous_key_encryption_keys.get_secret_value() if self.previous_key_encryption_keys else ""
-        return KeyEncryptionKeys(
-            derive_kek(self.key_encryption_key.get_secret_value()),
-            [derive_kek(secret.strip()) for secret in previous.split(",") if secret.strip()],
-        )
+        current, *previous = self.secrets()
+        return KeyEncryptionKeys(derive_kek(current), [derive_kek(secret) for secret in previous])
 
 
 class RelaySettings(Section):

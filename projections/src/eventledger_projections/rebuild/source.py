@@ -13,7 +13,7 @@ from collections.abc import Collection
 
 from eventledger_events import EventEnvelope
 from eventledger_runtime.eventlog import RELAY_CHECKPOINT, EventLogReader
-from eventledger_runtime.personal.opener import Opener, opener_of_log
+from eventledger_runtime.personal.opener import Opener, PersonalDataOpener, opener_of_log
 
 
 class EventStoreSource:
@@ -48,9 +48,10 @@ class EventStoreSource:
     def read(self, after: int, upto: int, limit: int) -> list[EventEnvelope]:
         """Up to ``limit`` events with ``after < position <= upto``, in position order, upcast to current versions."""
         events = self.log.read_range(after, upto, limit=limit, event_types=self._types)
-        if self._trusted:
-            return [self.opener(event.trusted_envelope()) for event in events]
-        return [self.opener(event.envelope()) for event in events]
+        envelopes = [event.trusted_envelope() if self._trusted else event.envelope() for event in events]
+        if isinstance(self.opener, PersonalDataOpener):
+            return self.opener.open_all(envelopes)  # a page's keys in one query
+        return [self.opener(envelope) for envelope in envelopes]
 
     def close(self) -> None:
         self.log.close()

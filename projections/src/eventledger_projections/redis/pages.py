@@ -17,7 +17,8 @@ current one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -54,6 +55,8 @@ class OperationPages:
         """The events with ``after < position <= upto``, up to ``limit``, in position order."""
         events = self._log.read_range(after, upto, limit=limit)
         page = Page(events=len(events), last=events[-1].position if events else 0)
+        if isinstance(self._opener, PersonalDataOpener):
+            self._opener.prefetch(sealed_key_ids(events))  # the page's keys in one query
         for event in events:
             try:
                 page.operations.append(row_operation(event, self._opener))
@@ -77,6 +80,18 @@ class OperationPages:
                 yield page
                 if page.last >= upto:
                     return
+
+
+_SEALED_IN_JSON = re.compile(rb'"pii:1:([0-9a-f]{32}):')
+
+
+def sealed_key_ids(events: Sequence[LoggedEvent]) -> list[str]:
+    """The outer key ids of the sealed values in the stored rows (read from their JSON text, without parsing)."""
+    return [match.decode() for event in events for match in _SEALED_IN_JSON.findall(_raw(event.payload))]
+
+
+def _raw(payload: str | bytes) -> bytes:
+    return payload if isinstance(payload, bytes) else payload.encode()
 
 
 def row_operation(event: LoggedEvent, opener: Opener = unopened) -> Operation:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from eventledger_events import AccountPersonalDataErased, EventEnvelope, model_for
-from eventledger_events.personal import DataKey, open_event, open_fields
-from eventledger_runtime.personal.port import DataKeyStore
+from eventledger_events.personal import DataKey, is_sealed, key_id_of, open_event, open_fields
+from eventledger_runtime.personal.port import DataKeyStore, UnknownDataKey
 from eventledger_runtime.personal.postgres import PostgresDataKeyStore
 
 Opener = Callable[[EventEnvelope], EventEnvelope]
@@ -33,6 +33,8 @@ class PersonalDataOpener:
         self._make = keys if not isinstance(keys, DataKeyStore) else None
         self._size = cache_size
         self._cache: OrderedDict[str, DataKey | None] = OrderedDict()
+        self._destroyed: set[str] = set()
+        """Keys seen erased: a lookup that began before the erasure never puts one back."""
         self._lock = threading.Lock()
 
     def lookup(self, key_id: str) -> DataKey | None:
@@ -58,8 +60,35 @@ class PersonalDataOpener:
                 self._store = self._make()
             return self._store
 
+    def prefetch(self, key_ids: Iterable[str]) -> None:
+        """Find the keys not in the cache in one query (a page of a rebuild): each is remembered, unknown ids are
+        left for :meth:`lookup` to refuse."""
+        with self._lock:
+            missing = [key_id for key_id in dict.fromkeys(key_ids) if key_id not in self._cache]
+        if not missing:
+            return
+        store = self._keys()
+        try:
+            found = store.keys(missing)
+        except UnknownDataKey:
+            return
+        for key_id, key in found.items():
+            self._remember(key_id, key)
+
+    def open_all(self, envelopes: Sequence[EventEnvelope]) -> list[EventEnvelope]:
+        """Each envelope opened (:meth:`__call__`), the outer layers' keys found first in one query."""
+        self.prefetch(
+            key_id_of(value)
+            for envelope in envelopes
+            for name in envelope.payload.PERSONAL_FIELDS
+            if is_sealed(value := getattr(envelope.payload, name))
+        )
+        return [self(envelope) for envelope in envelopes]
+
     def forget(self, key_id: str) -> None:
         """``key_id`` was destroyed: never serve it again."""
+        with self._lock:
+            self._destroyed.add(key_id)
         self._remember(key_id, None)
 
     def __call__(self, envelope: EventEnvelope) -> EventEnvelope:
@@ -83,6 +112,8 @@ class PersonalDataOpener:
 
     def _remember(self, key_id: str, key: DataKey | None) -> None:
         with self._lock:
+            if key is not None and key_id in self._destroyed:
+                key = None
             self._cache[key_id] = key
             self._cache.move_to_end(key_id)
             while len(self._cache) > self._size:
