@@ -25,6 +25,7 @@ from eventledger_projections.runtime.port import Projection
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
 from eventledger_runtime.eventlog import PostgresEventLogReader
 from eventledger_runtime.kafka import ensure_topics
+from eventledger_runtime.personal.opener import opener_for
 
 PARTITIONS = 6
 
@@ -91,7 +92,12 @@ def replay_rate(
         event_log,
         InMemoryDeadLetters(InMemoryBroker()),  # nothing is parked: every event of this log applies
         lambda: log.head,
-        RunnerConfig(topic_namespace=log.namespace, batch_size=batch_size, progress_interval=5.0),
+        RunnerConfig(
+            topic_namespace=log.namespace,
+            batch_size=batch_size,
+            progress_interval=5.0,
+            opener=opener_for(log.settings.postgres_dsn),  # as in production: sealed values opened
+        ),
     )
     try:
         runner.start()

@@ -5,6 +5,7 @@ a harness that runs the relay and the projection runner on real Kafka in a topic
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 import threading
 import time
@@ -28,6 +29,7 @@ from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEven
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
 from eventledger_runtime.eventlog import RELAY_CHECKPOINT, PostgresEventLogReader
+from eventledger_runtime.personal.opener import opener_for, unopened
 from eventledger_runtime.settings import Namespace
 from tests.support.projection_rig import create_topics, delete_topics, relay_running
 
@@ -317,6 +319,8 @@ class KafkaHarness:
     ) -> Iterator[ProjectionRunner]:
         """The projection runner on real Kafka, in a thread; the relay checkpoint read from ``dsn``."""
         config = config or RunnerConfig(topic_namespace=self.namespace, batch_size=200, backoff_max=0.5)
+        if config.opener is unopened:  # as the projector process: sealed values opened with the store's keys
+            config = dataclasses.replace(config, opener=opener_for(dsn))
         group = f"{self.namespace}eventledger-projection-{projection.name}"
         checkpoints = PostgresEventLogReader(dsn, pool_size=1)
         runner = ProjectionRunner(

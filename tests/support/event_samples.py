@@ -49,6 +49,13 @@ def sample_payloads() -> list[ev.DomainEvent]:
             currency="EUR",
             reason=ev.HoldReleaseReason.EXPIRED,
         ),
+        ev.AccountPersonalDataErased(
+            account_id=ACCOUNT_ID,
+            key_id="0123456789abcdef0123456789abcdef",
+            erased_by="admin-client",
+            reason="the holder asked to be forgotten",
+            erased_at=EXPIRES_AT,
+        ),
         ev.TransferPosted(**transfer, description="rent"),
         ev.TransferPendingCreated(**transfer, description="", expires_at=EXPIRES_AT),
         ev.TransferPendingPosted(**{key: value for key, value in transfer.items() if key != "kind"}),

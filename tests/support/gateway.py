@@ -49,6 +49,7 @@ SPEC: dict[tuple[str, str], str] = {
     ("POST", "/v1/admin/projections/{projection}/rebuild"): "admin",
     ("POST", "/v1/admin/projections/{projection}/pause"): "admin",
     ("POST", "/v1/admin/projections/{projection}/resume"): "admin",
+    ("POST", "/v1/admin/accounts/{account_id}/erasure"): "admin",
 }
 """The role every route requires, written out (not derived from the route table) so that a row missing from the table
 or given the wrong role fails."""

@@ -40,11 +40,13 @@ from eventledger_events import (
     payload_from_json,
 )
 from eventledger_events.kafka_message import KafkaRecord, to_kafka_record
+from eventledger_events.personal import open_event
 from eventledger_infra.settings import Settings
 from eventledger_projections.postgres import reflected_position
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_runtime.eventlog import PostgresEventLogReader
 from eventledger_runtime.kafka import ensure_topics
+from eventledger_runtime.personal.opener import PersonalDataOpener, opener_for
 from eventledger_runtime.settings import CommandSettings, Namespace
 from tests.support.clock import Clock
 from tests.support.http_service import local_get
@@ -196,15 +198,17 @@ TRANSFER_QUERY = (
 )
 
 
-def expected_read_model(events: list[RecordedEvent]) -> Expected:
-    """Replay the event store into the rows the read model must hold, one event at a time."""
+def expected_read_model(events: list[RecordedEvent], opener: PersonalDataOpener | None = None) -> Expected:
+    """Replay the event store into the rows the read model must hold, one event at a time (personal fields opened
+    by ``opener``, as the projector opens them)."""
     accounts: dict[uuid.UUID, dict[str, Any]] = {}
     entries: set[tuple[Any, ...]] = set()
     transfers: dict[uuid.UUID, dict[str, Any]] = {}
     statuses = {"account.frozen": "frozen", "account.unfrozen": "open", "account.closed": "closed"}
     endings = {"transfer.pending_posted": "posted", "transfer.voided": "voided", "transfer.expired": "expired"}
     for event in events:
-        data = payload_from_json(event.event_type, event.schema_version, event.payload).model_dump()
+        payload = payload_from_json(event.event_type, event.schema_version, event.payload)
+        data = (open_event(payload, opener.lookup) if opener else payload).model_dump()
         kind = event.event_type
         if kind == "account.opened":
             accounts[data["account_id"]] = {
@@ -306,7 +310,7 @@ def actual_read_model(dsn: str, schema: str = "read_model") -> Expected:
 
 
 def assert_read_model_matches(store: PostgresEventStore, dsn: str, schema: str = "read_model") -> Expected:
-    expected = expected_read_model(store.read_all(limit=10_000_000))
+    expected = expected_read_model(store.read_all(limit=10_000_000), opener_for(store.dsn))
     actual = actual_read_model(dsn, schema)
     assert actual.accounts == expected.accounts, _difference(expected.accounts, actual.accounts)
     assert actual.transfers == expected.transfers, _difference(expected.transfers, actual.transfers)

@@ -26,6 +26,7 @@ from eventledger_projections.runtime.kafka import KafkaDeadLetterSink, KafkaEven
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
 from eventledger_runtime.eventlog import RELAY_CHECKPOINT, PostgresEventLogReader
+from eventledger_runtime.personal.opener import Opener, opener_for, unopened
 from tests.support.processes import wait_for
 from tests.support.projection_rig import ScratchLedger, namespace_of
 
@@ -113,6 +114,7 @@ class RedisProjector:
             backoff_initial=0.01,
             backoff_max=0.5,
             progress_interval=0.1,
+            opener=opener_for(settings.postgres_dsn),
         )
         runner = ProjectionRunner(
             projection, event_log, dead_letters, lambda: checkpoints.checkpoint(RELAY_CHECKPOINT), config
@@ -184,14 +186,15 @@ class ExpectedRedis:
 _STATUSES = {ev.AccountFrozen: "frozen", ev.AccountUnfrozen: "open", ev.AccountClosed: "closed"}
 
 
-def expected_redis(events: list[RecordedEvent]) -> ExpectedRedis:
-    """Replay the event store, one event at a time, into what the Redis read model must hold."""
+def expected_redis(events: list[RecordedEvent], opener: Opener = unopened) -> ExpectedRedis:
+    """Replay the event store, one event at a time, into what the Redis read model must hold (personal fields
+    opened by ``opener``, as the projector opens them)."""
     accounts: dict[str, dict[str, Any]] = {}
     volume: dict[str, int] = {}
     posted: dict[str, int] = {}
     top: dict[str, dict[str, int]] = {}
     for event in events:
-        envelope = to_envelope(event)
+        envelope = opener(to_envelope(event))
         payload = envelope.payload
         if isinstance(payload, ev.TransferPosted | ev.TransferPendingPosted):
             volume[payload.currency] = volume.get(payload.currency, 0) + payload.amount
@@ -263,7 +266,7 @@ def actual_redis(client: redis.Redis, base: str) -> ExpectedRedis:
 
 
 def assert_redis_matches(store: PostgresEventStore, client: redis.Redis, base: str) -> ExpectedRedis:
-    expected = expected_redis(store.read_all(limit=10_000_000, wait=0))
+    expected = expected_redis(store.read_all(limit=10_000_000, wait=0), opener_for(store.dsn))
     actual = actual_redis(client, base)
     wrong = [
         (account_id, expected.accounts.get(account_id), actual.accounts.get(account_id))

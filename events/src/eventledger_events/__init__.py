@@ -14,6 +14,7 @@ from eventledger_events.account_events import (
     AccountHoldPlaced,
     AccountHoldReleased,
     AccountOpened,
+    AccountPersonalDataErased,
     AccountUnfrozen,
     HoldReleaseReason,
 )
@@ -102,6 +103,7 @@ __all__ = [
     "AccountHoldReleased",
     "AccountOpened",
     "AccountOpenedV1",
+    "AccountPersonalDataErased",
     "AccountUnfrozen",
     "AvroSchemaCatalog",
     "DomainEvent",

@@ -17,10 +17,12 @@ from eventledger_events.values import (
     Backdated,
     CurrencyCode,
     Description,
+    ErasureReason,
     HolderName,
     NonNegativeMinorUnits,
     PositiveMinorUnits,
     SignedMinorUnits,
+    StorableText,
     UtcDateTime,
     ValueDate,
 )
@@ -42,6 +44,8 @@ class AccountOpened(DomainEvent):
 
     EVENT_TYPE: ClassVar[str] = "account.opened"
     SCHEMA_VERSION: ClassVar[int] = 2
+    PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"holder_name"})
+    PERSONAL_SUBJECTS: ClassVar[tuple[str, ...]] = ("account_id",)
 
     account_id: UUID
     holder_name: HolderName
@@ -91,6 +95,8 @@ class AccountCredited(DomainEvent):
 
     EVENT_TYPE: ClassVar[str] = "account.credited"
     SCHEMA_VERSION: ClassVar[int] = 2
+    PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"description"})
+    PERSONAL_SUBJECTS: ClassVar[tuple[str, ...]] = ("account_id", "counterparty_account_id")
 
     account_id: UUID
     transfer_id: UUID
@@ -114,6 +120,8 @@ class AccountDebited(DomainEvent):
 
     EVENT_TYPE: ClassVar[str] = "account.debited"
     SCHEMA_VERSION: ClassVar[int] = 2
+    PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"description"})
+    PERSONAL_SUBJECTS: ClassVar[tuple[str, ...]] = ("account_id", "counterparty_account_id")
 
     account_id: UUID
     transfer_id: UUID
@@ -155,6 +163,26 @@ class AccountHoldReleased(DomainEvent):
     reason: HoldReleaseReason
 
 
+class AccountPersonalDataErased(DomainEvent):
+    """The holder's personal data was erased (crypto-shredding): the data key that sealed the account's personal
+    fields (``key_id``) was destroyed, so none of them opens any more; readers show them as erased.
+
+    Recorded after the key is destroyed; it carries no personal data itself: who erased (the authenticated client),
+    when, and why.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "account.personal_data_erased"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    account_id: UUID
+    key_id: str = Field(
+        pattern=r"^[0-9a-f]{32}$", description="The id of the destroyed data key (32 lowercase hex digits)."
+    )
+    erased_by: StorableText = Field(min_length=1, max_length=200, description="Who erased: the authenticated client.")
+    reason: ErasureReason
+    erased_at: UtcDateTime = Field(description="When the data key was destroyed.")
+
+
 AccountEvent = (
     AccountOpened
     | AccountFrozen
@@ -164,6 +192,7 @@ AccountEvent = (
     | AccountDebited
     | AccountHoldPlaced
     | AccountHoldReleased
+    | AccountPersonalDataErased
 )
 """Every current-version event of an account stream."""
 
@@ -176,5 +205,6 @@ ACCOUNT_EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     AccountDebited,
     AccountHoldPlaced,
     AccountHoldReleased,
+    AccountPersonalDataErased,
 )
 """The current-version account event models, in a stable order."""

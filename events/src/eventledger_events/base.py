@@ -18,12 +18,16 @@ class DomainEvent(BaseModel):
       published Avro schema remain readable.
     - Fields are pydantic-validated and frozen; unknown fields are refused.
     - The Python module path of the class is never part of the contract: only ``full_name()`` is.
+    - ``PERSONAL_FIELDS`` names the fields holding personal data: they are stored sealed with the keys of the data
+      subjects (the accounts) named by the fields in ``PERSONAL_SUBJECTS`` (:mod:`eventledger_events.personal`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     EVENT_TYPE: ClassVar[str]
     SCHEMA_VERSION: ClassVar[int]
+    PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset()
+    PERSONAL_SUBJECTS: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def full_name(cls) -> str:

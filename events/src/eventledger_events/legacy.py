@@ -27,6 +27,8 @@ class AccountOpenedV1(DomainEvent):
 
     EVENT_TYPE: ClassVar[str] = "account.opened"
     SCHEMA_VERSION: ClassVar[int] = 1
+    PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"holder_name"})
+    PERSONAL_SUBJECTS: ClassVar[tuple[str, ...]] = ("account_id",)
 
     account_id: UUID
     holder_name: HolderName
@@ -41,6 +43,8 @@ class AccountCreditedV1(DomainEvent):
 
     EVENT_TYPE: ClassVar[str] = "account.credited"
     SCHEMA_VERSION: ClassVar[int] = 1
+    PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"description"})
+    PERSONAL_SUBJECTS: ClassVar[tuple[str, ...]] = ("account_id", "counterparty_account_id")
 
     account_id: UUID
     transfer_id: UUID
@@ -59,6 +63,8 @@ class AccountDebitedV1(DomainEvent):
 
     EVENT_TYPE: ClassVar[str] = "account.debited"
     SCHEMA_VERSION: ClassVar[int] = 1
+    PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"description"})
+    PERSONAL_SUBJECTS: ClassVar[tuple[str, ...]] = ("account_id", "counterparty_account_id")
 
     account_id: UUID
     transfer_id: UUID
@@ -77,6 +83,8 @@ class TransferPostedV1(DomainEvent):
 
     EVENT_TYPE: ClassVar[str] = "transfer.posted"
     SCHEMA_VERSION: ClassVar[int] = 1
+    PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"description"})
+    PERSONAL_SUBJECTS: ClassVar[tuple[str, ...]] = ("from_account_id", "to_account_id")
 
     transfer_id: UUID
     kind: TransferKind

@@ -34,6 +34,8 @@ class TransferPosted(DomainEvent):
 
     EVENT_TYPE: ClassVar[str] = "transfer.posted"
     SCHEMA_VERSION: ClassVar[int] = 2
+    PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"description"})
+    PERSONAL_SUBJECTS: ClassVar[tuple[str, ...]] = ("from_account_id", "to_account_id")
 
     transfer_id: UUID
     kind: TransferKind
@@ -54,6 +56,8 @@ class TransferPendingCreated(DomainEvent):
 
     EVENT_TYPE: ClassVar[str] = "transfer.pending_created"
     SCHEMA_VERSION: ClassVar[int] = 1
+    PERSONAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"description"})
+    PERSONAL_SUBJECTS: ClassVar[tuple[str, ...]] = ("from_account_id", "to_account_id")
 
     transfer_id: UUID
     kind: TransferKind

@@ -76,6 +76,16 @@ HolderName = Annotated[
 Description = Annotated[StorableText, Field(description="Free text given by the client; may be empty.")]
 """Free text attached to a money movement."""
 
+ERASURE_REASON_MAX_LENGTH = 500
+"""The longest reason an erasure may record, in characters."""
+
+ErasureReason = Annotated[
+    StorableText,
+    StringConstraints(min_length=1, max_length=ERASURE_REASON_MAX_LENGTH),
+    Field(description="Why the holder's personal data was erased (an operator's words; never personal data)."),
+]
+"""Why an erasure was done: non-empty, bounded text."""
+
 ValueDate = Annotated[
     UtcDateTime | None,
     Field(

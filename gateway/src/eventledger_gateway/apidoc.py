@@ -88,7 +88,9 @@ def _text(max_length: int, *, min_length: int = 0) -> dict[str, Any]:
 def _command(
     summary: str, status: int, answer: type[BaseModel], request: type[BaseModel] | None = None
 ) -> OperationDoc:
-    return OperationDoc(summary, status, answer, request, problems=(404, 409, 422) if request is None else (409, 422))
+    return OperationDoc(
+        summary, status, answer, request, problems=(404, 409, 422) if request is None else (409, 410, 422)
+    )
 
 
 OPERATIONS: dict[str, OperationDoc] = {
@@ -292,6 +294,14 @@ OPERATIONS: dict[str, OperationDoc] = {
     "resume_projection": OperationDoc(
         "Resume every live instance of a paused projector", 200, schemas.ProjectionStatus, problems=(404,)
     ),
+    "erase_account_holder": OperationDoc(
+        "Erase an account holder's personal data (its data key is destroyed; names and descriptions read "
+        "`[erased]`); a repeat answers the first erasure",
+        200,
+        schemas.ErasureAnswer,
+        schemas.ErasureRequest,
+        problems=(404, 422),
+    ),
 }
 
 
@@ -357,6 +367,7 @@ _PROBLEM_TEXT = {
     403: "The token lacks the role this operation needs",
     404: "Unknown id",
     409: "Refused by a business rule (insufficient funds, frozen or closed account, currency mismatch, conflict)",
+    410: "The account holder's personal data was erased: a holder name or description about it cannot be recorded",
     422: "Invalid request; each bad field is named in `errors`",
     429: "Rate limit used up; see Retry-After",
     502: "An upstream service failed; nothing of its error is shown",

@@ -108,6 +108,8 @@ def _admin() -> list[Route]:
         Route("POST", "/v1/admin/projections/{projection}/rebuild", Role.ADMIN, "admin", "rebuild_projection"),
         Route("POST", "/v1/admin/projections/{projection}/pause", Role.ADMIN, "admin", "pause_projection"),
         Route("POST", "/v1/admin/projections/{projection}/resume", Role.ADMIN, "admin", "resume_projection"),
+        # Crypto-shredding (issue 12): answered by the command service, which owns the data keys.
+        Route("POST", "/v1/admin/accounts/{account_id}/erasure", Role.ADMIN, "command", "erase_account_holder"),
     ]
 
 

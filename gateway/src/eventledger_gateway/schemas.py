@@ -524,6 +524,38 @@ class RebuildStarted(BaseModel):
     state: str
 
 
+class ErasureRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "the holder asked to be forgotten (ticket 4711)"}]}
+    )
+    reason: Annotated[
+        Text, Field(min_length=1, max_length=500, description="Why the holder is erased; recorded in the event.")
+    ]
+
+
+class ErasureAnswer(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "account_id": ACCOUNT_ID,
+                    "key_id": "0123456789abcdef0123456789abcdef",
+                    "erased_by": "support-tool",
+                    "erased_at": "2026-12-06T04:00:00+00:00",
+                    "reason": "the holder asked to be forgotten (ticket 4711)",
+                    "version": 7,
+                }
+            ]
+        }
+    )
+    account_id: UUID
+    key_id: str = Field(description="The destroyed data key's id.")
+    erased_by: str = Field(description="Who erased: the authenticated client of the first erasure.")
+    erased_at: datetime
+    reason: str
+    version: int = Field(description="The account stream's version holding the erasure event.")
+
+
 # ---------------------------------------------------------------- errors
 class ValidationIssue(BaseModel):
     field: str = Field(examples=["body.amount"])
@@ -680,5 +712,7 @@ DOCUMENTED_MODELS: tuple[type[BaseModel], ...] = (
     ProjectionStatus,
     ProjectionStatusList,
     RebuildStarted,
+    ErasureRequest,
+    ErasureAnswer,
     ProblemDetails,
 )

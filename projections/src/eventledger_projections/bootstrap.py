@@ -24,6 +24,7 @@ from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfi
 from eventledger_runtime.eventlog import PostgresEventLogReader
 from eventledger_runtime.instances import PAUSED, RUNNING, STALLED, Heartbeat, HeartbeatLoop
 from eventledger_runtime.kafka import ensure_topics
+from eventledger_runtime.personal.opener import opener_for
 from eventledger_runtime.settings import ProjectionSettings, Servers, load_settings
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,7 @@ def build_projector(
         progress_interval=settings.progress_interval_seconds,
         eager_progress_interval=settings.eager_progress_interval_seconds,
         after_store_write=after_store_write,
+        opener=opener_for(infra.postgres_dsn),
     )
     runner = ProjectionRunner(projection, event_log, dead_letters, relay_checkpoint, config)
     return Projector(

@@ -227,3 +227,36 @@ def test_an_auditor_verifies_the_running_systems_log_offline(ledger: RunningSyst
     part = verify_offline(tmp_path, last_half.text, head, key["public_key_pem"])
     assert part.returncode == 0, part.stdout + part.stderr
     assert part.stdout.startswith(f"intact: {head['tree_size'] - head['tree_size'] // 2} events")
+
+
+def test_an_admin_erases_a_holder_through_the_gateway(client: httpx.Client) -> None:
+    """Crypto-shredding on the running system (issue 12): the read models show the plaintext the projectors opened
+    before; the erasure answers who/when/why, a repeat the same; the audit API reads the fields as erased; an erased
+    holder gets no new personal data (410) while money still moves."""
+    eve = client.post("/v1/accounts", json={"holder_name": "Eve Erasable", "currency": "EUR"}).json()["account_id"]
+    deposit = client.post("/v1/deposits", json={"account_id": eve, "amount": 700, "description": "eve's savings"})
+    assert deposit.status_code == 201
+    listed = client.get("/v1/accounts", params={"holder": "eve erasable"}, headers=_after(deposit.json()["position"]))
+    assert [a["account_id"] for a in listed.json()["items"]] == [eve]  # the projector opened the sealed name
+
+    erased = client.post(f"/v1/admin/accounts/{eve}/erasure", json={"reason": "asked to be forgotten"})
+    assert erased.status_code == 200, erased.text
+    record = erased.json()
+    assert (record["account_id"], record["erased_by"], record["reason"]) == (eve, "e2e-client", "asked to be forgotten")
+    again = client.post(f"/v1/admin/accounts/{eve}/erasure", json={"reason": "again"})
+    assert again.json() == record
+    unknown = client.post(f"/v1/admin/accounts/{uuid.uuid4()}/erasure", json={"reason": "asked"})
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
+
+    history = client.get(f"/v1/audit/streams/account-{eve}/events").json()["items"]
+    assert history[0]["payload"]["holder_name"] == "[erased]"
+    assert history[1]["payload"]["description"] == "[erased]"
+    assert history[-1]["event_type"] == "account.personal_data_erased"
+    refused = client.post("/v1/deposits", json={"account_id": eve, "amount": 1, "description": "more"})
+    assert refused.status_code == 410
+    assert refused.headers["content-type"] == "application/problem+json"
+    moved = client.post("/v1/deposits", json={"account_id": eve, "amount": 1})
+    assert moved.status_code == 201
+    account = client.get(f"/v1/accounts/{eve}", headers=_after(moved.json()["position"])).json()
+    assert account["balance"] == 701

@@ -274,6 +274,7 @@ def _secret_files(docs: list[Doc], overlay: str, directory: Path) -> None:
         assert _objects(docs, "Secret") == {}, "production's secrets are never kept in the repository"
         (directory / "pg-password").write_text(secrets.token_urlsafe(24))
         (directory / "key-encryption-key").write_text(secrets.token_urlsafe(48))
+        (directory / "personal-data-kek").write_text(secrets.token_urlsafe(48))
         (directory / "tree-head-key").write_text(secrets.token_hex(32))
 
 

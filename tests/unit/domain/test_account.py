@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -149,6 +150,19 @@ class TestStatuses:
         )
         assert given.state.status is AccountStatus.OPEN
         given.when(Account.freeze).then(ev.AccountFrozen(account_id=ACCOUNT))
+
+    def test_an_erasure_marks_the_account_erased_and_changes_nothing_else(self, account_spec: AccountSpec) -> None:
+        erased = ev.AccountPersonalDataErased(
+            account_id=ACCOUNT,
+            key_id="0123456789abcdef0123456789abcdef",
+            erased_by="admin",
+            reason="asked to be forgotten",
+            erased_at=datetime(2026, 12, 6, tzinfo=UTC),
+        )
+        before = account_spec.given(opened()).state
+        after = account_spec.given(opened(), erased).state
+        assert (before.erased, after.erased) == (False, True)
+        assert after == replace(before, erased=True)
 
     def test_an_empty_open_account_can_be_closed(self, account_spec: AccountSpec) -> None:
         account_spec.given(opened()).when(Account.close).then(ev.AccountClosed(account_id=ACCOUNT))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from uuid import UUID, uuid5
@@ -72,6 +73,16 @@ def test_an_account_round_trips_through_json() -> None:
 def test_an_empty_account_round_trips() -> None:
     account = Account(account_id=uuid5(_NS, "empty"), holder_name="B", currency="USD", overdraft_limit=0)
     assert account_from_snapshot(account_to_snapshot(account)) == account
+
+
+def test_an_erased_account_round_trips_and_a_snapshot_from_before_the_flag_is_refused() -> None:
+    account = replace(_account(), erased=True)
+    assert account_from_snapshot(json.loads(json.dumps(account_to_snapshot(account)))) == account
+    older = account_to_snapshot(_account())
+    older["snapshot_version"] = 1
+    del older["erased"]
+    with pytest.raises(SnapshotVersionError):
+        account_from_snapshot(older)
 
 
 @pytest.mark.parametrize("expires_at", [EXPIRES, None])

@@ -150,6 +150,7 @@ def test_listings_are_sorted_and_complete() -> None:
         "account.debited.v2",
         "account.hold_placed.v1",
         "account.hold_released.v1",
+        "account.personal_data_erased.v1",
         "transfer.posted.v2",
         "transfer.pending_created.v1",
         "transfer.pending_posted.v1",

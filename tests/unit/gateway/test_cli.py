@@ -28,6 +28,7 @@ def test_token_is_refused_outside_development(
     monkeypatch.setenv("EVENTLEDGER_GATEWAY_JWT_ALGORITHM", "off")
     monkeypatch.setenv("EVENTLEDGER_GATEWAY_KEY_ENCRYPTION_KEY", "k" * 40)
     monkeypatch.setenv("EVENTLEDGER_AUDIT_TREE_HEAD_KEY", "ab" * 32)
+    monkeypatch.setenv("EVENTLEDGER_PERSONAL_KEY_ENCRYPTION_KEY", "q" * 40)
     monkeypatch.setenv("EVENTLEDGER_PG_PASSWORD", "p" * 24)
     assert main(["token", "--role", "admin"]) == 2
     captured = capsys.readouterr()

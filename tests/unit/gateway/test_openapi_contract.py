@@ -14,6 +14,7 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 
+from eventledger_command.api.admin import router as admin_router
 from eventledger_command.api.audit import router as audit_router
 from eventledger_command.api.proofs import router as proofs_router
 from eventledger_command.api.routes import router as command_router
@@ -38,7 +39,7 @@ def _document(*routers: Any) -> dict[str, Any]:
 
 PUBLIC = create_app(GatewaySettings(rate_limit_enabled=False)).openapi()
 UPSTREAM = {
-    "command": _document(command_router),
+    "command": _document(command_router, admin_router),
     "audit": _document(audit_router, proofs_router),
     "query": _document(query_router),
 }

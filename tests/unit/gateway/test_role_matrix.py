@@ -30,6 +30,9 @@ def concrete(path: str) -> str:
 def test_the_route_table_is_exactly_the_spec() -> None:
     assert {(route.method, route.path): route.role.value for route in ROUTES} == SPEC
     for route in ROUTES:
+        if route.name == "erase_account_holder":  # the command service owns the data keys it destroys
+            assert route.upstream == "command"
+            continue
         assert route.upstream == UPSTREAM_OF_ROLE[route.role.value]
     assert len({route.name for route in ROUTES}) == len(ROUTES)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from tests.support import ledger
 from tests.support.ledger import TransferFacts
 
 import eventledger_events as ev
+from eventledger_events.personal import ERASED
 from eventledger_projections.postgres.fold import ReadModelFold, UnappliableEvent, rows_to_load
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -79,6 +81,23 @@ def test_statuses_follow_freeze_unfreeze_and_close() -> None:
     assert fold.accounts[ACCOUNT].status == "open"
     fold.apply(recorded(STREAM, 4, ev.AccountClosed(account_id=ACCOUNT)))
     assert fold.accounts[ACCOUNT].status == "closed"
+
+
+def test_an_erasure_masks_the_holder_name_and_is_noted_for_the_writer() -> None:
+    fold = _fold(_opened(), _credit(2, 100, 100))
+    before = replace(fold.accounts[ACCOUNT])
+    erased = ev.AccountPersonalDataErased(
+        account_id=ACCOUNT,
+        key_id="0123456789abcdef0123456789abcdef",
+        erased_by="admin",
+        reason="asked to be forgotten",
+        erased_at=T0,
+    )
+    assert fold.apply(recorded(STREAM, 3, erased)) is True
+    assert fold.accounts[ACCOUNT].version == 3
+    assert fold.accounts[ACCOUNT].balance == before.balance
+    assert fold.accounts[ACCOUNT].holder_name == ERASED
+    assert fold.erased == [ACCOUNT], "the writer masks the account's lines and transfers"
 
 
 def test_an_event_already_reflected_is_skipped_without_effect() -> None:

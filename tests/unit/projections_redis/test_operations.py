@@ -55,6 +55,17 @@ def test_account_events_become_operations_with_absolute_balances() -> None:
         assert on_account(movement) == ("M", *HEAD, "-30", "70", "EUR")
 
 
+def test_an_erasure_becomes_the_masking_operation() -> None:
+    erased = ev.AccountPersonalDataErased(
+        account_id=ACCOUNT,
+        key_id="0123456789abcdef0123456789abcdef",
+        erased_by="admin",
+        reason="asked to be forgotten",
+        erased_at=AT,
+    )
+    assert on_account(erased) == ("E", *HEAD, "", "", "")
+
+
 def test_holds_become_signed_deltas() -> None:
     expires = AT + timedelta(minutes=1)
     hold = TransferFacts(TRANSFER, ACCOUNT, OTHER, 9, "USD")

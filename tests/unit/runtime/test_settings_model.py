@@ -206,6 +206,12 @@ def test_production_refuses_every_default_or_short_secret_naming_it_without_its_
     with pytest.raises(SettingsError, match="EVENTLEDGER_AUDIT_TREE_HEAD_KEY: refusing to start in production"):
         load_settings()
     monkeypatch.setenv("EVENTLEDGER_AUDIT_TREE_HEAD_KEY", "ab" * 32)
+    with pytest.raises(SettingsError, match="EVENTLEDGER_PERSONAL_KEY_ENCRYPTION_KEY: refusing to start in production"):
+        load_settings()
+    monkeypatch.setenv("EVENTLEDGER_PERSONAL_KEY_ENCRYPTION_KEY", "q" * 31)
+    with pytest.raises(SettingsError, match=r"EVENTLEDGER_PERSONAL_KEY_ENCRYPTION_KEY: .* under 32 bytes"):
+        load_settings()
+    monkeypatch.setenv("EVENTLEDGER_PERSONAL_KEY_ENCRYPTION_KEY", "q" * 32)
     assert load_settings().deployment.environment == "production"
 
 

@@ -9,11 +9,13 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 
 from eventledger_command.api import problems
+from eventledger_command.api.admin import router as admin_router
 from eventledger_command.api.audit import router as audit_router
-from eventledger_command.api.idempotency import CommandRunner
+from eventledger_command.api.idempotency import CommandRunner, Fingerprints
 from eventledger_command.api.proofs import router as proofs_router
 from eventledger_command.api.routes import router
 from eventledger_command.application.audit import Auditor
+from eventledger_command.application.erasure import HolderEraser
 from eventledger_command.bootstrap import Container
 from eventledger_runtime.http_operations import service_app
 
@@ -41,13 +43,14 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
     app = service_app(
         title="EventLedger command service",
         description="Commands of the ledger (internal: reached through the gateway, which authenticates callers).",
-        routers=[router, audit_router, proofs_router],
+        routers=[router, audit_router, proofs_router, admin_router],
         readyz=readyz,
         close=close,
         start=start,
     )
-    app.state.runner = CommandRunner(container.bus, container.store)
-    app.state.auditor = Auditor(container.store)
+    app.state.runner = CommandRunner(container.bus, container.store, Fingerprints(container.personal.secrets()))
+    app.state.auditor = Auditor(container.store, container.opener)
+    app.state.eraser = HolderEraser(container.repository, container.keys, container.sealer)
     app.state.container = container
     problems.install(app)
     return app

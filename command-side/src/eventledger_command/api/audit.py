@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 
 from eventledger_command.api.problems import Problem, invalid
-from eventledger_command.application.audit import Auditor, event_document
+from eventledger_command.application.audit import Auditor
 from eventledger_events.bounds import MAX_POSITION, MAX_VERSION, STORABLE_TEXT_PATTERN
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -38,7 +38,7 @@ def stream_events(
     events = _auditor(request).stream_history(stream_id, from_version, limit)
     if not events and from_version == 1:
         raise Problem(404, "not_found", "Not found", f"no stream {stream_id}")
-    items = [event_document(e) for e in events]
+    items = [_auditor(request).document(e) for e in events]
     following = events[-1].stream_version + 1 if len(events) == limit else None
     return {"stream_id": stream_id, "items": items, "next_from_version": following}
 
@@ -49,7 +49,7 @@ def global_log(
 ) -> dict[str, Any]:
     """The global log in position order, from ``from_position`` on (never skipping a late commit)."""
     events = _auditor(request).global_log(from_position, limit)
-    items = [event_document(e) for e in events]
+    items = [_auditor(request).document(e) for e in events]
     following = events[-1].position + 1 if events else from_position
     return {"items": items, "next_from_position": following}
 

@@ -4,13 +4,19 @@ A repeat with the same key and the same request answers the original status and 
 again; the same key with a different request is refused (422 ``idempotency-key-reused``). Keys are scoped per
 caller (the actor the gateway authenticated) and kept at least 24 hours. The first answer is stored in the same
 transaction as the command's events; a business refusal is stored too, a transient conflict is not.
+
+The stored request fingerprint is keyed (HMAC-SHA256 under a key derived from the personal-data key-encryption key):
+a plain hash of a body holding a holder name would let whoever reads the table confirm a guessed name, even after
+the holder was erased. A fingerprint made under a previous key-encryption key still matches during a rotation.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,9 +58,22 @@ class Caller:
         return cls(actor[:200], correlation, key)
 
 
-def _replay(stored: StoredIdempotency, fingerprint: str) -> Response:
+class Fingerprints:
+    """Request fingerprints keyed by ``secrets`` (the current one first; none: a plain SHA-256, for tests)."""
+
+    def __init__(self, secrets: Sequence[str] = ()) -> None:
+        self._keys = [hashlib.sha256(b"eventledger idempotency fingerprint\0" + s.encode()).digest() for s in secrets]
+
+    def of(self, request: bytes) -> tuple[str, ...]:
+        """The fingerprint to store (first), then those a stored one may still carry."""
+        if not self._keys:
+            return (hashlib.sha256(request).hexdigest(),)
+        return tuple(hmac.new(key, request, hashlib.sha256).hexdigest() for key in self._keys)
+
+
+def _replay(stored: StoredIdempotency, fingerprints: Sequence[str]) -> Response:
     """The stored answer, or a refusal when the key was first used for another request."""
-    if stored.request_fingerprint != fingerprint:
+    if stored.request_fingerprint not in fingerprints:
         raise Problem(
             422,
             "idempotency_key_reused",
@@ -73,23 +92,24 @@ def _replay(stored: StoredIdempotency, fingerprint: str) -> Response:
 class CommandRunner:
     """Runs one command for one HTTP request, with the idempotency semantics above."""
 
-    def __init__(self, bus: CommandBus, store: EventStore) -> None:
+    def __init__(self, bus: CommandBus, store: EventStore, fingerprints: Fingerprints | None = None) -> None:
         self._bus = bus
         self._store = store
+        self._fingerprints = fingerprints or Fingerprints()
 
     def run(self, request: Request, command: Command, status_code: int, body: dict[str, Any] | None) -> Response:
         caller = Caller.of(request)
         path = request.url.path
         metadata = EventMetadata(actor=caller.actor, correlation_id=caller.correlation_id)
         claim = None
-        fingerprint = ""
+        fingerprints: tuple[str, ...] = ()
         if caller.idempotency_key is not None:
             canonical = orjson.dumps(body or {}, option=orjson.OPT_SORT_KEYS)
-            fingerprint = hashlib.sha256(f"{request.method} {path}\n".encode() + canonical).hexdigest()
-            claim = IdempotencyClaim(caller.actor, caller.idempotency_key, fingerprint)
+            fingerprints = self._fingerprints.of(f"{request.method} {path}\n".encode() + canonical)
+            claim = IdempotencyClaim(caller.actor, caller.idempotency_key, fingerprints[0])
             stored = self._store.find_idempotency(claim.scope, claim.key)
             if stored is not None:
-                return _replay(stored, fingerprint)
+                return _replay(stored, fingerprints)
         try:
             executed = self._bus.execute(
                 command,
@@ -98,25 +118,29 @@ class CommandRunner:
                 render=lambda reply: StoredResponse(status_code, orjson.dumps(reply)),
             )
         except IdempotencyKeyTaken as taken:
-            return _replay(taken.existing, fingerprint)
+            return _replay(taken.existing, fingerprints)
         except ConcurrencyConflict as conflict:
-            return self._after_conflict(conflict, claim, path)
+            return self._after_conflict(conflict, claim, fingerprints, path)
         except DomainError as refusal:
-            return self._after_refusal(refusal, claim, path)
+            return self._after_refusal(refusal, claim, fingerprints, path)
         return Response(orjson.dumps(executed.reply), status_code=status_code, media_type="application/json")
 
-    def _after_conflict(self, conflict: ConcurrencyConflict, claim: IdempotencyClaim | None, path: str) -> Response:
+    def _after_conflict(
+        self, conflict: ConcurrencyConflict, claim: IdempotencyClaim | None, fingerprints: Sequence[str], path: str
+    ) -> Response:
         """A conflict is transient and never stored; but a concurrent request with the same key may have won."""
         stored = self._store.find_idempotency(claim.scope, claim.key) if claim is not None else None
         if claim is not None and stored is not None:
-            return _replay(stored, claim.request_fingerprint)
+            return _replay(stored, fingerprints)
         return from_conflict(conflict).response(path)
 
-    def _after_refusal(self, refusal: DomainError, claim: IdempotencyClaim | None, path: str) -> Response:
+    def _after_refusal(
+        self, refusal: DomainError, claim: IdempotencyClaim | None, fingerprints: Sequence[str], path: str
+    ) -> Response:
         """A business refusal is the command's answer: remembered under the key like a success."""
         problem = from_domain(refusal)
         if claim is not None:
             already = self._store.remember_response(claim, StoredResponse(problem.status, problem.body(path)))
             if already is not None:
-                return _replay(already, claim.request_fingerprint)
+                return _replay(already, fingerprints)
         return problem.response(path)

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from eventledger_command.domain import DomainError, InvalidCommandError, NotFoundError, RuleViolationError
 from eventledger_command.eventstore.errors import ConcurrencyConflict
+from eventledger_runtime.personal import SubjectErased
 from eventledger_runtime.problems import PROBLEM_JSON, Problem, invalid, validation_problem
 from eventledger_runtime.problems import install as install_problems
 
@@ -43,10 +44,22 @@ def from_conflict(error: ConcurrencyConflict) -> Problem:
     )
 
 
+def from_erased(error: SubjectErased) -> Problem:
+    """410: the account's holder was erased; no personal data about it is recorded any more (a movement without a
+    description still goes through). Gone rather than 409: no change of state can make it acceptable again."""
+    return Problem(
+        410,
+        "personal_data_erased",
+        "Personal data erased",
+        "the account holder's personal data was erased: send the command without personal data (no description)",
+        subject=error.subject,
+    )
+
+
 def install(app: FastAPI) -> None:
     """Map every error to problem+json: the domain's refusals, concurrency conflicts, and a logged 500 for the rest."""
     install_problems(
         app,
-        errors={DomainError: from_domain, ConcurrencyConflict: from_conflict},
+        errors={DomainError: from_domain, ConcurrencyConflict: from_conflict, SubjectErased: from_erased},
         unexpected=lambda _: Problem(500, "internal_error", "Internal error", "the error was logged"),
     )

@@ -5,12 +5,24 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
+from eventledger_events.personal import is_sealed
 from eventledger_events.values import StorableText
 
 Amount = Annotated[StrictInt, Field(gt=0, le=10**15, description="Minor units (cents); an integer, never a float.")]
-Description = Annotated[StorableText, Field(max_length=500, description="Free text shown on statements and searched.")]
+
+
+def _not_sealed(text: str) -> str:
+    """Plaintext only: text in the sealed form would be stored as if it were sealed already."""
+    if is_sealed(text):
+        raise ValueError("must not have the form of a sealed value (pii:1:...)")
+    return text
+
+
+PersonalText = Annotated[StorableText, AfterValidator(_not_sealed)]
+"""Personal text a client gives (a holder name, a description): bounded here as plaintext; events carry it sealed."""
+Description = Annotated[PersonalText, Field(max_length=500, description="Free text shown on statements and searched.")]
 
 
 def _rfc3339_text(value: object) -> object:
@@ -38,7 +50,7 @@ class _Request(BaseModel):
 
 
 class OpenAccountRequest(_Request):
-    holder_name: Annotated[StorableText, Field(min_length=1, max_length=200)]
+    holder_name: Annotated[PersonalText, Field(min_length=1, max_length=200)]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")]
     overdraft_limit: Annotated[StrictInt, Field(ge=0, le=10**15)] = 0
 

@@ -1,11 +1,15 @@
 """Audit reads, answered from the event store itself (never from read models): a stream's history, the global
 log in pages, an account as it stood at a past moment or version, rebuilt by replaying its events, and the
 bitemporal questions (ADR 0034): an account's balance at a value time as known at a recording time, and its
-statement for a value period as known at a recording time."""
+statement for a value period as known at a recording time.
+
+Personal fields are opened on the way out (one ``opener``, the readers' :class:`PersonalDataOpener`): an auditor
+reads the plaintext, or ``"[erased]"`` where the holder was erased."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,12 +18,20 @@ from eventledger_command.domain import Account, AccountNotFoundError, account_st
 from eventledger_command.eventstore.envelopes import to_envelope
 from eventledger_command.eventstore.port import EventStore
 from eventledger_command.eventstore.records import RecordedEvent
-from eventledger_events import AccountCredited, AccountDebited, AccountEvent, AccountOpened
+from eventledger_events import AccountCredited, AccountDebited, AccountEvent, AccountOpened, EventEnvelope
+
+Opener = Callable[[EventEnvelope], EventEnvelope]
+"""Opens an envelope's personal fields (:class:`~eventledger_runtime.personal.PersonalDataOpener`)."""
 
 
-def event_document(recorded: RecordedEvent) -> dict[str, Any]:
-    """An event with its full metadata; the payload upcast to the current version (the stored one is named)."""
-    envelope = to_envelope(recorded)
+def _unopened(envelope: EventEnvelope) -> EventEnvelope:
+    return envelope
+
+
+def event_document(recorded: RecordedEvent, opener: Opener = _unopened) -> dict[str, Any]:
+    """An event with its full metadata; the payload upcast to the current version (the stored one is named), its
+    personal fields opened by ``opener``."""
+    envelope = opener(to_envelope(recorded))
     return {
         "event_id": str(envelope.event_id),
         "event_type": envelope.event_type,
@@ -84,8 +96,12 @@ class KnownAccount:
 
 
 class Auditor:
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, opener: Opener = _unopened) -> None:
         self._store = store
+        self.opener = opener
+
+    def document(self, recorded: RecordedEvent) -> dict[str, Any]:
+        return event_document(recorded, self.opener)
 
     def stream_history(self, stream_id: str, from_version: int, limit: int) -> list[RecordedEvent]:
         return self._store.read_stream(stream_id, after_version=from_version - 1, limit=limit)
@@ -101,7 +117,7 @@ class Auditor:
         for recorded in events:
             if at is not None and recorded.recorded_at > at:
                 break
-            payload = to_envelope(recorded).payload
+            payload = self.opener(to_envelope(recorded)).payload
             if not isinstance(payload, AccountEvent):
                 raise TypeError(f"{recorded.stream_id} holds a {payload.full_name()} event")
             state = evolve_account(state, payload)
@@ -125,7 +141,7 @@ class Auditor:
         for recorded in self._store.read_stream(account_stream_id(account_id)):
             if known_at is not None and recorded.recorded_at > known_at:
                 continue  # recording times follow the log only roughly: a later event may have been recorded earlier
-            payload = to_envelope(recorded).payload
+            payload = self.opener(to_envelope(recorded)).payload
             last_position = max(last_position, recorded.position)
             if isinstance(payload, AccountOpened):
                 currency = payload.currency

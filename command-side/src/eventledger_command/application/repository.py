@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 
+from eventledger_command.application.personal import PersonalDataSealer
 from eventledger_command.domain import (
     Account,
     CorruptHistoryError,
@@ -71,10 +72,18 @@ class LedgerRepository:
     outdated one only means a longer replay.
     """
 
-    def __init__(self, store: EventStore, *, snapshot_interval: int = 20, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        snapshot_interval: int = 20,
+        clock: Callable[[], datetime],
+        sealer: PersonalDataSealer | None = None,
+    ) -> None:
         self._store = store
         self._interval = snapshot_interval
         self._clock = clock
+        self._sealer = sealer
 
     def exclusive(self, stream_ids: Iterable[str]) -> AbstractContextManager[None]:
         """Loads and saves inside the block meet no conflict from other holders of these streams' locks."""
@@ -119,7 +128,10 @@ class LedgerRepository:
         respond: Responder | None = None,
         states: dict[str, Account | Transfer | None] | None = None,
     ) -> AppendResult:
-        """Append the decision; ``versions`` are the loaded versions of the streams that already existed."""
+        """Append the decision; ``versions`` are the loaded versions of the streams that already existed. Its personal
+        fields are sealed first (with a ``sealer``): the store and the snapshots taken here only see sealed values."""
+        if self._sealer is not None:
+            decision = self._sealer.seal(decision)
         now = self._clock()
         writes = []
         set_deadlines: list[Deadline] = []

@@ -44,6 +44,7 @@ from eventledger_events.account_events import (
     AccountHoldPlaced,
     AccountHoldReleased,
     AccountOpened,
+    AccountPersonalDataErased,
     AccountUnfrozen,
     HoldReleaseReason,
 )
@@ -82,6 +83,8 @@ class Account:
     status: AccountStatus = AccountStatus.OPEN
     balance: int = 0
     holds: Mapping[UUID, Hold] = field(default_factory=_no_holds)
+    erased: bool = False
+    """Whether the holder's personal data was erased (its data key destroyed): nothing personal is recorded again."""
 
     @property
     def held(self) -> int:
@@ -305,6 +308,11 @@ class Account:
 # ---------------------------------------------------------------------- evolution
 
 
+_STATUS_AFTER: Mapping[type[AccountEvent], AccountStatus] = MappingProxyType(
+    {AccountFrozen: AccountStatus.FROZEN, AccountUnfrozen: AccountStatus.OPEN, AccountClosed: AccountStatus.CLOSED}
+)
+
+
 def evolve_account(state: Account | None, event: AccountEvent) -> Account:
     """The state after ``event``. Events are facts: no rule is checked, only that the history is possible."""
     if isinstance(event, AccountOpened):
@@ -320,12 +328,10 @@ def evolve_account(state: Account | None, event: AccountEvent) -> Account:
         raise CorruptHistoryError(f"{event.full_name()} before account.opened")
     new_state: Account
     match event:
-        case AccountFrozen():
-            new_state = replace(state, status=AccountStatus.FROZEN)
-        case AccountUnfrozen():
-            new_state = replace(state, status=AccountStatus.OPEN)
-        case AccountClosed():
-            new_state = replace(state, status=AccountStatus.CLOSED)
+        case AccountFrozen() | AccountUnfrozen() | AccountClosed():
+            new_state = replace(state, status=_STATUS_AFTER[type(event)])
+        case AccountPersonalDataErased():
+            new_state = replace(state, erased=True)
         case AccountCredited():
             new_state = replace(state, balance=state.balance + event.amount)
         case AccountDebited():

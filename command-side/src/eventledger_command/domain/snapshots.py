@@ -16,7 +16,8 @@ from eventledger_command.domain.account import Account, AccountStatus, Hold
 from eventledger_command.domain.transfer import Transfer, TransferStatus
 from eventledger_events.transfer_events import TransferKind
 
-ACCOUNT_SNAPSHOT_VERSION = 1
+ACCOUNT_SNAPSHOT_VERSION = 2
+"""2 added ``erased``."""
 TRANSFER_SNAPSHOT_VERSION = 1
 
 Snapshot = dict[str, Any]
@@ -37,6 +38,7 @@ def account_to_snapshot(account: Account) -> Snapshot:
         "overdraft_limit": account.overdraft_limit,
         "status": account.status.value,
         "balance": account.balance,
+        "erased": account.erased,
         "holds": [
             {
                 "transfer_id": str(hold.transfer_id),
@@ -67,6 +69,7 @@ def account_from_snapshot(snapshot: Mapping[str, Any]) -> Account:
         status=AccountStatus(snapshot["status"]),
         balance=int(snapshot["balance"]),
         holds=MappingProxyType({hold.transfer_id: hold for hold in holds}),
+        erased=bool(snapshot["erased"]),
     )
 
 

@@ -127,6 +127,8 @@ class PostgresEventStore(EventStore):
         for tests of the bitemporal audit that must record an entry "on April 5" (ADR 0034); production leaves it
         None.
         """
+        self.dsn = dsn
+        """The database (and ``search_path``) of the store: the personal-data keys live beside it."""
         self._before_commit = before_commit
         self._recording_clock = recording_clock
         self._announcer = announcer
@@ -143,6 +145,11 @@ class PostgresEventStore(EventStore):
         self._log = PostgresEventLogReader(pool=self._pool)
         self._stream_locks = StreamLocks()
         self._held = threading.local()
+
+    @property
+    def pool(self) -> ConnectionPool:
+        """The store's autocommit connections, lent to what lives in its database (the personal-data keys)."""
+        return self._pool
 
     def close(self) -> None:
         self._pool.close()

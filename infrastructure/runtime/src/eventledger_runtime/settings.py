@@ -37,12 +37,15 @@ from pydantic import AfterValidator, AliasChoices, Field, SecretStr, ValidationE
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from eventledger_runtime.personal.port import KeyEncryptionKeys, derive_kek
+
 PROJECT_ROOT = Path(__file__).resolve().parents[4]
 PREFIX = "EVENTLEDGER_"
 
 DEVELOPMENT_PG_PASSWORD = "eventledger"  # noqa: S105 - refused in production
 DEVELOPMENT_JWT_SECRET = "eventledger-development-secret-do-not-use-in-production"  # noqa: S105 - refused in production
 DEVELOPMENT_KEY_ENCRYPTION_KEY = "eventledger-development-key-encryption-key-not-for-production"
+DEVELOPMENT_PERSONAL_DATA_KEK = "eventledger-development-personal-data-key-encryption-key"
 DEVELOPMENT_TREE_HEAD_KEY = "6576656e746c65646765722d646576656c6f706d656e742d747265652d6b6579"
 MIN_PRODUCTION_SECRET_BYTES = "min_production_bytes"  # noqa: S105 - a field marker's name
 """The ``json_schema_extra`` key of a secret's shortest length in production (bytes of UTF-8)."""
@@ -420,6 +423,37 @@ class CommandSettings(Section):
         le=3660,
         description="how far back a movement's `value_date` may lie (0: no back-dating); older ones answer 422",
     )
+
+
+class PersonalDataSettings(Section):
+    """The key-encryption keys of the personal-data keys (crypto-shredding, issue 12): every process that seals or
+    opens personal fields (the command service, the projectors, the audit API) reads the same ones."""
+
+    model_config = SettingsConfigDict(env_prefix="EVENTLEDGER_PERSONAL_")
+    title: ClassVar[str] = "Personal data"
+
+    key_encryption_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_PERSONAL_DATA_KEK),
+        description="wraps every account holder's data key in PostgreSQL (the 32-byte key is derived from it with "
+        "HKDF-SHA256); a development default, refused in production (as is one under 32 bytes)",
+        json_schema_extra={MIN_PRODUCTION_SECRET_BYTES: 32},
+    )
+    previous_key_encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="during a rotation, the earlier key-encryption keys (comma-separated): they still unwrap; "
+        "`python -m eventledger_command.personal rewrap` moves every data key to the current one, then remove them",
+    )
+    key_cache_size: int = fixed(100_000, "data keys a reader keeps in memory (an erasure evicts its key)", ge=1)
+
+    def secrets(self) -> list[str]:
+        """The configured key-encryption secrets, the current one first."""
+        previous = self.previous_key_encryption_keys.get_secret_value() if self.previous_key_encryption_keys else ""
+        return [self.key_encryption_key.get_secret_value(), *(s.strip() for s in previous.split(",") if s.strip())]
+
+    def keks(self) -> KeyEncryptionKeys:
+        """The current and previous key-encryption keys, as 32-byte keys."""
+        current, *previous = self.secrets()
+        return KeyEncryptionKeys(derive_kek(current), [derive_kek(secret) for secret in previous])
 
 
 class RelaySettings(Section):
@@ -819,6 +853,7 @@ SECTIONS: tuple[type[Section], ...] = (
     ElasticsearchSettings,
     SchemaRegistrySettings,
     CommandSettings,
+    PersonalDataSettings,
     RelaySettings,
     AuditSettings,
     ProjectionSettings,
@@ -841,6 +876,7 @@ class Settings:
     elasticsearch: ElasticsearchSettings
     registry: SchemaRegistrySettings
     command: CommandSettings
+    personal: PersonalDataSettings
     relay: RelaySettings
     audit: AuditSettings
     projections: ProjectionSettings

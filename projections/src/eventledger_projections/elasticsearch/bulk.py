@@ -44,6 +44,8 @@ class IndexOp:
     doc_id: str
     document: dict[str, Any]
     version: int | None = None
+    version_type: Literal["external", "external_gte"] = "external"
+    """``external_gte`` also writes at the stored version: only for masking an erased holder (:mod:`.erasure`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,7 @@ def bulk_index(
         action: dict[str, Any] = {"_index": op.index, "_id": op.doc_id}
         if op.version is not None:
             action["version"] = op.version
-            action["version_type"] = "external"
+            action["version_type"] = op.version_type
         operations.append({"index": action})
         operations.append(op.document)
     response = es.bulk(operations=operations, refresh=refresh, filter_path=_BULK_FIELDS)
@@ -138,6 +140,8 @@ class StoredDocument:
     doc_id: str
     version: int
     source: dict[str, Any]
+    index: str = ""
+    """The concrete index it was read from (an alias resolves to one)."""
 
 
 def fetch(
@@ -155,7 +159,7 @@ def fetch(
         if error is not None:
             raise ReadFailed(index, str(error.get("type")), str(error.get("reason")))
         if doc.get("found"):
-            found[doc["_id"]] = StoredDocument(doc["_id"], int(doc["_version"]), doc["_source"])
+            found[doc["_id"]] = StoredDocument(doc["_id"], int(doc["_version"]), doc["_source"], doc.get("_index", ""))
     return found
 
 

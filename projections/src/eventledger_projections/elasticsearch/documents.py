@@ -29,6 +29,7 @@ from eventledger_events import (
     TransferPosted,
     TransferVoided,
 )
+from eventledger_events.personal import ERASED
 
 VERSION_STRIDE = 4
 FROM_NAME_KNOWN = 1
@@ -137,6 +138,9 @@ def to_document(state: TransferState, names: HolderNames) -> dict[str, Any]:
         for account, name in ((state.from_account_id, names.from_name), (state.to_account_id, names.to_name))
         if name is None
     ]
+    # A side whose holder is erased masks the description too (it was sealed under both parties' keys, so it
+    # would open as [erased] anyway; this covers an event decoded before the key was destroyed).
+    erased = ERASED in (names.from_name, names.to_name)
     return {
         "transfer_id": str(state.transfer_id),
         "kind": state.kind,
@@ -148,7 +152,7 @@ def to_document(state: TransferState, names: HolderNames) -> dict[str, Any]:
         "pending_holders": pending,
         "amount": state.amount,
         "currency": state.currency,
-        "description": state.description,
+        "description": ERASED if erased else state.description,
         "created_at": state.created_at.isoformat(),
         "updated_at": state.updated_at.isoformat(),
         "expires_at": state.expires_at.isoformat() if state.expires_at is not None else None,

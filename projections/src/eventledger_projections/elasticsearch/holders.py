@@ -1,14 +1,18 @@
 """Holder names for transfer documents: a lookup index fed by ``account.opened``, read by id, with a local cache.
 
-A holder's name never changes once the account is opened (no event renames an account), so a name, once known,
-can be cached without ever being stale, whatever the index version. Reads by id (``mget``) are real-time in
-Elasticsearch: a holder document is visible to them as soon as its bulk request returned, without a refresh.
+No event renames an account, but an erasure (``account.personal_data_erased``) masks a name to ``[erased]``, and
+only the projector instance that applies the erasure learns it. So a cached name lives at most
+:data:`NAME_LIFETIME` seconds: another instance stops writing an erased name within that time, and the erasure's
+purge masks once more after it (:mod:`.erasure`, docs/adr/0035-key-handling-for-personal-data.md).
+Reads by id (``mget``) are real-time in Elasticsearch: a holder document is visible to them as soon as its bulk
+request returned, without a refresh.
 The currency's external account (the other side of deposits and withdrawals) has no ``account.opened``; it is
 named :data:`EXTERNAL_HOLDER_NAME` without a lookup.
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from functools import lru_cache
@@ -25,21 +29,34 @@ EXTERNAL_HOLDER_NAME = "external account"
 _external_account = lru_cache(maxsize=256)(external_account_id)
 
 
-class HolderNameCache:
-    """A bounded least-recently-used map of account id to holder name."""
+NAME_LIFETIME = 30.0
+"""Seconds a cached holder name is trusted."""
 
-    def __init__(self, capacity: int = 100_000) -> None:
+
+class HolderNameCache:
+    """A bounded least-recently-used map of account id to holder name, each entry trusted for ``lifetime``
+    seconds."""
+
+    def __init__(
+        self, capacity: int = 100_000, *, lifetime: float = NAME_LIFETIME, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._capacity = capacity
-        self._names: OrderedDict[UUID, str] = OrderedDict()
+        self.lifetime = lifetime
+        self._clock = clock
+        self._names: OrderedDict[UUID, tuple[str, float]] = OrderedDict()
 
     def get(self, account_id: UUID) -> str | None:
-        name = self._names.get(account_id)
-        if name is not None:
-            self._names.move_to_end(account_id)
-        return name
+        entry = self._names.get(account_id)
+        if entry is None:
+            return None
+        if self._clock() - entry[1] >= self.lifetime:
+            del self._names[account_id]
+            return None
+        self._names.move_to_end(account_id)
+        return entry[0]
 
     def put(self, account_id: UUID, name: str) -> None:
-        self._names[account_id] = name
+        self._names[account_id] = (name, self._clock())
         self._names.move_to_end(account_id)
         while len(self._names) > self._capacity:
             self._names.popitem(last=False)

@@ -36,7 +36,9 @@ def _create(es: Elasticsearch, index: str, mappings: dict[str, Any], settings: d
 
 
 def ensure_progress_index(es: Elasticsearch, names: IndexNames, *, replicas: int = 0) -> None:
-    _create(es, names.progress, PROGRESS_MAPPING, index_settings(replicas=replicas))
+    """Create the progress index, or add to an existing one the fields added since it was created."""
+    if not _create(es, names.progress, PROGRESS_MAPPING, index_settings(replicas=replicas)):
+        es.indices.put_mapping(index=names.progress, properties=PROGRESS_MAPPING["properties"])
 
 
 def create_version(es: Elasticsearch, names: IndexNames, version: int, *, replicas: int, building: bool) -> bool:

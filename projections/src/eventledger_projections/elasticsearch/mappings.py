@@ -60,6 +60,7 @@ PROGRESS_MAPPING: dict[str, Any] = {
         "offset": LONG,
         "position": LONG,
         "index": KEYWORD,
+        "account_id": KEYWORD,  # kind erasure: an erased holder whose old bytes are not purged yet
         "recorded_at": DATE,
     },
 }

@@ -8,14 +8,17 @@ documents it covers are searchable (refreshed) and their holder names completed 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from elasticsearch import Elasticsearch
 
+from eventledger_events import AccountPersonalDataErased
 from eventledger_projections.elasticsearch.bulk import is_unavailable
 from eventledger_projections.elasticsearch.client import elasticsearch_client
 from eventledger_projections.elasticsearch.documents import UnknownTransfer
+from eventledger_projections.elasticsearch.erasure import ErasurePurger
 from eventledger_projections.elasticsearch.indices import ensure_read_model
 from eventledger_projections.elasticsearch.names import IndexNames, Target
 from eventledger_projections.elasticsearch.progress import ProgressStore
@@ -23,6 +26,7 @@ from eventledger_projections.elasticsearch.writer import RELEVANT_EVENT_TYPES, T
 from eventledger_projections.runtime.port import Applicable, ParkedMessage, Projection, TopicPartition, decoded
 
 log = logging.getLogger(__name__)
+_PREVIEW = re.compile(r"Preview of field's value: '.*?'(?=[\]\)}\s,;]|$)", re.S)
 
 
 class SwitchInProgress(Exception):
@@ -42,6 +46,8 @@ class ElasticsearchProjection(Projection):
     - ``is_transient`` is true for connection failures, timeouts, 429/502/503/504 and a missing index (a version
       switch in progress, :class:`SwitchInProgress`); false for documents refused by the mapping and for events
       that cannot be applied.
+    - ``account.personal_data_erased`` masks the holder in every copy of the read model before the progress moves,
+      and its old bytes are purged later by :meth:`mark_caught_up` (:mod:`.erasure`).
     - Only the events that change the read model are decoded (``event_types``: accounts opened, and transfers); the
       others (credits, debits, holds, ...) pass with their offsets and positions (ADR 0022).
     - The indices are created on first use (version 1 behind the aliases when there is none), so that the runner's
@@ -68,6 +74,7 @@ class ElasticsearchProjection(Projection):
         self._target = Target.live(self.names)
         self.writer = TransferIndexWriter(es)
         self.progress = ProgressStore(es, self.names, flush_interval=offsets_flush_interval)
+        self.erasures = ErasurePurger(es, self.names, self.writer.holders.cache)
         self._ensured = False
         self.last_report: WriteReport | None = None
 
@@ -89,6 +96,12 @@ class ElasticsearchProjection(Projection):
             if self.progress.cap() is not None:
                 raise SwitchInProgress(str(error)) from error
             raise
+        erasures = [(e.payload, e.position or 0) for e in decoded(batch)]
+        erased = [
+            (payload.account_id, at) for payload, at in erasures if isinstance(payload, AccountPersonalDataErased)
+        ]
+        if erased:
+            self.erasures.erase([account for account, _ in erased], [at for _, at in erased])
         self.progress.advance(batch)
 
     def skip(self, parked: Sequence[ParkedMessage]) -> None:
@@ -102,6 +115,10 @@ class ElasticsearchProjection(Projection):
     def mark_caught_up(self, relay_position: int, high_watermarks: Mapping[TopicPartition, int]) -> None:
         self._ensure()
         self.progress.mark_caught_up(relay_position, high_watermarks, self.make_visible)
+        try:
+            self.erasures.tick()
+        except Exception as error:  # the erasure stays recorded: the next tick tries again
+            log.error("elasticsearch: the purge of an erasure failed (tried again at the next tick): %s", error)
 
     def make_visible(self) -> None:
         """Refresh the live indices, complete the documents whose holder names became known, refresh again if any
@@ -113,6 +130,10 @@ class ElasticsearchProjection(Projection):
 
     def reflected_position(self) -> int:
         return self.progress.reflected_position()
+
+    def describe(self, error: BaseException) -> str:
+        """Without the value previews Elasticsearch puts in mapping errors (``Preview of field's value: '...'``)."""
+        return _PREVIEW.sub("Preview of field's value withheld", super().describe(error))
 
     def is_transient(self, error: BaseException) -> bool:
         return isinstance(error, SwitchInProgress) or is_unavailable(error)

@@ -11,6 +11,8 @@ Per batch, in this order:
    version (:func:`~.documents.document_version`); every item is checked (:func:`~.bulk.bulk_index`).
 
 Other account events (credits, debits, holds, status changes) do not change a transfer document and are ignored.
+An ``account.personal_data_erased`` puts ``[erased]`` in the name cache and, once the batch is written, masks the
+holder in the target's documents (:mod:`.erasure`); the live projection then masks every other copy too.
 
 A transfer may reach the index before the opening of one of its accounts (the two travel in different
 partitions). Its document is then written without that name, with the account listed in ``pending_holders``, and
@@ -29,10 +31,12 @@ from elasticsearch import Elasticsearch
 from eventledger_events import (
     TRANSFER_EVENT_TYPES,
     AccountOpened,
+    AccountPersonalDataErased,
     EventEnvelope,
     TransferPendingCreated,
     TransferPosted,
 )
+from eventledger_events.personal import ERASED
 from eventledger_events.streams import TRANSFER_CATEGORY
 from eventledger_projections.elasticsearch.bulk import IndexOp, bulk_index, fetch
 from eventledger_projections.elasticsearch.documents import (
@@ -44,6 +48,7 @@ from eventledger_projections.elasticsearch.documents import (
     from_document,
     to_document,
 )
+from eventledger_projections.elasticsearch.erasure import mask_indices
 from eventledger_projections.elasticsearch.holders import HolderLookup, HolderNameCache
 from eventledger_projections.elasticsearch.names import Target
 
@@ -52,6 +57,7 @@ TRANSFER_PREFIX = f"{TRANSFER_CATEGORY}-"
 
 RELEVANT_EVENT_TYPES: tuple[str, ...] = (
     AccountOpened.EVENT_TYPE,
+    AccountPersonalDataErased.EVENT_TYPE,
     *(event_type.EVENT_TYPE for event_type in TRANSFER_EVENT_TYPES),
 )
 """The only events that change this read model; a reader may leave every other one out (a rebuild does)."""
@@ -75,6 +81,7 @@ class PreparedWrite:
     target: Target
     holder_ops: list[IndexOp]
     transfer_ops: list[IndexOp]
+    erased: list[UUID]
     states: dict[UUID, TransferState]
     pending_names: int
     optimistic: bool
@@ -135,11 +142,15 @@ class TransferIndexWriter:
         than once written, so that the next batch can be prepared while this one is being written: only for a
         writer that gives up at the first failure (a rebuild), never for one that retries a batch."""
         holder_ops: list[IndexOp] = []
+        erased: list[UUID] = []
         transfer_events: dict[UUID, list[EventEnvelope]] = {}
         for envelope in envelopes:
             payload = envelope.payload
             if isinstance(payload, AccountOpened):
                 holder_ops.append(self._holder_op(target, envelope, payload))
+            elif isinstance(payload, AccountPersonalDataErased):
+                erased.append(payload.account_id)
+                self.holders.cache.put(payload.account_id, ERASED)
             elif envelope.stream_id.startswith(TRANSFER_PREFIX):
                 transfer_id = getattr(payload, "transfer_id", None)
                 if not isinstance(transfer_id, UUID):
@@ -160,13 +171,15 @@ class TransferIndexWriter:
             for state in states.values():
                 self.pending.remember(state)
         pending_names = sum(1 for n in names.values() if n.from_name is None or n.to_name is None)
-        return PreparedWrite(target, holder_ops, transfer_ops, states, pending_names, optimistic)
+        return PreparedWrite(target, holder_ops, transfer_ops, erased, states, pending_names, optimistic)
 
     def commit(self, prepared: PreparedWrite) -> WriteReport:
         """Write what :meth:`prepare` folded, in one bulk request with every item checked; then (unless prepared
         optimistically) remember the pending states written and forget those the index refused as older."""
         target = prepared.target
         outcome = bulk_index(self._es, [*prepared.holder_ops, *prepared.transfer_ops])
+        if prepared.erased:  # after the batch's own documents, which may still carry what the key opened
+            mask_indices(self._es, [target.transfers], [target.holders], prepared.erased)
         written = {op.doc_id for op in outcome.written if op.index == target.transfers}
         if not prepared.optimistic:
             for op in outcome.conflicts:

@@ -13,6 +13,7 @@ from typing import TypeVar
 from uuid import UUID
 
 import eventledger_events as ev
+from eventledger_events.personal import ERASED
 from eventledger_projections.postgres.rows import AccountRow, EntryRow, TransferRow
 
 _ACCOUNT_STATUS = {ev.AccountFrozen: "frozen", ev.AccountUnfrozen: "open", ev.AccountClosed: "closed"}
@@ -42,6 +43,9 @@ class ReadModelFold:
         self.changed_accounts: set[UUID] = set()
         self.changed_transfers: set[UUID] = set()
         self.entries: list[EntryRow] = []
+        self.erased: list[UUID] = []
+        """Accounts whose personal data an ``account.personal_data_erased`` of the batch erased (the writer masks
+        every row that holds it: docs/adr/0035-key-handling-for-personal-data.md)."""
 
     def apply(self, envelope: ev.EventEnvelope) -> bool:
         """Fold one event; False when the version guard skipped it."""
@@ -105,8 +109,12 @@ class ReadModelFold:
                     description=payload.description,
                     posted_at=envelope.occurred_at,
                     event_id=envelope.event_id,
+                    counterparty_account_id=payload.counterparty_account_id,
                 )
             )
+        elif isinstance(payload, ev.AccountPersonalDataErased):
+            row.holder_name = ERASED
+            self.erased.append(account_id)
         elif isinstance(payload, ev.AccountHoldPlaced):
             row.held += payload.amount
         elif isinstance(payload, ev.AccountHoldReleased):

@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
+from uuid import UUID
 
+import psycopg
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
+import eventledger_events as ev
+from eventledger_projections.postgres import erasure
 from eventledger_projections.postgres.errors import is_transient_postgres_error
 from eventledger_projections.postgres.schema import PROJECTION_NAME, ReadModelSchemas, Version
 from eventledger_projections.postgres.writer import ReadModelWriter
@@ -66,6 +70,7 @@ class PostgresProjection(Projection):
             stored = self._writer.load(conn, envelopes)
             self._check_live(self.schemas.read_live(live))
             self._writer.write_loaded(conn, envelopes, stored)
+            erasure.mask_everywhere(conn, self.schemas.base, erased_accounts(envelopes))
             self._progress.advance(conn, batch)
 
     def skip(self, parked: Sequence[ParkedMessage]) -> None:
@@ -91,9 +96,21 @@ class PostgresProjection(Projection):
     def is_transient(self, error: BaseException) -> bool:
         return is_transient_postgres_error(error)
 
+    def describe(self, error: BaseException) -> str:
+        """PostgreSQL's own message without its detail: a constraint's DETAIL quotes the failing row, holder name
+        and description included."""
+        if isinstance(error, psycopg.Error) and error.diag.message_primary:
+            return f"{type(error).__name__} ({error.sqlstate}): {error.diag.message_primary}"
+        return super().describe(error)
+
     def ready(self) -> bool:
         with self._pool.connection(timeout=2) as conn:
             return conn.execute("SELECT 1").fetchone() == (1,)
 
     def close(self) -> None:
         self._pool.close()
+
+
+def erased_accounts(envelopes: Sequence[ev.EventEnvelope]) -> list[UUID]:
+    """The accounts an ``account.personal_data_erased`` of ``envelopes`` erased."""
+    return [e.payload.account_id for e in envelopes if isinstance(e.payload, ev.AccountPersonalDataErased)]

@@ -40,6 +40,8 @@ class EntryRow:
     description: str
     posted_at: datetime
     event_id: UUID
+    counterparty_account_id: UUID | None = None
+    """Not stored: the other party, whose erasure masks this line's description too."""
 
 
 @dataclass(slots=True)

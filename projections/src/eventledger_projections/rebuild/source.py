@@ -13,12 +13,15 @@ from collections.abc import Collection
 
 from eventledger_events import EventEnvelope
 from eventledger_runtime.eventlog import RELAY_CHECKPOINT, EventLogReader
+from eventledger_runtime.personal.opener import Opener, PersonalDataOpener, opener_of_log
 
 
 class EventStoreSource:
     """Envelopes from ``log`` (which this source closes). ``event_types`` restricts what is read (a read model that
     depends on few types skips decoding the rest); ``trusted`` builds envelopes without repeating the checks the
-    event store already enforced (:meth:`~eventledger_runtime.eventlog.LoggedEvent.trusted_envelope`)."""
+    event store already enforced (:meth:`~eventledger_runtime.eventlog.LoggedEvent.trusted_envelope`). Personal
+    fields are opened with the keys of the log's database (:func:`~eventledger_runtime.personal.opener_of_log`), or
+    with ``opener``."""
 
     def __init__(
         self,
@@ -27,8 +30,10 @@ class EventStoreSource:
         relay_checkpoint: str = RELAY_CHECKPOINT,
         event_types: Collection[str] | None = None,
         trusted: bool = False,
+        opener: Opener | None = None,
     ) -> None:
         self.log = log
+        self.opener = opener or opener_of_log(log)
         self._checkpoint = relay_checkpoint
         self._types = list(event_types) if event_types is not None else None
         self._trusted = trusted
@@ -43,9 +48,10 @@ class EventStoreSource:
     def read(self, after: int, upto: int, limit: int) -> list[EventEnvelope]:
         """Up to ``limit`` events with ``after < position <= upto``, in position order, upcast to current versions."""
         events = self.log.read_range(after, upto, limit=limit, event_types=self._types)
-        if self._trusted:
-            return [event.trusted_envelope() for event in events]
-        return [event.envelope() for event in events]
+        envelopes = [event.trusted_envelope() if self._trusted else event.envelope() for event in events]
+        if isinstance(self.opener, PersonalDataOpener):
+            return self.opener.open_all(envelopes)  # a page's keys in one query
+        return [self.opener(envelope) for envelope in envelopes]
 
     def close(self) -> None:
         self.log.close()

@@ -1,6 +1,7 @@
 -- ARGV: base, version, mode ('live' | 'build'), n, n x (partition field, next offset, position or ''),
 --       then operations of 8 fields (see operations.py). Answers the number of events that changed a row.
 local base, version, mode = ARGV[1], ARGV[2], ARGV[3]
+local ERASED = '[erased]' -- eventledger_events.personal.ERASED
 local p = base .. ':v' .. version .. ':'
 if mode == 'live' then
   if redis.call('GET', base .. ':live') ~= version then return -1 end
@@ -67,6 +68,8 @@ for i = first_op, #ARGV, 8 do
         add(counts, 'open', 1)
       elseif not a.status then
         return redis.error_reply('ELPOISON account ' .. id .. ' was never opened' .. where)
+      elseif kind == 'E' then
+        a.erased = true
       elseif kind == 'S' then
         add(counts, a.status, -1)
         a.status = ARGV[i + 5]
@@ -106,6 +109,10 @@ for _, id in ipairs(account_order) do
       'held', fmt(a.held), 'overdraft_limit', fmt(a.overdraft), 'available', fmt(a.balance + a.overdraft - a.held),
       'volume', fmt(a.volume), 'version', fmt(a.version), 'position', a.position, 'updated_at', a.updated_at)
     if a.holder then redis.call('HSET', key, 'holder_name', a.holder, 'opened_at', a.opened_at) end
+    if a.erased then
+      redis.call('HSET', key, 'holder_name', ERASED)
+      redis.call('SET', base .. ':aof-rewrite-due', '1') -- the append-only file still holds the name (erasure.py)
+    end
   end
 end
 for _, id in ipairs(transfer_order) do

@@ -38,6 +38,11 @@ class KeySpace:
         if not self.base or any(c.isspace() for c in self.base):
             raise ValueError(f"a Redis key base must be non-empty and without spaces, got {self.base!r}")
 
+    @property
+    def aof_rewrite_due(self) -> str:
+        """String, present after an erasure until an append-only-file rewrite was started (:mod:`.erasure`)."""
+        return f"{self.base}:aof-rewrite-due"
+
     # ------------------------------------------------------------------ version management
     @property
     def live(self) -> str:

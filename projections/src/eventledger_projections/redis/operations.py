@@ -12,7 +12,10 @@ kind   events                                      a, b, c, d
 ``M``  account.credited / debited                  recorded_at, balance_after, amount, currency
 ``H``  account.hold_placed / hold_released         recorded_at, held delta (+/-amount), currency, ""
 ``T``  transfer.*                                  recorded_at, status, posted amount (0: none), currency
+``E``  account.personal_data_erased                recorded_at, "", "", ""
 =====  ==========================================  =====================================================
+
+``E`` sets the account's ``holder_name`` to ``[erased]`` (docs/adr/0035-key-handling-for-personal-data.md).
 
 Balances are *set* from ``balance_after`` (never incremented), so a balance heals itself from the next movement.
 """
@@ -41,6 +44,7 @@ _TAILS: Final[dict[str, Callable[[Field], tuple[str, str, str, str]]]] = {
     ev.AccountDebited.EVENT_TYPE: lambda f: ("M", str(f("balance_after")), str(f("amount")), f("currency")),
     ev.AccountHoldPlaced.EVENT_TYPE: lambda f: ("H", str(f("amount")), f("currency"), ""),
     ev.AccountHoldReleased.EVENT_TYPE: lambda f: ("H", str(-f("amount")), f("currency"), ""),
+    ev.AccountPersonalDataErased.EVENT_TYPE: lambda f: ("E", "", "", ""),
     ev.TransferPosted.EVENT_TYPE: lambda f: ("T", "posted", str(f("amount")), f("currency")),
     ev.TransferPendingPosted.EVENT_TYPE: lambda f: ("T", "posted", str(f("amount")), f("currency")),
     ev.TransferPendingCreated.EVENT_TYPE: lambda f: ("T", "pending", "0", f("currency")),

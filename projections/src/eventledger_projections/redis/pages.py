@@ -6,6 +6,9 @@ table refuses changes), so an event of its type's *current* schema version is ma
 same table as the live path (:func:`~eventledger_projections.redis.operations.operation_of`). An older version, or
 a row the shortcut cannot read, takes the full path (upcast, validated envelope), which raises for a bad event.
 
+Personal fields are opened on the way, on the stored JSON as on an envelope (the same opener, one call where the
+payload is decoded).
+
 The rows come from the event-log reader's ``read_range``, so ``upto`` must be settled (the relay's checkpoint or a
 position published to Kafka): nothing is skipped. The next page is read in a thread while the caller applies the
 current one.
@@ -14,7 +17,8 @@ current one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -24,6 +28,7 @@ import orjson
 from eventledger_events import current_version
 from eventledger_projections.redis.operations import Operation, operation, operation_of
 from eventledger_runtime.eventlog import EventLogReader, LoggedEvent
+from eventledger_runtime.personal.opener import Opener, PersonalDataOpener, opener_of_log, unopened
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +44,22 @@ class Page:
 
 
 class OperationPages:
-    """Pages of operations from the event store's log (``log`` stays its owner's to close)."""
+    """Pages of operations from the event store's log (``log`` stays its owner's to close); ``opener`` opens the
+    personal fields (default: with the keys of the log's database)."""
 
-    def __init__(self, log: EventLogReader) -> None:
+    def __init__(self, log: EventLogReader, opener: Opener | None = None) -> None:
         self._log = log
+        self._opener = opener or opener_of_log(log)
 
     def read(self, after: int, upto: int, limit: int) -> Page:
         """The events with ``after < position <= upto``, up to ``limit``, in position order."""
         events = self._log.read_range(after, upto, limit=limit)
         page = Page(events=len(events), last=events[-1].position if events else 0)
+        if isinstance(self._opener, PersonalDataOpener):
+            self._opener.prefetch(sealed_key_ids(events))  # the page's keys in one query
         for event in events:
             try:
-                page.operations.append(row_operation(event))
+                page.operations.append(row_operation(event, self._opener))
             except Exception as error:
                 page.refused.append(
                     f"{event.event_type}.v{event.schema_version} at position {event.position}:"
@@ -73,15 +82,29 @@ class OperationPages:
                     return
 
 
-def row_operation(event: LoggedEvent) -> Operation:
+_SEALED_IN_JSON = re.compile(rb'"pii:1:([0-9a-f]{32}):')
+
+
+def sealed_key_ids(events: Sequence[LoggedEvent]) -> list[str]:
+    """The outer key ids of the sealed values in the stored rows (read from their JSON text, without parsing)."""
+    return [match.decode() for event in events for match in _SEALED_IN_JSON.findall(_raw(event.payload))]
+
+
+def _raw(payload: str | bytes) -> bytes:
+    return payload if isinstance(payload, bytes) else payload.encode()
+
+
+def row_operation(event: LoggedEvent, opener: Opener = unopened) -> Operation:
     """The operation of one stored event (see the module's note on trusting the stored JSON)."""
     if event.schema_version == current_version(event.event_type):
         at = event.recorded_at.astimezone(UTC).isoformat()
         data = orjson.loads(event.payload)
+        if isinstance(opener, PersonalDataOpener):
+            data = opener.open_data(event.event_type, event.schema_version, data)
         try:
             return operation_of(
                 event.event_type, event.stream_id, event.stream_version, event.position, at, data.__getitem__
             )
         except (KeyError, TypeError) as error:
             log.warning("event at position %s needs the full decode: %s", event.position, error)
-    return operation(event.envelope())
+    return operation(opener(event.envelope()))

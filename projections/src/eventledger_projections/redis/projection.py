@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 import redis
 
+import eventledger_events as ev
 from eventledger_projections.redis.connection import Scripts, run
+from eventledger_projections.redis.erasure import mask_copies, rewrite_append_only_file_if_due
 from eventledger_projections.redis.keys import KeySpace, parse_partition_field, partition_field
 from eventledger_projections.redis.operations import flatten, operation
 from eventledger_projections.redis.scripts import MOVED
@@ -61,7 +63,11 @@ class RedisProjection(Projection):
     def apply(self, batch: Sequence[Applicable]) -> None:
         if not batch:
             return
-        operations = [operation(envelope) for envelope in decoded(batch)]
+        envelopes = decoded(batch)
+        operations = [operation(envelope) for envelope in envelopes]
+        erased = [e.payload.account_id for e in envelopes if isinstance(e.payload, ev.AccountPersonalDataErased)]
+        if erased:
+            mask_copies(self._client, self.keys.base, erased)
         progress = _progress((e.topic_partition, e.offset, e.position) for e in batch)
         self._write(progress, flatten(operations))
 
@@ -80,6 +86,7 @@ class RedisProjection(Projection):
         answer = run(self._scripts.mark_caught_up, self.keys.base, self._live(), relay_position, *pairs)
         if answer == MOVED:
             self._lost_version()
+        rewrite_append_only_file_if_due(self._client, self.keys.aof_rewrite_due)
 
     def reflected_position(self) -> int:
         return int(run(self._scripts.reflected, self.keys.base))

@@ -86,7 +86,7 @@ class RedisRebuild(Rebuild):
 
     def run(self) -> RebuildReport:
         self._source = self.open_source()
-        self._pages = OperationPages(self._source.log)
+        self._pages = OperationPages(self._source.log, self._source.opener)
         try:
             return self._run()
         finally:

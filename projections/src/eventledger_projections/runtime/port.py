@@ -209,6 +209,12 @@ class Projection(ABC):
         """True when ``error`` means the store is unavailable rather than that the events are at fault."""
         return isinstance(error, ConnectionError | TimeoutError)
 
+    def describe(self, error: BaseException) -> str:
+        """``error`` as the runner writes it into its logs and into dead-letter reasons: never with the values of
+        the rows or documents being written, which hold personal data (docs/adr/0035-key-handling-for-personal-data.md).
+        Stores whose errors quote values override this."""
+        return f"{type(error).__name__}: {error}"
+
     def ready(self) -> bool:
         """Whether the store answers (for /readyz)."""
         return True

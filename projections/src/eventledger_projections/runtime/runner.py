@@ -24,6 +24,7 @@ from eventledger_events import (
     default_avro_catalog,
     envelope_from_kafka,
 )
+from eventledger_events.personal import SealError
 from eventledger_projections.runtime import metrics
 from eventledger_projections.runtime.log import DeadLetterSink, EventLog
 from eventledger_projections.runtime.port import (
@@ -38,6 +39,8 @@ from eventledger_projections.runtime.port import (
 )
 from eventledger_projections.runtime.telemetry import consumer_spans
 from eventledger_runtime.instances import PartitionProgress
+from eventledger_runtime.personal import UnknownDataKey
+from eventledger_runtime.personal.opener import Opener, unopened
 from eventledger_runtime.worker import StoppableLoop
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,9 @@ class RunnerConfig:
     progress_interval: float = 0.2
     eager_progress_interval: float = 0.005
     after_store_write: Callable[[int], None] | None = None
+    opener: Opener = unopened
+    """Opens each decoded event's personal fields (the process's :func:`~eventledger_runtime.personal.opener_for`
+    the event store's database); tests of events without personal data leave them sealed."""
 
 
 class _Stopped(Exception):
@@ -243,12 +249,17 @@ class ProjectionRunner(StoppableLoop):
                 self._wait(self._backoff(attempt))
                 attempt += 1
 
-    @staticmethod
-    def _decode(message: LogMessage) -> EventEnvelope | str:
-        """The envelope, or why the message cannot be decoded (any failure: decoding is pure)."""
+    def _decode(self, message: LogMessage) -> EventEnvelope | str:
+        """The envelope with its personal fields opened, or why the message cannot be decoded (any failure of the
+        pure decoding; a value that does not open). A key store that cannot answer is no fault of the message: that
+        error stops the batch, uncommitted."""
         try:
-            return envelope_from_kafka(message.key, message.value, message.headers)
+            envelope = envelope_from_kafka(message.key, message.value, message.headers)
         except Exception as error:
+            return f"{type(error).__name__}: {error}"
+        try:
+            return self._config.opener(envelope)
+        except (SealError, UnknownDataKey) as error:
             return f"{type(error).__name__}: {error}"
 
     def _apply_or_isolate(self, events: list[Applicable], attempts: int) -> None:
@@ -260,7 +271,7 @@ class ProjectionRunner(StoppableLoop):
             return
         if len(events) == 1:
             event = events[0]
-            reason = f"apply failed {self._config.max_attempts} times: {type(failure).__name__}: {failure}"
+            reason = f"apply failed {self._config.max_attempts} times: {self._projection.describe(failure)}"
             log.error("%s: parking %s at %s", self._name, event.kind, _where(event.message))
             self._park(event.message, reason, position=event.position)
             return
@@ -280,7 +291,7 @@ class ProjectionRunner(StoppableLoop):
             except Exception as error:
                 if self._projection.is_transient(error):
                     metrics.ERRORS.labels(self._name, "transient").inc()
-                    log.warning("%s: store unavailable, retrying: %s", self._name, error)
+                    log.warning("%s: store unavailable, retrying: %s", self._name, self._projection.describe(error))
                     self._wait(self._backoff(outage))
                     outage += 1
                     continue
@@ -288,7 +299,12 @@ class ProjectionRunner(StoppableLoop):
                 failures += 1
                 if failures >= attempts:
                     return error
-                log.warning("%s: apply failed (attempt %d), retrying: %s", self._name, failures, error)
+                log.warning(
+                    "%s: apply failed (attempt %d), retrying: %s",
+                    self._name,
+                    failures,
+                    self._projection.describe(error),
+                )
                 self._wait(self._backoff(failures - 1))
                 continue
             metrics.APPLIED.labels(self._name).inc(len(events))

@@ -63,6 +63,12 @@ class PostgresEventLogReader(EventLogReader):
         else:
             raise ValueError("give the reader a dsn or a pool")
 
+    @property
+    def dsn(self) -> str:
+        """The connection string of the database read (its personal-data keys live there too)."""
+        conninfo = self._pool.conninfo
+        return conninfo() if callable(conninfo) else conninfo
+
     def close(self) -> None:
         if self._owns_pool:
             self._pool.close()

@@ -4,6 +4,7 @@ The sealed-value format is the event contracts' (``eventledger_events.personal``
 """
 
 from eventledger_runtime.personal.memory import InMemoryDataKeyStore
+from eventledger_runtime.personal.opener import PersonalDataOpener
 from eventledger_runtime.personal.port import (
     DataKeyStore,
     Erasure,
@@ -11,6 +12,7 @@ from eventledger_runtime.personal.port import (
     KeyUnavailable,
     SubjectErased,
     UnknownDataKey,
+    derive_kek,
     kek_id,
 )
 from eventledger_runtime.personal.postgres import PostgresDataKeyStore
@@ -21,8 +23,10 @@ __all__ = [
     "InMemoryDataKeyStore",
     "KeyEncryptionKeys",
     "KeyUnavailable",
+    "PersonalDataOpener",
     "PostgresDataKeyStore",
     "SubjectErased",
     "UnknownDataKey",
+    "derive_kek",
     "kek_id",
 ]

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from eventledger_events.personal import KEY_BYTES, NONCE_BYTES, DataKey
 
@@ -84,6 +86,16 @@ class KeyEncryptionKeys:
         except InvalidTag:
             raise KeyUnavailable(f"data key {key_id} does not unwrap with key-encryption key {kek}") from None
         return DataKey(key_id, subject, secret)
+
+
+def derive_kek(secret: str) -> bytes:
+    """The 32-byte key-encryption key of a configured secret (HKDF-SHA256; any text of enough entropy)."""
+    if not secret:
+        raise ValueError("a key-encryption key must not be empty")
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=_KEK_INFO).derive(secret.encode())
+
+
+_KEK_INFO = b"eventledger personal-data key-encryption key v1"
 
 
 def kek_id(kek: bytes) -> str:

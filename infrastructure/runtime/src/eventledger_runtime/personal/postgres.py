@@ -39,18 +39,38 @@ RETURNING {_COLUMNS}
 
 
 class PostgresDataKeyStore(DataKeyStore):
-    """The store in the database (and ``search_path``) of ``dsn``; it applies its migration on start."""
+    """The store in the database (and ``search_path``) of ``dsn``, or over an autocommit pool its owner lends (and
+    closes: :meth:`close` leaves it open); it applies its migration on start."""
 
-    def __init__(self, dsn: str, keks: KeyEncryptionKeys, *, pool_size: int = 2, name: str = "data-keys") -> None:
+    def __init__(
+        self,
+        dsn: str | None,
+        keks: KeyEncryptionKeys,
+        *,
+        pool_size: int = 2,
+        name: str = "data-keys",
+        pool: ConnectionPool | None = None,
+    ) -> None:
         self._keks = keks
+        if pool is not None:
+            if dsn is not None:
+                raise ValueError("give the store a dsn or a pool, not both")
+            self._pool, self._owns_pool = pool, False
+            with pool.connection() as conn:
+                migrate(conn, *MIGRATIONS)
+            return
+        if dsn is None:
+            raise ValueError("give the store a dsn or a pool")
         with psycopg.connect(dsn, autocommit=True) as conn:
             migrate(conn, *MIGRATIONS)
         self._pool = ConnectionPool(
             dsn, min_size=1, max_size=pool_size, open=True, kwargs={"autocommit": True}, name=name
         )
+        self._owns_pool = True
 
     def close(self) -> None:
-        self._pool.close()
+        if self._owns_pool:
+            self._pool.close()
 
     def key_for(self, subject: str) -> DataKey:
         with self._pool.connection() as conn:
