@@ -15,6 +15,7 @@ from eventledger_command.api.proofs import router as proofs_router
 from eventledger_command.api.routes import router
 from eventledger_command.application.audit import Auditor
 from eventledger_command.bootstrap import Container
+from eventledger_command.eventstore.memory import InMemoryEventStore
 from eventledger_runtime.http_operations import service_app
 
 
@@ -29,7 +30,15 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
 
     def close() -> None:
         stop.set()
+        runner.close()
         container.close()
+
+    runner = CommandRunner(
+        container.bus,
+        container.store,
+        blocking=not isinstance(container.store, InMemoryEventStore),
+        threads=container.settings.pool_size,
+    )
 
     def readyz() -> Response:
         try:
@@ -46,7 +55,7 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
         close=close,
         start=start,
     )
-    app.state.runner = CommandRunner(container.bus, container.store)
+    app.state.runner = runner
     app.state.auditor = Auditor(container.store)
     app.state.container = container
     problems.install(app)
