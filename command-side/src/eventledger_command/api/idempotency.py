@@ -15,11 +15,11 @@ import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 from fastapi import Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from eventledger_command.api.problems import PROBLEM_JSON, Problem, from_conflict, from_domain, invalid
 from eventledger_command.application.bus import CommandBus
@@ -87,9 +87,7 @@ class CommandRunner:
         self._store = store
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="command") if blocking else None
 
-    async def answer(
-        self, request: Request, command: Command, status_code: int, body: dict[str, Any] | None
-    ) -> Response:
+    async def answer(self, request: Request, command: Command, status_code: int, body: BaseModel | None) -> Response:
         if self._pool is None:
             return self.run(request, command, status_code, body)
         context = contextvars.copy_context()
@@ -102,14 +100,16 @@ class CommandRunner:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def run(self, request: Request, command: Command, status_code: int, body: dict[str, Any] | None) -> Response:
+    def run(self, request: Request, command: Command, status_code: int, body: BaseModel | None) -> Response:
+        """Run ``command``; ``body`` (the validated request body) is read only to fingerprint a keyed request."""
         caller = Caller.of(request)
         path = request.url.path
         metadata = EventMetadata(actor=caller.actor, correlation_id=caller.correlation_id)
         claim = None
         fingerprint = ""
         if caller.idempotency_key is not None:
-            canonical = orjson.dumps(body or {}, option=orjson.OPT_SORT_KEYS)
+            fields = body.model_dump(mode="json") if body is not None else {}
+            canonical = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
             fingerprint = hashlib.sha256(f"{request.method} {path}\n".encode() + canonical).hexdigest()
             claim = IdempotencyClaim(caller.actor, caller.idempotency_key, fingerprint)
             stored = self._store.find_idempotency(claim.scope, claim.key)

@@ -56,7 +56,7 @@ async def open_account(
 ) -> Response:
     """Open an account with a holder name, a currency and an optional overdraft limit."""
     command = OpenAccount(uuid.uuid4(), body.holder_name, body.currency, body.overdraft_limit)
-    return await runner.answer(request, command, 201, body.model_dump(mode="json"))
+    return await runner.answer(request, command, 201, body)
 
 
 @router.post("/accounts/{account_id}/freeze", response_model=AccountCommandResponse, tags=["accounts"])
@@ -81,14 +81,14 @@ async def close(account_id: uuid.UUID, request: Request, runner: Runner, _key: I
 async def deposit(body: MovementRequest, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
     """Money in from outside (the currency's external account)."""
     command = Deposit(uuid.uuid4(), body.account_id, body.amount, body.description, body.value_date)
-    return await runner.answer(request, command, 201, body.model_dump(mode="json"))
+    return await runner.answer(request, command, 201, body)
 
 
 @router.post("/withdrawals", status_code=201, response_model=TransferCommandResponse, tags=["movements"])
 async def withdraw(body: MovementRequest, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
     """Money out to the outside (the currency's external account)."""
     command = Withdraw(uuid.uuid4(), body.account_id, body.amount, body.description, body.value_date)
-    return await runner.answer(request, command, 201, body.model_dump(mode="json"))
+    return await runner.answer(request, command, 201, body)
 
 
 @router.post("/transfers", status_code=201, response_model=TransferCommandResponse, tags=["movements"])
@@ -112,7 +112,7 @@ async def make_transfer(
         body.timeout_seconds,
         body.value_date,
     )
-    return await runner.answer(request, command, 201, body.model_dump(mode="json"))
+    return await runner.answer(request, command, 201, body)
 
 
 @router.post("/transfers/{transfer_id}/post", response_model=TransferCommandResponse, tags=["movements"])
