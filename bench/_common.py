@@ -21,6 +21,7 @@ __all__ = [
     "alternate",
     "child_server",
     "compare",
+    "cpu_seconds",
     "http_exchange",
     "keep_alive_rate",
     "post_request",
@@ -76,7 +77,7 @@ def compare(title: str, rounds: int, contenders: dict[str, Callable[[], float]],
 
 
 @contextmanager
-def child_server(args: list[str], env: dict[str, str], log: Path, health_url: str) -> Iterator[None]:
+def child_server(args: list[str], env: dict[str, str], log: Path, health_url: str) -> Iterator[subprocess.Popen[bytes]]:
     """``python -m <args>`` as a child process, until it leaves the block; ready once ``health_url`` answers."""
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -88,7 +89,7 @@ def child_server(args: list[str], env: dict[str, str], log: Path, health_url: st
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{args[0]} did not start:\n{log.read_text()[-2000:]}")
             time.sleep(0.1)
-        yield
+        yield process
     finally:
         process.terminate()
         try:
@@ -96,6 +97,12 @@ def child_server(args: list[str], env: dict[str, str], log: Path, health_url: st
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process used so far, from ``/proc`` (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _answers(url: str) -> bool:

@@ -61,9 +61,13 @@ UPSTREAMS: tuple[Upstream, ...] = ("command", "query", "audit", "admin")
 
 @dataclass(frozen=True)
 class _Target:
-    """One upstream address: its pooled client and its circuit breaker."""
+    """One upstream address: its pooled client, the client's transport, and its circuit breaker. Requests go to the
+    transport straight (ADR 0036): the client's redirect, auth, cookie and URL-merging layers cost about an eighth
+    of the gateway's CPU per request and do nothing for a hop to one of our own services; the client stays for the
+    operations endpoints (``/readyz`` asks each upstream through it)."""
 
     client: httpx.AsyncClient
+    transport: LeanHTTPTransport
     breaker: UpstreamBreaker
 
 
@@ -93,8 +97,10 @@ class Upstreams:
         for url, names in served.items():
             transport = LeanHTTPTransport(max_connections=settings.upstream_max_connections)
             client = httpx.AsyncClient(base_url=url, transport=transport, timeout=self._timeout)
-            by_url[url] = _Target(client, breakers.breaker("+".join(names)))
+            by_url[url] = _Target(client, transport, breakers.breaker("+".join(names)))
         self._targets = {upstream: by_url[settings.upstream_url(upstream)] for upstream in UPSTREAMS}
+        # What httpx would make of base address + path: the address's own path prefix, if any, comes first.
+        self._bases = {upstream: settings.upstream_url(upstream).rstrip("/") for upstream in UPSTREAMS}
         self._distinct = {target.breaker.name: target.client for target in by_url.values()}
 
     async def aclose(self) -> None:
@@ -130,12 +136,13 @@ class Upstreams:
         raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
         query = request.scope.get("query_string", b"")
         path = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
-        outgoing = target.client.build_request(
+        timeout = self._stream_timeout if route.streaming else self._timeout
+        outgoing = httpx.Request(
             route.method,
-            path,
+            self._bases[route.upstream] + path,
             headers=_upstream_headers(request, principal, ids),
             content=body,
-            timeout=self._stream_timeout if route.streaming else self._timeout,
+            extensions={"timeout": timeout.as_dict()},
         )
         deadline = time.monotonic() + self._settings.upstream_timeout_seconds
         retries = self._settings.upstream_retries if may_repeat(route.method, outgoing.headers) else 0
@@ -184,7 +191,8 @@ class Upstreams:
         """
         async with target.breaker.attempt():
             try:
-                answer = await target.client.send(outgoing, stream=True)
+                answer = await target.transport.handle_async_request(outgoing)
+                answer.request = outgoing
             except httpx.HTTPError as exc:
                 raise transport_failure(exc) or exc from None
             if route.streaming and answer.status_code < 300:

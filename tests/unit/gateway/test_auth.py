@@ -137,3 +137,37 @@ def test_authorize_needs_the_exact_role() -> None:
             authorize(Principal("alice", held), Role.WRITER)
         assert refused.value.status == 403
         assert refused.value.extra == {"required_role": "writer"}
+
+
+def test_a_verified_token_is_not_verified_again_while_it_is_valid(
+    settings: GatewaySettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = TokenVerifier(settings)
+    token = _sign(_claims())
+    first = authenticate_now(verifier, f"Bearer {token}")
+
+    def no_second_check(*_args: object, **_kwargs: object) -> dict[str, object]:
+        raise AssertionError("the signature of a remembered token was checked again")
+
+    monkeypatch.setattr(jwt, "decode", no_second_check)
+    assert authenticate_now(verifier, f"Bearer {token}") == first
+    other = _sign(_claims(sub="bob"))
+    with pytest.raises(AssertionError):
+        authenticate_now(verifier, f"Bearer {other}")  # a token not seen before is checked
+
+
+def test_a_remembered_token_expires_on_time(settings: GatewaySettings) -> None:
+    verifier = TokenVerifier(settings)
+    expires = int(time.time()) + 2
+    token = _sign(_claims(exp=expires))
+    assert authenticate_now(verifier, f"Bearer {token}").subject == "alice"
+    time.sleep(max(0.0, expires - time.time()) + 0.05)
+    problem = _refusal(verifier, f"Bearer {token}")
+    assert problem.detail == "the token expired"
+
+
+def test_a_token_not_yet_valid_is_not_remembered_as_valid(settings: GatewaySettings) -> None:
+    verifier = TokenVerifier(settings)
+    token = _sign(_claims(nbf=int(time.time()) + 60))
+    for _ in range(2):
+        assert "not yet valid" in str(_refusal(verifier, f"Bearer {token}").detail)

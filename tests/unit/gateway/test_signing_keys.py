@@ -3,11 +3,16 @@ a new one spreads to the other replicas, how long a retired key stays published,
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import jwt
+import pytest
 
+from eventledger_gateway.auth import TokenVerifier
 from eventledger_gateway.oauth.keys import InMemorySigningKeyStore, KeyRing
+from eventledger_gateway.problems import Problem
+from eventledger_runtime.settings import GatewaySettings
 
 LIFETIME = 900.0
 ROTATION = 86_400.0
@@ -120,3 +125,26 @@ async def test_a_changed_key_encryption_key_replaces_a_key_it_cannot_open_and_ke
     assert len(kids) == 2
     clock.now += REFRESH + 1
     assert _signing_kid(after) == kids[0]
+
+
+async def test_a_remembered_token_is_refused_once_its_key_is_no_longer_published() -> None:
+    store, clock = InMemorySigningKeyStore(), Clock()
+    ring = _ring(store, clock)
+    await ring.maintain()
+    signing = ring.signing_key()
+    assert signing is not None
+    kid, key = signing
+    settings = GatewaySettings()
+    now = int(time.time())
+    claims = {"sub": "c", "roles": ["reader"], "iat": now, "exp": now + 600, "jti": "j", "client_id": "c"}
+    claims |= {"iss": settings.oauth_issuer, "aud": settings.oauth_audience}
+    token = jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid})
+    verifier = TokenVerifier(settings, ring)
+    assert (await verifier.authenticate(f"Bearer {token}")).subject == "c"
+    assert (await verifier.authenticate(f"Bearer {token}")).subject == "c"  # remembered
+    await ring.rotate()
+    clock.now += LIFETIME + REFRESH + 2
+    await ring.load()
+    with pytest.raises(Problem) as refused:
+        await verifier.authenticate(f"Bearer {token}")
+    assert refused.value.detail == "the token is signed with a key that is unknown or no longer published"

@@ -17,6 +17,7 @@ from eventledger_command.api.routes import router
 from eventledger_command.application.audit import Auditor
 from eventledger_command.application.erasure import HolderEraser
 from eventledger_command.bootstrap import Container
+from eventledger_command.eventstore.memory import InMemoryEventStore
 from eventledger_runtime.http_operations import service_app
 
 
@@ -31,7 +32,16 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
 
     def close() -> None:
         stop.set()
+        runner.close()
         container.close()
+
+    runner = CommandRunner(
+        container.bus,
+        container.store,
+        Fingerprints(container.personal.secrets()),
+        blocking=not isinstance(container.store, InMemoryEventStore),
+        threads=container.settings.pool_size,
+    )
 
     def readyz() -> Response:
         try:
@@ -48,7 +58,7 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
         close=close,
         start=start,
     )
-    app.state.runner = CommandRunner(container.bus, container.store, Fingerprints(container.personal.secrets()))
+    app.state.runner = runner
     app.state.auditor = Auditor(container.store, container.opener)
     app.state.eraser = HolderEraser(container.repository, container.keys, container.sealer)
     app.state.container = container

@@ -30,7 +30,7 @@ from eventledger_command.application.commands import (
 )
 
 
-def _runner(request: Request) -> CommandRunner:
+async def _runner(request: Request) -> CommandRunner:
     runner: CommandRunner = request.app.state.runner
     return runner
 
@@ -51,46 +51,50 @@ router = APIRouter(prefix="/v1", responses=PROBLEMS)
 
 
 @router.post("/accounts", status_code=201, response_model=AccountCommandResponse, tags=["accounts"])
-def open_account(body: OpenAccountRequest, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
+async def open_account(
+    body: OpenAccountRequest, request: Request, runner: Runner, _key: IdempotencyKey = None
+) -> Response:
     """Open an account with a holder name, a currency and an optional overdraft limit."""
     command = OpenAccount(uuid.uuid4(), body.holder_name, body.currency, body.overdraft_limit)
-    return runner.run(request, command, 201, body.model_dump(mode="json"))
+    return await runner.answer(request, command, 201, body)
 
 
 @router.post("/accounts/{account_id}/freeze", response_model=AccountCommandResponse, tags=["accounts"])
-def freeze(account_id: uuid.UUID, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
+async def freeze(account_id: uuid.UUID, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
     """Freeze an account: no debits and no new holds; credits still arrive."""
-    return runner.run(request, FreezeAccount(account_id), 200, None)
+    return await runner.answer(request, FreezeAccount(account_id), 200, None)
 
 
 @router.post("/accounts/{account_id}/unfreeze", response_model=AccountCommandResponse, tags=["accounts"])
-def unfreeze(account_id: uuid.UUID, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
+async def unfreeze(account_id: uuid.UUID, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
     """Unfreeze a frozen account."""
-    return runner.run(request, UnfreezeAccount(account_id), 200, None)
+    return await runner.answer(request, UnfreezeAccount(account_id), 200, None)
 
 
 @router.post("/accounts/{account_id}/close", response_model=AccountCommandResponse, tags=["accounts"])
-def close(account_id: uuid.UUID, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
+async def close(account_id: uuid.UUID, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
     """Close an account whose balance is 0 and that has no open hold."""
-    return runner.run(request, CloseAccount(account_id), 200, None)
+    return await runner.answer(request, CloseAccount(account_id), 200, None)
 
 
 @router.post("/deposits", status_code=201, response_model=TransferCommandResponse, tags=["movements"])
-def deposit(body: MovementRequest, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
+async def deposit(body: MovementRequest, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
     """Money in from outside (the currency's external account)."""
     command = Deposit(uuid.uuid4(), body.account_id, body.amount, body.description, body.value_date)
-    return runner.run(request, command, 201, body.model_dump(mode="json"))
+    return await runner.answer(request, command, 201, body)
 
 
 @router.post("/withdrawals", status_code=201, response_model=TransferCommandResponse, tags=["movements"])
-def withdraw(body: MovementRequest, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
+async def withdraw(body: MovementRequest, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
     """Money out to the outside (the currency's external account)."""
     command = Withdraw(uuid.uuid4(), body.account_id, body.amount, body.description, body.value_date)
-    return runner.run(request, command, 201, body.model_dump(mode="json"))
+    return await runner.answer(request, command, 201, body)
 
 
 @router.post("/transfers", status_code=201, response_model=TransferCommandResponse, tags=["movements"])
-def make_transfer(body: TransferRequest, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
+async def make_transfer(
+    body: TransferRequest, request: Request, runner: Runner, _key: IdempotencyKey = None
+) -> Response:
     """Move money between two accounts of one currency, at once or as a pending transfer that holds the amount."""
     if body.pending and body.timeout_seconds is None:
         raise invalid("body.timeout_seconds", "required when pending is true")
@@ -108,16 +112,20 @@ def make_transfer(body: TransferRequest, request: Request, runner: Runner, _key:
         body.timeout_seconds,
         body.value_date,
     )
-    return runner.run(request, command, 201, body.model_dump(mode="json"))
+    return await runner.answer(request, command, 201, body)
 
 
 @router.post("/transfers/{transfer_id}/post", response_model=TransferCommandResponse, tags=["movements"])
-def post_transfer(transfer_id: uuid.UUID, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
+async def post_transfer(
+    transfer_id: uuid.UUID, request: Request, runner: Runner, _key: IdempotencyKey = None
+) -> Response:
     """Post a pending transfer before it expires: the held money moves."""
-    return runner.run(request, PostTransfer(transfer_id), 200, None)
+    return await runner.answer(request, PostTransfer(transfer_id), 200, None)
 
 
 @router.post("/transfers/{transfer_id}/void", response_model=TransferCommandResponse, tags=["movements"])
-def void_transfer(transfer_id: uuid.UUID, request: Request, runner: Runner, _key: IdempotencyKey = None) -> Response:
+async def void_transfer(
+    transfer_id: uuid.UUID, request: Request, runner: Runner, _key: IdempotencyKey = None
+) -> Response:
     """Void a pending transfer: the hold is released."""
-    return runner.run(request, VoidTransfer(transfer_id), 200, None)
+    return await runner.answer(request, VoidTransfer(transfer_id), 200, None)
