@@ -5,8 +5,9 @@ no guards). Three ways of replaying from zero:
 - the rebuild from the event store (the read model's own replay: pages of rows mapped to operations, one
   version-guarded script call per batch, the next page read meanwhile);
 - the projection's share of a replay from Kafka: ``apply`` on events the runner already decoded, batch by batch;
-- the whole runner path from Kafka (consumer, the runtime's decoding of every message, apply, offsets). The
-  runtime's validated decoding costs more than everything the projection does (see docs/adr/0010).
+- the whole runner path from Kafka (consumer, the runtime's reading of every message, apply, offsets): events of
+  the current schema version mapped from their Avro records (ADR 0037), and, for comparison in the same run, the
+  path before that (every event decoded into a validated envelope; see docs/adr/0010).
 
 Run with the servers up: ``make up && .venv/bin/python -m bench.bench_projection_redis``.
 """
@@ -36,16 +37,23 @@ RAW = "raw pipelined writes (same keys)"
 REBUILD = "rebuild from the event store"
 APPLY = "projection apply (decoded events)"
 REPLAY = "projection replay from Kafka"
+REPLAY_ENVELOPES = "replay, validated envelopes (before)"
 
 Command = tuple[str, tuple[Any, ...], dict[str, Any]]
 """A pipeline method, its arguments and keyword arguments."""
 
 
 # ---------------------------------------------------------------------- contenders
-def projection_rate(log: PublishedLog) -> float:
+class DecodingEnvelopes(RedisProjection):
+    """The projection as it was before ADR 0037: every event decoded into a validated envelope."""
+
+    reads_records = False
+
+
+def projection_rate(log: PublishedLog, kind: type[RedisProjection] = RedisProjection) -> float:
     """Replay from zero through the projector (the shared timing of bench._replay.replay_rate)."""
     with scratch_base(log.settings.redis_url, "bench") as (client, base):
-        return replay_rate(RedisProjection(client, base=base), log, BATCH)
+        return replay_rate(kind(client, base=base), log, BATCH)
 
 
 def apply_rate(settings: Settings, events: list[ConsumedEvent]) -> float:
@@ -142,8 +150,15 @@ def main() -> None:
                 REBUILD: lambda: rebuild_rate(settings, total),
                 APPLY: lambda: apply_rate(settings, decoded),
                 REPLAY: lambda: projection_rate(log),
+                REPLAY_ENVELOPES: lambda: projection_rate(log, DecodingEnvelopes),
             },
-            [(REBUILD, RAW, 0.5), (APPLY, RAW, 0.5), (REPLAY, RAW, 0.5)],
+            [
+                (REBUILD, RAW, 0.5),
+                (APPLY, RAW, 0.5),
+                (REPLAY, RAW, 0.5),
+                (REPLAY_ENVELOPES, RAW, 0.5),
+                (REPLAY, REPLAY_ENVELOPES, None),
+            ],
         )
 
 

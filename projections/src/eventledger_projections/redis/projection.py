@@ -9,15 +9,17 @@ import redis
 
 from eventledger_projections.redis.connection import Scripts, run
 from eventledger_projections.redis.keys import KeySpace, parse_partition_field, partition_field
-from eventledger_projections.redis.operations import flatten, operation
+from eventledger_projections.redis.operations import Operation, flatten, operation, operation_of
 from eventledger_projections.redis.scripts import MOVED
 from eventledger_projections.runtime.port import (
     Applicable,
+    ConsumedEvent,
     OffsetsMoved,
     ParkedMessage,
+    PassedEvent,
     Projection,
+    RecordEvent,
     TopicPartition,
-    decoded,
 )
 
 _TRANSIENT_ERRORS = (
@@ -49,6 +51,9 @@ class RedisProjection(Projection):
     """
 
     name = "redis"
+    reads_records = True
+    """Events of the current schema version are mapped from their Avro records (ADR 0037), as the rebuild maps
+    stored rows (:mod:`.pages`)."""
 
     def __init__(self, client: redis.Redis, *, base: str = "el") -> None:
         self.keys = KeySpace(base)
@@ -61,7 +66,7 @@ class RedisProjection(Projection):
     def apply(self, batch: Sequence[Applicable]) -> None:
         if not batch:
             return
-        operations = [operation(envelope) for envelope in decoded(batch)]
+        operations = [_operation(event) for event in batch if not isinstance(event, PassedEvent)]
         progress = _progress((e.topic_partition, e.offset, e.position) for e in batch)
         self._write(progress, flatten(operations))
 
@@ -123,6 +128,21 @@ class RedisProjection(Projection):
     def _lost_version(self) -> None:
         self._moved = True
         raise OffsetsMoved(f"the live pointer no longer names version {self._version}")
+
+
+def _operation(event: ConsumedEvent | RecordEvent) -> Operation:
+    """The operation of a decoded event, or of a record of the current schema version (same table)."""
+    if isinstance(event, ConsumedEvent):
+        return operation(event.envelope)
+    record = event.event
+    return operation_of(
+        record.event_type,
+        record.stream_id,
+        record.stream_version,
+        record.position,
+        record.recorded_at,
+        record.record.__getitem__,
+    )
 
 
 def _progress(items: Iterable[tuple[TopicPartition, int, int | None]]) -> list[str]:
