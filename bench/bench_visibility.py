@@ -26,11 +26,13 @@ from elasticsearch import Elasticsearch
 from tests.support.kafka_groups import delete_groups, reader
 from tests.support.pipeline import Pipeline, pipeline
 
+from eventledger_infra.settings import Settings
 from eventledger_projections.elasticsearch.names import IndexNames
 from eventledger_projections.elasticsearch.search import read_position
 from eventledger_projections.redis.views import RedisReadModel
 from eventledger_projections.runtime.runner import ProjectionRunner
 from eventledger_runtime.eventlog import RELAY_CHECKPOINT, PostgresEventLogReader
+from eventledger_runtime.schema_registry import read_wire_format_with
 
 COMMANDS = 1000
 """Enough for a p99.9 (the tenth slowest is about the 99.9th percentile)."""
@@ -145,6 +147,8 @@ def floors(run: Pipeline) -> dict[str, list[float]]:
 
 
 def main() -> None:
+    # The relay writes the Confluent wire format (ADR 0028): the projectors of this process read it with the registry.
+    read_wire_format_with(Settings.from_env().registry_url)
     with pipeline() as run:
         time.sleep(3)  # let every consumer join its group
         seen = visibility(run)
