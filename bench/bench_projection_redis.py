@@ -21,7 +21,7 @@ from typing import Any
 from tests.support.redis_rig import delete_base, scratch_base
 
 from bench._common import compare
-from bench._replay import PublishedLog, published_log, replay_rate
+from bench._replay import PublishedLog, otlp_receiver, published_log, replay_rate, traced
 from bench.bench_projection_postgres import build_log
 from eventledger_events import EventEnvelope
 from eventledger_infra.settings import Settings
@@ -38,6 +38,7 @@ REBUILD = "rebuild from the event store"
 APPLY = "projection apply (decoded events)"
 REPLAY = "projection replay from Kafka"
 REPLAY_ENVELOPES = "replay, validated envelopes (before)"
+REPLAY_TRACED = "replay, apply spans exported"
 
 Command = tuple[str, tuple[Any, ...], dict[str, Any]]
 """A pipeline method, its arguments and keyword arguments."""
@@ -50,10 +51,16 @@ class DecodingEnvelopes(RedisProjection):
     reads_records = False
 
 
-def projection_rate(log: PublishedLog, kind: type[RedisProjection] = RedisProjection) -> float:
-    """Replay from zero through the projector (the shared timing of bench._replay.replay_rate)."""
+def projection_rate(
+    log: PublishedLog, kind: type[RedisProjection] = RedisProjection, receiver: str | None = None
+) -> float:
+    """Replay from zero through the projector (the shared timing of bench._replay.replay_rate); with ``receiver``,
+    with the runner's ``apply`` spans exported there (ADR 0032)."""
     with scratch_base(log.settings.redis_url, "bench") as (client, base):
-        return replay_rate(kind(client, base=base), log, BATCH)
+        if receiver is None:
+            return replay_rate(kind(client, base=base), log, BATCH)
+        with traced(receiver):
+            return replay_rate(kind(client, base=base), log, BATCH)
 
 
 def apply_rate(settings: Settings, events: list[ConsumedEvent]) -> float:
@@ -135,7 +142,7 @@ def writes_per_batch(envelopes: list[EventEnvelope], base: str) -> list[list[Com
 
 
 def main() -> None:
-    with published_log(Settings.from_env(), build_log, "a log") as log:
+    with otlp_receiver() as receiver, published_log(Settings.from_env(), build_log, "a log") as log:
         settings, envelopes, total = log.settings, log.envelopes, len(log.envelopes)
         decoded = [ConsumedEvent(e, LogMessage("t", 0, offset, None, None)) for offset, e in enumerate(envelopes)]
         raw_base = f"bench-raw-{uuid.uuid4().hex[:8]}"
@@ -151,6 +158,7 @@ def main() -> None:
                 APPLY: lambda: apply_rate(settings, decoded),
                 REPLAY: lambda: projection_rate(log),
                 REPLAY_ENVELOPES: lambda: projection_rate(log, DecodingEnvelopes),
+                REPLAY_TRACED: lambda: projection_rate(log, receiver=receiver),
             },
             [
                 (REBUILD, RAW, 0.5),
@@ -158,6 +166,7 @@ def main() -> None:
                 (REPLAY, RAW, 0.5),
                 (REPLAY_ENVELOPES, RAW, 0.5),
                 (REPLAY, REPLAY_ENVELOPES, None),
+                (REPLAY_TRACED, REPLAY, None),
             ],
         )
 
