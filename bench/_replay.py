@@ -1,18 +1,26 @@
 """Shared by the read models' replay benchmarks (PRODUCT.md §6 item 4): a log in a scratch event store, published by
-the relay to topics of a namespace of its own, and the timing of a projection runner replaying it from offset zero."""
+the relay to topics of a namespace of its own (in the Confluent wire format under the schema registry's ids, as in
+production: ADR 0028), the timing of a projection runner replaying it from offset zero, and the same with the
+runner's ``apply`` spans exported over OTLP (ADR 0032) to a receiver process."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from tests.support.kafka_groups import delete_groups
+from tests.support.processes import free_port
+from tests.support.schema_registry import registered_schema_ids
 
-from bench._common import scratch_database
+from bench._common import child_server, scratch_database
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.relay.publisher import KafkaEventPublisher
 from eventledger_command.relay.relay import Relay, RelayConfig
@@ -23,9 +31,11 @@ from eventledger_projections.runtime.kafka import KafkaEventLog
 from eventledger_projections.runtime.memory import InMemoryBroker, InMemoryDeadLetters
 from eventledger_projections.runtime.port import Projection
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
+from eventledger_runtime import tracing
 from eventledger_runtime.eventlog import PostgresEventLogReader
 from eventledger_runtime.kafka import ensure_topics
 from eventledger_runtime.personal.opener import opener_for
+from eventledger_runtime.schema_registry import read_wire_format_with
 
 PARTITIONS = 6
 
@@ -66,14 +76,41 @@ def published_log(base: Settings, build: Callable[[PostgresEventStore], None], w
 
 def _publish(store: PostgresEventStore, settings: Settings, namespace: str) -> None:
     ensure_topics(settings.kafka_bootstrap, [namespace + t for t in ALL_TOPICS], PARTITIONS)
+    read_wire_format_with(settings.registry_url)  # the runners of this process read what the relay writes
     checkpoints = PostgresEventLogReader(settings.postgres_dsn)
     publisher = KafkaEventPublisher(settings.kafka_bootstrap)
-    relay = Relay(store, publisher, checkpoints, RelayConfig(topic_namespace=namespace))
+    schema_ids = registered_schema_ids(settings.registry_url)
+    relay = Relay(store, publisher, checkpoints, RelayConfig(topic_namespace=namespace), schema_ids=schema_ids)
     head = store.head_position()
     while relay.position < head:
         relay.run_once()
     publisher.close()
     checkpoints.close()
+
+
+@contextlib.contextmanager
+def otlp_receiver() -> Iterator[str]:
+    """A trace receiver process (``tests.support.otlp``, as ``bench.bench_tracing`` uses); answers its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with (
+        tempfile.TemporaryDirectory() as logs,
+        child_server(["tests.support.otlp", str(port)], {}, Path(logs) / "receiver.log", f"{url}/"),
+    ):
+        yield url
+
+
+@contextlib.contextmanager
+def traced(receiver: str) -> Iterator[None]:
+    """Inside, this process records spans and exports them to ``receiver`` as a traced projector does (a batch span
+    processor, OTLP over HTTP); every span is exported before the block ends (outside any timing)."""
+    provider = tracing.new_provider("bench-projection")
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{receiver}/v1/traces")))
+    try:
+        with tracing.recording_to(provider):
+            yield
+    finally:
+        provider.shutdown()
 
 
 def replay_rate(

@@ -5,8 +5,9 @@ no guards). Three ways of replaying from zero:
 - the rebuild from the event store (the read model's own replay: pages of rows mapped to operations, one
   version-guarded script call per batch, the next page read meanwhile);
 - the projection's share of a replay from Kafka: ``apply`` on events the runner already decoded, batch by batch;
-- the whole runner path from Kafka (consumer, the runtime's decoding of every message, apply, offsets). The
-  runtime's validated decoding costs more than everything the projection does (see docs/adr/0010).
+- the whole runner path from Kafka (consumer, the runtime's reading of every message, apply, offsets): events of
+  the current schema version mapped from their Avro records (ADR 0037), and, for comparison in the same run, the
+  path before that (every event decoded into a validated envelope; see docs/adr/0010).
 
 Run with the servers up: ``make up && .venv/bin/python -m bench.bench_projection_redis``.
 """
@@ -20,7 +21,7 @@ from typing import Any
 from tests.support.redis_rig import delete_base, scratch_base
 
 from bench._common import compare
-from bench._replay import PublishedLog, published_log, replay_rate
+from bench._replay import PublishedLog, otlp_receiver, published_log, replay_rate, traced
 from bench.bench_projection_postgres import build_log
 from eventledger_events import EventEnvelope
 from eventledger_infra.settings import Settings
@@ -36,16 +37,30 @@ RAW = "raw pipelined writes (same keys)"
 REBUILD = "rebuild from the event store"
 APPLY = "projection apply (decoded events)"
 REPLAY = "projection replay from Kafka"
+REPLAY_ENVELOPES = "replay, validated envelopes (before)"
+REPLAY_TRACED = "replay, apply spans exported"
 
 Command = tuple[str, tuple[Any, ...], dict[str, Any]]
 """A pipeline method, its arguments and keyword arguments."""
 
 
 # ---------------------------------------------------------------------- contenders
-def projection_rate(log: PublishedLog) -> float:
-    """Replay from zero through the projector (the shared timing of bench._replay.replay_rate)."""
+class DecodingEnvelopes(RedisProjection):
+    """The projection as it was before ADR 0037: every event decoded into a validated envelope."""
+
+    reads_records = False
+
+
+def projection_rate(
+    log: PublishedLog, kind: type[RedisProjection] = RedisProjection, receiver: str | None = None
+) -> float:
+    """Replay from zero through the projector (the shared timing of bench._replay.replay_rate); with ``receiver``,
+    with the runner's ``apply`` spans exported there (ADR 0032)."""
     with scratch_base(log.settings.redis_url, "bench") as (client, base):
-        return replay_rate(RedisProjection(client, base=base), log, BATCH)
+        if receiver is None:
+            return replay_rate(kind(client, base=base), log, BATCH)
+        with traced(receiver):
+            return replay_rate(kind(client, base=base), log, BATCH)
 
 
 def apply_rate(settings: Settings, events: list[ConsumedEvent]) -> float:
@@ -127,7 +142,7 @@ def writes_per_batch(envelopes: list[EventEnvelope], base: str) -> list[list[Com
 
 
 def main() -> None:
-    with published_log(Settings.from_env(), build_log, "a log") as log:
+    with otlp_receiver() as receiver, published_log(Settings.from_env(), build_log, "a log") as log:
         settings, envelopes, total = log.settings, log.envelopes, len(log.envelopes)
         decoded = [ConsumedEvent(e, LogMessage("t", 0, offset, None, None)) for offset, e in enumerate(envelopes)]
         raw_base = f"bench-raw-{uuid.uuid4().hex[:8]}"
@@ -142,8 +157,17 @@ def main() -> None:
                 REBUILD: lambda: rebuild_rate(settings, total),
                 APPLY: lambda: apply_rate(settings, decoded),
                 REPLAY: lambda: projection_rate(log),
+                REPLAY_ENVELOPES: lambda: projection_rate(log, DecodingEnvelopes),
+                REPLAY_TRACED: lambda: projection_rate(log, receiver=receiver),
             },
-            [(REBUILD, RAW, 0.5), (APPLY, RAW, 0.5), (REPLAY, RAW, 0.5)],
+            [
+                (REBUILD, RAW, 0.5),
+                (APPLY, RAW, 0.5),
+                (REPLAY, RAW, 0.5),
+                (REPLAY_ENVELOPES, RAW, 0.5),
+                (REPLAY, REPLAY_ENVELOPES, None),
+                (REPLAY_TRACED, REPLAY, None),
+            ],
         )
 
 

@@ -13,6 +13,7 @@ Run with the servers up: ``make servers && .venv/bin/python -m bench.bench_proje
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import functools
@@ -142,6 +143,11 @@ def _cleaned(settings: Settings, name: str, namespace: Namespace) -> Iterator[No
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--processes", type=int, nargs="+", default=list(PROCESSES), help="group sizes to compare")
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--read-models", nargs="+", choices=READ_MODELS, default=list(READ_MODELS))
+    args = parser.parse_args()
     base = Settings.from_env()
     with scratch_database(base) as database:
         settings = dataclasses.replace(base, pg_database=database)
@@ -150,13 +156,14 @@ def main() -> None:
             print(f"building a log of about {EVENTS:,} events ...", flush=True)
             append_in_chunks(store, build_script(EVENTS).envelopes)
             source = Source(settings, store, store.head_position())
-            print(f"{source.head:,} events, {PARTITIONS} partitions per topic; {ROUNDS} alternated rounds")
-            for name in READ_MODELS:
-                ratios: list[Ratio] = [(contender(n), contender(1), None) for n in PROCESSES[1:]]
+            print(f"{source.head:,} events, {PARTITIONS} partitions per topic; {args.rounds} alternated rounds")
+            sizes = args.processes
+            for name in args.read_models:
+                ratios: list[Ratio] = [(contender(n), contender(sizes[0]), None) for n in sizes[1:]]
                 compare(
                     f"{name} read model, replay by a group of projector processes (events per second)",
-                    ROUNDS,
-                    {contender(n): functools.partial(replay_rate, source, name, n) for n in PROCESSES},
+                    args.rounds,
+                    {contender(n): functools.partial(replay_rate, source, name, n) for n in sizes},
                     ratios,
                 )
         finally:

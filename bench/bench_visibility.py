@@ -1,5 +1,7 @@
-"""PRODUCT.md §6 item 6: command accepted → visible in each read model (p50, p99), against the floors measured in
-the same run: a commit, a Kafka round trip, the store's own write (and an Elasticsearch refresh).
+"""PRODUCT.md §6 item 6: command accepted → visible in each read model (p50, p99, p99.9), against the floors measured
+in the same run: a Kafka produce → consume round trip plus one write of the same row (for Elasticsearch with a
+refresh); the commit is timed too. The steps on the way (the relay's checkpoint, each projector's apply) are timed
+as well, to show where the time goes.
 
 The whole data path runs in one process on the real servers (tests/support/pipeline.py): command service over
 HTTP → event store → relay → Kafka → projectors → read models. "Visible" means the read model's reflected position
@@ -24,11 +26,16 @@ from elasticsearch import Elasticsearch
 from tests.support.kafka_groups import delete_groups, reader
 from tests.support.pipeline import Pipeline, pipeline
 
+from eventledger_infra.settings import Settings
 from eventledger_projections.elasticsearch.names import IndexNames
 from eventledger_projections.elasticsearch.search import read_position
 from eventledger_projections.redis.views import RedisReadModel
+from eventledger_projections.runtime.runner import ProjectionRunner
+from eventledger_runtime.eventlog import RELAY_CHECKPOINT, PostgresEventLogReader
+from eventledger_runtime.schema_registry import read_wire_format_with
 
-COMMANDS = 80
+COMMANDS = 1000
+"""Enough for a p99.9 (the tenth slowest is about the 99.9th percentile)."""
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -36,8 +43,13 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+def _applied(runner: ProjectionRunner) -> Callable[[], int]:
+    return lambda: runner.applied_position
+
+
 def visibility(run: Pipeline) -> dict[str, list[float]]:
-    """Milliseconds from sending a command to each read model reflecting its position."""
+    """Milliseconds from sending a command to each read model reflecting its position, and to the steps on the way
+    (where the time goes): the relay's checkpoint covering it, and each projector having applied it."""
     es = Elasticsearch(run.settings.elasticsearch_url)
     names = IndexNames(run.es_prefix)
     redis_model = RedisReadModel(
@@ -48,6 +60,13 @@ def visibility(run: Pipeline) -> dict[str, list[float]]:
         positions["postgres"] = lambda: int(conn.execute("SELECT read_model.reflected_position()").fetchone()[0])  # type: ignore[index]
         positions["redis"] = redis_model.reflected_position
         positions["elasticsearch"] = lambda: read_position(es, progress_index=names.progress)
+        checkpoints = PostgresEventLogReader(run.settings.postgres_dsn, name="bench-visibility")
+        steps: dict[str, Callable[[], int]] = {
+            "step: relay checkpoint": lambda: checkpoints.checkpoint(RELAY_CHECKPOINT)
+        }
+        for name, projector in run.projectors.items():
+            steps[f"step: applied by {name}"] = _applied(projector.runner)
+        positions = {**steps, **positions}
         latencies: dict[str, list[float]] = {name: [] for name in positions}
         latencies["command (API)"] = []
         with httpx.Client(base_url=run.command_url, timeout=30) as client:
@@ -68,6 +87,7 @@ def visibility(run: Pipeline) -> dict[str, list[float]]:
                             pending.discard(name)
                     time.sleep(0.001)
                 time.sleep(0.05)
+    checkpoints.close()
     es.close()
     return latencies
 
@@ -127,24 +147,31 @@ def floors(run: Pipeline) -> dict[str, list[float]]:
 
 
 def main() -> None:
+    # The relay writes the Confluent wire format (ADR 0028): the projectors of this process read it with the registry.
+    read_wire_format_with(Settings.from_env().registry_url)
     with pipeline() as run:
         time.sleep(3)  # let every consumer join its group
         seen = visibility(run)
         raw = floors(run)
     print(f"\ncommand → visible, {COMMANDS} deposits one after another (ms)")
     for name, values in {**raw, **seen}.items():
-        print(f"  {name:<30} p50 {statistics.median(values):8.1f}   p99 {percentile(values, 0.99):8.1f}")
-    base = statistics.median(raw["commit"]) + statistics.median(raw["kafka round trip"])
+        print(
+            f"  {name:<30} p50 {statistics.median(values):8.1f}   p99 {percentile(values, 0.99):8.1f}"
+            f"   p99.9 {percentile(values, 0.999):8.1f}"
+        )
+    round_trip = statistics.median(raw["kafka round trip"])
+    commit = statistics.median(raw["commit"])
     for model, store in (
         ("postgres", "postgres write"),
         ("redis", "redis write"),
         ("elasticsearch", "elasticsearch write+refresh"),
     ):
-        floor = base + statistics.median(raw[store])
+        floor = round_trip + statistics.median(raw[store])
         ratio = percentile(seen[model], 0.99) / floor
         print(
-            f"  {model:<14} p99 / sum of floors ({floor:.1f} ms) = {ratio:.1f} "
-            f"({'meets' if ratio <= 5 else 'MISSES'} target ≤ 5)"
+            f"  {model:<14} p99 / floor (round trip + write, {floor:.1f} ms) = {ratio:.1f} "
+            f"({'meets' if ratio <= 5 else 'MISSES'} target ≤ 5); / sum of floors with the commit "
+            f"({floor + commit:.1f} ms) = {percentile(seen[model], 0.99) / (floor + commit):.1f}"
         )
     api = seen["command (API)"]
     print(

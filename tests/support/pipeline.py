@@ -31,6 +31,7 @@ from eventledger_projections.bootstrap import (
 from eventledger_query.app import create_app as create_query_app
 from eventledger_query.services import build as build_query
 from eventledger_runtime.eventlog import PostgresEventLogReader
+from eventledger_runtime.eventlog.checkpoint_notice import PostgresCheckpointAnnouncer
 from eventledger_runtime.eventlog.notice import PostgresNewEventsAnnouncer, PostgresNewEventsListener
 from eventledger_runtime.instances import HeartbeatLoop, PostgresInstanceRegistry, registration_for
 from eventledger_runtime.kafka import ensure_topics
@@ -114,6 +115,7 @@ def _relay(settings: Settings, namespace: str) -> tuple[Callable[[], None], Call
     publisher = KafkaEventPublisher(settings.kafka_bootstrap)
     checkpoints = PostgresEventLogReader(settings.postgres_dsn)
     new_events = PostgresNewEventsListener(settings.postgres_dsn)
+    checkpoint_notices = PostgresCheckpointAnnouncer(settings.postgres_dsn)
     relay = Relay(
         store,
         publisher,
@@ -121,6 +123,7 @@ def _relay(settings: Settings, namespace: str) -> tuple[Callable[[], None], Call
         RelayConfig(topic_namespace=namespace),
         new_events=new_events,
         schema_ids=registered_schema_ids(settings.registry_url),
+        checkpoint_notices=checkpoint_notices,
     )
 
     def stop() -> None:
@@ -133,6 +136,7 @@ def _relay(settings: Settings, namespace: str) -> tuple[Callable[[], None], Call
             publisher.close()
             checkpoints.close()
             new_events.close()
+            checkpoint_notices.close()
             store.close()
 
     return run, stop

@@ -39,10 +39,12 @@ from eventledger_events.errors import (
 )
 from eventledger_events.json_codec import payload_from_json, payload_to_json
 from eventledger_events.kafka_message import (
+    EventRecord,
     KafkaRecord,
     MessageIdentity,
     envelope_from_kafka,
     identify_from_kafka,
+    record_from_kafka,
     to_kafka_record,
 )
 from eventledger_events.legacy import AccountCreditedV1, AccountDebitedV1, AccountOpenedV1, TransferPostedV1
@@ -110,6 +112,7 @@ __all__ = [
     "EventContractError",
     "EventEnvelope",
     "EventMetadata",
+    "EventRecord",
     "EventRegistry",
     "HoldReleaseReason",
     "InMemorySchemaRegistry",
@@ -144,6 +147,7 @@ __all__ = [
     "payload_from_dict",
     "payload_from_json",
     "payload_to_json",
+    "record_from_kafka",
     "register_schemas",
     "schema_fingerprint",
     "schema_for_fingerprint",

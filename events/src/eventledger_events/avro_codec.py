@@ -115,6 +115,10 @@ class AvroSchemaCatalog:
         self._registry.model_for(event_type, schema_version)
         return self._by_name[(event_type, schema_version)]
 
+    def is_current(self, entry: RegisteredSchema) -> bool:
+        """Whether ``entry`` is the current version of its event type (a record of it needs no upcasting)."""
+        return self._registry.current_version(entry.event_type) == entry.schema_version
+
     def by_fingerprint(self, schema_fingerprint: bytes) -> RegisteredSchema:
         """The schema whose fingerprint this is; ``UnknownSchemaFingerprintError`` if none."""
         entry = self._by_fingerprint.get(schema_fingerprint)

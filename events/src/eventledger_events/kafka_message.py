@@ -7,9 +7,11 @@ single-object encoding; both decode. Headers: the envelope's metadata (see ``top
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from eventledger_events.avro_codec import AvroSchemaCatalog, default_avro_catalog
 from eventledger_events.envelope import EventEnvelope
@@ -114,6 +116,8 @@ ENVELOPE_HEADERS = (
 )
 """The headers no envelope can be rebuilt without (the schema version is the value's fingerprint's)."""
 
+_ENVELOPE_HEADER_SET = frozenset(ENVELOPE_HEADERS)
+
 
 @dataclass(frozen=True, slots=True)
 class MessageIdentity:
@@ -135,10 +139,81 @@ def identify_from_kafka(
     text; the position and stream version are numbers; the value is one Avro record of a schema of the header's
     event type, with nothing after it. ``MalformedMessageError`` otherwise. What only the full decoding finds (a
     field's domain rules, a date or UUID that does not parse) is left to :func:`envelope_from_kafka`."""
+    _, body, text = _checked(key, value, headers)
+    entry, _ = (catalog or default_avro_catalog()).read(body)
+    if entry.event_type != text[HEADER_EVENT_TYPE]:
+        raise MalformedMessageError(f"header {HEADER_EVENT_TYPE} does not match the {entry.name} value")
+    return MessageIdentity(entry.event_type, int(text[HEADER_POSITION]))
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A consumed event of the *current* schema version of its type, read as far as its Avro record (ADR 0037):
+    no payload model, no envelope. ``record`` holds the payload's fields as Avro types them (UUIDs as text,
+    instants as aware datetimes); ``recorded_at`` is the header's ISO text (checked to parse)."""
+
+    event_type: str
+    stream_id: str
+    stream_version: int
+    position: int
+    recorded_at: str
+    record: dict[str, Any]
+
+
+_UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+
+
+def record_from_kafka(
+    key: bytes | None,
+    value: bytes | None,
+    headers: Iterable[tuple[str, bytes | None]] | None,
+    *,
+    catalog: AvroSchemaCatalog | None = None,
+) -> EventRecord | None:
+    """The event of a consumed message as its Avro record, for a reader that maps records straight to its own
+    operations; ``None`` when the writer schema is an older version of the type (the caller decodes it fully with
+    :func:`envelope_from_kafka`, which upcasts). The message is checked as :func:`identify_from_kafka` checks it,
+    and its ids and instants parse; ``MalformedMessageError`` otherwise. Not checked: the payload's domain rules
+    (an amount's sign, a currency's shape), which its writer validated: the relay publishes only appended events."""
+    stream, body, text = _checked(key, value, headers)
+    codec = catalog or default_avro_catalog()
+    entry, record = codec.read(body)
+    if entry.event_type != text[HEADER_EVENT_TYPE]:
+        raise MalformedMessageError(f"header {HEADER_EVENT_TYPE} does not match the {entry.name} value")
+    if not codec.is_current(entry):
+        return None
+    for name in (HEADER_EVENT_ID, HEADER_CORRELATION_ID):
+        if _UUID_TEXT.fullmatch(text[name]) is None:
+            raise MalformedMessageError(f"header {name} is not a UUID")
+    recorded_at = text[HEADER_RECORDED_AT]
+    try:
+        moments = (datetime.fromisoformat(recorded_at), datetime.fromisoformat(text[HEADER_OCCURRED_AT]))
+    except ValueError as error:
+        raise MalformedMessageError(f"bad EventLedger message headers: {error}") from error
+    if any(moment.tzinfo is None for moment in moments):
+        raise MalformedMessageError("the recorded-at and occurred-at headers must name their time zone")
+    return EventRecord(
+        entry.event_type,
+        stream.decode(errors="replace"),
+        int(text[HEADER_STREAM_VERSION]),
+        int(text[HEADER_POSITION]),
+        recorded_at,
+        record,
+    )
+
+
+def _checked(
+    key: bytes | None, value: bytes | None, headers: Iterable[tuple[str, bytes | None]] | None
+) -> tuple[bytes, bytes, dict[str, str]]:
+    """The key, the value and the headers as text, once the checks every reader makes passed (see
+    :func:`identify_from_kafka`)."""
     if key is None or value is None:
         raise MalformedMessageError("an EventLedger message always has a key and a value")
+    text: dict[str, str] = {}
     try:
-        text = header_values(headers)
+        for name, raw in headers or ():
+            if raw is not None and name in _ENVELOPE_HEADER_SET:  # the others (trace context, hash) are not read
+                text[name] = raw.decode()
     except UnicodeDecodeError as error:
         raise MalformedMessageError(f"a header is not UTF-8 text: {error}") from error
     missing = [name for name in ENVELOPE_HEADERS if name not in text]
@@ -147,10 +222,7 @@ def identify_from_kafka(
     position, stream_version = text[HEADER_POSITION], text[HEADER_STREAM_VERSION]
     if not (position.isdecimal() and stream_version.isdecimal()):
         raise MalformedMessageError("the position and the stream version headers must be numbers")
-    entry, _ = (catalog or default_avro_catalog()).read(value)
-    if entry.event_type != text[HEADER_EVENT_TYPE]:
-        raise MalformedMessageError(f"header {HEADER_EVENT_TYPE} does not match the {entry.name} value")
-    return MessageIdentity(entry.event_type, int(position))
+    return key, value, text
 
 
 def envelope_from_kafka(

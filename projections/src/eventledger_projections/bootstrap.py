@@ -22,6 +22,7 @@ from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC, DeadLetterSin
 from eventledger_projections.runtime.port import Projection
 from eventledger_projections.runtime.runner import ProjectionRunner, RunnerConfig
 from eventledger_runtime.eventlog import PostgresEventLogReader
+from eventledger_runtime.eventlog.checkpoint_notice import PostgresCheckpointListener
 from eventledger_runtime.instances import PAUSED, RUNNING, STALLED, Heartbeat, HeartbeatLoop
 from eventledger_runtime.kafka import ensure_topics
 from eventledger_runtime.personal.opener import opener_for
@@ -126,9 +127,13 @@ def build_projector(
     projection = spec.factory(settings, infra)
     # Two connections: the runner's thread and the watchdog's read it.
     event_store = PostgresEventLogReader(infra.postgres_dsn, pool_size=2, name="relay-checkpoint")
+    # The relay announces each acknowledged batch before it saves the checkpoint (ADR 0037).
+    notices = PostgresCheckpointListener(infra.postgres_dsn, settings.relay_checkpoint_name)
 
     def relay_checkpoint() -> int:
-        return event_store.checkpoint(settings.relay_checkpoint_name)
+        announced = notices.latest()
+        saved = event_store.checkpoint(settings.relay_checkpoint_name)
+        return max(announced, saved)
 
     if event_log is None:
         event_log = KafkaEventLog(
@@ -152,7 +157,11 @@ def build_projector(
     )
     runner = ProjectionRunner(projection, event_log, dead_letters, relay_checkpoint, config)
     return Projector(
-        name, projection, runner, relay_checkpoint, [projection.close, event_store.close, dead_letters.close]
+        name,
+        projection,
+        runner,
+        relay_checkpoint,
+        [projection.close, notices.close, event_store.close, dead_letters.close],
     )
 
 

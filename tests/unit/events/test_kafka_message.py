@@ -27,6 +27,7 @@ from eventledger_events import (
     decode_avro,
     envelope_from_kafka,
     identify_from_kafka,
+    record_from_kafka,
     to_kafka_record,
     topic_for,
 )
@@ -35,7 +36,9 @@ from eventledger_events.topics import (
     HEADER_CORRELATION_ID,
     HEADER_EVENT_ID,
     HEADER_EVENT_TYPE,
+    HEADER_OCCURRED_AT,
     HEADER_POSITION,
+    HEADER_RECORDED_AT,
     HEADER_SCHEMA_VERSION,
     HEADER_TRACEPARENT,
 )
@@ -140,3 +143,47 @@ def test_no_poison_message_is_identified(data: st.DataObject) -> None:
 
 def _parts(record: KafkaRecord) -> tuple[bytes, bytes, tuple[tuple[str, bytes], ...]]:
     return record.key, record.value, record.headers
+
+
+def test_a_current_event_reads_as_its_avro_record_and_an_older_version_is_left_to_full_decoding(
+    sample_payload: DomainEvent,
+) -> None:
+    """ADR 0037: what a projector maps straight to its operations is what the full decoding would give it."""
+    envelope = _recorded(sample_payload, _stream_of(sample_payload))
+    record = to_kafka_record(envelope, traceparent=TRACEPARENT)
+    read = record_from_kafka(*_parts(record))
+    if isinstance(sample_payload, AccountOpenedV1):
+        assert read is None, "an older schema version is upcast by the full decoding"
+        return
+    assert read is not None
+    assert (read.event_type, read.stream_id, read.stream_version, read.position) == (
+        envelope.event_type,
+        envelope.stream_id,
+        envelope.stream_version,
+        envelope.position,
+    )
+    assert read.recorded_at == NOW.isoformat()
+    assert type(envelope.payload).model_validate(read.record) == envelope.payload
+
+
+def test_a_record_is_refused_when_its_ids_or_instants_are_not_what_they_say() -> None:
+    account_id = uuid4()
+    record = to_kafka_record(_recorded(AccountFrozen(account_id=account_id), account_stream_id(account_id)))
+    for name, junk in (
+        (HEADER_EVENT_ID, b"not-a-uuid"),
+        (HEADER_CORRELATION_ID, b"42"),
+        (HEADER_RECORDED_AT, b"yesterday"),
+        (HEADER_OCCURRED_AT, b"2030-01-01T00:00:00"),  # no time zone
+    ):
+        headers = [(n, junk if n == name else v) for n, v in record.headers]
+        with pytest.raises(MalformedMessageError):
+            record_from_kafka(record.key, record.value, headers)
+
+
+@given(data=st.data())
+@settings(max_examples=300, deadline=None)
+def test_no_poison_message_reads_as_a_record(data: st.DataObject) -> None:
+    """A projector that maps records (ADR 0037) parks every poison message, as one that decodes envelopes does."""
+    poison = data.draw(poison_messages(data.draw(st.sampled_from([ACCOUNTS_TOPIC, TRANSFERS_TOPIC]))))
+    with pytest.raises(EventContractError):
+        record_from_kafka(poison.key, poison.value, poison.headers)

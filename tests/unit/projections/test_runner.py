@@ -14,6 +14,7 @@ from eventledger_events import (
     ACCOUNTS_TOPIC,
     ALL_TOPICS,
     AccountOpened,
+    AccountOpenedV1,
     InMemorySchemaRegistry,
     SchemaRegistryUnavailableError,
     account_stream_id,
@@ -22,7 +23,7 @@ from eventledger_events import (
 )
 from eventledger_projections.runtime.log import DEAD_LETTER_TOPIC
 from eventledger_projections.runtime.memory import InMemoryBroker, InMemoryDeadLetters, InMemoryEventLog
-from eventledger_projections.runtime.port import LogMessage, OffsetsMoved, TopicPartition
+from eventledger_projections.runtime.port import Applicable, LogMessage, OffsetsMoved, TopicPartition
 from eventledger_projections.runtime.runner import EAGER_REFRESHES, ProjectionRunner, RunnerConfig
 
 FAST = RunnerConfig(batch_size=40, max_attempts=3, backoff_initial=0.0005, backoff_max=0.001, progress_interval=0)
@@ -462,3 +463,32 @@ def test_a_schema_registry_outage_is_waited_out_and_never_parks_anything(
     assert outage["calls"] > 8
     assert rig.projection.balances == expected
     assert rig.dead_letters.parked == []
+
+
+class _RecordReader(InMemoryBalances):
+    """Reads records (ADR 0037) and remembers what kind of event each applied one was."""
+
+    reads_records = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kinds: list[str] = []
+
+    def apply(self, batch: Sequence[Applicable]) -> None:
+        super().apply(batch)
+        self.kinds.extend(type(event).__name__ for event in batch)
+
+
+def test_a_projection_reading_records_gets_current_events_as_records_and_older_versions_decoded() -> None:
+    rig = make_rig(_RecordReader())
+    opened = _opening(rig.ledger)
+    legacy_id = uuid.uuid4()
+    rig.ledger.append(
+        account_stream_id(legacy_id), AccountOpenedV1(account_id=legacy_id, holder_name="Old", currency="EUR")
+    )
+    rig.broker.produce(opened.topic, opened.key, (opened.value or b"")[:12], opened.headers)  # a cut body: poison
+    rig.drain()
+    assert isinstance(rig.projection, _RecordReader)
+    assert sorted(rig.projection.kinds) == ["ConsumedEvent", "RecordEvent"]
+    assert len(rig.dead_letters.parked) == 1
+    assert rig.broker.committed["group"] == rig.high_watermarks()

@@ -87,3 +87,31 @@ def test_a_topic_namespace_prefixes_every_topic() -> None:
     publisher = InMemoryPublisher()
     Relay(store, publisher, InMemoryEventLog(), RelayConfig(topic_namespace="test-1.")).run_once()
     assert [r.topic for r in publisher.sent] == ["test-1." + ACCOUNTS_TOPIC]
+
+
+class _Announcements:
+    """Records what the relay announces, with how much was acknowledged and saved at that moment."""
+
+    def __init__(self, publisher: InMemoryPublisher, checkpoints: InMemoryEventLog) -> None:
+        self.publisher, self.checkpoints = publisher, checkpoints
+        self.seen: list[tuple[str, int, int, int]] = []
+
+    def announce(self, name: str, position: int) -> None:
+        self.seen.append((name, position, len(self.publisher.sent), self.checkpoints.checkpoint(name)))
+
+
+def test_each_acknowledged_batch_is_announced_before_its_checkpoint_is_saved_and_a_failed_one_never() -> None:
+    """ADR 0037: the projectors may claim a batch as soon as the broker acknowledged it, never before."""
+    store = _store_with(accounts=2, credits_each=3)
+    publisher, checkpoints = InMemoryPublisher(), InMemoryEventLog()
+    notices = _Announcements(publisher, checkpoints)
+    relay = Relay(store, publisher, checkpoints, RelayConfig(batch_size=4), checkpoint_notices=notices)
+    assert relay.run_once() == 4
+    publisher.fail_next = 1
+    with pytest.raises(PublishFailed):
+        relay.run_once()
+    while relay.run_once():
+        pass
+    assert notices.seen[0] == ("kafka-relay", 4, 4, 0), "acknowledged (4 sent), not yet saved"
+    assert [position for _, position, _, _ in notices.seen] == [4, 8]
+    assert all(sent >= position for _, position, sent, _ in notices.seen)

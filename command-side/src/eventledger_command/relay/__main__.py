@@ -21,6 +21,7 @@ from eventledger_command.relay.relay import Relay, RelayConfig
 from eventledger_events import ALL_TOPICS, RegisteredSchemaIds
 from eventledger_runtime.cli import no_arguments
 from eventledger_runtime.eventlog import PostgresEventLogReader
+from eventledger_runtime.eventlog.checkpoint_notice import PostgresCheckpointAnnouncer
 from eventledger_runtime.eventlog.notice import PostgresNewEventsListener
 from eventledger_runtime.kafka import ensure_topics, when_kafka_answers
 from eventledger_runtime.observability import observe_as
@@ -47,6 +48,7 @@ def main() -> int:
     checkpoints = PostgresEventLogReader(settings.postgres.dsn, name="checkpoints")
     publisher = KafkaEventPublisher(kafka.bootstrap)
     new_events = PostgresNewEventsListener(settings.postgres.dsn)  # command services notify after appends (ADR 0021)
+    checkpoint_notices = PostgresCheckpointAnnouncer(settings.postgres.dsn)  # to the projectors (ADR 0037)
     topics = [settings.names.topic(topic) for topic in ALL_TOPICS]
     schema_registry = ConfluentSchemaRegistry(settings.registry.url)
     # Any number of relays may run: the one holding the lock publishes, the others stand by (ADR 0016).
@@ -65,6 +67,7 @@ def main() -> int:
         ),
         leadership,
         new_events,
+        checkpoint_notices=checkpoint_notices,
     )
     registered = _Registration()
     notary_pool = ConnectionPool(settings.postgres.dsn, min_size=1, max_size=2, open=True, kwargs={"autocommit": True})
@@ -140,6 +143,7 @@ def main() -> int:
         watchdog.close()
         leadership.close()
         new_events.close()
+        checkpoint_notices.close()
         publisher.close()
         checkpoints.close()
         store.close()

@@ -18,6 +18,7 @@ from eventledger_command.relay.telemetry import producer_spans
 from eventledger_events import KafkaRecord, RegisteredSchemaIds, to_kafka_record
 from eventledger_events.topics import HEADER_RELAY_TERM
 from eventledger_runtime.eventlog import Deposed, EventLogReader
+from eventledger_runtime.eventlog.checkpoint_notice import CheckpointAnnouncer
 from eventledger_runtime.eventlog.notice import NewEventsListener
 from eventledger_runtime.worker import StoppableLoop
 
@@ -69,6 +70,10 @@ class Relay(StoppableLoop):
     leadership without noticing publishes at most the batch it has in hand and then stops leading (:class:`Deposed`).
     Without one, the relay leads alone and unfenced (tests and benchmarks that run one relay in a thread).
 
+    With ``checkpoint_notices``, the position of each batch is announced to the projectors as soon as the broker
+    acknowledged it, before the checkpoint is saved (ADR 0037: a notice only lets a read model claim earlier what the
+    saved checkpoint would let it claim a moment later).
+
     With ``schema_ids`` (the registry's ids, registered before the relay starts: ADR 0028) values are written in the
     Confluent wire format; an event whose schema has no id there fails its batch (``LookupError``), which is then
     neither published nor checkpointed. Without them values are in Avro single-object encoding (the loop's own
@@ -84,8 +89,10 @@ class Relay(StoppableLoop):
         leadership: Leadership | None = None,
         new_events: NewEventsListener | None = None,
         schema_ids: RegisteredSchemaIds | None = None,
+        checkpoint_notices: CheckpointAnnouncer | None = None,
     ) -> None:
         self._store = store
+        self._checkpoint_notices = checkpoint_notices
         self._schema_ids = schema_ids
         self._new_events = new_events
         self._publisher = publisher
@@ -162,6 +169,8 @@ class Relay(StoppableLoop):
         with producer_spans(events, records) as traced:
             self._publisher.publish(traced, should_stop=self._stop.is_set)
         last = events[-1].position
+        if self._checkpoint_notices is not None:  # acknowledged: projectors may claim it before the save (ADR 0037)
+            self._checkpoint_notices.announce(self._config.checkpoint_name, last)
         self._checkpoints.save_checkpoint(self._config.checkpoint_name, last, term=self.term)
         self.position = last
         PUBLISHED.inc(len(events))

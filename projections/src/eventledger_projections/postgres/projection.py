@@ -86,8 +86,12 @@ class PostgresProjection(Projection):
             return self._progress.offsets(conn)
 
     def mark_caught_up(self, relay_position: int, high_watermarks: Mapping[TopicPartition, int]) -> None:
-        with self._batch() as conn:
+        """One transaction in pipeline mode, as ``apply``: the live check, the declarations and the marks travel
+        together (one round trip, then the commit); a switch seen by the check rolls the marks back."""
+        with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+            live = self.schemas.query_live(conn, lock="share")
             self._progress.mark_caught_up(conn, relay_position, high_watermarks)
+            self._check_live(self.schemas.read_live(live))
 
     def reflected_position(self) -> int:
         with self._pool.connection() as conn:

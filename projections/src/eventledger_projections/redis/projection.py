@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from uuid import UUID
 
 import redis
 
@@ -11,15 +12,17 @@ import eventledger_events as ev
 from eventledger_projections.redis.connection import Scripts, run
 from eventledger_projections.redis.erasure import mask_copies, rewrite_append_only_file_if_due
 from eventledger_projections.redis.keys import KeySpace, parse_partition_field, partition_field
-from eventledger_projections.redis.operations import flatten, operation
+from eventledger_projections.redis.operations import Operation, flatten, operation, operation_of
 from eventledger_projections.redis.scripts import MOVED
 from eventledger_projections.runtime.port import (
     Applicable,
+    ConsumedEvent,
     OffsetsMoved,
     ParkedMessage,
+    PassedEvent,
     Projection,
+    RecordEvent,
     TopicPartition,
-    decoded,
 )
 
 _TRANSIENT_ERRORS = (
@@ -51,6 +54,9 @@ class RedisProjection(Projection):
     """
 
     name = "redis"
+    reads_records = True
+    """Events of the current schema version are mapped from their Avro records (ADR 0037), as the rebuild maps
+    stored rows (:mod:`.pages`)."""
 
     def __init__(self, client: redis.Redis, *, base: str = "el") -> None:
         self.keys = KeySpace(base)
@@ -63,9 +69,9 @@ class RedisProjection(Projection):
     def apply(self, batch: Sequence[Applicable]) -> None:
         if not batch:
             return
-        envelopes = decoded(batch)
-        operations = [operation(envelope) for envelope in envelopes]
-        erased = [e.payload.account_id for e in envelopes if isinstance(e.payload, ev.AccountPersonalDataErased)]
+        events = [event for event in batch if not isinstance(event, PassedEvent)]
+        operations = [_operation(event) for event in events]
+        erased = [_erased_account(e) for e in events if e.kind == ev.AccountPersonalDataErased.EVENT_TYPE]
         if erased:
             mask_copies(self._client, self.keys.base, erased)
         progress = _progress((e.topic_partition, e.offset, e.position) for e in batch)
@@ -130,6 +136,30 @@ class RedisProjection(Projection):
     def _lost_version(self) -> None:
         self._moved = True
         raise OffsetsMoved(f"the live pointer no longer names version {self._version}")
+
+
+def _operation(event: ConsumedEvent | RecordEvent) -> Operation:
+    """The operation of a decoded event, or of a record of the current schema version (same table)."""
+    if isinstance(event, ConsumedEvent):
+        return operation(event.envelope)
+    record = event.event
+    return operation_of(
+        record.event_type,
+        record.stream_id,
+        record.stream_version,
+        record.position,
+        record.recorded_at,
+        record.record.__getitem__,
+    )
+
+
+def _erased_account(event: ConsumedEvent | RecordEvent) -> UUID:
+    """The account an ``account.personal_data_erased`` event (decoded or a record) erased."""
+    if isinstance(event, ConsumedEvent):
+        payload = event.envelope.payload
+        assert isinstance(payload, ev.AccountPersonalDataErased)
+        return payload.account_id
+    return UUID(str(event.event.record["account_id"]))
 
 
 def _progress(items: Iterable[tuple[TopicPartition, int, int | None]]) -> list[str]:

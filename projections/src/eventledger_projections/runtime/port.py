@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from eventledger_events import ALL_TOPICS, EventContractError, EventEnvelope, identify_from_kafka
+from eventledger_events import ALL_TOPICS, EventContractError, EventEnvelope, EventRecord, identify_from_kafka
 from eventledger_events.kafka_message import header_values
 from eventledger_events.topics import HEADER_EVENT_TYPE, HEADER_RECORDED_AT
 
@@ -79,6 +79,28 @@ class ConsumedEvent(_ReadFromLog):
 
 
 @dataclass(frozen=True, slots=True)
+class RecordEvent(_ReadFromLog):
+    """An event of the current schema version of its type, read only as far as its Avro record (ADR 0037): what a
+    projection that sets :attr:`Projection.reads_records` receives instead of a :class:`ConsumedEvent`, so that it
+    maps the record straight to its own operations (no payload model, no envelope)."""
+
+    event: EventRecord
+    message: LogMessage
+
+    @property
+    def position(self) -> int:
+        return self.event.position
+
+    @property
+    def recorded_at(self) -> datetime | None:
+        return datetime.fromisoformat(self.event.recorded_at)  # checked to parse when it was read
+
+    @property
+    def kind(self) -> str:
+        return self.event.event_type
+
+
+@dataclass(frozen=True, slots=True)
 class PassedEvent(_ReadFromLog):
     """An event of a type the projection does not use (see :attr:`Projection.event_types`), never decoded: it
     only moves the projection's progress past itself (its offset, and its ``position`` from the header)."""
@@ -115,8 +137,9 @@ class PassedEvent(_ReadFromLog):
         return PassedEvent(message, identity.position)
 
 
-Applicable = ConsumedEvent | PassedEvent
-"""What ``apply`` receives: decoded events, and (only for a projection that names its ``event_types``) passed ones."""
+Applicable = ConsumedEvent | RecordEvent | PassedEvent
+"""What ``apply`` receives: decoded events, records (only for a projection that ``reads_records``), and (only for a
+projection that names its ``event_types``) passed ones."""
 
 
 def decoded(batch: Sequence[Applicable]) -> list[EventEnvelope]:
@@ -159,6 +182,9 @@ class Projection(ABC):
     - ``event_types``: the event types (the ``event-type`` header, e.g. ``account.opened``) ``apply`` needs
       decoded; None (the default) for every type. Messages of other types are never decoded: they reach
       ``apply`` as :class:`PassedEvent`, which move the progress exactly like applied events and change nothing else.
+    - ``reads_records``: when True, ``apply`` receives each event of the current schema version of its type as a
+      :class:`RecordEvent` (its Avro record: no payload model, no envelope; ADR 0037), and only events of older
+      versions as :class:`ConsumedEvent` (upcast). False (the default): every used event is a ``ConsumedEvent``.
     - ``apply(batch)`` applies the events in the order given (per partition: offset order). It is **idempotent**:
       applying an event again, or an older event of a stream after a newer one, changes nothing (guard by the
       stream version, or by the event id or position). Where the store allows, it records its progress
@@ -189,6 +215,7 @@ class Projection(ABC):
     name: ClassVar[str]
     topics: ClassVar[tuple[str, ...]] = ALL_TOPICS
     event_types: ClassVar[frozenset[str] | None] = None
+    reads_records: ClassVar[bool] = False
 
     @abstractmethod
     def apply(self, batch: Sequence[Applicable]) -> None: ...

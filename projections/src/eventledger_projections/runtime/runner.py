@@ -17,29 +17,22 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from eventledger_events import (
-    EventContractError,
-    EventEnvelope,
-    SchemaRegistryUnavailableError,
-    default_avro_catalog,
-    envelope_from_kafka,
-)
-from eventledger_events.personal import SealError
+from eventledger_events import EventContractError, SchemaRegistryUnavailableError, default_avro_catalog
+from eventledger_events.avro_codec import HEADER_LENGTH
+from eventledger_events.schema_registry import CONFLUENT_HEADER_LENGTH, is_wire_format
 from eventledger_projections.runtime import metrics
+from eventledger_projections.runtime.decoding import decode_batch
 from eventledger_projections.runtime.log import DeadLetterSink, EventLog
 from eventledger_projections.runtime.port import (
     Applicable,
-    ConsumedEvent,
     LogMessage,
     OffsetsMoved,
     ParkedMessage,
-    PassedEvent,
     Projection,
     TopicPartition,
 )
 from eventledger_projections.runtime.telemetry import consumer_spans
 from eventledger_runtime.instances import PartitionProgress
-from eventledger_runtime.personal import UnknownDataKey
 from eventledger_runtime.personal.opener import Opener, unopened
 from eventledger_runtime.worker import StoppableLoop
 
@@ -137,6 +130,11 @@ class ProjectionRunner(StoppableLoop):
         self._pause_requested.clear()
 
     @property
+    def applied_position(self) -> int:
+        """The highest position this runner applied (or passed) so far; not yet a claim that it is reflected."""
+        return self._applied_position
+
+    @property
     def paused(self) -> bool:
         return self._pause_requested.is_set()
 
@@ -193,23 +191,23 @@ class ProjectionRunner(StoppableLoop):
         if not self._schemas_known(messages):
             return
         started = time.perf_counter()
-        used = self._projection.event_types
+        decoded = decode_batch(
+            messages,
+            used=self._projection.event_types,
+            records=self._projection.reads_records,
+            opener=self._config.opener,
+        )
         try:
             segment: list[Applicable] = []
-            for message in messages:
-                passed = None if used is None else PassedEvent.of(message, used)
-                if passed is not None:
-                    segment.append(passed)  # a type the projection does not use: not decoded (ADR 0022)
-                    continue
-                envelope = self._decode(message)
-                if isinstance(envelope, EventEnvelope):
-                    segment.append(ConsumedEvent(envelope, message))
+            for message, event in zip(messages, decoded, strict=True):
+                if not isinstance(event, str):
+                    segment.append(event)
                     continue
                 # Everything before an undecodable message is applied first: parking it moves the checkpoint.
                 self._apply_or_isolate(segment, self._config.max_attempts)
                 segment = []
                 metrics.ERRORS.labels(self._name, "decode").inc()
-                self._park(message, f"undecodable: {envelope}", position=None)
+                self._park(message, f"undecodable: {event}", position=None)
             self._apply_or_isolate(segment, self._config.max_attempts)
         except OffsetsMoved:
             log.info("%s: the read model's offsets moved (a version switch); seeking there", self._name)
@@ -235,10 +233,11 @@ class ProjectionRunner(StoppableLoop):
         attempt = 0
         while True:
             try:
-                for message in messages:
-                    if message.value is not None:
-                        with contextlib.suppress(EventContractError):  # malformed: decoding parks it
-                            catalog.writer_schema_of(message.value)
+                # One look-up per writer schema: the value's first bytes name it (wire format: magic byte and id;
+                # single-object encoding: marker and fingerprint).
+                for value in {_schema_key(m.value): m.value for m in messages if m.value is not None}.values():
+                    with contextlib.suppress(EventContractError):  # malformed: decoding parks it
+                        catalog.writer_schema_of(value)
                 return True
             except SchemaRegistryUnavailableError as error:
                 metrics.ERRORS.labels(self._name, "schema-registry").inc()
@@ -248,19 +247,6 @@ class ProjectionRunner(StoppableLoop):
                     return False
                 self._wait(self._backoff(attempt))
                 attempt += 1
-
-    def _decode(self, message: LogMessage) -> EventEnvelope | str:
-        """The envelope with its personal fields opened, or why the message cannot be decoded (any failure of the
-        pure decoding; a value that does not open). A key store that cannot answer is no fault of the message: that
-        error stops the batch, uncommitted."""
-        try:
-            envelope = envelope_from_kafka(message.key, message.value, message.headers)
-        except Exception as error:
-            return f"{type(error).__name__}: {error}"
-        try:
-            return self._config.opener(envelope)
-        except (SealError, UnknownDataKey) as error:
-            return f"{type(error).__name__}: {error}"
 
     def _apply_or_isolate(self, events: list[Applicable], attempts: int) -> None:
         """Apply ``events``; if they keep failing, bisect down to the failing event and park it alone."""
@@ -464,6 +450,12 @@ def _next_offsets(messages: Iterable[LogMessage]) -> dict[TopicPartition, int]:
         tp = message.topic_partition
         offsets[tp] = max(offsets.get(tp, 0), message.offset + 1)
     return offsets
+
+
+def _schema_key(value: bytes) -> bytes:
+    """The leading bytes of a value that name its writer schema (wire format: magic byte and schema id; single-object
+    encoding: marker and fingerprint)."""
+    return value[: CONFLUENT_HEADER_LENGTH if is_wire_format(value) else HEADER_LENGTH]
 
 
 def _where(message: LogMessage) -> str:
