@@ -71,7 +71,7 @@ class RedisProjection(Projection):
             return
         events = [event for event in batch if not isinstance(event, PassedEvent)]
         operations = [_operation(event) for event in events]
-        erased = [_erased_account(e) for e in events if e.kind == ev.AccountPersonalDataErased.EVENT_TYPE]
+        erased = [account for account in map(_erased_account, events) if account is not None]
         if erased:
             mask_copies(self._client, self.keys.base, erased)
         progress = _progress((e.topic_partition, e.offset, e.position) for e in batch)
@@ -153,12 +153,13 @@ def _operation(event: ConsumedEvent | RecordEvent) -> Operation:
     )
 
 
-def _erased_account(event: ConsumedEvent | RecordEvent) -> UUID:
-    """The account an ``account.personal_data_erased`` event (decoded or a record) erased."""
+def _erased_account(event: ConsumedEvent | RecordEvent) -> UUID | None:
+    """The account an ``account.personal_data_erased`` event (decoded or a record) erased; ``None`` for any other."""
     if isinstance(event, ConsumedEvent):
         payload = event.envelope.payload
-        assert isinstance(payload, ev.AccountPersonalDataErased)
-        return payload.account_id
+        return payload.account_id if isinstance(payload, ev.AccountPersonalDataErased) else None
+    if event.event.event_type != ev.AccountPersonalDataErased.EVENT_TYPE:
+        return None
     return UUID(str(event.event.record["account_id"]))
 
 
