@@ -23,6 +23,8 @@ from typing import Any, Protocol
 import psycopg
 from psycopg import sql
 
+from eventledger_runtime.eventlog.notice import NotifierThread
+
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "eventledger.checkpoint."
@@ -40,19 +42,21 @@ class CheckpointAnnouncer(Protocol):
     def announce(self, name: str, position: int) -> None: ...
 
 
-class PostgresCheckpointAnnouncer:
+class PostgresCheckpointAnnouncer(NotifierThread):
     """The relay's side: ``announce(name, position)`` never blocks; a thread sends the latest position of each
     checkpoint (announcements made meanwhile are coalesced into one notice)."""
 
     def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
         self._latest: dict[str, int] = {}
         self._sent: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._pending = threading.Event()
-        self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="checkpoint-announcer", daemon=True)
-        self._thread.start()
+        super().__init__(
+            dsn,
+            thread_name="checkpoint-announcer",
+            channel_prefix=CHANNEL_PREFIX,
+            # Projectors read the saved checkpoint meanwhile; the next announcement tries again.
+            failure="cannot announce the relay's checkpoint (projectors read it saved)",
+        )
 
     def announce(self, name: str, position: int) -> None:
         """Say that Kafka acknowledged every event up to ``position`` (published under checkpoint ``name``)."""
@@ -61,38 +65,12 @@ class PostgresCheckpointAnnouncer:
                 self._latest[name] = position
         self._pending.set()
 
-    def close(self) -> None:
-        self._closed.set()
-        self._pending.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        conn: psycopg.Connection[Any] | None = None
-        try:
-            while True:
-                self._pending.wait()
-                if self._closed.is_set():
-                    return
-                self._pending.clear()
-                with self._lock:
-                    due = {n: p for n, p in self._latest.items() if p > self._sent.get(n, 0)}
-                try:
-                    if conn is None:
-                        conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=5)
-                        channel = _channel(conn)
-                    for name, position in due.items():
-                        conn.execute("SELECT pg_notify(%s, %s)", [channel, f"{name}:{position}"], prepare=True)
-                        self._sent[name] = position
-                except psycopg.Error as error:
-                    # Projectors read the saved checkpoint meanwhile; the next announcement tries again.
-                    log.warning("cannot announce the relay's checkpoint (projectors read it saved): %s", error)
-                    if conn is not None:
-                        conn.close()
-                    conn = None
-                    self._closed.wait(RECONNECT_SECONDS)
-        finally:
-            if conn is not None:
-                conn.close()
+    def _notify(self, conn: psycopg.Connection[Any], channel: str) -> None:
+        with self._lock:
+            due = {n: p for n, p in self._latest.items() if p > self._sent.get(n, 0)}
+        for name, position in due.items():
+            conn.execute("SELECT pg_notify(%s, %s)", [channel, f"{name}:{position}"], prepare=True)
+            self._sent[name] = position
 
 
 class PostgresCheckpointListener:

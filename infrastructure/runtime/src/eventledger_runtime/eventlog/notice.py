@@ -75,24 +75,28 @@ class InMemoryNewEvents(NewEventsAnnouncer, NewEventsListener):
         self._announced.set()
 
 
-def _channel(conn: psycopg.Connection[Any]) -> str:
+def _channel(conn: psycopg.Connection[Any], prefix: str = CHANNEL_PREFIX) -> str:
     row = conn.execute("SELECT current_schema()").fetchone()
-    return CHANNEL_PREFIX + str(row[0] if row else "public")
+    return prefix + str(row[0] if row else "public")
 
 
-class PostgresNewEventsAnnouncer(NewEventsAnnouncer):
-    """Sends ``NOTIFY`` from a thread of its own, on its own autocommit connection to ``dsn``."""
+class NotifierThread(ABC):
+    """Sends ``NOTIFY`` from a thread of its own, on its own autocommit connection to ``dsn``: each :meth:`_wake`
+    makes one :meth:`_notify` (wakes that come meanwhile make one more, not one each); a lost connection is opened
+    again ``RECONNECT_SECONDS`` later. Callers never wait and never see an error (``failure`` is logged)."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, thread_name: str, channel_prefix: str, failure: str) -> None:
         self._dsn = dsn
+        self._channel_prefix = channel_prefix
+        self._failure = failure
         self._pending = threading.Event()
         self._closed = threading.Event()
-        self.sent = 0
-        self._thread = threading.Thread(target=self._run, name="new-events-announcer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
         self._thread.start()
 
-    def announce(self) -> None:
-        self._pending.set()
+    @abstractmethod
+    def _notify(self, conn: psycopg.Connection[Any], channel: str) -> None:
+        """Send this notifier's notice on ``conn``; a :class:`psycopg.Error` drops the connection."""
 
     def close(self) -> None:
         self._closed.set()
@@ -101,6 +105,7 @@ class PostgresNewEventsAnnouncer(NewEventsAnnouncer):
 
     def _run(self) -> None:
         conn: psycopg.Connection[Any] | None = None
+        channel = ""
         try:
             while True:
                 self._pending.wait()
@@ -110,13 +115,10 @@ class PostgresNewEventsAnnouncer(NewEventsAnnouncer):
                 try:
                     if conn is None:
                         conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=5)
-                        channel = _channel(conn)
-                    conn.execute("SELECT pg_notify(%s, '')", [channel], prepare=True)
-                    self.sent += 1
-                    self._closed.wait(NOTICE_GAP_SECONDS)
+                        channel = _channel(conn, self._channel_prefix)
+                    self._notify(conn, channel)
                 except psycopg.Error as error:
-                    # Readers fall back to polling meanwhile; the next announcement after the pause tries again.
-                    log.warning("cannot notify the log's readers (they poll meanwhile): %s", error)
+                    log.warning("%s: %s", self._failure, error)
                     if conn is not None:
                         conn.close()
                     conn = None
@@ -124,6 +126,31 @@ class PostgresNewEventsAnnouncer(NewEventsAnnouncer):
         finally:
             if conn is not None:
                 conn.close()
+
+
+class PostgresNewEventsAnnouncer(NotifierThread, NewEventsAnnouncer):
+    """Sends ``NOTIFY`` from a thread of its own, on its own autocommit connection to ``dsn``."""
+
+    def __init__(self, dsn: str) -> None:
+        self.sent = 0
+        super().__init__(
+            dsn,
+            thread_name="new-events-announcer",
+            channel_prefix=CHANNEL_PREFIX,
+            # Readers fall back to polling meanwhile; the next announcement after the pause tries again.
+            failure="cannot notify the log's readers (they poll meanwhile)",
+        )
+
+    def announce(self) -> None:
+        self._pending.set()
+
+    def close(self) -> None:
+        NotifierThread.close(self)
+
+    def _notify(self, conn: psycopg.Connection[Any], channel: str) -> None:
+        conn.execute("SELECT pg_notify(%s, '')", [channel], prepare=True)
+        self.sent += 1
+        self._closed.wait(NOTICE_GAP_SECONDS)
 
 
 class PostgresNewEventsListener(NewEventsListener):
