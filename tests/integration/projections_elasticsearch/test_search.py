@@ -3,6 +3,10 @@ facets, totals and order (PRODUCT.md §3 GET /v1/search/transfers)."""
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -18,6 +22,7 @@ from eventledger_projections.elasticsearch import (
     read_position,
     search_transfers,
 )
+from eventledger_projections.elasticsearch.indices import ensure_progress_index
 
 
 @dataclass
@@ -118,3 +123,30 @@ def test_the_read_position_is_what_the_projection_claims(
 ) -> None:
     assert read_position(es, progress_index=projection.names.progress) == projection.reflected_position() > 0
     assert read_position(es, progress_index=IndexNames("it-nothing-here-").progress) == 0
+
+
+def _read_until(es: Elasticsearch, progress_index: str, started: threading.Event, done: threading.Event) -> None:
+    started.set()
+    while not done.is_set():
+        assert read_position(es, progress_index=progress_index) == 0
+
+
+def test_the_read_position_is_known_while_a_projector_creates_its_progress_index(es: Elasticsearch) -> None:
+    # A search between the index's creation and its shard's start answers 503 (all shards failed); the query side
+    # asks for the position while a projector starts, so the read waits for the shard instead of failing.
+    failures: list[BaseException] = []
+    for _ in range(10):
+        names = IndexNames(f"it-race-{uuid.uuid4().hex[:8]}-")
+        started, done = threading.Event(), threading.Event()
+        with ThreadPoolExecutor(1) as pool:
+            reading = pool.submit(_read_until, es, names.progress, started, done)
+            started.wait()
+            try:
+                ensure_progress_index(es, names)
+                time.sleep(0.05)
+            finally:
+                done.set()
+                es.indices.delete(index=names.progress, ignore_unavailable=True)
+            if (failure := reading.exception()) is not None:
+                failures.append(failure)
+    assert failures == []

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -152,19 +152,34 @@ def search_transfers(es: Elasticsearch, query: TransferQuery, *, index: str) -> 
     return SearchPage(total=int(hits["total"]["value"]), items=items, facets=facets)
 
 
+SHARD_START_TIMEOUT = "10s"
+
+
+def _search_progress(es: Elasticsearch, progress_index: str) -> Any:
+    return es.search(
+        index=progress_index,
+        query={"terms": {"kind": ["mark", "cap"]}},
+        size=10_000,
+        source_includes=["kind", "caught_up_position", "position"],
+    )
+
+
 def read_position(es: Elasticsearch, *, progress_index: str) -> int:
     """The global position the read model reflects (for ``X-Read-Position``): every event at or below it is
     visible to searches. The least position mark over the consumed partitions, lowered to the rebuild cap while a
     version switch catches up; 0 while nothing is known."""
     try:
-        response = es.search(
-            index=progress_index,
-            query={"terms": {"kind": ["mark", "cap"]}},
-            size=10_000,
-            source_includes=["kind", "caught_up_position", "position"],
-        )
+        response = _search_progress(es, progress_index)
     except NotFoundError:
         return 0
+    except ApiError as exc:
+        if exc.meta.status != 503:
+            raise
+        # The index exists but its shard has not started yet: a projector is creating it at this moment, and a
+        # search in between answers 503 (all shards failed). Wait for the shard, then ask once more. The progress
+        # index has one primary shard; health is already "yellow" before it starts, hence the shard count.
+        es.cluster.health(index=progress_index, wait_for_active_shards="1", timeout=SHARD_START_TIMEOUT)
+        response = _search_progress(es, progress_index)
     marks: list[int] = []
     caps: list[int] = []
     for hit in response["hits"]["hits"]:
