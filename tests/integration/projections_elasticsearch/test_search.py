@@ -23,6 +23,7 @@ from eventledger_projections.elasticsearch import (
     search_transfers,
 )
 from eventledger_projections.elasticsearch.indices import ensure_progress_index
+from eventledger_projections.elasticsearch.search import REFLECTED_ID
 
 
 @dataclass
@@ -150,3 +151,53 @@ def test_the_read_position_is_known_while_a_projector_creates_its_progress_index
             if (failure := reading.exception()) is not None:
                 failures.append(failure)
     assert failures == []
+
+
+def _marks_found_by_search(es: Elasticsearch, progress_index: str) -> list[int]:
+    hits = es.search(index=progress_index, query={"term": {"kind": "mark"}}, size=100)["hits"]["hits"]
+    return [int(hit["_source"]["caught_up_position"]) for hit in hits]
+
+
+def test_a_claim_is_read_in_real_time_without_a_refresh_of_the_progress_index(
+    es: Elasticsearch, projection: ElasticsearchProjection
+) -> None:
+    # ADR 0040: a claim writes its marks and the reflected position in one bulk request, without a refresh; the
+    # read position is the reflected document, read by id.
+    script, ada, _ = ada_and_alan()
+    partitioner = Partitioner()
+    projection.apply(partitioner.place(script.envelopes))
+    projection.mark_caught_up(script.position, partitioner.high_watermarks())
+    first = read_position(es, progress_index=projection.names.progress)
+    assert first == script.position
+    es.indices.put_settings(index=projection.names.progress, settings={"index": {"refresh_interval": "-1"}})
+    es.indices.refresh(index=projection.names.progress)
+    script.deposit(ada, 100, "after the refresh")
+    projection.apply(partitioner.place(script.envelopes[-1:]))
+    projection.mark_caught_up(script.position, partitioner.high_watermarks())
+    assert read_position(es, progress_index=projection.names.progress) == script.position > first
+    assert max(_marks_found_by_search(es, projection.names.progress)) == first, "the claim did not refresh"
+
+
+def test_without_a_reflected_document_the_read_position_is_the_least_mark(
+    es: Elasticsearch, projection: ElasticsearchProjection
+) -> None:
+    # A progress index written before ADR 0040 has marks only.
+    script, _, _ = ada_and_alan()
+    partitioner = Partitioner()
+    projection.apply(partitioner.place(script.envelopes))
+    projection.mark_caught_up(script.position, partitioner.high_watermarks())
+    es.delete(index=projection.names.progress, id=REFLECTED_ID, refresh=True)
+    assert read_position(es, progress_index=projection.names.progress) == min(
+        _marks_found_by_search(es, projection.names.progress)
+    )
+
+
+def test_the_rebuild_cap_lowers_the_reflected_document(es: Elasticsearch, projection: ElasticsearchProjection) -> None:
+    script, _, _ = ada_and_alan()
+    partitioner = Partitioner()
+    projection.apply(partitioner.place(script.envelopes))
+    projection.mark_caught_up(script.position, partitioner.high_watermarks())
+    projection.progress.set_cap(1, projection.names.transfers)
+    assert read_position(es, progress_index=projection.names.progress) == 1
+    projection.progress.clear_cap()
+    assert read_position(es, progress_index=projection.names.progress) == script.position

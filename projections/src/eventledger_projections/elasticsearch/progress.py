@@ -18,6 +18,9 @@ Documents (one index, ids by kind):
 - ``parked|<topic>|<partition>|<offset>``: a message parked in the dead-letter topic (counted for operations).
 - ``cap``: written by a rebuild for the moment its new version is live but not yet caught up; the reflected
   position is at most its ``position`` until the rebuild removes it.
+- ``reflected``: ``position``, the least mark as the last claim saw it (ADR 0040), written with the marks in one
+  bulk request; readers get it by id in real time, so a claim does not refresh the progress index. External
+  version = that position. Every mark it was computed from is a valid claim, so the least of them is too.
 """
 
 from __future__ import annotations
@@ -31,10 +34,9 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from eventledger_projections.elasticsearch.bulk import IndexOp, bulk_index, fetch
 from eventledger_projections.elasticsearch.names import IndexNames
-from eventledger_projections.elasticsearch.search import read_position
+from eventledger_projections.elasticsearch.search import CAP_ID, REFLECTED_ID, read_position
 from eventledger_projections.runtime.port import Applicable, ParkedMessage, TopicPartition
 
-CAP_ID = "cap"
 MAX_PARTITIONS = 10_000
 
 
@@ -60,6 +62,7 @@ class ProgressStore:
         self._last_positions: dict[TopicPartition, int] = {}
         self._unwritten: dict[TopicPartition, tuple[int, int]] = {}
         self._claimed: dict[TopicPartition, int] = {}
+        self._reflected_written = -1
         self._flushed_at = time.monotonic()
 
     # ------------------------------------------------------------------ offsets
@@ -148,21 +151,26 @@ class ProgressStore:
         relay_position: int,
         high_watermarks: Mapping[TopicPartition, int],
         make_visible: Callable[[], None],
-    ) -> None:
-        """Claim positions for the listed partitions (each gets a mark, 0 if nothing is known of it).
+    ) -> int:
+        """Claim positions for the listed partitions (each gets a mark, 0 if nothing is known of it); answers the
+        reflected position (as :meth:`reflected_position` reads it, without reading it again).
 
-        The stored offsets are read first; ``make_visible`` then refreshes the indices, so that every document
-        those offsets cover is searchable before any mark is written. A partition's claim is its
-        ``last_position``, raised to ``relay_position`` when its ``next_offset`` reached the high watermark
-        (read by the runner after ``relay_position``: ADR 0007).
+        The stored offsets and marks are read first (one real-time ``mget``); ``make_visible`` then refreshes the
+        indices, so that every document those offsets cover is searchable before any mark is written. A
+        partition's claim is its ``last_position``, raised to ``relay_position`` when its ``next_offset`` reached
+        the high watermark (read by the runner after ``relay_position``: ADR 0007). The marks and the ``reflected``
+        document (the least mark, each partition's being the higher of its claim and its stored mark) go in one
+        bulk request without a refresh: readers get the reflected document in real time (ADR 0040).
         """
         self.flush()
         if not high_watermarks:
             make_visible()
-            return
-        stored = fetch(self._es, self._index, [_offset_id(tp) for tp in high_watermarks])
+            return self.reflected_position()
+        ids = [_offset_id(tp) for tp in high_watermarks] + [_mark_id(tp) for tp in high_watermarks] + [CAP_ID]
+        stored = fetch(self._es, self._index, ids)
         make_visible()
         ops: list[IndexOp] = []
+        marks: list[int] = []
         for tp, high in high_watermarks.items():
             offset = stored.get(_offset_id(tp))
             next_offset = int(offset.source["next_offset"]) if offset else 0
@@ -178,10 +186,20 @@ class ProgressStore:
             }
             if claim > self._claimed.get(tp, -1):  # a mark never moves back: an unchanged one is not rewritten
                 ops.append(IndexOp(self._index, _mark_id(tp), document, claim))
-        if ops:
-            bulk_index(self._es, ops, refresh=True)
-        for op in ops:
-            self._claimed[(op.document["topic"], op.document["partition"])] = op.document["caught_up_position"]
+            mark = stored.get(_mark_id(tp))
+            marks.append(max(claim, self._claimed.get(tp, 0), int(mark.source["caught_up_position"]) if mark else 0))
+        reflected = min(marks)
+        if reflected > self._reflected_written:  # external version = the position: it never moves back either
+            document = {"kind": "reflected", "position": reflected, "recorded_at": _now()}
+            ops.append(IndexOp(self._index, REFLECTED_ID, document, reflected))
+        outcome = bulk_index(self._es, ops)
+        for op in outcome.written + outcome.conflicts:
+            if op.doc_id == REFLECTED_ID:
+                self._reflected_written = op.document["position"]
+            else:
+                self._claimed[(op.document["topic"], op.document["partition"])] = op.document["caught_up_position"]
+        cap = stored.get(CAP_ID)
+        return min(reflected, int(cap.source["position"])) if cap else reflected
 
     def reflected_position(self) -> int:
         return read_position(self._es, progress_index=self._index)

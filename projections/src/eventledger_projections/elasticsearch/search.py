@@ -16,9 +16,10 @@ Search semantics (GET /v1/search/transfers, PRODUCT.md §3):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
@@ -152,7 +153,16 @@ def search_transfers(es: Elasticsearch, query: TransferQuery, *, index: str) -> 
     return SearchPage(total=int(hits["total"]["value"]), items=items, facets=facets)
 
 
+_T = TypeVar("_T")
 SHARD_START_TIMEOUT = "10s"
+REFLECTED_ID = "reflected"
+"""The progress document that holds the reflected position itself, written by each claim with its marks."""
+CAP_ID = "cap"
+SHARD_NOT_STARTED = frozenset({"no_shard_available_action_exception", "unavailable_shards_exception"})
+
+
+class PositionUnreadable(Exception):
+    """The progress index answered a read of the reflected position with an error other than its absence."""
 
 
 def _search_progress(es: Elasticsearch, progress_index: str) -> Any:
@@ -164,22 +174,62 @@ def _search_progress(es: Elasticsearch, progress_index: str) -> Any:
     )
 
 
+def _get_reflected(es: Elasticsearch, progress_index: str) -> dict[str, int] | None:
+    """``{"reflected": position, "cap": position}`` as far as they exist (one real-time ``mget``: no refresh
+    needed); None when the progress index does not exist. Raises ``_ShardNotStarted`` while its shard starts."""
+    response = es.mget(index=progress_index, ids=[REFLECTED_ID, CAP_ID], source_includes=["position"])
+    found: dict[str, int] = {}
+    for doc in response["docs"]:
+        error = doc.get("error")
+        if error is not None:
+            kind = str(error.get("type"))
+            if kind == "index_not_found_exception":
+                return None
+            if kind in SHARD_NOT_STARTED:
+                raise _ShardNotStarted(kind)
+            raise PositionUnreadable(f"{progress_index}/{doc.get('_id')}: {kind}: {error.get('reason')}")
+        if doc.get("found"):
+            found[doc["_id"]] = int(doc["_source"]["position"])
+    return found
+
+
+class _ShardNotStarted(Exception):
+    pass
+
+
+def _waiting_for_the_shard(es: Elasticsearch, progress_index: str, read: Callable[[], _T]) -> _T:
+    """``read()``, once more after the progress index's shard started if it answered that it had not: a projector
+    is creating the index at this moment, and a read in between answers 503 (a search: all shards failed; a get:
+    no shard available). The progress index has one primary shard; health is already "yellow" before it starts,
+    hence the shard count."""
+    try:
+        return read()
+    except (ApiError, _ShardNotStarted) as exc:
+        if isinstance(exc, ApiError) and (exc.meta.status != 503 or isinstance(exc, NotFoundError)):
+            raise
+    es.cluster.health(index=progress_index, wait_for_active_shards="1", timeout=SHARD_START_TIMEOUT)
+    return read()
+
+
 def read_position(es: Elasticsearch, *, progress_index: str) -> int:
     """The global position the read model reflects (for ``X-Read-Position``): every event at or below it is
-    visible to searches. The least position mark over the consumed partitions, lowered to the rebuild cap while a
-    version switch catches up; 0 while nothing is known."""
+    visible to searches; 0 while nothing is known. Lowered to the rebuild cap while a version switch catches up.
+
+    The position is the ``reflected`` document each claim writes together with its marks, read in real time (a
+    claim need not refresh the progress index for it to be seen). Where it is absent (a progress index written
+    before it existed), the least position mark over the consumed partitions, found by search."""
     try:
-        response = _search_progress(es, progress_index)
+        documents = _waiting_for_the_shard(es, progress_index, lambda: _get_reflected(es, progress_index))
     except NotFoundError:
         return 0
-    except ApiError as exc:
-        if exc.meta.status != 503:
-            raise
-        # The index exists but its shard has not started yet: a projector is creating it at this moment, and a
-        # search in between answers 503 (all shards failed). Wait for the shard, then ask once more. The progress
-        # index has one primary shard; health is already "yellow" before it starts, hence the shard count.
-        es.cluster.health(index=progress_index, wait_for_active_shards="1", timeout=SHARD_START_TIMEOUT)
-        response = _search_progress(es, progress_index)
+    if documents is None:
+        return 0
+    if REFLECTED_ID in documents:
+        return min(documents.values())
+    try:
+        response = _waiting_for_the_shard(es, progress_index, lambda: _search_progress(es, progress_index))
+    except NotFoundError:
+        return 0
     marks: list[int] = []
     caps: list[int] = []
     for hit in response["hits"]["hits"]:
