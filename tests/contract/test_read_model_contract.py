@@ -266,3 +266,20 @@ def test_the_script_redelivered_in_other_batches_gives_the_same_answers(read_mod
     feed(read_model, script.events, batch=3)  # redelivered, in other batches
     feed(read_model, script.events[:7], batch=2)  # an older piece after the whole
     assert answers_of(read_model, script) == expected_answers(read_model, script)
+
+
+def test_a_claim_answers_the_reflected_position_it_leaves(read_model: ReadModel) -> None:
+    # ADR 0040: the runner takes the reflected position from the claim's answer instead of reading it again.
+    script = ledger_script()
+    half = len(script.events) // 2
+    feed(read_model, script.events[:half])
+    projection = read_model.projection
+    counts: dict[tuple[str, int], int] = defaultdict(int)
+    for envelope in script.events:
+        counts[("contract." + topic_for(envelope.stream_id), 0)] += 1
+    behind = {tp: count + 1 for tp, count in counts.items()}  # no partition reached its high watermark
+    answered = projection.claim(script.events[-1].position or 0, behind)
+    assert answered == projection.reflected_position() == script.events[half - 1].position
+    feed(read_model, script.events)
+    answered = projection.claim(script.events[-1].position or 0, counts)
+    assert answered == projection.reflected_position() == script.events[-1].position

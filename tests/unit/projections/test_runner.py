@@ -4,7 +4,7 @@ poison events are isolated and parked while the projection goes on, pause/resume
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -492,3 +492,28 @@ def test_a_projection_reading_records_gets_current_events_as_records_and_older_v
     assert sorted(rig.projection.kinds) == ["ConsumedEvent", "RecordEvent"]
     assert len(rig.dead_letters.parked) == 1
     assert rig.broker.committed["group"] == rig.high_watermarks()
+
+
+class _ClaimingBalances(InMemoryBalances):
+    """Answers its reflected position from the claim (ADR 0040), and counts the separate reads of it."""
+
+    reads = 0
+
+    def claim(self, relay_position: int, high_watermarks: Mapping[TopicPartition, int]) -> int:
+        self.mark_caught_up(relay_position, high_watermarks)
+        return super().reflected_position()
+
+    def reflected_position(self) -> int:
+        self.reads += 1
+        return super().reflected_position()
+
+
+def test_a_position_refresh_takes_the_reflected_position_from_the_claim_without_reading_it_again() -> None:
+    projection = _ClaimingBalances()
+    rig = make_rig(projection)
+    account_id = rig.ledger.open()
+    rig.ledger.credit(account_id, 5, 5)
+    rig.drain()
+    assert rig.runner.refresh_progress()
+    assert rig.runner.reflected == rig.ledger.position
+    assert projection.reads == 0

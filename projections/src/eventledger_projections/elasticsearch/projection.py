@@ -113,12 +113,17 @@ class ElasticsearchProjection(Projection):
         return self.progress.offsets()
 
     def mark_caught_up(self, relay_position: int, high_watermarks: Mapping[TopicPartition, int]) -> None:
+        self.claim(relay_position, high_watermarks)
+
+    def claim(self, relay_position: int, high_watermarks: Mapping[TopicPartition, int]) -> int:
+        """The claim answers the reflected position it wrote (lowered to the rebuild cap): no read after it."""
         self._ensure()
-        self.progress.mark_caught_up(relay_position, high_watermarks, self.make_visible)
+        reflected = self.progress.mark_caught_up(relay_position, high_watermarks, self.make_visible)
         try:
             self.erasures.tick()
         except Exception as error:  # the erasure stays recorded: the next tick tries again
             log.error("elasticsearch: the purge of an erasure failed (tried again at the next tick): %s", error)
+        return reflected
 
     def make_visible(self) -> None:
         """Refresh the live indices, complete the documents whose holder names became known, refresh again if any

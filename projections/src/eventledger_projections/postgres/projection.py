@@ -86,12 +86,18 @@ class PostgresProjection(Projection):
             return self._progress.offsets(conn)
 
     def mark_caught_up(self, relay_position: int, high_watermarks: Mapping[TopicPartition, int]) -> None:
-        """One transaction in pipeline mode, as ``apply``: the live check, the declarations and the marks travel
-        together (one round trip, then the commit); a switch seen by the check rolls the marks back."""
+        self.claim(relay_position, high_watermarks)
+
+    def claim(self, relay_position: int, high_watermarks: Mapping[TopicPartition, int]) -> int:
+        """One transaction in pipeline mode, as ``apply``: the live check, the declarations, the marks and the read
+        of the reflected position travel together (one round trip, then the commit); a switch seen by the check
+        rolls the marks back."""
         with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
             live = self.schemas.query_live(conn, lock="share")
             self._progress.mark_caught_up(conn, relay_position, high_watermarks)
+            reflected = self._progress.query_reflected(conn)
             self._check_live(self.schemas.read_live(live))
+            return self._progress.read_reflected(reflected)
 
     def reflected_position(self) -> int:
         with self._pool.connection() as conn:

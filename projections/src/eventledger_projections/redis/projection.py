@@ -88,11 +88,16 @@ class RedisProjection(Projection):
         return {parse_partition_field(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
 
     def mark_caught_up(self, relay_position: int, high_watermarks: Mapping[TopicPartition, int]) -> None:
+        self.claim(relay_position, high_watermarks)
+
+    def claim(self, relay_position: int, high_watermarks: Mapping[TopicPartition, int]) -> int:
+        """One script: the marks, then the reflected position it recomputed (its answer)."""
         pairs = [str(v) for tp, high in high_watermarks.items() for v in (partition_field(tp), high)]
         answer = run(self._scripts.mark_caught_up, self.keys.base, self._live(), relay_position, *pairs)
         if answer == MOVED:
             self._lost_version()
         rewrite_append_only_file_if_due(self._client, self.keys.aof_rewrite_due)
+        return int(answer)
 
     def reflected_position(self) -> int:
         return int(run(self._scripts.reflected, self.keys.base))

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg import Connection, sql
+from psycopg import Connection, Cursor, sql
 
 from eventledger_projections.runtime.port import Applicable, ParkedMessage, TopicPartition
 from eventledger_runtime.migrations import migrate
@@ -162,5 +162,14 @@ class PostgresProgress:
             )
 
     def reflected_position(self, conn: Connection[Any]) -> int:
-        row = conn.execute(self._reflected, [self.projection], prepare=True).fetchone()
+        return self.read_reflected(self.query_reflected(conn))
+
+    def query_reflected(self, conn: Connection[Any]) -> Cursor[Any]:
+        """Send the read of the reflected position (in pipeline mode, with what precedes it); :meth:`read_reflected`
+        reads its answer."""
+        return conn.execute(self._reflected, [self.projection], prepare=True)
+
+    @staticmethod
+    def read_reflected(cursor: Cursor[Any]) -> int:
+        row = cursor.fetchone()
         return int(row[0]) if row else 0

@@ -398,8 +398,7 @@ class ProjectionRunner(StoppableLoop):
                 self._partitions_listed_at = self._last_refresh
             relay_position = self._relay_position()
             watermarks = self._log.high_watermarks(self._partitions)
-            self._projection.mark_caught_up(relay_position, watermarks)
-            reflected = self._projection.reflected_position()
+            reflected = self._projection.claim(relay_position, watermarks)
         except OffsetsMoved:
             if not follow_switch:
                 return False
