@@ -50,3 +50,17 @@ def test_an_announced_checkpoint_reaches_its_listeners_only_and_never_goes_back(
             other_name.close()
             relay.close()
             announcer.close()
+
+
+def test_a_listener_waits_for_an_announcement_to_reach_a_position(dsn: str) -> None:
+    # ADR 0040: a caught-up projector claims when the relay announces what it applied, instead of polling.
+    announcer = PostgresCheckpointAnnouncer(dsn)
+    listener = PostgresCheckpointListener(dsn, "kafka-relay")
+    try:
+        assert not listener.wait_for(5, NONE_WITHIN)
+        announcer.announce("kafka-relay", 5)
+        assert listener.wait_for(5, NOTICE_WITHIN)
+        assert listener.wait_for(3, 0), "an earlier position was announced already"
+    finally:
+        listener.close()
+        announcer.close()

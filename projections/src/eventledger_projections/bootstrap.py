@@ -155,7 +155,7 @@ def build_projector(
         after_store_write=after_store_write,
         opener=opener_for(infra.postgres_dsn),
     )
-    runner = ProjectionRunner(projection, event_log, dead_letters, relay_checkpoint, config)
+    runner = ProjectionRunner(projection, event_log, dead_letters, relay_checkpoint, config, notices.wait_for)
     return Projector(
         name,
         projection,

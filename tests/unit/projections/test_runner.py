@@ -517,3 +517,25 @@ def test_a_position_refresh_takes_the_reflected_position_from_the_claim_without_
     assert rig.runner.refresh_progress()
     assert rig.runner.reflected == rig.ledger.position
     assert projection.reads == 0
+
+
+def test_a_caught_up_runner_waits_for_the_relay_to_announce_what_it_applied_before_it_claims() -> None:
+    rig = make_rig(config=PUSH)
+    waits: list[tuple[int, float, int]] = []
+
+    def wait_for_relay(position: int, timeout: float) -> bool:
+        waits.append((position, timeout, rig.runner.reflected))
+        return True
+
+    rig.runner = ProjectionRunner(
+        rig.projection, rig.event_log, rig.dead_letters, lambda: rig.ledger.position, PUSH, wait_for_relay
+    )
+    rig.runner.start()
+    assert waits == [], "nothing applied: no wait"
+    account_id = rig.ledger.open()
+    rig.ledger.credit(account_id, 5, 5)
+    assert rig.runner.run_once() == 2
+    assert waits == [(2, PUSH.announcement_wait, 0)], "waited for position 2 before the claim"
+    assert rig.runner.reflected == 2
+    rig.runner.run_once()
+    assert len(waits) == 1, "reflected: no more waits"

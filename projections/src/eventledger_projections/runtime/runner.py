@@ -65,6 +65,9 @@ class RunnerConfig:
     backoff_max: float = 5.0
     progress_interval: float = 0.2
     eager_progress_interval: float = 0.005
+    announcement_wait: float = 0.02
+    """How long an eager refresh waits for the relay to announce what was applied (when the runner is given a
+    ``wait_for_relay``), at most: the claim then follows the announcement at once (ADR 0040)."""
     after_store_write: Callable[[int], None] | None = None
     opener: Opener = unopened
     """Opens each decoded event's personal fields (the process's :func:`~eventledger_runtime.personal.opener_for`
@@ -95,11 +98,16 @@ class ProjectionRunner(StoppableLoop):
         dead_letters: DeadLetterSink,
         relay_position: Callable[[], int],
         config: RunnerConfig | None = None,
+        wait_for_relay: Callable[[int, float], bool] | None = None,
     ) -> None:
+        """``wait_for_relay(position, timeout)`` waits at most ``timeout`` seconds for the relay to announce
+        ``position`` (True when it did): a caught-up runner claims as the announcement arrives instead of polling
+        the relay's checkpoint (ADR 0040). Without it, eager refreshes poll."""
         self._projection = projection
         self._log = event_log
         self._dead_letters = dead_letters
         self._relay_position = relay_position
+        self._wait_for_relay = wait_for_relay
         self._config = config or RunnerConfig()
         self._name = projection.name
         self.topics = [self._config.topic_namespace + topic for topic in projection.topics]
@@ -172,13 +180,18 @@ class ProjectionRunner(StoppableLoop):
             with consumer_spans(messages, self._name):
                 self._handle(messages)
         if time.monotonic() >= self._refresh_due():
+            if self._wait_for_relay is not None and self._eager():
+                self._wait_for_relay(self._applied_position, self._config.announcement_wait)
             self.refresh_progress()
         return len(messages)
+
+    def _eager(self) -> bool:
+        return self._eager_refreshes_left > 0 and self._applied_position > self.reflected
 
     def _refresh_due(self) -> float:
         """When the position is next refreshed: soon while what this runner applied is not reflected yet (push
         visibility, ADR 0021), else at the regular interval."""
-        eager = self._eager_refreshes_left > 0 and self._applied_position > self.reflected
+        eager = self._eager()
         regular = self._config.progress_interval
         interval = min(self._config.eager_progress_interval, regular) if eager else regular
         return self._last_refresh + interval

@@ -75,13 +75,15 @@ class PostgresCheckpointAnnouncer(NotifierThread):
 
 class PostgresCheckpointListener:
     """A projector's side: ``LISTEN`` on a connection of its own, in a thread of its own (opened at once, and again
-    after it was lost); :meth:`latest` is the highest position announced for a checkpoint (0 before any)."""
+    after it was lost); :meth:`latest` is the highest position announced for a checkpoint (0 before any), and
+    :meth:`wait_for` waits for an announcement to reach a position (ADR 0040)."""
 
     def __init__(self, dsn: str, name: str) -> None:
         self._dsn = dsn
         self._name = name
         self._prefix = f"{name}:"
         self._latest = 0
+        self._announced = threading.Condition()
         self._closed = threading.Event()
         self._conn: psycopg.Connection[Any] | None = None
         with contextlib.suppress(psycopg.Error):  # the thread retries; the saved checkpoint serves meanwhile
@@ -91,6 +93,12 @@ class PostgresCheckpointListener:
 
     def latest(self) -> int:
         return self._latest
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for an announcement of ``position`` or later; True when there was one
+        (at once when it came already). A caught-up projector claims when the relay says so instead of polling."""
+        with self._announced:
+            return self._announced.wait_for(lambda: self._latest >= position, timeout)
 
     def close(self) -> None:
         self._closed.set()
@@ -114,7 +122,9 @@ class PostgresCheckpointListener:
                     if notice.payload.startswith(self._prefix):
                         position = notice.payload[len(self._prefix) :]
                         if position.isdecimal():
-                            self._latest = max(self._latest, int(position))
+                            with self._announced:
+                                self._latest = max(self._latest, int(position))
+                                self._announced.notify_all()
             except psycopg.Error as error:
                 if self._closed.is_set():
                     return
