@@ -12,6 +12,7 @@ Run with the servers up: ``make servers && .venv/bin/python -m bench.bench_visib
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 import uuid
@@ -32,9 +33,10 @@ from eventledger_projections.elasticsearch.search import read_position
 from eventledger_projections.redis.views import RedisReadModel
 from eventledger_projections.runtime.runner import ProjectionRunner
 from eventledger_runtime.eventlog import RELAY_CHECKPOINT, PostgresEventLogReader
+from eventledger_runtime.eventlog.checkpoint_notice import PostgresCheckpointListener
 from eventledger_runtime.schema_registry import read_wire_format_with
 
-COMMANDS = 1000
+COMMANDS = int(os.environ.get("BENCH_VISIBILITY_COMMANDS", "1000"))
 """Enough for a p99.9 (the tenth slowest is about the 99.9th percentile)."""
 
 
@@ -47,9 +49,15 @@ def _applied(runner: ProjectionRunner) -> Callable[[], int]:
     return lambda: runner.applied_position
 
 
+def _claimed(runner: ProjectionRunner) -> Callable[[], int]:
+    """The position the runner's last claim answered (ADR 0040): claimed, before a reader asks for it."""
+    return lambda: runner.reflected
+
+
 def visibility(run: Pipeline) -> dict[str, list[float]]:
     """Milliseconds from sending a command to each read model reflecting its position, and to the steps on the way
-    (where the time goes): the relay's checkpoint covering it, and each projector having applied it."""
+    (where the time goes): the relay's announcement and saved checkpoint covering it, each projector having applied
+    it, and each projector's last claim covering it (ADR 0040)."""
     es = Elasticsearch(run.settings.elasticsearch_url)
     names = IndexNames(run.es_prefix)
     redis_model = RedisReadModel(
@@ -61,11 +69,15 @@ def visibility(run: Pipeline) -> dict[str, list[float]]:
         positions["redis"] = redis_model.reflected_position
         positions["elasticsearch"] = lambda: read_position(es, progress_index=names.progress)
         checkpoints = PostgresEventLogReader(run.settings.postgres_dsn, name="bench-visibility")
+        announcements = PostgresCheckpointListener(run.settings.postgres_dsn, RELAY_CHECKPOINT)
         steps: dict[str, Callable[[], int]] = {
-            "step: relay checkpoint": lambda: checkpoints.checkpoint(RELAY_CHECKPOINT)
+            "step: relay announced": announcements.latest,
+            "step: relay checkpoint": lambda: checkpoints.checkpoint(RELAY_CHECKPOINT),
         }
         for name, projector in run.projectors.items():
             steps[f"step: applied by {name}"] = _applied(projector.runner)
+        for name, projector in run.projectors.items():
+            steps[f"step: claimed by {name}"] = _claimed(projector.runner)
         positions = {**steps, **positions}
         latencies: dict[str, list[float]] = {name: [] for name in positions}
         latencies["command (API)"] = []
@@ -87,6 +99,7 @@ def visibility(run: Pipeline) -> dict[str, list[float]]:
                             pending.discard(name)
                     time.sleep(0.001)
                 time.sleep(0.05)
+    announcements.close()
     checkpoints.close()
     es.close()
     return latencies
