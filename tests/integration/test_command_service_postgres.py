@@ -244,3 +244,24 @@ def test_two_replicas_depositing_into_one_account_are_never_refused(endpoints: E
         assert statuses == [201] * 320
         assert _conflict_retries() == retries, "the advisory lock should leave no cross-replica conflict to retry"
         assert _balance(container, account) == 320
+
+
+def test_two_replicas_remembering_states_see_each_others_appends(endpoints: Endpoints) -> None:
+    """Each replica remembers the states it folded (ADR 0038); a load still reads what the other appended since."""
+    with isolated_schema(endpoints.postgres_dsn) as dsn, ExitStack() as stack:
+        containers = []
+        for _ in range(2):
+            container = build(CommandSettings(), store=PostgresEventStore(dsn, pool_size=4))
+            stack.callback(container.close)
+            containers.append(container)
+        urls = [stack.enter_context(serve(create_app(c))) for c in containers]
+        clients = [stack.enter_context(httpx.Client(base_url=url, timeout=60)) for url in urls]
+        account = _open(clients[0])
+        for number in range(6):
+            body = {"account_id": account, "amount": 1 + number}
+            assert clients[number % 2].post("/v1/deposits", json=body).status_code == 201
+        body = {"account_id": account, "amount": 21}
+        assert clients[0].post("/v1/withdrawals", json=body).status_code == 201
+        assert clients[1].post("/v1/withdrawals", json={"account_id": account, "amount": 1}).status_code == 409
+        for container in containers:
+            assert _balance(container, account) == 0

@@ -10,6 +10,7 @@ from eventledger_command.application.bus import CommandBus
 from eventledger_command.application.expiry import ExpiryWorker
 from eventledger_command.application.personal import PersonalDataSealer
 from eventledger_command.application.repository import LedgerRepository
+from eventledger_command.application.states import DEFAULT_CAPACITY
 from eventledger_command.domain import ValueDatePolicy
 from eventledger_command.eventstore.memory import InMemoryEventStore
 from eventledger_command.eventstore.port import EventStore
@@ -91,7 +92,13 @@ def build(
                 verifiable_log = VerifiableLog(dsn, lambda tree: TreeHeads(tree, key))
     assert keys is not None
     sealer = PersonalDataSealer(keys)
-    repository = LedgerRepository(store, snapshot_interval=settings.snapshot_interval, clock=clock, sealer=sealer)
+    repository = LedgerRepository(
+        store,
+        snapshot_interval=settings.snapshot_interval,
+        clock=clock,
+        sealer=sealer,
+        remembered_states=DEFAULT_CAPACITY,  # ADR 0038
+    )
     value_dates = ValueDatePolicy(window=timedelta(days=settings.backdate_window_days))
     bus = CommandBus(repository, clock, max_attempts=settings.max_attempts, value_dates=value_dates)
     expiry = ExpiryWorker(store, bus, clock)

@@ -62,6 +62,8 @@ class HolderEraser:
         erasure = self._keys.erase(subject_of(account_id), erased_by=metadata.actor, reason=reason)
         if self._sealer is not None:
             self._sealer.forget(erasure.subject)
+        # The remembered state was folded from what the key sealed: the erasure is read from the store from now on.
+        self._repository.forget(stream)
         event = AccountPersonalDataErased(
             account_id=account_id,
             key_id=erasure.key_id,
@@ -84,6 +86,7 @@ class HolderEraser:
                 if attempt == _ATTEMPTS:
                     raise
                 continue
+            self._repository.forget(stream)
             return ErasureRecord(
                 account_id, erasure.key_id, erasure.erased_by, erasure.erased_at, erasure.reason, version
             )

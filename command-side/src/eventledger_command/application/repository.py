@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from eventledger_command.application.personal import PersonalDataSealer
+from eventledger_command.application.states import RememberedStates
 from eventledger_command.domain import (
     Account,
     CorruptHistoryError,
@@ -69,7 +70,8 @@ class LedgerRepository:
 
     Snapshots are taken every ``snapshot_interval`` events of a stream, after the append that crosses the
     interval, so that loading costs the same however long a stream grows. A snapshot is a cache: a missing or
-    outdated one only means a longer replay.
+    outdated one only means a longer replay. With ``remembered_states`` (a capacity, ADR 0038) the state each load and
+    append produced is kept in the process too, and a load then reads only the events after it.
     """
 
     def __init__(
@@ -79,35 +81,54 @@ class LedgerRepository:
         snapshot_interval: int = 20,
         clock: Callable[[], datetime],
         sealer: PersonalDataSealer | None = None,
+        remembered_states: int = 0,
     ) -> None:
         self._store = store
         self._interval = snapshot_interval
         self._clock = clock
         self._sealer = sealer
+        self._states = RememberedStates(remembered_states)
+
+    def forget(self, stream_id: str) -> None:
+        """The next load of ``stream_id`` starts from its snapshot again (an erasure calls this)."""
+        self._states.forget(stream_id)
 
     def exclusive(self, stream_ids: Iterable[str]) -> AbstractContextManager[None]:
         """Loads and saves inside the block meet no conflict from other holders of these streams' locks."""
         return self._store.exclusive(stream_ids)
 
     def load_account(self, account_id: uuid.UUID) -> Loaded[Account]:
-        return self._load(account_stream_id(account_id), account_from_snapshot, evolve_account, _account_event)
+        return self._load(account_stream_id(account_id), Account, account_from_snapshot, evolve_account, _account_event)
 
     def load_transfer(self, transfer_id: uuid.UUID) -> Loaded[Transfer]:
-        return self._load(transfer_stream_id(transfer_id), transfer_from_snapshot, evolve_transfer, _transfer_event)
+        return self._load(
+            transfer_stream_id(transfer_id), Transfer, transfer_from_snapshot, evolve_transfer, _transfer_event
+        )
 
     def _load(
         self,
         stream: str,
+        kind: type[S],
         restore: Callable[[dict[str, Any]], S],
         evolve: Callable[[S | None, E], S],
         decode: Callable[[RecordedEvent, str], E],
     ) -> Loaded[S]:
-        """The latest snapshot (if any is usable) with the stream's later events folded onto it."""
-        state, version = self._from_snapshot(stream, restore)
+        """The remembered state, else the latest snapshot (if any is usable), with the stream's later events folded
+        onto it: the store is read on every load, so appends of other replicas are never missed."""
+        remembered = self._states.get(stream)
+        state: S | None
+        if remembered is not None and isinstance(remembered.state, kind):
+            state, version = remembered.state, remembered.version
+        else:
+            state, version = self._from_snapshot(stream, restore)
         events = self._store.read_stream(stream, after_version=version)
         for recorded in events:
             state = evolve(state, decode(recorded, stream))
-        return Loaded(state, events[-1].stream_version if events else version)
+        if events:
+            version = events[-1].stream_version
+        if state is not None:
+            self._states.remember(stream, state, version)
+        return Loaded(state, version)
 
     def _from_snapshot(self, stream: str, restore: Callable[[dict[str, Any]], S]) -> tuple[S | None, int]:
         snapshot = self._store.latest_snapshot(stream)
@@ -155,26 +176,38 @@ class LedgerRepository:
                     set_deadlines.append(Deadline(event.transfer_id, event.expires_at))
                 elif isinstance(event, TransferPendingPosted | TransferVoided | TransferExpired):
                     clear_deadlines.append(event.transfer_id)
-        result = self._store.append(
-            AppendRequest(tuple(writes), tuple(set_deadlines), tuple(clear_deadlines), idempotency), respond
-        )
-        self._snapshot_crossings(decision, versions, result, states or {})
+        try:
+            result = self._store.append(
+                AppendRequest(tuple(writes), tuple(set_deadlines), tuple(clear_deadlines), idempotency), respond
+            )
+        except BaseException:
+            # The decision was taken on state the store refused (or may have refused): start afresh next time.
+            for stream_id, _ in decision:
+                self._states.forget(stream_id)
+            raise
+        self._after_append(decision, versions, result, states or {})
         return result
 
-    def _snapshot_crossings(
+    def _after_append(
         self,
         decision: Decision,
         versions: dict[str, int],
         result: AppendResult,
         states: dict[str, Account | Transfer | None],
     ) -> None:
+        """Remember each written stream's new state, and snapshot the streams whose append crossed the interval."""
         for stream_id, events in decision:
-            before = 0 if stream_id in decision.new_streams else versions[stream_id]
+            new = stream_id in decision.new_streams
+            before = 0 if new else versions[stream_id]
             after = result.stream_versions[stream_id]
-            if after // self._interval == before // self._interval:
-                continue
+            crossed = after // self._interval != before // self._interval
+            if not new and stream_id not in states:
+                continue  # the state the decision was taken on is unknown here
             state = _evolve_all(stream_id, states.get(stream_id), events)
-            if state is not None:
+            if state is None:
+                continue
+            self._states.remember(stream_id, state, after)
+            if crossed:
                 snapshot = account_to_snapshot(state) if isinstance(state, Account) else transfer_to_snapshot(state)
                 self._store.save_snapshot(Snapshot(stream_id, after, orjson.dumps(snapshot)))
 
