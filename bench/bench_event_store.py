@@ -1,9 +1,10 @@
 """PRODUCT.md §6 items 1 and 2: event-store append rate against a raw psycopg insert+commit of the same payload,
 at 1 and 4 clients, and 4 writers on distinct streams against 1 writer.
 
-Also the cost of the verifiable log's hash chain on the append path (ADR 0025): the same store with the append of
+Also the cost of the verifiable log's hash chain on the append path (ADR 0025): main's store with the append of
 migration 004 (no content digest in Python, no chaining in PL/pgSQL), installed beside it in the scratch database
-and alternated with it in the same run.
+and alternated with it in the same run; and the append in one JSON document (ADR 0041) against main's append of 15
+arrays (``ArraysStore``), in the same run.
 
 Run with the servers up: ``make up && .venv/bin/python -m bench.bench_event_store``.
 """
@@ -16,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 from tests.support.ledger import credit
@@ -134,10 +136,48 @@ END;
 $$"""
 
 
-class UnchainedStore(PostgresEventStore):
+# main's append before ADR 0041 (24e2d13): append_events of sql/009 with 15 array parameters.
+ARRAYS_APPEND = """
+SELECT * FROM append_events(%s::text[], %s::bigint[], %s::uuid[], %s::text[], %s::int[], %s::timestamptz[],
+    %s::text[], %s::uuid[], %s::uuid[], %s::jsonb[], %s::uuid[], %s::uuid[], %s::timestamptz[], %s::bytea[], %s::text[])
+"""
+
+
+class ArraysStore(PostgresEventStore):
+    """The event store with main's append statement: 15 arrays converted by psycopg (for this comparison only)."""
+
+    append_sql = ARRAYS_APPEND
+
+    def _statement(
+        self,
+        request: AppendRequest,
+        rows: list[tuple[StreamWrite, NewEvent]],
+        versions: list[int],
+        trace_context: str | None,
+    ) -> tuple[str, list[Any]]:
+        return self.append_sql, [
+            [w.stream_id for w, _ in rows],
+            versions,
+            [e.event_id for _, e in rows],
+            [e.event_type for _, e in rows],
+            [e.schema_version for _, e in rows],
+            [e.occurred_at for _, e in rows],
+            [e.actor for _, e in rows],
+            [e.correlation_id for _, e in rows],
+            [e.causation_id for _, e in rows],
+            [e.payload.decode() for _, e in rows],
+            list(request.clear_deadlines),
+            [d.transfer_id for d in request.set_deadlines],
+            [d.due_at for d in request.set_deadlines],
+            self._digests(rows, versions),
+            [trace_context] * len(rows),
+        ]
+
+
+class UnchainedStore(ArraysStore):
     """The event store as it appended before the verifiable log (for this comparison only)."""
 
-    append_sql = PostgresEventStore.append_sql.replace("append_events(", "append_events_unchained(")
+    append_sql = ARRAYS_APPEND.replace("append_events(", "append_events_unchained(")
 
     @staticmethod
     def _digests(rows: list[tuple[StreamWrite, NewEvent]], versions: list[int]) -> list[bytes]:
@@ -151,6 +191,8 @@ RAW_4 = "raw insert+commit, 4 clients"
 STORE_4 = "event store append, 4 clients"
 UNCHAINED_1 = "append without the hash chain, 1 client"
 UNCHAINED_4 = "append without the hash chain, 4 clients"
+MAIN_1 = "main's append (15 arrays), 1 client"
+MAIN_4 = "main's append (15 arrays), 4 clients"
 
 
 def main() -> None:
@@ -163,6 +205,7 @@ def main() -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(UNCHAINED_FUNCTION)
         unchained = UnchainedStore(dsn, pool_size=8, migrate_schema=False)
+        arrays = ArraysStore(dsn, pool_size=8, migrate_schema=False)
         print(f"append benchmark: {SECONDS:.0f} s per run, {ROUNDS} alternated rounds")
         compare(
             "event store appends (one event per append, one stream per client)",
@@ -174,16 +217,21 @@ def main() -> None:
                 STORE_4: lambda: store_rate(store, 4),
                 UNCHAINED_1: lambda: store_rate(unchained, 1),
                 UNCHAINED_4: lambda: store_rate(unchained, 4),
+                MAIN_1: lambda: store_rate(arrays, 1),
+                MAIN_4: lambda: store_rate(arrays, 4),
             },
             [
                 (STORE_1, RAW_1, 0.5),
                 (STORE_4, RAW_4, 0.5),
                 (STORE_4, STORE_1, 1.8),
                 (RAW_4, RAW_1, 0.0),
-                (STORE_1, UNCHAINED_1, 0.0),
-                (STORE_4, UNCHAINED_4, 0.0),
+                (MAIN_1, UNCHAINED_1, 0.0),
+                (MAIN_4, UNCHAINED_4, 0.0),
+                (STORE_1, MAIN_1, 0.0),
+                (STORE_4, MAIN_4, 0.0),
             ],
         )
+        arrays.close()
         unchained.close()
         store.close()
 
