@@ -92,6 +92,13 @@ def hash_older_events(conn: psycopg.Connection[Any]) -> int:
     return len(rows)
 
 
+def begin_and_lock(keys: list[int]) -> bytes:
+    """One simple-protocol query that opens a transaction and takes the advisory locks of ``keys`` in their order:
+    a transaction block and its locks in one round trip instead of one each (the keys are integers we computed, so
+    they are written as literals; a query with parameters could not hold two statements)."""
+    return b"BEGIN;" + b"".join(b"SELECT pg_advisory_xact_lock(%d);" % int(key) for key in keys)
+
+
 def _as_new(event: RecordedEvent) -> NewEvent:
     return NewEvent(
         event.event_id,
@@ -160,19 +167,24 @@ class PostgresEventStore(EventStore):
         """In-process locks first (waiters hold no connection), then one transaction that takes the streams'
         transaction-level advisory locks in ascending key order (other replicas). Every store call of this thread
         inside the block runs in that transaction; its commit at the end publishes the append and frees the locks.
+
+        The transaction's start and its locks are one round trip (:func:`begin_and_lock`, ADR 0041).
         """
         keys = stream_lock_keys(stream_ids, self._lock_scope)
         if getattr(self._held, "conn", None) is not None:
             raise RuntimeError("exclusive() does not nest: take every stream's lock at once")
-        with self._stream_locks.hold(keys), self._pool.connection() as conn, conn.transaction():
-            for key in keys:
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", [key], prepare=True)
+        with self._stream_locks.hold(keys), self._pool.connection() as conn:
+            conn.execute(begin_and_lock(keys))
             self._held.conn = conn
             self._held.appended = False
             try:
                 yield
+            except BaseException:
+                conn.rollback()
+                raise
             finally:
                 self._held.conn = None
+            conn.commit()
         if self._held.appended:  # committed (an exception does not get here): the block's append is visible now
             self._announce()
 
