@@ -4,7 +4,9 @@ at 1 and 4 clients, and 4 writers on distinct streams against 1 writer.
 Also the cost of the verifiable log's hash chain on the append path (ADR 0025): main's store with the append of
 migration 004 (no content digest in Python, no chaining in PL/pgSQL), installed beside it in the scratch database
 and alternated with it in the same run; and the append in one JSON document (ADR 0041) against main's append of 15
-arrays (``ArraysStore``), in the same run.
+arrays (``ArraysStore``), and the calls a command makes (exclusive block, reads, append) against main's, and with
+the new-events announcer the command service uses (its NOTIFY thread's CPU counts: it is this process's), in the
+same run.
 
 Run with the servers up: ``make up && .venv/bin/python -m bench.bench_event_store``.
 """
@@ -29,6 +31,7 @@ from eventledger_command.eventstore.locks import stream_lock_keys
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_command.eventstore.records import AppendRequest, NewEvent, StreamWrite
 from eventledger_infra.settings import Settings
+from eventledger_runtime.eventlog.notice import PostgresNewEventsAnnouncer
 
 SECONDS = 3.0
 ROUNDS = 3
@@ -252,6 +255,7 @@ MAIN_1 = "main's append (15 arrays), 1 client"
 MAIN_4 = "main's append (15 arrays), 4 clients"
 COMMAND_4 = "command's store calls (lock, reads, append), 4 clients"
 MAIN_COMMAND_4 = "main's command store calls, 4 clients"
+ANNOUNCED_4 = "command's store calls with the new-events announcer, 4 clients"
 
 
 def main() -> None:
@@ -266,6 +270,8 @@ def main() -> None:
         unchained = UnchainedStore(dsn, pool_size=8, migrate_schema=False)
         arrays = ArraysStore(dsn, pool_size=8, migrate_schema=False)
         main_store = MainStore(dsn, pool_size=8, migrate_schema=False)
+        announcer = PostgresNewEventsAnnouncer(dsn)
+        announced = PostgresEventStore(dsn, pool_size=8, migrate_schema=False, announcer=announcer)
         print(f"append benchmark: {SECONDS:.0f} s per run, {ROUNDS} alternated rounds")
         compare(
             "event store appends (one event per append, one stream per client)",
@@ -281,6 +287,7 @@ def main() -> None:
                 MAIN_4: lambda: store_rate(arrays, 4, MAIN_4),
                 COMMAND_4: lambda: command_rate(store, 4, COMMAND_4),
                 MAIN_COMMAND_4: lambda: command_rate(main_store, 4, MAIN_COMMAND_4),
+                ANNOUNCED_4: lambda: command_rate(announced, 4, ANNOUNCED_4),
             },
             [
                 (STORE_1, RAW_1, 0.5),
@@ -292,11 +299,14 @@ def main() -> None:
                 (STORE_1, MAIN_1, 0.0),
                 (STORE_4, MAIN_4, 0.0),
                 (COMMAND_4, MAIN_COMMAND_4, 0.0),
+                (ANNOUNCED_4, COMMAND_4, 0.0),
             ],
         )
         print("\nCPU of this process per append or command (ms; medians of the rounds)")
         for name, figures in CPU_PER_APPEND.items():
             print(f"  {name:48} {statistics.median(figures):.3f}")
+        announced.close()
+        announcer.close()
         main_store.close()
         arrays.close()
         unchained.close()
