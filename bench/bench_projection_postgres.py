@@ -1,7 +1,8 @@
 """PRODUCT.md §6 item 4 for the PostgreSQL read model: replaying from zero through the projection (Kafka consumer,
 decoding, fold, one transaction per batch with its offsets) against the raw bulk rate of PostgreSQL writing the
 same rows (the same batched upserts, without Kafka, decoding, reads or bookkeeping). Also shows the rebuild from the
-event store, for information.
+event store, for information. Main's envelope paths (ADR 0037: validated envelopes for every event) race the record
+paths of ADR 0039 (Avro records and stored JSON folded straight into rows) in the same rounds.
 
 Run with the servers up: ``make up && .venv/bin/python -m bench.bench_projection_postgres``.
 """
@@ -9,6 +10,7 @@ Run with the servers up: ``make up && .venv/bin/python -m bench.bench_projection
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import time
 import uuid
@@ -21,7 +23,7 @@ from bench._replay import PublishedLog, published_log, replay_rate
 from eventledger_command.eventstore.postgres import PostgresEventStore
 from eventledger_events import EventEnvelope
 from eventledger_infra.settings import Settings
-from eventledger_projections.postgres.fold import ReadModelFold
+from eventledger_projections.postgres.fold import Fact, ReadModelFold, fact_of_envelope
 from eventledger_projections.postgres.projection import PostgresProjection
 from eventledger_projections.postgres.rebuild import PostgresRebuild, PostgresRebuildConfig
 from eventledger_projections.postgres.rows import AccountRow, EntryRow, TransferRow
@@ -33,10 +35,25 @@ from eventledger_runtime.eventlog import PostgresEventLogReader
 EVENTS = 20_000
 ACCOUNTS = 500
 BATCH = 500
-ROUNDS = 5
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 RAW = "raw batched upsert (same rows)"
-REPLAY = "projection replay from Kafka"
-REBUILD = "rebuild from the event store"
+REPLAY = "projection replay from Kafka (records)"
+REPLAY_ENVELOPES = "projection replay from Kafka (envelopes, main)"
+REBUILD = "rebuild from the event store (stored JSON)"
+REBUILD_ENVELOPES = "rebuild from the event store (envelopes, main)"
+
+
+class EnvelopeProjection(PostgresProjection):
+    """Main's path before ADR 0039: every event decoded into a validated envelope."""
+
+    reads_records = False
+
+
+class EnvelopeRebuild(PostgresRebuild):
+    """Main's rebuild before ADR 0039: every stored row decoded into a validated envelope."""
+
+    def read(self, after: int, upto: int) -> list[Fact]:
+        return [fact_of_envelope(e) for e in self._source.read(after, upto, BATCH)]
 
 
 # ---------------------------------------------------------------------- the log
@@ -62,22 +79,20 @@ def build_log(store: PostgresEventStore) -> None:
 
 
 # ---------------------------------------------------------------------- contenders
-def projection_rate(log: PublishedLog) -> float:
-    projection = PostgresProjection(log.settings.postgres_dsn, base_schema=f"bench_rm_{uuid.uuid4().hex[:8]}")
+def projection_rate(log: PublishedLog, kind: type[PostgresProjection] = PostgresProjection) -> float:
+    projection = kind(log.settings.postgres_dsn, base_schema=f"bench_rm_{uuid.uuid4().hex[:8]}")
     try:
         return replay_rate(projection, log, BATCH)
     finally:
         projection.close()
 
 
-def rebuild_rate(settings: Settings, events: int) -> float:
+def rebuild_rate(settings: Settings, events: int, kind: type[PostgresRebuild] = PostgresRebuild) -> float:
     source = EventStoreSource(PostgresEventLogReader(settings.postgres_dsn))
     base = f"bench_rb_{uuid.uuid4().hex[:8]}"
     try:
         began = time.perf_counter()
-        PostgresRebuild(
-            settings.postgres_dsn, source, base_schema=base, config=PostgresRebuildConfig(batch_size=BATCH)
-        ).run()
+        kind(settings.postgres_dsn, source, base_schema=base, config=PostgresRebuildConfig(batch_size=BATCH)).run()
         return events / (time.perf_counter() - began)
     finally:
         source.close()
@@ -131,10 +146,19 @@ def main() -> None:
             ROUNDS,
             {
                 RAW: lambda: raw_rate(settings, batches, total),
+                REPLAY_ENVELOPES: lambda: projection_rate(log, EnvelopeProjection),
                 REPLAY: lambda: projection_rate(log),
+                REBUILD_ENVELOPES: lambda: rebuild_rate(settings, total, EnvelopeRebuild),
                 REBUILD: lambda: rebuild_rate(settings, total),
             },
-            [(REPLAY, RAW, 0.5), (REBUILD, RAW, 0.0)],
+            [
+                (REPLAY, RAW, 0.5),
+                (REPLAY_ENVELOPES, RAW, 0.0),
+                (REPLAY, REPLAY_ENVELOPES, 0.0),
+                (REBUILD, RAW, 0.0),
+                (REBUILD_ENVELOPES, RAW, 0.0),
+                (REBUILD, REBUILD_ENVELOPES, 0.0),
+            ],
         )
 
 

@@ -150,7 +150,8 @@ def identify_from_kafka(
 class EventRecord:
     """A consumed event of the *current* schema version of its type, read as far as its Avro record (ADR 0037):
     no payload model, no envelope. ``record`` holds the payload's fields as Avro types them (UUIDs as text,
-    instants as aware datetimes); ``recorded_at`` is the header's ISO text (checked to parse)."""
+    instants as aware datetimes); ``recorded_at`` and ``occurred_at`` are the headers' ISO text (checked to parse,
+    with a time zone), ``event_id`` the header's UUID text (checked)."""
 
     event_type: str
     stream_id: str
@@ -158,6 +159,8 @@ class EventRecord:
     position: int
     recorded_at: str
     record: dict[str, Any]
+    event_id: str
+    occurred_at: str
 
 
 _UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
@@ -199,6 +202,8 @@ def record_from_kafka(
         int(text[HEADER_POSITION]),
         recorded_at,
         record,
+        text[HEADER_EVENT_ID],
+        text[HEADER_OCCURRED_AT],
     )
 
 

@@ -10,25 +10,25 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
-from uuid import UUID
 
 import psycopg
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-import eventledger_events as ev
 from eventledger_projections.postgres import erasure
 from eventledger_projections.postgres.errors import is_transient_postgres_error
+from eventledger_projections.postgres.fold import Fact, erased_accounts, fact_of_envelope, fact_of_record
 from eventledger_projections.postgres.schema import PROJECTION_NAME, ReadModelSchemas, Version
 from eventledger_projections.postgres.writer import ReadModelWriter
 from eventledger_projections.runtime.pgprogress import PostgresProgress
 from eventledger_projections.runtime.port import (
     Applicable,
+    ConsumedEvent,
     OffsetsMoved,
     ParkedMessage,
     Projection,
+    RecordEvent,
     TopicPartition,
-    decoded,
 )
 
 
@@ -36,6 +36,9 @@ class PostgresProjection(Projection):
     """Writes the PostgreSQL read model (its reader is the query side's ``PostgresReadModelReader``)."""
 
     name: ClassVar[str] = PROJECTION_NAME
+    reads_records = True
+    """Events of the current schema version are folded from their Avro records (ADR 0039), as the rebuild folds
+    stored rows: no payload model, no envelope; older versions arrive as envelopes (upcast)."""
 
     def __init__(self, dsn: str, *, base_schema: str = "read_model", pool_size: int = 2) -> None:
         self.schemas = ReadModelSchemas(base_schema)
@@ -64,13 +67,13 @@ class PostgresProjection(Projection):
     def apply(self, batch: Sequence[Applicable]) -> None:
         """One transaction, two round trips in pipeline mode: the live check and the row loads, then the writes,
         the progress and the commit."""
-        envelopes = decoded(batch)
+        facts = facts_of(batch)
         with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
             live = self.schemas.query_live(conn, lock="share")
-            stored = self._writer.load(conn, envelopes)
+            stored = self._writer.load(conn, facts)
             self._check_live(self.schemas.read_live(live))
-            self._writer.write_loaded(conn, envelopes, stored)
-            erasure.mask_everywhere(conn, self.schemas.base, erased_accounts(envelopes))
+            self._writer.write_loaded(conn, facts, stored)
+            erasure.mask_everywhere(conn, self.schemas.base, erased_accounts(facts))
             self._progress.advance(conn, batch)
 
     def skip(self, parked: Sequence[ParkedMessage]) -> None:
@@ -121,6 +124,10 @@ class PostgresProjection(Projection):
         self._pool.close()
 
 
-def erased_accounts(envelopes: Sequence[ev.EventEnvelope]) -> list[UUID]:
-    """The accounts an ``account.personal_data_erased`` of ``envelopes`` erased."""
-    return [e.payload.account_id for e in envelopes if isinstance(e.payload, ev.AccountPersonalDataErased)]
+def facts_of(batch: Sequence[Applicable]) -> list[Fact]:
+    """The facts of ``batch``'s records and decoded events, in order (its passed events only move the progress)."""
+    return [
+        fact_of_record(event.event) if isinstance(event, RecordEvent) else fact_of_envelope(event.envelope)
+        for event in batch
+        if isinstance(event, RecordEvent | ConsumedEvent)
+    ]

@@ -10,6 +10,9 @@
 4. Projectors see the switch at their next batch (``OffsetsMoved``), re-read the offsets and seek there. Events
    between those offsets and ``target`` are read again and skipped by the version guards.
 
+Events of the current schema version are folded from their stored JSON, the others from their validated, upcast
+envelopes (:func:`~eventledger_projections.postgres.fold.fact_of_row`, ADR 0039), personal fields opened on the way.
+
 Why the offsets are right: every message before a live offset has a position at or below the live version's
 ``last_position`` for that partition, hence at or below ``target``, and every event at or below ``target`` is in the
 new version. See docs/adr/0007-projection-runtime.md.
@@ -28,9 +31,8 @@ from typing import Any
 import psycopg
 from psycopg import Connection
 
-from eventledger_events import EventEnvelope
 from eventledger_projections.postgres.errors import is_transient_postgres_error
-from eventledger_projections.postgres.fold import UnappliableEvent
+from eventledger_projections.postgres.fold import Fact, UnappliableEvent, fact_of_row
 from eventledger_projections.postgres.schema import PROJECTION_NAME, ReadModelSchemas, Version
 from eventledger_projections.postgres.writer import ReadModelWriter
 from eventledger_projections.rebuild.port import (
@@ -138,36 +140,41 @@ class PostgresRebuild(Rebuild):
     def _replay(self, conn: Connection[Any], writer: ReadModelWriter, after: int, upto: int) -> int:
         """Every event with ``after < position <= upto`` into ``writer``'s version; answers ``upto``."""
         while after < upto:
-            envelopes = self._source.read(after, upto, self._config.batch_size)
-            if not envelopes:
+            facts = self.read(after, upto)
+            if not facts:
                 break  # the rest of the range holds only rolled-back positions
-            self._write(conn, writer, envelopes)
-            last = envelopes[-1].position
+            self._write(conn, writer, facts)
+            last = facts[-1].position
             assert last is not None
             after = last
-            self._events += len(envelopes)
-            self._listener.replayed(len(envelopes))
+            self._events += len(facts)
+            self._listener.replayed(len(facts))
         return max(after, upto)
 
-    def _write(self, conn: Connection[Any], writer: ReadModelWriter, envelopes: list[EventEnvelope]) -> None:
+    def read(self, after: int, upto: int) -> list[Fact]:
+        """The facts of a batch of the events with ``after < position <= upto``, in position order."""
+        opener = self._source.opener
+        return [fact_of_row(event, opener) for event in self._source.read_stored(after, upto, self._config.batch_size)]
+
+    def _write(self, conn: Connection[Any], writer: ReadModelWriter, facts: list[Fact]) -> None:
         """One transaction (a savepoint inside the hand-over); an event that cannot be applied is skipped alone,
         logged and counted, as the live projector parks it."""
         try:
             with conn.transaction():
-                writer.write(conn, envelopes)
+                writer.write(conn, facts)
             return
         except Exception as error:
             if is_transient_postgres_error(error) or not _event_fault(error):
                 raise
-        for envelope in envelopes:
+        for fact in facts:
             try:
                 with conn.transaction():
-                    writer.write(conn, [envelope])
+                    writer.write(conn, [fact])
             except Exception as error:
                 if is_transient_postgres_error(error) or not _event_fault(error):
                     raise
                 self._skipped += 1
-                log.error("skipped %s at position %s: %s", envelope.full_event_type, envelope.position, error)
+                log.error("skipped %s at position %s: %s", fact.event_type, fact.position, error)
 
 
 def _event_fault(error: Exception) -> bool:

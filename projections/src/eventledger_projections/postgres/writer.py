@@ -13,7 +13,7 @@ from psycopg import Connection, Cursor, sql
 from eventledger_events import EventEnvelope
 from eventledger_events.personal import ERASED
 from eventledger_projections.postgres import erasure
-from eventledger_projections.postgres.fold import ReadModelFold, rows_to_load
+from eventledger_projections.postgres.fold import Fact, ReadModelFold, rows_to_load
 from eventledger_projections.postgres.rows import AccountRow, EntryRow, TransferRow
 
 _ACCOUNT_COLUMNS = (
@@ -89,18 +89,19 @@ class ReadModelWriter:
             " position = excluded.position WHERE t.version < excluded.version"
         ).format(transfers=transfers, accounts=accounts, erased=sql.Literal(ERASED))
 
-    def write(self, conn: Connection[Any], envelopes: Sequence[EventEnvelope]) -> int:
-        """Apply ``envelopes`` in order; answers how many were applied (the others were already reflected).
+    def write(self, conn: Connection[Any], events: Sequence[Fact | EventEnvelope]) -> int:
+        """Apply ``events`` (facts, or envelopes of any schema version) in order; answers how many were applied
+        (the others were already reflected).
 
         Raises :class:`~eventledger_projections.postgres.fold.UnappliableEvent` for an event this read model
         cannot apply; the caller's transaction then rolls back.
         """
-        return self.write_loaded(conn, envelopes, self.load(conn, envelopes))
+        return self.write_loaded(conn, events, self.load(conn, events))
 
-    def load(self, conn: Connection[Any], envelopes: Sequence[EventEnvelope]) -> StoredRows:
+    def load(self, conn: Connection[Any], events: Sequence[Fact | EventEnvelope]) -> StoredRows:
         """Send the queries for the rows the batch needs, locked FOR UPDATE (in pipeline mode they travel with
         whatever the caller sends next; their results are read by ``write_loaded``)."""
-        account_ids, transfer_ids = rows_to_load(envelopes)
+        account_ids, transfer_ids = rows_to_load(events)
         accounts = transfers = None
         if account_ids:
             accounts = conn.execute(self._load_accounts, [list(account_ids)], prepare=True, binary=True)
@@ -108,12 +109,12 @@ class ReadModelWriter:
             transfers = conn.execute(self._load_transfers, [list(transfer_ids)], prepare=True, binary=True)
         return StoredRows(accounts, transfers)
 
-    def write_loaded(self, conn: Connection[Any], envelopes: Sequence[EventEnvelope], stored: StoredRows) -> int:
-        """Fold ``envelopes`` onto the ``stored`` rows and send the writes; answers how many were applied."""
+    def write_loaded(self, conn: Connection[Any], events: Sequence[Fact | EventEnvelope], stored: StoredRows) -> int:
+        """Fold ``events`` onto the ``stored`` rows and send the writes; answers how many were applied."""
         fold = ReadModelFold(stored.accounts(), stored.transfers())
         applied = 0
-        for envelope in envelopes:
-            applied += fold.apply(envelope)
+        for event in events:
+            applied += fold.apply(event)
         self.write_accounts(conn, [fold.accounts[i] for i in sorted(fold.changed_accounts)])
         self.write_entries(conn, fold.entries)
         self.write_transfers(conn, [fold.transfers[i] for i in sorted(fold.changed_transfers)])

@@ -9,10 +9,11 @@ published to Kafka, or the reader's ``safe_head()``. Every position at or below 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import re
+from collections.abc import Collection, Sequence
 
 from eventledger_events import EventEnvelope
-from eventledger_runtime.eventlog import RELAY_CHECKPOINT, EventLogReader
+from eventledger_runtime.eventlog import RELAY_CHECKPOINT, EventLogReader, LoggedEvent
 from eventledger_runtime.personal.opener import Opener, PersonalDataOpener, opener_of_log
 
 
@@ -53,5 +54,25 @@ class EventStoreSource:
             return self.opener.open_all(envelopes)  # a page's keys in one query
         return [self.opener(envelope) for envelope in envelopes]
 
+    def read_stored(self, after: int, upto: int, limit: int) -> list[LoggedEvent]:
+        """Up to ``limit`` events with ``after < position <= upto`` as stored (not decoded, not opened), in position
+        order; the keys of their sealed values are looked up first, in one query, for :attr:`opener`."""
+        events = self.log.read_range(after, upto, limit=limit, event_types=self._types)
+        if isinstance(self.opener, PersonalDataOpener):
+            self.opener.prefetch(sealed_key_ids(events))
+        return events
+
     def close(self) -> None:
         self.log.close()
+
+
+_SEALED_IN_JSON = re.compile(rb'"pii:1:([0-9a-f]{32}):')
+
+
+def sealed_key_ids(events: Sequence[LoggedEvent]) -> list[str]:
+    """The outer key ids of the sealed values in the stored rows (read from their JSON text, without parsing)."""
+    return [match.decode() for event in events for match in _SEALED_IN_JSON.findall(_raw(event.payload))]
+
+
+def _raw(payload: str | bytes) -> bytes:
+    return payload if isinstance(payload, bytes) else payload.encode()

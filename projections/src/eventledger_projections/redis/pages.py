@@ -17,8 +17,7 @@ current one.
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -26,6 +25,7 @@ from datetime import UTC
 import orjson
 
 from eventledger_events import current_version
+from eventledger_projections.rebuild.source import sealed_key_ids
 from eventledger_projections.redis.operations import Operation, operation, operation_of
 from eventledger_runtime.eventlog import EventLogReader, LoggedEvent
 from eventledger_runtime.personal.opener import Opener, PersonalDataOpener, opener_of_log, unopened
@@ -80,18 +80,6 @@ class OperationPages:
                 yield page
                 if page.last >= upto:
                     return
-
-
-_SEALED_IN_JSON = re.compile(rb'"pii:1:([0-9a-f]{32}):')
-
-
-def sealed_key_ids(events: Sequence[LoggedEvent]) -> list[str]:
-    """The outer key ids of the sealed values in the stored rows (read from their JSON text, without parsing)."""
-    return [match.decode() for event in events for match in _SEALED_IN_JSON.findall(_raw(event.payload))]
-
-
-def _raw(payload: str | bytes) -> bytes:
-    return payload if isinstance(payload, bytes) else payload.encode()
 
 
 def row_operation(event: LoggedEvent, opener: Opener = unopened) -> Operation:
