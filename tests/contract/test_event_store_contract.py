@@ -10,7 +10,14 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.support.eventstore import isolated_schema, new_event, out_of_order_store, tail_while_writing, write
+from tests.support.eventstore import (
+    expected_event_hash,
+    isolated_schema,
+    new_event,
+    out_of_order_store,
+    tail_while_writing,
+    write,
+)
 
 from eventledger_command.eventstore.errors import ConcurrencyConflict, IdempotencyKeyTaken
 from eventledger_command.eventstore.memory import InMemoryEventStore
@@ -24,7 +31,6 @@ from eventledger_command.eventstore.records import (
     StoredResponse,
     StreamWrite,
 )
-from eventledger_events.audit.hashing import GENESIS_HASH, content_digest, event_hash, to_micros
 
 
 @pytest.fixture(params=["memory", "postgres"])
@@ -281,19 +287,7 @@ def test_every_stream_is_a_hash_chain_made_at_append_by_the_published_formula(st
     for stream_id in ("account-h", "account-i"):
         previous: bytes | None = None
         for event in store.read_stream(stream_id):
-            digest = content_digest(
-                stream_id=event.stream_id,
-                stream_version=event.stream_version,
-                event_id=event.event_id,
-                event_type=event.event_type,
-                schema_version=event.schema_version,
-                occurred_at=event.occurred_at,
-                actor=event.actor,
-                correlation_id=event.correlation_id,
-                causation_id=event.causation_id,
-                payload=orjson.loads(event.payload),
-            )
-            expected = event_hash(digest, event.position, to_micros(event.recorded_at), previous or GENESIS_HASH)
+            expected = expected_event_hash(event, previous)
             assert event.event_hash == expected, (stream_id, event.stream_version)
             previous = event.event_hash
 
@@ -332,19 +326,5 @@ def test_a_recording_clock_gives_each_append_its_recorded_time_and_the_chain_cov
     }
     previous: bytes | None = None
     for event in store.read_stream("account-r"):
-        digest = content_digest(
-            stream_id=event.stream_id,
-            stream_version=event.stream_version,
-            event_id=event.event_id,
-            event_type=event.event_type,
-            schema_version=event.schema_version,
-            occurred_at=event.occurred_at,
-            actor=event.actor,
-            correlation_id=event.correlation_id,
-            causation_id=event.causation_id,
-            payload=orjson.loads(event.payload),
-        )
-        assert event.event_hash == event_hash(
-            digest, event.position, to_micros(event.recorded_at), previous or GENESIS_HASH
-        )
+        assert event.event_hash == expected_event_hash(event, previous)
         previous = event.event_hash

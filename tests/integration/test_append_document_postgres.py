@@ -8,10 +8,9 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import orjson
 import psycopg
 import pytest
-from tests.support.eventstore import isolated_schema, new_event, write
+from tests.support.eventstore import expected_event_hash, isolated_schema, new_event, write
 from tests.support.servers import Endpoints
 
 from eventledger_command.eventstore.errors import ConcurrencyConflict, IdempotencyKeyTaken
@@ -23,7 +22,6 @@ from eventledger_command.eventstore.records import (
     StoredResponse,
     StreamWrite,
 )
-from eventledger_events.audit.hashing import GENESIS_HASH, content_digest, event_hash, to_micros
 
 
 @pytest.fixture
@@ -38,23 +36,11 @@ def store(endpoints: Endpoints) -> Iterator[PostgresEventStore]:
 
 def _assert_chained(store: PostgresEventStore, stream_id: str) -> int:
     """Every event of ``stream_id`` is linked to the one before by the published formula; answers how many."""
-    previous = GENESIS_HASH
+    previous: bytes | None = None
     events = store.read_stream(stream_id)
     for number, event in enumerate(events, start=1):
         assert event.stream_version == number
-        digest = content_digest(
-            stream_id=event.stream_id,
-            stream_version=event.stream_version,
-            event_id=event.event_id,
-            event_type=event.event_type,
-            schema_version=event.schema_version,
-            occurred_at=event.occurred_at,
-            actor=event.actor,
-            correlation_id=event.correlation_id,
-            causation_id=event.causation_id,
-            payload=orjson.loads(event.payload),
-        )
-        assert event.event_hash == event_hash(digest, event.position, to_micros(event.recorded_at), previous)
+        assert event.event_hash == expected_event_hash(event, previous)
         previous = event.event_hash
     return len(events)
 

@@ -17,7 +17,8 @@ import orjson
 import psycopg
 
 from eventledger_command.eventstore.postgres import PostgresEventStore
-from eventledger_command.eventstore.records import NewEvent, StreamWrite
+from eventledger_command.eventstore.records import NewEvent, RecordedEvent, StreamWrite
+from eventledger_events.audit.hashing import GENESIS_HASH, content_digest, event_hash, to_micros
 
 _counter = itertools.count()
 
@@ -86,6 +87,24 @@ def new_event(event_type: str = "test.happened", **payload: object) -> NewEvent:
 
 def write(stream_id: str, expected_version: int, count: int = 1) -> StreamWrite:
     return StreamWrite(stream_id, expected_version, tuple(new_event() for _ in range(count)))
+
+
+def expected_event_hash(event: RecordedEvent, previous: bytes | None) -> bytes:
+    """The hash ``event`` must carry by the published formula (ADR 0025), chained to ``previous`` (None: the
+    stream's first event)."""
+    digest = content_digest(
+        stream_id=event.stream_id,
+        stream_version=event.stream_version,
+        event_id=event.event_id,
+        event_type=event.event_type,
+        schema_version=event.schema_version,
+        occurred_at=event.occurred_at,
+        actor=event.actor,
+        correlation_id=event.correlation_id,
+        causation_id=event.causation_id,
+        payload=orjson.loads(event.payload),
+    )
+    return event_hash(digest, event.position, to_micros(event.recorded_at), previous or GENESIS_HASH)
 
 
 @contextlib.contextmanager
